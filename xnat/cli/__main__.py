@@ -1,0 +1,5 @@
+import sys
+
+from xnat.cli import main
+
+sys.exit(main())

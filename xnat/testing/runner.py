@@ -1,0 +1,172 @@
+"""``XNATServer``: the embedded XNAT served over real HTTP on this machine.
+
+A threaded werkzeug server runs :class:`~xnat.testing.app.XNATApp` in a background
+thread. The data folder outlives :meth:`XNATServer.stop`, so a server can be stopped
+and started again on the same port with the same archive (a "restart")::
+
+    with XNATServer(users=["admin:admin:admin"], populate="projects=1,subjects=3") as server:
+        print(server.url)          # http://127.0.0.1:<free port>
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from xnat.testing.app import XNATApp
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["XNATServer"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that logs through ``logging`` instead of printing to stderr."""
+
+    # HTTP/1.1 keeps connections alive, as a real XNAT (Tomcat) does.
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        logger.debug("%s %s -> %s", self.command, self.path, code)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("server error: " + format, *args)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug(format, *args)
+
+
+class XNATServer:
+    """The embedded XNAT server, serving HTTP on ``host:port`` from a background thread.
+
+    :param host: interface to listen on (loopback by default)
+    :param port: TCP port; 0 picks a free one (read it back from :attr:`url`)
+    :param data_dir: where the archive and its database live; a temporary folder,
+        removed by :meth:`close`, when not given
+    :param populate: bulk data to create at start, e.g. ``"projects=1,subjects=200,experiments=100"``
+    :param app_options: passed to :class:`XNATApp` (``schemas_dir``, ``users``,
+        ``allow_anonymous``, ``site_id``, ``version``, ``session_timeout``, ...)
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | Path | None = None,
+        populate: str | Mapping[str, int] | None = None,
+        **app_options: Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._own_data_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="xnat-server-"))
+        self._app_options = app_options
+        self._populate = populate
+        self.app: XNATApp | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> "XNATServer":
+        """Start serving (again). On a restart the same port and data are used."""
+        if self._server is not None:
+            return self
+        # Bind first: the app needs the real URL (a picked port) for the links it writes.
+        self._server = make_server(self.host, self.port, self._dispatch, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port  # keep a picked port for restarts
+        if self.app is None:
+            self.app = XNATApp(data_dir=self.data_dir, **self._site_options())
+            if self._populate:
+                self.app.populate(self._populate)
+                self._populate = None
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"xnat-server-{self.port}", daemon=True)
+        self._thread.start()
+        logger.info("XNAT emulator listening on %s", self.url)
+        return self
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        app = self.app
+        if app is None:  # only between bind and app creation, or after close
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"The XNAT emulator is starting"]
+        return app(environ, start_response)
+
+    def stop(self) -> None:
+        """Stop serving HTTP. The data is kept: :meth:`start` brings the same archive back."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def restart(self) -> None:
+        """Stop, then start a new application on the same data, as a server restart does.
+
+        Logged-in sessions do not survive unless the application persists them.
+        """
+        self.stop()
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+        self.start()
+
+    def close(self) -> None:
+        """Stop serving and release everything; a temporary data folder is removed."""
+        self.stop()
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+        if self._own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> "XNATServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- what tests and users need ------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:8080``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def add_user(self, login: str, password: str, admin: bool = False, **fields: Any) -> None:
+        """Add a user who can log in with ``login``/``password``."""
+        self._require_app().add_user(login, password, admin=admin, **fields)
+
+    def populate(self, spec: str | Mapping[str, int]) -> None:
+        """Bulk-create projects, subjects and MR sessions, e.g. ``"projects=1,subjects=10"``."""
+        self._require_app().populate(dict(spec) if isinstance(spec, Mapping) else spec)
+
+    def _require_app(self) -> XNATApp:
+        if self.app is None:
+            raise RuntimeError("the server is not started: call start() or use it as a context manager")
+        return self.app
+
+    def _site_options(self) -> dict[str, Any]:
+        options = dict(self._app_options)
+        users: Iterable[str] | None = options.pop("users", None)
+        if users is not None:
+            options["users"] = tuple(users)
+        options.setdefault("site_url", self.url)
+        return options
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<XNATServer {self.url} ({state}) data={self.data_dir}>"
