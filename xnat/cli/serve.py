@@ -1,0 +1,98 @@
+"""``xnat serve``: run the embedded XNAT server until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_USER = "admin:admin:admin"
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run an embedded XNAT server (for testing scripts offline)",
+        description=(
+            "Serve an embedded XNAT server that behaves like a real XNAT 1.8 to clients. "
+            "It prints 'XNAT emulator listening on URL' and serves until interrupted (Ctrl-C)."
+        ),
+        epilog="Example: xnat serve --port 0 --user alice:secret --populate projects=1,subjects=10,experiments=2",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, help="keep the archive here (kept across restarts); default: a temporary folder")
+    parser.add_argument("--schemas", type=Path, help="serve this schema folder (laid out as dir/name.xsd) instead of the built-in one")
+    parser.add_argument(
+        "--user", action="append", metavar="NAME:PASSWORD[:admin]",
+        help=f"a user who may log in; repeat for more (default: {DEFAULT_USER})",
+    )
+    parser.add_argument("--allow-anonymous", action="store_true", help="let requests without credentials in as guest")
+    parser.add_argument("--populate", metavar="SPEC", help="bulk-create data, e.g. projects=1,subjects=200,experiments=100")
+    parser.add_argument("--site-id", default="XNAT", help="site ID, the prefix of server-made IDs (default: %(default)s)")
+    parser.add_argument("--xnat-version", default=None, help="XNAT version the server reports (default: a 1.8.x)")
+    parser.set_defaults(handler=run)
+
+
+def _check_users(users: list[str]) -> list[str]:
+    from xnat.cli import CommandError
+
+    for user in users:
+        parts = user.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] != "admin"):
+            raise CommandError(f"--user must be NAME:PASSWORD or NAME:PASSWORD:admin, not {parts[0]!r}:...")
+    return users
+
+
+def run(args: argparse.Namespace) -> int:
+    from xnat.cli import CommandError
+
+    try:
+        from xnat.testing.runner import XNATServer
+    except ImportError as error:  # werkzeug is an extra
+        raise CommandError(f"the embedded server needs the 'server' extra: pip install \"xnat[server]\" ({error})")
+    if args.schemas is not None and not args.schemas.is_dir():
+        raise CommandError(f"--schemas {args.schemas}: no such folder")
+    options: dict[str, Any] = {
+        "users": _check_users(args.user or [DEFAULT_USER]),
+        "allow_anonymous": args.allow_anonymous,
+        "site_id": args.site_id,
+    }
+    if args.schemas is not None:
+        options["schemas_dir"] = args.schemas
+    if args.xnat_version:
+        options["version"] = args.xnat_version
+    if args.data_dir is not None:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    server = XNATServer(host=args.host, port=args.port, data_dir=args.data_dir, **options)
+    try:
+        server.start()
+    except OSError as error:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+    try:
+        if args.populate:
+            server.populate(args.populate)
+        print(f"XNAT emulator listening on {server.url}", flush=True)
+        _wait_for_signal()
+    except ValueError as error:
+        raise CommandError(str(error))
+    finally:
+        server.close()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    while not stop.wait(0.5):
+        pass
+    print("XNAT emulator stopped", file=sys.stderr, flush=True)
