@@ -1,0 +1,593 @@
+"""Tests of the embedded server's file store: safe paths, atomic writes, archives in and out."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+from werkzeug.exceptions import ClientDisconnected
+
+from xnat.testing import filestore as fs_module
+from xnat.testing.filestore import (
+    DuplicateFiles,
+    FileStore,
+    IncompleteUpload,
+    StoredFile,
+    UnsafePath,
+    safe_relpath,
+)
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "archive", durable=False)
+
+
+@pytest.fixture
+def folder(store: FileStore) -> Path:
+    return store.resource_dir("projects", "P1", "resources", "R1")
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def leftovers(path: Path) -> list[str]:
+    """Every entry (files and folders) under ``path``, relative, sorted."""
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+
+
+class Chunks(io.RawIOBase):
+    """A stream of ``count`` chunks of ``size`` bytes that may fail after ``fail_after`` chunks."""
+
+    def __init__(self, count: int, size: int = MiB, fail_after: int | None = None,
+                 error: BaseException | None = None) -> None:
+        self.count, self.size, self.fail_after, self.error = count, size, fail_after, error
+        self.sent = 0
+        self.digest = hashlib.md5()
+
+    def read(self, n: int = -1) -> bytes:
+        if self.fail_after is not None and self.sent >= self.fail_after:
+            raise self.error  # type: ignore[misc]
+        if self.sent >= self.count:
+            return b""
+        chunk = bytes([self.sent % 256]) * min(self.size, n if n > 0 else self.size)
+        self.sent += 1
+        self.digest.update(chunk)
+        return chunk
+
+
+# -- safe paths -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, expected", [
+    ("a.txt", "a.txt"), ("a//b", "a/b"), ("./a", "a"), ("a/./b/", "a/b"), ("x..y/...", "x..y/..."),
+    ("DICOM/1.2.3.dcm", "DICOM/1.2.3.dcm"), ("naïve name.nii.gz", "naïve name.nii.gz"),
+])
+def test_safe_relpath_normalises(given: str, expected: str) -> None:
+    assert safe_relpath(given) == expected
+
+
+BAD_PATHS = [
+    "..", "../x", "a/../../x", "a/..", "./../x", "/etc/passwd", "//srv/x", "/",
+    "a\x00b", "a\nb", "..\\..\\x", "a\\b", "C:/Windows", "c:x", "", ".", "./", "a" * 256,
+]
+
+
+@pytest.mark.parametrize("bad", BAD_PATHS)
+def test_safe_relpath_rejects(bad: str) -> None:
+    with pytest.raises(UnsafePath):
+        safe_relpath(bad)
+
+
+def test_safe_relpath_rejects_non_string() -> None:
+    with pytest.raises(UnsafePath, match="string"):
+        safe_relpath(b"a.txt")  # type: ignore[arg-type]
+
+
+def test_unsafe_path_is_a_value_error() -> None:
+    assert issubclass(UnsafePath, ValueError) and issubclass(IncompleteUpload, OSError)
+
+
+@pytest.mark.parametrize("bad", BAD_PATHS)
+def test_path_of_and_write_reject(store: FileStore, folder: Path, bad: str) -> None:
+    with pytest.raises(UnsafePath):
+        store.path_of(folder, bad)
+    with pytest.raises(UnsafePath):
+        store.write(folder, bad, io.BytesIO(b"x"))
+    assert leftovers(folder) == []
+
+
+def test_resource_dir_makes_parts_safe(store: FileStore) -> None:
+    folder = store.resource_dir("projects", "P1", "subjects//S1")
+    assert folder == store.root / "projects/P1/subjects/S1" and folder.is_dir()
+    for bad in ("..", "/abs", "a/../..", "a\\..\\.."):
+        with pytest.raises(UnsafePath):
+            store.resource_dir("projects", bad)
+
+
+def test_symlink_on_disk_cannot_lead_outside(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "link").symlink_to(outside)
+    with pytest.raises(UnsafePath):
+        store.path_of(folder, "link/x.txt")
+    with pytest.raises(UnsafePath):
+        store.write(folder, "link/x.txt", io.BytesIO(b"x"))
+    (store.root / "projects" / "evil").symlink_to(outside)
+    with pytest.raises(UnsafePath):
+        store.resource_dir("projects", "evil", "R")
+    with pytest.raises(UnsafePath):
+        store.delete(folder, "link/x.txt")
+    assert list(outside.iterdir()) == []
+
+
+def test_folder_outside_root_refused(store: FileStore, tmp_path: Path) -> None:
+    with pytest.raises(UnsafePath):
+        store.path_of(tmp_path, "a.txt")
+    with pytest.raises(UnsafePath):
+        store.delete(tmp_path)
+
+
+# -- write ------------------------------------------------------------------------------
+
+def test_write_stores_bytes_md5_and_size(store: FileStore, folder: Path) -> None:
+    stored = store.write(folder, "a//DICOM/./1.dcm", io.BytesIO(b"hello"), length=5)
+    assert stored == StoredFile("a/DICOM/1.dcm", 5, md5(b"hello"))
+    assert (folder / "a/DICOM/1.dcm").read_bytes() == b"hello"
+    assert leftovers(folder) == ["a", "a/DICOM", "a/DICOM/1.dcm"]
+
+
+def test_write_empty_file_and_replace(store: FileStore, folder: Path) -> None:
+    assert store.write(folder, "e.txt", io.BytesIO(b"")) == StoredFile("e.txt", 0, md5(b""))
+    store.write(folder, "e.txt", io.BytesIO(b"new"))
+    assert (folder / "e.txt").read_bytes() == b"new"
+    assert leftovers(folder) == ["e.txt"]
+
+
+def test_write_reads_no_more_than_length(store: FileStore, folder: Path) -> None:
+    stored = store.write(folder, "a", io.BytesIO(b"abcdef"), length=3)
+    assert stored.size == 3 and (folder / "a").read_bytes() == b"abc"
+
+
+def test_write_truncated_body_keeps_nothing(store: FileStore, folder: Path) -> None:
+    store.write(folder, "old.txt", io.BytesIO(b"old"))
+    with pytest.raises(IncompleteUpload, match="5 of 10"):
+        store.write(folder, "new.txt", io.BytesIO(b"12345"), length=10)
+    with pytest.raises(IncompleteUpload):
+        store.write(folder, "old.txt", io.BytesIO(b"12345"), length=10)
+    assert leftovers(folder) == ["old.txt"]
+    assert (folder / "old.txt").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("error", [
+    ClientDisconnected(), ConnectionResetError(errno.ECONNRESET, "reset"), TimeoutError("timed out"),
+])
+def test_write_stream_failing_midway(store: FileStore, folder: Path, error: BaseException) -> None:
+    with pytest.raises(IncompleteUpload) as info:
+        store.write(folder, "x.bin", Chunks(5, fail_after=2, error=error))
+    assert info.value.__cause__ is error
+    assert leftovers(folder) == []
+
+
+def test_disk_full_while_reading_propagates(store: FileStore, folder: Path) -> None:
+    with pytest.raises(OSError) as info:
+        store.write(folder, "x.bin", Chunks(5, fail_after=1, error=OSError(errno.ENOSPC, "full")))
+    assert info.value.errno == errno.ENOSPC and not isinstance(info.value, IncompleteUpload)
+    assert leftovers(folder) == []
+
+
+def test_disk_full_while_writing_removes_temp(store: FileStore, folder: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, handle: io.BufferedWriter) -> None:
+            self.handle, self.calls = handle, 0
+
+        def write(self, data: bytes) -> int:
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.handle.write(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.handle, name)
+
+        def __enter__(self) -> "Full":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(fs_module.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(OSError) as info:
+        store.write(folder, "big.bin", Chunks(4))
+    assert info.value.errno == errno.ENOSPC
+    assert leftovers(folder) == []
+
+
+def test_fsync_failure_removes_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    durable = FileStore(tmp_path / "archive")
+    folder = durable.resource_dir("R")
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(fs_module.os, "fsync", broken)
+    with pytest.raises(OSError, match="I/O error"):
+        durable.write(folder, "a", io.BytesIO(b"abc"))
+    assert leftovers(folder) == []
+
+
+def test_write_where_a_file_or_folder_is_in_the_way(store: FileStore, folder: Path) -> None:
+    store.write(folder, "a", io.BytesIO(b"file"))
+    store.write(folder, "d/x", io.BytesIO(b"x"))
+    with pytest.raises(NotADirectoryError):
+        store.write(folder, "a/b", io.BytesIO(b"x"))
+    with pytest.raises(IsADirectoryError):
+        store.write(folder, "d", io.BytesIO(b"x"))
+    assert leftovers(folder) == ["a", "d", "d/x"]
+
+
+def test_write_memory_stays_flat(store: FileStore, folder: Path) -> None:
+    source = Chunks(50)
+    tracemalloc.start()
+    try:
+        stored = store.write(folder, "big.bin", source, length=50 * MiB)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stored.size == 50 * MiB and stored.md5 == source.digest.hexdigest()
+    assert peak < 8 * MiB
+
+
+# -- delete, list, describe -------------------------------------------------------------
+
+def test_delete_file_prunes_empty_folders(store: FileStore, folder: Path) -> None:
+    store.write(folder, "a/b/c.txt", io.BytesIO(b"c"))
+    store.write(folder, "a/keep.txt", io.BytesIO(b"k"))
+    store.delete(folder, "a/b/c.txt")
+    assert leftovers(folder) == ["a", "a/keep.txt"]
+    store.delete(folder, "a")
+    assert leftovers(folder) == [] and folder.is_dir()
+
+
+def test_delete_missing_and_unsafe(store: FileStore, folder: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.delete(folder, "nope.txt")
+    with pytest.raises(UnsafePath):
+        store.delete(folder, "../R1")
+    with pytest.raises(UnsafePath):
+        store.delete(store.root)
+    assert folder.is_dir()
+
+
+def test_delete_whole_folder(store: FileStore, folder: Path) -> None:
+    store.write(folder, "a/b.txt", io.BytesIO(b"b"))
+    store.delete(folder)
+    assert not folder.exists()
+    store.delete(folder)  # already gone: nothing to do
+
+
+def test_list_files_and_describe(store: FileStore, folder: Path) -> None:
+    store.write(folder, "b/2.txt", io.BytesIO(b"two"))
+    store.write(folder, "1.txt", io.BytesIO(b"one"))
+    (folder / ".upload-stale").write_bytes(b"half")
+    assert store.list_files(folder) == ["1.txt", "b/2.txt"]
+    assert store.describe(folder, "b/2.txt") == StoredFile("b/2.txt", 3, md5(b"two"))
+
+
+# -- extract ----------------------------------------------------------------------------
+
+def make_zip(members: dict[str, bytes], **symlinks: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for name, target in symlinks.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+def make_tar(members: dict[str, bytes], mode: str = "w:gz", special: tarfile.TarInfo | None = None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+            info.size = 0 if info.isdir() else len(data)
+            tf.addfile(info, io.BytesIO(data))
+        if special is not None:
+            tf.addfile(special)
+    return buf.getvalue()
+
+
+GOOD = {"scan1/a.dcm": b"A" * 1000, "scan1/b.dcm": b"B" * 10, "notes.txt": b"", "dir/": b""}
+
+
+@pytest.mark.parametrize("filename, data", [
+    ("up.zip", make_zip(GOOD)),
+    ("up.tar", make_tar(GOOD, "w")),
+    ("up.tar.gz", make_tar(GOOD)),
+    ("up.tgz", make_tar(GOOD)),
+    ("up.bin", make_zip(GOOD)),           # recognised by its magic bytes
+    ("up.zip", make_tar(GOOD)),           # the bytes win over a wrong name
+    ("noext", make_tar(GOOD, "w:bz2")),
+], ids=["zip", "tar", "tar.gz", "tgz", "zip-by-magic", "tgz-named-zip", "tar.bz2-no-name"])
+def test_extract_archives(store: FileStore, folder: Path, filename: str, data: bytes) -> None:
+    stored = store.extract(folder, "in/here", io.BytesIO(data), filename, overwrite=False)
+    expected = {f"in/here/{k}": v for k, v in GOOD.items() if not k.endswith("/")}
+    assert {s.path: (s.size, s.md5) for s in stored} == {k: (len(v), md5(v)) for k, v in expected.items()}
+    assert store.list_files(folder) == sorted(expected)
+    for name, content in expected.items():
+        assert (folder / name).read_bytes() == content
+    assert not [p for p in folder.iterdir() if p.name.startswith(".upload-")]
+
+
+def test_extract_at_resource_root(store: FileStore, folder: Path) -> None:
+    stored = store.extract(folder, "", io.BytesIO(make_zip({"./x/y.txt": b"y"})), "a.zip", False)
+    assert [s.path for s in stored] == ["x/y.txt"]
+
+
+def test_extract_duplicates_without_overwrite(store: FileStore, folder: Path) -> None:
+    store.write(folder, "scan1/a.dcm", io.BytesIO(b"original"))
+    with pytest.raises(FileExistsError) as info:
+        store.extract(folder, "", io.BytesIO(make_zip(GOOD)), "up.zip", overwrite=False)
+    assert isinstance(info.value, DuplicateFiles) and info.value.names == ["scan1/a.dcm"]
+    assert leftovers(folder) == ["scan1", "scan1/a.dcm"]
+    assert (folder / "scan1/a.dcm").read_bytes() == b"original"
+    store.extract(folder, "", io.BytesIO(make_zip(GOOD)), "up.zip", overwrite=True)
+    assert (folder / "scan1/a.dcm").read_bytes() == GOOD["scan1/a.dcm"]
+
+
+def _tar_special(name: str, kind: bytes, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    return info
+
+
+UNSAFE_ARCHIVES = {
+    "zip ..": ("a.zip", make_zip({"ok.txt": b"ok", "../evil.txt": b"x"})),
+    "zip nested ..": ("a.zip", make_zip({"ok.txt": b"ok", "a/../../evil.txt": b"x"})),
+    "zip absolute": ("a.zip", make_zip({"ok.txt": b"ok", "/tmp/evil.txt": b"x"})),
+    "zip backslash": ("a.zip", make_zip({"ok.txt": b"ok", "..\\..\\evil.txt": b"x"})),
+    "zip drive": ("a.zip", make_zip({"ok.txt": b"ok", "C:/evil.txt": b"x"})),
+    "zip symlink": ("a.zip", make_zip({"ok.txt": b"ok"}, link="/etc/passwd")),
+    "tar ..": ("a.tgz", make_tar({"ok.txt": b"ok", "../evil.txt": b"x"})),
+    "tar absolute": ("a.tar", make_tar({"ok.txt": b"ok", "/tmp/evil.txt": b"x"}, "w")),
+    "tar NUL-free control": ("a.tgz", make_tar({"ok.txt": b"ok", "a\nb": b"x"})),
+    "tar symlink": ("a.tgz", make_tar({"ok.txt": b"ok"}, special=_tar_special("l", tarfile.SYMTYPE, "/etc"))),
+    "tar hardlink": ("a.tgz", make_tar({"ok.txt": b"ok"}, special=_tar_special("h", tarfile.LNKTYPE, "ok.txt"))),
+    "tar char device": ("a.tgz", make_tar({"ok.txt": b"ok"}, special=_tar_special("c", tarfile.CHRTYPE))),
+    "tar block device": ("a.tgz", make_tar({"ok.txt": b"ok"}, special=_tar_special("b", tarfile.BLKTYPE))),
+    "tar fifo": ("a.tgz", make_tar({"ok.txt": b"ok"}, special=_tar_special("f", tarfile.FIFOTYPE))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE_ARCHIVES))
+def test_extract_unsafe_member_writes_nothing(store: FileStore, folder: Path, tmp_path: Path, case: str) -> None:
+    filename, data = UNSAFE_ARCHIVES[case]
+    before = leftovers(tmp_path)
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(data), filename, overwrite=True)
+    assert leftovers(folder) == []
+    assert leftovers(tmp_path) == before
+
+
+def test_extract_unsafe_prefix(store: FileStore, folder: Path) -> None:
+    for prefix in ("..", "/abs", "../x"):
+        with pytest.raises(UnsafePath):
+            store.extract(folder, prefix, io.BytesIO(make_zip({"a": b"a"})), "a.zip", False)
+    assert leftovers(folder) == []
+
+
+def test_extract_member_through_symlink_on_disk(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "link").symlink_to(outside)
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(make_zip({"link/evil.txt": b"x"})), "a.zip", True)
+    assert list(outside.iterdir()) == []
+
+
+def flip_byte(data: bytes, needle: bytes) -> bytes:
+    at = data.index(needle)
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+@pytest.mark.parametrize("filename, data, message", [
+    ("a.zip", b"PK\x03\x04" + b"\x00" * 60, "corrupt"),
+    ("a.zip", b"this is not a zip", "not a valid zip"),
+    ("a.txt", b"plain text", "not a zip, tar or tar.gz"),
+    ("a.tar.gz", gzip.compress(b"gzip but no tar inside" * 10), "corrupt"),
+    ("a.tgz", make_tar({"a": os.urandom(4000), "b": b"b"})[:-200], "corrupt"),
+    ("a.tar", make_tar({"a": b"A" * 4000}, "w")[:1500], "corrupt"),
+    ("a.zip", flip_byte(make_zip({"first.txt": b"fine", "second.txt": b"S"}), b"second.txt"), "corrupt"),
+], ids=["zip-garbage", "zip-named-text", "text", "gzip-not-tar", "tgz-truncated", "tar-truncated",
+        "zip-header-mismatch"])
+def test_extract_corrupt_or_not_archive(store: FileStore, folder: Path, filename: str, data: bytes,
+                                        message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.extract(folder, "", io.BytesIO(data), filename, overwrite=True)
+    assert leftovers(folder) == []
+
+
+def test_extract_crc_error_writes_nothing(store: FileStore, folder: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("first.txt", b"fine")
+        zf.writestr("second.txt", b"PAYLOAD" * 100)
+    with pytest.raises(ValueError, match="corrupt archive member 'second.txt'"):
+        store.extract(folder, "", io.BytesIO(flip_byte(buf.getvalue(), b"PAYLOAD")), "a.zip", True)
+    assert leftovers(folder) == []
+
+
+def test_extract_encrypted_zip(store: FileStore, folder: Path) -> None:
+    data = bytearray(make_zip({"secret.txt": b"s"}))
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x1
+    with pytest.raises(ValueError, match="encrypted"):
+        store.extract(folder, "", io.BytesIO(bytes(data)), "a.zip", True)
+    assert leftovers(folder) == []
+
+
+@pytest.mark.parametrize("data, message", [
+    (make_tar({"x": b"1", "./x": b"2"}), "twice"),
+    (make_zip({"a": b"file", "a/b": b"inside"}), "both a file and a folder"),
+], ids=["duplicate", "file-and-folder"])
+def test_extract_conflicting_members(store: FileStore, folder: Path, data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.extract(folder, "", io.BytesIO(data), "a.tgz", True)
+    assert leftovers(folder) == []
+
+
+def test_extract_conflicts_with_disk(store: FileStore, folder: Path) -> None:
+    store.write(folder, "a", io.BytesIO(b"file"))
+    store.write(folder, "d/x", io.BytesIO(b"x"))
+    with pytest.raises(ValueError, match="is a file"):
+        store.extract(folder, "", io.BytesIO(make_zip({"a/b": b"b"})), "z.zip", True)
+    with pytest.raises(ValueError, match="is a folder"):
+        store.extract(folder, "", io.BytesIO(make_zip({"d": b"d"})), "z.zip", True)
+    assert leftovers(folder) == ["a", "d", "d/x"]
+
+
+def shutil_usage(free: int) -> object:
+    import shutil
+    return shutil._ntuple_diskusage(10 * free, 9 * free, free)  # type: ignore[attr-defined]
+
+
+def test_extract_refuses_more_than_free_space(store: FileStore, folder: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    bomb = make_zip({"zeros.bin": b"\0" * (4 * MiB)})
+    assert len(bomb) < 10_000
+    monkeypatch.setattr(fs_module.shutil, "disk_usage", lambda path: shutil_usage(MiB))
+    with pytest.raises(OSError) as info:
+        store.extract(folder, "", io.BytesIO(bomb), "bomb.zip", True)
+    assert info.value.errno == errno.ENOSPC
+    assert leftovers(folder) == []
+
+
+def test_extract_upload_cut_off(store: FileStore, folder: Path) -> None:
+    with pytest.raises(IncompleteUpload):
+        store.extract(folder, "", Chunks(3, fail_after=1, error=ClientDisconnected()), "a.zip", True)
+    assert leftovers(folder) == []
+
+
+# -- archives out -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("big") / "big.bin"
+    digest = hashlib.md5()
+    block = os.urandom(MiB)
+    with open(path, "wb") as out:
+        for i in range(50):
+            chunk = bytes([i]) + block[1:]
+            out.write(chunk)
+            digest.update(chunk)
+    return path, digest.hexdigest()
+
+
+def _consume(chunks, target: Path) -> tuple[int, int]:
+    """Write the generator's output to ``target``; return (chunk count, traced peak)."""
+    tracemalloc.start()
+    count = 0
+    try:
+        with open(target, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                count += 1
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _member_md5(handle) -> str:
+    digest = hashlib.md5()
+    while chunk := handle.read(MiB):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_stream_zip_large_file_bounded_memory(store: FileStore, big_file: tuple[Path, str], tmp_path: Path) -> None:
+    path, digest = big_file
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"small")
+    out = tmp_path / "out.zip"
+    count, peak = _consume(store.stream_zip([("a/big.bin", path), ("small.txt", small)]), out)
+    assert peak < 10 * MiB and count >= 50
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == ["a/big.bin", "small.txt"]
+        assert zf.testzip() is None
+        with zf.open("a/big.bin") as member:
+            assert _member_md5(member) == digest
+        assert zf.read("small.txt") == b"small"
+
+
+def test_stream_targz_large_file_bounded_memory(store: FileStore, big_file: tuple[Path, str],
+                                                tmp_path: Path) -> None:
+    path, digest = big_file
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    out = tmp_path / "out.tar.gz"
+    count, peak = _consume(store.stream_targz([("x/big.bin", path), ("empty", empty)]), out)
+    assert peak < 10 * MiB and count >= 40
+    with tarfile.open(out, "r:gz") as tf:
+        assert tf.getnames() == ["x/big.bin", "empty"]
+        assert _member_md5(tf.extractfile("x/big.bin")) == digest
+        assert tf.extractfile("empty").read() == b""
+
+
+def test_stream_small_archives(store: FileStore, folder: Path) -> None:
+    long_name = "deep/" * 30 + "n" * 120 + ".dcm"
+    store.write(folder, long_name, io.BytesIO(b"long"))
+    store.write(folder, "e", io.BytesIO(b""))
+    entries = [(long_name, folder / long_name), ("e", folder / "e")]
+    zipped = b"".join(store.stream_zip(entries, compression=zipfile.ZIP_STORED))
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        assert zf.read(long_name) == b"long" and zf.read("e") == b""
+    plain = b"".join(store.stream_tar(entries))
+    assert len(plain) % tarfile.RECORDSIZE == 0
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tf:
+        assert tf.extractfile(long_name).read() == b"long"
+    with zipfile.ZipFile(io.BytesIO(b"".join(store.stream_zip([])))) as zf:
+        assert zf.namelist() == []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(store.stream_targz([])))) as tf:
+        assert tf.getnames() == []
+
+
+def test_stream_round_trips_through_extract(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    store.extract(folder, "", io.BytesIO(make_zip(GOOD)), "a.zip", False)
+    entries = [(name, folder / name) for name in store.list_files(folder)]
+    other = store.resource_dir("other")
+    stored = store.extract(other, "", io.BytesIO(b"".join(store.stream_targz(entries))), "x.tar.gz", False)
+    assert sorted((s.path, s.md5) for s in stored) == sorted(
+        (k, md5(v)) for k, v in GOOD.items() if not k.endswith("/"))
+
+
+@pytest.mark.parametrize("method", ["stream_zip", "stream_targz", "stream_tar"])
+@pytest.mark.parametrize("arcname", ["../evil", "/abs", "a\\..\\b"])
+def test_stream_rejects_unsafe_arcnames(store: FileStore, folder: Path, method: str, arcname: str) -> None:
+    store.write(folder, "a", io.BytesIO(b"a"))
+    with pytest.raises(UnsafePath):
+        b"".join(getattr(store, method)([(arcname, folder / "a")]))
+
+
+@pytest.mark.parametrize("method", ["stream_zip", "stream_targz"])
+def test_stream_missing_file_raises(store: FileStore, folder: Path, method: str) -> None:
+    with pytest.raises(FileNotFoundError):
+        b"".join(getattr(store, method)([("gone", folder / "gone")]))

@@ -1,0 +1,474 @@
+"""Files on disk in the embedded server's archive tree.
+
+Everything a request names is made safe here before it touches the disk: relative paths
+only, no ``..``, no NUL or control characters, no backslashes or drive letters, and every
+resolved path (symlinks already on disk included) must stay under its folder. Writes are
+atomic (a ``.upload-*`` temp file beside the target, fsync, ``os.replace``), so a cut-off
+upload never leaves a half file. Archives are checked whole before anything is written,
+and zip/tar.gz downloads are produced on the fly with bounded memory.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import logging
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+try:  # werkzeug signals a client that hung up mid-body with an HTTPException, not an OSError
+    from werkzeug.exceptions import ClientDisconnected as _ClientDisconnected
+except ImportError:  # pragma: no cover - the server extra is not installed
+    class _ClientDisconnected(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without werkzeug."""
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CHUNK_SIZE", "DuplicateFiles", "FileStore", "IncompleteUpload", "StoredFile",
+           "UnsafePath", "safe_relpath"]
+
+CHUNK_SIZE = 1024 * 1024
+TEMP_PREFIX = ".upload-"
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import: os.umask cannot be queried without setting it
+
+
+class UnsafePath(ValueError):
+    """A path or archive member that could land outside its folder (answered with 400)."""
+
+
+class IncompleteUpload(IOError):
+    """The body ended before Content-Length, or the client went away; nothing was kept."""
+
+
+class DuplicateFiles(FileExistsError):
+    """Files that already exist and ``overwrite`` was not given; ``names`` lists them."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(errno.EEXIST, "already exist: " + ", ".join(names))
+        self.names = names
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file as stored: ``path`` relative to its resource folder, "/" separated."""
+
+    path: str
+    size: int
+    md5: str
+
+
+def safe_relpath(relpath: str) -> str:
+    """Return ``relpath`` normalised ("a//b" and "./a" collapse), or raise :class:`UnsafePath`."""
+    if not isinstance(relpath, str):
+        raise UnsafePath(f"path must be a string, not {type(relpath).__name__}")
+    if "\x00" in relpath or _CONTROL.search(relpath):
+        raise UnsafePath(f"path contains a NUL or control character: {relpath!r}")
+    if "\\" in relpath:
+        raise UnsafePath(f"path contains a backslash: {relpath!r}")
+    if relpath.startswith("/"):
+        raise UnsafePath(f"absolute path not allowed: {relpath!r}")
+    if _DRIVE.match(relpath):
+        raise UnsafePath(f"drive letter not allowed: {relpath!r}")
+    parts = [part for part in relpath.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePath(f"'..' not allowed in path: {relpath!r}")
+    if not parts:
+        raise UnsafePath(f"empty file name: {relpath!r}")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > 255:
+            raise UnsafePath(f"name too long: {part[:40]!r}...")
+    return "/".join(parts)
+
+
+def _unlink_quiet(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _md5() -> "hashlib._Hash":
+    return hashlib.md5(usedforsecurity=False)  # a catalog digest, not a security check
+
+
+class FileStore:
+    """The archive tree under ``root``: safe paths, atomic writes, archives in and out.
+
+    ``durable=False`` skips fsync (much faster for throwaway test servers).
+    """
+
+    def __init__(self, root: Path, durable: bool = True) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._real_root = Path(os.path.realpath(self.root))
+        self.durable = durable
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _check_inside(self, path: Path, base: Path) -> None:
+        """Raise UnsafePath if ``path`` resolves (following symlinks) outside ``base``."""
+        real, real_base = os.path.realpath(path), os.path.realpath(base)
+        if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
+            raise UnsafePath(f"{path} resolves outside {base}")
+
+    def resource_dir(self, *parts: str) -> Path:
+        """A folder under root (each part made safe), created on demand."""
+        rel = "/".join(safe_relpath(part) for part in parts) if parts else ""
+        folder = self.root / rel if rel else self.root
+        self._check_inside(folder, self._real_root)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._check_inside(folder, self._real_root)  # a symlink may have been raced in
+        return folder
+
+    def path_of(self, folder: Path, relpath: str) -> Path:
+        """``folder / relpath``, made safe; folder must be under root, result under folder."""
+        self._check_inside(folder, self._real_root)
+        target = Path(folder) / safe_relpath(relpath)
+        self._check_inside(target, folder)
+        return target
+
+    def _prepare_parent(self, folder: Path, target: Path) -> None:
+        """Create target's parent folders; a file in the way is NotADirectoryError."""
+        for parent in reversed(target.relative_to(folder).parents):
+            where = folder / parent
+            if where.exists() and not where.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(where))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._check_inside(target.parent, folder)
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder has this name", str(target))
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _spool(self, stream: BinaryIO, directory: Path, length: int | None) -> tuple[str, int, str]:
+        """Copy ``stream`` to a new temp file in ``directory``; return (temp, size, md5).
+
+        Read failures (client gone) become IncompleteUpload; write failures (disk full)
+        propagate. The temp file is removed on any failure.
+        """
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+        try:
+            os.fchmod(fd, 0o666 & ~_UMASK)
+            with os.fdopen(fd, "wb") as out:
+                digest, size = _md5(), 0
+                while length is None or size < length:
+                    want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
+                    chunk = self._read(stream, want)
+                    if not chunk:
+                        break
+                    if len(chunk) > want:  # a stream that ignores the size asked for
+                        chunk = chunk[:want]
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                if length is not None and size < length:
+                    raise IncompleteUpload(f"body ended after {size} of {length} bytes")
+                out.flush()
+                if self.durable:
+                    os.fsync(out.fileno())
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return tmp, size, digest.hexdigest()
+
+    @staticmethod
+    def _read(stream: BinaryIO, size: int) -> bytes:
+        try:
+            return stream.read(size)
+        except _ClientDisconnected as exc:
+            raise IncompleteUpload("client disconnected during the upload") from exc
+        except OSError as exc:
+            if exc.errno in _DISK_FULL or isinstance(exc, IncompleteUpload):
+                raise
+            raise IncompleteUpload(f"upload stream failed: {exc}") from exc
+
+    def write(self, folder: Path, relpath: str, stream: BinaryIO, length: int | None = None) -> StoredFile:
+        """Store ``stream`` at ``folder/relpath`` atomically; IncompleteUpload if short."""
+        target = self.path_of(folder, relpath)
+        self._prepare_parent(folder, target)
+        tmp, size, md5 = self._spool(stream, target.parent, length)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return StoredFile(safe_relpath(relpath), size, md5)
+
+    def delete(self, folder: Path, relpath: str | None = None) -> None:
+        """Delete one file or sub-folder (FileNotFoundError if missing), or the whole folder."""
+        if relpath is None:
+            self._check_inside(folder, self._real_root)
+            if Path(os.path.realpath(folder)) == self._real_root:
+                raise UnsafePath("refusing to delete the archive root")
+            if Path(folder).exists():
+                shutil.rmtree(folder)
+            return
+        target = self.path_of(folder, relpath)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            os.unlink(target)  # FileNotFoundError when missing
+        for parent in target.relative_to(folder).parents:  # tidy folders left empty
+            if parent == Path(".") or any((Path(folder) / parent).iterdir()):
+                break
+            (Path(folder) / parent).rmdir()
+
+    def list_files(self, folder: Path) -> list[str]:
+        """Relative paths of every file under ``folder`` (temp files left out), sorted."""
+        found = []
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(TEMP_PREFIX)]
+            rel = Path(dirpath).relative_to(folder)
+            found += [(rel / f).as_posix() for f in filenames if not f.startswith(TEMP_PREFIX)]
+        return sorted(found)
+
+    def describe(self, folder: Path, relpath: str) -> StoredFile:
+        """Size and MD5 of a stored file (for a catalog refresh)."""
+        target = self.path_of(folder, relpath)
+        digest = _md5()
+        with open(target, "rb") as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return StoredFile(safe_relpath(relpath), target.stat().st_size, digest.hexdigest())
+
+    # -- archives in -----------------------------------------------------------------------
+
+    def extract(self, folder: Path, prefix: str, stream: BinaryIO, filename: str,
+                overwrite: bool) -> list[StoredFile]:
+        """Unpack a zip / tar / tar.gz / tgz upload into ``folder/prefix``, all or nothing.
+
+        Raises UnsafePath (a member escapes, or is a link or device), DuplicateFiles (a
+        FileExistsError; existing files and no ``overwrite``), ValueError (not an archive,
+        corrupt, name conflicts), IncompleteUpload, OSError ENOSPC (would not fit).
+        """
+        self._check_inside(folder, self._real_root)
+        base = "" if prefix in ("", ".") else safe_relpath(prefix) + "/"
+        staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
+        try:
+            spooled, _, _ = self._spool(stream, staging, None)
+            with _open_archive(spooled, filename) as archive:
+                members = archive.members(base)
+                self._check_targets(folder, members, overwrite)
+                free = shutil.disk_usage(staging).free
+                total = sum(size for _, _, size in members)
+                if total > free:  # zip bombs and plain oversize alike
+                    raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
+                os.unlink(spooled)
+                stored = [self._unpack_one(archive, staging, *member) for member in members]
+            for item in stored:  # everything is on disk and checked: move into place
+                target = Path(folder) / item.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / item.path, target)
+            return stored
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _check_targets(self, folder: Path, members: list[tuple[object, str, int]], overwrite: bool) -> None:
+        names = [name for _, name, _ in members]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"archive holds {name!r} twice")
+            seen.add(name)
+        dirs = {str(p) for name in names for p in Path(name).parents}
+        clash = [name for name in names if name in dirs]
+        if clash:
+            raise ValueError(f"archive holds both a file and a folder named {clash[0]!r}")
+        existing = []
+        for name in names:
+            target = self.path_of(folder, name)
+            for parent in Path(name).parents:
+                if (Path(folder) / parent).is_file():
+                    raise ValueError(f"{parent.as_posix()!r} is a file, cannot hold {name!r}")
+            if target.is_dir():
+                raise ValueError(f"{name!r} is a folder in the resource")
+            if target.exists():
+                existing.append(name)
+        if existing and not overwrite:
+            raise DuplicateFiles(existing)
+
+    def _unpack_one(self, archive: "_Archive", staging: Path, member: object, name: str,
+                    size: int) -> StoredFile:
+        dest = staging / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with archive.open(member) as source:
+                tmp, got, md5 = self._spool(source, dest.parent, size)
+                if source.read(1):
+                    raise ValueError("more data than declared")
+        except (IncompleteUpload, ValueError, EOFError, zipfile.BadZipFile, tarfile.TarError,
+                zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(f"corrupt archive member {name!r}: {exc}") from exc
+        os.replace(tmp, dest)
+        return StoredFile(name, got, md5)
+
+    # -- archives out ----------------------------------------------------------------------
+
+    def stream_zip(self, entries: Iterable[tuple[str, Path]], compression: int = zipfile.ZIP_DEFLATED,
+                   compresslevel: int | None = 1) -> Iterator[bytes]:
+        """Yield a zip of ``(arcname, path)`` files as it is written (ZIP64 when needed)."""
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", compression, allowZip64=True, compresslevel=compresslevel) as zf:
+            for arcname, path in entries:
+                info = zipfile.ZipInfo.from_file(path, safe_relpath(arcname), strict_timestamps=False)
+                info.compress_type = compression
+                with open(path, "rb") as source, zf.open(info, "w") as out:
+                    while chunk := source.read(CHUNK_SIZE):
+                        out.write(chunk)
+                        yield from sink.drain()
+                yield from sink.drain()
+        yield from sink.drain()
+
+    def stream_targz(self, entries: Iterable[tuple[str, Path]], compresslevel: int = 1) -> Iterator[bytes]:
+        """Yield a tar.gz of ``(arcname, path)`` files as it is written."""
+        sink = _Sink()
+        with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=compresslevel) as gz:
+            yield from self._tar_blocks(entries, gz, sink)
+        yield from sink.drain()
+
+    def stream_tar(self, entries: Iterable[tuple[str, Path]]) -> Iterator[bytes]:
+        """Yield an uncompressed tar of ``(arcname, path)`` files as it is written."""
+        sink = _Sink()
+        yield from self._tar_blocks(entries, sink, sink)
+        yield from sink.drain()
+
+    @staticmethod
+    def _tar_blocks(entries: Iterable[tuple[str, Path]], out: BinaryIO | "_Sink", sink: "_Sink") -> Iterator[bytes]:
+        # tarfile.addfile copies a whole member in one call; framing by hand lets us drain per chunk
+        written = 0
+        for arcname, path in entries:
+            with open(path, "rb") as source:
+                st = os.fstat(source.fileno())
+                info = tarfile.TarInfo(safe_relpath(arcname))
+                info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), 0o644
+                header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+                out.write(header)
+                copied = 0
+                while copied < info.size and (chunk := source.read(min(CHUNK_SIZE, info.size - copied))):
+                    out.write(chunk)
+                    copied += len(chunk)
+                    yield from sink.drain()
+                if copied != info.size:
+                    raise OSError(errno.EIO, f"{path} shrank while being archived")
+                pad = -info.size % tarfile.BLOCKSIZE
+                out.write(b"\0" * pad)
+                written += len(header) + info.size + pad
+            yield from sink.drain()
+        end = 2 * tarfile.BLOCKSIZE
+        out.write(b"\0" * (end + (-(written + end) % tarfile.RECORDSIZE)))
+
+
+class _Sink:
+    """A write-only buffer that the generators above empty after every chunk."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> Iterator[bytes]:
+        if self._parts:
+            data, self._parts = b"".join(self._parts), []
+            yield data
+
+
+class _Archive:
+    """A spooled zip or tar upload, read with the standard library."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.kind = kind
+        try:
+            self._zip = zipfile.ZipFile(path) if kind == "zip" else None
+            self._tar = tarfile.open(path, "r:*") if kind == "tar" else None
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"corrupt {kind} archive: {exc}") from exc
+
+    def __enter__(self) -> "_Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (self._zip or self._tar).close()  # type: ignore[union-attr]
+
+    def members(self, base: str) -> list[tuple[object, str, int]]:
+        """(member, safe name under base, size) of each file; directories skipped."""
+        try:
+            return self._zip_members(base) if self._zip else self._tar_members(base)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
+            raise ValueError(f"corrupt {self.kind} archive: {exc}") from exc
+
+    def _zip_members(self, base: str) -> list[tuple[object, str, int]]:
+        found = []
+        for info in self._zip.infolist():  # type: ignore[union-attr]
+            name = base + _member_name(info.filename)
+            mode = info.external_attr >> 16
+            if info.is_dir():
+                continue
+            if mode and not (stat.S_ISREG(mode) or stat.S_IFMT(mode) == 0):
+                raise UnsafePath(f"archive member {info.filename!r} is a link or special file")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"archive member {info.filename!r} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,
+                                          zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+                raise ValueError(f"archive member {info.filename!r} uses an unsupported compression")
+            found.append((info, name, info.file_size))
+        return found
+
+    def _tar_members(self, base: str) -> list[tuple[object, str, int]]:
+        found = []
+        for info in self._tar.getmembers():  # type: ignore[union-attr]
+            name = base + _member_name(info.name)
+            if info.isdir():
+                continue
+            if not info.isfile():
+                raise UnsafePath(f"archive member {info.name!r} is a link or special file")
+            found.append((info, name, info.size))
+        return found
+
+    def open(self, member: object) -> BinaryIO:
+        if self._zip:
+            return self._zip.open(member)  # type: ignore[arg-type,return-value]
+        return self._tar.extractfile(member)  # type: ignore[union-attr,arg-type,return-value]
+
+
+def _member_name(name: str) -> str:
+    try:
+        return safe_relpath(name)
+    except UnsafePath as exc:
+        raise UnsafePath(f"unsafe archive member: {exc}") from None
+
+
+def _open_archive(path: str, filename: str) -> _Archive:
+    """Recognise the archive by its first bytes, else by its name; ValueError otherwise."""
+    with open(path, "rb") as handle:
+        head = handle.read(265)
+    lower = filename.lower()
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return _Archive(path, "zip")
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[257:262] == b"ustar":
+        return _Archive(path, "tar")
+    if lower.endswith(".zip"):
+        raise ValueError(f"{filename!r} is not a valid zip archive")
+    if lower.endswith((".tar", ".tar.gz", ".tgz")):
+        return _Archive(path, "tar")  # an old (pre-POSIX) tar has no magic; tarfile decides
+    raise ValueError(f"{filename!r} is not a zip, tar or tar.gz archive")
