@@ -1,0 +1,127 @@
+"""XNATListing over a fake fetch: indexing, caching, filters, tables, reprs, memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from xnat.classes.listing import XNATListing
+from xnat.exceptions import XNATKeyError, XNATValueError
+
+
+class Obj:
+    def __init__(self, row):
+        self.row = row
+        self.id = row["ID"]
+
+    def __repr__(self):
+        return f"<Obj {self.id}>"
+
+
+def make_rows(count):
+    return [
+        {"ID": f"XNAT_E{i:05d}", "label": f"S{i:03d}_MR", "xsiType": "xnat:mrSessionData", "date": "2020-01-02",
+         "project": "P1", "URI": f"/data/experiments/XNAT_E{i:05d}"}
+        for i in range(count)
+    ]
+
+
+class Fetcher:
+    def __init__(self, rows):
+        self.rows = rows
+        self.calls = []
+
+    def __call__(self, uri, query):
+        self.calls.append((uri, dict(query)))
+        return [dict(row) for row in self.rows]
+
+
+def listing_of(rows, **kwargs):
+    fetch = Fetcher(rows)
+    return XNATListing("/data/projects/P1/experiments", fetch, lambda row, listing: Obj(row), **kwargs), fetch
+
+
+def test_index_by_id_label_position_and_slice_with_one_request():
+    listing, fetch = listing_of(make_rows(5), columns=["ID", "URI", "label", "xsiType", "date"])
+    assert listing["XNAT_E00002"].id == "XNAT_E00002"
+    assert listing["S003_MR"].id == "XNAT_E00003"
+    assert listing[0].id == "XNAT_E00000"
+    assert listing[-1].id == "XNAT_E00004"
+    assert [o.id for o in listing[1:3]] == ["XNAT_E00001", "XNAT_E00002"]
+    assert len(listing) == 5
+    assert listing.keys()[0] == "XNAT_E00000"
+    assert [o.id for o in listing][:2] == ["XNAT_E00000", "XNAT_E00001"]
+    assert "S001_MR" in listing and "XNAT_E00001" in listing and "nope" not in listing
+    assert listing[0] in listing
+    assert len(fetch.calls) == 1
+    assert fetch.calls[0][1]["columns"] == "ID,URI,label,xsiType,date"
+
+
+def test_missing_and_ambiguous_keys_are_clear_errors():
+    rows = make_rows(3)
+    rows[2]["label"] = rows[1]["label"]
+    listing, _ = listing_of(rows)
+    with pytest.raises(KeyError, match="several entries.*XNAT_E00001, XNAT_E00002.*use the ID"):
+        listing["S001_MR"]
+    with pytest.raises(XNATKeyError, match="no entry with ID or label 'S009_MR'.*did you mean"):
+        listing["S009_MR"]
+    with pytest.raises(IndexError, match="has 3 entries, no index 7"):
+        listing[7]
+    with pytest.raises(KeyError, match="not float"):
+        listing[1.5]
+    assert listing.get("nothing") is None
+
+
+def test_cache_and_clearcache():
+    listing, fetch = listing_of(make_rows(2))
+    len(listing), len(listing)
+    assert len(fetch.calls) == 1
+    listing.clearcache()
+    len(listing)
+    assert len(fetch.calls) == 2
+    listing.caching = False
+    len(listing), len(listing)
+    assert len(fetch.calls) == 4
+
+
+def test_filter_is_server_side_and_keeps_settings():
+    listing, fetch = listing_of(make_rows(2), columns=["ID", "label"])
+    narrowed = listing.filter(label="S0*", xsiType="xnat:mrSessionData")
+    len(narrowed)
+    assert fetch.calls[-1][1] == {"format": "json", "columns": "ID,label", "label": "S0*", "xsiType": "xnat:mrSessionData"}
+    assert narrowed.secondary_key == listing.secondary_key and narrowed.columns == listing.columns
+    with pytest.raises(XNATValueError):
+        listing.filter(label=["a"])
+
+
+def test_tables():
+    listing, fetch = listing_of(make_rows(2))
+    table = listing.tabulate(columns=["ID", "label"])
+    assert table[1].label == "S001_MR"
+    assert fetch.calls[-1][1]["columns"] == "ID,label"
+    assert listing.tabulate_csv(columns=["ID", "label"]).splitlines() == ["ID,label", "XNAT_E00000,S000_MR", "XNAT_E00001,S001_MR"]
+    assert listing.tabulate_dict(columns=["label"]) == [{"label": "S000_MR"}, {"label": "S001_MR"}]
+
+
+def test_reprs_never_fetch():
+    listing, fetch = listing_of(make_rows(12))
+    assert "not loaded" in repr(listing) and "not loaded" in listing._repr_html_()
+    assert fetch.calls == []
+    len(listing)
+    text = repr(listing)
+    assert text.startswith("<XNATListing (ID, label): (XNAT_E00000, S000_MR)") and "2 more" in text
+    assert "<td>S011_MR</td>" in listing._repr_html_()
+    assert "S005_MR" in listing._ipython_key_completions_()
+    assert len(fetch.calls) == 1
+
+
+def test_rows_are_compact():
+    rows = make_rows(20000)
+    listing, _ = listing_of(rows)
+    tracemalloc.start()
+    len(listing)
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # The fake fetch's own copy is freed once rows are stored; what stays is the listing.
+    assert size / len(rows) < 400, f"{size / len(rows):.0f} bytes per row"

@@ -1,0 +1,324 @@
+"""Listings: XNAT's REST collections as read-only Python mappings.
+
+``session.projects``, ``project.subjects``, ``experiment.scans``, ``resource.files``...
+are :class:`XNATListing` objects. A listing is fetched with **one** request the first
+time it is used and then cached until :meth:`XNATListing.clearcache`. It asks the
+server for the columns that scripts commonly read (label, xsi type, date, ...), so
+reading those across a listing costs no further request.
+
+Memory: rows are kept as tuples over a shared column index, repeated values (project,
+xsi type, dates, users) are stored once, the ID and label indexes are built on the
+first lookup by key, and objects are made only when asked for (and then held weakly by
+the session's identity map). That is what keeps a 50,000-row listing small.
+
+Indexing follows xnatpy: ``listing["XNAT_E00001"]`` by ID, ``listing["label"]`` by the
+secondary key (label, or name for projects, type for scans), ``listing[0]`` and
+``listing[1:3]`` by position. Iterating a listing yields its objects, as xnatpy's does;
+``keys()``, ``values()`` and ``items()`` work as on a mapping.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import threading
+from collections import namedtuple
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from xnat.exceptions import XNATKeyError, XNATValueError
+
+__all__ = ["XNATListing", "ListingRows"]
+
+# fetch(uri, query) -> list of row dicts, as the server's ResultSet.Result
+Fetch = Callable[[str, dict[str, str]], list[dict[str, str]]]
+# make(row, listing) -> the object for a row
+Make = Callable[[dict[str, str], "XNATListing"], Any]
+
+
+class ListingRows:
+    """The rows of one listing response, stored compactly.
+
+    ``columns`` is shared by every row; each row is a tuple in that order. Values that
+    repeat across rows are stored once.
+    """
+
+    __slots__ = ("columns", "rows", "_position")
+
+    def __init__(self, result: Sequence[Mapping[str, Any]]) -> None:
+        columns: dict[str, None] = {}
+        for row in result[:1] if result else ():
+            columns.update(dict.fromkeys(row))
+        for row in result[1:]:  # some servers leave keys out of some rows
+            if len(row) != len(columns):
+                columns.update(dict.fromkeys(row))
+        self.columns: tuple[str, ...] = tuple(columns)
+        self._position = {name: index for index, name in enumerate(self.columns)}
+        shared: dict[str, str] = {}
+        self.rows: list[tuple[str, ...]] = [
+            tuple(_share(shared, _text(row.get(name))) for name in self.columns) for row in result
+        ]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def value(self, index: int, column: str) -> str | None:
+        position = self._position.get(column)
+        return None if position is None else self.rows[index][position]
+
+    def as_dict(self, index: int) -> dict[str, str]:
+        return dict(zip(self.columns, self.rows[index]))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _share(shared: dict[str, str], value: str) -> str:
+    # Short values (types, dates, projects, users) repeat across rows: keep one copy.
+    if len(value) > 40:
+        return value
+    return shared.setdefault(value, value)
+
+
+class XNATListing:
+    """A REST collection, indexable by ID, secondary key and position.
+
+    :param uri: the collection's REST path, e.g. ``/data/projects/P/subjects``
+    :param fetch: ``fetch(uri, query)`` returning the rows of the listing
+    :param make: ``make(row, listing)`` returning the object for one row
+    :param secondary_key: the column used as the human key (``label``, ``name``, ...)
+    :param id_key: the column holding the ID
+    :param columns: the columns to ask for (``None``: the server's defaults)
+    :param filters: query parameters narrowing the listing (server-side, ``*`` wildcards)
+    :param parent: the object owning this listing (``None`` for the session's)
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        fetch: Fetch,
+        make: Make,
+        secondary_key: str | None = "label",
+        id_key: str = "ID",
+        columns: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
+        parent: Any = None,
+        name: str = "",
+    ) -> None:
+        self.uri = uri
+        self.parent = parent
+        self.secondary_key = secondary_key
+        self.id_key = id_key
+        self.columns = tuple(columns) if columns else None
+        self.filters = dict(filters or {})
+        self.name = name
+        self.caching = True
+        self._fetch = fetch
+        self._make = make
+        self._lock = threading.RLock()
+        self._rows: ListingRows | None = None
+        self._by_id: dict[str, int] | None = None
+        self._by_key: dict[str, int] | None = None
+        self._ambiguous: set[str] = set()
+
+    # -- loading --------------------------------------------------------------------
+
+    def _query(self, columns: Sequence[str] | None = None) -> dict[str, str]:
+        query = {"format": "json"}
+        wanted = columns or self.columns
+        if wanted:
+            query["columns"] = ",".join(wanted)
+        query.update(self.filters)
+        return query
+
+    @property
+    def rows(self) -> ListingRows:
+        """The listing's rows, fetched on first use (one request)."""
+        rows = self._rows
+        if rows is None or not self.caching:
+            with self._lock:
+                rows = self._rows if self.caching else None
+                if rows is None:
+                    rows = ListingRows(self._fetch(self.uri, self._query()))
+                    self._rows, self._by_id, self._by_key = rows, None, None
+        return rows
+
+    def clearcache(self) -> None:
+        """Forget the cached rows: the next use asks the server again."""
+        with self._lock:
+            self._rows = self._by_id = self._by_key = None
+            self._ambiguous = set()
+
+    def _indexes(self) -> tuple[dict[str, int], dict[str, int]]:
+        rows = self.rows
+        with self._lock:
+            if self._by_id is None or self._by_key is None or self._rows is not rows:
+                by_id: dict[str, int] = {}
+                by_key: dict[str, int] = {}
+                ambiguous: set[str] = set()
+                id_column = rows.columns.index(self.id_key) if self.id_key in rows.columns else None
+                key_column = rows.columns.index(self.secondary_key) if self.secondary_key in rows.columns else None
+                for index, row in enumerate(rows.rows):
+                    if id_column is not None:
+                        by_id[row[id_column]] = index
+                    if key_column is not None and row[key_column]:
+                        key = row[key_column]
+                        if key in by_key and rows.rows[by_key[key]][id_column or 0] != row[id_column or 0]:
+                            ambiguous.add(key)
+                        by_key.setdefault(key, index)
+                self._by_id, self._by_key, self._ambiguous = by_id, by_key, ambiguous
+            return self._by_id, self._by_key
+
+    # -- mapping and sequence access -----------------------------------------------------
+
+    def _object(self, index: int) -> Any:
+        return self._make(self.rows.as_dict(index), self)
+
+    def _locate(self, key: str) -> int:
+        by_id, by_key = self._indexes()
+        if key in by_id:
+            return by_id[key]
+        if key in self._ambiguous:
+            ids = [self.rows.value(i, self.id_key) for i in range(len(self.rows))
+                   if self.rows.value(i, self.secondary_key or "") == key]
+            raise XNATKeyError(
+                f"{key!r} is the {self.secondary_key} of several entries in {self.uri} "
+                f"({', '.join(str(i) for i in ids)}): use the ID instead"
+            )
+        if key in by_key:
+            return by_key[key]
+        raise XNATKeyError(f"no entry with ID or {self.secondary_key or 'key'} {key!r} in {self.uri}"
+                           + _suggestion(key, list(by_id) + list(by_key)))
+
+    def __getitem__(self, item: int | slice | str) -> Any:
+        if isinstance(item, slice):
+            return [self._object(index) for index in range(len(self.rows))[item]]
+        if isinstance(item, int) and not isinstance(item, bool):
+            try:
+                index = range(len(self.rows))[item]
+            except IndexError:
+                raise IndexError(f"listing {self.uri} has {len(self.rows)} entries, no index {item}") from None
+            return self._object(index)
+        if not isinstance(item, str):
+            raise XNATKeyError(f"listing keys are IDs, {self.secondary_key or 'keys'} or positions, not {type(item).__name__}")
+        return self._object(self._locate(item))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            by_id, by_key = self._indexes()
+            return item in by_id or item in by_key
+        identifier = getattr(item, "id", None)
+        return isinstance(identifier, str) and identifier in self._indexes()[0]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        # xnatpy yields the objects, not the keys: scripts rely on it.
+        for index in range(len(self.rows)):
+            yield self._object(index)
+
+    def keys(self) -> list[str]:
+        """The IDs of the entries, in listing order."""
+        rows = self.rows
+        return [rows.value(index, self.id_key) or "" for index in range(len(rows))]
+
+    def values(self) -> list[Any]:
+        return list(self)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self.keys(), self))
+
+    def _ipython_key_completions_(self) -> list[str]:
+        by_id, by_key = self._indexes()
+        return sorted(set(by_id) | set(by_key))
+
+    # -- filtering and tables --------------------------------------------------------------
+
+    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> "XNATListing":
+        """A new listing narrowed by the server: ``listing.filter(label="S*")``."""
+        combined = {**self.filters, **(filters or {}), **kwargs}
+        for key, value in combined.items():
+            if not isinstance(value, (str, int, float)):
+                raise XNATValueError(f"filter {key}={value!r}: values must be strings or numbers")
+        return XNATListing(self.uri, self._fetch, self._make, self.secondary_key, self.id_key,
+                           self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name)
+
+    def tabulate_dict(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+        """The listing as a list of dicts, with the given columns (one request)."""
+        query = self._query(columns)
+        query.update(filter or {})
+        result = self._fetch(self.uri, query)
+        if columns:
+            return [{name: _text(row.get(name)) for name in columns} for row in result]
+        return [{name: _text(value) for name, value in row.items()} for row in result]
+
+    def tabulate(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[tuple]:
+        """The listing as named tuples (one field per column)."""
+        table = self.tabulate_dict(columns, filter)
+        names = list(columns or (table[0].keys() if table else ()))
+        Row = namedtuple("Row", [_field_name(name) for name in names], rename=True)  # type: ignore[misc]
+        return [Row(*(row.get(name, "") for name in names)) for row in table]
+
+    def tabulate_csv(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None,
+                     header: bool = True) -> str:
+        """The listing as CSV text."""
+        table = self.tabulate_dict(columns, filter)
+        names = list(columns or (table[0].keys() if table else ()))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if header:
+            writer.writerow(names)
+        writer.writerows([row.get(name, "") for name in names] for row in table)
+        return out.getvalue()
+
+    def tabulate_pandas(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> Any:
+        """The listing as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas
+        except ImportError:
+            raise XNATValueError('tabulate_pandas needs pandas: pip install "xnat[pandas]"') from None
+        return pandas.DataFrame(self.tabulate_dict(columns, filter), columns=list(columns) if columns else None)
+
+    # -- display: never a request -------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        rows = self._rows
+        if rows is None:
+            return f"<XNATListing {self.uri} (not loaded)>"
+        entries = []
+        for index in range(min(len(rows), 10)):
+            key = rows.value(index, self.secondary_key or "") or ""
+            entries.append(f"({rows.value(index, self.id_key)}, {key})")
+        more = f", ... {len(rows) - 10} more" if len(rows) > 10 else ""
+        return f"<XNATListing ({self.id_key}, {self.secondary_key}): {', '.join(entries)}{more}>"
+
+    def _repr_html_(self) -> str:
+        rows = self._rows
+        if rows is None:
+            return f"<p>XNATListing {html.escape(self.uri)} (not loaded)</p>"
+        head = "".join(f"<th>{html.escape(name)}</th>" for name in rows.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in row) + "</tr>" for row in rows.rows[:50]
+        )
+        more = f"<p>... {len(rows) - 50} more rows</p>" if len(rows) > 50 else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _field_name(column: str) -> str:
+    name = "".join(ch if ch.isalnum() else "_" for ch in column.split("/")[-1]).strip("_")
+    return name or "column"
+
+
+def _suggestion(key: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, candidates, n=3)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
