@@ -187,30 +187,43 @@ def test_disk_full_while_reading_propagates(store: FileStore, folder: Path) -> N
     assert leftovers(folder) == []
 
 
+class FullDisk:
+    """Wraps a file opened by ``os.fdopen``; its writes fail with ENOSPC after ``allowed`` calls."""
+
+    def __init__(self, handle: io.BufferedWriter, allowed: int) -> None:
+        self.handle, self.allowed = handle, allowed
+
+    def write(self, data: bytes) -> int:
+        if self.allowed <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.allowed -= 1
+        return self.handle.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.handle, name)
+
+    def __enter__(self) -> "FullDisk":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def fill_disk(monkeypatch: pytest.MonkeyPatch, healthy_files: int, allowed_writes: int) -> None:
+    """The first ``healthy_files`` temp files write normally; later ones hit a full disk."""
+    real_fdopen, opened = os.fdopen, []
+
+    def fdopen(fd: int, mode: str) -> object:
+        opened.append(fd)
+        handle = real_fdopen(fd, mode)
+        return handle if len(opened) <= healthy_files else FullDisk(handle, allowed_writes)
+
+    monkeypatch.setattr(fs_module.os, "fdopen", fdopen)
+
+
 def test_disk_full_while_writing_removes_temp(store: FileStore, folder: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    real_fdopen = os.fdopen
-
-    class Full:
-        def __init__(self, handle: io.BufferedWriter) -> None:
-            self.handle, self.calls = handle, 0
-
-        def write(self, data: bytes) -> int:
-            self.calls += 1
-            if self.calls > 1:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return self.handle.write(data)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(self.handle, name)
-
-        def __enter__(self) -> "Full":
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.handle.close()
-
-    monkeypatch.setattr(fs_module.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    fill_disk(monkeypatch, healthy_files=0, allowed_writes=1)
     with pytest.raises(OSError) as info:
         store.write(folder, "big.bin", Chunks(4))
     assert info.value.errno == errno.ENOSPC
@@ -481,6 +494,15 @@ def test_extract_refuses_more_than_free_space(store: FileStore, folder: Path,
     assert leftovers(folder) == []
 
 
+def test_extract_disk_full_midway_writes_nothing(store: FileStore, folder: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_disk(monkeypatch, healthy_files=2, allowed_writes=0)  # the upload and one member fit
+    with pytest.raises(OSError) as info:
+        store.extract(folder, "", io.BytesIO(make_zip(GOOD)), "up.zip", True)
+    assert info.value.errno == errno.ENOSPC
+    assert leftovers(folder) == []
+
+
 def test_extract_upload_cut_off(store: FileStore, folder: Path) -> None:
     with pytest.raises(IncompleteUpload):
         store.extract(folder, "", Chunks(3, fail_after=1, error=ClientDisconnected()), "a.zip", True)
@@ -577,6 +599,31 @@ def test_stream_round_trips_through_extract(store: FileStore, folder: Path, tmp_
     stored = store.extract(other, "", io.BytesIO(b"".join(store.stream_targz(entries))), "x.tar.gz", False)
     assert sorted((s.path, s.md5) for s in stored) == sorted(
         (k, md5(v)) for k, v in GOOD.items() if not k.endswith("/"))
+
+
+def test_stream_zip_compression_settings(store: FileStore, folder: Path) -> None:
+    text = b"".join(b"line %d of some text\n" % i for i in range(20000))
+    store.write(folder, "t.txt", io.BytesIO(text))
+    sizes = {}
+    for label, method, level in [("stored", zipfile.ZIP_STORED, None), ("fast", zipfile.ZIP_DEFLATED, 1),
+                                 ("best", zipfile.ZIP_DEFLATED, 9)]:
+        zipped = b"".join(store.stream_zip([("t.txt", folder / "t.txt")], method, level))
+        with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+            assert zf.getinfo("t.txt").compress_type == method and zf.read("t.txt") == text
+        sizes[label] = len(zipped)
+    assert sizes["stored"] > len(text) > sizes["fast"] > sizes["best"]
+
+
+def test_stream_zip_uses_zip64_when_needed(store: FileStore, folder: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(5000)
+    store.write(folder, "a", io.BytesIO(data))
+    with monkeypatch.context() as patch:  # pretend 1000 bytes is the 4 GiB limit
+        patch.setattr(zipfile, "ZIP64_LIMIT", 1000)
+        zipped = b"".join(store.stream_zip([("a", folder / "a"), ("b", folder / "a")]))
+    assert b"PK\x06\x06" in zipped  # the ZIP64 end of central directory record
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        assert zf.testzip() is None and zf.read("b") == data
 
 
 @pytest.mark.parametrize("method", ["stream_zip", "stream_targz", "stream_tar"])

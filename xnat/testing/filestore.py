@@ -258,6 +258,7 @@ class FileStore:
         """
         self._check_inside(folder, self._real_root)
         base = "" if prefix in ("", ".") else safe_relpath(prefix) + "/"
+        Path(folder).mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
         try:
             spooled, _, _ = self._spool(stream, staging, None)
@@ -268,12 +269,12 @@ class FileStore:
                 total = sum(size for _, _, size in members)
                 if total > free:  # zip bombs and plain oversize alike
                     raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
-                os.unlink(spooled)
                 stored = [self._unpack_one(archive, staging, *member) for member in members]
             for item in stored:  # everything is on disk and checked: move into place
                 target = Path(folder) / item.path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / item.path, target)
+            logger.debug("extracted %d files from %s into %s", len(stored), filename, folder)
             return stored
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -327,6 +328,7 @@ class FileStore:
             for arcname, path in entries:
                 info = zipfile.ZipInfo.from_file(path, safe_relpath(arcname), strict_timestamps=False)
                 info.compress_type = compression
+                info._compresslevel = compresslevel  # open(..., "w") ignores ZipFile's level (3.10-3.13 name)
                 with open(path, "rb") as source, zf.open(info, "w") as out:
                     while chunk := source.read(CHUNK_SIZE):
                         out.write(chunk)
@@ -455,6 +457,7 @@ def _member_name(name: str) -> str:
     try:
         return safe_relpath(name)
     except UnsafePath as exc:
+        logger.info("refused an archive: %s", exc)
         raise UnsafePath(f"unsafe archive member: {exc}") from None
 
 
