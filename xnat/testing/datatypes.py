@@ -474,6 +474,10 @@ class DataTypes:
             return self._builtin(found.nested.text_type) if found.nested.text_type else ANY_TYPE
         return self._builtin(found.xs_type or ANY_TYPE)
 
+    def builtin(self, name: str) -> str:
+        """Follow named simple types down to a builtin xs type ("xdat:LONGVARCHAR" -> "xs:string")."""
+        return self._builtin(name)
+
     def _builtin(self, name: str) -> str:
         """Follow named simple types down to a builtin xs type."""
         seen: set[str] = set()
