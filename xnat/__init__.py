@@ -12,3 +12,137 @@ onto XNAT's REST hierarchy::
 """
 
 __version__ = "0.9.0.dev0"
+
+import logging as _logging
+import os as _os
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+from .exceptions import XNATError, XNATValueError
+
+if _TYPE_CHECKING:  # pragma: no cover
+    from .session import BaseXNATSession
+
+__all__ = ["__version__", "connect", "XNATError"]
+
+_logger = _logging.getLogger(__name__)
+
+
+def connect(
+    server: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    verify: bool | str | None = True,
+    netrc_file: str | _os.PathLike | None = None,
+    debug: bool = False,
+    extension_types: bool = True,
+    loglevel: int | str | None = None,
+    logger: _logging.Logger | None = None,
+    detect_redirect: bool = True,
+    no_parse_model: bool = False,
+    default_timeout: float | tuple[float, float] | None = 300,
+    auth_provider: str | None = None,
+    jsession: str | None = None,
+    cli: bool = False,
+    *,
+    config: str | _os.PathLike | None = None,
+    pool_size: int = 16,
+    keepalive: bool | float = True,
+) -> "BaseXNATSession":
+    """Log in to an XNAT server and return a session (usable as a context manager).
+
+    The arguments are xnatpy's; a script written for xnatpy runs unchanged.
+
+    :param server: the server URL (``https://xnat.example.org``); else ``XNATPY_HOST`` or
+        ``XNAT_HOST``
+    :param user: user name or alias token; else ``XNATPY_USER``/``XNAT_USER``, else the
+        netrc file; none at all means anonymous access
+    :param password: password or token secret; else ``XNATPY_PASS``/``XNAT_PASS``, the
+        netrc file, or a prompt (only on a terminal)
+    :param verify: check the server's TLS certificate: ``True``, ``False`` or a CA bundle
+        path (``REQUESTS_CA_BUNDLE`` and friends are honoured with ``True``)
+    :param netrc_file: the netrc file to read (else ``$NETRC``, else ``~/.netrc``); it must
+        be private to its owner (``chmod 600``)
+    :param debug: log every request at DEBUG
+    :param extension_types: also build classes for plugin data types
+    :param loglevel: level for ``logger`` (or the ``xnat`` logger), when given
+    :param logger: the logger the session reports to (default: ``xnat.session``)
+    :param detect_redirect: follow http->https redirects and find a ``/xnat`` context path
+    :param no_parse_model: skip reading the server's schemas (no ``session.classes``)
+    :param default_timeout: seconds (or ``(connect, read)``) for every request
+    :param auth_provider: the XNAT authentication provider to log in with (LDAP, ...)
+    :param jsession: reuse this existing server session id instead of logging in
+    :param cli: keep the server session alive on disconnect (for command-line tools)
+    :param config: a pyxnat JSON config file (``server``, ``user``, ``password``,
+        ``verify``); explicit arguments win over it
+    :param pool_size: connections kept per host, for parallel transfers
+    :param keepalive: run the heartbeat thread (or its interval in seconds)
+    """
+    from . import auth, login, transport
+    from .session import BaseXNATSession, XNATSession
+
+    if debug and loglevel is None:
+        loglevel = _logging.DEBUG
+    if loglevel is not None:
+        # Only the level the caller asked for, on the logger the caller named: no handlers.
+        (logger or _logging.getLogger(__name__)).setLevel(loglevel)
+    if config is not None:
+        settings = auth.read_config(config)
+        server = server or settings["server"]
+        user = user if user is not None else settings["user"]
+        password = password if password is not None else settings["password"]
+        if verify is True and settings["verify"] is not True:
+            verify = settings["verify"]
+    if default_timeout is not None and not _valid_timeout(default_timeout):
+        raise XNATValueError(f"default_timeout must be a positive number of seconds, not {default_timeout!r}")
+
+    server_url = auth.resolve_server(server)
+    if jsession is not None:
+        credentials = auth.Credentials(user, password, "jsession") if user else auth.Credentials(None, None, "jsession")
+    else:
+        credentials = auth.resolve_credentials(server_url, user, password, netrc_file)
+    interface = transport.build_transport(verify, default_timeout, pool_size=pool_size)
+    session_class = BaseXNATSession if cli else XNATSession
+    session = session_class(
+        server_url, interface, credentials=credentials, logger=logger, debug=debug,
+        default_timeout=default_timeout, auth_provider=auth_provider,
+    )
+    try:
+        if jsession is not None:
+            login.reuse_jsession(session, jsession, credentials)
+        else:
+            login.login(session, credentials, auth_provider, detect_redirect=detect_redirect)
+        if not no_parse_model:
+            _build_model(session, extension_types)
+        if keepalive:
+            session.keepalive = keepalive
+    except BaseException:
+        # Never leave a half-open session behind: log out what we opened, close sockets.
+        try:
+            session.disconnect()
+        except XNATError:  # the original error is the one to report
+            pass
+        raise
+    return session
+
+
+def _valid_timeout(value: _Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value > 0
+    if isinstance(value, tuple) and len(value) == 2:
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
+    return False
+
+
+def _build_model(session: "BaseXNATSession", extension_types: bool) -> None:
+    """Read the server's schemas and build its classes (xnat.schema / xnat.classes)."""
+    from .classes.factory import build_classes
+    from .schema.loader import load_model
+
+    model = load_model(session, extension_types=extension_types)
+    session.classes = build_classes(model, session)
+    lookup = getattr(session.classes, "lookup", None)
+    if lookup is not None:
+        session.XNAT_CLASS_LOOKUP = lookup

@@ -1,0 +1,285 @@
+"""The HTTP transport under a session: one ``requests.Session``, configured once.
+
+What it guarantees, and why:
+
+* **Every wait has a bound.** :class:`TimeoutAdapter` applies ``default_timeout`` to every
+  request that does not bring its own, streamed ones included (xnatpy left streamed
+  transfers without any timeout).
+* **Retries only where they are safe.** Connection failures (the request never reached the
+  server) are retried for every method; read errors and 502/503/504 answers only for
+  idempotent methods (GET, HEAD, OPTIONS, DELETE). PUT is left out on purpose: XNAT uploads
+  stream their body, which cannot be replayed. Each retry is counted and logged at DEBUG.
+* **TLS settings are applied.** ``verify`` may be a bool or a CA bundle path; with ``True``
+  the usual environment variables (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
+  ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) are honoured. The resolved value is set on the
+  session *and* passed with each request by :mod:`xnat.session`, because requests lets
+  ``REQUESTS_CA_BUNDLE`` silently override a session-level CA path.
+* **No process-wide side effects.** No ``urllib3.disable_warnings()``, no logging changes.
+* **No hidden Basic auth.** requests reads ``~/.netrc`` on its own when a session has no
+  auth; :class:`NoAuth` stops that, so credentials only come from :mod:`xnat.auth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .exceptions import (
+    XNATConnectionError,
+    XNATSSLError,
+    XNATTimeoutError,
+    XNATValueError,
+    redact,
+)
+
+__all__ = [
+    "CA_ENVIRONMENT_VARIABLES",
+    "IDEMPOTENT_METHODS",
+    "RETRY_STATUSES",
+    "CountingRetry",
+    "NoAuth",
+    "TimeoutAdapter",
+    "Timeout",
+    "build_transport",
+    "resolve_verify",
+    "translate_request_error",
+    "user_agent",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A timeout in seconds, or a ``(connect, read)`` pair, as requests takes it.
+Timeout = float | tuple[float, float]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+# In order of precedence, the variables requests, curl and OpenSSL users already set.
+CA_ENVIRONMENT_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.5
+DEFAULT_POOL_SIZE = 16
+
+
+def user_agent() -> str:
+    """``xnat/<version> (<os>/<release>; python/<version>; requests/<version>)``."""
+    system = f"{platform.system() or 'unknown'}/{platform.release() or '?'}"
+    return (
+        f"xnat/{__version__} ({system}; python/{platform.python_version()}; "
+        f"requests/{requests.__version__})"
+    )
+
+
+class NoAuth(requests.auth.AuthBase):
+    """Send no credentials at all, and keep requests from reading ``~/.netrc`` by itself."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+    def __repr__(self) -> str:
+        return "NoAuth()"
+
+
+class RetryCounter:
+    """A thread-safe count of the retries made through one transport."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> int:
+        with self._lock:
+            self.count += 1
+            return self.count
+
+
+class CountingRetry(Retry):
+    """urllib3's retry policy, counting and logging each retry (URL redacted)."""
+
+    counter: RetryCounter | None = None
+
+    def new(self, **kwargs: Any) -> "CountingRetry":
+        retry = super().new(**kwargs)
+        retry.counter = self.counter
+        return retry
+
+    def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> "CountingRetry":
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when exhausted
+        total = self.counter.add() if self.counter is not None else 0
+        cause = type(error).__name__ if error is not None else f"status {getattr(response, 'status', '?')}"
+        logger.debug(
+            "Retrying %s %s after %s (retry %d of this request; %d retries on this session)",
+            method, redact(url or ""), cause, len(retry.history), total,
+        )
+        return retry
+
+
+def make_retry(retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
+               counter: RetryCounter | None = None) -> CountingRetry:
+    """The retry policy: bounded, with exponential backoff, idempotent methods only."""
+    retry = CountingRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=None,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        backoff_max=10.0,
+        raise_on_status=False,  # hand the last 503 back, so the caller can describe it
+        respect_retry_after_header=False,  # a server's Retry-After could exceed any bound
+    )
+    retry.counter = counter
+    return retry
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that puts ``default_timeout`` on every request lacking one."""
+
+    def __init__(self, default_timeout: Timeout | None, *args: Any, **kwargs: Any) -> None:
+        self.default_timeout = default_timeout
+        super().__init__(*args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,  # type: ignore[override]
+             timeout: Any = None, *args: Any, **kwargs: Any) -> requests.Response:
+        if timeout is None:
+            timeout = self.default_timeout
+        return super().send(request, stream, timeout, *args, **kwargs)
+
+
+def resolve_verify(verify: bool | str | os.PathLike | None) -> bool | str:
+    """The TLS verification setting to apply: ``False``, ``True`` or a CA path.
+
+    ``None`` counts as ``True``. With ``True``, the first set variable of
+    :data:`CA_ENVIRONMENT_VARIABLES` gives the CA bundle (or directory). A CA path that
+    does not exist is an error now rather than an obscure TLS failure later.
+    """
+    if verify is False:
+        return False
+    if verify is None or verify is True:
+        for name in CA_ENVIRONMENT_VARIABLES:
+            value = os.environ.get(name)
+            if value:
+                _check_ca_path(value, f"the {name} environment variable")
+                return value
+        return True
+    if isinstance(verify, (str, os.PathLike)):
+        path = os.fspath(verify)
+        _check_ca_path(path, "verify=")
+        return path
+    raise XNATValueError(f"verify must be True, False or the path of a CA bundle, not {type(verify).__name__}")
+
+
+def _check_ca_path(path: str, origin: str) -> None:
+    if not Path(path).exists():
+        raise XNATValueError(
+            f"The CA bundle {path!r} given by {origin} does not exist: "
+            "give the path of a PEM file (or directory) of trusted certificates"
+        )
+
+
+def build_transport(
+    verify: bool | str | os.PathLike | None = True,
+    default_timeout: Timeout | None = 300.0,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+) -> requests.Session:
+    """A new ``requests.Session`` with timeouts, retries, TLS, pool and User-Agent set.
+
+    ``pool_size`` is the number of connections kept per host: enough for parallel
+    transfers from a thread pool. The retry count so far is ``session.retry_counter.count``.
+    """
+    if pool_size < 1:
+        raise XNATValueError(f"pool_size must be at least 1, not {pool_size}")
+    counter = RetryCounter()
+    session = requests.Session()
+    adapter = TimeoutAdapter(
+        default_timeout,
+        pool_connections=4,
+        pool_maxsize=pool_size,
+        max_retries=make_retry(retries, backoff, counter),
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.verify = resolve_verify(verify)
+    session.auth = NoAuth()
+    session.headers["User-Agent"] = user_agent()
+    session.retry_counter = counter  # type: ignore[attr-defined]
+    if session.verify is False:
+        logger.warning(
+            "TLS certificate verification is switched off (verify=False): the connection "
+            "can be intercepted. Pass verify=<path of a CA bundle> to trust a private CA instead."
+        )
+    return session
+
+
+def translate_request_error(error: requests.RequestException, method: str, url: str) -> Exception:
+    """Turn a requests exception into the matching :class:`~xnat.exceptions.XNATError`.
+
+    The message names the method and the (redacted) URL and says what to check. The
+    original exception is kept as ``.original`` rather than chained, so a user sees one
+    clear message instead of a traceback from deep inside urllib3.
+    """
+    where = f"{method} {redact(url)}"
+    detail = _innermost_reason(error)
+    result: Exception
+    if isinstance(error, requests.exceptions.SSLError):
+        result = XNATSSLError(
+            f"{where}: the TLS connection failed ({detail}). Check that the server's certificate "
+            "is valid for this host name, or pass verify=<path of a CA bundle> for a private CA."
+        )
+    elif isinstance(error, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout,
+                            requests.exceptions.Timeout)):
+        result = XNATTimeoutError(
+            f"{where}: the server did not answer in time ({detail}). Check that the server is "
+            "up, or raise the timeout (default_timeout= or timeout=)."
+        )
+    elif isinstance(error, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                            requests.exceptions.InvalidURL, requests.exceptions.URLRequired)):
+        result = XNATValueError(
+            f"{where}: the URL is not valid ({detail}). Give a full URL such as https://xnat.example.org"
+        )
+    elif isinstance(error, requests.exceptions.ConnectionError):
+        result = XNATConnectionError(
+            f"{where}: could not connect to the server ({detail}). Check the server URL and "
+            "that the server is running and reachable from this machine."
+        )
+    else:
+        result = XNATConnectionError(f"{where}: the request failed ({detail}).")
+    result.original = error  # type: ignore[attr-defined]
+    return result
+
+
+def _innermost_reason(error: BaseException) -> str:
+    """The most specific reason in an exception chain (e.g. 'Connection refused')."""
+    reason: BaseException = error
+    seen = set()
+    while id(reason) not in seen:
+        seen.add(id(reason))
+        inner = getattr(reason, "reason", None)
+        if isinstance(inner, BaseException):
+            reason = inner
+            continue
+        if reason.args and isinstance(reason.args[0], BaseException):
+            reason = reason.args[0]
+            continue
+        break
+    text = str(reason) or type(reason).__name__
+    # urllib3 wraps the OS reason as "<Connection object>: Failed to establish ...: [Errno 111] ..."
+    if "Errno" in text:
+        text = text[text.index("[Errno"):] if "[Errno" in text else text
+    return redact(text)[:300]
