@@ -1,0 +1,290 @@
+"""Typed descriptors for schema fields, with value conversion and facet checks.
+
+Every field of a generated class is one of these descriptors:
+
+* on the class (``MrSessionData.field_strength``) it is a :class:`SearchField`, the handle
+  queries are built from;
+* on an instance it reads ``instance._get_field(name)`` and converts the text to the schema
+  type (``xs:date`` -> :class:`datetime.date`, ``xs:dateTime``/``xs:time``/``xs:duration``
+  through isodate, integers, floats, booleans);
+* assigning checks the schema's facets (enumeration, min/max inclusive/exclusive, lengths)
+  and raises :class:`~xnat.exceptions.XNATValueError` naming the field and the rule, then
+  calls ``instance._set_field(name, text)``; ``del`` calls ``instance._del_field(name)``.
+
+Complex fields (nested objects, repeated elements) are :class:`ChildProperty` descriptors
+that hand the work to ``instance._get_child(descriptor)``, the seam the object layer fills.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import isodate
+
+from ..exceptions import XNATValueError
+from ..schema.model import Facets, FieldDef
+
+__all__ = [
+    "SearchField",
+    "FieldProperty",
+    "ChildProperty",
+    "convert_from_text",
+    "convert_to_text",
+    "python_type_of",
+]
+
+logger = logging.getLogger(__name__)
+
+_INTEGERS = {
+    "xs:integer", "xs:int", "xs:long", "xs:short", "xs:byte", "xs:nonNegativeInteger",
+    "xs:positiveInteger", "xs:nonPositiveInteger", "xs:negativeInteger", "xs:unsignedLong",
+    "xs:unsignedInt", "xs:unsignedShort", "xs:unsignedByte",
+}  # fmt: skip
+_FLOATS = {"xs:float", "xs:double", "xs:decimal"}
+
+
+class SearchField:
+    """A field used in a query: ``MrSessionData.field_strength`` (issue 8 grows this)."""
+
+    __slots__ = ("xsi_type", "field_name", "xpath", "type")
+
+    def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string") -> None:
+        self.xsi_type = xsi_type
+        self.field_name = field_name
+        self.xpath = f"{xsi_type}/{field_name}"
+        self.type = type_
+
+    def __str__(self) -> str:
+        return self.xpath
+
+    def __repr__(self) -> str:
+        return f"<SearchField {self.xpath} ({self.type})>"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean")
+
+
+def _parse_datetime(text: str) -> datetime.datetime:
+    # XNAT writes "2016-05-02 12:34:56.0" in listings; ISO 8601 wants a "T".
+    return isodate.parse_datetime(text.strip().replace(" ", "T", 1))
+
+
+_READERS: dict[str, Callable[[str], Any]] = {
+    "xs:boolean": _parse_bool,
+    "xs:date": lambda text: isodate.parse_date(text.strip()),
+    "xs:dateTime": _parse_datetime,
+    "xs:time": lambda text: isodate.parse_time(text.strip()),
+    "xs:duration": lambda text: isodate.parse_duration(text.strip()),
+}
+
+
+def python_type_of(xsd_type: str) -> str:
+    """A short name of the Python type a field's values have, for docstrings."""
+    if xsd_type in _INTEGERS:
+        return "int"
+    if xsd_type in _FLOATS:
+        return "float"
+    return {
+        "xs:boolean": "bool",
+        "xs:date": "datetime.date",
+        "xs:dateTime": "datetime.datetime",
+        "xs:time": "datetime.time",
+        "xs:duration": "datetime.timedelta",
+    }.get(xsd_type, "str")
+
+
+def convert_from_text(xsd_type: str, value: Any) -> Any:
+    """The Python value of ``value`` (text from the server, or a JSON number/bool).
+
+    Raises ``ValueError`` when the text does not fit the type.
+    """
+    if value is None:
+        return None
+    if xsd_type in _INTEGERS:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{value!r} is not an integer")
+            return int(value)
+        return int(value) if isinstance(value, int) else int(str(value).strip())
+    if xsd_type in _FLOATS:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        return float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    if xsd_type == "xs:boolean" and isinstance(value, bool):
+        return value
+    reader = _READERS.get(xsd_type)
+    if reader is None:
+        return value if isinstance(value, str) else str(value)
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta, isodate.Duration)):
+        return value
+    try:
+        return reader(str(value))
+    except (isodate.ISO8601Error, ValueError, TypeError) as exc:
+        raise ValueError(f"{value!r} is not a valid {xsd_type}: {exc}") from None
+
+
+def convert_to_text(xsd_type: str, value: Any) -> str:
+    """The text the server stores for ``value``; ``ValueError`` if it does not fit the type."""
+    if xsd_type == "xs:boolean":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "true" if _parse_bool(str(value)) else "false"
+    if xsd_type in _INTEGERS:
+        return str(convert_from_text(xsd_type, value))
+    if xsd_type in _FLOATS:
+        if isinstance(value, decimal.Decimal):
+            return str(value)
+        return repr(convert_from_text(xsd_type, value))
+    if xsd_type == "xs:dateTime" and isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if xsd_type == "xs:date" and isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if xsd_type == "xs:duration" and isinstance(value, (datetime.timedelta, isodate.Duration)):
+        return isodate.duration_isoformat(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if xsd_type in _READERS:
+        convert_from_text(xsd_type, value)  # validates the text; raises ValueError
+    return str(value)
+
+
+def check_facets(name: str, xsd_type: str, facets: Facets, value: Any, text: str) -> None:
+    """Raise XNATValueError naming ``name`` and the rule when ``value`` breaks a facet."""
+    if facets.enumeration and not _in_enumeration(xsd_type, facets.enumeration, text):
+        allowed = ", ".join(repr(item) for item in facets.enumeration[:20])
+        raise XNATValueError(f"{name}: {text!r} is not one of the allowed values ({allowed})")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        rules = (
+            ("min_inclusive", lambda limit: value >= limit, ">="),
+            ("max_inclusive", lambda limit: value <= limit, "<="),
+            ("min_exclusive", lambda limit: value > limit, ">"),
+            ("max_exclusive", lambda limit: value < limit, "<"),
+        )
+        for attribute, ok, symbol in rules:
+            limit = getattr(facets, attribute)
+            if limit is not None and not ok(limit):
+                raise XNATValueError(f"{name}: {value!r} breaks {attribute} (must be {symbol} {limit})")
+    length = len(text)
+    if facets.length is not None and length != facets.length:
+        raise XNATValueError(f"{name}: length {length} breaks length (must be {facets.length})")
+    if facets.min_length is not None and length < facets.min_length:
+        raise XNATValueError(f"{name}: length {length} breaks min_length ({facets.min_length})")
+    if facets.max_length is not None and length > facets.max_length:
+        raise XNATValueError(f"{name}: length {length} breaks max_length ({facets.max_length})")
+
+
+def _in_enumeration(xsd_type: str, allowed: list[str], text: str) -> bool:
+    if text in allowed:
+        return True
+    try:  # "1.0" matches an enumerated "1" for numeric types
+        value = convert_from_text(xsd_type, text)
+        return any(_same(xsd_type, value, item) for item in allowed)
+    except ValueError:
+        return False
+
+
+def _same(xsd_type: str, value: Any, item: str) -> bool:
+    try:
+        return bool(convert_from_text(xsd_type, item) == value)
+    except ValueError:
+        return False
+
+
+class FieldProperty:
+    """A simple-valued schema field (a descriptor; see the module docstring)."""
+
+    def __init__(self, field: FieldDef, python_name: str) -> None:
+        self.field = field
+        self.name = python_name  # the attribute name, e.g. field_strength
+        self.xpath = field.name  # the schema/REST name, e.g. fieldStrength
+        self.type = field.type
+        self.facets = field.facets
+        self.__doc__ = _docstring(field)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.type)
+        raw = instance._get_field(self.xpath)
+        try:
+            return convert_from_text(self.type, raw)
+        except ValueError as exc:
+            # A malformed value from the server should not break reading an object.
+            logger.warning("%s.%s: %s; returning the raw value", type(instance).__name__, self.name, exc)
+            return raw
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        if value is None:
+            instance._del_field(self.xpath)
+            return
+        try:
+            text = convert_to_text(self.type, value)
+            typed = convert_from_text(self.type, text)
+        except ValueError as exc:
+            raise XNATValueError(f"{self.name}: {exc}") from None
+        check_facets(self.name, self.type, self.facets, typed, text)
+        instance._set_field(self.xpath, text)
+
+    def __delete__(self, instance: Any) -> None:
+        instance._del_field(self.xpath)
+
+    def __repr__(self) -> str:
+        return f"<FieldProperty {self.name} ({self.xpath}: {self.type})>"
+
+
+class ChildProperty:
+    """A nested object or a repeated element; the object layer decides what it returns.
+
+    ``kind`` is ``"object"`` (one nested object), ``"listing"`` (repeated nested objects)
+    or ``"values"`` (repeated simple values). ``item_type`` is the schema type key of the
+    items; ``xpath`` may span a wrapper element (``fields/field``) as xnatpy collapses it.
+    """
+
+    def __init__(self, field: FieldDef, python_name: str, kind: str, item_type: str, xpath: str) -> None:
+        self.field = field
+        self.name = python_name
+        self.kind = kind
+        self.item_type = item_type
+        self.xpath = xpath
+        self.type = field.type
+        self.__doc__ = _docstring(field)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.item_type)
+        return instance._get_child(self)
+
+    def __repr__(self) -> str:
+        return f"<ChildProperty {self.name} ({self.kind} of {self.item_type} at {self.xpath})>"
+
+
+def _docstring(field: FieldDef) -> str:
+    """Plain-text docstring: the schema's documentation plus type and restrictions."""
+    lines = [field.doc] if field.doc else []
+    lines.append(f"Schema {field.kind} {field.name!r} ({field.type}, Python {python_type_of(field.type)}).")
+    facets = field.facets
+    if facets.enumeration:
+        lines.append("Allowed values: " + ", ".join(repr(item) for item in facets.enumeration[:50]))
+    for attribute in ("min_inclusive", "max_inclusive", "min_exclusive", "max_exclusive",
+                      "min_length", "max_length", "length"):  # fmt: skip
+        limit = getattr(facets, attribute)
+        if limit is not None:
+            lines.append(f"{attribute}: {limit}")
+    return "\n".join(lines)

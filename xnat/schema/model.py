@@ -1,0 +1,213 @@
+"""The schema model: plain, inert dataclasses describing the server's data types.
+
+The XSD reader (:mod:`xnat.schema.xsd`) produces a :class:`SchemaModel`; the class factory
+(:mod:`xnat.classes.factory`) consumes it. The model holds only strings, numbers, lists and
+dicts, so it round-trips through JSON (:meth:`SchemaModel.to_json`, :meth:`SchemaModel.from_json`)
+for the on-disk cache. Loading JSON checks every value's type: a tampered cache file can at
+worst be rejected, never run anything.
+
+Keys of :attr:`SchemaModel.types` are xsi types (``xnat:mrSessionData``). An anonymous type
+nested in an element is keyed by its containing type and the element path,
+``xnat:mrScanData/parameters``: a ``/`` cannot occur in an XML name, so these keys never
+collide with a named type, and the namespace prefix keeps two schemas apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = [
+    "MODEL_FORMAT",
+    "XNATSchemaWarning",
+    "Facets",
+    "FieldDef",
+    "TypeDef",
+    "SchemaInfo",
+    "SchemaModel",
+]
+
+#: Bumped whenever the shape of the model changes, so older cache files are not used.
+MODEL_FORMAT = 1
+
+Number = int | float
+
+
+class XNATSchemaWarning(UserWarning):
+    """Something in a schema was skipped or renamed (an unsafe name, an unreadable
+    extension schema, a clash of names). The rest of the schema is still used."""
+
+
+@dataclass
+class Facets:
+    """Restrictions on a simple value (XSD facets). Numbers only; anything else is dropped."""
+
+    enumeration: list[str] = field(default_factory=list)
+    min_inclusive: Number | None = None
+    max_inclusive: Number | None = None
+    min_exclusive: Number | None = None
+    max_exclusive: Number | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    length: int | None = None
+
+    def is_empty(self) -> bool:
+        """True when no facet is set."""
+        return self == Facets()
+
+
+@dataclass
+class FieldDef:
+    """One XSD attribute or element of a complex type."""
+
+    name: str  # the name as written in the schema (also the REST field name)
+    kind: str  # "attribute" or "element"
+    type: str  # "xs:<builtin>" for simple values, otherwise a key of SchemaModel.types
+    min_occurs: int = 0
+    max_occurs: int | None = 1  # None means unbounded
+    facets: Facets = field(default_factory=Facets)
+    doc: str = ""
+    default: str | None = None
+    xdat: dict[str, str] = field(default_factory=dict)  # the xdat:field annotation
+
+    @property
+    def is_list(self) -> bool:
+        """True when the element may occur more than once."""
+        return self.max_occurs is None or self.max_occurs > 1
+
+
+@dataclass
+class TypeDef:
+    """A complex type: named (``xnat:mrSessionData``) or anonymous (``xnat:mrScanData/parameters``)."""
+
+    key: str
+    schema: str  # the schema entry it was read from, e.g. "xnat" or "xdat/display"
+    namespace: str
+    prefix: str
+    path: list[str]  # [local name] or [containing type's local name, element, ...]
+    base: str | None = None  # key of the base type, or "xs:<builtin>" for simple content
+    fields: list[FieldDef] = field(default_factory=list)
+    doc: str = ""
+    abstract: bool = False
+    anonymous: bool = False
+    parent: str | None = None  # anonymous types: the key of the containing type
+    field_name: str | None = None  # anonymous types: the element holding this type
+    simple_content: bool = False
+    value_type: str | None = None  # simple content: the builtin type of the text value
+    value_facets: Facets = field(default_factory=Facets)
+    xdat: dict[str, str] = field(default_factory=dict)  # the xdat:element annotation
+
+    @property
+    def display_identifiers(self) -> list[str]:
+        """The xdat ``displayIdentifiers`` (the secondary key, e.g. ``label``)."""
+        raw = self.xdat.get("displayIdentifiers", "")
+        return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass
+class SchemaInfo:
+    """One schema document the model was read from."""
+
+    name: str
+    namespace: str
+    prefix: str
+    sha256: str
+    type_count: int = 0
+
+
+@dataclass
+class SchemaModel:
+    """All data types of a server, as read from its schemas."""
+
+    schemas: list[SchemaInfo] = field(default_factory=list)
+    types: dict[str, TypeDef] = field(default_factory=dict)
+    elements: dict[str, str] = field(default_factory=dict)  # root element -> type key
+    format: int = MODEL_FORMAT
+
+    def to_json(self) -> str:
+        """The model as JSON text."""
+        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "SchemaModel":
+        """Rebuild a model from :meth:`to_json` output; ``ValueError`` if anything is off."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise ValueError("not a schema model of format %d" % MODEL_FORMAT)
+        return cls(
+            schemas=[_build(SchemaInfo, item) for item in _list(data, "schemas")],
+            types={_str(k): _build_type(v) for k, v in _dict(data, "types").items()},
+            elements={_str(k): _str(v) for k, v in _dict(data, "elements").items()},
+        )
+
+
+# --- strict JSON -> dataclass conversion (no reflection on untrusted names) -------------
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int": (int,),
+    "int | None": (int, type(None)),
+    "bool": (bool,),
+    "Number | None": (int, float, type(None)),
+}
+
+
+def _build(kind: type, data: Any) -> Any:
+    """Instantiate dataclass ``kind`` from a dict whose values must have the declared types."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{kind.__name__}: expected an object")
+    values: dict[str, Any] = {}
+    for item in fields(kind):
+        if item.name not in data:
+            raise ValueError(f"{kind.__name__}: missing {item.name!r}")
+        value = data[item.name]
+        annotation = str(item.type)
+        if annotation in _SCALARS:
+            if not isinstance(value, _SCALARS[annotation]) or (
+                isinstance(value, bool) and annotation != "bool"
+            ):
+                raise ValueError(f"{kind.__name__}.{item.name}: bad value")
+        elif annotation == "list[str]":
+            value = [_str(v) for v in _as_list(value)]
+        elif annotation == "dict[str, str]":
+            value = {_str(k): _str(v) for k, v in _as_dict(value).items()}
+        elif annotation == "Facets":
+            value = _build(Facets, value)
+        elif annotation == "list[FieldDef]":
+            value = [_build(FieldDef, v) for v in _as_list(value)]
+        else:  # pragma: no cover - a new field type must be added above
+            raise ValueError(f"{kind.__name__}.{item.name}: unsupported type {annotation}")
+        values[item.name] = value
+    return kind(**values)
+
+
+def _build_type(data: Any) -> TypeDef:
+    return _build(TypeDef, data)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
+    return value
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("expected an object")
+    return value
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    return _as_list(data.get(key))
+
+
+def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    return _as_dict(data.get(key))
