@@ -270,15 +270,14 @@ def test_write_memory_stays_flat(store: FileStore, folder: Path) -> None:
 def test_delete_file_prunes_empty_folders(store: FileStore, folder: Path) -> None:
     store.write(folder, "a/b/c.txt", io.BytesIO(b"c"))
     store.write(folder, "a/keep.txt", io.BytesIO(b"k"))
-    store.delete(folder, "a/b/c.txt")
+    assert store.delete(folder, "a/b/c.txt") is True
     assert leftovers(folder) == ["a", "a/keep.txt"]
-    store.delete(folder, "a")
+    assert store.delete(folder, "a") is True
     assert leftovers(folder) == [] and folder.is_dir()
 
 
 def test_delete_missing_and_unsafe(store: FileStore, folder: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        store.delete(folder, "nope.txt")
+    assert store.delete(folder, "nope.txt") is False
     with pytest.raises(UnsafePath):
         store.delete(folder, "../R1")
     with pytest.raises(UnsafePath):
@@ -288,9 +287,9 @@ def test_delete_missing_and_unsafe(store: FileStore, folder: Path) -> None:
 
 def test_delete_whole_folder(store: FileStore, folder: Path) -> None:
     store.write(folder, "a/b.txt", io.BytesIO(b"b"))
-    store.delete(folder)
+    assert store.delete(folder) is True
     assert not folder.exists()
-    store.delete(folder)  # already gone: nothing to do
+    assert store.delete(folder) is False  # already gone: nothing to do
 
 
 def test_list_files_and_describe(store: FileStore, folder: Path) -> None:
@@ -638,3 +637,25 @@ def test_stream_rejects_unsafe_arcnames(store: FileStore, folder: Path, method: 
 def test_stream_missing_file_raises(store: FileStore, folder: Path, method: str) -> None:
     with pytest.raises(FileNotFoundError):
         b"".join(getattr(store, method)([("gone", folder / "gone")]))
+
+
+def test_concurrent_writes_and_deletes_in_one_folder(store: FileStore, folder: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def churn(worker: int) -> list[str]:
+        kept = []
+        for i in range(40):  # "tmp/a/b" is emptied and pruned while other threads write into it
+            name = f"tmp/a/b/w{worker}-{i}.txt"
+            store.write(folder, name, io.BytesIO(name.encode()))
+            assert store.delete(folder, name) is True
+            if i % 4 == 0:
+                kept.append(f"tmp/a/keep-{worker}-{i}.txt")
+                store.write(folder, kept[-1], io.BytesIO(kept[-1].encode()))
+                assert store.delete(folder, kept[-1]) is True  # also prunes "tmp/a" when empty
+                store.write(folder, kept[-1], io.BytesIO(kept[-1].encode()))
+        return kept
+
+    with ThreadPoolExecutor(4) as pool:
+        kept = sorted(name for names in pool.map(churn, range(4)) for name in names)
+    assert store.list_files(folder) == kept
+    assert all((folder / name).read_bytes() == name.encode() for name in kept)

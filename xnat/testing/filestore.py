@@ -102,6 +102,14 @@ def _unlink_quiet(path: str | Path) -> None:
         pass
 
 
+def _is_non_dir(path: Path) -> bool:
+    """True if something other than a folder is at ``path`` (one stat: no race)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 def _md5() -> "hashlib._Hash":
     return hashlib.md5(usedforsecurity=False)  # a catalog digest, not a security check
 
@@ -145,13 +153,25 @@ class FileStore:
     def _prepare_parent(self, folder: Path, target: Path) -> None:
         """Create target's parent folders; a file in the way is NotADirectoryError."""
         for parent in reversed(target.relative_to(folder).parents):
-            where = folder / parent
-            if where.exists() and not where.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(where))
-        target.parent.mkdir(parents=True, exist_ok=True)
+            if _is_non_dir(Path(folder) / parent):
+                raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(Path(folder) / parent))
+        self._make_dirs(target.parent)
         self._check_inside(target.parent, folder)
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "a folder has this name", str(target))
+
+    @staticmethod
+    def _make_dirs(path: Path) -> None:
+        for attempt in range(5):  # a concurrent delete may prune an empty folder mid-way
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                return
+            except (FileNotFoundError, FileExistsError):
+                for where in (path, *path.parents):  # a file in the way is not a race
+                    if _is_non_dir(where):
+                        raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(where)) from None
+                if attempt == 4:
+                    raise
 
     # -- writing -------------------------------------------------------------------------
 
@@ -161,7 +181,7 @@ class FileStore:
         Read failures (client gone) become IncompleteUpload; write failures (disk full)
         propagate. The temp file is removed on any failure.
         """
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+        fd, tmp = self._mkstemp(directory)
         try:
             os.fchmod(fd, 0o666 & ~_UMASK)
             with os.fdopen(fd, "wb") as out:
@@ -186,6 +206,16 @@ class FileStore:
             raise
         return tmp, size, digest.hexdigest()
 
+    def _mkstemp(self, directory: Path) -> tuple[int, str]:
+        for attempt in range(10):  # once the temp file exists its folder is no longer prunable
+            try:
+                return tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+            except FileNotFoundError:  # a concurrent delete pruned the empty folder
+                if attempt == 9:
+                    raise
+                self._make_dirs(directory)
+        raise AssertionError("unreachable")
+
     @staticmethod
     def _read(stream: BinaryIO, size: int) -> bytes:
         try:
@@ -209,24 +239,32 @@ class FileStore:
             raise
         return StoredFile(safe_relpath(relpath), size, md5)
 
-    def delete(self, folder: Path, relpath: str | None = None) -> None:
-        """Delete one file or sub-folder (FileNotFoundError if missing), or the whole folder."""
+    def delete(self, folder: Path, relpath: str | None = None) -> bool:
+        """Delete one file or sub-folder, or the whole folder; False if nothing was there."""
         if relpath is None:
             self._check_inside(folder, self._real_root)
             if Path(os.path.realpath(folder)) == self._real_root:
                 raise UnsafePath("refusing to delete the archive root")
-            if Path(folder).exists():
-                shutil.rmtree(folder)
-            return
+            if not Path(folder).exists():
+                return False
+            shutil.rmtree(folder)
+            return True
         target = self.path_of(folder, relpath)
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         else:
-            os.unlink(target)  # FileNotFoundError when missing
+            try:
+                target.unlink()
+            except FileNotFoundError:
+                return False
         for parent in target.relative_to(folder).parents:  # tidy folders left empty
-            if parent == Path(".") or any((Path(folder) / parent).iterdir()):
+            if parent == Path("."):
                 break
-            (Path(folder) / parent).rmdir()
+            try:
+                (Path(folder) / parent).rmdir()
+            except OSError:  # not empty (or a concurrent upload just used it): keep it
+                break
+        return True
 
     def list_files(self, folder: Path) -> list[str]:
         """Relative paths of every file under ``folder`` (temp files left out), sorted."""
