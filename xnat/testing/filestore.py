@@ -183,8 +183,8 @@ class FileStore:
         """
         fd, tmp = self._mkstemp(directory)
         try:
-            os.fchmod(fd, 0o666 & ~_UMASK)
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; files are shared data
                 digest, size = _md5(), 0
                 while length is None or size < length:
                     want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
