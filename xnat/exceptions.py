@@ -156,9 +156,13 @@ def server_reason(response: Any, limit: int = 300) -> str:
     except Exception:  # a streamed or undecodable body has no reason to show
         return ""
     # A login page or error page: prefer its <h3>/<title> heading when there is one.
-    heading = re.search(r"<(h3|h1|title)[^>]*>(.*?)</\1>", text, re.S | re.I)
-    if heading and "<html" in text[:500].lower():
-        text = heading.group(2)
+    if "<html" in text[:500].lower():
+        # Tomcat puts the real message in <h3> and a generic one in <title>: prefer h3.
+        for tag in ("h3", "h1", "title"):
+            heading = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.S | re.I)
+            if heading and heading.group(1).strip():
+                text = heading.group(1)
+                break
     text = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
     text = redact(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
