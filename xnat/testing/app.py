@@ -1,0 +1,227 @@
+"""``XNATApp``: the WSGI application of the embedded XNAT server.
+
+It authenticates each request the way XNAT's guard does, folds the URL aliases
+(``/REST`` = ``/data``, ``/data/archive/X`` = ``/data/X``), routes to the handler
+modules in :mod:`xnat.testing.handlers`, and turns errors into XNAT's short
+plain-text answers with the real status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .auth import GUEST, Auth, User
+from .handlers import archive, projects, session, site, users
+from .handlers.base import Ctx, HTTPError
+from .handlers.deps import DataTypes, FileStore
+from .store import Store
+from .handlers.populate import populate as _populate
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["XNATApp"]
+
+# Routes outside the archive hierarchy. The archive is walked segment by segment by
+# handlers.archive because its shape (any level may hold resources/files) is recursive.
+_URL_MAP = Map([
+    Rule("/xapi/siteConfig/buildInfo", endpoint=site.build_info),
+    Rule("/xapi/siteConfig/buildInfo/<prop>", endpoint=site.build_info_property),
+    Rule("/xapi/siteConfig/uptime", endpoint=site.uptime),
+    Rule("/xapi/schemas", endpoint=site.schema_list),
+    Rule("/xapi/schemas/datatypes", endpoint=site.datatype_list),
+    Rule("/xapi/schemas/<path:entry>", endpoint=site.schema_entry),
+    Rule("/schemas/<path:relpath>", endpoint=site.schema_file),
+    Rule("/data/version", endpoint=site.version),
+    Rule("/data/JSESSION", endpoint=session.jsession),
+    Rule("/data/auth", endpoint=session.whoami),
+    Rule("/data/services/auth", endpoint=session.services_auth),
+    Rule("/data/services/tokens/issue", endpoint=session.token_issue),
+    Rule("/data/services/tokens/issue/user/<login>", endpoint=session.token_issue_for),
+    Rule("/data/services/tokens/validate/<alias>/<secret>", endpoint=session.token_validate),
+    Rule("/data/services/tokens/invalidate/<alias>/<secret>", endpoint=session.token_invalidate),
+    Rule("/data/users", endpoint=users.user_list),
+    Rule("/xapi/users", endpoint=users.xapi_user_list),
+    Rule("/data/projects", endpoint=projects.collection),
+    Rule("/data/projects/<project>", endpoint=projects.item),
+    Rule("/data/projects/<project>/accessibility", endpoint=projects.accessibility),
+    Rule("/data/projects/<project>/accessibility/<value>", endpoint=projects.accessibility),
+    Rule("/data/projects/<project>/users", endpoint=projects.user_roles),
+    Rule("/data/projects/<project>/users/<group>/<login>", endpoint=projects.user_role),
+    Rule("/data/projects/<project>/<path:rest>", endpoint=archive.under_project),
+    Rule("/data/subjects", endpoint=archive.global_subjects),
+    Rule("/data/subjects/<path:rest>", endpoint=archive.under_subjects),
+    Rule("/data/experiments", endpoint=archive.global_experiments),
+    Rule("/data/experiments/<path:rest>", endpoint=archive.under_experiments),
+], strict_slashes=False, merge_slashes=False)
+
+# Routes a client may call before it has a session (they check credentials themselves).
+_OPEN = {session.services_auth}
+
+
+def normalise_path(path: str) -> str:
+    """Fold ``/REST`` onto ``/data`` and ``/data/archive/X`` onto ``/data/X``."""
+    if path == "/REST" or path.startswith("/REST/"):
+        path = "/data" + path[5:]
+    if path.startswith("/data/archive/"):
+        path = "/data/" + path[len("/data/archive/"):]
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return path
+
+
+class XNATApp:
+    """The embedded XNAT server as a WSGI application.
+
+    :param data_dir: folder holding ``xnat.db`` and the ``archive`` tree; persists across
+        restarts. None: a temporary folder removed by :meth:`close`.
+    :param schemas_dir: schema set to serve (None: the compact default set).
+    :param users: ``"login:password"`` or ``"login:password:admin"`` entries created at start.
+    :param allow_anonymous: let requests without credentials in as the guest user.
+    :param site_id: prefix of server-made IDs (``XNAT_S00001``, ``XNAT_E00001``).
+    :param version: what ``/xapi/siteConfig/buildInfo`` reports.
+    :param session_timeout: seconds of inactivity before a JSESSIONID expires.
+    :param site_url: the site URL written in item XML ``xsi:schemaLocation``.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, schemas_dir: str | Path | None = None,
+                 users: Iterable[str] = ("admin:admin:admin",), allow_anonymous: bool = False,
+                 site_id: str = "XNAT", version: str = "1.8.10", session_timeout: float = 900.0,
+                 site_url: str = "http://localhost") -> None:
+        self._tmp = data_dir is None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="xnat-app-")) if data_dir is None else Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.data_dir / "xnat.db")
+        self.auth = Auth(self.store, session_timeout)
+        self.files = FileStore(self.data_dir / "archive")
+        self.datatypes = DataTypes.load(Path(schemas_dir) if schemas_dir is not None else None)
+        self.allow_anonymous = allow_anonymous
+        self.site_id = site_id
+        self.version = version
+        self.site_url = site_url.rstrip("/")
+        self.started = time.time()
+        self._types: dict[str, str] | None = None
+        for entry in users:
+            login, _, rest = entry.partition(":")
+            password, _, flag = rest.partition(":")
+            self.add_user(login, password, admin=flag.lower() == "admin")
+
+    # -- public API --------------------------------------------------------------------
+    @property
+    def session_timeout(self) -> float:
+        """Seconds of inactivity before a session expires."""
+        return self.auth.session_timeout
+
+    def add_user(self, login: str, password: str, admin: bool = False, **fields: Any) -> None:
+        """Create or replace a user (``firstname``, ``lastname``, ``email``, ``enabled``)."""
+        self.auth.add_user(login, password, admin=admin, **fields)
+
+    def add_token(self, login: str) -> tuple[str, str]:
+        """Issue an alias token for ``login``; returns ``(alias, secret)``."""
+        token = self.auth.issue_token(login)
+        return str(token["alias"]), str(token["secret"])
+
+    def set_project_access(self, project: str, login: str, role: str | None) -> None:
+        """Give ``login`` a role (owner/member/collaborator) in ``project``; None removes it."""
+        projects.set_role(self, project, login, role)
+
+    def canonical_type(self, name: str) -> str:
+        """The schema's spelling of an xsi type named in any case (``xnat:mrsessiondata``)."""
+        if self._types is None:
+            self._types = {t.lower(): t for t in self.datatypes.datatypes()}
+        return self._types.get(name.lower(), name)
+
+    def populate(self, spec: str | dict[str, int]) -> None:
+        """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""
+        _populate(self, spec)
+
+    def close(self) -> None:
+        """Close the database; remove the data folder if it was a temporary one."""
+        self.store.close()
+        if self._tmp:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # -- WSGI --------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        """Authenticate, route and run one request."""
+        new_session: str | None = None
+        sid: str | None = None
+        try:
+            path = normalise_path(request.path)
+            adapter = _URL_MAP.bind("localhost", path_info=path)
+            try:
+                endpoint, args = adapter.match(path, method=request.method)
+            except HTTPException:
+                raise HTTPError(404, "Not Found") from None
+            if endpoint in _OPEN:
+                user = User(GUEST)
+            else:
+                user, sid, new_session = self._authenticate(request)
+            ctx = Ctx(self, request, user, path, self._params(request), session_id=new_session or sid)
+            response = endpoint(ctx, **args)
+            new_session = ctx.new_session or new_session
+            if ctx.ended_session:
+                new_session = sid = None
+        except HTTPError as err:
+            response = Response(err.reason, status=err.status, mimetype="text/plain", headers=err.headers)
+        except ClientDisconnected:
+            response = Response("Incomplete request body", status=400, mimetype="text/plain")
+        except Exception:  # a bug: answer 500 like Tomcat, but never crash the server
+            logger.exception("error handling %s %s", request.method, request.path)
+            response = Response("Internal Server Error", status=500, mimetype="text/plain")
+        self._session_cookies(response, new_session or sid)
+        return response
+
+    # -- helpers -----------------------------------------------------------------------
+    def _authenticate(self, request: Request) -> tuple[User, str | None, str | None]:
+        """(user, existing session id, new session id) or 401, in XNAT's guard order."""
+        sid = request.cookies.get("JSESSIONID")
+        if sid:
+            user = self.auth.session_user(sid)
+            if user is not None:
+                return user, sid, None
+        auth = request.authorization
+        if auth is not None and auth.type == "basic":
+            user = self.auth.check_password(auth.username or "", auth.password or "")
+            if user is None:
+                raise HTTPError(401, "Login attempt failed. Please try again.",
+                                {"WWW-Authenticate": 'Basic realm="XNAT"'})
+            return user, None, self.auth.new_session(user)
+        if self.allow_anonymous:
+            return User(GUEST), None, None
+        raise HTTPError(401, "Authentication required", {"WWW-Authenticate": 'Basic realm="XNAT"'})
+
+    @staticmethod
+    def _params(request: Request) -> MultiDict:
+        """Query parameters, plus urlencoded form fields (XNAT reads both)."""
+        params = MultiDict(request.args)
+        if request.mimetype == "application/x-www-form-urlencoded":
+            for key, value in request.form.items(multi=True):
+                params.add(key, value)
+        return params
+
+    def _session_cookies(self, response: Response, sid: str | None) -> None:
+        if not sid:
+            return
+        expires = self.auth.session_expiry(sid)
+        if expires is None:
+            return
+        response.set_cookie("JSESSIONID", sid, path="/", httponly=True)
+        timeout_ms = int(self.auth.session_timeout * 1000)
+        # Set by hand: the value is a quoted "<epoch-ms>,<timeout-ms>" pair as XNAT writes it.
+        response.headers.add("Set-Cookie", f'SESSION_EXPIRATION_TIME="{int(time.time() * 1000)},{timeout_ms}"; Path=/')

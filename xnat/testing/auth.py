@@ -1,0 +1,193 @@
+"""Users, passwords, HTTP sessions, alias tokens and project roles of the embedded server.
+
+Behaviour follows XNAT's guard (REST-NOTES §3): an existing ``JSESSIONID`` session
+first, then HTTP Basic (a password or an ``alias:secret`` token), then anonymous only
+when the site allows it. Sessions live in memory (like a servlet container's) and
+expire after ``session_timeout`` seconds of inactivity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("owner", "member", "collaborator")
+ACCESSIBILITY = ("private", "protected", "public")
+GUEST = "guest"
+_PBKDF2_ROUNDS = 20_000
+TOKEN_LIFETIME = 48 * 3600.0
+
+
+@dataclass(frozen=True)
+class User:
+    """The user a request runs as; ``login == "guest"`` for anonymous requests."""
+
+    login: str
+    admin: bool = False
+
+    @property
+    def is_guest(self) -> bool:
+        return self.login == GUEST
+
+
+def _hash(password: str, salt: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), _PBKDF2_ROUNDS).hex()
+
+
+class Auth:
+    """Credential checks, the session table and token issue/validation."""
+
+    def __init__(self, store: Store, session_timeout: float = 900.0) -> None:
+        self.store = store
+        self.session_timeout = float(session_timeout)
+        self._sessions: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        # A verified (login, password) pair is remembered by digest: pbkdf2 on every
+        # Basic-auth request would make the server CPU bound under concurrent clients.
+        self._verified: dict[str, str] = {}
+
+    # -- users ---------------------------------------------------------------------
+    def add_user(self, login: str, password: str, admin: bool = False, firstname: str = "",
+                 lastname: str = "", email: str = "", enabled: bool = True) -> None:
+        """Create or replace a user."""
+        if not login or ":" in login or login == GUEST:
+            raise ValueError(f"invalid login name {login!r}")
+        salt = secrets.token_hex(8)
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT xdat_user_id FROM users WHERE login=?", (login,)).fetchone()
+            uid = row["xdat_user_id"] if row else self.store.next_value(conn, "xdat_user_id")
+            conn.execute(
+                "INSERT OR REPLACE INTO users(login, xdat_user_id, salt, pwhash, admin, firstname,"
+                " lastname, email, enabled) VALUES(?,?,?,?,?,?,?,?,?)",
+                (login, uid, salt, _hash(password, salt), int(admin), firstname, lastname, email,
+                 int(enabled)))
+        with self._lock:
+            self._verified.pop(login, None)
+
+    def user(self, login: str) -> User | None:
+        """The enabled user named ``login``, or None."""
+        row = self.store.one("SELECT login, admin FROM users WHERE login=? AND enabled=1", (login,))
+        return User(row["login"], bool(row["admin"])) if row else None
+
+    def check_password(self, login: str, password: str) -> User | None:
+        """The user if ``password`` is right (or ``login:password`` is a valid alias token)."""
+        row = self.store.one("SELECT * FROM users WHERE login=? AND enabled=1", (login,))
+        if row is not None:
+            digest = hashlib.sha256(f"{row['salt']}:{password}".encode()).hexdigest()
+            with self._lock:
+                known = self._verified.get(login)
+            if known is not None and hmac.compare_digest(known, digest):
+                return User(row["login"], bool(row["admin"]))
+            if hmac.compare_digest(_hash(password, row["salt"]), row["pwhash"]):
+                with self._lock:
+                    self._verified[login] = digest
+                return User(row["login"], bool(row["admin"]))
+            return None
+        owner = self.validate_token(login, password)
+        return self.user(owner) if owner else None
+
+    # -- sessions ------------------------------------------------------------------
+    def new_session(self, user: User) -> str:
+        """Open an HTTP session for ``user``; returns its 32-hex-digit id."""
+        sid = uuid.uuid4().hex.upper()
+        with self._lock:
+            self._sessions[sid] = (user.login, time.time() + self.session_timeout)
+            if len(self._sessions) > 10_000:  # drop expired ones now and then
+                now = time.time()
+                for key in [k for k, v in self._sessions.items() if v[1] < now]:
+                    del self._sessions[key]
+        return sid
+
+    def session_user(self, sid: str) -> User | None:
+        """The user of a live session (its expiry is pushed back), or None if unknown/expired."""
+        with self._lock:
+            entry = self._sessions.get(sid)
+            if entry is None:
+                return None
+            login, expires = entry
+            if expires < time.time():
+                del self._sessions[sid]
+                return None
+            self._sessions[sid] = (login, time.time() + self.session_timeout)
+        return self.user(login) if login != GUEST else User(GUEST)
+
+    def session_expiry(self, sid: str) -> float | None:
+        """Epoch seconds at which the session expires, or None."""
+        with self._lock:
+            entry = self._sessions.get(sid)
+        return entry[1] if entry else None
+
+    def end_session(self, sid: str) -> None:
+        """Log a session out."""
+        with self._lock:
+            self._sessions.pop(sid, None)
+
+    # -- alias tokens --------------------------------------------------------------
+    def issue_token(self, login: str) -> dict[str, object]:
+        """Issue an alias token for ``login``; returns the JSON XNAT serialises."""
+        alias, secret = str(uuid.uuid4()), secrets.token_urlsafe(48)
+        created = time.time()
+        with self.store.transaction() as conn:
+            tid = self.store.next_value(conn, "token")
+            conn.execute("INSERT INTO tokens VALUES(?,?,?,?,?,?,1)",
+                         (alias, secret, login, tid, created, created + TOKEN_LIFETIME))
+            uid = conn.execute("SELECT xdat_user_id FROM users WHERE login=?", (login,)).fetchone()
+        ms = int(created * 1000)
+        return {"alias": alias, "secret": secret, "xdatUserId": login,
+                "singleUse": False, "estimatedExpirationTime": int((created + TOKEN_LIFETIME) * 1000),
+                "validIPAddresses": [], "id": tid, "enabled": True, "created": ms, "timestamp": ms,
+                "disabled": 0, "userId": uid["xdat_user_id"] if uid else None}
+
+    def validate_token(self, alias: str, secret: str) -> str | None:
+        """The owner's login if ``alias``/``secret`` is a live token, else None."""
+        row = self.store.one("SELECT * FROM tokens WHERE alias=? AND enabled=1", (alias,))
+        if row is None or row["expires"] < time.time():
+            return None
+        return row["login"] if hmac.compare_digest(row["secret"], secret) else None
+
+    def invalidate_token(self, alias: str, secret: str) -> bool:
+        """Disable a token; False if it was not valid."""
+        if self.validate_token(alias, secret) is None:
+            return False
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE tokens SET enabled=0 WHERE alias=?", (alias,))
+        return True
+
+    # -- project roles -------------------------------------------------------------
+    def role(self, user: User, project: str) -> str | None:
+        """``owner``/``member``/``collaborator`` of ``user`` in ``project``, or None."""
+        row = self.store.one("SELECT role FROM project_users WHERE project=? AND login=?",
+                             (project, user.login))
+        return row["role"] if row else None
+
+    def can_read(self, user: User, project: str, accessibility: str) -> bool:
+        """May ``user`` read the data of a project?"""
+        if user.admin or accessibility == "public":
+            return True
+        return not user.is_guest and self.role(user, project) is not None
+
+    def can_see(self, user: User, project: str, accessibility: str) -> bool:
+        """Does the project appear to ``user`` (in listings, as an item)?"""
+        return accessibility in ("public", "protected") or self.can_read(user, project, accessibility)
+
+    def can_edit(self, user: User, project: str) -> bool:
+        """May ``user`` create and modify data in a project (owners and members)?"""
+        return user.admin or self.role(user, project) in ("owner", "member")
+
+    def can_delete(self, user: User, project: str) -> bool:
+        """May ``user`` delete data of a project (owners, and members for non-project items)?"""
+        return self.can_edit(user, project)
+
+    def is_owner(self, user: User, project: str) -> bool:
+        """May ``user`` change or delete the project itself?"""
+        return user.admin or self.role(user, project) == "owner"

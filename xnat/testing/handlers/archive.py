@@ -1,0 +1,271 @@
+"""The archive hierarchy: URL walking and listings of subjects, experiments, scans, ...
+
+``/data/projects/P/subjects/S/experiments/E/scans/1/resources/DICOM/files/a/b.dcm``
+is walked level by level: each level resolves its child by ID or label, and any level
+may end in an item, a collection, ``resources/...`` or ``files``. Writes live in
+:mod:`.archive_write`, resources and files in :mod:`.resources` / :mod:`.files`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from ..store import loads
+from . import archive_write, files, items, resources
+from .base import Ctx, HTTPError
+from .listing import table
+from .lookup import (Node, bad_segment, find_experiment, find_subject, global_node, project_node,
+                     readable_projects)
+
+CHILDREN = {
+    "project": {"subjects", "experiments", "resources", "files"},
+    "subject": {"experiments", "resources", "files", "projects"},
+    "experiment": {"scans", "reconstructions", "assessors", "resources", "files", "projects"},
+    "assessor": {"resources", "in", "out", "files", "projects"},
+    "scan": {"resources", "files"},
+    "reconstruction": {"resources", "in", "out", "files"},
+    "resource": {"files"},
+}
+SUBJECT_DEFAULTS = ["ID", "project", "label", "insert_date", "insert_user"]
+EXPERIMENT_DEFAULTS = ["ID", "project", "date", "xsiType", "label", "insert_date"]
+SCAN_DEFAULTS = ["xnat_imagescandata_id", "ID", "type", "quality", "xsiType", "note", "series_description"]
+RECON_DEFAULTS = ["xnat_reconstructedimagedata_id", "ID", "type", "baseScanType"]
+
+
+# -- entry points (see app._URL_MAP) ----------------------------------------------------
+def under_project(ctx: Ctx, project: str, rest: str) -> Response:
+    """Anything below ``/data/projects/{P}/``."""
+    return walk(ctx, project_node(ctx, project), rest.split("/"))
+
+
+def under_subjects(ctx: Ctx, rest: str) -> Response:
+    """``/data/subjects/{ID}[/...]``: ID addressing only."""
+    key, *segs = rest.split("/")
+    if ctx.method == "PUT" and not segs and find_subject(ctx, key, None) is None:
+        raise HTTPError(400, "Subjects are created under a project: /data/projects/{P}/subjects/{label}")
+    return walk(ctx, global_node(ctx, "subject", key), segs)
+
+
+def under_experiments(ctx: Ctx, rest: str) -> Response:
+    """``/data/experiments/{ID}[/...]``: ID addressing only."""
+    key, *segs = rest.split("/")
+    if ctx.method == "PUT" and not segs and find_experiment(ctx, key, None) is None:
+        raise HTTPError(400, "Experiments are created under a project: /data/projects/{P}/subjects/{S}/experiments/{label}")
+    return walk(ctx, global_node(ctx, "experiment", key), segs)
+
+
+def global_subjects(ctx: Ctx) -> Response:
+    """``GET /data/subjects``: every readable subject."""
+    _only_get(ctx)
+    return table(ctx, subject_rows(ctx, None), SUBJECT_DEFAULTS, "Subjects")
+
+
+def global_experiments(ctx: Ctx) -> Response:
+    """``GET /data/experiments``: every readable experiment (sessions and assessors)."""
+    _only_get(ctx)
+    return table(ctx, experiment_rows(ctx, "", ()), EXPERIMENT_DEFAULTS, "Matching experiments")
+
+
+# -- the walk ---------------------------------------------------------------------------
+def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
+    """Resolve the remaining URL segments below ``node`` and run the matching handler."""
+    if not segs or segs == [""]:
+        return item(ctx, node)
+    coll = segs[0]
+    if node.kind == "resource" and coll != "files":
+        raise HTTPError(400, "This resource works at the catalog level only; append '/files' to reach files")
+    if coll not in CHILDREN[node.kind]:
+        raise bad_segment(coll)
+    if coll == "files":
+        if node.kind == "resource":
+            return files.resource_files(ctx, node, "/".join(segs[1:]))
+        return files.level_files(ctx, [node], "/".join(segs[1:]))
+    io = ""
+    if coll in ("in", "out"):
+        io, segs = coll, segs[1:]
+        if not segs or segs[0] != "resources":
+            raise bad_segment("/".join(segs) or io)
+        coll = "resources"
+    if len(segs) == 1:
+        return collection(ctx, node, coll, io)
+    key = segs[1]
+    if coll == "projects":
+        if len(segs) > 2:
+            raise bad_segment(segs[2])
+        return archive_write.share(ctx, node, key)
+    if coll == "scans" and len(segs) > 2 and ("," in key or key in ("ALL", "*")):
+        return _multi_scans(ctx, node, key, segs[2:])
+    child = find_child(ctx, node, coll, key, io)
+    if child is None:
+        if len(segs) == 2 and ctx.method in ("PUT", "POST"):
+            return archive_write.create(ctx, node, coll, key, io)
+        if coll == "resources" and segs[2] == "files" and ctx.method in ("PUT", "POST"):
+            child = resources.create_implicit(ctx, node, key, io)
+        else:
+            raise HTTPError(404, f"Unable to find {coll.rstrip('s')} {key}")
+    if len(segs) == 2:
+        return item(ctx, child)
+    return walk(ctx, child, segs[2:])
+
+
+def _multi_scans(ctx: Ctx, node: Node, key: str, rest: list[str]) -> Response:
+    """``scans/1,2/...`` and ``scans/ALL/...``: several scans (or scan types) at once, files only."""
+    rows = ctx.app.store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (node.key,))
+    if key not in ("ALL", "*"):
+        wanted = set(key.split(","))
+        rows = [r for r in rows if r["id"] in wanted or loads(r["fields"]).get("type") in wanted]
+    scans = [Node("scan", str(r["pk"]), r, node.project, node) for r in rows]
+    if rest and rest[0] == "files" and ctx.method == "GET":
+        return files.level_files(ctx, scans, "/".join(rest[1:]))
+    if len(rest) >= 2 and rest[0] == "resources" and rest[2:3] == ["files"] and ctx.method == "GET":
+        res = [r for s in scans for r in [find_child(ctx, s, "resources", rest[1], "")] if r is not None]
+        return files.level_files(ctx, res, "/".join(rest[3:]))
+    raise HTTPError(400, "Several scans can only be read together through .../files")
+
+
+def find_child(ctx: Ctx, node: Node, coll: str, key: str, io: str) -> Node | None:
+    """The child named ``key`` of ``node`` in collection ``coll``, or None."""
+    store = ctx.app.store
+    if coll == "subjects":
+        row = find_subject(ctx, key, node.project)
+        return Node("subject", row["id"], row, node.project, node) if row else None
+    if coll in ("experiments", "assessors"):
+        row = find_experiment(ctx, key, node.project)
+        if row is None:
+            return None
+        if coll == "assessors" and row["session_id"] != node.key:
+            return None
+        if coll == "experiments" and node.kind == "subject" and row["subject_id"] != node.key:
+            return None
+        return Node("assessor" if row["session_id"] else "experiment", row["id"], row, node.project, node)
+    if coll in ("scans", "reconstructions"):
+        row = store.one(f"SELECT * FROM {coll} WHERE experiment_id=? AND id=?", (node.key, key))
+        return Node(coll[:-1] if coll == "scans" else "reconstruction", str(row["pk"]), row, node.project, node) \
+            if row else None
+    if coll == "resources":
+        row = resources.find(ctx, node, key, io)
+        return Node("resource", str(row["pk"]), row, node.project, node, io) if row else None
+    return None
+
+
+def item(ctx: Ctx, node: Node) -> Response:
+    """GET / PUT / DELETE on one object."""
+    if ctx.method in ("GET", "HEAD"):
+        return items.respond(ctx, node)
+    if ctx.method in ("PUT", "POST"):
+        if node.kind == "resource":
+            return resources.update(ctx, node)
+        return archive_write.update(ctx, node)
+    if ctx.method == "DELETE":
+        return archive_write.delete(ctx, node)
+    raise HTTPError(405, "Method Not Allowed")
+
+
+def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
+    """GET on a collection below ``node``."""
+    if coll == "resources":
+        return resources.listing(ctx, node, io)
+    _only_get(ctx)
+    if coll == "subjects":
+        return table(ctx, subject_rows(ctx, node.key), SUBJECT_DEFAULTS, "Project Subjects")
+    if coll == "experiments":
+        subject = node.key if node.kind == "subject" else None
+        where, params = ("e.subject_id=? AND e.session_id IS NULL", (node.key,)) if subject else \
+            ("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
+             " AND e.session_id IS NULL", (node.project, node.project))
+        rows = experiment_rows(ctx, where, params, node.project)
+        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments")
+    if coll == "assessors":
+        rows = experiment_rows(ctx, "e.session_id=?", (node.key,), node.project)
+        return table(ctx, rows, EXPERIMENT_DEFAULTS, "Matching experiments")
+    if coll == "scans":
+        return table(ctx, scan_rows(ctx, node), SCAN_DEFAULTS, "")
+    if coll == "reconstructions":
+        return table(ctx, recon_rows(ctx, node), RECON_DEFAULTS, "")
+    if coll == "projects":
+        return archive_write.share_listing(ctx, node)
+    raise bad_segment(coll)
+
+
+def _only_get(ctx: Ctx) -> None:
+    if ctx.method not in ("GET", "HEAD"):
+        raise HTTPError(405, "Method Not Allowed")
+
+
+# -- listing rows -----------------------------------------------------------------------
+def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
+    """Rows of subjects in ``project`` (own and shared) or, with None, of every readable project."""
+    store = ctx.app.store
+    if project is not None:
+        rows = store.all("SELECT s.*, COALESCE(sh.label, s.label) AS plabel FROM subjects s LEFT JOIN shares sh"
+                         " ON sh.kind='subject' AND sh.obj_id=s.id AND sh.project=? WHERE s.project=?"
+                         " OR sh.project IS NOT NULL ORDER BY s.id", (project, project))
+    else:
+        readable = readable_projects(ctx)
+        rows = [r for r in store.all("SELECT s.*, s.label AS plabel FROM subjects s ORDER BY s.id")
+                if readable is None or r["project"] in readable]
+    out = []
+    for r in rows:
+        fields = loads(r["fields"])
+        row = {"ID": r["id"], "project": r["project"], "label": r["plabel"], "insert_date": r["insert_date"],
+               "insert_user": r["insert_user"], "URI": f"/data/subjects/{r['id']}",
+               "_type": r["xsi_type"], "_fields": fields}
+        for key in ("gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height",
+                    "weight"):
+            row[key] = fields.get(f"demographics/{key}", "")
+        row["group"], row["src"] = fields.get("group", ""), fields.get("src", "")
+        out.append(row)
+    return out
+
+
+def experiment_rows(ctx: Ctx, where: str, params: tuple, project: str | None = None) -> list[dict[str, Any]]:
+    """Rows of experiments matching an SQL condition on ``e`` (experiments), restricted to readable projects."""
+    store = ctx.app.store
+    sql = ("SELECT e.*, s.label AS subject_label, se.label AS session_label FROM experiments e"
+           " LEFT JOIN subjects s ON s.id = e.subject_id LEFT JOIN experiments se ON se.id = e.session_id")
+    rows = store.all(sql + (f" WHERE {where}" if where else "") + " ORDER BY e.id", params)
+    readable = readable_projects(ctx) if project is None else None
+    labels: dict[str, str] = {}
+    if project is not None:
+        labels = {r["obj_id"]: r["label"] for r in store.all(
+            "SELECT obj_id, label FROM shares WHERE kind='experiment' AND project=?", (project,))}
+    out = []
+    for r in rows:
+        if readable is not None and r["project"] not in readable:
+            continue
+        row = {"ID": r["id"], "project": r["project"], "date": r["date"], "xsiType": r["xsi_type"],
+               "label": labels.get(r["id"], r["label"]), "insert_date": r["insert_date"],
+               "insert_user": r["insert_user"], "URI": f"/data/experiments/{r['id']}",
+               "subject_ID": r["subject_id"] or "", "subject_label": r["subject_label"] or "",
+               "_type": r["xsi_type"], "_fields": loads(r["fields"])}
+        if r["session_id"]:
+            row["session_ID"], row["session_label"] = r["session_id"], r["session_label"] or ""
+        out.append(row)
+    return out
+
+
+def scan_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
+    """Rows of the scans of a session."""
+    out = []
+    for r in ctx.app.store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (node.key,)):
+        fields = loads(r["fields"])
+        row = {"xnat_imagescandata_id": str(r["pk"]), "ID": r["id"], "xsiType": r["xsi_type"],
+               "URI": f"/data/experiments/{node.key}/scans/{r['id']}", "_type": r["xsi_type"], "_fields": fields}
+        for key in ("type", "quality", "note", "series_description", "frames", "UID", "condition"):
+            row[key] = fields.get(key, "")
+        out.append(row)
+    return out
+
+
+def recon_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
+    """Rows of the reconstructions of a session."""
+    out = []
+    for r in ctx.app.store.all("SELECT * FROM reconstructions WHERE experiment_id=? ORDER BY pk", (node.key,)):
+        fields = loads(r["fields"])
+        out.append({"xnat_reconstructedimagedata_id": str(r["pk"]), "ID": r["id"], "type": fields.get("type", ""),
+                    "baseScanType": fields.get("baseScanType", ""), "xsiType": r["xsi_type"],
+                    "URI": f"/data/experiments/{node.key}/reconstructions/{r['id']}",
+                    "_type": r["xsi_type"], "_fields": fields})
+    return out

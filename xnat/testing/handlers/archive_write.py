@@ -1,0 +1,251 @@
+"""Writes in the archive: create (201) / update (200) by PUT, relabel, share, DELETE.
+
+Bodies are the object ID as text, as XNAT answers. Error codes per REST-NOTES §6-7:
+409 label in use / already shared / xsiType differs, 400 ID/project changes and bad
+values, 417 no type or bad label characters, 422 malformed XML, 403 no permission.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from ..store import dumps, loads, now_string
+from . import resources
+from .base import Ctx, HTTPError, forbidden, text
+from .listing import table
+from .lookup import Node, find_experiment, find_subject, project_node, require_edit
+from .writes import check_fields, check_label, check_type, read_write
+
+SUBJECT_SHORTCUTS = {k: f"demographics/{k}" for k in (
+    "gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height", "weight")}
+SUBJECT_SHORTCUTS.update({"group": "group", "src": "src", "pi_firstname": "investigator/firstname",
+                          "pi_lastname": "investigator/lastname"})
+EXPERIMENT_SHORTCUTS = {"date": "date", "time": "time", "note": "note", "visit_id": "visit_id",
+                        "acquisition_site": "acquisition_site", "scanner": "scanner", "operator": "operator",
+                        "subject_ID": "subject_ID", "session_type": "session_type", "modality": "modality"}
+SCAN_SHORTCUTS = {"type": "type", "quality": "quality", "note": "note", "series_description": "series_description",
+                  "condition": "condition", "frames": "frames", "UID": "UID"}
+RECON_SHORTCUTS = {"type": "type", "baseScanType": "baseScanType"}
+_CUSTOM = re.compile(r"^fields/field\[name=([^\]]+)\]/field$")
+BASES = {"subjects": "xnat:subjectData", "experiments": "xnat:experimentData", "assessors": "xnat:experimentData",
+         "scans": "xnat:imageScanData", "reconstructions": "xnat:reconstructedImageData"}
+SHORTCUTS = {"subjects": SUBJECT_SHORTCUTS, "experiments": EXPERIMENT_SHORTCUTS, "assessors": EXPERIMENT_SHORTCUTS,
+             "scans": SCAN_SHORTCUTS, "reconstructions": RECON_SHORTCUTS}
+DEFAULT_TYPES = {"subjects": "xnat:subjectData"}
+
+
+def _custom(fields: dict[str, str]) -> dict[str, str]:
+    """Pull custom variables (``fields/field[name=x]/field``) out of ``fields``."""
+    found = {}
+    for path in list(fields):
+        match = _CUSTOM.match(path)
+        if match:
+            found[match.group(1).lower()] = fields.pop(path)
+    return found
+
+
+def _save_custom(conn: Any, kind: str, obj_id: str, custom: dict[str, str]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO custom_fields(kind, obj_id, name, value) VALUES(?,?,?,?)",
+                     [(kind, obj_id, k, v) for k, v in custom.items()])
+
+
+def _immutable(fields: dict[str, str], node: Node | None, project: str) -> None:
+    """400 when a write tries to change the ID or the owning project through fields."""
+    new_id = fields.pop("ID", None) or fields.pop("id", None)
+    if node is not None and new_id and new_id != node.row["id"]:
+        raise HTTPError(400, "ID cannot be modified")
+    new_project = fields.pop("project", None)
+    if new_project and new_project != (node.row["project"] if node is not None and "project" in node.row.keys()
+                                       else project):
+        raise HTTPError(400, "Project must be modified through separate URI")
+
+
+def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
+    """PUT on a new child: 201 with the new object's ID (or share an existing one by ID)."""
+    if coll == "resources":
+        return resources.create(ctx, parent, key, io)
+    if coll not in BASES:
+        raise HTTPError(405, "Method Not Allowed")
+    require_edit(ctx, parent)
+    if coll in ("subjects", "experiments"):  # an ID of an object of another project: share it here
+        existing = find_subject(ctx, key, None) if coll == "subjects" else find_experiment(ctx, key, None)
+        if existing is not None and parent.kind == "project":
+            kind = "subject" if coll == "subjects" else "experiment"
+            return _share(ctx, Node(kind, existing["id"], existing, existing["project"]), parent.key,
+                          ctx.param("label") or existing["label"])
+    write = read_write(ctx, DEFAULT_TYPES.get(coll), SHORTCUTS[coll])
+    xsi_type = check_type(ctx, write.xsi_type, BASES[coll])
+    if coll == "experiments" and ctx.app.datatypes.is_a(xsi_type, "xnat:imageAssessorData"):
+        raise HTTPError(400, "Image assessors are created under a session's assessors")
+    custom = _custom(write.fields)
+    _immutable(write.fields, None, parent.project)
+    fields = check_fields(ctx, xsi_type, write.fields)
+    label = check_label(write.label or key)
+    store = ctx.app.store
+    if coll in ("scans", "reconstructions"):
+        check_label(key, "ID")
+        with store.transaction() as conn:
+            event = store.next_value(conn, "event")
+            cur = conn.execute(f"INSERT INTO {coll}(experiment_id, id, xsi_type, fields, create_event)"
+                               " VALUES(?,?,?,?,?)", (parent.key, key, xsi_type, dumps(fields), event))
+            _save_custom(conn, coll[:-1], str(cur.lastrowid), custom)
+        return text(key, 201)
+    project = parent.project
+    subject_id, session_id = _parents(ctx, parent, coll, fields)
+    with store.transaction() as conn:
+        _label_free(conn, coll, project, label)
+        event = store.next_value(conn, "event")
+        if coll == "subjects":
+            new_id = f"{ctx.app.site_id}_S{store.next_value(conn, 'subject'):05d}"
+            conn.execute("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user,"
+                         " create_event) VALUES(?,?,?,?,?,?,?,?)",
+                         (new_id, project, label, xsi_type, dumps(fields), now_string(), ctx.user.login, event))
+        else:
+            new_id = f"{ctx.app.site_id}_E{store.next_value(conn, 'experiment'):05d}"
+            date = fields.pop("date", "")
+            conn.execute("INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date,"
+                         " fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                         (new_id, project, subject_id, session_id, label, xsi_type, date, dumps(fields),
+                          now_string(), ctx.user.login, event))
+        _save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom)
+    return text(new_id, 201)
+
+
+def _parents(ctx: Ctx, parent: Node, coll: str, fields: dict[str, str]) -> tuple[str | None, str | None]:
+    """(subject ID, session ID) of a new experiment or assessor."""
+    if coll == "subjects":
+        return None, None
+    if coll == "assessors":
+        return parent.row["subject_id"], parent.key
+    subject_ref = fields.pop("subject_ID", None)
+    if parent.kind == "subject":
+        return parent.key, None
+    if not subject_ref:
+        raise HTTPError(422, "An experiment must be created under a subject (or name one with subject_ID)")
+    subject = find_subject(ctx, subject_ref, parent.project)
+    if subject is None:
+        raise HTTPError(404, f"Unable to find subject {subject_ref}")
+    return subject["id"], None
+
+
+def _label_free(conn: Any, coll: str, project: str, label: str, own_id: str | None = None) -> None:
+    table_name = "subjects" if coll == "subjects" else "experiments"
+    kind = "subject" if coll == "subjects" else "experiment"
+    row = conn.execute(f"SELECT id FROM {table_name} WHERE project=? AND label=?", (project, label)).fetchone()
+    share = conn.execute("SELECT obj_id FROM shares WHERE kind=? AND project=? AND label=?",
+                         (kind, project, label)).fetchone()
+    for hit in (row, share):
+        if hit is not None and hit[0] != own_id:
+            raise HTTPError(409, "Specified label is already in use.")
+
+
+def update(ctx: Ctx, node: Node) -> Response:
+    """PUT on an existing object: fields, relabel; 200 with its ID."""
+    require_edit(ctx, node)
+    coll = {"subject": "subjects", "experiment": "experiments", "assessor": "assessors", "scan": "scans",
+            "reconstruction": "reconstructions"}.get(node.kind)
+    if coll is None:  # project nodes are handled by projects.item
+        raise HTTPError(405, "Method Not Allowed")
+    write = read_write(ctx, None, SHORTCUTS[coll])
+    xsi_type = check_type(ctx, write.xsi_type, BASES[coll], node.xsi_type)
+    custom = _custom(write.fields)
+    _immutable(write.fields, node, node.project)
+    fields = check_fields(ctx, xsi_type, write.fields)
+    fields.pop("subject_ID", None)
+    store = ctx.app.store
+    table_name = {"subjects": "subjects", "experiments": "experiments", "assessors": "experiments",
+                  "scans": "scans", "reconstructions": "reconstructions"}[coll]
+    pk = node.row["pk"] if coll in ("scans", "reconstructions") else node.key
+    pk_col = "pk" if coll in ("scans", "reconstructions") else "id"
+    with store.transaction() as conn:
+        current = loads(conn.execute(f"SELECT fields FROM {table_name} WHERE {pk_col}=?", (pk,)).fetchone()[0])
+        if table_name == "experiments" and "date" in fields:
+            conn.execute("UPDATE experiments SET date=? WHERE id=?", (fields.pop("date"), pk))
+        current.update(fields)
+        conn.execute(f"UPDATE {table_name} SET fields=? WHERE {pk_col}=?", (dumps(current), pk))
+        if write.label and coll in ("subjects", "experiments", "assessors"):
+            _relabel(ctx, conn, node, coll, check_label(write.label))
+        _save_custom(conn, node.kind if node.kind != "assessor" else "experiment", str(pk), custom)
+    return text(node.row["id"], 200)
+
+
+def _relabel(ctx: Ctx, conn: Any, node: Node, coll: str, label: str) -> None:
+    if label == node.label_in(ctx):
+        return
+    _label_free(conn, coll, node.project, label, node.key)
+    kind = "subject" if coll == "subjects" else "experiment"
+    if node.row["project"] == node.project:
+        conn.execute(f"UPDATE {'subjects' if coll == 'subjects' else 'experiments'} SET label=? WHERE id=?",
+                     (label, node.key))
+    else:
+        conn.execute("UPDATE shares SET label=? WHERE kind=? AND obj_id=? AND project=?",
+                     (label, kind, node.key, node.project))
+
+
+def delete(ctx: Ctx, node: Node) -> Response:
+    """DELETE an object (unshare when addressed through a project it is only shared into)."""
+    ctx.require_login()
+    if node.kind in ("subject", "experiment", "assessor") and node.row["project"] != node.project:
+        if not ctx.app.auth.can_edit(ctx.user, node.project):
+            raise forbidden()
+        with ctx.app.store.transaction() as conn:
+            conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=? AND project=?",
+                         ("subject" if node.kind == "subject" else "experiment", node.key, node.project))
+        return text("")
+    require_edit(ctx, node)
+    resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
+    return text("")
+
+
+def share(ctx: Ctx, node: Node, project: str) -> Response:
+    """``PUT|DELETE .../subjects/S/projects/P2``: share into (or out of) another project."""
+    if ctx.method == "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    if node.kind not in ("subject", "experiment", "assessor"):
+        raise HTTPError(404, "Only subjects and experiments can be shared")
+    target = project_node(ctx, project, write=True)
+    kind = "subject" if node.kind == "subject" else "experiment"
+    if ctx.method == "DELETE":
+        with ctx.app.store.transaction() as conn:
+            gone = conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=? AND project=?",
+                                (kind, node.key, target.key)).rowcount
+        if not gone:
+            raise HTTPError(404, f"Not shared into project {target.key}")
+        return text("")
+    if ctx.method != "PUT":
+        raise HTTPError(405, "Method Not Allowed")
+    return _share(ctx, node, target.key, ctx.param("label") or node.row["label"])
+
+
+def _share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
+    kind = "subject" if node.kind == "subject" else "experiment"
+    if node.row["project"] == project:
+        raise HTTPError(409, "Already assigned to project")
+    check_label(label)
+    with ctx.app.store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM shares WHERE kind=? AND obj_id=? AND project=?",
+                        (kind, node.key, project)).fetchone():
+            raise HTTPError(409, "Already assigned to project")
+        _label_free(conn, "subjects" if kind == "subject" else "experiments", project, label)
+        if kind == "experiment" and ctx.flag("primary"):
+            # primary=true moves ownership: the old project keeps a share under the old label
+            conn.execute("INSERT INTO shares(kind, obj_id, project, label) VALUES(?,?,?,?)",
+                         (kind, node.key, node.row["project"], node.row["label"]))
+            conn.execute("UPDATE experiments SET project=?, label=? WHERE id=?", (project, label, node.key))
+        else:
+            conn.execute("INSERT INTO shares(kind, obj_id, project, label) VALUES(?,?,?,?)",
+                         (kind, node.key, project, label))
+    return text(node.key, 200)
+
+
+def share_listing(ctx: Ctx, node: Node) -> Response:
+    """``GET .../subjects/S/projects``: the owning project and the shares."""
+    kind = "subject" if node.kind == "subject" else "experiment"
+    rows = [{"ID": node.row["project"], "label": node.row["label"], "URI": f"/data/projects/{node.row['project']}"}]
+    for r in ctx.app.store.all("SELECT project, label FROM shares WHERE kind=? AND obj_id=? ORDER BY project",
+                               (kind, node.key)):
+        rows.append({"ID": r["project"], "label": r["label"], "URI": f"/data/projects/{r['project']}"})
+    return table(ctx, rows, ["ID", "label"], "Projects")

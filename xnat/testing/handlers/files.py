@@ -1,0 +1,234 @@
+"""Files of resources: upload (raw or multipart, overwrite, extract), list, download, zip, delete.
+
+Downloads go through ``werkzeug.utils.send_file`` so the bytes are served from disk by
+``wsgi.file_wrapper`` with Content-Length, ETag (the MD5) and Range (206) support.
+Uploads stream to disk through the file store; the catalogue row is written only
+after the whole file has landed, so a cut-off upload leaves nothing catalogued.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import posixpath
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Response
+
+from . import resources
+from .base import Ctx, HTTPError, text
+from .deps import IncompleteUpload, StoredFile, UnsafePath
+from .listing import table
+from .lookup import Node, require_edit
+
+FILE_DEFAULTS = ["Name", "Size", "URI", "collection", "file_tags", "file_format", "file_content", "cat_ID", "digest"]
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
+
+
+def _clean(relpath: str) -> str:
+    """400 for ``..``, absolute paths and other tricks before anything touches the disk."""
+    if relpath.startswith("/") or "\\" in relpath or "\0" in relpath or ".." in relpath.split("/") \
+            or any(part in ("", ".") for part in relpath.split("/")):
+        raise HTTPError(400, f"Invalid file path: {relpath!r}")
+    return relpath
+
+
+def resource_files(ctx: Ctx, node: Node, relpath: str) -> Response:
+    """``.../resources/{R}/files[/{path}]``."""
+    if ctx.method in ("PUT", "POST"):
+        return _upload(ctx, node, relpath)
+    if ctx.method == "DELETE":
+        return _delete(ctx, node, relpath)
+    if ctx.method not in ("GET", "HEAD"):
+        raise HTTPError(405, "Method Not Allowed")
+    if relpath:
+        return _download(ctx, node.row, _clean(relpath))
+    return _listing_or_archive(ctx, [node])
+
+
+def level_files(ctx: Ctx, nodes: list[Node], relpath: str) -> Response:
+    """``.../{level}/files[/{path}]``: the files of every resource of one or more objects."""
+    if ctx.method not in ("GET", "HEAD"):
+        raise HTTPError(405, "Method Not Allowed: upload into a resource: .../resources/{label}/files/{name}")
+    res_nodes = []
+    for node in nodes:
+        if node.kind == "resource":
+            res_nodes.append(node)
+            continue
+        kind, owner_id = resources.owner(node)
+        for row in ctx.app.store.all("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? ORDER BY pk",
+                                     (kind, owner_id)):
+            res_nodes.append(Node("resource", str(row["pk"]), row, node.project, node, row["io"]))
+    if relpath:
+        _clean(relpath)
+        for res in res_nodes:
+            if ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?", (res.row["pk"], relpath)):
+                return _download(ctx, res.row, relpath)
+        return _missing(ctx, relpath)
+    return _listing_or_archive(ctx, res_nodes)
+
+
+# -- reading ----------------------------------------------------------------------------
+def _missing(ctx: Ctx, relpath: str) -> Response:
+    if ctx.flag("accept-not-found"):
+        return Response(status=204)
+    raise HTTPError(404, f"Unable to find file {relpath}")
+
+
+def _download(ctx: Ctx, res: sqlite3.Row, relpath: str) -> Response:
+    row = ctx.app.store.one("SELECT * FROM files WHERE resource_pk=? AND path=?", (res["pk"], relpath))
+    if row is None:
+        return _missing(ctx, relpath)
+    try:
+        path = ctx.app.files.path_of(resources.folder_of(ctx, res), relpath)
+    except UnsafePath:
+        raise HTTPError(400, f"Invalid file path: {relpath!r}") from None
+    if not path.is_file():
+        return _missing(ctx, relpath)
+    mimetype = mimetypes.guess_type(relpath)[0] or "application/octet-stream"
+    return send_file(path, ctx.request.environ, mimetype=mimetype, conditional=True, etag=row["md5"],
+                     download_name=posixpath.basename(relpath), as_attachment=False)
+
+
+def _file_rows(ctx: Ctx, res_nodes: list[Node]) -> list[dict[str, Any]]:
+    out = []
+    for res in res_nodes:
+        base = res.uri()
+        for f in ctx.app.store.all("SELECT * FROM files WHERE resource_pk=? ORDER BY path", (res.row["pk"],)):
+            out.append({"Name": posixpath.basename(f["path"]), "Size": str(f["size"]),
+                        "URI": f"{base}/files/{f['path']}", "collection": res.row["label"],
+                        "file_tags": f["tags"], "file_format": f["format"], "file_content": f["content"],
+                        "cat_ID": str(res.row["pk"]), "digest": f["md5"], "path": f["path"],
+                        "_res": res, "_file": f})
+    return out
+
+
+def _listing_or_archive(ctx: Ctx, res_nodes: list[Node]) -> Response:
+    rows = _file_rows(ctx, res_nodes)
+    fmt = (ctx.param("format") or "json").lower()
+    if fmt in ("zip", "tar.gz", "tgz"):
+        entries = [(_archive_name(r["_res"], r["path"]), _disk_path(ctx, r)) for r in rows]
+        entries = [(name, path) for name, path in entries if path.is_file()]
+        if fmt == "zip":
+            body, mimetype, ext = ctx.app.files.stream_zip(entries), "application/zip", "zip"
+        else:
+            body, mimetype, ext = ctx.app.files.stream_targz(entries), "application/x-gtar", "tar.gz"
+        name = res_nodes[0].parent.key if res_nodes and res_nodes[0].parent else "files"
+        return Response(_chunks(body), mimetype=mimetype, direct_passthrough=True,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.{ext}"'})
+    for key in ("file_content", "file_format"):  # NULL matches an empty value
+        if ctx.param(key) == "NULL":
+            rows = [r for r in rows if not r[key]]
+            ctx.params.pop(key)
+    return table(ctx, rows, FILE_DEFAULTS, "Files", columns_meta=[{"key": "URI", "serverRoot": ""}], total=False)
+
+
+def _chunks(body: Iterator[bytes]) -> Iterator[bytes]:
+    yield from body
+
+
+def _disk_path(ctx: Ctx, row: dict[str, Any]) -> Path:
+    return ctx.app.files.path_of(resources.folder_of(ctx, row["_res"].row), row["path"])
+
+
+def _archive_name(res: Node, relpath: str) -> str:
+    """Path inside a downloaded archive: ``{owner}/[scans/{ID}/]resources/{label}/files/{path}``."""
+    owner = res.parent
+    label = res.row["label"]
+    if owner is None:
+        return f"resources/{label}/files/{relpath}"
+    if owner.kind in ("scan", "reconstruction") and owner.parent is not None:
+        top = owner.parent.row["label"]
+        sub = "scans" if owner.kind == "scan" else "reconstructions"
+        return f"{top}/{sub}/{owner.row['id']}/resources/{label}/files/{relpath}"
+    top = owner.row["label"] if "label" in owner.row.keys() else owner.key
+    io = f"{res.io}/" if res.io else ""
+    return f"{top}/{io}resources/{label}/files/{relpath}"
+
+
+# -- writing ----------------------------------------------------------------------------
+def _uploads(ctx: Ctx, relpath: str) -> list[tuple[str, BinaryIO, int | None]]:
+    """(relative path, stream, expected length) of every file the request carries."""
+    request = ctx.request
+    if request.mimetype == "multipart/form-data":
+        found = []
+        for storage in request.files.values():
+            name = relpath if relpath and len(request.files) == 1 else \
+                posixpath.join(relpath, posixpath.basename(storage.filename or "")) if storage.filename else relpath
+            if not name:
+                raise HTTPError(400, "A multipart file part needs a file name")
+            found.append((_clean(name), storage.stream, None))
+        if not found:
+            raise HTTPError(400, "The request didn't provide any data. Try inbody=true or multipart/form-data")
+        return found
+    length = request.content_length
+    if not length and not request.headers.get("Transfer-Encoding"):
+        raise HTTPError(400, "The request didn't provide any data. Try inbody=true or multipart/form-data")
+    if not relpath:
+        raise HTTPError(400, "Name the file in the URL: .../files/{name}")
+    return [(_clean(relpath), request.stream, length)]
+
+
+def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
+    require_edit(ctx, node)
+    if relpath:
+        _clean(relpath)
+    overwrite, extract = ctx.flag("overwrite"), ctx.flag("extract")
+    attrs = {k: ctx.param(k) or "" for k in ("format", "content", "tags")}
+    folder = resources.folder_of(ctx, node.row)
+    store, files = ctx.app.store, ctx.app.files
+    stored: list[StoredFile] = []
+    duplicates: list[str] = []
+    for name, stream, length in _uploads(ctx, relpath):
+        try:
+            if extract and name.lower().endswith(ARCHIVES):
+                stored += files.extract(folder, posixpath.dirname(name), stream, posixpath.basename(name), overwrite)
+                continue
+            if not overwrite and store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?",
+                                           (node.row["pk"], name)):
+                duplicates.append(name)
+                _drain(stream)
+                continue
+            stored.append(files.write(folder, name, stream, length))
+        except UnsafePath as exc:
+            raise HTTPError(400, f"Invalid file path: {exc}") from None
+        except (IncompleteUpload, ClientDisconnected):
+            raise HTTPError(400, "The upload was cut off before the whole file arrived") from None
+    now = time.time()
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO files(resource_pk, path, size, md5, format, content, tags, modified)"
+            " VALUES(?,?,?,?,?,?,?,?)",
+            [(node.row["pk"], f.path, f.size, f.md5, attrs["format"], attrs["content"], attrs["tags"], now)
+             for f in stored])
+    if duplicates:
+        return Response(json.dumps({"duplicates": duplicates}), status=200, mimetype="text/html")
+    return text("", 200)
+
+
+def _drain(stream: BinaryIO) -> None:
+    """Read a refused upload to its end so the connection can be reused."""
+    while stream.read(1 << 16):
+        pass
+
+
+def _delete(ctx: Ctx, node: Node, relpath: str) -> Response:
+    require_edit(ctx, node)
+    if not relpath:
+        raise HTTPError(400, "Name the file to delete: .../files/{name}")
+    _clean(relpath)
+    with ctx.app.store.transaction() as conn:
+        gone = conn.execute("DELETE FROM files WHERE resource_pk=? AND path=?", (node.row["pk"], relpath)).rowcount
+    if not gone:
+        raise HTTPError(404, f"Unable to find file {relpath}")
+    try:
+        ctx.app.files.delete(resources.folder_of(ctx, node.row), relpath)
+    except (OSError, UnsafePath):
+        pass  # the catalogue entry is gone; a stray file on disk is harmless
+    return text("")

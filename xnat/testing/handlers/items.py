@@ -1,0 +1,198 @@
+"""Single items as XNAT renders them: ``format=json`` (items/meta/data_fields/children), xml, html.
+
+Builds an :class:`ItemNode` tree for a resolved :class:`Node` and hands it to the
+representation writers. Values are typed through the schema (ints as ints...).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from ..store import loads
+from .base import Ctx, HTTPError
+from .deps import ItemNode, item_json, item_xml
+from .lookup import Node
+
+_JAVA_DATE = "%a %b %d %H:%M:%S UTC %Y"
+
+
+def _start_date(insert_date: str | None) -> str:
+    """``2020-09-15 17:01:51.751`` -> ``Tue Sep 15 17:01:51 UTC 2020`` (Java Date.toString)."""
+    try:
+        parsed = time.strptime((insert_date or "")[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        parsed = time.gmtime()
+    return time.strftime(_JAVA_DATE, parsed)
+
+
+def typed(ctx: Ctx, xsi_type: str, fields: dict[str, Any]) -> dict[str, object]:
+    """Coerce stored string values to the schema's types (unknown or bad values stay strings)."""
+    out: dict[str, object] = {}
+    for path, value in fields.items():
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):  # already typed (database ids, counts)
+            out[path] = value
+            continue
+        try:
+            out[path] = ctx.app.datatypes.coerce(xsi_type, path, value)
+        except (ValueError, KeyError):
+            out[path] = value
+    return out
+
+
+def _meta(row: Any) -> dict[str, object]:
+    keys = row.keys()
+    meta: dict[str, object] = {"isHistory": False}
+    if "create_event" in keys:
+        meta["create_event_id"] = row["create_event"]
+    meta["start_date"] = _start_date(row["insert_date"] if "insert_date" in keys else None)
+    return meta
+
+
+def _custom_fields(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode]:
+    rows = ctx.app.store.all("SELECT name, value FROM custom_fields WHERE kind=? AND obj_id=? ORDER BY name",
+                             (kind, obj_id))
+    return [ItemNode(f"{base}_field", {"field": r["value"], "name": r["name"]}) for r in rows]
+
+
+def _shares(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode]:
+    rows = ctx.app.store.all("SELECT project, label FROM shares WHERE kind=? AND obj_id=? ORDER BY project",
+                             (kind, obj_id))
+    return [ItemNode(f"{base}_share", {"label": r["label"], "project": r["project"]}) for r in rows]
+
+
+def resource_node(ctx: Ctx, row: Any) -> ItemNode:
+    """A resource catalog item (the ``file`` / ``resources/resource`` children)."""
+    stats = ctx.app.store.one("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS s FROM files WHERE resource_pk=?",
+                              (row["pk"],))
+    fields: dict[str, object] = {"xnat_abstractresource_id": row["pk"], "label": row["label"],
+                                 "URI": str(ctx.app.files.root / row["folder"] / f"{row['label']}_catalog.xml"),
+                                 "file_count": stats["n"], "file_size": stats["s"]}
+    for key in ("format", "content", "description"):
+        if row[key]:
+            fields[key] = row[key]
+    children = []
+    tags = [t for t in row["tags"].split(",") if t]
+    if tags:
+        children.append(("tags/tag", [ItemNode("xnat:abstractResource_tag", {"tag": t}) for t in tags]))
+    return ItemNode(row["xsi_type"], fields, {"create_event_id": row["create_event"], "isHistory": False,
+                                               "start_date": _start_date(None)}, children)
+
+
+def _resources(ctx: Ctx, owner_kind: str, owner_id: str, io: str = "") -> list[ItemNode]:
+    rows = ctx.app.store.all("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? ORDER BY pk",
+                             (owner_kind, owner_id, io))
+    return [resource_node(ctx, r) for r in rows]
+
+
+def _scan(ctx: Ctx, row: Any, session: Any) -> ItemNode:
+    fields = {"ID": row["id"], "xnat_imagescandata_id": row["pk"], "image_session_ID": session["id"],
+              "project": session["project"], **loads(row["fields"])}
+    children = [(name, nodes) for name, nodes in (("file", _resources(ctx, "scan", str(row["pk"]))),) if nodes]
+    return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields),
+                    {"create_event_id": row["create_event"], "isHistory": False,
+                     "start_date": _start_date(session["insert_date"])}, children)
+
+
+def _reconstruction(ctx: Ctx, row: Any, session: Any) -> ItemNode:
+    fields = {"ID": row["id"], **loads(row["fields"])}
+    children = []
+    for io in ("in", "out"):
+        nodes = _resources(ctx, "reconstruction", str(row["pk"]), io)
+        if nodes:
+            children.append((f"{io}/file", nodes))
+    return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(session), children)
+
+
+def _experiment(ctx: Ctx, row: Any, project: str, deep: bool = True) -> ItemNode:
+    subject_fields = {"subject_ID": row["subject_id"]} if row["subject_id"] else {}
+    session_fields = {"imageSession_ID": row["session_id"]} if row["session_id"] else {}
+    fields = {"ID": row["id"], "id": row["id"], "project": row["project"], "label": row["label"],
+              **subject_fields, **session_fields, **({"date": row["date"]} if row["date"] else {}),
+              **loads(row["fields"])}
+    children: list[tuple[str, list[ItemNode]]] = []
+    if deep:
+        store = ctx.app.store
+        scans = store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (row["id"],))
+        recons = store.all("SELECT * FROM reconstructions WHERE experiment_id=? ORDER BY pk", (row["id"],))
+        assessors = store.all("SELECT * FROM experiments WHERE session_id=? ORDER BY id", (row["id"],))
+        groups = [("scans/scan", [_scan(ctx, s, row) for s in scans]),
+                  ("reconstructions/reconstructedImage", [_reconstruction(ctx, r, row) for r in recons]),
+                  ("assessors/assessor", [_experiment(ctx, a, project) for a in assessors]),
+                  ("resources/resource", _resources(ctx, "experiment", row["id"])),
+                  ("fields/field", _custom_fields(ctx, "experiment", row["id"], "xnat:experimentData")),
+                  ("sharing/share", _shares(ctx, "experiment", row["id"], "xnat:experimentData"))]
+        if row["session_id"]:
+            groups += [(f"{io}/file", _resources(ctx, "experiment", row["id"], io)) for io in ("in", "out")]
+        children = [(name, nodes) for name, nodes in groups if nodes]
+    return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)
+
+
+def _subject(ctx: Ctx, row: Any, project: str) -> ItemNode:
+    raw = loads(row["fields"])
+    demographics = {k.split("/", 1)[1]: v for k, v in raw.items() if k.startswith("demographics/")}
+    fields = {"ID": row["id"], "project": row["project"], "label": row["label"],
+              **{k: v for k, v in raw.items() if not k.startswith("demographics/")}}
+    experiments = ctx.app.store.all("SELECT * FROM experiments WHERE subject_id=? AND session_id IS NULL "
+                                    "ORDER BY id", (row["id"],))
+    groups = [("demographics", [ItemNode("xnat:demographicData",
+                                         typed(ctx, "xnat:demographicData", demographics))] if demographics else []),
+              ("experiments/experiment", [_experiment(ctx, e, project, deep=False) for e in experiments]),
+              ("resources/resource", _resources(ctx, "subject", row["id"])),
+              ("fields/field", _custom_fields(ctx, "subject", row["id"], "xnat:subjectData")),
+              ("sharing/share", _shares(ctx, "subject", row["id"], "xnat:subjectData"))]
+    children = [(name, nodes) for name, nodes in groups if nodes]
+    return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)
+
+
+def _project(ctx: Ctx, row: Any) -> ItemNode:
+    fields = {"ID": row["id"], "secondary_ID": row["secondary_id"], "name": row["name"],
+              "description": row["description"], **loads(row["fields"])}
+    children: list[tuple[str, list[ItemNode]]] = []
+    if row["pi_firstname"] or row["pi_lastname"]:
+        children.append(("PI", [ItemNode("xnat:investigatorData", {"firstname": row["pi_firstname"],
+                                                                    "lastname": row["pi_lastname"]})]))
+    aliases = ctx.app.store.all("SELECT alias FROM project_aliases WHERE project=? ORDER BY alias", (row["id"],))
+    if aliases:
+        children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a["alias"]})
+                                           for a in aliases]))
+    res = _resources(ctx, "project", row["id"])
+    if res:
+        children.append(("resources/resource", res))
+    return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)
+
+
+def build(ctx: Ctx, node: Node) -> ItemNode:
+    """The item tree of any resolved node."""
+    if node.kind == "project":
+        return _project(ctx, node.row)
+    if node.kind == "subject":
+        return _subject(ctx, node.row, node.project)
+    if node.kind in ("experiment", "assessor"):
+        return _experiment(ctx, node.row, node.project)
+    assert node.parent is not None
+    if node.kind == "scan":
+        return _scan(ctx, node.row, node.parent.row)
+    if node.kind == "reconstruction":
+        return _reconstruction(ctx, node.row, node.parent.row)
+    return resource_node(ctx, node.row)
+
+
+def respond(ctx: Ctx, node: Node) -> Response:
+    """``GET <item>?format=json|xml|html``; without ``format`` XNAT renders its HTML report page."""
+    fmt = (ctx.param("format") or "html").lower()
+    tree = build(ctx, node)
+    if fmt == "json":
+        return Response(item_json(tree), mimetype="application/json")
+    if fmt == "xml":
+        return Response(item_xml(tree, ctx.app.datatypes, ctx.app.site_url), mimetype="text/xml")
+    if fmt == "html":
+        title = html.escape(f"{tree.xsi_type} {tree.fields.get('ID', '')}")
+        body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        return Response(body, mimetype="text/html")
+    raise HTTPError(400, f"Unsupported format: {fmt}")

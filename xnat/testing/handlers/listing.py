@@ -1,0 +1,151 @@
+"""Listings ("tables") as XNAT serves them: columns, filters, xsiType, sorting, paging, format.
+
+A level hands :func:`table` every row as a dict of *all* its aliases (strings) plus two
+private keys, ``_type`` (the row's xsi type) and ``_fields`` (its data-type fields), from
+which ``columns=`` xpaths and xpath filters are answered (REST-NOTES §4.2, §5).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from .base import Ctx, HTTPError
+from .deps import render_table
+
+# Query parameters that steer the listing itself and never become filters.
+CONTROL = {"format", "columns", "sortBy", "sortOrder", "limit", "offset", "xsiType", "stats",
+           "event_reason", "event_type", "event_action", "event_comment", "event_id", "XNAT_CSRF",
+           "accessible", "owner", "member", "collaborator", "recent", "favorite", "activeSince",
+           "locator", "recursive", "structure", "all", "includeHistory", "concealHiddenFields"}
+FORMATS = ("json", "csv", "xml", "html")
+
+Row = dict[str, Any]
+XpathResolver = Callable[[Row, str], str | None]
+
+
+def _xpath_value(ctx: Ctx, row: Row, xpath: str) -> str | None:
+    """The value of a ``type/path`` column for ``row``; None when the row is not of that type."""
+    type_name, _, path = xpath.partition("/")
+    row_type = row.get("_type", "")
+    if not row_type or not _type_matches(ctx, row_type, type_name):
+        return None
+    low = path.lower()
+    for key in row:  # the level's own aliases (id, label, project, date...)
+        if key.lower() == low and not key.startswith("_"):
+            return row[key]
+    fields = row.get("_fields") or {}
+    for key, value in fields.items():
+        if key.lower() == low:
+            return "" if value is None else str(value)
+    return ""
+
+
+def _type_matches(ctx: Ctx, row_type: str, type_name: str) -> bool:
+    """Is ``row_type`` the type ``type_name`` or derived from it? (xpaths are often lower-cased)"""
+    if row_type.lower() == type_name.lower():
+        return True
+    return ctx.app.datatypes.is_a(row_type, ctx.app.canonical_type(type_name))
+
+
+def _matches(value: str, pattern: str) -> bool:
+    """XNAT string criteria: comma-separated alternatives, ``*`` wildcards, case-insensitive."""
+    value = value.lower()
+    for alt in pattern.split(","):
+        alt = alt.strip().lower()
+        if "*" in alt or "?" in alt:
+            if fnmatch.fnmatchcase(value, alt):
+                return True
+        elif value == alt:
+            return True
+    return False
+
+
+def _paging(ctx: Ctx, name: str) -> int | None:
+    value = ctx.param(name)
+    if value is None or value == "" or (name == "limit" and value == "*"):
+        return None
+    if not re.fullmatch(r"\d+", value):
+        raise HTTPError(400, f"Invalid {name} value: {value!r}")
+    return int(value)
+
+
+def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
+    """Apply ``xsiType=`` and the alias/xpath filters of the query to ``rows``."""
+    xsi_type = ctx.param("xsiType")
+    if xsi_type:
+        rows = [r for r in rows if r.get("_type") and _type_matches(ctx, r["_type"], xsi_type)]
+    lower_aliases = {a.lower(): a for a in aliases}
+    for key, value in ctx.params.items(multi=True):
+        if key in CONTROL:
+            continue
+        if key.lower() in lower_aliases:
+            alias = lower_aliases[key.lower()]
+            rows = [r for r in rows if _matches(str(r.get(alias, "")), value)]
+        elif "/" in key and ":" in key.split("/", 1)[0]:
+            rows = [r for r in rows if _matches(_xpath_value(ctx, r, key) or "", value)]
+    return rows
+
+
+def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None = "",
+          always: Sequence[str] = ("URI",), columns_meta: list[dict] | None = None,
+          total: bool = True) -> Response:
+    """Filter, project, sort, page and render a listing per the request's parameters."""
+    fmt = (ctx.param("format") or "json").lower()
+    if fmt not in FORMATS:
+        raise HTTPError(400, f"Unsupported format: {fmt}")
+    aliases = [k for k in (rows[0] if rows else dict.fromkeys(defaults)) if not k.startswith("_")]
+    aliases = list(dict.fromkeys([*aliases, *defaults]))
+    rows = select_rows(ctx, rows, aliases)
+    columns = _columns(ctx, aliases, defaults, always)
+    out = []
+    for row in rows:
+        made = {}
+        for col in columns:
+            if col in aliases:
+                made[col] = "" if row.get(col) is None else str(row.get(col))
+            else:  # an xpath column, keyed lower-case as XNAT does
+                value = _xpath_value(ctx, row, col)
+                made[col.lower()] = "" if value is None else value
+        out.append(made)
+    names = [c if c in aliases else c.lower() for c in columns]
+    sort_by = ctx.param("sortBy")
+    if sort_by:
+        keys = [k.strip() for k in sort_by.split(",") if k.strip()]
+        reverse = (ctx.param("sortOrder") or "ASC").upper() == "DESC"
+        out.sort(key=lambda r: tuple(_sort_key(r.get(k, r.get(k.lower(), ""))) for k in keys), reverse=reverse)
+    offset, limit = _paging(ctx, "offset") or 0, _paging(ctx, "limit")
+    if offset or limit is not None:
+        out = out[offset: None if limit is None else offset + limit]
+    body, mimetype = render_table(out, names, fmt, title=title or None, columns=columns_meta, total=total)
+    return Response(body, mimetype=mimetype.split(";")[0])
+
+
+def _sort_key(value: str) -> tuple[int, Any]:
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value).lower())
+
+
+def _columns(ctx: Ctx, aliases: Sequence[str], defaults: Sequence[str], always: Sequence[str]) -> list[str]:
+    raw = ctx.param("columns")
+    if not raw or raw.upper() == "DEFAULT":
+        wanted = list(defaults)
+    else:
+        wanted = []
+        lower = {a.lower(): a for a in aliases}
+        for col in (c.strip() for c in raw.split(",")):
+            if col.lower() in lower:
+                wanted.append(lower[col.lower()])
+            elif "/" in col and ":" in col.split("/", 1)[0]:
+                wanted.append(col)
+            # unknown aliases are dropped, as XNAT logs and drops them
+    for col in always:
+        if col not in wanted:
+            wanted.append(col)
+    return list(dict.fromkeys(wanted))

@@ -1,0 +1,241 @@
+"""Projects: listing, item, create/update/delete, accessibility and user roles."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Response
+
+from ..auth import ACCESSIBILITY, ROLES
+from ..store import dumps, loads, now_string
+from . import items, resources
+from .base import Ctx, HTTPError, forbidden, not_found, text
+from .listing import table
+from .lookup import project_node, project_row
+from .writes import check_fields, check_label, read_write
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import XNATApp
+
+DEFAULTS = ["ID", "secondary_ID", "name", "description", "pi_firstname", "pi_lastname"]
+COLUMNS = {"secondary_ID": "secondary_id", "name": "name", "description": "description",
+           "pi_firstname": "pi_firstname", "pi_lastname": "pi_lastname"}
+SHORTCUTS = {"secondary_ID": "secondary_ID", "name": "name", "description": "description",
+             "keywords": "keywords", "pi_firstname": "PI/firstname", "pi_lastname": "PI/lastname"}
+GROUPS = {"owners": "owner", "members": "member", "collaborators": "collaborator"}
+
+
+def collection(ctx: Ctx) -> Response:
+    """``GET /data/projects`` (listing) and ``POST /data/projects`` (create from XML)."""
+    if ctx.method == "POST":
+        write = read_write(ctx, "xnat:projectData", SHORTCUTS)
+        project = write.fields.get("ID") or ctx.param("ID")
+        if not project:
+            raise HTTPError(422, "The project document must include the project ID")
+        if project_row(ctx, project) is not None:
+            raise HTTPError(409, "Project already exists")
+        _create(ctx, project, write.fields)
+        return text(f"/data/projects/{project}", 200)
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    return table(ctx, project_rows(ctx), DEFAULTS, "Projects")
+
+
+def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
+    """Every project the user can see, as listing rows."""
+    auth, user = ctx.app.auth, ctx.user
+    rows = []
+    roles = {r["project"]: r["role"] for r in ctx.app.store.all(
+        "SELECT project, role FROM project_users WHERE login=?", (user.login,))}
+    for row in ctx.app.store.all("SELECT * FROM projects ORDER BY id"):
+        if not auth.can_see(user, row["id"], row["accessibility"]):
+            continue
+        role = roles.get(row["id"])
+        if ctx.param("owner") == "true" and role != "owner":
+            continue
+        if ctx.param("member") == "true" and role != "member":
+            continue
+        if ctx.param("collaborator") == "true" and role != "collaborator":
+            continue
+        if ctx.param("accessible") == "true" and not auth.can_read(user, row["id"], row["accessibility"]):
+            continue
+        out = {"ID": row["id"], **{k: row[v] for k, v in COLUMNS.items()},
+               "URI": f"/data/projects/{row['id']}", "_type": row["xsi_type"], "_fields": loads(row["fields"])}
+        out["accessibility"] = row["accessibility"]
+        out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
+        rows.append(out)
+    return rows
+
+
+def item(ctx: Ctx, project: str) -> Response:
+    """``GET|PUT|DELETE /data/projects/{P}``."""
+    if ctx.method == "PUT":
+        return _put(ctx, project)
+    node = project_node(ctx, project)
+    if ctx.method == "DELETE":
+        if not ctx.app.auth.is_owner(ctx.user, node.key):
+            raise forbidden()
+        resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
+        with ctx.app.store.transaction() as conn:
+            for table_name in ("projects", "project_aliases", "project_users"):
+                column = "id" if table_name == "projects" else "project"
+                conn.execute(f"DELETE FROM {table_name} WHERE {column}=?", (node.key,))
+            conn.execute("DELETE FROM shares WHERE project=?", (node.key,))
+            conn.execute("INSERT OR IGNORE INTO deleted_projects(id) VALUES(?)", (node.key,))
+        return text("")
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    return items.respond(ctx, node)
+
+
+def _put(ctx: Ctx, project: str) -> Response:
+    ctx.require_login()
+    write = read_write(ctx, "xnat:projectData", SHORTCUTS)
+    if write.fields.get("ID", project) != project:
+        raise HTTPError(417, "The project ID in the document does not match the URL")
+    write.fields.pop("ID", None)
+    check_fields(ctx, "xnat:projectData", write.fields)
+    row = project_row(ctx, project)
+    accessibility = ctx.param("accessibility")
+    if accessibility is not None and accessibility not in ACCESSIBILITY:
+        raise HTTPError(400, f"Invalid accessibility: {accessibility}")
+    if row is None:
+        check_label(project, "project ID")
+        if ctx.app.store.one("SELECT 1 FROM deleted_projects WHERE id=?", (project,)):
+            raise HTTPError(403, "A project with this ID was deleted; its ID cannot be reused")
+        _create(ctx, project, write.fields, accessibility)
+        return text(project, 201)
+    if not ctx.app.auth.is_owner(ctx.user, row["id"]):
+        raise forbidden()
+    _update(ctx, row["id"], write.fields, accessibility)
+    return text(row["id"], 200)
+
+
+def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Fields stored in their own columns vs. the JSON ``fields`` column."""
+    columns = {"secondary_ID": "secondary_id", "name": "name", "description": "description",
+               "PI/firstname": "pi_firstname", "PI/lastname": "pi_lastname"}
+    own = {columns[k]: v for k, v in fields.items() if k in columns}
+    rest = {k: v for k, v in fields.items() if k not in columns}
+    return own, rest
+
+
+def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: list[str]) -> None:
+    store = ctx.app.store
+    for column in ("secondary_id", "name"):
+        value = own.get(column)
+        if value and store.one(f"SELECT 1 FROM projects WHERE {column}=? AND id<>?", (value, project)):
+            raise HTTPError(409, f"Another project already uses this {column}: {value}")
+    for alias in aliases:
+        other = store.one("SELECT project FROM project_aliases WHERE alias=?", (alias,))
+        if (other and other["project"] != project) or (alias != project and project_row(ctx, alias)):
+            raise HTTPError(409, f"Another project already uses the alias {alias}")
+
+
+def _aliases(ctx: Ctx) -> list[str]:
+    raw = ",".join(ctx.params.getlist("alias") + ctx.params.getlist("aliases"))
+    return [a.strip() for a in raw.split(",") if a.strip()]
+
+
+def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None = None) -> None:
+    own, rest = _split(fields)
+    own.setdefault("secondary_id", project)
+    own.setdefault("name", project)
+    aliases = _aliases(ctx)
+    _check_unique(ctx, project, own, aliases)
+    store = ctx.app.store
+    with store.transaction() as conn:
+        event = store.next_value(conn, "event")
+        conn.execute(
+            "INSERT INTO projects(id, secondary_id, name, description, pi_firstname, pi_lastname,"
+            " accessibility, fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+            (project, own["secondary_id"], own["name"], own.get("description", ""),
+             own.get("pi_firstname", ""), own.get("pi_lastname", ""), accessibility or "private",
+             dumps(rest), now_string(), ctx.user.login, event))
+        conn.executemany("INSERT INTO project_aliases(alias, project) VALUES(?,?)",
+                         [(a, project) for a in aliases])
+        if not ctx.user.admin:
+            conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,'owner')",
+                         (project, ctx.user.login))
+
+
+def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None) -> None:
+    own, rest = _split(fields)
+    aliases = _aliases(ctx)
+    _check_unique(ctx, project, own, aliases)
+    store = ctx.app.store
+    with store.transaction() as conn:
+        for column, value in own.items():
+            conn.execute(f"UPDATE projects SET {column}=? WHERE id=?", (value, project))
+        if rest:
+            current = loads(conn.execute("SELECT fields FROM projects WHERE id=?", (project,)).fetchone()[0])
+            current.update(rest)
+            conn.execute("UPDATE projects SET fields=? WHERE id=?", (dumps(current), project))
+        if accessibility:
+            conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (accessibility, project))
+        conn.executemany("INSERT OR IGNORE INTO project_aliases(alias, project) VALUES(?,?)",
+                         [(a, project) for a in aliases])
+
+
+def accessibility(ctx: Ctx, project: str, value: str | None = None) -> Response:
+    """``GET /data/projects/P/accessibility`` (plain text) and ``PUT .../accessibility/{value}``."""
+    node = project_node(ctx, project)
+    if value is None:
+        if ctx.method != "GET":
+            raise HTTPError(405, "Method Not Allowed")
+        return text(node.row["accessibility"])
+    if ctx.method not in ("PUT", "POST"):
+        raise HTTPError(405, "Method Not Allowed")
+    if value not in ACCESSIBILITY:
+        raise HTTPError(400, f"Invalid accessibility: {value}")
+    if not ctx.app.auth.is_owner(ctx.user, node.key):
+        raise forbidden()
+    with ctx.app.store.transaction() as conn:
+        conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (value, node.key))
+    return text(value)
+
+
+def user_roles(ctx: Ctx, project: str) -> Response:
+    """``GET /data/projects/P/users``: the project's users and their groups."""
+    node = project_node(ctx, project)
+    rows = []
+    for r in ctx.app.store.all(
+            "SELECT u.login, u.firstname, u.lastname, u.email, u.xdat_user_id, pu.role FROM project_users pu"
+            " JOIN users u ON u.login = pu.login WHERE pu.project=? ORDER BY u.login", (node.key,)):
+        rows.append({"login": r["login"], "firstname": r["firstname"], "lastname": r["lastname"],
+                     "email": r["email"], "ID": str(r["xdat_user_id"]),
+                     "displayname": r["role"].capitalize() + "s", "role": r["role"],
+                     "GROUP_ID": f"{node.key}_{r['role']}"})
+    return table(ctx, rows, ["role", "login", "firstname", "lastname", "email", "ID", "displayname", "GROUP_ID"],
+                 "Users", always=())
+
+
+def user_role(ctx: Ctx, project: str, group: str, login: str) -> Response:
+    """``PUT|DELETE /data/projects/P/users/{Owners|Members|Collaborators}/{login}``."""
+    node = project_node(ctx, project)
+    if not ctx.app.auth.is_owner(ctx.user, node.key):
+        raise forbidden()
+    role = GROUPS.get(group.lower()) or (group.lower() if group.lower() in ROLES else None)
+    if role is None:
+        raise HTTPError(404, f"Unknown group: {group}")
+    if ctx.method == "PUT":
+        set_role(ctx.app, node.key, login, role)
+    elif ctx.method == "DELETE":
+        set_role(ctx.app, node.key, login, None)
+    else:
+        raise HTTPError(405, "Method Not Allowed")
+    return text("")
+
+
+def set_role(app: "XNATApp", project: str, login: str, role: str | None) -> None:
+    """Give ``login`` a role in ``project`` (None removes it)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"invalid role {role!r}; expected one of {ROLES}")
+    if app.auth.user(login) is None:
+        raise HTTPError(404, f"Unable to find user {login}")
+    if app.store.one("SELECT 1 FROM projects WHERE id=?", (project,)) is None:
+        raise not_found("project")
+    with app.store.transaction() as conn:
+        conn.execute("DELETE FROM project_users WHERE project=? AND login=?", (project, login))
+        if role is not None:
+            conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,?)", (project, login, role))

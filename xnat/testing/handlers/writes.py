@@ -1,0 +1,130 @@
+"""Reading what a PUT/POST asks to write: the data type and ``xpath=value`` fields.
+
+XNAT builds the item from an XML body (text/xml, ``req_format=xml``, ``inbody=true`` or
+an ``.xml`` multipart part) and then overlays query parameters: ``xsiType`` (or
+``ELEMENT_0``, or the type prefix of a ``ns:type/path`` key), full xpaths such as
+``xnat:mrSessionData/fieldStrength`` and per-level shortcuts (``label``, ``gender``,
+``type``...). REST-NOTES §6.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from .base import Ctx, HTTPError
+from .deps import ItemNode, parse_item_xml
+
+logger = logging.getLogger(__name__)
+
+# Query keys that are never fields.
+NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_reason", "event_type",
+              "event_action", "event_comment", "event_id", "XNAT_CSRF", "allowDataDeletion",
+              "removeFiles", "overwrite", "extract", "content", "tags", "description", "primary",
+              "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
+              "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
+LABEL_RE = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+@dataclass
+class WriteRequest:
+    """What a write asks for."""
+
+    xsi_type: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+    body: ItemNode | None = None
+    label: str | None = None
+
+
+def xml_body(ctx: Ctx) -> bytes | None:
+    """The XML document sent with the request, if any."""
+    request = ctx.request
+    if request.mimetype == "multipart/form-data":
+        for storage in request.files.values():
+            if (storage.filename or "").lower().endswith(".xml"):
+                return storage.read()
+        return None
+    wants_xml = (request.mimetype in ("text/xml", "application/xml")
+                 or (ctx.param("req_format") or "").lower() == "xml"
+                 or (ctx.param("inbody") or "").lower() == "true")
+    if not wants_xml:
+        return None
+    data = request.get_data(cache=True)
+    return data or None
+
+
+def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) -> WriteRequest:
+    """Parse the body and the query into a :class:`WriteRequest` (422 on malformed XML)."""
+    body_node: ItemNode | None = None
+    data = xml_body(ctx)
+    if data is not None:
+        try:
+            body_node = parse_item_xml(data, ctx.app.datatypes)
+        except ValueError as exc:
+            raise HTTPError(422, f"Unable to parse XML document: {exc}") from None
+    fields: dict[str, str] = {}
+    xsi_type = ctx.param("xsiType") or ctx.param("ELEMENT_0")
+    if body_node is not None:
+        xsi_type = xsi_type or body_node.xsi_type
+        fields.update({k: _text(v) for k, v in body_node.fields.items() if v is not None})
+    for key, value in ctx.params.items(multi=True):
+        if key in NOT_FIELDS:
+            continue
+        if key in shortcuts:
+            fields[shortcuts[key]] = value
+            continue
+        head, sep, path = key.partition("/")
+        if sep and ":" in head:
+            xsi_type = xsi_type or ctx.app.canonical_type(head)
+            fields[path] = value
+    if xsi_type:
+        xsi_type = ctx.app.canonical_type(xsi_type)
+    label = ctx.param("label")
+    if label is None and "label" in fields:
+        label = fields.pop("label")
+    return WriteRequest(xsi_type or default_type, fields, body_node, label)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_type(ctx: Ctx, xsi_type: str | None, base: str, existing: str | None = None) -> str:
+    """The type to write: known to the schema and derived from ``base``; 409/417/400 otherwise."""
+    if xsi_type is None:
+        if existing:
+            return existing
+        raise HTTPError(417, "Need PUT Contents: no xsiType given")
+    datatypes = ctx.app.datatypes
+    if not datatypes.exists(xsi_type):
+        raise HTTPError(400, f"Unknown data type: {xsi_type}")
+    if not datatypes.is_a(xsi_type, base):
+        raise HTTPError(400, f"{xsi_type} is not a kind of {base}")
+    if existing and existing != xsi_type:
+        raise HTTPError(409, "Specified xsiType differs from existing xsiType")
+    return xsi_type
+
+
+def check_fields(ctx: Ctx, xsi_type: str, fields: dict[str, str]) -> dict[str, str]:
+    """400 for a field the data type does not have, or a value of the wrong type."""
+    datatypes = ctx.app.datatypes
+    for path, value in fields.items():
+        if datatypes.field_type(xsi_type, path) is None:
+            raise HTTPError(400, f"Invalid field for {xsi_type}: {path}")
+        if value == "":
+            continue
+        try:
+            datatypes.coerce(xsi_type, path, value)
+        except ValueError:
+            raise HTTPError(400, f"Invalid value for {xsi_type}/{path}: {value!r}") from None
+    return fields
+
+
+def check_label(label: str, what: str = "label") -> str:
+    """417 for characters XNAT refuses in IDs and labels."""
+    if not LABEL_RE.match(label):
+        raise HTTPError(417, f"Invalid character in {what}: {label!r}")
+    return label
