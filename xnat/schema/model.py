@@ -15,7 +15,7 @@ collide with a named type, and the namespace prefix keeps two schemas apart.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -123,11 +123,12 @@ class SchemaModel:
     schemas: list[SchemaInfo] = field(default_factory=list)
     types: dict[str, TypeDef] = field(default_factory=dict)
     elements: dict[str, str] = field(default_factory=dict)  # root element -> type key
+    notes: list[str] = field(default_factory=list)  # warnings raised while reading
     format: int = MODEL_FORMAT
 
     def to_json(self) -> str:
-        """The model as JSON text."""
-        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False)
+        """The model as compact JSON text (fields equal to their default are left out)."""
+        return json.dumps(_compact(self), separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "SchemaModel":
@@ -139,6 +140,7 @@ class SchemaModel:
             schemas=[_build(SchemaInfo, item) for item in _list(data, "schemas")],
             types={_str(k): _build_type(v) for k, v in _dict(data, "types").items()},
             elements={_str(k): _str(v) for k, v in _dict(data, "elements").items()},
+            notes=[_str(v) for v in _list(data, "notes")],
         )
 
 
@@ -154,21 +156,65 @@ _SCALARS: dict[str, tuple[type, ...]] = {
 }
 
 
+def _defaults(kind: type) -> dict[str, Any]:
+    """Field name -> default value of dataclass ``kind`` (fresh containers each call)."""
+    values = {}
+    for item in fields(kind):
+        if item.default is not MISSING:
+            values[item.name] = item.default
+        elif item.default_factory is not MISSING:
+            values[item.name] = item.default_factory()
+    return values
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _compact(obj: Any) -> Any:
+    """Dataclasses as dicts without the fields that equal their defaults."""
+    if hasattr(obj, "__dataclass_fields__"):
+        defaults = _DEFAULTS.get(type(obj))
+        if defaults is None:  # only compared with, never handed out
+            defaults = _DEFAULTS[type(obj)] = _defaults(type(obj))
+        out = {}
+        for item in fields(obj):
+            value = getattr(obj, item.name)
+            if item.name not in defaults or value != defaults[item.name] or item.name == "format":
+                out[item.name] = _compact(value)
+        return out
+    if isinstance(obj, list):
+        return [_compact(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _compact(v) for k, v in obj.items()}
+    return obj
+
+
+_SPECS: dict[type, tuple[list[tuple[str, str]], frozenset[str]]] = {}
+
+
 def _build(kind: type, data: Any) -> Any:
-    """Instantiate dataclass ``kind`` from a dict whose values must have the declared types."""
+    """Instantiate dataclass ``kind`` from a dict whose values must have the declared types.
+
+    Missing keys take their defaults (the JSON is compact); unknown keys are refused.
+    """
     if not isinstance(data, dict):
         raise ValueError(f"{kind.__name__}: expected an object")
+    if kind not in _SPECS:
+        spec_list = [(item.name, str(item.type)) for item in fields(kind)]
+        _SPECS[kind] = (spec_list, frozenset(name for name, _ in spec_list))
+    spec, known = _SPECS[kind]
+    if not known.issuperset(data):
+        raise ValueError(f"{kind.__name__}: unexpected keys {sorted(set(data) - known)}")
     values: dict[str, Any] = {}
-    for item in fields(kind):
-        if item.name not in data:
-            raise ValueError(f"{kind.__name__}: missing {item.name!r}")
-        value = data[item.name]
-        annotation = str(item.type)
+    for name, annotation in spec:
+        if name not in data:
+            continue
+        value = data[name]
         if annotation in _SCALARS:
             if not isinstance(value, _SCALARS[annotation]) or (
                 isinstance(value, bool) and annotation != "bool"
             ):
-                raise ValueError(f"{kind.__name__}.{item.name}: bad value")
+                raise ValueError(f"{kind.__name__}.{name}: bad value")
         elif annotation == "list[str]":
             value = [_str(v) for v in _as_list(value)]
         elif annotation == "dict[str, str]":
@@ -178,8 +224,8 @@ def _build(kind: type, data: Any) -> Any:
         elif annotation == "list[FieldDef]":
             value = [_build(FieldDef, v) for v in _as_list(value)]
         else:  # pragma: no cover - a new field type must be added above
-            raise ValueError(f"{kind.__name__}.{item.name}: unsupported type {annotation}")
-        values[item.name] = value
+            raise ValueError(f"{kind.__name__}.{name}: unsupported type {annotation}")
+        values[name] = value
     return kind(**values)
 
 
@@ -206,8 +252,8 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 def _list(data: dict[str, Any], key: str) -> list[Any]:
-    return _as_list(data.get(key))
+    return _as_list(data.get(key, []))
 
 
 def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
-    return _as_dict(data.get(key))
+    return _as_dict(data.get(key, {}))

@@ -497,11 +497,12 @@ def read_schemas(sources: Sequence[tuple[str, bytes]], core: Collection[str] = C
     skipped with an :class:`XNATSchemaWarning`.
     """
     docs: list[_Doc] = []
+    notes: list[str] = []
     for name, data in sources:
         try:
             docs.append(parse_document(name, data))
         except XNATSchemaError as exc:
-            _fail(name, core, exc)
+            _fail(name, core, exc, notes)
     reader = _Reader(docs)
     infos: list[SchemaInfo] = []
     for doc in docs:
@@ -511,14 +512,16 @@ def read_schemas(sources: Sequence[tuple[str, bytes]], core: Collection[str] = C
         except XNATSchemaError as exc:
             for key in set(reader.types) - before:
                 del reader.types[key]
-            _fail(doc.name, core, exc)
+            _fail(doc.name, core, exc, notes)
             continue
         added = len(reader.types) - len(before)
         infos.append(SchemaInfo(doc.name, doc.namespace, doc.prefix, doc.sha256, added))
-    return SchemaModel(schemas=infos, types=reader.types, elements=reader.root_elements)
+    return SchemaModel(schemas=infos, types=reader.types, elements=reader.root_elements, notes=notes)
 
 
-def _fail(name: str, core: Collection[str], exc: XNATSchemaError) -> None:
+def _fail(name: str, core: Collection[str], exc: XNATSchemaError, notes: list[str]) -> None:
     if name in core:
         raise exc
-    warnings.warn(f"extension schema skipped: {exc}", XNATSchemaWarning, stacklevel=3)
+    message = f"extension schema skipped: {exc}"
+    notes.append(message)
+    warnings.warn(message, XNATSchemaWarning, stacklevel=3)
