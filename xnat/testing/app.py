@@ -110,7 +110,6 @@ class XNATApp:
         self.version = version
         self.site_url = site_url.rstrip("/")
         self.started = time.time()
-        self._types: dict[str, str] | None = None
         for entry in users:
             login, _, rest = entry.partition(":")
             password, _, flag = rest.partition(":")
@@ -137,9 +136,7 @@ class XNATApp:
 
     def canonical_type(self, name: str) -> str:
         """The schema's spelling of an xsi type named in any case (``xnat:mrsessiondata``)."""
-        if self._types is None:
-            self._types = {t.lower(): t for t in self.datatypes.datatypes()}
-        return self._types.get(name.lower(), name)
+        return self.datatypes.canonical(name) or name
 
     def populate(self, spec: str | dict[str, int]) -> None:
         """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""

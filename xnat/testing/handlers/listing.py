@@ -99,7 +99,7 @@ def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None 
     if fmt not in FORMATS:
         raise HTTPError(400, f"Unsupported format: {fmt}")
     aliases = [k for k in (rows[0] if rows else dict.fromkeys(defaults)) if not k.startswith("_")]
-    aliases = list(dict.fromkeys([*aliases, *defaults]))
+    aliases = list(dict.fromkeys([*aliases, *(d for d in defaults if "/" not in d)]))
     rows = select_rows(ctx, rows, aliases)
     columns = _columns(ctx, aliases, defaults, always)
     out = []
