@@ -240,7 +240,7 @@ def test_request_bodies_content(reference: Path, real: DataTypes) -> None:
     assert step.fields["program"] == "recon-all -all" and step.fields["program/arguments"] == "-s -all"
 
 
-@pytest.mark.parametrize("name", ["event_service_sample_xml_sample_project.xml",
+@pytest.mark.parametrize("name", ["event_service_sample_xml_sample_project.xml", "qc_with_prov.xml",
                                   "event_service_sample_xml_sample_session.xml",
                                   "event_service_sample_xml_sample_subject.xml",
                                   "test_expt_v1.xml", "test_project_v1.xml", "test_subject_v1.xml"])
