@@ -386,3 +386,14 @@ def test_deep_nesting_is_bounded(compact: DataTypes) -> None:
     body = b"<a>" * 100000 + b"</a>" * 100000
     with pytest.raises(ValueError, match="malformed"):
         parse_item_xml(body, compact)
+
+
+def test_item_xml_lays_out_unknown_item_types_as_the_declared_type(compact: DataTypes) -> None:
+    # A store may name a subject's share item "xnat:subjectData_share"; the schema says
+    # the element is an xnat:projectParticipant, so its attributes still come out.
+    node = ItemNode("xnat:subjectData", {"ID": "S1", "label": "s"}, children=[
+        ("sharing/share", [ItemNode("xnat:subjectData_share", {"project": "Q", "label": "s_q"})])])
+    root = etree.fromstring(item_xml(node, compact, "http://x"))
+    share = root.find(f"{XNAT}sharing/{XNAT}share")
+    assert share.get("project") == "Q" and share.get("label") == "s_q"
+    assert share.get(XSI + "type") is None

@@ -312,6 +312,11 @@ class DataTypes:
         """True for a named complex type of the loaded schemas (case-insensitive)."""
         return self.canonical(xsi_type) is not None
 
+    def describes(self, xsi_type: str) -> bool:
+        """True when fields of this type are known: a named type or an anonymous item
+        type such as "xnat:experimentData_share"."""
+        return self._typedef(xsi_type) is not None
+
     def base_of(self, xsi_type: str) -> str | None:
         """The direct base type, or None."""
         typedef = self._typedef(xsi_type)

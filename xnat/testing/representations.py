@@ -220,12 +220,16 @@ class _XMLWriter:
         uri = self.prefixes.get(prefix)
         return f"{{{uri}}}{local}" if uri else local
 
-    def write_item(self, elem: etree._Element, node: ItemNode, text_key: str | None) -> None:
-        fields = self.types.fields_of(node.xsi_type)
+    def write_item(self, elem: etree._Element, node: ItemNode, text_key: str | None,
+                   layout: str | None = None) -> None:
+        # An item type the schema does not describe (a store's own name for a share or
+        # custom field item) is laid out as the element's declared type.
+        layout = node.xsi_type if self.types.describes(node.xsi_type) or layout is None else layout
+        fields = self.types.fields_of(layout)
         children: dict[str, list[ItemNode]] = {}
         for path, items in node.children:
             children.setdefault(path, []).extend(items)
-        text_type = self.types.text_type(node.xsi_type)
+        text_type = self.types.text_type(layout)
         if text_key and (text_type or not fields) and node.fields.get(text_key) is not None:
             elem.text = _text_of(node.fields[text_key])
         self.fill(elem, fields, node.fields, children, "")
@@ -241,11 +245,12 @@ class _XMLWriter:
             path = prefix + found.name
             tag = f"{{{found.namespace}}}{found.name}" if found.namespace else found.name
             if self.types.is_child(found):
+                declared = self.types.child_type(found)
                 for item in children.get(path, []):
                     sub = etree.SubElement(elem, tag)
                     if self.types.exists(item.xsi_type):   # XNAT names the concrete type
                         sub.set(_XSI_TYPE, item.xsi_type)
-                    self.write_item(sub, item, found.name)
+                    self.write_item(sub, item, found.name, declared)
             elif found.nested is not None:
                 sub = etree.Element(tag)
                 if found.nested.text_type and values.get(path) is not None:
