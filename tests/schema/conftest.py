@@ -60,7 +60,7 @@ def make_response(url: str, status: int, body: bytes, content_type: str = "text/
     response._content = body
     response.url = url
     response.headers["Content-Type"] = content_type
-    response.request = requests.Request("GET", url).prepare()
+    response.request = requests.Request("GET", "http://xnat.test" + url).prepare()
     return response
 
 

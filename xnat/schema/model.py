@@ -136,6 +136,9 @@ class SchemaModel:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             raise ValueError("not a schema model of format %d" % MODEL_FORMAT)
+        unknown = set(data) - {"schemas", "types", "elements", "notes", "format"}
+        if unknown:
+            raise ValueError(f"SchemaModel: unexpected keys {sorted(unknown)}")
         return cls(
             schemas=[_build(SchemaInfo, item) for item in _list(data, "schemas")],
             types={_str(k): _build_type(v) for k, v in _dict(data, "types").items()},
