@@ -174,7 +174,7 @@ def _raise_for_login(session: "BaseXNATSession", response: requests.Response,
             )
         what = "alias token and secret (the token may have expired)" if credentials.is_token \
             else "user name and password"
-        raise XNATLoginFailedError(f"{where}: the server answered {status}{': ' + reason if reason else ''}. "
+        raise XNATLoginFailedError(f"{where}: the server answered {status}{': ' + reason.rstrip('.') if reason else ''}. "
                                    f"Check the {what}")
     if status == 404:
         raise XNATResponseError(

@@ -130,7 +130,9 @@ def make_retry(retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
     """The retry policy: bounded, with exponential backoff, idempotent methods only."""
     retry = CountingRetry(
         total=retries,
-        connect=retries,
+        # A refused or unresolvable connection gets one immediate retry only: a server that
+        # is down should fail the call at once, not after seconds of backoff.
+        connect=min(retries, 1),
         read=retries,
         status=retries,
         other=0,

@@ -12,16 +12,6 @@ from xnat import auth
 from xnat.exceptions import XNATAuthError, XNATValueError
 
 SERVER = "https://xnat.example.org"
-ENV_NAMES = auth.SERVER_VARIABLES + auth.USER_VARIABLES + auth.PASSWORD_VARIABLES + ("NETRC",)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    """No credentials leak in from the machine running the tests."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
 
 
 def write_netrc(path, text, mode=0o600):

@@ -129,13 +129,14 @@ def test_500_is_not_retried(scripted):
     assert len(scripted.seen) == 1
 
 
-def test_connection_refused_is_retried_then_fails(caplog):
-    session = transport.build_transport(retries=2, backoff=0)
+def test_connection_refused_is_retried_once_then_fails(caplog):
+    session = transport.build_transport(retries=3, backoff=5)  # the one retry has no backoff
     url = f"http://127.0.0.1:{dead_port()}/data/JSESSION"
     with caplog.at_level(logging.DEBUG, logger="xnat.transport"):
         with pytest.raises(requests.ConnectionError) as info:
             session.get(url, timeout=5)
-    assert session.retry_counter.count == 2
+    assert session.retry_counter.count == 1
+    assert "after NewConnectionError" in caplog.text
     error = transport.translate_request_error(info.value, "GET", url)
     assert isinstance(error, XNATConnectionError)
     assert "Check the server URL" in str(error) and "refused" in str(error).lower()
