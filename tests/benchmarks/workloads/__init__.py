@@ -1,0 +1,21 @@
+"""One module per workload.
+
+Each module has two halves that never import each other's world:
+
+* ``client(params, probe) -> dict`` runs *inside* a fresh subprocess (loaded by file path
+  by ``_child.py``) with the interpreter of the implementation measured; it imports only
+  the standard library and the library under test, inside the function.
+* ``measure(bench) -> list[Row]`` runs in the harness: it plans the runs, alternates the
+  implementations and turns the results into table rows. ``FIGURES`` names its rows so a
+  broken workload can still be reported.
+"""
+
+from . import connect, download, import_time, listing, transfer_dir
+
+ALL = {
+    "import": import_time,
+    "connect": connect,
+    "listing": listing,
+    "download": download,
+    "transfer_dir": transfer_dir,
+}

@@ -1,0 +1,84 @@
+"""``connect()``: cold cache, warm cache, and a slow network (20 ms per request).
+
+Targets (ours / xnatpy): cold <= 0.2x, warm <= 0.05x, slow network <= 0.1x. The cache
+is the user cache folder (``XDG_CACHE_HOME``): a fresh empty one per cold run, one primed
+folder shared by the warm runs. xnatpy has no cache, so its cold and warm runs are the
+same operation. The slow network is a loopback proxy that holds every request 20 ms.
+pyxnat's ``Interface()`` is shown for reference (it loads no schemas at all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FIGURES = [("connect, cold cache", "s"), ("connect, warm cache", "s"), ("connect, 20 ms per request", "s"),
+           ("connect: HTTP requests", "")]
+
+
+def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
+    import time
+
+    impl = params["impl"]
+    if impl == "pyxnat":
+        import pyxnat
+
+        counter = probe.RequestCounter().install()
+        start = time.perf_counter()
+        interface = pyxnat.Interface(server=params["url"], user=params["user"], password=params["password"])
+        interface.get("/data/JSESSION")  # one authenticated round trip, as a login check
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "requests": counter.count, "peak_rss_mb": probe.peak_rss_mb()}
+
+    import xnat
+
+    counter = probe.RequestCounter().install()
+    start = time.perf_counter()
+    session = xnat.connect(params["url"], user=params["user"], password=params["password"])
+    seconds = time.perf_counter() - start
+    requests_made = counter.count
+    result: dict[str, Any] = {"seconds": seconds, "requests": requests_made, "peak_rss_mb": probe.peak_rss_mb()}
+    try:
+        session.disconnect()
+    except Exception as error:  # not part of the figure, but worth seeing
+        result["disconnect_error"] = f"{type(error).__name__}: {error}"[:200]
+    return result
+
+
+def measure(bench: Any) -> list[Any]:
+    from ..proxy import DelayProxy
+    from ..results import Cell, Row, Target, server_share, summarize
+
+    impls = ["ours", "xnatpy", "pyxnat"]
+
+    def cold_env(impl: str, rep: int) -> dict[str, str]:
+        return {"XDG_CACHE_HOME": str(bench.tempdir(f"cache-cold-{impl}-{rep}-"))}
+
+    warm = bench.tempdir("cache-warm-")
+    warm_env = {"XDG_CACHE_HOME": str(warm)}
+    priming = bench.run(__file__, "ours", {}, env=warm_env)   # fills our cache; not measured
+
+    cold = bench.alternate(__file__, impls, {}, env=cold_env)
+    warm_runs = bench.alternate(__file__, impls, {}, env=lambda impl, rep: warm_env)
+    with DelayProxy("127.0.0.1", int(bench.url.rsplit(":", 1)[1]), bench.cfg.slow_delay_s) as proxy:
+        slow = bench.alternate(__file__, impls, {"url": proxy.url}, reps=min(bench.cfg.reps, 3), env=cold_env)
+        proxied = proxy.requests
+
+    def row(figure: str, runs: dict[str, list[dict[str, Any]]], bound: float) -> Row:
+        cells = {impl: summarize(runs[impl], "seconds", "not built yet" if impl == "ours" else "")
+                 for impl in impls}
+        shares = {impl: s for impl in ("ours", "xnatpy") if (s := server_share(runs[impl])) is not None}
+        return Row(figure, "s", cells, Target("<=", bound, "xnatpy"), server_cpu=shares)
+
+    rows = [row("connect, cold cache", cold, 0.2), row("connect, warm cache", warm_runs, 0.05),
+            row("connect, 20 ms per request", slow, 0.1)]
+    rows[1].notes.append("xnatpy and pyxnat keep no schema cache: their warm run repeats the cold one")
+    if priming.get("error"):
+        rows[1].notes.append(f"priming our cache failed: {priming['error']}")
+    rows[2].notes.append(f"loopback proxy, {bench.cfg.slow_delay_s * 1000:.0f} ms held per request, cold cache; "
+                         f"{proxied} requests went through it")
+    rows[0].notes.append("pyxnat: Interface() plus one authenticated GET (it loads no schemas)")
+    requests = Row("connect: HTTP requests", "", {
+        impl: Cell(cell.value, runs=cell.runs, error=cell.error)
+        for impl in impls for cell in [summarize(cold[impl], "requests", "not built yet" if impl == "ours" else "")]
+    })
+    return rows + [requests]

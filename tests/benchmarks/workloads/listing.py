@@ -1,0 +1,124 @@
+"""List a project's experiments and read label, date and xsi type of each; memory per row.
+
+Targets: time <= 0.25x xnatpy and <= 1.5x raw ``requests`` + ``json``; memory per listed
+experiment <= 0.25x xnatpy.
+
+Each run: connect (not timed), then (1) fetch the listing, (2) read label and xsi type of
+every experiment, (3) read the date of every experiment. A client that makes one request
+per experiment in (2) or (3) (pyxnat; xnatpy for the date) would need many minutes for
+50,000 rows, so each per-object phase has a time budget and is extrapolated linearly past
+it; the report says where. Memory = growth of the process RSS from before (1) to after (2)
+(after a garbage collection), divided by the number of experiments, measured only when (2)
+covered every experiment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FIGURES = [("list experiments: label, date, xsi type", "s"), ("memory per listed experiment", "KB")]
+
+
+def _fetch_and_readers(params: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """(fetch() -> list, read_label_and_type(item), read_date(item), keep-alive handle)."""
+    impl, url, project = params["impl"], params["url"], params["project"]
+    if impl == "limit":
+        import json
+
+        import requests
+
+        http = requests.Session()
+        http.auth = (params["user"], params["password"])
+        http.get(url + "/data/JSESSION", timeout=60).raise_for_status()   # log in, as the others do
+
+        def fetch() -> list[Any]:
+            response = http.get(f"{url}/data/projects/{project}/experiments", params={"format": "json"}, timeout=600)
+            response.raise_for_status()
+            return json.loads(response.content)["ResultSet"]["Result"]
+
+        return fetch, lambda row: (row["label"], row["xsiType"]), lambda row: row["date"], http
+    if impl == "pyxnat":
+        import pyxnat
+
+        interface = pyxnat.Interface(server=url, user=params["user"], password=params["password"])
+
+        def fetch() -> list[Any]:
+            return list(interface.select.project(project).experiments())
+
+        return (fetch, lambda exp: (exp.label(), exp.datatype()), lambda exp: exp.attrs.get("date"), interface)
+
+    import xnat
+
+    session = xnat.connect(url, user=params["user"], password=params["password"])
+
+    def fetch() -> list[Any]:
+        return list(session.projects[project].experiments.values())
+
+    return fetch, lambda exp: (exp.label, exp.__xsi_type__), lambda exp: exp.date, session
+
+
+def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
+    import gc
+    import time
+
+    fetch, read_main, read_date, handle = _fetch_and_readers(params)
+    counter = probe.RequestCounter().install()
+    budget, expected = params["budget_s"], params["count"]
+    gc.collect()
+    rss_before = probe.rss_mb()
+    start = time.perf_counter()
+    items = fetch()
+    fetch_s = time.perf_counter() - start
+    if len(items) != expected:
+        raise AssertionError(f"listed {len(items)} experiments, the server holds {expected}")
+    main_s, main_done = probe.timed_loop(items, read_main, budget)
+    gc.collect()
+    kb_per = (probe.rss_mb() - rss_before) * 1024 / expected if main_done == expected else None
+    date_s, date_done = probe.timed_loop(items, read_date, budget)
+    seconds = (fetch_s + probe.extrapolate(main_s, main_done, expected)
+               + probe.extrapolate(date_s, date_done, expected))
+    result = {"seconds": seconds, "fetch_s": fetch_s, "main_done": main_done, "date_done": date_done,
+              "count": expected, "requests": counter.count, "peak_rss_mb": probe.peak_rss_mb()}
+    if kb_per is not None:
+        result["kb_per_experiment"] = kb_per
+    del items, handle
+    return result
+
+
+def measure(bench: Any) -> list[Any]:
+    import statistics
+
+    from ..results import Cell, Row, Target, server_share, summarize
+
+    seed = bench.seed
+    impls = ["ours", "xnatpy", "pyxnat", "limit"]
+    if not seed.list_project:
+        reason = "; ".join(seed.errors) or "no populated project"
+        return [Row(f, u, {"ours": Cell(None, error=f"seeding: {reason}")}) for f, u in FIGURES]
+    params = {"project": seed.list_project, "count": seed.list_count, "budget_s": bench.cfg.list_budget_s}
+    runs = bench.alternate(__file__, impls, params)
+    n = seed.list_count
+    cells = {impl: summarize(runs[impl], "seconds", "not built yet" if impl == "ours" else "") for impl in impls}
+    shares = {impl: s for impl in ("ours", "xnatpy", "limit") if (s := server_share(runs[impl])) is not None}
+    figure = f"list {n:,} experiments: label, date, xsi type"
+    vs_peer = Row(figure, "s", cells, Target("<=", 0.25, "xnatpy"), server_cpu=shares)
+    vs_raw = Row(f"  same, against raw requests+json", "s", {"ours": cells["ours"], "limit": cells["limit"]},
+                 Target("<=", 1.5, "limit"))
+    memory = Row("memory per listed experiment", "KB",
+                 {impl: summarize(runs[impl], "kb_per_experiment", "not built yet" if impl == "ours" else "")
+                  for impl in impls}, Target("<=", 0.25, "xnatpy"))
+    for impl in impls:
+        ok = [r for r in runs[impl] if not r.get("error")]
+        if not ok:
+            continue
+        requests = statistics.median(r["requests"] for r in ok)
+        partial = [r for r in ok if r["main_done"] < n or r["date_done"] < n]
+        note = f"{impl}: {requests:,.0f} HTTP requests"
+        if partial:
+            r = partial[0]
+            note += (f"; per-object phases ran {r['main_done']:,} / {r['date_done']:,} of {n:,} objects "
+                     f"in the {bench.cfg.list_budget_s:g} s budget, time extrapolated linearly")
+        vs_peer.notes.append(note)
+    vs_peer.notes.append("limit = raw requests + json on the same listing URL")
+    memory.notes.append("RSS growth from before the listing to after reading label and type of every row")
+    return [vs_peer, vs_raw, memory]

@@ -1,0 +1,121 @@
+"""``download_dir`` and ``upload_dir`` (per_file) of a resource of many small files.
+
+Targets (ours / xnatpy 0.8.1): download_dir <= 0.33x, upload_dir (method="per_file")
+<= 0.33x. 2,000 files of 16 KB (200 with --quick) in sub-folders of 100. Navigation to
+the resource (listings) is not timed; the transfer call is. Every run is checked: the
+download must produce every file, the upload must leave every file listed on the server
+(each upload run gets a fresh resource). pyxnat's ``Resource.get(extract=True)`` is shown
+for the download; it has no per-file directory upload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FIGURES = [("download_dir: many small files", "s"), ("upload_dir per_file: many small files", "s")]
+
+
+def _resource(params: dict[str, Any]) -> Any:
+    import xnat
+
+    session = xnat.connect(params["url"], user=params["user"], password=params["password"])
+    experiment = session.projects[params["project"]].subjects[params["subject"]].experiments[params["experiment"]]
+    return session, experiment.resources[params["resource"]]
+
+
+def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
+    import shutil
+    import time
+
+    impl, mode = params["impl"], params["mode"]
+    if impl == "pyxnat":
+        import pyxnat
+
+        if mode != "download":
+            raise NotImplementedError("pyxnat has no per-file directory upload")
+        interface = pyxnat.Interface(server=params["url"], user=params["user"], password=params["password"])
+        resource = interface.select(params["resource_uri"].removeprefix("/data"))
+        start = time.perf_counter()
+        resource.get(params["target"], extract=True)
+        seconds = time.perf_counter() - start
+    else:
+        session, resource = _resource(params)
+        counter = probe.RequestCounter().install()
+        start = time.perf_counter()
+        if mode == "download":
+            resource.download_dir(params["target"], verbose=False)
+        else:
+            resource.upload_dir(params["source"], method="per_file")
+        seconds = time.perf_counter() - start
+        requests_made = counter.count
+    result: dict[str, Any] = {"seconds": seconds, "peak_rss_mb": probe.peak_rss_mb()}
+    if impl != "pyxnat":
+        result["requests"] = requests_made
+    if mode == "download":
+        files, size = probe.count_files(params["target"])
+        shutil.rmtree(params["target"], ignore_errors=True)
+        # pyxnat also leaves the zip it downloaded beside the files.
+        if files < params["count"] or (impl != "pyxnat" and files != params["count"]):
+            raise AssertionError(f"{files} files downloaded, the resource has {params['count']}")
+    return result
+
+
+def measure(bench: Any) -> list[Any]:
+    from ..results import Cell, Row, Target, server_share, summarize
+    from ..serverproc import Seeder
+
+    seed = bench.seed
+    if not seed.small_count:
+        reason = "; ".join(seed.errors) or "no small-file resource on the server"
+        return [Row(f, u, {"ours": Cell(None, error=f"seeding: {reason}")}) for f, u in FIGURES]
+    base = {"project": seed.project, "subject": seed.subject, "experiment": seed.experiment,
+            "count": seed.small_count}
+    folder = bench.tempdir("dirs-")
+
+    def down(impl: str, rep: int) -> dict[str, Any]:
+        return {**base, "mode": "download", "resource": seed.small_resource,
+                "resource_uri": f"{seed.experiment_uri}/resources/{seed.small_resource}",
+                "target": str(folder / f"down-{impl}-{rep}")}
+
+    seeder = Seeder(bench.url, bench.user, bench.password)
+    labels: list[str] = []
+
+    def up(impl: str, rep: int) -> dict[str, Any]:
+        label = f"UP_{impl}_{rep}".upper()
+        seeder.resource(seed, label)
+        labels.append(label)
+        return {**base, "mode": "upload", "resource": label, "source": seed.small_dir}
+
+    downloads = bench.alternate(__file__, ["ours", "xnatpy", "pyxnat"], down)
+    uploads = bench.alternate(__file__, ["ours", "xnatpy"], up)
+    _check_uploads(seeder, seed, uploads)
+    n = seed.small_count
+    rows = []
+    for figure, runs, impls in ((f"download_dir: {n:,} files of 16 KB", downloads, ["ours", "xnatpy", "pyxnat"]),
+                                (f"upload_dir per_file: {n:,} files of 16 KB", uploads, ["ours", "xnatpy"])):
+        cells = {i: summarize(runs[i], "seconds", "not built yet" if i == "ours" else "") for i in impls}
+        shares = {i: s for i in ("ours", "xnatpy") if (s := server_share(runs[i])) is not None}
+        row = Row(figure, "s", cells, Target("<=", 0.33, "xnatpy"), server_cpu=shares)
+        for impl in ("ours", "xnatpy"):
+            counts = sorted(r["requests"] for r in runs[impl] if not r.get("error") and "requests" in r)
+            if counts:
+                row.notes.append(f"{impl}: {counts[len(counts) // 2]:,} HTTP requests")
+        rows.append(row)
+    rows[0].notes.append("pyxnat: Resource.get(extract=True)")
+    return rows
+
+
+def _check_uploads(seeder: Any, seed: Any, uploads: dict[str, list[dict[str, Any]]]) -> None:
+    """Mark an upload run failed if its resource does not list every file afterwards."""
+    for impl, runs in uploads.items():
+        for rep, result in enumerate(runs):
+            if result.get("error"):
+                continue
+            label = f"UP_{impl}_{rep}".upper()
+            try:
+                listed = seeder.file_count(seed, label)
+            except Exception as error:  # the check itself failed: say so rather than trust the run
+                result["error"] = f"could not check the upload: {error}"
+                continue
+            if listed != seed.small_count:
+                result["error"] = f"server lists {listed} of {seed.small_count} uploaded files"
