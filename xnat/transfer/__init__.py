@@ -1,0 +1,74 @@
+"""Moving data to and from XNAT: streamed, verified, resumable, parallel, with progress.
+
+The engine works on a plain ``requests.Session`` (authentication and TLS already set),
+a base URL and a timeout; it knows nothing of sessions or objects, which wire their
+methods onto it::
+
+    from xnat.transfer import Transferer
+
+    t = Transferer(http_session, "https://xnat.example.org", timeout=300)
+    t.download("/data/.../resources/DICOM/files/1.dcm", "1.dcm", expected_md5=digest)
+    t.download_tree("/data/.../resources/DICOM/files", "out/")      # parallel, verified
+    t.extract_zip("/data/experiments/E1/scans/ALL/files", "out/")   # streamed, no zip on disk
+    with t.open("/data/.../files/big.dcm") as f:                    # ranges on demand
+        header = f.read(4096)
+    t.upload("/data/.../resources/R/files/a.nii", "a.nii", overwrite=True, verify=True)
+    t.upload_tree("/data/.../resources/R/files", "tree/", method="per_file")
+
+Public surface (:class:`Transferer` methods):
+
+=====================  ==============================================================
+``download``           one file to a path: temp file beside the target, MD5/size check,
+                       Range resume, rename when verified; ``overwrite=False`` refuses
+                       an existing target before any request
+``download_stream``    one file into a binary stream (rewound on retry when seekable)
+``open``               :class:`RemoteFile`, a seekable reader fetching byte ranges
+``download_zip``       ``?format=zip`` saved to a file
+``extract_zip``        ``?format=zip`` extracted as it streams (``rename=`` maps names)
+``download_many``      :class:`DownloadJob` list on a thread pool (``workers=``)
+``list_files``         a resource's files: relative path -> (size, MD5)
+``download_tree``      every file of a resource, parallel, each verified
+``upload``             path / bytes / binary stream to a file URL (``verify=True``
+                       compares the server's digest afterwards)
+``upload_data``        ``str`` (UTF-8), bytes or a stream
+``upload_many``        :class:`UploadJob` list on a thread pool
+``upload_tree``        a directory: ``per_file`` | ``tar_memory`` | ``tgz_memory`` |
+                       ``tar_file`` | ``tgz_file``
+=====================  ==============================================================
+
+Progress: ``verbose=None`` draws a progressbar2 bar on stderr only when stderr is a
+terminal (``True`` forces it, ``False`` never); ``update_func(bytes_done, total,
+finished)`` is called as in xnatpy. Errors come from :mod:`xnat.exceptions`:
+``XNATChecksumError`` (corrupt after the retries), ``XNATIOError`` (local file problems,
+dropped connections after the retries), ``XNATUploadError``, ``XNATResponseError``
+(unexpected status, with the server's reason), ``XNATConnectionError`` /
+``XNATTimeoutError``.
+"""
+
+from .connection import Connection
+from .download import DownloadResult
+from .paths import safe_component, safe_relpath
+from .progress import Progress, UpdateFunc
+from .remotefile import RemoteFile
+from .transferer import DownloadJob, Transferer, UploadJob
+from .tree import UPLOAD_METHODS, LocalFile
+from .unzip import ZipStreamExtractor, extract_zip_stream
+from .upload import UploadResult
+
+__all__ = [
+    "Connection",
+    "DownloadJob",
+    "DownloadResult",
+    "LocalFile",
+    "Progress",
+    "RemoteFile",
+    "Transferer",
+    "UPLOAD_METHODS",
+    "UpdateFunc",
+    "UploadJob",
+    "UploadResult",
+    "ZipStreamExtractor",
+    "extract_zip_stream",
+    "safe_component",
+    "safe_relpath",
+]

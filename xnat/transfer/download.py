@@ -1,0 +1,383 @@
+"""Download one file: streamed, verified, resumed after a dropped connection.
+
+How a download to a path goes:
+
+1. The target is checked first (an existing file without ``overwrite``, a directory, a
+   parent that cannot be created): a clear :class:`~xnat.exceptions.XNATIOError`, and
+   nothing is requested.
+2. The body streams, one chunk at a time (memory stays flat whatever the size), into a
+   hidden temporary file beside the target while its MD5 is computed.
+3. A dropped or stalled connection resumes where it stopped with a ``Range`` request
+   (``If-Range`` with the ETag, so a file changed meanwhile restarts from zero). A
+   ``502/503/504`` answer is retried too. Retries are bounded with exponential backoff.
+4. The result is verified: MD5 against ``expected_md5`` (the catalog digest) when given,
+   size against ``expected_size`` and the announced length otherwise. A mismatch starts
+   over; still wrong after the retries, it raises :class:`XNATChecksumError`.
+5. Only then is the temporary file renamed to the target. On any failure it is removed:
+   a wrong or partial file never appears under the target name.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator, Protocol
+from urllib.parse import urlsplit
+
+import requests
+
+from ..exceptions import XNATChecksumError, XNATIOError, XNATResponseError, describe_response, redact
+from .connection import RETRY_STATUSES, STREAM_ERRORS, Cancelled, Connection, log_retry, request_error
+from .paths import temp_name
+from .progress import Progress
+
+__all__ = ["DownloadResult", "download_to_path", "download_to_stream", "check_target", "os_error"]
+
+logger = logging.getLogger(__name__)
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What a finished download produced: where, how many bytes, their MD5."""
+
+    url: str
+    size: int
+    md5: str
+    path: Path | None = None
+    attempts: int = 1
+
+
+class _Sink(Protocol):
+    written: int
+
+    def write(self, data: bytes) -> None: ...
+    def restart(self) -> bool: ...
+
+
+def os_error(error: OSError, action: str, path: object) -> XNATIOError:
+    """A clear message for a local file error; a full disk is named as such."""
+    if error.errno == errno.ENOSPC:
+        reason = "the disk is full (no space left on device)"
+    elif error.errno == errno.EDQUOT:
+        reason = "the disk quota is exceeded"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied" if error.errno != errno.EROFS else "the file system is read-only"
+    else:
+        reason = error.strerror or str(error)
+    return XNATIOError(f"Could not {action} {path}: {reason}")
+
+
+class _TempFileSink:
+    """A hidden temporary file beside the target; renamed onto it only when verified."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.written = 0
+        # os.open with 0o666 (not mkstemp's 0o600): the final file gets the user's umask.
+        for _ in range(100):
+            self.path = target.parent / f"{temp_name(target)}{secrets.token_hex(4)}.part"
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                continue
+            except OSError as error:
+                raise os_error(error, "create a file in", target.parent) from error
+        else:  # pragma: no cover - 100 random collisions
+            raise XNATIOError(f"Could not create a temporary file in {target.parent}")
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except OSError as error:
+            raise os_error(error, "write", self.target) from error
+        self.written += len(data)
+
+    def restart(self) -> bool:
+        self.file.seek(0)
+        self.file.truncate()
+        self.written = 0
+        return True
+
+    def commit(self, overwrite: bool) -> None:
+        try:
+            self.file.close()
+        except OSError as error:  # the last buffered write can hit a full disk here
+            raise os_error(error, "write", self.target) from error
+        if not overwrite and os.path.lexists(self.target):
+            raise XNATIOError(f"{self.target} appeared during the download; not overwritten (pass overwrite=True)")
+        try:
+            os.replace(self.path, self.target)
+        except OSError as error:
+            raise os_error(error, "rename the download to", self.target) from error
+
+    def discard(self) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass  # a full disk again; the file is removed below anyway
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class _StreamSink:
+    """A caller's file object; it can start over only when it is seekable."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.written = 0
+        try:
+            self.start: int | None = stream.tell() if stream.seekable() else None
+        except (AttributeError, OSError):
+            self.start = None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.stream.write(data)
+        except OSError as error:
+            raise os_error(error, "write to", getattr(self.stream, "name", "the output stream")) from error
+        self.written += len(data)
+
+    def restart(self) -> bool:
+        if self.start is None:
+            return False
+        self.stream.seek(self.start)
+        self.stream.truncate()
+        self.written = 0
+        return True
+
+
+def check_target(target: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse a target that is a directory or exists without ``overwrite``; create its parent."""
+    path = Path(target)
+    if path.is_dir():
+        raise XNATIOError(f"The download target {path} is a directory; give the path of a file")
+    if not overwrite and os.path.lexists(path):
+        raise XNATIOError(f"The download target {path} already exists; pass overwrite=True to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise os_error(error, "create the folder", path.parent) from error
+    if not os.access(path.parent, os.W_OK):
+        raise XNATIOError(f"Could not write {path}: permission denied on {path.parent}")
+    return path
+
+
+def download_to_path(conn: Connection, url: str, target: str | os.PathLike, *,
+                     expected_md5: str | None = None, expected_size: int | None = None,
+                     overwrite: bool = False, progress: Progress | None = None,
+                     cancel: threading.Event | None = None) -> DownloadResult:
+    """Download ``url`` to the file ``target``; see the module documentation."""
+    path = check_target(target, overwrite)
+    sink = _TempFileSink(path)
+    try:
+        result = _fetch(conn, url, sink, expected_md5, expected_size, progress, cancel)
+        sink.commit(overwrite)
+    except BaseException:
+        sink.discard()
+        raise
+    return DownloadResult(url, result.size, result.md5, path, result.attempts)
+
+
+def download_to_stream(conn: Connection, url: str, stream: IO[bytes], *,
+                       expected_md5: str | None = None, expected_size: int | None = None,
+                       progress: Progress | None = None,
+                       cancel: threading.Event | None = None) -> DownloadResult:
+    """Download ``url`` into the writable binary ``stream``, verified like a path download.
+
+    A seekable stream is rewound and truncated when the download has to start over; a
+    stream that is not seekable cannot be, so a bad checksum raises at once.
+    """
+    if not callable(getattr(stream, "write", None)):
+        raise XNATIOError(f"download_stream needs a writable binary file object, not {type(stream).__name__}")
+    return _fetch(conn, url, _StreamSink(stream), expected_md5, expected_size, progress, cancel)
+
+
+class _Attempts:
+    """Counts failed attempts against the connection's bound, with backoff between them."""
+
+    def __init__(self, conn: Connection, url: str, cancel: threading.Event | None) -> None:
+        self.conn, self.url, self.cancel = conn, url, cancel
+        self.failed = 0
+
+    def retry(self, cause: object) -> bool:
+        """Count a failure; wait and return True when another attempt is allowed."""
+        self.failed += 1
+        if self.failed > self.conn.retries:
+            return False
+        log_retry("Download", self.url, self.failed, self.conn.retries, cause)
+        self.conn.wait(self.failed, self.cancel)
+        return True
+
+
+def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
+           expected_size: int | None, progress: Progress | None,
+           cancel: threading.Event | None) -> DownloadResult:
+    attempts = _Attempts(conn, url, cancel)
+    digest = hashlib.md5()
+    etag: str | None = None
+    total: int | None = expected_size
+    expected_md5 = expected_md5.strip().lower() if expected_md5 else None
+
+    def start_over() -> bool:
+        nonlocal digest
+        if progress is not None:
+            progress.add(-sink.written)
+        if not sink.restart():
+            return False
+        digest = hashlib.md5()
+        return True
+
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Download of {redact(url)} cancelled")
+        headers = {"Accept-Encoding": "identity"}  # byte offsets must be those of the file
+        if sink.written:
+            headers["Range"] = f"bytes={sink.written}-"
+            if etag:
+                headers["If-Range"] = etag
+        try:
+            response = conn.http.get(url, headers=headers, stream=True, timeout=conn.stream_timeout)
+        except STREAM_ERRORS as error:
+            if attempts.retry(error):
+                continue
+            raise request_error(error, "GET", url) from error
+        with response:
+            status = response.status_code
+            if status in RETRY_STATUSES:
+                if attempts.retry(f"status {status}"):
+                    continue
+                raise XNATResponseError(describe_response(response, "Download failed"), response)
+            if status == 416 and sink.written and total is not None and sink.written >= total:
+                pass  # everything was already there when the connection dropped
+            elif status == 200 or (status == 416 and sink.written):
+                if sink.written and not start_over():  # the server ignored (or refused) the range
+                    raise XNATIOError(f"Download of {redact(url)} cannot resume and the stream cannot be rewound")
+                if status == 416:
+                    if attempts.retry("range not satisfiable"):
+                        continue
+                    raise XNATResponseError(describe_response(response, "Download failed"), response)
+            elif status == 206:
+                if _range_start(response) != sink.written:
+                    if attempts.retry("wrong range") and start_over():
+                        continue
+                    raise XNATIOError(f"Download of {redact(url)}: the server sent the wrong byte range")
+            else:
+                raise XNATResponseError(describe_response(response, "Download failed"), response)
+            if status != 416:
+                total = _announced_total(response, sink.written, total)
+                etag = _strong_etag(response) or etag
+                try:
+                    _copy_body(response, sink, url, lambda data: digest.update(data), progress, cancel)
+                except STREAM_ERRORS as error:
+                    if _encoded(response) and not start_over():  # encoded offsets cannot resume
+                        raise XNATIOError(f"Download of {redact(url)} dropped and cannot be restarted") from error
+                    if attempts.retry(error):
+                        continue
+                    raise XNATIOError(
+                        f"Download of {redact(url)} failed after {attempts.failed} attempts: the "
+                        f"connection dropped after {sink.written} bytes ({type(error).__name__})"
+                    ) from error
+                if total is not None and sink.written < total:
+                    if attempts.retry(f"body ended after {sink.written} of {total} bytes"):
+                        continue
+                    raise XNATIOError(f"Download of {redact(url)} is incomplete: {sink.written} of {total} bytes")
+        problem = _verify(sink.written, digest.hexdigest(), total, expected_size, expected_md5)
+        if problem is None:
+            return DownloadResult(url, sink.written, digest.hexdigest(), attempts=attempts.failed + 1)
+        if attempts.retry(problem) and start_over():
+            continue
+        raise XNATChecksumError(f"Download of {redact(url)} is corrupt: {problem}")
+
+
+def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update, progress, cancel) -> None:  # type: ignore[no-untyped-def]
+    first = sink.written == 0
+    for chunk in body_chunks(response, 1024 * 1024):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Download of {redact(url)} cancelled")
+        if first:
+            _refuse_html_page(response, chunk, url)
+            first = False
+        sink.write(chunk)
+        hash_update(chunk)
+        if progress is not None:
+            progress.add(len(chunk))
+
+
+def body_chunks(response: requests.Response, size: int) -> Iterator[bytes]:
+    """The body as it arrives, keeping every byte received before a connection drops.
+
+    ``iter_content`` reads fixed amounts and loses a partial last read when the
+    connection breaks; ``read1`` hands over whatever arrived, so a resume starts at the
+    true offset. Encoded bodies (gzip) go through ``iter_content`` to be decoded.
+    """
+    raw = response.raw
+    if _encoded(response) or not hasattr(raw, "read1"):
+        yield from response.iter_content(chunk_size=size)
+        return
+    while True:
+        chunk = raw.read1(size, decode_content=False)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _encoded(response: requests.Response) -> bool:
+    return response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+
+
+def _refuse_html_page(response: requests.Response, chunk: bytes, url: str) -> None:
+    """An HTML page where a file was expected is a login or error page, not the data."""
+    content_type = response.headers.get("Content-Type", "")
+    if not content_type.startswith("text/html") or urlsplit(url).path.lower().endswith((".html", ".htm")):
+        return
+    head = chunk[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise XNATResponseError(
+            describe_response(response, "Download failed: the server sent an HTML page (a login or "
+                                        "error page?) instead of the file"), response)
+
+
+def _range_start(response: requests.Response) -> int | None:
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
+def _announced_total(response: requests.Response, offset: int, known: int | None) -> int | None:
+    """The full size of the file as the response announces it (None when it does not)."""
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    if match and match.group(3) != "*":
+        return int(match.group(3))
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and not response.headers.get("Content-Encoding"):
+        return offset + int(length) if response.status_code == 206 else int(length)
+    return known
+
+
+def _strong_etag(response: requests.Response) -> str | None:
+    etag = response.headers.get("ETag")
+    return etag if etag and not etag.startswith("W/") else None  # If-Range needs a strong one
+
+
+def _verify(size: int, md5: str, total: int | None, expected_size: int | None,
+            expected_md5: str | None) -> str | None:
+    """What is wrong with the downloaded bytes, or None when they check out."""
+    if expected_md5 is not None and md5 != expected_md5:
+        return f"MD5 {md5} differs from the expected {expected_md5}"
+    if expected_size is not None and size != expected_size:
+        return f"{size} bytes received, {expected_size} expected"
+    if total is not None and size != total:
+        return f"{size} bytes received, the server announced {total}"
+    return None

@@ -1,0 +1,86 @@
+"""Local names for files whose names come from a server.
+
+A name in a zip entry, a file listing or a URL is data from the network. Before it
+touches the local file system it is checked and cleaned here:
+
+* a path that is absolute (``/x``, ``C:\\x``, ``\\\\host\\x``) or that climbs out with
+  ``..`` is **refused** (:class:`~xnat.exceptions.XNATIOError`): silently dropping the
+  ``..`` would put the file somewhere the archive did not mean;
+* each component loses control characters and characters no common file system accepts
+  (``<>:"|?*`` and backslash), Windows device names (``CON``, ``NUL``...) get a ``_``,
+  trailing dots and spaces go, and a component longer than 255 bytes is shortened
+  keeping its extension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+from ..exceptions import XNATIOError
+
+__all__ = ["safe_component", "safe_relpath", "local_path", "temp_name"]
+
+_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
+_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_COMPONENT_BYTES = 255
+
+
+def safe_component(name: str) -> str:
+    """One path component made safe for any common local file system."""
+    cleaned = _BAD_CHARS.sub("_", name).rstrip(" .")
+    if not cleaned:
+        cleaned = "_"
+    if _RESERVED.match(cleaned):
+        cleaned = "_" + cleaned
+    if len(cleaned.encode("utf-8")) > MAX_COMPONENT_BYTES:
+        cleaned = _shorten(cleaned)
+    return cleaned
+
+
+def _shorten(name: str) -> str:
+    # Keep the extension and make the name unique with a hash of the original.
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext.encode("utf-8")) > 32:
+        stem, ext = name, ""
+    tag = "~" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    suffix = (("." + ext) if ext else "")
+    budget = MAX_COMPONENT_BYTES - len((tag + suffix).encode("utf-8"))
+    stem_bytes = stem.encode("utf-8")[:budget]
+    return stem_bytes.decode("utf-8", "ignore") + tag + suffix
+
+
+def safe_relpath(name: str) -> PurePosixPath:
+    """A server-given relative path, checked and cleaned, as a relative POSIX path.
+
+    Raises :class:`XNATIOError` for an absolute path, a drive, or a ``..`` component;
+    empty and ``.`` components are dropped. A name that is empty after that is refused too.
+    """
+    text = name.replace("\\", "/")
+    if text.startswith("/") or _DRIVE.match(text):
+        raise XNATIOError(f"Refused the server-given path {name!r}: it is absolute")
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if any(part == ".." for part in parts):
+        raise XNATIOError(f"Refused the server-given path {name!r}: it climbs out of the target with '..'")
+    if not parts:
+        raise XNATIOError(f"Refused the server-given path {name!r}: it names no file")
+    return PurePosixPath(*[safe_component(part) for part in parts])
+
+
+def local_path(root: str | os.PathLike, name: str) -> Path:
+    """Where the server-given relative ``name`` goes under ``root`` (always inside it)."""
+    base = Path(root)
+    path = base.joinpath(*safe_relpath(name).parts)
+    # Belt and braces: whatever the cleaning did, the result must stay under root.
+    resolved_root = os.path.realpath(base)
+    if os.path.commonpath([resolved_root, os.path.realpath(path.parent)]) != resolved_root:
+        raise XNATIOError(f"Refused the server-given path {name!r}: it leads outside {base}")
+    return path
+
+
+def temp_name(target: Path) -> str:
+    """The prefix of a temporary file beside ``target``: hidden, and clearly partial."""
+    return "." + target.name[:200] + "."

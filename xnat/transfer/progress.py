@@ -1,0 +1,129 @@
+"""Progress reporting for transfers: one object per job, safe to share between threads.
+
+A :class:`Progress` counts bytes (and, for jobs of many files, files) and passes every
+change on to two optional consumers:
+
+* an ``update_func(bytes_done, total, finished)`` callback, the signature xnatpy 0.8
+  uses (``total`` is ``None`` when the size is not known);
+* a progressbar2 bar on **stderr**, shown only when ``verbose=True``, or when
+  ``verbose=None`` (the default) and stderr is a terminal. A library must stay quiet
+  in scripts, cron jobs and notebooks that capture output.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Callable, Optional
+
+__all__ = ["Progress", "UpdateFunc", "show_bar"]
+
+#: ``update_func(bytes_done, total_or_None, finished)``, as in xnatpy.
+UpdateFunc = Callable[[int, Optional[int], bool], None]
+
+
+def show_bar(verbose: bool | None) -> bool:
+    """Whether to draw a bar: asked for explicitly, or by default on a terminal."""
+    if verbose is not None:
+        return bool(verbose)
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stderr
+        return False
+
+
+class Progress:
+    """Counts the bytes (and files) of one transfer job and reports them.
+
+    ``total`` is the number of bytes expected (``None`` when unknown); ``files`` the
+    number of files in the job (``None`` for a single transfer). ``add`` may receive a
+    negative count: a download that has to start over takes its bytes back.
+    """
+
+    def __init__(self, total: int | None = None, *, files: int | None = None,
+                 verbose: bool | None = None, update_func: UpdateFunc | None = None,
+                 label: str = "") -> None:
+        self.total = total
+        self.files_total = files
+        self.done = 0
+        self.files_done = 0
+        self.finished = False
+        self._update_func = update_func
+        self._lock = threading.Lock()
+        self._bar = self._make_bar(label) if show_bar(verbose) else None
+        self._notify()
+
+    def _make_bar(self, label: str):  # type: ignore[no-untyped-def]
+        import progressbar  # imported lazily: only needed when a bar is drawn
+
+        widgets: list = []
+        if label:
+            widgets.append(label + " ")
+        if self.files_total is not None:
+            widgets += [progressbar.FormatLabel("%(files)s", new_style=False), " "]
+        widgets += [
+            progressbar.DataSize(), " ",
+            progressbar.Percentage() if self.total else progressbar.AnimatedMarker(), " ",
+            progressbar.Bar() if self.total else "", " ",
+            progressbar.FileTransferSpeed(), " ",
+            progressbar.ETA() if self.total else progressbar.Timer(),
+        ]
+        bar = progressbar.ProgressBar(
+            max_value=self.total if self.total else progressbar.UnknownLength,
+            widgets=widgets, fd=sys.stderr, variables={"files": self._files_text()},
+        )
+        bar.start()
+        return bar
+
+    def _files_text(self) -> str:
+        return f"{self.files_done}/{self.files_total} files" if self.files_total is not None else ""
+
+    def add(self, nbytes: int) -> None:
+        """Count ``nbytes`` more (or fewer, when negative) bytes."""
+        if not nbytes:
+            return
+        with self._lock:
+            self.done = max(0, self.done + nbytes)
+            self._notify()
+
+    def add_total(self, nbytes: int) -> None:
+        """Grow the expected total, for a size learnt only when a transfer starts."""
+        with self._lock:
+            self.total = (self.total or 0) + nbytes
+            if self._bar is not None and self.total:
+                self._bar.max_value = max(self.total, self.done)
+
+    def set_total(self, total: int | None) -> None:
+        """Replace the expected total (e.g. once an archive's real size is known)."""
+        with self._lock:
+            self.total = total
+            if self._bar is not None and total:
+                self._bar.max_value = max(total, self.done)
+
+    def file_done(self) -> None:
+        """Count one more file finished."""
+        with self._lock:
+            self.files_done += 1
+            self._notify()
+
+    def finish(self) -> None:
+        """Report the end of the job (once)."""
+        with self._lock:
+            if self.finished:
+                return
+            self.finished = True
+            self._notify()
+            if self._bar is not None:
+                self._bar.finish(end="\n")
+
+    def _notify(self) -> None:
+        # Called with the lock held (or from __init__): consumers see counts in order.
+        if self._update_func is not None:
+            self._update_func(self.done, self.total, self.finished)
+        if self._bar is not None and not self.finished:
+            value = self.done if not self.total else min(self.done, self.total)
+            self._bar.update(value, files=self._files_text())
+
+    def __repr__(self) -> str:
+        return f"Progress(done={self.done}, total={self.total}, files={self.files_done}/{self.files_total})"

@@ -1,0 +1,315 @@
+"""Extract a zip archive while it streams in: no copy of the archive on disk.
+
+XNAT builds zips on the fly (``?format=zip``), so the central directory at the end is
+of no use while downloading. The local file headers are read one after the other
+instead:
+
+* methods *stored* and *deflated*; sizes from the header, from the zip64 extra field,
+  or, for entries written with a data descriptor (general purpose flag bit 3), found
+  by decompressing to the end of the deflate stream or, for stored entries, by looking
+  for a descriptor whose CRC and size match the data before it;
+* each entry is written to a hidden temporary file, its CRC-32 checked, then renamed
+  into place: a corrupt entry never appears under its name;
+* names are checked by :func:`xnat.transfer.paths.safe_relpath`: absolute paths and
+  ``..`` are refused, every entry is written as a regular file (a symlink entry is never
+  created as a link), and the central directory is read at the end to refuse entries it
+  marks as links (their file is removed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import struct
+import zlib
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..exceptions import XNATChecksumError, XNATIOError
+from .paths import local_path, safe_relpath
+from .download import _TempFileSink, os_error
+
+__all__ = ["ZipStreamExtractor", "extract_zip_stream"]
+
+logger = logging.getLogger(__name__)
+
+LOCAL_HEADER = b"PK\x03\x04"
+CENTRAL_HEADER = b"PK\x01\x02"
+END_OF_CENTRAL = b"PK\x05\x06"
+ZIP64_END = b"PK\x06\x06"
+DESCRIPTOR = b"PK\x07\x08"
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
+STORED, DEFLATED = 0, 8
+FLAG_ENCRYPTED, FLAG_DESCRIPTOR, FLAG_UTF8 = 0x1, 0x8, 0x800
+_BLOCK = 256 * 1024
+_OUT_BLOCK = 1024 * 1024
+
+#: Maps an entry name to the relative local path to write it to, or None to skip it.
+Rename = Callable[[str], "str | None"]
+
+
+class _Reader:
+    """Reads exact amounts from an iterator of chunks, with push-back."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buffer = bytearray()
+
+    def _fill(self, size: int) -> None:
+        while len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return
+            self._buffer += chunk
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes (fewer only at the end of the stream)."""
+        self._fill(size)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def read_exact(self, size: int, what: str) -> bytes:
+        data = self.read(size)
+        if len(data) != size:
+            raise XNATIOError(f"The zip stream ended in the middle of {what}")
+        return data
+
+    def some(self, limit: int = _BLOCK) -> bytes:
+        """Whatever is available next, at most ``limit`` bytes; b'' at the end."""
+        if not self._buffer:
+            self._fill(1)
+        return self.read(min(limit, len(self._buffer)))
+
+    def unread(self, data: bytes) -> None:
+        self._buffer[:0] = data
+
+
+class ZipStreamExtractor:
+    """Extracts entries from a zip stream under ``target_dir``; see the module docs.
+
+    ``rename`` maps entry names to local relative paths (``None`` skips the entry) and is
+    how callers flatten or re-arrange XNAT's layout. Existing files are refused unless
+    ``overwrite``. ``on_bytes(n)`` is called with the compressed bytes consumed.
+    """
+
+    def __init__(self, target_dir: str | os.PathLike, *, rename: Rename | None = None,
+                 overwrite: bool = False, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.target_dir = Path(target_dir)
+        self.rename = rename
+        self.overwrite = overwrite
+        self.on_bytes = on_bytes
+        #: Entry name -> the local path written, in archive order.
+        self.extracted: dict[str, Path] = {}
+
+    def extract(self, chunks: Iterable[bytes]) -> dict[str, Path]:
+        try:
+            self.target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise os_error(error, "create the folder", self.target_dir) from error
+        reader = _Reader(self._counted(chunks))
+        while True:
+            signature = reader.read(4)
+            if signature == LOCAL_HEADER:
+                self._entry(reader, signature)
+            elif signature in (CENTRAL_HEADER, ZIP64_END, END_OF_CENTRAL):
+                reader.unread(signature)
+                self._central_directory(reader)
+                return self.extracted
+            elif not signature and not self.extracted:
+                raise XNATIOError("The server sent an empty response instead of a zip archive")
+            else:
+                raise XNATIOError(f"The zip stream is damaged: unexpected bytes {signature!r} after "
+                                  f"{len(self.extracted)} entries")
+
+    def _counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if self.on_bytes is not None:
+                self.on_bytes(len(chunk))
+            yield chunk
+
+    def _entry(self, reader: _Reader, signature: bytes) -> None:
+        header = _LOCAL.unpack(signature + reader.read_exact(_LOCAL.size - 4, "a local header"))
+        _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = header
+        raw_name = reader.read_exact(name_len, "an entry name")
+        extra = reader.read_exact(extra_len, "an extra field")
+        name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", "replace")
+        if flags & FLAG_ENCRYPTED:
+            raise XNATIOError(f"The zip entry {name!r} is encrypted; it cannot be extracted")
+        if method not in (STORED, DEFLATED):
+            raise XNATIOError(f"The zip entry {name!r} uses compression method {method}; only stored and deflated are supported")
+        zip64 = csize == 0xFFFFFFFF or usize == 0xFFFFFFFF
+        if zip64:
+            usize, csize = _zip64_sizes(extra, usize, csize)
+        descriptor = bool(flags & FLAG_DESCRIPTOR)
+        sink = self._open(name)
+        try:
+            if method == DEFLATED:
+                actual_crc, size = _inflate(reader, None if descriptor else csize, sink)
+            elif descriptor:
+                actual_crc, size, crc, usize = _stored_until_descriptor(reader, sink)
+            else:
+                actual_crc, size = _copy(reader, csize, sink)
+            if descriptor and method == DEFLATED:
+                crc, usize = _read_descriptor(reader)
+            if actual_crc != crc or size != usize:
+                raise XNATChecksumError(f"The zip entry {name!r} is corrupt: CRC or size does not match")
+            if sink is not None:
+                sink.commit(self.overwrite or name in self.extracted)
+                self.extracted[name] = sink.target
+        except BaseException:
+            if sink is not None:
+                sink.discard()
+            raise
+
+    def _open(self, name: str) -> _TempFileSink | None:
+        """A temporary file for the entry, or None for a directory or skipped entry."""
+        if name.endswith(("/", "\\")):
+            safe_relpath(name)  # a bad directory name is refused too
+            return None
+        local = self.rename(name) if self.rename is not None else name
+        if local is None:
+            return None
+        path = local_path(self.target_dir, local)
+        if path.is_dir():
+            raise XNATIOError(f"Cannot extract {name!r}: {path} is a directory")
+        if not self.overwrite and name not in self.extracted and os.path.lexists(path):
+            raise XNATIOError(f"Cannot extract {name!r}: {path} already exists (pass overwrite=True)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise os_error(error, "create the folder", path.parent) from error
+        return _TempFileSink(path)
+
+    def _central_directory(self, reader: _Reader) -> None:
+        """Read the central directory: refuse entries that it marks as symbolic links."""
+        links = []
+        while reader.read(4) == CENTRAL_HEADER:
+            fields = _CENTRAL.unpack(CENTRAL_HEADER + reader.read_exact(_CENTRAL.size - 4, "the central directory"))
+            made_by, flags, name_len, extra_len, comment_len, external = fields[1], fields[3], fields[10], fields[11], fields[12], fields[15]
+            raw_name = reader.read_exact(name_len, "the central directory")
+            reader.read_exact(extra_len + comment_len, "the central directory")
+            name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", "replace")
+            if made_by >> 8 == 3 and stat.S_ISLNK(external >> 16):  # 3: Unix attributes
+                links.append(name)
+        for chunk in iter(lambda: reader.some(), b""):
+            pass  # the rest of the trailer: nothing to extract
+        for name in links:
+            path = self.extracted.pop(name, None)
+            if path is not None:
+                path.unlink(missing_ok=True)
+        if links:
+            raise XNATIOError(f"Refused {len(links)} symbolic link entries in the zip: {', '.join(links[:5])}")
+
+
+def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
+    offset = 0
+    while offset + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, offset)
+        body = extra[offset + 4: offset + 4 + length]
+        if tag == 0x0001:
+            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+            break
+        offset += 4 + length
+    return usize, csize
+
+
+def _write(sink: _TempFileSink | None, data: bytes) -> None:
+    if sink is not None and data:
+        sink.write(data)
+
+
+def _copy(reader: _Reader, size: int, sink: _TempFileSink | None) -> tuple[int, int]:
+    crc, done = 0, 0
+    while done < size:
+        data = reader.read(min(_BLOCK, size - done))
+        if not data:
+            raise XNATIOError("The zip stream ended in the middle of an entry")
+        crc = zlib.crc32(data, crc)
+        done += len(data)
+        _write(sink, data)
+    return crc, done
+
+
+def _inflate(reader: _Reader, csize: int | None, sink: _TempFileSink | None) -> tuple[int, int]:
+    """Decompress one deflate stream; with csize None, until the stream says it ended."""
+    inflater = zlib.decompressobj(-15)
+    crc, size, consumed = 0, 0, 0
+    while not inflater.eof:
+        limit = _BLOCK if csize is None else min(_BLOCK, csize - consumed)
+        data = reader.some(limit) if limit else b""
+        if not data:
+            raise XNATIOError("The zip stream ended in the middle of a compressed entry")
+        consumed += len(data)
+        try:
+            # Bounded output per call: a small compressed block cannot balloon in memory.
+            while True:
+                out = inflater.decompress(data, _OUT_BLOCK)
+                crc = zlib.crc32(out, crc)
+                size += len(out)
+                _write(sink, out)
+                data = inflater.unconsumed_tail
+                if len(out) < _OUT_BLOCK and not data:
+                    break
+        except zlib.error as error:
+            raise XNATChecksumError(f"A zip entry is corrupt: {error}") from error
+    if inflater.unused_data:
+        reader.unread(inflater.unused_data)
+    return crc, size
+
+
+def _read_descriptor(reader: _Reader) -> tuple[int, int]:
+    """CRC and size from a data descriptor (with or without signature, 32 or 64 bit)."""
+    head = reader.read_exact(4, "a data descriptor")
+    if head != DESCRIPTOR:
+        reader.unread(head)
+    crc, csize, usize = struct.unpack("<III", reader.read_exact(12, "a data descriptor"))
+    # A zip64 descriptor has 8-byte sizes: tell by what follows it.
+    peek = reader.read(8)
+    reader.unread(peek)
+    if len(peek) >= 4 and peek[:4] not in (LOCAL_HEADER, CENTRAL_HEADER, END_OF_CENTRAL, ZIP64_END):
+        more = reader.read_exact(8, "a zip64 data descriptor")
+        csize_lo_hi = struct.pack("<II", csize, usize) + more
+        csize, usize = struct.unpack("<QQ", csize_lo_hi)
+    return crc, usize
+
+
+def _stored_until_descriptor(reader: _Reader, sink: _TempFileSink | None) -> tuple[int, int, int, int]:
+    """A stored entry of unknown size: it ends where a matching descriptor follows."""
+    crc, size = 0, 0
+    pending = bytearray()
+    while True:
+        data = reader.some()
+        pending += data
+        index = pending.find(DESCRIPTOR)
+        while index >= 0 and len(pending) >= index + 16:
+            candidate_crc = zlib.crc32(pending[:index], crc)
+            d_crc, d_csize, d_usize = struct.unpack_from("<III", pending, index + 4)
+            if d_crc == candidate_crc and d_usize == size + index and d_csize == d_usize:
+                _write(sink, bytes(pending[:index]))
+                reader.unread(bytes(pending[index + 16:]))
+                return candidate_crc, size + index, d_crc, d_usize
+            index = pending.find(DESCRIPTOR, index + 1)
+        # Everything before a possible (partial) signature near the end is data.
+        keep = index if index >= 0 else max(0, len(pending) - 3)
+        if keep:
+            chunk = bytes(pending[:keep])
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            _write(sink, chunk)
+            del pending[:keep]
+        if not data:
+            raise XNATIOError("The zip stream ended in the middle of a stored entry")
+
+
+def extract_zip_stream(chunks: Iterable[bytes], target_dir: str | os.PathLike, *,
+                       rename: Rename | None = None, overwrite: bool = False,
+                       on_bytes: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """Extract the zip arriving as ``chunks`` under ``target_dir``; returns name -> path."""
+    return ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=on_bytes).extract(chunks)
