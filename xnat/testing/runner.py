@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -40,6 +41,20 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug(format, *args)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; raises OSError (e.g. address in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 class XNATServer:
@@ -79,8 +94,15 @@ class XNATServer:
         if self._server is not None:
             return self
         # Bind first: the app needs the real URL (a picked port) for the links it writes.
-        self._server = make_server(self.host, self.port, self._dispatch, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port  # keep a picked port for restarts
+        # We bind the socket ourselves because werkzeug prints and exits on a busy port;
+        # here the caller gets an OSError it can handle.
+        listener = _listen(self.host, self.port)
+        try:
+            self._server = make_server(self.host, self.port, self._dispatch, threaded=True,
+                                       request_handler=_QuietHandler, fd=listener.fileno())
+        finally:
+            listener.close()  # werkzeug works on its own duplicate of the descriptor
+        self.port = self._server.socket.getsockname()[1]  # keep a picked port for restarts
         if self.app is None:
             self.app = XNATApp(data_dir=self.data_dir, **self._site_options())
             if self._populate:
