@@ -179,7 +179,7 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments")
     if coll == "assessors":
         rows = experiment_rows(ctx, "e.session_id=?", (node.key,), node.project)
-        return table(ctx, rows, EXPERIMENT_DEFAULTS, "Matching experiments")
+        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments")
     if coll == "scans":
         return table(ctx, scan_rows(ctx, node), SCAN_DEFAULTS, "")
     if coll == "reconstructions":

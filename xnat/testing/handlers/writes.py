@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # Query keys that are never fields.
 NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_reason", "event_type",
               "event_action", "event_comment", "event_id", "XNAT_CSRF", "allowDataDeletion",
-              "removeFiles", "overwrite", "extract", "content", "tags", "description", "primary",
+              "removeFiles", "overwrite", "extract", "content", "tags", "primary",
               "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
               "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
 LABEL_RE = re.compile(r"^[A-Za-z0-9_\-.]+$")
