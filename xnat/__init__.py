@@ -63,9 +63,9 @@ def connect(
         path (``REQUESTS_CA_BUNDLE`` and friends are honoured with ``True``)
     :param netrc_file: the netrc file to read (else ``$NETRC``, else ``~/.netrc``); it must
         be private to its owner (``chmod 600``)
-    :param debug: log every request at DEBUG
+    :param debug: log every request and answer at DEBUG (configure ``logging`` to see them)
     :param extension_types: also build classes for plugin data types
-    :param loglevel: level for ``logger`` (or the ``xnat`` logger), when given
+    :param loglevel: set this level on ``logger`` (or the ``xnat`` logger); nothing else is changed
     :param logger: the logger the session reports to (default: ``xnat.session``)
     :param detect_redirect: follow http->https redirects and find a ``/xnat`` context path
     :param no_parse_model: skip reading the server's schemas (no ``session.classes``)
@@ -81,11 +81,13 @@ def connect(
     from . import auth, login, transport
     from .session import BaseXNATSession, XNATSession
 
-    if debug and loglevel is None:
-        loglevel = _logging.DEBUG
     if loglevel is not None:
-        # Only the level the caller asked for, on the logger the caller named: no handlers.
-        (logger or _logging.getLogger(__name__)).setLevel(loglevel)
+        # Only the level the caller asked for, on the logger the caller named (else the
+        # package's own): no handlers added, nothing else touched.
+        try:
+            (logger or _logging.getLogger(__name__)).setLevel(loglevel)
+        except (TypeError, ValueError):
+            raise XNATValueError(f"loglevel must be a logging level such as 'DEBUG' or 10, not {loglevel!r}") from None
     if config is not None:
         settings = auth.read_config(config)
         server = server or settings["server"]

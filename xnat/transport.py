@@ -5,9 +5,10 @@ What it guarantees, and why:
 * **Every wait has a bound.** :class:`TimeoutAdapter` applies ``default_timeout`` to every
   request that does not bring its own, streamed ones included (xnatpy left streamed
   transfers without any timeout).
-* **Retries only where they are safe.** Connection failures (the request never reached the
-  server) are retried for every method; read errors and 502/503/504 answers only for
-  idempotent methods (GET, HEAD, OPTIONS, DELETE). PUT is left out on purpose: XNAT uploads
+* **Retries only where they are safe.** A refused connection (the request never reached the
+  server) gets one immediate retry for every method; dropped connections and 502/503/504
+  answers are retried with backoff for idempotent methods (GET, HEAD, OPTIONS, DELETE) only.
+  A read timeout is never retried: that would multiply the wait the caller chose. PUT is left out on purpose: XNAT uploads
   stream their body, which cannot be replayed. Each retry is counted and logged at DEBUG.
 * **TLS settings are applied.** ``verify`` may be a bool or a CA bundle path; with ``True``
   the usual environment variables (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
@@ -30,6 +31,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -115,6 +117,10 @@ class CountingRetry(Retry):
     def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
                   response: Any = None, error: Exception | None = None,
                   _pool: Any = None, _stacktrace: Any = None) -> "CountingRetry":
+        if isinstance(error, ReadTimeoutError):
+            # The server took the request and did not answer within the timeout: asking
+            # again would multiply the wait the caller chose, so fail now.
+            raise error.with_traceback(_stacktrace)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when exhausted
         total = self.counter.add() if self.counter is not None else 0
         cause = type(error).__name__ if error is not None else f"status {getattr(response, 'status', '?')}"

@@ -227,3 +227,17 @@ def test_interpreter_exit_with_a_live_session_is_quiet_and_prompt(server):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
+
+
+def test_loglevel_sets_only_the_named_logger_and_debug_changes_no_level(server):
+    mine = logging.getLogger("test-session-mine")
+    package_level = logging.getLogger("xnat").level
+    root = logging.getLogger()
+    root_state = (root.level, list(root.handlers))
+    with connect(server, user="alice", password="alice-pw", logger=mine, loglevel="INFO", debug=True) as session:
+        assert session.logger is mine and session.debug
+    assert mine.level == logging.INFO
+    assert logging.getLogger("xnat").level == package_level
+    assert (root.level, list(root.handlers)) == root_state
+    with pytest.raises(XNATValueError, match="loglevel"):
+        connect(server, user="alice", password="alice-pw", loglevel="LOUD")

@@ -305,3 +305,29 @@ def test_keepalive_switch_and_interval(double):
     finally:
         session.disconnect()
     assert not session.keepalive_thread.running
+
+
+def test_http_to_https_redirect_is_followed_and_adopted():
+    """A server that sends http:// to https:// is used over https from then on."""
+
+    class Redirecting(Double):
+        def __call__(self, environ, start_response):
+            if environ["wsgi.url_scheme"] == "http":
+                self.log.append((environ["REQUEST_METHOD"], "http:" + environ["PATH_INFO"], None))
+                start_response("301 Moved", [("Location", "https://xnat.test" + environ["PATH_INFO"])])
+                return [b""]
+            return super().__call__(environ, start_response)
+
+    double = Redirecting()
+    interface = transport.build_transport(verify=False, retries=0)
+    mount(interface, double, BASE)
+    mount(interface, double, "https://xnat.test")
+    credentials = Credentials("admin", "admin", "argument")
+    session = XNATSession(BASE, interface, credentials=credentials)
+    login.login(session, credentials)
+    assert session.server == "https://xnat.test" and session.original_uri == BASE
+    assert session.logged_in_user == "admin"
+    before = len(double.log)
+    session.get("/data/projects")
+    assert [p for _, p, _ in double.log[before:]] == ["/data/projects"]  # straight to https
+    assert session.url_for("http://xnat.test/data/projects") == "https://xnat.test/data/projects"

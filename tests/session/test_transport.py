@@ -236,3 +236,26 @@ def test_request_errors_become_xnat_errors_with_a_hint(error, kind, words):
     assert "GET https://h/data/x?secret=***" in str(result)
     assert "abc" not in str(result)
     assert result.original is error
+
+
+@pytest.fixture()
+def silent_server():
+    """A port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def test_a_server_that_never_answers_fails_within_one_timeout(silent_server):
+    session = transport.build_transport(default_timeout=0.3, retries=3, backoff=5)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        session.get(silent_server + "/data/JSESSION")
+    assert session.retry_counter.count == 0
+
+
+def test_connect_to_a_server_that_never_answers_gives_a_timeout_error(silent_server):
+    with pytest.raises(XNATTimeoutError, match="did not answer in time") as info:
+        xnat.connect(silent_server, user="alice", password="alice-pw", no_parse_model=True, default_timeout=0.3)
+    assert "alice-pw" not in str(info.value)
