@@ -118,9 +118,24 @@ def check_fields(ctx: Ctx, xsi_type: str, fields: dict[str, str]) -> dict[str, s
             continue
         try:
             datatypes.coerce(xsi_type, path, value)
+            _check_temporal(datatypes.field_type(xsi_type, path) or "", value)
         except ValueError:
             raise HTTPError(400, f"Invalid value for {xsi_type}/{path}: {value!r}") from None
     return fields
+
+
+_TEMPORAL = {
+    "xs:date": re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})$"),
+    "xs:time": re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"),
+    "xs:dateTime": re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"),
+}
+
+
+def _check_temporal(xs_type: str, value: str) -> None:
+    """Dates and times are kept as text, but must look like one (XNAT refuses junk)."""
+    pattern = _TEMPORAL.get(xs_type)
+    if pattern is not None and not pattern.match(value):
+        raise ValueError(value)
 
 
 def check_label(label: str, what: str = "label") -> str:
