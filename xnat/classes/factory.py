@@ -91,12 +91,13 @@ def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
     names = _class_names(model)
     depth, broken = _inheritance_depths(model)
     classes: dict[str, type] = {}
+    reserved: dict[type, frozenset[str]] = {}
     for key in sorted(model.types, key=depth.__getitem__):
         typedef = model.types[key]
         base = classes.get(typedef.base or "") if key not in broken else None
         if typedef.base and base is None and key not in broken:
             logger.debug("type %s: base %s is unknown; built on the generic base", key, typedef.base)
-        classes[key] = _build_class(typedef, model, names.get(key), base or XNATBaseObject, session)
+        classes[key] = _build_class(typedef, model, names.get(key), base or XNATBaseObject, session, reserved)
     by_name = {names[key]: cls for key, cls in classes.items() if key in names}
     return ClassNamespace(model, dict(classes), by_name)
 
@@ -156,7 +157,10 @@ def _inheritance_depths(model: SchemaModel) -> tuple[dict[str, int], set[str]]:
     return depth, broken
 
 
-def _build_class(typedef: TypeDef, model: SchemaModel, name: str | None, base: type, session: Any) -> type:
+def _build_class(
+    typedef: TypeDef, model: SchemaModel, name: str | None, base: type, session: Any,
+    reserved: dict[type, frozenset[str]],
+) -> type:
     mixins = tuple(m for m in behaviours_for(typedef.key) if not issubclass(base, m))
     bases = (*mixins, base)
     class_name = name or "XNATUnnamedType"
@@ -168,14 +172,18 @@ def _build_class(typedef: TypeDef, model: SchemaModel, name: str | None, base: t
         "__schema_type__": typedef,
         "xnat_session": session,
     }
-    fields, schema_fields = _descriptors(typedef, model, bases)
+    taken = frozenset().union(*(_reserved(b, reserved) for b in bases))
+    fields, schema_fields = _descriptors(typedef, model, taken)
     namespace.update(fields)
     namespace["__fields__"] = {**getattr(base, "__fields__", {}), **fields}
     namespace["__schema_fields__"] = {**getattr(base, "__schema_fields__", {}), **schema_fields}
     try:
-        return type(class_name, bases, namespace)
+        cls = type(class_name, bases, namespace)
     except TypeError as exc:  # e.g. two mixins that cannot be linearised
         raise XNATSchemaError(f"type {typedef.key!r} (schema {typedef.schema!r}): cannot build class: {exc}") from None
+    # A generated class adds only descriptors and fixed names to what its bases reserve.
+    reserved[cls] = taken
+    return cls
 
 
 def _class_doc(typedef: TypeDef) -> str:
@@ -183,20 +191,19 @@ def _class_doc(typedef: TypeDef) -> str:
     return f"{typedef.doc}\n\n{origin}" if typedef.doc else origin
 
 
-def _reserved(bases: tuple[type, ...]) -> set[str]:
-    """Names that hand-written code already defines: a schema field never shadows them."""
-    names: set[str] = set()
-    for base in bases:
+def _reserved(base: type, cache: dict[type, frozenset[str]]) -> frozenset[str]:
+    """Names that hand-written code in ``base`` defines: a schema field never shadows them."""
+    if base not in cache:
+        names: set[str] = set()
         for cls in base.__mro__:
-            if cls is object:
-                continue
-            names.update(n for n, v in vars(cls).items() if not isinstance(v, _DESCRIPTORS))
-    return names
+            if cls is not object:
+                names.update(n for n, v in vars(cls).items() if not isinstance(v, _DESCRIPTORS))
+        cache[base] = frozenset(names)
+    return cache[base]
 
 
-def _descriptors(typedef: TypeDef, model: SchemaModel, bases: tuple[type, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _descriptors(typedef: TypeDef, model: SchemaModel, reserved: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(python name -> descriptor, schema name -> descriptor) for the type's own fields."""
-    reserved = _reserved(bases)
     fields: dict[str, Any] = {}
     schema_fields: dict[str, Any] = {}
     for field in typedef.fields:

@@ -124,6 +124,7 @@ class _Reader:
         self.attr_groups: dict[tuple[str, str], etree._Element] = {}
         self.types: dict[str, TypeDef] = {}
         self.root_elements: dict[str, str] = {}
+        self._resolving: set[tuple[str, str]] = set()
         for doc in docs:
             self.prefixes.setdefault(doc.namespace, doc.prefix)
             self._index(doc)
@@ -361,7 +362,14 @@ class _Reader:
         if ns == XS:
             return f"xs:{local}", Facets()
         if (ns, local) in self.simple:
-            return self.simple_type(self.simple[(ns, local)], depth + 1)
+            if (ns, local) in self._resolving:  # a simple type derived from itself
+                logger.debug("simple type %r derives from itself; read as a string", value)
+                return "xs:string", Facets()
+            self._resolving.add((ns, local))
+            try:
+                return self.simple_type(self.simple[(ns, local)], depth + 1)
+            finally:
+                self._resolving.discard((ns, local))
         if (ns, local) in self.complex:
             return self.key(ns, local), Facets()
         logger.debug("unknown type %r: its values are read as they come", value)
