@@ -204,6 +204,35 @@ def test_duck_typed_field_from_another_module() -> None:
     assert criteria(Mixed() == "F") == ("xnat:subjectData/GENDER", "=", "F")
 
 
+def test_xpath_only_fields_as_the_generated_classes_make_them() -> None:
+    class PropertyField:  # xnat.classes.properties.SearchField: xsi_type, field_name, xpath, type
+        __slots__ = ("xsi_type", "field_name", "xpath", "type")
+
+        def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string") -> None:
+            self.xsi_type, self.field_name, self.type = xsi_type, field_name, type_
+            self.xpath = f"{xsi_type}/{field_name}"
+
+    class WithOperators(search.SearchFieldMixin, PropertyField):
+        __slots__ = ()
+
+    plain = PropertyField(MR, "fieldStrength", "xs:float")
+    text = Query(MR, None).view(plain).filter(search.make_constraint(plain, ">=", 1.5)).to_string()
+    assert b"<xdat:field_ID>xnat:mrSessionData/fieldStrength</xdat:field_ID>" in text
+    assert b"<xdat:type>xs:float</xdat:type>" in text
+    assert b"<xdat:schema_field>xnat:mrSessionData/fieldStrength</xdat:schema_field>" in text
+    rich = WithOperators(MR, "fieldStrength", "xs:float")
+    assert criteria(rich.like("1.%")) == ("xnat:mrSessionData/fieldStrength", " LIKE ", "1.%")
+    assert (rich == plain) is True and (rich == SearchField.schema(MR, "fieldStrength")) is True
+    assert SearchField.schema(MR, "label").xpath == "xnat:mrSessionData/label"
+
+    class NoPath:
+        xsi_type = MR
+        xpath = ""
+
+    with pytest.raises(XNATValueError, match="not a search field"):
+        Query(MR, None).view(NoPath())
+
+
 def test_fields_compare_by_identity_and_hash() -> None:
     assert (MrSessionData.label == SearchField.schema(MR, "label")) is True
     assert (MrSessionData.label != MrSessionData.PROJECT) is True

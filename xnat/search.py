@@ -17,9 +17,10 @@ descriptors of generated classes only need to return an object that has them:
 
 ``xsi_type``
     the data type the field belongs to, e.g. ``"xnat:mrSessionData"``;
-``field_id``
+``field_id`` (or ``xpath``)
     what goes in ``<xdat:field_ID>`` when the field is a column: a schema path
-    ``"xnat:mrSessionData/label"`` or a display-field id ``"PROJECT"``;
+    ``"xnat:mrSessionData/label"`` or a display-field id ``"PROJECT"``; an object with
+    only ``xpath`` (as ``xnat.classes.properties.SearchField``) is read through it;
 ``identifier`` (optional)
     what goes in ``<xdat:schema_field>`` of a criterion; when missing it is ``field_id`` if that
     is already a path (contains ``/``) and ``"{xsi_type}/{field_id}"`` otherwise;
@@ -57,6 +58,8 @@ __all__ = [
     "CompoundConstraint",
     "Query",
     "make_constraint",
+    "field_id_of",
+    "field_identifier",
     "and_",
     "or_",
     "serialize",
@@ -84,19 +87,29 @@ def _q(name: str) -> str:
     return f"{{{XDAT_NS}}}{name}"
 
 
+def field_id_of(field: Any) -> str:
+    """The ``field_ID`` of a search field: its ``field_id``, else its ``xpath``."""
+    value = getattr(field, "field_id", None) or getattr(field, "xpath", None)
+    if not value:
+        raise XNATValueError(f"{field!r} is not a search field (it needs field_id or xpath)")
+    return str(value)
+
+
 def field_identifier(field: Any) -> str:
     """The ``schema_field`` path of a search field, for use in a criterion."""
     identifier = getattr(field, "identifier", None)
     if identifier:
         return str(identifier)
-    field_id = str(field.field_id)
+    field_id = field_id_of(field)
     if "/" in field_id:
         return field_id
     return f"{field.xsi_type}/{field_id}"
 
 
 def _is_field(value: Any) -> bool:
-    return hasattr(value, "xsi_type") and hasattr(value, "field_id") and not isinstance(value, type)
+    if isinstance(value, type) or not hasattr(value, "xsi_type"):
+        return False
+    return bool(getattr(value, "field_id", None) or getattr(value, "xpath", None))
 
 
 def make_constraint(field: Any, operator: str, value: Any) -> "Constraint":
@@ -119,16 +132,16 @@ class SearchFieldMixin:
     field_id: str
 
     def _key(self) -> tuple[str, str]:
-        return (str(self.xsi_type), str(self.field_id))
+        return (str(self.xsi_type), field_id_of(self))
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
         if _is_field(other):
-            return self._key() == (str(other.xsi_type), str(other.field_id))
+            return self._key() == (str(other.xsi_type), field_id_of(other))
         return make_constraint(self, "=", other)
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
         if _is_field(other):
-            return self._key() != (str(other.xsi_type), str(other.field_id))
+            return self._key() != (str(other.xsi_type), field_id_of(other))
         return make_constraint(self, "!=", other)
 
     def __gt__(self, other: Any) -> "Constraint":
@@ -153,7 +166,7 @@ class SearchFieldMixin:
     @property
     def identifier(self) -> str:
         """The path used in criteria (``schema_field``)."""
-        field_id = str(self.field_id)
+        field_id = field_id_of(self)
         return field_id if "/" in field_id else f"{self.xsi_type}/{field_id}"
 
     def __repr__(self) -> str:
@@ -174,6 +187,11 @@ class SearchField(SearchFieldMixin):
         self.xsi_type = str(xsi_type)
         self.field_id = str(field_id)
         self.type = type_
+
+    @property
+    def xpath(self) -> str:
+        """The field's path from its data type (same as :attr:`identifier`)."""
+        return self.identifier
 
     @classmethod
     def schema(cls, xsi_type: str, path: str, type_: Any = "string") -> "SearchField":
@@ -417,7 +435,7 @@ class Query:
         for index, field in enumerate(self.columns):
             search_field = etree.SubElement(bundle, _q("search_field"))
             _sub(search_field, "element_name", str(field.xsi_type))
-            _sub(search_field, "field_ID", str(field.field_id))
+            _sub(search_field, "field_ID", field_id_of(field))
             _sub(search_field, "sequence", str(index))
             _sub(search_field, "type", str(getattr(field, "type", None)))
             _sub(search_field, "header", "url")
