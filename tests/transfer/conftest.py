@@ -95,8 +95,6 @@ class FileServer:
         headers = {"ETag": etag, "Accept-Ranges": "bytes", "Content-Length": str(stop - start)}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        if request.method == "HEAD":
-            return Response(b"", status, headers=headers)
         body = [data[start:stop]] if data is not None else generated(size, start, stop)
         return Response(body, status, headers=headers, content_type="application/octet-stream",
                         direct_passthrough=True)

@@ -25,7 +25,7 @@ __all__ = ["safe_component", "safe_relpath", "local_path", "temp_name"]
 
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
 _RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_DRIVE = re.compile(r"^[A-Za-z]:(/|$)")
 MAX_COMPONENT_BYTES = 255
 
 

@@ -140,8 +140,8 @@ class ZipStreamExtractor:
             raise XNATIOError(f"The zip entry {name!r} is encrypted; it cannot be extracted")
         if method not in (STORED, DEFLATED):
             raise XNATIOError(f"The zip entry {name!r} uses compression method {method}; only stored and deflated are supported")
-        zip64 = csize == 0xFFFFFFFF or usize == 0xFFFFFFFF
-        if zip64:
+        wide = _has_zip64_extra(extra)
+        if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
             usize, csize = _zip64_sizes(extra, usize, csize)
         descriptor = bool(flags & FLAG_DESCRIPTOR)
         sink = self._open(name)
@@ -149,11 +149,11 @@ class ZipStreamExtractor:
             if method == DEFLATED:
                 actual_crc, size = _inflate(reader, None if descriptor else csize, sink)
             elif descriptor:
-                actual_crc, size, crc, usize = _stored_until_descriptor(reader, sink)
+                actual_crc, size, crc, usize = _stored_until_descriptor(reader, sink, wide)
             else:
                 actual_crc, size = _copy(reader, csize, sink)
             if descriptor and method == DEFLATED:
-                crc, usize = _read_descriptor(reader)
+                crc, usize = _read_descriptor(reader, wide)
             if actual_crc != crc or size != usize:
                 raise XNATChecksumError(f"The zip entry {name!r} is corrupt: CRC or size does not match")
             if sink is not None:
@@ -264,13 +264,26 @@ def _inflate(reader: _Reader, csize: int | None, sink: _TempFileSink | None) -> 
     return crc, size
 
 
-def _read_descriptor(reader: _Reader) -> tuple[int, int]:
+def _has_zip64_extra(extra: bytes) -> bool:
+    offset = 0
+    while offset + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, offset)
+        if tag == 0x0001:
+            return True
+        offset += 4 + length
+    return False
+
+
+def _read_descriptor(reader: _Reader, wide: bool = False) -> tuple[int, int]:
     """CRC and size from a data descriptor (with or without signature, 32 or 64 bit)."""
     head = reader.read_exact(4, "a data descriptor")
     if head != DESCRIPTOR:
         reader.unread(head)
+    if wide:
+        crc, csize, usize = struct.unpack("<IQQ", reader.read_exact(20, "a zip64 data descriptor"))
+        return crc, usize
     crc, csize, usize = struct.unpack("<III", reader.read_exact(12, "a data descriptor"))
-    # A zip64 descriptor has 8-byte sizes: tell by what follows it.
+    # Some writers (Java) use 8-byte sizes without a zip64 extra: tell by what follows.
     peek = reader.read(8)
     reader.unread(peek)
     if len(peek) >= 4 and peek[:4] not in (LOCAL_HEADER, CENTRAL_HEADER, END_OF_CENTRAL, ZIP64_END):
@@ -280,20 +293,26 @@ def _read_descriptor(reader: _Reader) -> tuple[int, int]:
     return crc, usize
 
 
-def _stored_until_descriptor(reader: _Reader, sink: _TempFileSink | None) -> tuple[int, int, int, int]:
-    """A stored entry of unknown size: it ends where a matching descriptor follows."""
+def _stored_until_descriptor(reader: _Reader, sink: _TempFileSink | None,
+                             wide: bool) -> tuple[int, int, int, int]:
+    """A stored entry of unknown size: it ends where a matching descriptor follows.
+
+    ``wide``: the entry has a zip64 extra field, so the descriptor's sizes are 8 bytes.
+    """
     crc, size = 0, 0
+    layout = struct.Struct("<IQQ" if wide else "<III")
+    length = 4 + layout.size
     pending = bytearray()
     while True:
         data = reader.some()
         pending += data
         index = pending.find(DESCRIPTOR)
-        while index >= 0 and len(pending) >= index + 16:
+        while index >= 0 and len(pending) >= index + length:
             candidate_crc = zlib.crc32(pending[:index], crc)
-            d_crc, d_csize, d_usize = struct.unpack_from("<III", pending, index + 4)
+            d_crc, d_csize, d_usize = layout.unpack_from(pending, index + 4)
             if d_crc == candidate_crc and d_usize == size + index and d_csize == d_usize:
                 _write(sink, bytes(pending[:index]))
-                reader.unread(bytes(pending[index + 16:]))
+                reader.unread(bytes(pending[index + length:]))
                 return candidate_crc, size + index, d_crc, d_usize
             index = pending.find(DESCRIPTOR, index + 1)
         # Everything before a possible (partial) signature near the end is data.

@@ -70,8 +70,11 @@ class _Body:
         self.md5 = hashlib.md5()
         self.sent = 0
 
-    def __len__(self) -> int:  # requests sends a Content-Length from this
+    def __len__(self) -> int:  # requests sends a Content-Length from this (0: chunked)
         return self._size or 0
+
+    def __bool__(self) -> bool:  # requests replaces a falsy body with {}: never be falsy
+        return True
 
     def read(self, size: int = -1) -> bytes:
         if self._cancel is not None and self._cancel.is_set():
@@ -151,13 +154,14 @@ def upload_source(conn: Connection, url: str, source: Source, *, method: str = "
     method = method.upper()
     if method not in ("PUT", "POST"):
         raise XNATUploadError(f"Uploads use PUT or POST, not {method!r}")
+    files_url, relpath = split_file_url(url) if verify else ("", "")  # a bad URL fails before sending
     opened = _Opened(source, "data")
     try:
         result = _send(conn, url, opened, method, overwrite, query or {}, content_type, progress, cancel)
     finally:
         opened.close()
     if verify:
-        verify_uploads(conn, split_file_url(url)[0], {split_file_url(url)[1]: (result.size, result.md5)})
+        verify_uploads(conn, files_url, {relpath: (result.size, result.md5)})
     return result
 
 
