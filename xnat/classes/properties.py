@@ -88,6 +88,18 @@ _READERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _number(xsd_type: str, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if xsd_type in _FLOATS:
+        return float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    return value if isinstance(value, int) else int(str(value).strip())
+
+
 def python_type_of(xsd_type: str) -> str:
     """A short name of the Python type a field's values have, for docstrings."""
     if xsd_type in _INTEGERS:
@@ -106,22 +118,15 @@ def python_type_of(xsd_type: str) -> str:
 def convert_from_text(xsd_type: str, value: Any) -> Any:
     """The Python value of ``value`` (text from the server, or a JSON number/bool).
 
-    Raises ``ValueError`` when the text does not fit the type.
+    Raises ``ValueError`` (naming the type) when the value does not fit the type.
     """
     if value is None:
         return None
-    if xsd_type in _INTEGERS:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(f"{value!r} is not an integer")
-            return int(value)
-        return int(value) if isinstance(value, int) else int(str(value).strip())
-    if xsd_type in _FLOATS:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        return float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    if xsd_type in _INTEGERS or xsd_type in _FLOATS:
+        try:
+            return _number(xsd_type, value)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{value!r} is not a valid {xsd_type}") from None
     if xsd_type == "xs:boolean" and isinstance(value, bool):
         return value
     reader = _READERS.get(xsd_type)
