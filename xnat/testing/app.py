@@ -178,6 +178,9 @@ class XNATApp:
             response = Response(err.reason, status=err.status, mimetype="text/plain", headers=err.headers)
         except ClientDisconnected:
             response = Response("Incomplete request body", status=400, mimetype="text/plain")
+        except HTTPException as exc:  # raised by werkzeug helpers (e.g. 416 from send_file)
+            response = Response(exc.description or exc.name, status=exc.code or 400, mimetype="text/plain",
+                                headers=[h for h in exc.get_headers() if h[0].lower() != "content-type"])
         except Exception:  # a bug: answer 500 like Tomcat, but never crash the server
             logger.exception("error handling %s %s", request.method, request.path)
             response = Response("Internal Server Error", status=500, mimetype="text/plain")
