@@ -31,6 +31,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:.2f} KB"
     if unit == "MB":
         return f"{value:.1f} MB"
+    if unit == "x":
+        return f"{value:.3f}x"
     if unit == "MB/s":
         return f"{value:.0f} MB/s"
     return f"{value:g} {unit}"

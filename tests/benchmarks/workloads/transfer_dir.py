@@ -15,15 +15,25 @@ from typing import Any
 FIGURES = [("download_dir: many small files", "s"), ("upload_dir per_file: many small files", "s")]
 
 
-def _resource(params: dict[str, Any]) -> Any:
+def _resource(params: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(session, resource, how it was reached); navigation is not part of the figure.
+
+    The listing path is tried first; ``create_object`` (xnatpy's way to open a URI) is
+    the fallback, so a listing the server answers badly does not hide the transfer itself.
+    """
     import xnat
 
     session = xnat.connect(params["url"], user=params["user"], password=params["password"])
-    experiment = session.projects[params["project"]].subjects[params["subject"]].experiments[params["experiment"]]
-    return session, experiment.resources[params["resource"]]
+    try:
+        experiment = session.projects[params["project"]].subjects[params["subject"]].experiments[params["experiment"]]
+        return session, experiment.resources[params["resource"]], "listings"
+    except Exception as error:
+        listing_error = f"{type(error).__name__}: {error}"[:200]
+    return session, session.create_object(params["resource_uri"]), f"create_object ({listing_error})"
 
 
 def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
+    import os
     import shutil
     import time
 
@@ -35,11 +45,12 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
             raise NotImplementedError("pyxnat has no per-file directory upload")
         interface = pyxnat.Interface(server=params["url"], user=params["user"], password=params["password"])
         resource = interface.select(params["resource_uri"].removeprefix("/data"))
+        os.makedirs(params["target"], exist_ok=True)
         start = time.perf_counter()
         resource.get(params["target"], extract=True)
         seconds = time.perf_counter() - start
     else:
-        session, resource = _resource(params)
+        session, resource, reached = _resource(params)
         counter = probe.RequestCounter().install()
         start = time.perf_counter()
         if mode == "download":
@@ -51,6 +62,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"seconds": seconds, "peak_rss_mb": probe.peak_rss_mb()}
     if impl != "pyxnat":
         result["requests"] = requests_made
+        result["reached_by"] = reached
     if mode == "download":
         files, size = probe.count_files(params["target"])
         shutil.rmtree(params["target"], ignore_errors=True)
@@ -84,7 +96,8 @@ def measure(bench: Any) -> list[Any]:
         label = f"UP_{impl}_{rep}".upper()
         seeder.resource(seed, label)
         labels.append(label)
-        return {**base, "mode": "upload", "resource": label, "source": seed.small_dir}
+        return {**base, "mode": "upload", "resource": label, "source": seed.small_dir,
+                "resource_uri": f"{seed.experiment_uri}/resources/{label}"}
 
     downloads = bench.alternate(__file__, ["ours", "xnatpy", "pyxnat"], down)
     uploads = bench.alternate(__file__, ["ours", "xnatpy"], up)
@@ -100,6 +113,9 @@ def measure(bench: Any) -> list[Any]:
             counts = sorted(r["requests"] for r in runs[impl] if not r.get("error") and "requests" in r)
             if counts:
                 row.notes.append(f"{impl}: {counts[len(counts) // 2]:,} HTTP requests")
+            fallbacks = {r["reached_by"] for r in runs[impl] if r.get("reached_by", "listings") != "listings"}
+            if fallbacks:
+                row.notes.append(f"{impl}: resource reached by {fallbacks.pop()}")
         rows.append(row)
     rows[0].notes.append("pyxnat: Resource.get(extract=True)")
     return rows
