@@ -241,3 +241,13 @@ def test_loglevel_sets_only_the_named_logger_and_debug_changes_no_level(server):
     assert (root.level, list(root.handlers)) == root_state
     with pytest.raises(XNATValueError, match="loglevel"):
         connect(server, user="alice", password="alice-pw", loglevel="LOUD")
+
+
+def test_auth_provider_logs_in_through_services_auth(server, request_log):
+    with connect(server, user="alice", password="alice-pw", auth_provider="localdb", keepalive=False) as session:
+        assert session.logged_in_user == "alice"
+        assert request_log.requests[0][:2] == ("PUT", "/data/services/auth")
+        assert session.keepalive_thread is None and not session.keepalive
+    with pytest.raises(XNATLoginFailedError, match="'alice'") as info:
+        connect(server, user="alice", password="not-it", auth_provider="localdb")
+    assert "not-it" not in str(info.value)

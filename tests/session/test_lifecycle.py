@@ -90,3 +90,17 @@ def test_disconnect_from_another_thread_stops_everything(server):
         pool.submit(session.disconnect).result(timeout=30)
     assert not session.connected and not session.keepalive
     assert not session.keepalive_thread.running
+
+
+def test_an_abandoned_session_is_collected_and_its_keepalive_ends(server):
+    import gc
+    import weakref
+
+    session = connect(server, user="alice", password="alice-pw")
+    session.keepalive = 0.05
+    keepalive = session.keepalive_thread
+    assert wait_for(lambda: keepalive.beats >= 1)
+    ref = weakref.ref(session)
+    del session
+    gc.collect()
+    assert wait_for(lambda: gc.collect() >= 0 and ref() is None and not keepalive.running)
