@@ -68,7 +68,10 @@ class FakeSession:
     """Serves schema files the way XNAT does and counts the requests it gets."""
 
     def __init__(self, sources: list[tuple[str, bytes]], version: str = "1.8.10",
-                 listing: Any = None, legacy: bool = False, fail: set[str] | None = None) -> None:
+                 listing: Any = None, legacy: bool = False, fail: set[str] | None = None,
+                 server: str | None = None) -> None:
+        if server is not None:  # a real session has one; it turns on the loader's fast path
+            self.server = server
         self.files = dict(sources)
         self.xnat_version = version
         self.listing = [name for name, _ in sources] if listing is None else listing
