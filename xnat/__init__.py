@@ -44,6 +44,7 @@ def connect(
     auth_provider: str | None = None,
     jsession: str | None = None,
     cli: bool = False,
+    pilot_timeout: float | tuple[float, float] | None = 12.0,
     *,
     config: str | _os.PathLike | None = None,
     pool_size: int = 16,
@@ -73,6 +74,8 @@ def connect(
     :param auth_provider: the XNAT authentication provider to log in with (LDAP, ...)
     :param jsession: reuse this existing server session id instead of logging in
     :param cli: keep the server session alive on disconnect (for command-line tools)
+    :param pilot_timeout: timeout for the login requests (at most ``default_timeout``), so
+        a server that hangs fails the connect quickly
     :param config: a pyxnat JSON config file (``server``, ``user``, ``password``,
         ``verify``); explicit arguments win over it
     :param pool_size: connections kept per host, for parallel transfers
@@ -95,8 +98,9 @@ def connect(
         password = password if password is not None else settings["password"]
         if verify is True and settings["verify"] is not True:
             verify = settings["verify"]
-    if default_timeout is not None and not _valid_timeout(default_timeout):
-        raise XNATValueError(f"default_timeout must be a positive number of seconds, not {default_timeout!r}")
+    for name, value in (("default_timeout", default_timeout), ("pilot_timeout", pilot_timeout)):
+        if value is not None and not _valid_timeout(value):
+            raise XNATValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
     server_url = auth.resolve_server(server)
     if jsession is not None:
@@ -109,6 +113,7 @@ def connect(
         server_url, interface, credentials=credentials, logger=logger, debug=debug,
         default_timeout=default_timeout, auth_provider=auth_provider,
     )
+    session.login_timeout = _shorter(pilot_timeout, default_timeout)
     try:
         if jsession is not None:
             login.reuse_jsession(session, jsession, credentials)
@@ -136,6 +141,19 @@ def _valid_timeout(value: _Any) -> bool:
     if isinstance(value, tuple) and len(value) == 2:
         return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
     return False
+
+
+def _shorter(first: _Any, second: _Any) -> _Any:
+    """The shorter of two timeouts (numbers or pairs); ``None`` means no bound."""
+    if first is None or second is None:
+        return second if first is None else first
+    if isinstance(first, tuple) or isinstance(second, tuple):
+        return first if max(_pair(first)) <= max(_pair(second)) else second
+    return min(first, second)
+
+
+def _pair(value: _Any) -> tuple[float, float]:
+    return value if isinstance(value, tuple) else (value, value)
 
 
 def _build_model(session: "BaseXNATSession", extension_types: bool) -> None:

@@ -94,13 +94,14 @@ def login(session: "BaseXNATSession", credentials: Credentials, auth_provider: s
 
 def _login_request(session: "BaseXNATSession", credentials: Credentials,
                    auth_provider: str | None) -> requests.Response:
+    timeout = session.login_timeout
     if credentials.anonymous:
-        return session._send("GET", session._format_uri("/data/JSESSION"))
+        return session._send("GET", session._format_uri("/data/JSESSION"), timeout=timeout)
     if auth_provider:
         form = {"username": credentials.user, "password": credentials.password or "",
                 "provider": auth_provider}
-        return session._send("PUT", session._format_uri("/data/services/auth"), data=form)
-    return session._send("GET", session._format_uri("/data/JSESSION"),
+        return session._send("PUT", session._format_uri("/data/services/auth"), data=form, timeout=timeout)
+    return session._send("GET", session._format_uri("/data/JSESSION"), timeout=timeout,
                          auth=(credentials.user or "", credentials.password or ""))
 
 
@@ -121,7 +122,7 @@ def _follow_redirect(session: "BaseXNATSession", response: requests.Response) ->
 def _find_context_path(session: "BaseXNATSession") -> bool:
     """After a 404 on /data: look for XNAT under a context path (``/xnat``) via ``GET /``."""
     try:
-        response = session._send("GET", session.server + "/")
+        response = session._send("GET", session.server + "/", timeout=session.login_timeout)
     except Exception:  # noqa: BLE001 -- the 404 is the error to report, not this probe
         return False
     path = urlsplit(response.url).path
@@ -191,7 +192,7 @@ def _raise_for_login(session: "BaseXNATSession", response: requests.Response,
 
 def check_auth(session: "BaseXNATSession", credentials: Credentials) -> str | None:
     """Ask the server who is logged in (``GET /data/auth``); ``None`` for a guest session."""
-    response = session._send("GET", session._format_uri("/data/auth"))
+    response = session._send("GET", session._format_uri("/data/auth"), timeout=session.login_timeout)
     where = f"Login to {session.server} {_who(credentials)} failed"
     if response.status_code in (401, 403):
         raise XNATLoginFailedError(f"{where}: the server does not accept the session ({response.status_code})")

@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Container, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 
@@ -108,6 +108,8 @@ class BaseXNATSession:
         self._logger = logger or _default_logger
         self._debug = debug
         self.request_timeout = default_timeout
+        #: Timeout of the login requests (``pilot_timeout``); ``None`` means request_timeout.
+        self.login_timeout: Timeout | None = None
         self._lock = threading.RLock()
         self._connected = True
         self._jsession: str | None = None

@@ -259,3 +259,16 @@ def test_connect_to_a_server_that_never_answers_gives_a_timeout_error(silent_ser
     with pytest.raises(XNATTimeoutError, match="did not answer in time") as info:
         xnat.connect(silent_server, user="alice", password="alice-pw", no_parse_model=True, default_timeout=0.3)
     assert "alice-pw" not in str(info.value)
+
+
+def test_pilot_timeout_bounds_the_login_on_a_silent_server(silent_server):
+    with pytest.raises(XNATTimeoutError):
+        xnat.connect(silent_server, user="alice", password="alice-pw", no_parse_model=True,
+                     default_timeout=300, pilot_timeout=0.3)
+
+
+@pytest.mark.parametrize("pilot, default, expected", [
+    (12.0, 300, 12.0), (12.0, 0.5, 0.5), (None, 300, 300), (12.0, None, 12.0), ((1, 5), 300, (1, 5)),
+])
+def test_login_timeout_is_the_shorter_one(pilot, default, expected):
+    assert xnat._shorter(pilot, default) == expected
