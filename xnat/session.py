@@ -524,11 +524,13 @@ class BaseXNATSession:
 
     def disconnect(self) -> None:
         """Stop the keep-alive, log out (XNATSession only) and close the connections. Idempotent."""
+        # Stop the heartbeat before taking the lock: a beat may be waiting for the lock
+        # to log in again, and joining it while holding the lock would stall the join.
+        if self._keepalive is not None:
+            self._keepalive.stop()
         with self._lock:
             if not self._connected:
                 return
-            if self._keepalive is not None:
-                self._keepalive.stop()
             try:
                 if self._logout_on_disconnect:
                     self._logout()
