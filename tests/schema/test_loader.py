@@ -207,12 +207,13 @@ def test_warm_load_of_a_known_server_fetches_only_the_listing(real_sources, monk
     cold_session = FakeSession(real_sources, server=SERVER)
     cold = loader.load_model(cold_session)
     assert len(cold_session.requests) == 1 + len(real_sources)
+    real_reader = xsd.read_schemas
     monkeypatch.setattr(xsd, "read_schemas", lambda *a, **k: pytest.fail("parsed on a warm load"))
     session = FakeSession(real_sources, server=SERVER)
     assert loader.load_model(session) == cold
     assert session.requests == ["/xapi/schemas"]
     core = FakeSession(real_sources, server=SERVER)
-    monkeypatch.undo()
+    monkeypatch.setattr(xsd, "read_schemas", real_reader)
     loader.load_model(core, extension_types=False)
     loader.load_model(core, extension_types=False)
     # Two loads, one fetch of each core schema: the second load made no request at all.
