@@ -93,3 +93,13 @@ def test_users_listing_and_xapi_users(admin: Api, alice: Api) -> None:
     assert set(rows[0]) == {"xdat_user_id", "login", "firstname", "lastname", "email"}
     assert sorted(admin.get("/xapi/users").json) == ["admin", "alice", "bob"]
     assert alice.get("/xapi/users").status_code == 403
+
+
+def test_search_elements_for_xnatpy_connect(admin: Api, session_tree: dict[str, str]) -> None:
+    rows = admin.rows("/data/search/elements")
+    counts = {r["ELEMENT_NAME"]: r["COUNT"] for r in rows}
+    assert counts["xnat:mrSessionData"] == "1" and counts["xnat:subjectData"] == "1"
+    assert "xnat:mrScanData" in counts and "cat:catalog" not in counts
+    fields = [r["FIELD_ID"] for r in admin.rows("/data/search/elements/xnat:mrSessionData")]
+    assert "LABEL" in fields and "DATE" in fields
+    assert admin.get("/data/search/elements/xnat:nothingData").status_code == 404

@@ -180,3 +180,10 @@ def test_member_writes_collaborator_cannot(admin: Api, alice: Api, bob: Api) -> 
 def test_global_put_of_unknown_id_is_refused(admin: Api) -> None:
     assert admin.put("/data/subjects/NEW?xsiType=xnat:subjectData").status_code == 400
     assert admin.put("/data/experiments/NEW?xsiType=xnat:mrSessionData").status_code == 400
+
+
+def test_subtype_predicate_in_xpath_is_understood(admin: Api) -> None:
+    _setup(admin)
+    key = "xnat:subjectData/demographics[@xsi:type%3Dxnat:demographicData]/gender"
+    assert admin.put(f"/data/projects/P1/subjects/S1?{key}=female").status_code == 200
+    assert admin.rows("/data/projects/P1/subjects?columns=ID,gender")[0]["gender"] == "female"

@@ -22,7 +22,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .auth import GUEST, Auth, User
-from .handlers import archive, projects, session, site, users
+from .handlers import archive, projects, search, session, site, users
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, FileStore
 from .store import Store
@@ -51,6 +51,8 @@ _URL_MAP = Map([
     Rule("/data/services/tokens/validate/<alias>/<secret>", endpoint=session.token_validate),
     Rule("/data/services/tokens/invalidate/<alias>/<secret>", endpoint=session.token_invalidate),
     Rule("/data/users", endpoint=users.user_list),
+    Rule("/data/search/elements", endpoint=search.elements),
+    Rule("/data/search/elements/<element>", endpoint=search.element_fields),
     Rule("/xapi/users", endpoint=users.xapi_user_list),
     Rule("/data/projects", endpoint=projects.collection),
     Rule("/data/projects/<project>", endpoint=projects.item),

@@ -25,6 +25,7 @@ NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_r
               "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
               "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
 LABEL_RE = re.compile(r"^[A-Za-z0-9_\-.]+$")
+_TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]")
 
 
 @dataclass
@@ -77,7 +78,8 @@ def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) ->
         head, sep, path = key.partition("/")
         if sep and ":" in head:
             xsi_type = xsi_type or ctx.app.canonical_type(head)
-            fields[path] = value
+            # xnatpy names the subtype of a child: demographics[@xsi:type=xnat:demographicData]/gender
+            fields[_TYPE_PREDICATE.sub("", path)] = value
     if xsi_type:
         xsi_type = ctx.app.canonical_type(xsi_type)
     label = ctx.param("label")

@@ -1,0 +1,61 @@
+"""Search metadata: ``/data/search/elements`` and ``/data/search/elements/{type}``.
+
+xnatpy reads both while connecting (to attach display fields to its classes), so
+they must answer. Searchable elements are the archive data types (projects,
+subjects, experiments, scans) with a count of stored rows, as XNAT lists them.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from .base import Ctx, HTTPError
+from .listing import table
+
+BASES = ("xnat:projectData", "xnat:subjectData", "xnat:experimentData", "xnat:imageScanData")
+ELEMENT_DEFAULTS = ["ELEMENT_NAME", "PLURAL", "SINGULAR", "CATEGORY", "SECURED", "BROWSEABLE", "COUNT"]
+FIELD_DEFAULTS = ["FIELD_ID", "HEADER", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC", "ELEMENT_NAME", "SRC"]
+
+
+def _searchable(ctx: Ctx) -> list[str]:
+    datatypes = ctx.app.datatypes
+    return [t for t in datatypes.datatypes() if any(datatypes.is_a(t, base) for base in BASES)]
+
+
+def _counts(ctx: Ctx) -> dict[str, int]:
+    store, counts = ctx.app.store, {}
+    for table_name in ("projects", "subjects", "experiments", "scans"):
+        for row in store.all(f"SELECT xsi_type, COUNT(*) AS n FROM {table_name} GROUP BY xsi_type"):
+            counts[row["xsi_type"]] = row["n"]
+    return counts
+
+
+def elements(ctx: Ctx) -> Response:
+    """``GET /data/search/elements``: searchable data types with their row counts."""
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    counts = _counts(ctx)
+    rows = []
+    for name in _searchable(ctx):
+        short = name.split(":", 1)[1]
+        rows.append({"ELEMENT_NAME": name, "PLURAL": short + "s", "SINGULAR": short, "CATEGORY": "",
+                     "SECURED": "true", "BROWSEABLE": "true", "COUNT": str(counts.get(name, 0))})
+    return table(ctx, rows, ELEMENT_DEFAULTS, "", always=())
+
+
+def element_fields(ctx: Ctx, element: str) -> Response:
+    """``GET /data/search/elements/{type}``: the simple fields of a type, as search fields."""
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    datatypes = ctx.app.datatypes
+    name = datatypes.canonical(element)
+    if name is None:
+        raise HTTPError(404, f"Unknown data type: {element}")
+    rows = []
+    for found in datatypes.fields_of(name):
+        if found.xs_type is None or not found.xs_type.startswith("xs:") or found.multiple:
+            continue
+        rows.append({"FIELD_ID": found.name.upper(), "HEADER": found.name, "SUMMARY": found.name,
+                     "TYPE": found.xs_type.split(":", 1)[1], "REQUIRES_VALUE": "false", "DESC": "",
+                     "ELEMENT_NAME": name, "SRC": "0"})
+    return table(ctx, rows, FIELD_DEFAULTS, "", always=())
