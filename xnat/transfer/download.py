@@ -28,7 +28,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator, Protocol
+from typing import IO, Callable, Iterator, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -178,12 +178,13 @@ def check_target(target: str | os.PathLike, overwrite: bool) -> Path:
 def download_to_path(conn: Connection, url: str, target: str | os.PathLike, *,
                      expected_md5: str | None = None, expected_size: int | None = None,
                      overwrite: bool = False, progress: Progress | None = None,
-                     cancel: threading.Event | None = None) -> DownloadResult:
+                     cancel: threading.Event | None = None,
+                     on_total: Callable[[int], None] | None = None) -> DownloadResult:
     """Download ``url`` to the file ``target``; see the module documentation."""
     path = check_target(target, overwrite)
     sink = _TempFileSink(path)
     try:
-        result = _fetch(conn, url, sink, expected_md5, expected_size, progress, cancel)
+        result = _fetch(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total)
         sink.commit(overwrite)
     except BaseException:
         sink.discard()
@@ -193,8 +194,8 @@ def download_to_path(conn: Connection, url: str, target: str | os.PathLike, *,
 
 def download_to_stream(conn: Connection, url: str, stream: IO[bytes], *,
                        expected_md5: str | None = None, expected_size: int | None = None,
-                       progress: Progress | None = None,
-                       cancel: threading.Event | None = None) -> DownloadResult:
+                       progress: Progress | None = None, cancel: threading.Event | None = None,
+                       on_total: Callable[[int], None] | None = None) -> DownloadResult:
     """Download ``url`` into the writable binary ``stream``, verified like a path download.
 
     A seekable stream is rewound and truncated when the download has to start over; a
@@ -202,7 +203,7 @@ def download_to_stream(conn: Connection, url: str, stream: IO[bytes], *,
     """
     if not callable(getattr(stream, "write", None)):
         raise XNATIOError(f"download_stream needs a writable binary file object, not {type(stream).__name__}")
-    return _fetch(conn, url, _StreamSink(stream), expected_md5, expected_size, progress, cancel)
+    return _fetch(conn, url, _StreamSink(stream), expected_md5, expected_size, progress, cancel, on_total)
 
 
 class _Attempts:
@@ -224,7 +225,8 @@ class _Attempts:
 
 def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
            expected_size: int | None, progress: Progress | None,
-           cancel: threading.Event | None) -> DownloadResult:
+           cancel: threading.Event | None, on_total: Callable[[int], None] | None = None) -> DownloadResult:
+    """The download loop: ``on_total(size)`` is called once when the size is first learnt."""
     attempts = _Attempts(conn, url, cancel)
     digest = hashlib.md5()
     etag: str | None = None
@@ -277,7 +279,11 @@ def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
             else:
                 raise XNATResponseError(describe_response(response, "Download failed"), response)
             if status != 416:
-                total = _announced_total(response, sink.written, total)
+                announced = _announced_total(response, sink.written, total)
+                if on_total is not None and total is None and announced is not None:
+                    on_total(announced)
+                    on_total = None
+                total = announced
                 etag = _strong_etag(response) or etag
                 try:
                     _copy_body(response, sink, url, lambda data: digest.update(data), progress, cancel)

@@ -33,6 +33,26 @@ def show_bar(verbose: bool | None) -> bool:
         return False
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now.
+
+    progressbar2 swaps ``sys.stderr`` for the stream it saw when first imported, which
+    may since have been replaced or closed (pytest, notebooks); this indirection avoids that.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return show_bar(None)
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
+
+
 class Progress:
     """Counts the bytes (and files) of one transfer job and reports them.
 
@@ -51,7 +71,9 @@ class Progress:
         self.finished = False
         self._update_func = update_func
         self._lock = threading.Lock()
-        self._bar = self._make_bar(label) if show_bar(verbose) else None
+        self._label = label
+        self._want_bar = show_bar(verbose)
+        self._bar = None  # drawn at the first bytes, when a download knows its size
         self._notify()
 
     def _make_bar(self, label: str):  # type: ignore[no-untyped-def]
@@ -61,7 +83,7 @@ class Progress:
         if label:
             widgets.append(label + " ")
         if self.files_total is not None:
-            widgets += [progressbar.FormatLabel("%(files)s", new_style=False), " "]
+            widgets += [progressbar.Variable("files", format="{formatted_value}", width=1), " "]
         widgets += [
             progressbar.DataSize(), " ",
             progressbar.Percentage() if self.total else progressbar.AnimatedMarker(), " ",
@@ -71,7 +93,7 @@ class Progress:
         ]
         bar = progressbar.ProgressBar(
             max_value=self.total if self.total else progressbar.UnknownLength,
-            widgets=widgets, fd=sys.stderr, variables={"files": self._files_text()},
+            widgets=widgets, fd=_CurrentStderr(), variables={"files": self._files_text()},
         )
         bar.start()
         return bar
@@ -121,6 +143,8 @@ class Progress:
         # Called with the lock held (or from __init__): consumers see counts in order.
         if self._update_func is not None:
             self._update_func(self.done, self.total, self.finished)
+        if self._want_bar and self._bar is None and (self.done or self.finished or self.files_done):
+            self._bar = self._make_bar(self._label)
         if self._bar is not None and not self.finished:
             value = self.done if not self.total else min(self.done, self.total)
             self._bar.update(value, files=self._files_text())

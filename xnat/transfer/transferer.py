@@ -19,7 +19,7 @@ import requests
 from ..exceptions import XNATIOError, XNATResponseError, describe_response, redact
 from .connection import DEFAULT_CHUNK_SIZE, RETRY_STATUSES, STREAM_ERRORS, Connection, log_retry
 from .download import DownloadResult, check_target, download_to_path, download_to_stream
-from .parallel import run_jobs
+from .parallel import resolve_workers, run_jobs
 from .paths import local_path
 from .progress import Progress, UpdateFunc
 from .remotefile import DEFAULT_READAHEAD, RemoteFile
@@ -78,7 +78,7 @@ class Transferer:
         try:
             return download_to_path(self.conn, self.conn.url(path_or_url, query), target,
                                     expected_md5=expected_md5, expected_size=expected_size,
-                                    overwrite=overwrite, progress=progress)
+                                    overwrite=overwrite, progress=progress, on_total=progress.set_total)
         finally:
             progress.finish()
 
@@ -89,7 +89,8 @@ class Transferer:
         progress = Progress(expected_size, verbose=verbose, update_func=update_func, label="download")
         try:
             return download_to_stream(self.conn, self.conn.url(path_or_url, query), stream,
-                                      expected_md5=expected_md5, expected_size=expected_size, progress=progress)
+                                      expected_md5=expected_md5, expected_size=expected_size, progress=progress,
+                                      on_total=progress.set_total)
         finally:
             progress.finish()
 
@@ -154,24 +155,25 @@ class Transferer:
         rest; the error lists the files that failed (``.failures``) and keeps the
         finished results (``.completed``).
         """
+        resolve_workers(self.workers if workers is None else workers, 1)  # a bad value fails before any request
         targets = [Path(job.target) for job in jobs]
         if len(set(targets)) != len(targets):
             raise XNATIOError("download_many: two jobs write to the same target path")
         for target in targets:
             check_target(target, overwrite)
-        sizes = [job.expected_size for job in jobs]
-        total = sum(size for size in sizes if size is not None) if all(s is not None for s in sizes) else None
+        # Sizes not known in advance are added to the total as each transfer learns them.
+        total = sum(job.expected_size for job in jobs if job.expected_size is not None)
         progress = Progress(total, files=len(jobs), verbose=verbose, update_func=update_func, label="download")
 
         def work(job: DownloadJob, cancel: threading.Event) -> DownloadResult:
             result = download_to_path(self.conn, self.conn.url(job.url), job.target, expected_md5=job.expected_md5,
                                       expected_size=job.expected_size, overwrite=overwrite,
-                                      progress=progress, cancel=cancel)
+                                      progress=progress, cancel=cancel, on_total=progress.add_total)
             progress.file_done()
             return result
 
         try:
-            return run_jobs(jobs, work, lambda job: str(job.target), workers or self.workers, "downloads")
+            return run_jobs(jobs, work, lambda job: str(job.target), self.workers if workers is None else workers, "downloads")
         finally:
             progress.finish()
 
@@ -238,7 +240,7 @@ class Transferer:
             return result
 
         try:
-            return run_jobs(jobs, work, lambda job: str(job.url), workers or self.workers, "uploads")
+            return run_jobs(jobs, work, lambda job: str(job.url), self.workers if workers is None else workers, "uploads")
         finally:
             progress.finish()
 
@@ -248,7 +250,7 @@ class Transferer:
                     update_func: UpdateFunc | None = None) -> list[LocalFile]:
         """Upload a directory tree into the resource at ``files_url`` (``.../resources/R/files``)."""
         return upload_tree(self.conn, self.conn.url(files_url), directory, method=method, overwrite=overwrite,
-                           query=query, workers=workers or self.workers, verify=verify, verbose=verbose,
+                           query=query, workers=self.workers if workers is None else workers, verify=verify, verbose=verbose,
                            update_func=update_func)
 
 

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from ..exceptions import XNATUploadError
 from .connection import Connection
-from .parallel import run_jobs
+from .parallel import resolve_workers, run_jobs
 from .progress import Progress
 from .upload import UploadResult, upload_source, verify_uploads
 
@@ -84,6 +84,7 @@ def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike, 
     """Upload the tree under ``directory`` into the resource at ``files_url``; returns the files."""
     if method not in UPLOAD_METHODS:
         raise XNATUploadError(f"Unknown upload method {method!r}; use one of {', '.join(UPLOAD_METHODS)}")
+    resolve_workers(workers, 1)  # a bad value fails before any request
     files = list_tree(directory)
     if not files:
         raise XNATUploadError(f"Cannot upload {directory}: it holds no files")
