@@ -22,6 +22,7 @@ def _load(path: str, name: str):  # noqa: ANN202 - a module
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -38,6 +39,12 @@ def main() -> int:
         last = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
         where = f" at {os.path.basename(last[0].filename)}:{last[0].lineno}" if last else ""
         result = {"error": f"{type(error).__name__}: {error}"[:400] + where}
+    failures: dict[str, int] = {}
+    for counter in getattr(sys.modules.get("_bench_probe"), "INSTALLED", []):
+        for key, count in counter.failures.items():
+            failures[key] = failures.get(key, 0) + count
+    if failures:
+        result["http_failures"] = failures
     lib = sys.modules.get("xnat")
     if lib is not None:
         result.setdefault("lib_version", getattr(lib, "__version__", "?"))

@@ -80,6 +80,8 @@ class Bench:
         self.url = server.url
         self.user, self.password = USER, PASSWORD
         self.started = time.monotonic()
+        #: impl -> "METHOD /path -> status" -> workloads where the server answered so
+        self.http_failures: dict[str, dict[str, set[str]]] = {}
 
     def time_left(self) -> float:
         return self.cfg.suite_budget_s - (time.monotonic() - self.started)
@@ -114,6 +116,8 @@ class Bench:
         result = _parse(done)
         result.update(wall_s=wall, server_cpu_s=cpu)
         _check_library(impl, result)
+        for key in result.get("http_failures", {}):
+            self.http_failures.setdefault(impl, {}).setdefault(key, set()).add(Path(workload).stem)
         logger.debug("%s %s -> %s", Path(workload).stem, impl, result)
         return result
 
@@ -256,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                            REPO_ROOT, scratch / "server.log")
     started = time.monotonic()
     rows: list[Row] = []
+    failures: dict[str, dict[str, list[str]]] = {}
     try:
         try:
             server.start(timeout=600)
@@ -268,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             logger.info("workload %s", name)
             rows += _run_workload(name, bench)
+        failures = {impl: {key: sorted(where) for key, where in sorted(seen.items())}
+                    for impl, seen in bench.http_failures.items()}
     finally:
         server.stop()
         if args.keep:
@@ -278,10 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if cfg.quick else "full"
     print(f"\nxnat benchmark ({mode}, {cfg.reps} reps, medians; {schemas_note}; {elapsed:.0f} s)\n")
     report.render_table(rows, sys.stdout)
+    report.render_failures(failures, sys.stdout)
     if args.json:
         report.write_json(args.json, rows, {"mode": mode, "reps": cfg.reps, "seconds": elapsed,
                                             "schemas": str(schemas) if schemas else None,
-                                            "sizes": cfg.__dict__})
+                                            "sizes": cfg.__dict__,
+                                            "http_errors_seen": failures})
     missed = [row.figure for row in rows if row.holds is False]
     if missed and args.strict:
         print(f"\n{len(missed)} figure(s) miss their target: {'; '.join(missed)}", file=sys.stderr)

@@ -34,6 +34,9 @@ def children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+INSTALLED: list["RequestCounter"] = []
+
+
 class RequestCounter:
     """Counts HTTP requests sent through ``requests`` (every client measured here uses it).
 
@@ -43,16 +46,25 @@ class RequestCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        #: "METHOD /path?query -> status" for every answer >= 400, so the report can say
+        #: what the server lacked for a client (a peer's tolerated 404s show up too).
+        self.failures: dict[str, int] = {}
 
     def install(self) -> "RequestCounter":
         import requests.adapters
 
         original = requests.adapters.HTTPAdapter.send
         counter = self
+        INSTALLED.append(self)
 
         def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
             counter.count += 1
-            return original(adapter, request, *args, **kwargs)
+            response = original(adapter, request, *args, **kwargs)
+            if response.status_code >= 400 and len(counter.failures) < 20:
+                path = request.path_url.split("?")[0] if request.method == "PUT" else request.path_url
+                key = f"{request.method} {path[:160]} -> {response.status_code}"
+                counter.failures[key] = counter.failures.get(key, 0) + 1
+            return response
 
         requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
         return self

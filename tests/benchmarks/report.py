@@ -70,6 +70,17 @@ def render_table(rows: list[Row], out: TextIO) -> None:
     out.write("\nserver CPU = the server process's CPU time as a share of each client run's wall time.\n")
 
 
+def render_failures(failures: dict[str, dict[str, list[str]]], out: TextIO) -> None:
+    """The server's error answers each client met: what the server lacks for it (or a
+    probe the client tolerates, such as xnatpy's GET /data/version)."""
+    if not failures:
+        return
+    out.write("\nHTTP errors the clients met (request -> status [workloads]):\n")
+    for impl, seen in failures.items():
+        for key, where in seen.items():
+            out.write(f"  {impl}: {key} [{', '.join(where)}]\n")
+
+
 def write_json(path: Path, rows: list[Row], meta: dict[str, Any]) -> None:
     document = {
         "meta": {**meta, "python": platform.python_version(), "machine": platform.machine(),

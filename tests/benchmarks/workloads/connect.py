@@ -50,11 +50,16 @@ def measure(bench: Any) -> list[Any]:
 
     impls = ["ours", "xnatpy", "pyxnat"]
 
+    def cache_env(folder: Any) -> dict[str, str]:
+        # XNAT_CACHE_DIR overrides XDG_CACHE_HOME for our library: set both, or a user's
+        # own setting would turn the cold runs warm.
+        return {"XDG_CACHE_HOME": str(folder), "XNAT_CACHE_DIR": str(folder / "xnat")}
+
     def cold_env(impl: str, rep: int) -> dict[str, str]:
-        return {"XDG_CACHE_HOME": str(bench.tempdir(f"cache-cold-{impl}-{rep}-"))}
+        return cache_env(bench.tempdir(f"cache-cold-{impl}-{rep}-"))
 
     warm = bench.tempdir("cache-warm-")
-    warm_env = {"XDG_CACHE_HOME": str(warm)}
+    warm_env = cache_env(warm)
     priming = bench.run(__file__, "ours", {}, env=warm_env)   # fills our cache; not measured
 
     cold = bench.alternate(__file__, impls, {}, env=cold_env)
@@ -72,6 +77,8 @@ def measure(bench: Any) -> list[Any]:
     rows = [row("connect, cold cache", cold, 0.2), row("connect, warm cache", warm_runs, 0.05),
             row("connect, 20 ms per request", slow, 0.1)]
     rows[1].notes.append("xnatpy and pyxnat keep no schema cache: their warm run repeats the cold one")
+    cached = sorted(p.name for p in (warm / "xnat").rglob("*") if p.is_file())
+    rows[1].notes.append(f"our cache after the warm runs: {len(cached)} file(s) in {warm / 'xnat'}")
     if priming.get("error"):
         rows[1].notes.append(f"priming our cache failed: {priming['error']}")
     rows[2].notes.append(f"loopback proxy, {bench.cfg.slow_delay_s * 1000:.0f} ms held per request, cold cache; "

@@ -50,6 +50,8 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
 
     impl, target, size = params["impl"], params["target"], params["size"]
     tool = impl
+    if impl != "limit":
+        probe.RequestCounter().install()   # records the server's error answers, if any
     try:
         if impl == "limit":
             seconds, peak, tool = _curl_or_socket(params, target, probe)

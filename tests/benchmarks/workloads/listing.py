@@ -61,8 +61,9 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     import gc
     import time
 
-    fetch, read_main, read_date, handle = _fetch_and_readers(params)
     counter = probe.RequestCounter().install()
+    fetch, read_main, read_date, handle = _fetch_and_readers(params)
+    requests_before = counter.count
     budget, expected = params["budget_s"], params["count"]
     gc.collect()
     rss_before = probe.rss_mb()
@@ -78,7 +79,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     seconds = (fetch_s + probe.extrapolate(main_s, main_done, expected)
                + probe.extrapolate(date_s, date_done, expected))
     result = {"seconds": seconds, "fetch_s": fetch_s, "main_done": main_done, "date_done": date_done,
-              "count": expected, "requests": counter.count, "peak_rss_mb": probe.peak_rss_mb()}
+              "count": expected, "requests": counter.count - requests_before, "peak_rss_mb": probe.peak_rss_mb()}
     if kb_per is not None:
         result["kb_per_experiment"] = kb_per
     del items, handle

@@ -38,6 +38,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     import time
 
     impl, mode = params["impl"], params["mode"]
+    counter = probe.RequestCounter().install()
     if impl == "pyxnat":
         import pyxnat
 
@@ -51,14 +52,14 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     else:
         session, resource, reached = _resource(params)
-        counter = probe.RequestCounter().install()
+        requests_before = counter.count
         start = time.perf_counter()
         if mode == "download":
             resource.download_dir(params["target"], verbose=False)
         else:
             resource.upload_dir(params["source"], method="per_file")
         seconds = time.perf_counter() - start
-        requests_made = counter.count
+        requests_made = counter.count - requests_before
     result: dict[str, Any] = {"seconds": seconds, "peak_rss_mb": probe.peak_rss_mb()}
     if impl != "pyxnat":
         result["requests"] = requests_made
