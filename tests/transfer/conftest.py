@@ -237,10 +237,13 @@ class Served:
 def served():
     import logging
 
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # no request lines or injected-fault tracebacks
+    werkzeug_logger = logging.getLogger("werkzeug")
+    level = werkzeug_logger.level
+    werkzeug_logger.setLevel(logging.CRITICAL)  # no request lines or injected-fault tracebacks
     server = Served()
     yield server
     server.stop()
+    werkzeug_logger.setLevel(level)
 
 
 @pytest.fixture
