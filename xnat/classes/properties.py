@@ -207,8 +207,23 @@ def _same(xsd_type: str, value: Any, item: str) -> bool:
         return False
 
 
+class _FieldDoc:
+    """``__doc__`` of a descriptor class: the class docstring on the class, the schema
+    field's documentation on an instance, built only when asked for (connect stays fast)."""
+
+    def __init__(self, class_doc: str | None) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, instance: Any, owner: type | None = None) -> str | None:
+        if instance is None:
+            return self.class_doc
+        return _docstring(instance.field)
+
+
 class FieldProperty:
     """A simple-valued schema field (a descriptor; see the module docstring)."""
+
+    __doc__ = _FieldDoc(__doc__)  # type: ignore[assignment]
 
     def __init__(self, field: FieldDef, python_name: str) -> None:
         self.field = field
@@ -216,7 +231,6 @@ class FieldProperty:
         self.xpath = field.name  # the schema/REST name, e.g. fieldStrength
         self.type = field.type
         self.facets = field.facets
-        self.__doc__ = _docstring(field)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -259,6 +273,8 @@ class ChildProperty:
     items; ``xpath`` may span a wrapper element (``fields/field``) as xnatpy collapses it.
     """
 
+    __doc__ = _FieldDoc(__doc__)  # type: ignore[assignment]
+
     def __init__(self, field: FieldDef, python_name: str, kind: str, item_type: str, xpath: str) -> None:
         self.field = field
         self.name = python_name
@@ -266,7 +282,6 @@ class ChildProperty:
         self.item_type = item_type
         self.xpath = xpath
         self.type = field.type
-        self.__doc__ = _docstring(field)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name

@@ -14,6 +14,7 @@ Spelling (observed from xnatpy 0.8.1 so existing scripts keep working):
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 
@@ -44,6 +45,7 @@ def safe_identifier(name: str) -> str | None:
     return name if is_safe_identifier(name) else None
 
 
+@functools.lru_cache(maxsize=8192)  # field names repeat across types and sessions
 def pythonize_attribute_name(name: str) -> str | None:
     """The attribute name for a schema field, or ``None`` when no safe name exists.
 
@@ -59,6 +61,7 @@ def pythonize_attribute_name(name: str) -> str | None:
     return safe_identifier(text)
 
 
+@functools.lru_cache(maxsize=8192)
 def pythonize_class_name(xsi_type: str) -> str | None:
     """The class name for an xsi type such as ``xnat:mrSessionData``, or ``None``.
 
