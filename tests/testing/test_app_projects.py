@@ -147,3 +147,13 @@ def test_set_project_access_api(app, admin: Api, bob: Api) -> None:
 
     with pytest.raises(ValueError):
         app.set_project_access("P1", "bob", "king")
+
+
+def test_project_settings(admin: Api, alice: Api) -> None:
+    admin.put("/data/projects/P1?accessibility=public")
+    assert admin.get("/data/projects/P1/prearchive_code").text == "0"
+    assert admin.put("/data/projects/P1/prearchive_code/4").status_code == 200
+    assert alice.get("/data/projects/P1/prearchive_code").text == "4"
+    assert admin.put("/data/projects/P1/prearchive_code/9").status_code == 400
+    assert alice.put("/data/projects/P1/quarantine_code/1").status_code == 403
+    assert admin.get("/data/projects/P1/current_arc").text == "arc001"

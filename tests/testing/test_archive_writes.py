@@ -187,3 +187,28 @@ def test_subtype_predicate_in_xpath_is_understood(admin: Api) -> None:
     key = "xnat:subjectData/demographics[@xsi:type%3Dxnat:demographicData]/gender"
     assert admin.put(f"/data/projects/P1/subjects/S1?{key}=female").status_code == 200
     assert admin.rows("/data/projects/P1/subjects?columns=ID,gender")[0]["gender"] == "female"
+
+
+def test_xml_document_with_children(admin: Api) -> None:
+    _setup(admin)
+    subject = (b'<xnat:Subject xmlns:xnat="http://nrg.wustl.edu/xnat" '
+               b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" label="S9">'
+               b'<xnat:demographics xsi:type="xnat:demographicData"><xnat:gender>male</xnat:gender>'
+               b"</xnat:demographics></xnat:Subject>")
+    assert admin.put("/data/projects/P1/subjects/S9", data=subject, content_type="text/xml").status_code == 201
+    assert admin.rows("/data/projects/P1/subjects?label=S9&columns=gender")[0]["gender"] == "male"
+    session = (b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
+               b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" label="M">'
+               b'<xnat:fields><xnat:field name="site">A</xnat:field></xnat:fields>'
+               b'<xnat:scans><xnat:scan ID="3" type="T1" xsi:type="xnat:mrScanData">'
+               b"<xnat:quality>usable</xnat:quality></xnat:scan></xnat:scans></xnat:MRSession>")
+    url = "/data/projects/P1/subjects/S9/experiments/M"
+    assert admin.put(f"{url}?inbody=true", data=session).status_code == 201
+    scans = admin.rows(f"{url}/scans")
+    assert [(s["ID"], s["type"], s["quality"]) for s in scans] == [("3", "T1", "usable")]
+    item = admin.get(f"{url}?format=json").json["items"][0]
+    custom = next(c for c in item["children"] if c["field"] == "fields/field")["items"]
+    assert custom[0]["data_fields"] == {"field": "A", "name": "site"}
+    changed = session.replace(b"xnat:mrScanData", b"xnat:ctScanData")
+    assert admin.put(f"{url}?inbody=true", data=changed).status_code == 409
+    assert admin.rows(f"{url}/scans")[0]["xsiType"] == "xnat:mrScanData"  # nothing half-applied

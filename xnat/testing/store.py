@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS projects(
     insert_date TEXT NOT NULL, insert_user TEXT NOT NULL, create_event INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deleted_projects(id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS project_aliases(alias TEXT PRIMARY KEY, project TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS project_settings(
+    project TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(project, name));
 CREATE TABLE IF NOT EXISTS project_users(
     project TEXT NOT NULL, login TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY(project, login));
 CREATE TABLE IF NOT EXISTS subjects(

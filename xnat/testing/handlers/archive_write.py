@@ -111,6 +111,8 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
                          (new_id, project, subject_id, session_id, label, xsi_type, date, dumps(fields),
                           now_string(), ctx.user.login, event))
         _save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom)
+        if coll != "subjects":
+            _save_scans(ctx, conn, new_id, write.scans)
     return text(new_id, 201)
 
 
@@ -169,7 +171,29 @@ def update(ctx: Ctx, node: Node) -> Response:
         if write.label and coll in ("subjects", "experiments", "assessors"):
             _relabel(ctx, conn, node, coll, check_label(write.label))
         _save_custom(conn, node.kind if node.kind != "assessor" else "experiment", str(pk), custom)
+        if table_name == "experiments":
+            _save_scans(ctx, conn, node.key, write.scans)
     return text(node.row["id"], 200)
+
+
+def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> None:
+    """Create or update the scans a session document carries (409 if a scan changes type)."""
+    for scan in scans:
+        fields = {k: str(v) for k, v in scan.fields.items() if v is not None}
+        scan_id = check_label(fields.pop("ID", ""), "scan ID")
+        xsi_type = check_type(ctx, scan.xsi_type, "xnat:imageScanData")
+        fields.pop("image_session_ID", None)
+        fields.pop("project", None)
+        check_fields(ctx, xsi_type, fields)
+        row = conn.execute("SELECT pk, xsi_type, fields FROM scans WHERE experiment_id=? AND id=?",
+                           (experiment_id, scan_id)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
+                         (experiment_id, scan_id, xsi_type, dumps(fields), ctx.app.store.next_value(conn, "event")))
+            continue
+        check_type(ctx, xsi_type, "xnat:imageScanData", row["xsi_type"])
+        merged = {**loads(row["fields"]), **fields}
+        conn.execute("UPDATE scans SET fields=? WHERE pk=?", (dumps(merged), row["pk"]))
 
 
 def _relabel(ctx: Ctx, conn: Any, node: Node, coll: str, label: str) -> None:

@@ -22,6 +22,9 @@ COLUMNS = {"secondary_ID": "secondary_id", "name": "name", "description": "descr
            "pi_firstname": "pi_firstname", "pi_lastname": "pi_lastname"}
 SHORTCUTS = {"secondary_ID": "secondary_ID", "name": "name", "description": "description",
              "keywords": "keywords", "pi_firstname": "PI/firstname", "pi_lastname": "PI/lastname"}
+# Project settings with their own URLs, and the values a new project starts with.
+SETTINGS = {"prearchive_code": ("0", ("0", "4", "5")), "quarantine_code": ("0", ("0", "1")),
+            "current_arc": ("arc001", None)}
 GROUPS = {"owners": "owner", "members": "member", "collaborators": "collaborator"}
 
 
@@ -77,7 +80,7 @@ def item(ctx: Ctx, project: str) -> Response:
             raise forbidden()
         resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
         with ctx.app.store.transaction() as conn:
-            for table_name in ("projects", "project_aliases", "project_users"):
+            for table_name in ("projects", "project_aliases", "project_users", "project_settings"):
                 column = "id" if table_name == "projects" else "project"
                 conn.execute(f"DELETE FROM {table_name} WHERE {column}=?", (node.key,))
             conn.execute("DELETE FROM shares WHERE project=?", (node.key,))
@@ -192,6 +195,29 @@ def accessibility(ctx: Ctx, project: str, value: str | None = None) -> Response:
         raise forbidden()
     with ctx.app.store.transaction() as conn:
         conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (value, node.key))
+    return text(value)
+
+
+def setting(ctx: Ctx, project: str, name: str, value: str | None = None) -> Response:
+    """``GET /data/projects/P/{prearchive_code|quarantine_code|current_arc}`` and ``PUT .../{value}``."""
+    if name not in SETTINGS:
+        raise HTTPError(404, f"Unknown project setting: {name}")
+    node = project_node(ctx, project)
+    default, allowed = SETTINGS[name]
+    if value is None:
+        if ctx.method != "GET":
+            raise HTTPError(405, "Method Not Allowed")
+        row = ctx.app.store.one("SELECT value FROM project_settings WHERE project=? AND name=?", (node.key, name))
+        return text(row["value"] if row else default)
+    if ctx.method not in ("PUT", "POST"):
+        raise HTTPError(405, "Method Not Allowed")
+    if allowed is not None and value not in allowed:
+        raise HTTPError(400, f"Invalid {name}: {value}")
+    if not ctx.app.auth.is_owner(ctx.user, node.key):
+        raise forbidden()
+    with ctx.app.store.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO project_settings(project, name, value) VALUES(?,?,?)",
+                     (node.key, name, value))
     return text(value)
 
 

@@ -36,6 +36,7 @@ class WriteRequest:
     fields: dict[str, str] = field(default_factory=dict)
     body: ItemNode | None = None
     label: str | None = None
+    scans: list[ItemNode] = field(default_factory=list)  # scans/scan children of a session document
 
 
 def xml_body(ctx: Ctx) -> bytes | None:
@@ -66,9 +67,11 @@ def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) ->
             raise HTTPError(422, f"Unable to parse XML document: {exc}") from None
     fields: dict[str, str] = {}
     xsi_type = ctx.param("xsiType") or ctx.param("ELEMENT_0")
+    scans: list[ItemNode] = []
     if body_node is not None:
         xsi_type = xsi_type or body_node.xsi_type
         fields.update({k: _text(v) for k, v in body_node.fields.items() if v is not None})
+        scans = _flatten_children(body_node, fields)
     for key, value in ctx.params.items(multi=True):
         if key in NOT_FIELDS:
             continue
@@ -85,7 +88,27 @@ def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) ->
     label = ctx.param("label")
     if label is None and "label" in fields:
         label = fields.pop("label")
-    return WriteRequest(xsi_type or default_type, fields, body_node, label)
+    return WriteRequest(xsi_type or default_type, fields, body_node, label, scans)
+
+
+def _flatten_children(node: ItemNode, fields: dict[str, str]) -> list[ItemNode]:
+    """Fold a document's child items into field paths; return its scans (kept apart).
+
+    A single child item (``demographics``, ``PI``) becomes ``name/field`` paths; custom
+    variables become ``fields/field[name=x]/field``; other repeated children are not
+    stored by this server and are left out.
+    """
+    scans: list[ItemNode] = []
+    for name, items in node.children:
+        if name == "scans/scan":
+            scans.extend(items)
+        elif name == "fields/field":
+            for item in items:
+                if item.fields.get("name"):
+                    fields[f"fields/field[name={item.fields['name']}]/field"] = _text(item.fields.get("field", ""))
+        elif len(items) == 1 and not items[0].children:
+            fields.update({f"{name}/{k}": _text(v) for k, v in items[0].fields.items() if v is not None})
+    return scans
 
 
 def _text(value: object) -> str:
