@@ -58,10 +58,10 @@ class Config:
         return self.subjects * self.experiments_per_subject
 
 
-QUICK = Config(quick=True, reps=3, subjects=100, experiments_per_subject=20, big_mb=64, small_files=200,
-               small_kb=16, slow_delay_s=0.020, list_budget_s=2.0, run_timeout_s=60, suite_budget_s=110)
+QUICK = Config(quick=True, reps=2, subjects=100, experiments_per_subject=20, big_mb=64, small_files=200,
+               small_kb=16, slow_delay_s=0.020, list_budget_s=1.5, run_timeout_s=60, suite_budget_s=110)
 FULL = Config(quick=False, reps=5, subjects=500, experiments_per_subject=100, big_mb=1024, small_files=2000,
-              small_kb=16, slow_delay_s=0.020, list_budget_s=20.0, run_timeout_s=300, suite_budget_s=1500)
+              small_kb=16, slow_delay_s=0.020, list_budget_s=10.0, run_timeout_s=300, suite_budget_s=1500)
 
 Params = dict[str, Any]
 
