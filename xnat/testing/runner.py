@@ -108,7 +108,9 @@ class XNATServer:
             if self._populate:
                 self.app.populate(self._populate)
                 self._populate = None
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"xnat-server-{self.port}", daemon=True)
+        # A short poll interval makes stop() quick (werkzeug's default costs 0.5 s per stop).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"xnat-server-{self.port}", daemon=True)
         self._thread.start()
         logger.info("XNAT emulator listening on %s", self.url)
         return self
