@@ -166,7 +166,7 @@ def test_facets_that_are_not_numbers_are_ignored(paths) -> None:
 def test_entities_are_not_expanded_and_dtds_refused(paths) -> None:
     sentinel, secret = paths
     for name in ("external_entity.xsd", "external_dtd.xsd", "entity_expansion.xsd"):
-        with pytest.raises(XNATSchemaError, match="schema 'xnat': (contains a DTD|not well-formed)") as info:
+        with pytest.raises(XNATSchemaError, match="schema 'xnat': contains a DTD, which is not allowed") as info:
             read_schemas([("xnat", corpus(name, sentinel, secret))])
         assert SECRET_TEXT not in str(info.value)
         with pytest.warns(XNATSchemaWarning, match="extension schema skipped: schema 'ext'"):

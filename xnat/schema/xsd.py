@@ -77,6 +77,8 @@ def parse_document(name: str, data: bytes) -> _Doc:
     try:
         root = etree.fromstring(data, make_parser())
     except etree.XMLSyntaxError as exc:
+        if b"<!DOCTYPE" in data[:65536]:  # an entity the safe parser would not resolve
+            raise XNATSchemaError(f"schema {name!r}: contains a DTD, which is not allowed in a schema") from None
         raise XNATSchemaError(f"schema {name!r}: not well-formed XML: {exc}") from None
     if root is None:
         raise XNATSchemaError(f"schema {name!r}: empty document")
