@@ -82,6 +82,15 @@ def test_classes_named_and_inherited_as_xnatpy(real_classes) -> None:
     assert issubclass(real_classes.ResourceCatalog, real_classes.AbstractResource)
 
 
+def test_real_set_builds_without_warnings(real_model: SchemaModel) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classes = build_classes(real_model)
+    displays = classes.DisplayDisplays
+    assert displays.__fields__["display_field"].xpath == "DisplayField"
+    assert displays.__schema_fields__["display_field"].xpath == "display_field"
+
+
 def test_class_count(real_classes) -> None:
     assert len(real_classes.lookup) == 517
     # Every type has a class; all but the clashing/unsafe ones are attributes.

@@ -216,8 +216,10 @@ def _descriptors(typedef: TypeDef, model: SchemaModel, reserved: frozenset[str])
         if python_name in reserved:
             logger.debug("%s.%s is defined by hand; the schema field is not exposed", typedef.key, python_name)
         elif python_name in fields:
-            _warn(typedef, f"fields {fields[python_name].xpath!r} and {field.name!r} of {typedef.key!r} "
-                           f"are both named {python_name!r}; the first is used")  # fmt: skip
+            # Real schemas do this (display.xsd: DisplayField and display_field), so a
+            # warning on every connect would only be noise; both stay in __schema_fields__.
+            logger.info("%s: fields %r and %r are both named %r; the first is used",
+                        typedef.key, fields[python_name].field.name, field.name, python_name)
         else:
             fields[python_name] = descriptor
     return fields, schema_fields
