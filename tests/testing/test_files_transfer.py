@@ -201,3 +201,23 @@ def test_file_filters(admin: Api, session_tree: dict[str, str]) -> None:
     admin.put(f"{RES}/c.txt?inbody=true&format=TXT", data=b"c")
     assert [x["Name"] for x in admin.rows(f"{RES}?file_format=TXT")] == ["c.txt"]
     assert [x["Name"] for x in admin.rows(f"{RES}?file_format=NULL")] == ["b.txt"]
+
+
+def test_extract_duplicates_corrupt_and_folder_clash(admin: Api, session_tree: dict[str, str]) -> None:
+    payload = _zip({"a/b.txt": b"new"})
+    r = admin.put(f"{RES}/dup.zip?inbody=true&extract=true", data=payload)
+    assert r.status_code == 200 and json.loads(r.text) == {"duplicates": ["a/b.txt"]}
+    assert admin.get(f"{RES}/a/b.txt").data == b"hello"
+    assert admin.put(f"{RES}/dup.zip?inbody=true&extract=true&overwrite=true", data=payload).status_code == 200
+    assert admin.get(f"{RES}/a/b.txt").data == b"new"
+    assert admin.put(f"{RES}/junk.zip?inbody=true&extract=true", data=b"not a zip").status_code == 400
+    r = admin.put(f"{RES}/a?inbody=true", data=b"file where a folder is")
+    assert r.status_code in (400, 409)
+    assert {x["URI"].split("/files/")[1] for x in admin.rows(RES)} == {"a/b.txt"}
+
+
+def test_dot_labels_refused(admin: Api, session_tree: dict[str, str]) -> None:
+    eid = session_tree["experiment"]
+    for label in ("..", ".hidden"):
+        assert admin.put(f"/data/experiments/{eid}/resources/{label}").status_code in (400, 404, 417)
+    assert admin.put("/data/projects/.x").status_code == 417

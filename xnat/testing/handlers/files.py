@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from . import resources
 from .base import Ctx, HTTPError, text
-from .deps import IncompleteUpload, StoredFile, UnsafePath
+from .deps import DuplicateFiles, IncompleteUpload, StoredFile, UnsafePath
 from .listing import table
 from .lookup import Node, require_edit
 
@@ -200,6 +200,12 @@ def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
             raise HTTPError(400, f"Invalid file path: {exc}") from None
         except (IncompleteUpload, ClientDisconnected):
             raise HTTPError(400, "The upload was cut off before the whole file arrived") from None
+        except DuplicateFiles as exc:  # an archive whose members exist already, without overwrite
+            duplicates.extend(exc.names)
+        except (IsADirectoryError, NotADirectoryError):
+            raise HTTPError(409, f"{name} clashes with an existing file or folder of that name") from None
+        except ValueError as exc:  # not an archive, corrupt, conflicting member names
+            raise HTTPError(400, f"Cannot extract {name}: {exc}") from None
     now = time.time()
     with store.transaction() as conn:
         conn.executemany(

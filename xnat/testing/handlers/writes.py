@@ -24,7 +24,7 @@ NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_r
               "removeFiles", "overwrite", "extract", "content", "tags", "primary",
               "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
               "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
-LABEL_RE = re.compile(r"^[A-Za-z0-9_\-.]+$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-.]*$")  # no leading dot: never "." or ".."
 _TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]")
 
 
