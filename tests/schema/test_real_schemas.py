@@ -58,13 +58,19 @@ def test_anonymous_types_carry_their_namespace(real_model: SchemaModel) -> None:
 
 def test_xdat_annotations_and_documentation(real_model: SchemaModel) -> None:
     project = real_model.types["xnat:projectData"]
-    assert "Project" in real_model.elements.get("xnat:Project", "") or real_model.elements["xnat:Project"] == "xnat:projectData"
+    assert real_model.elements["xnat:Project"] == "xnat:projectData"
+    assert real_model.elements["xnat:MRSession"] == "xnat:mrSessionData"
     experiment = real_model.types["xnat:experimentData"]
     assert experiment.display_identifiers == ["label"]
     assert project.fields, "projectData has fields"
     documented = [f for t in real_model.types.values() for f in t.fields if f.doc]
     assert len(documented) > 100
-    assert all("<" not in f.doc or ">" in f.doc for f in documented)  # plain text, no markup lost
+    assert all(" ".join(f.doc.split()) == f.doc for f in documented)  # whitespace collapsed
+    subject = {f.name: f for f in real_model.types["xnat:subjectData"].fields}
+    assert subject["project"].xdat["baseElement"] == "xnat:projectData"
+    assert subject["group"].xdat == {"sqlField.name": "_group"}
+    unique = [f for t in real_model.types.values() for f in t.fields if f.xdat.get("unique") == "true"]
+    assert unique, "xdat:field unique annotations are kept"
 
 
 def test_classes_named_and_inherited_as_xnatpy(real_classes) -> None:
