@@ -29,8 +29,9 @@ class XNATBaseObject:
     __schema_type__: ClassVar["TypeDef | None"] = None
     #: Python name -> descriptor, for every schema field of the class and its bases.
     __fields__: ClassVar[dict[str, Any]] = {}
-    #: The session whose schemas built this class (set by the class factory).
-    xnat_session: ClassVar[Any] = None
+    #: The session: on a class, the one whose schemas built it (set by the class factory);
+    #: on an instance, the one it belongs to.
+    xnat_session: Any = None
 
     def __init__(
         self,

@@ -76,7 +76,8 @@ def _parse_bool(text: str) -> bool:
 
 def _parse_datetime(text: str) -> datetime.datetime:
     # XNAT writes "2016-05-02 12:34:56.0" in listings; ISO 8601 wants a "T".
-    return isodate.parse_datetime(text.strip().replace(" ", "T", 1))
+    value: datetime.datetime = isodate.parse_datetime(text.strip().replace(" ", "T", 1))
+    return value
 
 
 _READERS: dict[str, Callable[[str], Any]] = {
@@ -157,7 +158,7 @@ def convert_to_text(xsd_type: str, value: Any) -> str:
     if xsd_type == "xs:date" and isinstance(value, datetime.datetime):
         return value.date().isoformat()
     if xsd_type == "xs:duration" and isinstance(value, (datetime.timedelta, isodate.Duration)):
-        return isodate.duration_isoformat(value)
+        return str(isodate.duration_isoformat(value))
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if xsd_type in _READERS:
@@ -171,11 +172,11 @@ def check_facets(name: str, xsd_type: str, facets: Facets, value: Any, text: str
         allowed = ", ".join(repr(item) for item in facets.enumeration[:20])
         raise XNATValueError(f"{name}: {text!r} is not one of the allowed values ({allowed})")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        rules = (
-            ("min_inclusive", lambda limit: value >= limit, ">="),
-            ("max_inclusive", lambda limit: value <= limit, "<="),
-            ("min_exclusive", lambda limit: value > limit, ">"),
-            ("max_exclusive", lambda limit: value < limit, "<"),
+        rules: tuple[tuple[str, Callable[[float], bool], str], ...] = (
+            ("min_inclusive", lambda limit: bool(value >= limit), ">="),
+            ("max_inclusive", lambda limit: bool(value <= limit), "<="),
+            ("min_exclusive", lambda limit: bool(value > limit), ">"),
+            ("max_exclusive", lambda limit: bool(value < limit), "<"),
         )
         for attribute, ok, symbol in rules:
             limit = getattr(facets, attribute)
@@ -223,7 +224,7 @@ class _FieldDoc:
 class FieldProperty:
     """A simple-valued schema field (a descriptor; see the module docstring)."""
 
-    __doc__ = _FieldDoc(__doc__)  # type: ignore[assignment]
+    __doc__ = _FieldDoc(__doc__)
 
     def __init__(self, field: FieldDef, python_name: str) -> None:
         self.field = field
@@ -273,7 +274,7 @@ class ChildProperty:
     items; ``xpath`` may span a wrapper element (``fields/field``) as xnatpy collapses it.
     """
 
-    __doc__ = _FieldDoc(__doc__)  # type: ignore[assignment]
+    __doc__ = _FieldDoc(__doc__)
 
     def __init__(self, field: FieldDef, python_name: str, kind: str, item_type: str, xpath: str) -> None:
         self.field = field

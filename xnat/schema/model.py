@@ -233,7 +233,8 @@ def _build(kind: type, data: Any) -> Any:
 
 
 def _build_type(data: Any) -> TypeDef:
-    return _build(TypeDef, data)
+    typedef: TypeDef = _build(TypeDef, data)
+    return typedef
 
 
 def _str(value: Any) -> str:

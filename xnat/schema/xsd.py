@@ -18,6 +18,7 @@ schema and the element. An *extension* schema that fails is skipped with an
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -96,7 +97,7 @@ def _prefix_for(root: etree._Element, namespace: str, name: str) -> str:
     """The prefix a schema uses for its own namespace (``xnat``, ``cat``, ...)."""
     if not namespace:
         return ""
-    prefixes = sorted(p for p, ns in root.nsmap.items() if ns == namespace and p)
+    prefixes: list[str] = sorted(str(p) for p, ns in root.nsmap.items() if ns == namespace and p)
     if prefixes:
         return prefixes[0]
     # Declared only as the default namespace: name it after the schema file.
@@ -490,7 +491,7 @@ def _facets(restriction: etree._Element) -> Facets:
 
 def _merge(base: Facets, extra: Facets) -> Facets:
     """Facets of a restriction on top of its base's facets."""
-    merged = Facets(**{k: (list(v) if isinstance(v, list) else v) for k, v in vars(base).items()})
+    merged = dataclasses.replace(base, enumeration=list(base.enumeration))
     for name, value in vars(extra).items():
         if name == "enumeration":
             merged.enumeration = list(value) or merged.enumeration
