@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import Client, TestResponse
 
 from xnat.testing.app import XNATApp
@@ -96,11 +96,20 @@ def session_tree(admin: Api) -> dict[str, str]:
     return {"project": "P1", "subject": sid, "experiment": eid}
 
 
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as the runner serves (and as Tomcat does)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:  # quiet test output
+        pass
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, XNATApp]]:
     """(base URL, app) served over real HTTP on a free loopback port."""
     application = XNATApp(data_dir=tmp_path / "served", users=USERS)
-    server = make_server("127.0.0.1", 0, application, threaded=True)
+    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=_KeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -89,6 +89,7 @@ def test_protected_project_listed_but_data_refused(admin: Api, alice: Api) -> No
     admin.put("/data/projects/PROT/subjects/S1")
     assert [r["ID"] for r in alice.rows("/data/projects")] == ["PROT"]
     assert alice.get("/data/projects/PROT/subjects").status_code == 403
+    assert alice.get("/data/projects/PROT?format=json").status_code == 200  # the description only
     sid = admin.rows("/data/projects/PROT/subjects")[0]["ID"]
     assert alice.get(f"/data/subjects/{sid}?format=json").status_code == 403
     assert alice.rows("/data/subjects") == []

@@ -167,3 +167,20 @@ def test_invalid_login_names_rejected(app: XNATApp) -> None:
     for bad in ("", "a:b", "guest"):
         with pytest.raises(ValueError):
             app.add_user(bad, "x")
+
+
+def test_refused_upload_keeps_connection_usable(served) -> None:
+    import requests
+
+    url, _ = served
+    http = requests.Session()
+    r = http.put(f"{url}/data/projects/P1/subjects/S1/resources/R/files/x.bin?inbody=true",
+                 data=b"z" * 5000, auth=("admin", "wrong"))
+    assert r.status_code == 401
+    # the same kept-alive connection answers the next request correctly
+    assert http.get(f"{url}/data/auth", auth=("admin", "admin")).text == "User 'admin' is logged in"
+    http.cookies.clear()  # else the session cookie, checked first, would let the upload in
+    big = http.put(f"{url}/data/projects/P1/resources/R/files/y.bin?inbody=true",
+                   data=b"z" * (3 << 20), auth=("admin", "wrong"))
+    assert big.status_code == 401
+    assert http.get(f"{url}/data/auth", auth=("admin", "admin")).status_code == 200

@@ -71,6 +71,8 @@ _URL_MAP = Map([
     Rule("/data/experiments/<path:rest>", endpoint=archive.under_experiments),
 ], strict_slashes=False, merge_slashes=False)
 
+_DRAIN_LIMIT = 1 << 20  # bytes of an unread request body worth reading to keep a connection
+
 # Routes a client may call before it has a session (they check credentials themselves).
 _OPEN = {session.services_auth}
 
@@ -158,6 +160,7 @@ class XNATApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         response = self.handle(request)
+        self._finish_body(request, response)
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
@@ -211,6 +214,28 @@ class XNATApp:
         if self.allow_anonymous:
             return User(GUEST), None, None
         raise HTTPError(401, "Authentication required", {"WWW-Authenticate": 'Basic realm="XNAT"'})
+
+    @staticmethod
+    def _finish_body(request: Request, response: Response) -> None:
+        """Consume a body the handler refused unread, so a kept-alive connection stays in sync.
+
+        Small leftovers are read and dropped; for big ones the connection is closed
+        instead of reading (say) a whole refused upload.
+        """
+        length = request.content_length
+        if not length:
+            return
+        stream = request.stream
+        if getattr(stream, "is_exhausted", True):
+            return
+        if length > _DRAIN_LIMIT:
+            response.headers["Connection"] = "close"
+            return
+        try:
+            while stream.read(1 << 16):
+                pass
+        except (ClientDisconnected, OSError):
+            response.headers["Connection"] = "close"
 
     @staticmethod
     def _params(request: Request) -> MultiDict:

@@ -11,7 +11,7 @@ from ..store import dumps, loads, now_string
 from . import items, resources
 from .base import Ctx, HTTPError, forbidden, not_found, text
 from .listing import table
-from .lookup import project_node, project_row
+from .lookup import Node, project_node, project_row
 from .writes import check_fields, check_label, read_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,6 +74,10 @@ def item(ctx: Ctx, project: str) -> Response:
     """``GET|PUT|DELETE /data/projects/{P}``."""
     if ctx.method == "PUT":
         return _put(ctx, project)
+    if ctx.method == "GET":  # a protected project shows its description, not its data
+        row = project_row(ctx, project)
+        if row is not None and ctx.app.auth.can_see(ctx.user, row["id"], row["accessibility"]):
+            return items.respond(ctx, Node("project", row["id"], row, row["id"]))
     node = project_node(ctx, project)
     if ctx.method == "DELETE":
         if not ctx.app.auth.is_owner(ctx.user, node.key):
