@@ -83,9 +83,3 @@ def text(body: str | bytes, status: int = 200, mimetype: str = "text/plain") -> 
 def json_response(data: Any, status: int = 200) -> Response:
     """A JSON answer (XAPI style)."""
     return Response(json.dumps(data), status=status, mimetype="application/json")
-
-
-def wanted_format(ctx: Ctx, default: str) -> str:
-    """The representation asked for with ``format=`` (lower case), or ``default``."""
-    fmt = (ctx.param("format") or default).lower()
-    return fmt
