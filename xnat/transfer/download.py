@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..exceptions import XNATChecksumError, XNATIOError, XNATResponseError, describe_response, redact
+from .hashing import BackgroundMD5
 from .connection import RETRY_STATUSES, STREAM_ERRORS, Cancelled, Connection, log_retry, request_error
 from .paths import temp_name
 from .progress import Progress
@@ -47,11 +48,14 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """What a finished download produced: where, how many bytes, their MD5."""
+    """What a finished download produced: where, how many bytes, their MD5.
+
+    ``md5`` is computed (and checked) only when an expected MD5 was given; else None.
+    """
 
     url: str
     size: int
-    md5: str
+    md5: str | None
     path: Path | None = None
     attempts: int = 1
 
@@ -228,18 +232,31 @@ def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
            cancel: threading.Event | None, on_total: Callable[[int], None] | None = None) -> DownloadResult:
     """The download loop: ``on_total(size)`` is called once when the size is first learnt."""
     attempts = _Attempts(conn, url, cancel)
-    digest = hashlib.md5()
+    # Without an expected MD5 the size is the check: no CPU is spent on a digest.
+    digest = BackgroundMD5() if expected_md5 else None
+    try:
+        return _fetch_loop(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total,
+                           attempts, digest)
+    finally:
+        if digest is not None:
+            digest.close()
+
+
+def _fetch_loop(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
+                expected_size: int | None, progress: Progress | None, cancel: threading.Event | None,
+                on_total: Callable[[int], None] | None, attempts: _Attempts,
+                digest: BackgroundMD5 | None) -> DownloadResult:
     etag: str | None = None
     total: int | None = expected_size
     expected_md5 = expected_md5.strip().lower() if expected_md5 else None
 
     def start_over() -> bool:
-        nonlocal digest
         if progress is not None:
             progress.add(-sink.written)
         if not sink.restart():
             return False
-        digest = hashlib.md5()
+        if digest is not None:
+            digest.reset()
         return True
 
     while True:
@@ -286,7 +303,7 @@ def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
                 total = announced
                 etag = _strong_etag(response) or etag
                 try:
-                    _copy_body(response, sink, url, lambda data: digest.update(data), progress, cancel)
+                    _copy_body(response, sink, url, digest.update if digest else None, progress, cancel)
                 except STREAM_ERRORS as error:
                     if _encoded(response) and not start_over():  # encoded offsets cannot resume
                         raise XNATIOError(f"Download of {redact(url)} dropped and cannot be restarted") from error
@@ -300,9 +317,10 @@ def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
                     if attempts.retry(f"body ended after {sink.written} of {total} bytes"):
                         continue
                     raise XNATIOError(f"Download of {redact(url)} is incomplete: {sink.written} of {total} bytes")
-        problem = _verify(sink.written, digest.hexdigest(), total, expected_size, expected_md5)
+        md5 = digest.hexdigest() if digest is not None else None
+        problem = _verify(sink.written, md5, total, expected_size, expected_md5)
         if problem is None:
-            return DownloadResult(url, sink.written, digest.hexdigest(), attempts=attempts.failed + 1)
+            return DownloadResult(url, sink.written, md5, attempts=attempts.failed + 1)
         if attempts.retry(problem) and start_over():
             continue
         raise XNATChecksumError(f"Download of {redact(url)} is corrupt: {problem}")
@@ -317,7 +335,8 @@ def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update, 
             _refuse_html_page(response, chunk, url)
             first = False
         sink.write(chunk)
-        hash_update(chunk)
+        if hash_update is not None:
+            hash_update(chunk)
         if progress is not None:
             progress.add(len(chunk))
 
@@ -377,7 +396,7 @@ def _strong_etag(response: requests.Response) -> str | None:
     return etag if etag and not etag.startswith("W/") else None  # If-Range needs a strong one
 
 
-def _verify(size: int, md5: str, total: int | None, expected_size: int | None,
+def _verify(size: int, md5: str | None, total: int | None, expected_size: int | None,
             expected_md5: str | None) -> str | None:
     """What is wrong with the downloaded bytes, or None when they check out."""
     if expected_md5 is not None and md5 != expected_md5:

@@ -112,7 +112,10 @@ def _per_file(conn: Connection, files_url: str, files: list[LocalFile], overwrit
         progress.file_done()
         return result
 
-    results = run_jobs(files, work, lambda item: item.relpath, workers, what="uploads")
+    # The first file goes alone: it creates the resource if needed, and parallel first
+    # uploads into a missing resource race to create it (409 "already exists").
+    results = [work(files[0], threading.Event())]
+    results += run_jobs(files[1:], work, lambda item: item.relpath, workers, what="uploads")
     return {item.relpath: (result.size, result.md5) for item, result in zip(files, results)}
 
 
