@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_schema_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep schema models written by connect() out of the user's real cache folder."""
+    if "XNAT_CACHE_DIR" not in os.environ:
+        os.environ["XNAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("xnat-cache"))
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """The folder of real XNAT schemas, recorded responses and DICOM."""
