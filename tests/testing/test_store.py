@@ -95,3 +95,35 @@ def test_site_id_prefixes_ids(tmp_path: Path) -> None:
         assert api.put("/data/projects/P1/subjects/S1").text == "CENTRAL_S00001"
     finally:
         app.close()
+
+
+def test_thread_per_request_does_not_leak_connections(app: XNATApp) -> None:
+    api = Api(app, ("admin", "admin"))
+    api.put("/data/projects/P1")
+
+    def one_request() -> None:
+        assert api.get("/data/projects").status_code == 200
+
+    for _ in range(60):  # a new thread per request, as a threaded HTTP server does
+        t = threading.Thread(target=one_request)
+        t.start()
+        t.join()
+    assert app.store.open_connections <= app.store.pool_size + 1
+
+
+def test_pool_reuses_connections_across_threads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db", pool_size=2)
+    seen = []
+
+    def use() -> None:
+        seen.append(id(store.connection()))
+        store.release()
+
+    try:
+        for _ in range(5):
+            t = threading.Thread(target=use)
+            t.start()
+            t.join()
+        assert len(set(seen)) == 1
+    finally:
+        store.close()

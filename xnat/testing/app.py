@@ -159,8 +159,11 @@ class XNATApp:
     # -- WSGI --------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        response = self.handle(request)
-        self._finish_body(request, response)
+        try:
+            response = self.handle(request)
+            self._finish_body(request, response)
+        finally:
+            self.store.release()  # bodies stream from disk, never from the database
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -1,7 +1,8 @@
 """SQLite metadata store of the embedded XNAT server.
 
-One connection per thread (SQLite connections must not be shared between threads
-that write concurrently), WAL journal so readers never block the writer, a busy
+A small pool of connections: a request takes one for its thread and gives it back
+when it ends (:meth:`Store.release`), so a server that starts a thread per request
+does not leave a connection (three file descriptors) behind per thread. WAL journal so readers never block the writer, a busy
 timeout so concurrent writers queue instead of failing, and every write inside an
 explicit ``BEGIN IMMEDIATE`` transaction so a failed request leaves nothing behind.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import sqlite3
 import threading
 import time
@@ -104,30 +106,63 @@ def dumps(fields: dict[str, Any]) -> str:
 class Store:
     """Thread-safe access to the SQLite database at ``path``."""
 
-    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 30.0, pool_size: int = 16) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.pool_size = pool_size
         self._local = threading.local()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         conn = self.connection()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        self.release()
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so reads run in autocommit.
+        # check_same_thread=False: a pooled connection serves one thread at a time, but
+        # not always the same one.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._all.append(conn)
+        return conn
 
     def connection(self) -> sqlite3.Connection:
-        """The calling thread's connection, opened on first use."""
+        """The calling thread's connection: taken from the pool (or opened) on first use."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: we issue BEGIN ourselves, so reads run in autocommit.
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._open()
             self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
         return conn
+
+    def release(self) -> None:
+        """Give the calling thread's connection back to the pool (at the end of a request)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        if conn.in_transaction:  # never expected: transaction() always ends its own
+            conn.execute("ROLLBACK")
+        if self._idle.qsize() < self.pool_size:
+            self._idle.put(conn)
+            return
+        with self._lock:
+            self._all.remove(conn)
+        conn.close()
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open (pooled or in use)."""
+        with self._lock:
+            return len(self._all)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -175,3 +210,4 @@ class Store:
                     pass
             self._all.clear()
         self._local = threading.local()
+        self._idle = queue.LifoQueue()
