@@ -184,3 +184,8 @@ def test_refused_upload_keeps_connection_usable(served) -> None:
                    data=b"z" * (3 << 20), auth=("admin", "wrong"))
     assert big.status_code == 401
     assert http.get(f"{url}/data/auth", auth=("admin", "admin")).status_code == 200
+
+
+def test_unknown_route_without_credentials_is_401(app: XNATApp) -> None:
+    assert Client(app).get("/data/nothing/here").status_code == 401
+    assert Api(app, ("admin", "admin")).get("/data/nothing/here").status_code == 404

@@ -25,8 +25,8 @@ from .auth import GUEST, Auth, User
 from .handlers import archive, projects, search, session, site, users
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, FileStore
-from .store import Store
 from .handlers.populate import populate as _populate
+from .store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +176,13 @@ class XNATApp:
             try:
                 endpoint, args = adapter.match(path, method=request.method)
             except HTTPException:
-                raise HTTPError(404, "Not Found") from None
+                endpoint, args = None, {}
             if endpoint in _OPEN:
                 user = User(GUEST)
-            else:
+            else:  # the guard runs before routing: unknown URLs need credentials too
                 user, sid, new_session = self._authenticate(request)
+            if endpoint is None:
+                raise HTTPError(404, "Not Found")
             ctx = Ctx(self, request, user, path, self._params(request), session_id=new_session or sid)
             response = endpoint(ctx, **args)
             new_session = ctx.new_session or new_session
