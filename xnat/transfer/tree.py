@@ -93,7 +93,7 @@ def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike, 
                                 label="upload")
     try:
         if method == "per_file":
-            sent = _per_file(conn, files_url, files, overwrite, query, workers, progress)
+            sent = _per_file(conn, files_url, files, overwrite, query, workers, progress, verify)
         else:
             sent = _as_archive(conn, files_url, files, method, overwrite, query, progress)
     finally:
@@ -105,10 +105,10 @@ def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike, 
 
 def _per_file(conn: Connection, files_url: str, files: list[LocalFile], overwrite: bool,
               query: Mapping[str, Any] | None, workers: int | None,
-              progress: Progress) -> dict[str, tuple[int, str]]:
+              progress: Progress, digest: bool) -> dict[str, tuple[int, str]]:
     def work(item: LocalFile, cancel: threading.Event) -> UploadResult:
         result = upload_source(conn, file_url(files_url, item.relpath), item.path, overwrite=overwrite,
-                               query=query, progress=progress, cancel=cancel)
+                               query=query, progress=progress, cancel=cancel, digest=digest)
         progress.file_done()
         return result
 
@@ -116,7 +116,7 @@ def _per_file(conn: Connection, files_url: str, files: list[LocalFile], overwrit
     # uploads into a missing resource race to create it (409 "already exists").
     results = [work(files[0], threading.Event())]
     results += run_jobs(files[1:], work, lambda item: item.relpath, workers, what="uploads")
-    return {item.relpath: (result.size, result.md5) for item, result in zip(files, results)}
+    return {item.relpath: (result.size, result.md5 or "") for item, result in zip(files, results)}
 
 
 class _Hashing(io.RawIOBase):
