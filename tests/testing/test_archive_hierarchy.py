@@ -149,3 +149,15 @@ def test_populate_rejects_bad_specs(app: XNATApp) -> None:
     for spec in ("projects", "projects=x", "planets=2", {"projects": -1}):
         with pytest.raises(ValueError):
             app.populate(spec)
+
+
+def test_scan_and_subject_xpaths_join(admin: Api, session_tree: dict[str, str]) -> None:
+    eid = session_tree["experiment"]
+    admin.put(f"/data/experiments/{eid}/scans/2?xsiType=xnat:mrScanData&type=T2")
+    admin.put("/data/projects/P1/subjects/S1/experiments/EMPTY?xsiType=xnat:mrSessionData")
+    rows = admin.rows("/data/experiments?xsiType=xnat:mrSessionData&columns=ID,label,xnat:mrScanData/ID,"
+                      "xnat:mrScanData/type&sortBy=label")
+    got = [(r["label"], r["xnat:mrscandata/id"], r["xnat:mrscandata/type"]) for r in rows]
+    assert got == [("E1", "1", "T1"), ("E1", "2", "T2"), ("EMPTY", "", "")]
+    assert [r["label"] for r in admin.rows("/data/experiments?xnat:subjectData/label=S1")] == ["E1", "EMPTY"]
+    assert admin.rows("/data/experiments?xnat:subjectData/label=NOBODY") == []

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from ..store import loads
 from . import archive_write, files, items, resources
 from .base import Ctx, HTTPError
-from .listing import table
+from .listing import table, xpaths_named
 from .lookup import (Node, bad_segment, find_experiment, find_subject, global_node, project_node,
                      readable_projects)
 
@@ -239,11 +239,34 @@ def experiment_rows(ctx: Ctx, where: str, params: tuple, project: str | None = N
                "label": labels.get(r["id"], r["label"]), "insert_date": r["insert_date"],
                "insert_user": r["insert_user"], "URI": f"/data/experiments/{r['id']}",
                "subject_ID": r["subject_id"] or "", "subject_label": r["subject_label"] or "",
-               "_type": r["xsi_type"], "_fields": loads(r["fields"])}
+               "_type": r["xsi_type"], "_fields": loads(r["fields"]),
+               "_related": [("xnat:subjectData", {"ID": r["subject_id"] or "", "label": r["subject_label"] or ""})]}
         if r["session_id"]:
             row["session_ID"], row["session_label"] = r["session_id"], r["session_label"] or ""
         out.append(row)
-    return out
+    return _join_scans(ctx, out)
+
+
+def _join_scans(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per scan when the query names a scan xpath (``xnat:mrScanData/ID``), as XNAT joins."""
+    datatypes = ctx.app.datatypes
+    if not any(datatypes.is_a(ctx.app.canonical_type(x.split("/", 1)[0]), "xnat:imageScanData")
+               for x in xpaths_named(ctx)):
+        return rows
+    scans: dict[str, list[Any]] = {}
+    wanted = {r["ID"] for r in rows}
+    for scan in ctx.app.store.all("SELECT * FROM scans ORDER BY pk"):
+        if scan["experiment_id"] in wanted:
+            scans.setdefault(scan["experiment_id"], []).append(scan)
+    joined = []
+    for row in rows:
+        for scan in scans.get(row["ID"], [None]):  # a left join: sessions without scans stay
+            if scan is None:
+                joined.append(row)
+                continue
+            values = {"ID": scan["id"], "xnat_imagescandata_id": str(scan["pk"]), **loads(scan["fields"])}
+            joined.append({**row, "_related": [*row["_related"], (scan["xsi_type"], values)]})
+    return joined
 
 
 def scan_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:

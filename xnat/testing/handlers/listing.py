@@ -29,16 +29,24 @@ XpathResolver = Callable[[Row, str], str | None]
 
 
 def _xpath_value(ctx: Ctx, row: Row, xpath: str) -> str | None:
-    """The value of a ``type/path`` column for ``row``; None when the row is not of that type."""
+    """The value of a ``type/path`` column for ``row``; None when the row is not of that type.
+
+    The row's own type is tried first, then the joined items it carries in ``_related``
+    (its subject, one of its scans...), as XNAT joins tables named in an xpath.
+    """
     type_name, _, path = xpath.partition("/")
-    row_type = row.get("_type", "")
-    if not row_type or not _type_matches(ctx, row_type, type_name):
-        return None
-    low = path.lower()
-    for key in row:  # the level's own aliases (id, label, project, date...)
+    candidates = [(row.get("_type", ""), row, row.get("_fields") or {})]
+    candidates += [(t, values, values) for t, values in row.get("_related", ())]
+    for item_type, aliases, fields in candidates:
+        if item_type and _type_matches(ctx, item_type, type_name):
+            return _lookup(aliases, fields, path.lower())
+    return None
+
+
+def _lookup(aliases: Row, fields: dict[str, Any], low: str) -> str:
+    for key in aliases:  # the level's own aliases (id, label, project, date...)
         if key.lower() == low and not key.startswith("_"):
-            return row[key]
-    fields = row.get("_fields") or {}
+            return "" if aliases[key] is None else str(aliases[key])
     for key, value in fields.items():
         if key.lower() == low:
             return "" if value is None else str(value)
@@ -72,6 +80,13 @@ def _paging(ctx: Ctx, name: str) -> int | None:
     if not re.fullmatch(r"\d+", value):
         raise HTTPError(400, f"Invalid {name} value: {value!r}")
     return int(value)
+
+
+def xpaths_named(ctx: Ctx) -> list[str]:
+    """Every xpath the query names, as a column or as a filter."""
+    named = [c.strip() for c in (ctx.param("columns") or "").split(",")]
+    named += [k for k in ctx.params.keys() if k not in CONTROL]
+    return [x for x in named if "/" in x and ":" in x.split("/", 1)[0]]
 
 
 def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:

@@ -50,6 +50,9 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
     rows = []
     roles = {r["project"]: r["role"] for r in ctx.app.store.all(
         "SELECT project, role FROM project_users WHERE login=?", (user.login,))}
+    aliases: dict[str, str] = {}
+    for a in ctx.app.store.all("SELECT alias, project FROM project_aliases ORDER BY alias"):
+        aliases.setdefault(a["project"], a["alias"])  # the first alias (XNAT joins one row per alias)
     for row in ctx.app.store.all("SELECT * FROM projects ORDER BY id"):
         if not auth.can_see(user, row["id"], row["accessibility"]):
             continue
@@ -65,6 +68,7 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
         out = {"ID": row["id"], **{k: row[v] for k, v in COLUMNS.items()},
                "URI": f"/data/projects/{row['id']}", "_type": row["xsi_type"], "_fields": loads(row["fields"])}
         out["accessibility"] = row["accessibility"]
+        out["alias"] = aliases.get(row["id"], "")
         out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
         rows.append(out)
     return rows
