@@ -100,3 +100,38 @@ def test_delete_and_version(interface) -> None:
     subject.delete()
     assert not subject.exists()
     assert interface.version()["version"] == "1.8.10"
+
+
+def test_project_admin_share_zip_and_arrays(interface, tmp_path: Path) -> None:
+    project = interface.select.project("NEWP")
+    project.create()
+    assert project.exists()
+    project.set_accessibility("protected")
+    assert project.accessibility() == b"protected"
+    interface.manage.users()  # /data/users as a table
+    subject = project.subject("S1")
+    subject.create(**{"xnat:subjectData/group": "control"})
+    assert subject.attrs.get("xnat:subjectData/group") == "control"
+    session = subject.experiment("E1")
+    session.create(experiments="xnat:mrSessionData", **{"xnat:mrSessionData/date": "2020-01-01"})
+    for scan_id in ("1", "2"):
+        session.scan(scan_id).create(scans="xnat:mrScanData")
+    assert len(interface.array.mrscans(project_id="NEWP")) == 2
+
+    sources = []
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(name * 3)
+        sources.append(str(tmp_path / name))
+    resource = session.resource("ZIPPED")
+    resource.put(sources)  # zipped locally, uploaded with extract=true
+    assert sorted(resource.files().get()) == ["a.txt", "b.txt"]
+    out = tmp_path / "out"
+    out.mkdir()
+    members = resource.get(str(out), extract=True)  # downloads files?format=zip
+    assert sorted(Path(m).read_text() for m in members) == ["a.txta.txta.txt", "b.txtb.txtb.txt"]
+
+    interface.select.project("P2").create()
+    session.share("P2")
+    assert sorted(session.shares().get()) == ["NEWP", "P2"]
+    project.delete()
+    assert not project.exists()
