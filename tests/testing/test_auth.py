@@ -189,3 +189,24 @@ def test_refused_upload_keeps_connection_usable(served) -> None:
 def test_unknown_route_without_credentials_is_401(app: XNATApp) -> None:
     assert Client(app).get("/data/nothing/here").status_code == 401
     assert Api(app, ("admin", "admin")).get("/data/nothing/here").status_code == 404
+
+
+def test_user_entries_parse() -> None:
+    import pytest
+
+    from xnat.testing.app import parse_user
+
+    assert parse_user("a:b") == ("a", "b", False)
+    assert parse_user("a:b:admin") == ("a", "b", True)
+    assert parse_user("a:b:c") == ("a", "b:c", False)
+    assert parse_user("a:p:w:ADMIN") == ("a", "p:w", True)
+    for bad in ("nopassword", ":x"):
+        with pytest.raises(ValueError):
+            parse_user(bad)
+
+
+def test_app_is_a_context_manager() -> None:
+    with XNATApp(users=["u:p:w"]) as app:
+        folder = app.data_dir
+        assert Api(app, ("u", "p:w")).get("/data/auth").status_code == 200
+    assert not folder.exists()

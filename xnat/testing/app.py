@@ -88,6 +88,20 @@ def normalise_path(path: str) -> str:
     return path
 
 
+def parse_user(entry: str) -> tuple[str, str, bool]:
+    """``"login:password"`` or ``"login:password:admin"`` -> (login, password, admin).
+
+    The password may itself contain ``:``; only a final ``:admin`` is a flag.
+    """
+    login, sep, rest = entry.partition(":")
+    if not sep or not login:
+        raise ValueError(f"user {entry!r} must look like NAME:PASSWORD[:admin]")
+    password, sep, flag = rest.rpartition(":")
+    if sep and flag.lower() == "admin":
+        return login, password, True
+    return login, rest, False
+
+
 class XNATApp:
     """The embedded XNAT server as a WSGI application.
 
@@ -119,9 +133,8 @@ class XNATApp:
         self.site_url = site_url.rstrip("/")
         self.started = time.time()
         for entry in users:
-            login, _, rest = entry.partition(":")
-            password, _, flag = rest.partition(":")
-            self.add_user(login, password, admin=flag.lower() == "admin")
+            login, password, admin = parse_user(entry)
+            self.add_user(login, password, admin=admin)
 
     # -- public API --------------------------------------------------------------------
     @property
@@ -149,6 +162,12 @@ class XNATApp:
     def populate(self, spec: str | dict[str, int]) -> None:
         """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""
         _populate(self, spec)
+
+    def __enter__(self) -> "XNATApp":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the database; remove the data folder if it was a temporary one."""
