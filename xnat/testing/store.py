@@ -88,9 +88,9 @@ CREATE TABLE IF NOT EXISTS custom_fields(
 
 
 def now_string() -> str:
-    """A timestamp as XNAT listings write ``insert_date`` (``2020-09-15 17:01:51.751``)."""
+    """A timestamp as XNAT listings write ``insert_date`` (``2020-09-15 17:01:51.751``), in UTC."""
     t = time.time()
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
 
 
 def loads(text: str | None) -> dict[str, Any]:
