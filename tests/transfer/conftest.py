@@ -21,8 +21,8 @@ import re
 import tarfile
 import threading
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import pytest
 import requests

@@ -9,7 +9,12 @@ import os
 
 import pytest
 
-from xnat.exceptions import XNATChecksumError, XNATIOError, XNATResponseError, XNATValueError
+from xnat.exceptions import (
+    XNATChecksumError,
+    XNATIOError,
+    XNATResponseError,
+    XNATValueError,
+)
 from xnat.transfer import Transferer
 from xnat.transfer import download as download_module
 
@@ -155,9 +160,8 @@ def test_full_disk_fails_clearly_and_cleans_up(transferer, stored, tmp_path, mon
 def test_full_disk_on_stream(transferer, stored):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
-    with open("/dev/full", "wb", buffering=0) as full:
-        with pytest.raises(XNATIOError, match="disk is full"):
-            transferer.download_stream(FILE, full)
+    with open("/dev/full", "wb", buffering=0) as full, pytest.raises(XNATIOError, match="disk is full"):
+        transferer.download_stream(FILE, full)
 
 
 def test_download_stream_with_retry_after_flip(transferer, stored):

@@ -11,7 +11,7 @@ import pytest
 
 from xnat.exceptions import XNATChecksumError, XNATIOError
 from xnat.transfer import extract_zip_stream
-from xnat.transfer.unzip import _Reader, _read_descriptor
+from xnat.transfer.unzip import _read_descriptor, _Reader
 
 from .conftest import RES
 
@@ -119,7 +119,7 @@ def test_unsafe_characters_cleaned(tmp_path):
     extract_zip_stream([buffer.getvalue()], tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "a_b_c_.txt" in names
-    long = [n for n in names if n.endswith(".dcm")][0]
+    long = next(n for n in names if n.endswith(".dcm"))
     assert len(long.encode()) <= 255
 
 

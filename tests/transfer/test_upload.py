@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from xnat.exceptions import XNATChecksumError, XNATUploadError, XNATResponseError
+from xnat.exceptions import XNATChecksumError, XNATResponseError, XNATUploadError
 from xnat.transfer import UploadJob
 
 from .conftest import RES

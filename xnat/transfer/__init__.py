@@ -56,6 +56,7 @@ from .unzip import ZipStreamExtractor, extract_zip_stream
 from .upload import UploadResult
 
 __all__ = [
+    "UPLOAD_METHODS",
     "Connection",
     "DownloadJob",
     "DownloadResult",
@@ -63,7 +64,6 @@ __all__ = [
     "Progress",
     "RemoteFile",
     "Transferer",
-    "UPLOAD_METHODS",
     "UpdateFunc",
     "UploadJob",
     "UploadResult",

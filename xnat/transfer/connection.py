@@ -12,8 +12,9 @@ import http.client
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -29,7 +30,7 @@ from ..exceptions import (
     redact,
 )
 
-__all__ = ["Connection", "Cancelled", "RETRY_STATUSES", "STREAM_ERRORS", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "RETRY_STATUSES", "STREAM_ERRORS", "Cancelled", "Connection"]
 
 logger = logging.getLogger(__name__)
 

@@ -20,26 +20,39 @@ How a download to a path goes:
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import re
 import secrets
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Protocol
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 import requests
 
-from ..exceptions import XNATChecksumError, XNATIOError, XNATResponseError, describe_response, redact
+from ..exceptions import (
+    XNATChecksumError,
+    XNATIOError,
+    XNATResponseError,
+    describe_response,
+    redact,
+)
+from .connection import (
+    RETRY_STATUSES,
+    STREAM_ERRORS,
+    Cancelled,
+    Connection,
+    log_retry,
+    request_error,
+)
 from .hashing import BackgroundMD5
-from .connection import RETRY_STATUSES, STREAM_ERRORS, Cancelled, Connection, log_retry, request_error
 from .paths import temp_name
 from .progress import Progress
 
-__all__ = ["DownloadResult", "download_to_path", "download_to_stream", "check_target", "os_error"]
+__all__ = ["DownloadResult", "check_target", "download_to_path", "download_to_stream", "os_error"]
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from ..exceptions import XNATError, XNATIOError
 from .connection import Cancelled
 
-__all__ = ["run_jobs", "DEFAULT_WORKERS", "resolve_workers"]
+__all__ = ["DEFAULT_WORKERS", "resolve_workers", "run_jobs"]
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from ..exceptions import XNATIOError
 
-__all__ = ["safe_component", "safe_relpath", "local_path", "temp_name"]
+__all__ = ["local_path", "safe_component", "safe_relpath", "temp_name"]
 
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
 _RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["Progress", "UpdateFunc", "show_bar"]
 
 #: ``update_func(bytes_done, total_or_None, finished)``, as in xnatpy.
-UpdateFunc = Callable[[int, Optional[int], bool], None]
+UpdateFunc = Callable[[int, int | None, bool], None]
 
 
 def show_bar(verbose: bool | None) -> bool:

@@ -17,9 +17,15 @@ import logging
 from typing import Any
 
 from ..exceptions import XNATIOError, XNATResponseError, describe_response, redact
-from .connection import RETRY_STATUSES, STREAM_ERRORS, Connection, log_retry, request_error
+from .connection import (
+    RETRY_STATUSES,
+    STREAM_ERRORS,
+    Connection,
+    log_retry,
+    request_error,
+)
 
-__all__ = ["RemoteFile", "DEFAULT_READAHEAD"]
+__all__ = ["DEFAULT_READAHEAD", "RemoteFile"]
 
 logger = logging.getLogger(__name__)
 

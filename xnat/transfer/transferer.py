@@ -10,14 +10,21 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping, Sequence
+from typing import IO, Any
 
 import requests
 
 from ..exceptions import XNATIOError, XNATResponseError, describe_response, redact
-from .connection import DEFAULT_CHUNK_SIZE, RETRY_STATUSES, STREAM_ERRORS, Connection, log_retry
+from .connection import (
+    DEFAULT_CHUNK_SIZE,
+    RETRY_STATUSES,
+    STREAM_ERRORS,
+    Connection,
+    log_retry,
+)
 from .download import DownloadResult, check_target, download_to_path, download_to_stream
 from .parallel import resolve_workers, run_jobs
 from .paths import local_path
@@ -27,7 +34,7 @@ from .tree import LocalFile, file_url, upload_tree
 from .unzip import Rename, ZipStreamExtractor
 from .upload import Source, UploadResult, server_files, upload_source
 
-__all__ = ["Transferer", "DownloadJob", "UploadJob"]
+__all__ = ["DownloadJob", "Transferer", "UploadJob"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class Transferer:
             while True:
                 try:
                     return self._extract_once(url, extractor)
-                except (_Retry, *STREAM_ERRORS) as error:
+                except _ZIP_RETRY as error:
                     failed += 1
                     if failed > self.conn.retries:
                         if isinstance(error, _Retry):
@@ -258,6 +265,10 @@ class _Retry(Exception):
     def __init__(self, response: requests.Response) -> None:
         super().__init__(f"status {response.status_code}")
         self.response = response
+
+
+#: What makes a zip download start again: a busy server or a dropped connection.
+_ZIP_RETRY: tuple[type[BaseException], ...] = (_Retry, *STREAM_ERRORS)
 
 
 def _size_of(source: Any) -> int | None:

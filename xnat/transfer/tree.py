@@ -24,9 +24,10 @@ import os
 import tarfile
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any
 from urllib.parse import quote
 
 from ..exceptions import XNATUploadError
@@ -139,7 +140,7 @@ class _Hashing(io.RawIOBase):
 def _as_archive(conn: Connection, files_url: str, files: list[LocalFile], method: str, overwrite: bool,
                 query: Mapping[str, Any] | None, progress: Progress) -> dict[str, tuple[int, str]]:
     compressed = method.startswith("tgz")
-    archive: IO[bytes] = io.BytesIO() if method.endswith("_memory") else tempfile.TemporaryFile()
+    archive: IO[bytes] = io.BytesIO() if method.endswith("_memory") else tempfile.TemporaryFile()  # noqa: SIM115
     with archive:
         sent = _pack(archive, files, compressed)
         progress.set_total(archive.tell())  # the bar now counts the archive's bytes

@@ -23,12 +23,12 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from ..exceptions import XNATChecksumError, XNATIOError
-from .paths import local_path, safe_relpath
 from .download import _TempFileSink, os_error
+from .paths import local_path, safe_relpath
 
 __all__ = ["ZipStreamExtractor", "extract_zip_stream"]
 

@@ -25,24 +25,38 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Iterator, Mapping, Union
+from typing import IO, Any, Union
 from urllib.parse import unquote, urlsplit
 
 import requests
 
-from ..exceptions import XNATChecksumError, XNATResponseError, XNATUploadError, describe_response, redact
+from ..exceptions import (
+    XNATChecksumError,
+    XNATResponseError,
+    XNATUploadError,
+    describe_response,
+    redact,
+)
+from .connection import (
+    RETRY_STATUSES,
+    STREAM_ERRORS,
+    Cancelled,
+    Connection,
+    log_retry,
+    request_error,
+)
 from .hashing import BackgroundMD5
-from .connection import RETRY_STATUSES, STREAM_ERRORS, Cancelled, Connection, log_retry, request_error
 from .progress import Progress
 
-__all__ = ["UploadResult", "Source", "upload_source", "server_files", "verify_uploads", "split_file_url"]
+__all__ = ["Source", "UploadResult", "server_files", "split_file_url", "upload_source", "verify_uploads"]
 
 logger = logging.getLogger(__name__)
 
 #: What can be uploaded: a path, bytes (or bytearray/memoryview), text, or a binary file object.
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]  # noqa: UP007 - a runtime alias
 
 _BLOCK = 1024 * 1024
 _MIN_BLOCK = 256 * 1024
@@ -119,7 +133,7 @@ class _Opened:
             if path.is_dir():
                 raise XNATUploadError(f"Cannot upload {path}: it is a directory (use upload_dir)")
             try:
-                self.stream: IO[bytes] = open(path, "rb")
+                self.stream: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
             except OSError as error:
                 raise XNATUploadError(f"Cannot upload {path}: {error.strerror or error}") from error
             self.close_after = True
