@@ -103,3 +103,17 @@ def test_search_elements_for_xnatpy_connect(admin: Api, session_tree: dict[str, 
     fields = [r["FIELD_ID"] for r in admin.rows("/data/search/elements/xnat:mrSessionData")]
     assert "LABEL" in fields and "DATE" in fields
     assert admin.get("/data/search/elements/xnat:nothingData").status_code == 404
+
+
+def test_xapi_user_create_and_get(app, admin: Api, alice: Api) -> None:
+    r = admin.post("/xapi/users", json={"username": "dave", "password": "pw", "firstName": "Dave"})
+    assert r.status_code == 201 and r.json["username"] == "dave" and r.json["enabled"] is True
+    assert Api(app, ("dave", "pw")).get("/data/auth").status_code == 200
+    assert admin.post("/xapi/users", json={"username": "dave", "password": "x"}).status_code == 409
+    assert admin.post("/xapi/users", data=b"{not json", content_type="application/json").status_code == 400
+    assert admin.post("/xapi/users", json={"username": "x"}).status_code == 400
+    assert admin.post("/xapi/users", json={"username": "a:b", "password": "x"}).status_code == 400
+    assert alice.post("/xapi/users", json={"username": "eve", "password": "x"}).status_code == 403
+    assert alice.get("/xapi/users/alice").json["username"] == "alice"
+    assert alice.get("/xapi/users/dave").status_code == 403
+    assert admin.get("/xapi/users/ghost").status_code == 404

@@ -54,6 +54,7 @@ _URL_MAP = Map([
     Rule("/data/search/elements", endpoint=search.elements),
     Rule("/data/search/elements/<element>", endpoint=search.element_fields),
     Rule("/xapi/users", endpoint=users.xapi_user_list),
+    Rule("/xapi/users/<login>", endpoint=users.xapi_user),
     Rule("/data/projects", endpoint=projects.collection),
     Rule("/data/projects/<project>", endpoint=projects.item),
     Rule("/data/projects/<project>/accessibility", endpoint=projects.accessibility),

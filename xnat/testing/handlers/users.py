@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError, forbidden, json_response
@@ -22,10 +24,50 @@ def user_list(ctx: Ctx) -> Response:
 
 
 def xapi_user_list(ctx: Ctx) -> Response:
-    """``GET /xapi/users``: login names (admins only see them all; others only themselves)."""
-    if ctx.method != "GET":
-        raise HTTPError(405, "Method Not Allowed")
+    """``GET /xapi/users``: login names; ``POST /xapi/users`` (JSON user): create. Admins only."""
     ctx.require_login()
     if not ctx.user.admin:
         raise forbidden()
+    if ctx.method == "POST":
+        return _create(ctx)
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
     return json_response([r["login"] for r in ctx.app.store.all("SELECT login FROM users ORDER BY login")])
+
+
+def xapi_user(ctx: Ctx, login: str) -> Response:
+    """``GET /xapi/users/{login}``: the user as JSON (admins, or the user itself)."""
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    if not ctx.user.admin and ctx.user.login != login:
+        raise forbidden()
+    row = ctx.app.store.one("SELECT * FROM users WHERE login=?", (login,))
+    if row is None:
+        raise HTTPError(404, f"Unable to find user {login}")
+    return json_response(_user_json(row))
+
+
+def _user_json(row) -> dict:
+    return {"username": row["login"], "id": row["xdat_user_id"], "firstName": row["firstname"],
+            "lastName": row["lastname"], "email": row["email"], "enabled": bool(row["enabled"]),
+            "admin": bool(row["admin"])}
+
+
+def _create(ctx: Ctx) -> Response:
+    try:
+        data = json.loads(ctx.request.get_data(cache=True) or b"null")
+    except ValueError:
+        raise HTTPError(400, "The user must be sent as a JSON object") from None
+    if not isinstance(data, dict) or not isinstance(data.get("username"), str) \
+            or not isinstance(data.get("password"), str):
+        raise HTTPError(400, "A user needs at least a username and a password")
+    if ctx.app.auth.user(data["username"]) is not None:
+        raise HTTPError(409, f"A user named {data['username']} already exists")
+    try:
+        ctx.app.auth.add_user(data["username"], data["password"], admin=bool(data.get("admin", False)),
+                              firstname=str(data.get("firstName", "")), lastname=str(data.get("lastName", "")),
+                              email=str(data.get("email", "")), enabled=bool(data.get("enabled", True)))
+    except ValueError as exc:
+        raise HTTPError(400, str(exc)) from None
+    row = ctx.app.store.one("SELECT * FROM users WHERE login=?", (data["username"],))
+    return json_response(_user_json(row), status=201)
