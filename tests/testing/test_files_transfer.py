@@ -221,3 +221,25 @@ def test_dot_labels_refused(admin: Api, session_tree: dict[str, str]) -> None:
     for label in ("..", ".hidden"):
         assert admin.put(f"/data/experiments/{eid}/resources/{label}").status_code in (400, 404, 417)
     assert admin.put("/data/projects/.x").status_code == 417
+
+
+def test_download_uses_wsgi_file_wrapper(admin: Api, session_tree: dict[str, str]) -> None:
+    used = []
+
+    class Wrapper:
+        def __init__(self, handle, block_size=8192):
+            used.append(handle)
+            self.handle, self.block_size = handle, block_size
+
+        def __iter__(self):
+            while chunk := self.handle.read(self.block_size):
+                yield chunk
+
+        def close(self):
+            self.handle.close()
+
+    environ = EnvironBuilder(path=f"{RES}/a/b.txt", headers={"Authorization": "Basic YWRtaW46YWRtaW4="}).get_environ()
+    environ["wsgi.file_wrapper"] = Wrapper
+    body, status, _ = run_wsgi_app(admin.app, environ, buffered=True)
+    assert status.startswith("200") and b"".join(body) == b"hello"
+    assert len(used) == 1  # the server handed the open file to the WSGI server, not bytes
