@@ -24,14 +24,50 @@ def rss_mb() -> float:
         return peak_rss_mb()
 
 
+def _vm_hwm_mb(pid: str = "self") -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far, in MiB.
+
+    VmHWM, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the parent through
+    (v)fork + exec, so a child of a 100 MB harness would report at least 100 MB.
+    """
+    hwm = _vm_hwm_mb()
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def children_peak_rss_mb() -> float:
-    """Peak RSS of the largest waited-for child process, in MiB."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def run_watching_rss(command: list[str], timeout: float) -> float:
+    """Run a command to completion; return its peak RSS in MiB (VmHWM polled every 10 ms).
+
+    VmHWM only grows, so the last reading before exit is the peak to within the memory
+    touched in the last few milliseconds.
+    """
+    import subprocess
+
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + timeout
+    peak = 0.0
+    while process.poll() is None:
+        hwm = _vm_hwm_mb(str(process.pid))
+        if hwm is not None:
+            peak = max(peak, hwm)
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise TimeoutError(f"{command[0]} took over {timeout:g} s")
+        time.sleep(0.01)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return peak
 
 
 INSTALLED: list["RequestCounter"] = []

@@ -43,6 +43,9 @@ def summarize(results: list[dict[str, Any]], key: str, missing: str = "") -> Cel
 
     ``missing`` prefixes the error (e.g. "not built yet" for our own rows).
     """
+    for r in results:
+        if r.get("error"):
+            r["error"] = clean_error(r["error"])
     values = [r[key] for r in results if r.get("error") is None and isinstance(r.get(key), (int, float))]
     errors = [r["error"] for r in results if r.get("error")]
     if not results:
@@ -54,6 +57,12 @@ def summarize(results: list[dict[str, Any]], key: str, missing: str = "") -> Cel
     if errors:
         cell.note = f"({len(errors)} failed runs)"
     return cell
+
+
+def clean_error(text: str, limit: int = 240) -> str:
+    """One line, whitespace collapsed, bounded: errors go in a table footnote."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
