@@ -243,3 +243,12 @@ def test_download_uses_wsgi_file_wrapper(admin: Api, session_tree: dict[str, str
     body, status, _ = run_wsgi_app(admin.app, environ, buffered=True)
     assert status.startswith("200") and b"".join(body) == b"hello"
     assert len(used) == 1  # the server handed the open file to the WSGI server, not bytes
+
+
+def test_folder_path_lists_its_files(admin: Api, session_tree: dict[str, str]) -> None:
+    admin.put(f"{RES}/a/c/d.txt?inbody=true", data=b"d")
+    admin.put(f"{RES}/ab.txt?inbody=true", data=b"x")
+    assert sorted(x["Name"] for x in admin.rows(f"{RES}/a")) == ["b.txt", "d.txt"]
+    assert [x["Name"] for x in admin.rows(f"{RES}/a/c")] == ["d.txt"]
+    names = zipfile.ZipFile(io.BytesIO(admin.get(f"{RES}/a/c?format=zip").data)).namelist()
+    assert [n.split("/files/")[1] for n in names] == ["a/c/d.txt"]

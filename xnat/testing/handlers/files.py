@@ -48,7 +48,12 @@ def resource_files(ctx: Ctx, node: Node, relpath: str) -> Response:
     if ctx.method not in ("GET", "HEAD"):
         raise HTTPError(405, "Method Not Allowed")
     if relpath:
-        return _download(ctx, node.row, _clean(relpath))
+        _clean(relpath)
+        if ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?", (node.row["pk"], relpath)) is None \
+                and ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND substr(path, 1, ?) = ?",
+                                      (node.row["pk"], len(relpath) + 1, relpath + "/")):
+            return _listing_or_archive(ctx, [node], folder=relpath)  # a folder: its files
+        return _download(ctx, node.row, relpath)
     return _listing_or_archive(ctx, [node])
 
 
@@ -96,11 +101,13 @@ def _download(ctx: Ctx, res: sqlite3.Row, relpath: str) -> Response:
                      download_name=posixpath.basename(relpath), as_attachment=False)
 
 
-def _file_rows(ctx: Ctx, res_nodes: list[Node]) -> list[dict[str, Any]]:
+def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> list[dict[str, Any]]:
     out = []
     for res in res_nodes:
         base = res.uri()
         for f in ctx.app.store.all("SELECT * FROM files WHERE resource_pk=? ORDER BY path", (res.row["pk"],)):
+            if folder and not f["path"].startswith(folder + "/"):
+                continue
             out.append({"Name": posixpath.basename(f["path"]), "Size": str(f["size"]),
                         "URI": f"{base}/files/{f['path']}", "collection": res.row["label"],
                         "file_tags": f["tags"], "file_format": f["format"], "file_content": f["content"],
@@ -109,8 +116,8 @@ def _file_rows(ctx: Ctx, res_nodes: list[Node]) -> list[dict[str, Any]]:
     return out
 
 
-def _listing_or_archive(ctx: Ctx, res_nodes: list[Node]) -> Response:
-    rows = _file_rows(ctx, res_nodes)
+def _listing_or_archive(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> Response:
+    rows = _file_rows(ctx, res_nodes, folder)
     fmt = (ctx.param("format") or "json").lower()
     if fmt in ("zip", "tar.gz", "tgz"):
         entries = [(_archive_name(r["_res"], r["path"]), _disk_path(ctx, r)) for r in rows]
