@@ -240,6 +240,13 @@ def test_bad_paths_refused(transferer, bad, tmp_path):
         transferer.download(bad, tmp_path / "x")
 
 
+def test_full_url_on_another_host_refused(transferer, stored, tmp_path):
+    with pytest.raises(XNATValueError, match="not on the server"):
+        transferer.download("http://evil.example.org/data/x", tmp_path / "x")
+    result = transferer.download(stored.url + FILE, tmp_path / "a.bin")  # a full URL on the server is fine
+    assert result.size == len(DATA)
+
+
 def test_bad_base_url_refused():
     import requests
 

@@ -130,6 +130,11 @@ def test_missing_file_sends_nothing(transferer, server, tmp_path):
         transferer.upload(URL, 5)
     with pytest.raises(XNATUploadError, match="PUT or POST"):
         transferer.upload(URL, b"x", method="patch")
+    with pytest.raises(XNATUploadError, match="upload_data"):
+        transferer.upload(URL, "some text meant as data")
+    (tmp_path / "t.txt").write_text("text")
+    with open(tmp_path / "t.txt") as text, pytest.raises(XNATUploadError, match="binary mode"):
+        transferer.upload(URL, text)
     assert server.faults.log == []
 
 
@@ -171,3 +176,52 @@ def test_upload_many_parallel(transferer, server):
     results = transferer.upload_many(jobs, workers=4)
     assert [r.size for r in results] == [i * len(str(i)) for i in range(20)]
     assert server.app.files[RES] == {f"m/{i}.txt": str(i).encode() * i for i in range(20)}
+
+
+class DropOnce:
+    """Wraps a requests.Session: the first upload reads part of its body, then the connection 'drops'."""
+
+    def __init__(self, http):
+        self.http = http
+        self.dropped = False
+
+    def __getattr__(self, name):
+        return getattr(self.http, name)
+
+    def request(self, method, url, **kwargs):
+        import requests
+
+        body = kwargs.get("data")
+        if method in ("PUT", "POST") and not self.dropped and body is not None:
+            self.dropped = True
+            body.read(1000)
+            raise requests.exceptions.ConnectionError("connection reset by peer")
+        return self.http.request(method, url, **kwargs)
+
+
+def test_dropped_upload_is_retried_from_the_start(transferer, server, tmp_path):
+    (tmp_path / "up.bin").write_bytes(DATA)
+    transferer.conn.http = DropOnce(transferer.conn.http)
+    calls = []
+    result = transferer.upload(URL, tmp_path / "up.bin", verify=True, update_func=lambda *a: calls.append(a))
+    assert stored(server) == DATA and result.attempts == 2
+    assert calls[-1] == (len(DATA), len(DATA), True)  # the lost bytes were taken back
+
+
+def test_dropped_one_way_upload_fails_clearly(transferer, server):
+    class OneWay(io.RawIOBase):
+        def __init__(self):
+            self.inner = io.BytesIO(DATA)
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            data = self.inner.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+
+    transferer.conn.http = DropOnce(transferer.conn.http)
+    with pytest.raises(XNATUploadError, match="cannot be rewound"):
+        transferer.upload(URL, OneWay())
+    assert stored(server) is None

@@ -83,6 +83,10 @@ class Connection:
     def url(self, path_or_url: str, query: Mapping[str, Any] | None = None) -> str:
         """A full URL from a server path (``/data/...``) or a full URL, with ``query`` added."""
         if path_or_url.startswith(("http://", "https://")):
+            # The session's credentials go with every request: never to another host.
+            if urlsplit(path_or_url).netloc.lower() != urlsplit(self.base_url).netloc.lower():
+                raise XNATValueError(f"Refusing {redact(path_or_url)}: it is not on the server "
+                                     f"{redact(self.base_url)}; give a path such as /data/...")
             url = path_or_url
         elif path_or_url.startswith("/"):
             url = self.base_url + path_or_url

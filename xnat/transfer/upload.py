@@ -129,7 +129,8 @@ class _Opened:
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             if not path.exists():
-                raise XNATUploadError(f"Cannot upload {path}: no such file")
+                hint = " (to upload text, use upload_data)" if isinstance(source, str) else ""
+                raise XNATUploadError(f"Cannot upload {path}: no such file{hint}")
             if path.is_dir():
                 raise XNATUploadError(f"Cannot upload {path}: it is a directory (use upload_dir)")
             try:
@@ -141,6 +142,9 @@ class _Opened:
         elif isinstance(source, (bytes, bytearray, memoryview)):
             self.stream = io.BytesIO(bytes(source))
             self.close_after = True
+        elif isinstance(source, io.TextIOBase):
+            raise XNATUploadError(f"Cannot upload the text stream {getattr(source, 'name', '')!r}: "
+                                  "open the file in binary mode ('rb')")
         elif callable(getattr(source, "read", None)):
             self.stream = source  # type: ignore[assignment]
             self.name = str(getattr(source, "name", what))
