@@ -212,3 +212,14 @@ def test_xml_document_with_children(admin: Api) -> None:
     changed = session.replace(b"xnat:mrScanData", b"xnat:ctScanData")
     assert admin.put(f"{url}?inbody=true", data=changed).status_code == 409
     assert admin.rows(f"{url}/scans")[0]["xsiType"] == "xnat:mrScanData"  # nothing half-applied
+
+
+def test_member_of_share_project_adds_experiment_to_shared_subject(admin: Api, bob: Api) -> None:
+    _setup(admin)
+    admin.put("/data/projects/P2")
+    admin.put("/data/projects/P2/users/Members/bob")
+    admin.put("/data/projects/P1/subjects/S1/projects/P2?label=S1_P2")
+    r = bob.put("/data/projects/P2/subjects/S1_P2/experiments/MINE?xsiType=xnat:mrSessionData")
+    assert r.status_code == 201
+    assert [x["project"] for x in bob.rows("/data/projects/P2/experiments")] == ["P2"]
+    assert bob.put("/data/projects/P2/subjects/S1_P2?gender=male").status_code == 403  # owned by P1

@@ -69,7 +69,12 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
         return resources.create(ctx, parent, key, io)
     if coll not in BASES:
         raise HTTPError(405, "Method Not Allowed")
-    require_edit(ctx, parent)
+    if coll in ("subjects", "experiments"):  # the new object belongs to the URL's project
+        ctx.require_login()
+        if not ctx.app.auth.can_edit(ctx.user, parent.project):
+            raise forbidden()
+    else:
+        require_edit(ctx, parent)
     if coll in ("subjects", "experiments"):  # an ID of an object of another project: share it here
         existing = find_subject(ctx, key, None) if coll == "subjects" else find_experiment(ctx, key, None)
         if existing is not None and parent.kind == "project":
