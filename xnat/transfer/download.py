@@ -243,100 +243,121 @@ class _Attempts:
 def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
            expected_size: int | None, progress: Progress | None,
            cancel: threading.Event | None, on_total: Callable[[int], None] | None = None) -> DownloadResult:
-    """The download loop: ``on_total(size)`` is called once when the size is first learnt."""
-    attempts = _Attempts(conn, url, cancel)
+    """Run one download into ``sink``; ``on_total(size)`` is called when the size is first learnt."""
     # Without an expected MD5 the size is the check: no CPU is spent on a digest.
     digest = BackgroundMD5() if expected_md5 else None
     try:
-        return _fetch_loop(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total,
-                           attempts, digest)
+        return _Download(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total, digest).run()
     finally:
         if digest is not None:
             digest.close()
 
 
-def _fetch_loop(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
-                expected_size: int | None, progress: Progress | None, cancel: threading.Event | None,
-                on_total: Callable[[int], None] | None, attempts: _Attempts,
-                digest: BackgroundMD5 | None) -> DownloadResult:
-    etag: str | None = None
-    total: int | None = expected_size
-    expected_md5 = expected_md5.strip().lower() if expected_md5 else None
+class _Download:
+    """The state of one download across its attempts: bytes kept, ETag, announced size."""
 
-    def start_over() -> bool:
-        if progress is not None:
-            progress.add(-sink.written)
-        if not sink.restart():
+    def __init__(self, conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
+                 expected_size: int | None, progress: Progress | None, cancel: threading.Event | None,
+                 on_total: Callable[[int], None] | None, digest: BackgroundMD5 | None) -> None:
+        self.conn, self.url, self.sink = conn, url, sink
+        self.expected_md5 = expected_md5.strip().lower() if expected_md5 else None
+        self.expected_size = expected_size
+        self.progress, self.cancel, self.on_total, self.digest = progress, cancel, on_total, digest
+        self.attempts = _Attempts(conn, url, cancel)
+        self.total: int | None = expected_size
+        self.etag: str | None = None
+
+    def run(self) -> DownloadResult:
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled(f"Download of {redact(self.url)} cancelled")
+            if not self._attempt():
+                continue
+            md5 = self.digest.hexdigest() if self.digest is not None else None
+            problem = _verify(self.sink.written, md5, self.total, self.expected_size, self.expected_md5)
+            if problem is None:
+                return DownloadResult(self.url, self.sink.written, md5, attempts=self.attempts.failed + 1)
+            if not (self.attempts.retry(problem) and self.start_over()):
+                raise XNATChecksumError(f"Download of {redact(self.url)} is corrupt: {problem}")
+
+    def start_over(self) -> bool:
+        """Drop the bytes kept so far; False when the sink cannot be rewound."""
+        if self.progress is not None:
+            self.progress.add(-self.sink.written)
+        if not self.sink.restart():
             return False
-        if digest is not None:
-            digest.reset()
+        if self.digest is not None:
+            self.digest.reset()
         return True
 
-    while True:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"Download of {redact(url)} cancelled")
+    def _attempt(self) -> bool:
+        """One request; True when the body is complete (to be verified), False to try again."""
         headers = {"Accept-Encoding": "identity"}  # byte offsets must be those of the file
-        if sink.written:
-            headers["Range"] = f"bytes={sink.written}-"
-            if etag:
-                headers["If-Range"] = etag
+        if self.sink.written:
+            headers["Range"] = f"bytes={self.sink.written}-"
+            if self.etag:
+                headers["If-Range"] = self.etag
         try:
-            response = conn.http.get(url, headers=headers, stream=True, timeout=conn.stream_timeout)
+            response = self.conn.http.get(self.url, headers=headers, stream=True, timeout=self.conn.stream_timeout)
         except STREAM_ERRORS as error:
-            if attempts.retry(error):
-                continue
-            raise request_error(error, "GET", url) from error
+            if self.attempts.retry(error):
+                return False
+            raise request_error(error, "GET", self.url) from error
+        except requests.exceptions.RequestException as error:
+            raise request_error(error, "GET", self.url) from error
         with response:
-            status = response.status_code
-            if status in RETRY_STATUSES:
-                if attempts.retry(f"status {status}"):
-                    continue
-                raise XNATResponseError(describe_response(response, "Download failed"), response)
-            if status == 416 and sink.written and total is not None and sink.written >= total:
-                pass  # everything was already there when the connection dropped
-            elif status == 200 or (status == 416 and sink.written):
-                if sink.written and not start_over():  # the server ignored (or refused) the range
-                    raise XNATIOError(f"Download of {redact(url)} cannot resume and the stream cannot be rewound")
-                if status == 416:
-                    if attempts.retry("range not satisfiable"):
-                        continue
-                    raise XNATResponseError(describe_response(response, "Download failed"), response)
-            elif status == 206:
-                if _range_start(response) != sink.written:
-                    if attempts.retry("wrong range") and start_over():
-                        continue
-                    raise XNATIOError(f"Download of {redact(url)}: the server sent the wrong byte range")
-            else:
-                raise XNATResponseError(describe_response(response, "Download failed"), response)
-            if status != 416:
-                announced = _announced_total(response, sink.written, total)
-                if on_total is not None and total is None and announced is not None:
-                    on_total(announced)
-                    on_total = None
-                total = announced
-                etag = _strong_etag(response) or etag
-                try:
-                    _copy_body(response, sink, url, digest.update if digest else None, progress, cancel)
-                except STREAM_ERRORS as error:
-                    if _encoded(response) and not start_over():  # encoded offsets cannot resume
-                        raise XNATIOError(f"Download of {redact(url)} dropped and cannot be restarted") from error
-                    if attempts.retry(error):
-                        continue
-                    raise XNATIOError(
-                        f"Download of {redact(url)} failed after {attempts.failed} attempts: the "
-                        f"connection dropped after {sink.written} bytes ({type(error).__name__})"
-                    ) from error
-                if total is not None and sink.written < total:
-                    if attempts.retry(f"body ended after {sink.written} of {total} bytes"):
-                        continue
-                    raise XNATIOError(f"Download of {redact(url)} is incomplete: {sink.written} of {total} bytes")
-        md5 = digest.hexdigest() if digest is not None else None
-        problem = _verify(sink.written, md5, total, expected_size, expected_md5)
-        if problem is None:
-            return DownloadResult(url, sink.written, md5, attempts=attempts.failed + 1)
-        if attempts.retry(problem) and start_over():
-            continue
-        raise XNATChecksumError(f"Download of {redact(url)} is corrupt: {problem}")
+            action = self._judge(response)
+            if action == "body":
+                return self._read_body(response)
+            return action == "complete"
+
+    def _judge(self, response: requests.Response) -> str:
+        """What to do with a response: "body" (read it), "complete" or "again"; raises when hopeless."""
+        status, written = response.status_code, self.sink.written
+        if status in RETRY_STATUSES:
+            if self.attempts.retry(f"status {status}"):
+                return "again"
+        elif status == 200:
+            if written and not self.start_over():  # the server ignored the range: a full body
+                raise XNATIOError(f"Download of {redact(self.url)} cannot resume and the stream cannot be rewound")
+            return "body"
+        elif status == 206:
+            if _range_start(response) == written:
+                return "body"
+            if self.attempts.retry("wrong range") and self.start_over():
+                return "again"
+            raise XNATIOError(f"Download of {redact(self.url)}: the server sent the wrong byte range")
+        elif status == 416 and written:
+            if self.total is not None and written >= self.total:
+                return "complete"  # everything had arrived when the connection dropped
+            if self.attempts.retry("range not satisfiable") and self.start_over():
+                return "again"
+        raise XNATResponseError(describe_response(response, "Download failed"), response)
+
+    def _read_body(self, response: requests.Response) -> bool:
+        announced = _announced_total(response, self.sink.written, self.total)
+        if self.on_total is not None and self.total is None and announced is not None:
+            self.on_total(announced)
+            self.on_total = None
+        self.total = announced
+        self.etag = _strong_etag(response) or self.etag
+        try:
+            _copy_body(response, self.sink, self.url, self.digest.update if self.digest else None,
+                       self.progress, self.cancel)
+        except STREAM_ERRORS as error:
+            if _encoded(response) and not self.start_over():  # encoded offsets cannot resume
+                raise XNATIOError(f"Download of {redact(self.url)} dropped and cannot be restarted") from error
+            if self.attempts.retry(error):
+                return False
+            raise XNATIOError(
+                f"Download of {redact(self.url)} failed after {self.attempts.failed} attempts: the "
+                f"connection dropped after {self.sink.written} bytes ({type(error).__name__})"
+            ) from error
+        if self.total is not None and self.sink.written < self.total:
+            if self.attempts.retry(f"body ended after {self.sink.written} of {self.total} bytes"):
+                return False
+            raise XNATIOError(f"Download of {redact(self.url)} is incomplete: {self.sink.written} of {self.total} bytes")
+        return True
 
 
 def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update, progress, cancel) -> None:  # type: ignore[no-untyped-def]
