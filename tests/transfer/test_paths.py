@@ -52,3 +52,12 @@ def test_local_path_refuses_symlinked_escape(tmp_path):
     assert local_path(tmp_path / "root", "a/b.txt") == tmp_path / "root" / "a" / "b.txt"
     with pytest.raises(XNATIOError, match="outside"):
         local_path(tmp_path / "root", "link/x.txt")
+
+
+def test_temp_name_fits_for_long_multibyte_names(tmp_path):
+    from pathlib import Path
+
+    from xnat.transfer.paths import temp_name
+
+    prefix = temp_name(Path("é" * 127 + ".dcm"))
+    assert len((prefix + "0123abcd.part").encode()) <= 255

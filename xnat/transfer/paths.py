@@ -83,4 +83,5 @@ def local_path(root: str | os.PathLike, name: str) -> Path:
 
 def temp_name(target: Path) -> str:
     """The prefix of a temporary file beside ``target``: hidden, and clearly partial."""
-    return "." + target.name[:200] + "."
+    # Cut by bytes, not characters: the whole temporary name must fit in 255 bytes.
+    return "." + target.name.encode("utf-8")[:200].decode("utf-8", "ignore") + "."
