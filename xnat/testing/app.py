@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from .auth import GUEST, Auth, User
 from .handlers import archive, projects, search, session, site, users
+from .handlers import importer, prearchive, search_run, services  # issue 8: services
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, FileStore
 from .handlers.populate import populate as _populate
@@ -70,6 +71,24 @@ _URL_MAP = Map([
     Rule("/data/subjects/<path:rest>", endpoint=archive.under_subjects),
     Rule("/data/experiments", endpoint=archive.global_experiments),
     Rule("/data/experiments/<path:rest>", endpoint=archive.under_experiments),
+    # issue 8: services
+    Rule("/data/services/import", endpoint=importer.import_),
+    Rule("/data/services/archive", endpoint=services.archive),
+    Rule("/data/services/prearchive/move", endpoint=services.move),
+    Rule("/data/services/prearchive/delete", endpoint=services.delete),
+    Rule("/data/services/prearchive/rebuild", endpoint=services.rebuild),
+    Rule("/data/services/dicomdump", endpoint=services.dicomdump),
+    Rule("/data/services/refresh/catalog", endpoint=services.refresh_catalog),
+    Rule("/data/prearchive", endpoint=prearchive.root),
+    Rule("/data/prearchive/projects", endpoint=prearchive.root),
+    Rule("/data/prearchive/projects/<project>", endpoint=prearchive.project_sessions),
+    Rule("/data/prearchive/projects/<project>/<timestamp>/<folder>", endpoint=prearchive.session_item),
+    Rule("/data/prearchive/projects/<project>/<timestamp>/<folder>/<path:rest>", endpoint=prearchive.session_below),
+    Rule("/data/scanners", endpoint=services.scanners),  # /data/archive/scanners, folded
+    Rule("/data/scan_types", endpoint=services.scan_types),
+    Rule("/data/search", endpoint=search_run.search),
+    Rule("/xapi/plugins", endpoint=services.plugins),
+    Rule("/xapi/plugins/<plugin_id>", endpoint=services.plugin),
 ], strict_slashes=False, merge_slashes=False)
 
 _DRAIN_LIMIT = 1 << 20  # bytes of an unread request body worth reading to keep a connection

@@ -1,0 +1,289 @@
+"""``POST /data/search``: run an ``xdat:bundle`` against the store (REST-NOTES §10).
+
+The bundle is parsed by :func:`xnat.testing.bundles.parse_bundle` (422 when malformed).
+Rows are the stored objects of the root data type and its subtypes (projects, subjects,
+experiments or scans) in projects the user may read. A field is found by name, without
+regard to case, among the row's own columns (``ID``, ``project``, ``label``, ``date``,
+``insert_date``...), XNAT's display-field names (``PROJECT``, ``SUBJECT_ID``,
+``SUBJECT_LABEL``, ``INSERT_DATE``...) and the type's stored schema fields
+(``scanner/manufacturer``); a field the schema has but the row leaves empty is "".
+Criteria on the subject or project of an experiment (``xnat:subjectData/label``) follow
+the row to its subject or project; a field the schema does not have is a 422.
+
+The answer has the recorded shape: ``Columns`` (``key``, ``type``, ``xPATH``,
+``element_name``, ``header``, ``id``, then ``quarantine_status`` for experiments),
+``Result`` rows keyed by the lower-case column keys in the order Java's ``HashMap``
+gives them (as XNAT writes them), ``rootElementName`` and ``totalRecords``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from ..bundles import Criterion, CriteriaGroup, SearchColumn, SearchRequest, parse_bundle
+from ..representations import render_table, table_json
+from ..store import loads
+from .base import Ctx, HTTPError
+from .lookup import readable_projects
+
+Record = dict[str, Any]
+
+_LEVELS = (("xnat:projectData", "projects"), ("xnat:subjectData", "subjects"),
+           ("xnat:experimentData", "experiments"), ("xnat:imageScanData", "scans"))
+# XNAT display-field names that are not simply a column's name.
+_DISPLAY = {"expt_id": "id", "session_id": "id", "subject_id": "subject_id", "subjectid": "subject_id",
+            "subject_label": "subject_label", "insert_date": "insert_date", "insert_user": "insert_user",
+            "project": "project", "label": "label", "xsi_type": "xsi_type", "element_name": "xsi_type",
+            "secondary_id": "secondary_id", "name": "name", "projects": "project"}
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
+
+
+class SearchError(ValueError):
+    """A bundle that parses but cannot run (unknown type or field): 422."""
+
+
+# -- Java HashMap key order -------------------------------------------------------------------
+def _java_hash(text: str) -> int:
+    data, h = text.encode("utf-16-be"), 0  # String.hashCode runs over UTF-16 code units
+    for index in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[index:index + 2], "big")) & 0xFFFFFFFF
+    return h
+
+
+def java_hashmap_order(keys: list[str]) -> list[str]:
+    """The iteration order of a ``java.util.HashMap`` filled with ``keys`` in this order."""
+    capacity = 16
+    while len(keys) > capacity * 3 // 4:
+        capacity *= 2
+    buckets: dict[int, list[str]] = {}
+    for key in keys:
+        h = _java_hash(key)
+        buckets.setdefault((h ^ (h >> 16)) & (capacity - 1), []).append(key)
+    return [key for index in sorted(buckets) for key in buckets[index]]
+
+
+# -- rows -------------------------------------------------------------------------------------
+def _level(ctx: Ctx, xsi_type: str) -> str:
+    for base, table_name in _LEVELS:
+        if ctx.app.datatypes.is_a(xsi_type, base):
+            return table_name
+    raise SearchError(f"{xsi_type} cannot be searched here (search projects, subjects, experiments or scans)")
+
+
+def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
+    store, datatypes = ctx.app.store, ctx.app.datatypes
+    readable = readable_projects(ctx)
+    if table_name == "scans":
+        rows = store.all("SELECT s.*, e.project AS project FROM scans s JOIN experiments e ON e.id = s.experiment_id"
+                         " ORDER BY s.pk")
+    elif table_name == "experiments":
+        rows = store.all("SELECT e.*, s.label AS subject_label FROM experiments e LEFT JOIN subjects s"
+                         " ON s.id = e.subject_id ORDER BY e.id")
+    else:
+        rows = store.all(f"SELECT * FROM {table_name} ORDER BY id")
+    out = []
+    for row in rows:
+        project = row["id"] if table_name == "projects" else row["project"]
+        if readable is not None and project not in readable:
+            continue
+        if not datatypes.is_a(row["xsi_type"], root):
+            continue
+        record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
+        if table_name == "scans":
+            record["image_session_id"] = record["id_session"] = row["experiment_id"]
+        record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
+        for key, value in list(record["_fields"].items()):
+            if key.startswith("demographics/"):
+                record["_fields"].setdefault(key.split("/", 1)[1], value)
+        out.append(record)
+    return out
+
+
+def _lookup(record: Record, path: str) -> str | None:
+    key = path.lower().strip("/")
+    key = _DISPLAY.get(key, key)
+    if key in record and not key.startswith("_"):
+        return str(record[key])
+    fields = record["_fields"]
+    if key in fields:
+        return fields[key]
+    flat = key.replace("_", "/")
+    return fields.get(flat)
+
+
+class _Resolver:
+    """Field values of a record, following experiments to their subject and project."""
+
+    def __init__(self, ctx: Ctx, root: str) -> None:
+        self.ctx = ctx
+        self.root = root
+        self._related: dict[tuple[str, str], Record | None] = {}
+
+    def _related_record(self, kind: str, key: str) -> Record | None:
+        if (kind, key) not in self._related:
+            row = self.ctx.app.store.one(f"SELECT * FROM {kind} WHERE id=?", (key,))
+            record = None
+            if row is not None:
+                record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
+                record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
+            self._related[(kind, key)] = record
+        return self._related[(kind, key)]
+
+    def _target(self, record: Record, element: str) -> Record | None:
+        datatypes = self.ctx.app.datatypes
+        canonical = datatypes.canonical(element)
+        if canonical is None:
+            raise SearchError(f"Unknown data type {element} in the search")
+        if datatypes.is_a(self.root, canonical) or datatypes.is_a(canonical, self.root):
+            return record
+        if datatypes.is_a(canonical, "xnat:subjectData") and record.get("subject_id"):
+            return self._related_record("subjects", record["subject_id"])
+        if datatypes.is_a(canonical, "xnat:projectData") and record.get("project"):
+            return self._related_record("projects", record["project"])
+        raise SearchError(f"Fields of {canonical} cannot be used in a search of {self.root}")
+
+    def value(self, record: Record, element: str, path: str) -> str:
+        target = self._target(record, element)
+        if target is None:
+            return ""
+        found = _lookup(target, path)
+        if found is not None:
+            return found
+        canonical = self.ctx.app.datatypes.canonical(element) or element
+        if self.ctx.app.datatypes.field(canonical, path) is not None:
+            return ""
+        raise SearchError(f"Unknown search field {element}/{path}")
+
+
+# -- criteria ---------------------------------------------------------------------------------
+def _as_date(text: str) -> tuple[datetime.datetime, bool] | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text.strip(), fmt), ("%H" in fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _ordered(value: str, operand: str) -> tuple[Any, Any]:
+    """The two sides as comparable values: dates, else numbers, else text."""
+    right = _as_date(operand)
+    left = _as_date(value) if right is not None else None
+    if right is not None and left is not None:
+        if not right[1]:  # a date without time compares with the day of a timestamp
+            return left[0].date(), right[0].date()
+        return left[0], right[0]
+    left_n, right_n = _as_number(value), _as_number(operand)
+    if left_n is not None and right_n is not None:
+        return left_n, right_n
+    return value, operand
+
+
+def _like(value: str, pattern: str) -> bool:
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+
+
+def _holds(value: str, op: str, operand: str) -> bool:
+    if op in ("IS", "IS NOT"):
+        is_null = value == ""
+        return is_null if op == "IS" else not is_null
+    if op == "IN":
+        return value in [v.strip() for v in operand.split(",")]
+    if op in ("LIKE", "NOT LIKE"):
+        return _like(value, operand) == (op == "LIKE")
+    if value == "" and op not in ("!=", "<>"):
+        return operand == "" and op == "="
+    left, right = _ordered(value, operand)
+    try:
+        return {"=": left == right, "!=": left != right, "<>": left != right, "<": left < right,
+                ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+    except TypeError:
+        return False
+
+
+def _matches(resolver: _Resolver, record: Record, group: CriteriaGroup) -> bool:
+    results = []
+    for item in group.items:
+        if isinstance(item, CriteriaGroup):
+            results.append(_matches(resolver, record, item))
+        else:
+            results.append(_criterion(resolver, record, item))
+    if not results:
+        return True
+    return all(results) if group.method == "AND" else any(results)
+
+
+def _criterion(resolver: _Resolver, record: Record, criterion: Criterion) -> bool:
+    value = resolver.value(record, criterion.element_name, criterion.field_path)
+    return _holds(value, criterion.comparison_type, criterion.value)
+
+
+# -- the answer -------------------------------------------------------------------------------
+def _column_path(column: SearchColumn) -> tuple[str, str]:
+    if column.is_schema_path:
+        element, _, path = column.field_id.partition("/")
+        return element, path
+    return column.element_name, column.field_id
+
+
+def _column_meta(column: SearchColumn) -> dict[str, str]:
+    return {"key": column.key, "type": "string", "xPATH": f"{column.element_name}.{column.column_id}",
+            "element_name": column.element_name, "header": column.header or column.field_id, "id": column.column_id}
+
+
+def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+    """(rows, column metadata, canonical root type) of a parsed search."""
+    root = ctx.app.datatypes.canonical(request.root_element_name)
+    if root is None:
+        raise SearchError(f"Unknown data type {request.root_element_name}")
+    table_name = _level(ctx, root)
+    resolver = _Resolver(ctx, root)
+    columns = list(request.columns)
+    meta = [_column_meta(c) for c in columns]
+    keys = [c.key for c in columns]
+    if table_name == "experiments":
+        meta.append({"key": "quarantine_status"})
+        keys.append("quarantine_status")
+    rows = []
+    for record in _records(ctx, table_name, root):
+        if not _matches(resolver, record, request.where):
+            continue
+        row = {c.key: resolver.value(record, *_column_path(c)) for c in columns}
+        if table_name == "experiments":
+            row["quarantine_status"] = "active"
+        rows.append({k: row[k] for k in java_hashmap_order(list(dict.fromkeys(keys)))})
+    return rows, meta, root
+
+
+def search(ctx: Ctx) -> Response:
+    """``POST /data/search?format=json|csv|xml|html`` with a bundle as the body."""
+    if ctx.method != "POST":
+        raise HTTPError(405, "Method Not Allowed")
+    ctx.require_login()
+    fmt = (ctx.param("format") or "json").lower()
+    if fmt not in ("json", "csv", "xml", "html"):
+        raise HTTPError(400, f"Unsupported format: {fmt}")
+    body = ctx.request.get_data(cache=False)
+    try:
+        request = parse_bundle(body)
+        rows, meta, root = run(ctx, request)
+    except ValueError as error:  # SearchError included
+        raise HTTPError(422, f"Unable to run the search: {error}") from None
+    names = [m["key"] for m in meta]
+    if fmt == "json":
+        payload = table_json(rows, None, meta, True, meta={"rootElementName": root})
+        return Response(payload, mimetype="application/json")
+    payload, mimetype = render_table(rows, names, fmt)
+    return Response(payload, mimetype=mimetype.split(";")[0])

@@ -1,0 +1,265 @@
+"""DICOM into the embedded server: stage a study in the prearchive, then archive it.
+
+This is what ``/data/services/import`` and ``/data/services/archive`` share, kept apart
+from HTTP. As in XNAT, every import passes through the prearchive: :func:`stage` writes a
+study's files under ``prearchive/P/TS/FOLDER/SCANS/{scan}/DICOM`` and records the session
+and scan fields read from the headers; :func:`commit` turns a staged session into an
+archived one (subject, experiment, scans, ``DICOM`` resources and their catalogued files)
+in **one** database transaction, copying the files first and removing them again if
+anything fails, so the archive never holds half a session.
+
+Only fields the served schema knows are filled, so the same code serves the compact
+default schema set and the real one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .dicomreader import Series, Study
+from .prearchive_store import PrearchiveSession, PrearchiveStore
+from .store import dumps, now_string
+
+__all__ = ["ImportError_", "Target", "session_fields", "scan_fields", "stage", "commit"]
+
+logger = logging.getLogger(__name__)
+
+OVERWRITE = ("none", "append", "delete")
+
+
+class ImportError_(Exception):
+    """An import or archive step refused: ``status`` and ``reason`` are the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class Target:
+    """Where a session goes: project ID, subject label, session label."""
+
+    project: str
+    subject: str
+    label: str
+
+
+def _iso(value: datetime.date | datetime.time | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _known(app: Any, xsi_type: str, values: dict[str, str]) -> dict[str, str]:
+    """The non-empty values whose path the served schema has for ``xsi_type``."""
+    return {path: value for path, value in values.items()
+            if value not in ("", None) and app.datatypes.field(xsi_type, path) is not None}
+
+
+def session_fields(app: Any, study: Study) -> dict[str, str]:
+    """The session fields XNAT fills from a study's headers."""
+    values = {
+        "time": _iso(study.study_time), "modality": study.modality, "UID": study.study_instance_uid,
+        "scanner": study.station_name, "scanner/manufacturer": study.manufacturer, "scanner/model": study.model,
+        "operator": study.operator, "acquisition_site": study.institution, "session_type": study.study_description,
+        "study_id": study.study_id, "dcmAccessionNumber": study.accession_number,
+        "dcmPatientId": study.patient_id, "dcmPatientName": study.patient_name,
+        "dcmPatientBirthDate": _iso(study.patient_birth_date), "fieldStrength": study.field_strength,
+    }
+    return _known(app, study.xsi_type, values)
+
+
+def _parameters(series: Series) -> dict[str, str]:
+    params = {f"parameters/{k}": v for k, v in series.parameters.items()
+              if k not in ("pixelSpacing", "sliceThickness", "rows", "columns")}
+    spacing = series.parameters.get("pixelSpacing", "").split("\\")
+    if len(spacing) == 2:
+        params["parameters/voxelRes/x"], params["parameters/voxelRes/y"] = spacing[1], spacing[0]
+    if series.parameters.get("sliceThickness"):
+        params["parameters/voxelRes/z"] = series.parameters["sliceThickness"]
+    if series.parameters.get("columns"):
+        params["parameters/fov/x"] = series.parameters["columns"]
+    if series.parameters.get("rows"):
+        params["parameters/fov/y"] = series.parameters["rows"]
+    return params
+
+
+def scan_fields(app: Any, series: Series) -> dict[str, str]:
+    """The scan fields XNAT fills from a series' headers."""
+    values = {
+        "type": series.scan_type, "series_description": series.series_description, "UID": series.series_instance_uid,
+        "frames": str(series.frames), "modality": series.modality, "quality": "usable",
+        "startTime": _iso(series.series_time), "scanner/manufacturer": series.manufacturer,
+        "scanner/model": series.model, "fieldStrength": series.field_strength, "bodyPartExamined": series.body_part,
+        "protocolName": series.protocol_name, **_parameters(series),
+    }
+    return _known(app, series.xsi_type, values)
+
+
+def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: str) -> PrearchiveSession:
+    """Write one study into the prearchive (status READY); nothing is left if it fails."""
+    with app.store.transaction() as conn:  # reserve the timestamp under the write lock
+        timestamp = pre.free_timestamp(conn, target.project, target.label)
+        session = PrearchiveSession(
+            project=target.project, timestamp=timestamp, folder_name=target.label, name=target.label,
+            subject=target.subject, status="RECEIVING", uploaded=now_string(), lastmod=now_string(),
+            scan_date=_iso(study.study_date), scan_time=_iso(study.study_time), tag=study.study_instance_uid,
+            xsi_type=study.xsi_type, fields=session_fields(app, study), owner=owner)
+        pre.insert(conn, session)
+    try:
+        for series in study.series:
+            folder = pre.scan_folder(session, series.scan_id)
+            stored = []
+            for dicom in series.files:
+                with dicom.open() as stream:
+                    f = pre.files.write(folder, dicom.basename, stream)
+                stored.append({"path": f.path, "size": f.size, "md5": f.md5})
+            session.scans.append({"id": series.scan_id, "xsi_type": series.xsi_type,
+                                  "fields": scan_fields(app, series), "resource": "DICOM", "files": stored})
+        with app.store.transaction() as conn:
+            conn.execute("UPDATE prearchive SET scans=?, status='READY', lastmod=? WHERE project=? AND timestamp=?"
+                         " AND folder_name=?", (_scans_json(session), now_string(), *session.key))
+        session.status = "READY"
+    except BaseException:
+        pre.remove(session)
+        raise
+    return session
+
+
+def _scans_json(session: PrearchiveSession) -> str:
+    import json
+    return json.dumps(session.scans)
+
+
+# -- archiving ------------------------------------------------------------------------------
+
+def _subject(conn: sqlite3.Connection, app: Any, project: str, label: str, login: str) -> str:
+    """The ID of subject ``label`` in ``project`` (own or shared label), made if missing."""
+    row = conn.execute("SELECT id FROM subjects WHERE project=? AND label=?", (project, label)).fetchone()
+    if row is None:
+        row = conn.execute("SELECT obj_id AS id FROM shares WHERE kind='subject' AND project=? AND label=?",
+                           (project, label)).fetchone()
+    if row is not None:
+        return str(row["id"])
+    new_id = f"{app.site_id}_S{app.store.next_value(conn, 'subject'):05d}"
+    conn.execute("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user, create_event)"
+                 " VALUES(?,?,?,?,?,?,?,?)", (new_id, project, label, "xnat:subjectData", "{}", now_string(), login,
+                                              app.store.next_value(conn, "event")))
+    return new_id
+
+
+def _existing(conn: sqlite3.Connection, project: str, label: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM experiments WHERE project=? AND label=?", (project, label)).fetchone()
+
+
+def _drop_experiment(conn: sqlite3.Connection, experiment_id: str, folders: list[str]) -> None:
+    """Remove an archived session's rows (for ``overwrite=delete``); its folders are noted."""
+    for scan in conn.execute("SELECT pk FROM scans WHERE experiment_id=?", (experiment_id,)).fetchall():
+        for res in conn.execute("SELECT pk, folder FROM resources WHERE owner_kind='scan' AND owner_id=?",
+                                (str(scan["pk"]),)).fetchall():
+            folders.append(res["folder"])
+            conn.execute("DELETE FROM files WHERE resource_pk=?", (res["pk"],))
+            conn.execute("DELETE FROM resources WHERE pk=?", (res["pk"],))
+    conn.execute("DELETE FROM scans WHERE experiment_id=?", (experiment_id,))
+
+
+def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: Target, overwrite: str,
+           login: str) -> tuple[str, str]:
+    """Archive a staged session; returns (subject ID, experiment ID).
+
+    ``overwrite``: ``none`` (409 when the label is taken), ``append`` (add scans and files to
+    the existing session), ``delete`` (replace the existing session's scans). Raises
+    :class:`ImportError_`; on any failure the archive is as before.
+    """
+    if overwrite not in OVERWRITE:
+        raise ImportError_(400, f"Invalid overwrite value {overwrite!r}: use one of {', '.join(OVERWRITE)}")
+    copied: list[Path] = []
+    replaced: list[str] = []
+    try:
+        with app.store.transaction() as conn:
+            subject_id = _subject(conn, app, target.project, target.subject, login)
+            row = _existing(conn, target.project, target.label)
+            if row is not None:
+                if overwrite == "none":
+                    raise ImportError_(409, f"Session {target.label} already exists in project {target.project}; "
+                                            "use overwrite=append or overwrite=delete")
+                if row["xsi_type"] != session.xsi_type:
+                    raise ImportError_(409, f"Session {target.label} is a {row['xsi_type']}, the upload a "
+                                            f"{session.xsi_type}")
+                if row["subject_id"] != subject_id:
+                    raise ImportError_(409, f"Session {target.label} belongs to another subject")
+                experiment_id = row["id"]
+                if overwrite == "delete":
+                    _drop_experiment(conn, experiment_id, replaced)
+                merged = {**_loads(row["fields"]), **session.fields}
+                conn.execute("UPDATE experiments SET fields=? WHERE id=?", (dumps(merged), experiment_id))
+            else:
+                experiment_id = f"{app.site_id}_E{app.store.next_value(conn, 'experiment'):05d}"
+                conn.execute(
+                    "INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date, fields,"
+                    " insert_date, insert_user, create_event) VALUES(?,?,?,NULL,?,?,?,?,?,?,?)",
+                    (experiment_id, target.project, subject_id, target.label, session.xsi_type, session.scan_date,
+                     dumps(session.fields), now_string(), login, app.store.next_value(conn, "event")))
+            for scan in session.scans:
+                _commit_scan(app, pre, conn, session, target.project, experiment_id, scan, copied)
+    except BaseException:
+        for path in copied:  # the rows rolled back: take back the files written for them
+            path.unlink(missing_ok=True)
+        raise
+    for folder in replaced:  # files of scans replaced by overwrite=delete and not rewritten
+        _prune(app, folder, copied)
+    return subject_id, experiment_id
+
+
+def _loads(text: str) -> dict[str, Any]:
+    import json
+    return json.loads(text) if text else {}
+
+
+def _commit_scan(app: Any, pre: PrearchiveStore, conn: sqlite3.Connection, session: PrearchiveSession,
+                 project: str, experiment_id: str, scan: dict[str, Any], copied: list[Path]) -> None:
+    row = conn.execute("SELECT pk, xsi_type, fields FROM scans WHERE experiment_id=? AND id=?",
+                       (experiment_id, scan["id"])).fetchone()
+    if row is None:
+        pk = conn.execute("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
+                          (experiment_id, scan["id"], scan["xsi_type"], dumps(scan["fields"]),
+                           app.store.next_value(conn, "event"))).lastrowid
+    else:
+        pk = row["pk"]
+        conn.execute("UPDATE scans SET fields=? WHERE pk=?", (dumps({**_loads(row["fields"]), **scan["fields"]}), pk))
+    label = scan.get("resource", "DICOM")
+    res = conn.execute("SELECT pk, folder FROM resources WHERE owner_kind='scan' AND owner_id=? AND io='' AND label=?",
+                       (str(pk), label)).fetchone()
+    if res is None:
+        folder_rel = f"{project}/arc001/{experiment_id}/SCANS/{pk}/{label}"
+        res_pk = conn.execute(
+            "INSERT INTO resources(owner_kind, owner_id, io, label, xsi_type, format, content, description, tags,"
+            " folder, create_event) VALUES('scan',?,'',?,'xnat:resourceCatalog',?,?,'','',?,?)",
+            (str(pk), label, "DICOM", "RAW", folder_rel, app.store.next_value(conn, "event"))).lastrowid
+    else:
+        res_pk, folder_rel = res["pk"], res["folder"]
+    folder = app.files.resource_dir(*folder_rel.split("/"))
+    now = time.time()
+    for f in scan["files"]:
+        source = pre.file_path(session, scan["id"], label, f["path"])
+        target = app.files.path_of(folder, f["path"])
+        existed = target.exists()
+        with open(source, "rb") as stream:
+            app.files.write(folder, f["path"], stream, f["size"])
+        if not existed:
+            copied.append(target)
+        conn.execute("INSERT OR REPLACE INTO files(resource_pk, path, size, md5, format, content, tags, modified)"
+                     " VALUES(?,?,?,?,?,?,?,?)", (res_pk, f["path"], f["size"], f["md5"], "DICOM", "", "", now))
+
+
+def _prune(app: Any, folder_rel: str, keep: list[Path]) -> None:
+    folder = app.files.root / folder_rel
+    if not folder.exists() or any(folder in p.parents for p in keep):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
