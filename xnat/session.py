@@ -29,6 +29,7 @@ import requests
 
 from . import login as _login
 from .auth import Credentials, write_config
+from .classes.session_objects import SessionObjectsMixin
 from .exceptions import (
     XNATAuthError,
     XNATExpiredCredentialsError,
@@ -77,7 +78,7 @@ def _is_login_page(text: str) -> bool:
                                             "/app/template/login", "login_box"))
 
 
-class BaseXNATSession:
+class BaseXNATSession(SessionObjectsMixin):
     """A connection to one XNAT server (xnatpy's ``BaseXNATSession``).
 
     Made by :func:`xnat.connect`; not usually constructed directly. :meth:`disconnect`

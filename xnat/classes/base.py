@@ -1,24 +1,46 @@
-"""The minimal base of every generated class.
+"""The base of every generated class: an XNAT object backed by the REST API.
 
-Generated classes (``MrSessionData``, ...) derive from :class:`XNATBaseObject`. This module
-only gives them identity and a place to keep field values; talking to the server (reading
-an item, PUTting a field, listings) belongs to the object layer, which replaces the
-**storage seam** below: :meth:`XNATBaseObject._get_field`, :meth:`~XNATBaseObject._set_field`,
-:meth:`~XNATBaseObject._del_field` and :meth:`~XNATBaseObject._get_child`. Until then they
-read and write the local ``datafields`` dict. Nothing here makes a request; ``repr`` never does.
+An object is one of three kinds:
+
+* **bound**: made by the object layer (a listing row, :meth:`create_object`, or creation
+  with ``parent=``). It knows its ``uri`` and session; a field read comes from the listing
+  row it was made from when the row has that column (no request), else from one
+  ``GET uri?format=json`` that is then cached (:attr:`fulldata`); a write is
+  ``PUT fulluri?xsiType=<type>&<type>/<field>=<value>``.
+* **nested**: a part of a bound object's document (``subject.demographics``,
+  ``session.scanner``); reads slice the root's :attr:`fulldata`, writes PUT the root
+  with an xpath into the part.
+* **local**: constructed by hand without ``parent=`` (``classes.MrSessionData()``): a
+  plain value holder over ``datafields``, never touching the network.
+
+Creation (``classes.SubjectData(parent=project, label="S1", **fields)``) checks every
+field and the parent's type before any request, asks the server whether the label is
+taken (that label only), then PUTs once; see :mod:`xnat.classes.creation`.
+
+Nothing here makes a request in ``repr`` or ``dir``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..exceptions import XNATValueError
+from ..exceptions import XNATObjectDestroyedError, XNATValueError
+from . import rest
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..schema.model import TypeDef
     from .properties import ChildProperty
 
 __all__ = ["XNATBaseObject"]
+
+logger = logging.getLogger(__name__)
+
+# Striped locks: one per object would cost memory on big listings.
+_LOCKS = [threading.RLock() for _ in range(64)]
+
+_LOCAL, _BOUND, _NESTED = "local", "bound", "nested"
 
 
 class XNATBaseObject:
@@ -29,6 +51,11 @@ class XNATBaseObject:
     __schema_type__: ClassVar["TypeDef | None"] = None
     #: Python name -> descriptor, for every schema field of the class and its bases.
     __fields__: ClassVar[dict[str, Any]] = {}
+    #: The listing column (and field) used as the human key.
+    SECONDARY_LOOKUP_FIELD: ClassVar[str | None] = "label"
+    #: Subjects and experiments change their label with ``PUT <uri>?label=`` (XNAT refuses
+    #: an xpath write of the label: "Label must be modified through separate URI").
+    _RELABEL_BY_QUERY: ClassVar[bool] = False
     #: The session: on a class, the one whose schemas built it (set by the class factory);
     #: on an instance, the one it belongs to.
     xnat_session: Any = None
@@ -36,54 +63,359 @@ class XNATBaseObject:
     def __init__(
         self,
         uri: str | None = None,
-        session: Any = None,
+        xnat_session: Any = None,
+        id_: str | None = None,
         datafields: dict[str, Any] | None = None,
         parent: Any = None,
         fieldname: str | None = None,
-        xnat_session: Any = None,
+        overwrites: dict[str, Any] | None = None,
+        session: Any = None,
         **fields: Any,
     ) -> None:
-        self._uri = uri
-        # The instance's session shadows the class default (xnatpy calls it xnat_session).
-        self.xnat_session = next(
-            (s for s in (session, xnat_session, type(self).xnat_session) if s is not None), None
+        self._setup(
+            next((s for s in (session, xnat_session, type(self).xnat_session) if s is not None), None),
+            uri, id_, parent, fieldname,
         )
+        self._datafields: dict[str, Any] = dict(datafields or {})
+        if overwrites:
+            self._datafields.update(overwrites)
+        for name in fields:
+            settable = any(hasattr(vars(c).get(name), "__set__") for c in type(self).__mro__)
+            if name not in type(self).__fields__ and name != "id" and not settable:
+                raise XNATValueError(f"{type(self).__name__} has no field {name!r}")
+        if parent is not None and uri is None and fieldname is None:
+            from .creation import create_on_server
+
+            create_on_server(self, parent, fields)
+            return
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def _setup(self, session: Any, uri: str | None, id_: str | None, parent: Any, fieldname: str | None) -> None:
+        self.xnat_session = session
+        self._uri = uri
+        self._id = id_
         self._parent = parent
         self._fieldname = fieldname
-        self._datafields: dict[str, Any] = dict(datafields or {})
-        for name, value in fields.items():
-            if name not in type(self).__fields__:
-                raise XNATValueError(f"{type(self).__name__} has no field {name!r}")
-            setattr(self, name, value)
+        self._mode = _LOCAL
+        self._row: dict[str, str] | None = None
+        self._cache: dict[str, Any] = {}
+        self._destroyed = False
+        self._caching: bool | None = None
+        self._datafields = {}
+        self._root: XNATBaseObject | None = None
+        self._nested_item: dict[str, Any] | None = None
+
+    # -- construction by the object layer ------------------------------------------------
+
+    @classmethod
+    def _bind(cls, session: Any, uri: str, id_: str | None = None, row: dict[str, str] | None = None,
+              parent: Any = None) -> "XNATBaseObject":
+        """A bound object for ``uri`` (no request); used by listings and create_object."""
+        obj = cls.__new__(cls)
+        obj._setup(session, uri, id_, parent, None)
+        obj._mode = _BOUND
+        obj._row = row
+        return obj
+
+    @classmethod
+    def _nested(cls, root: "XNATBaseObject", xpath: str, item: dict[str, Any] | None) -> "XNATBaseObject":
+        """A part of ``root``'s document at ``xpath`` (``demographics``, ``scanner``...)."""
+        obj = cls.__new__(cls)
+        obj._setup(root.xnat_session, None, None, root, xpath)
+        obj._mode = _NESTED
+        obj._root = root
+        obj._nested_item = item
+        return obj
+
+    # -- identity --------------------------------------------------------------------------
 
     @property
     def uri(self) -> str | None:
         """The REST path of the object, when known."""
-        return self._uri
+        return self._uri if self._mode != _NESTED else None
+
+    @property
+    def fulluri(self) -> str | None:
+        """The REST path requests go to (the same as :attr:`uri` here)."""
+        return self.uri
+
+    @property
+    def id(self) -> str | None:
+        """The object's ID (accession ID, scan ID, resource number, file path)."""
+        if self._id is not None:
+            return self._id
+        if self._mode == _LOCAL:
+            value = self._datafields.get("ID")
+            return None if value is None else str(value)
+        value = self._get_field("ID")
+        return None if value is None else str(value)
 
     @property
     def parent(self) -> Any:
-        """The containing object, when known."""
+        """The containing object, when known (for a listed object: the listing's owner)."""
+        if self._parent is None and self._mode == _BOUND and self._uri:
+            self._parent = self._parent_from_uri()
         return self._parent
 
-    # --- storage seam: the object layer (issue 5) replaces these four -----------------
+    def _parent_from_uri(self) -> Any:
+        pairs = rest.split_uri(self._uri or "")
+        if len(pairs) < 2:
+            return None
+        path = "/data/" + "/".join(f"{c}/{v}" for c, v in pairs[:-1])
+        try:
+            return self.xnat_session.create_object(path)
+        except Exception:  # noqa: BLE001 -- an unreachable parent is reported as unknown
+            logger.debug("could not resolve the parent of %s", self._uri)
+            return None
+
+    @property
+    def fieldname(self) -> str | None:
+        return self._fieldname
+
+    @property
+    def xpath(self) -> str:
+        """The xpath writes use: ``xnat:mrSessionData`` or ``<root>/<part>[@xsi:type=...]``."""
+        if self._mode == _NESTED and self._root is not None:
+            schema = type(self).__schema_type__
+            predicate = "" if schema is None or schema.anonymous else f"[@xsi:type={self.__xsi_type__}]"
+            return f"{self._root.xpath}/{self._fieldname}{predicate}"
+        return self.__xsi_type__
+
+    @property
+    def is_destroyed(self) -> bool:
+        return self._destroyed
+
+    def _check_alive(self) -> None:
+        if self._destroyed:
+            raise XNATObjectDestroyedError(
+                f"{type(self).__name__} {self._id or self._uri} was deleted; it cannot be used any more"
+            )
+
+    def _session(self) -> Any:
+        """The session, for a request (refusing a deleted object)."""
+        self._check_alive()
+        if self._root is not None:
+            self._root._check_alive()
+        if self.xnat_session is None:
+            raise XNATValueError(f"{type(self).__name__} is not connected to a session")
+        return self.xnat_session
+
+    # -- caching ------------------------------------------------------------------------------
+
+    @property
+    def caching(self) -> bool:
+        """Whether this object caches what it fetched (``None`` set: follow the session)."""
+        if self._caching is not None:
+            return self._caching
+        return bool(getattr(self.xnat_session, "caching", True))
+
+    @caching.setter
+    def caching(self, value: bool | None) -> None:
+        self._caching = value
+
+    def clearcache(self) -> None:
+        """Forget the fetched document and listings; the listing row is forgotten too."""
+        with _LOCKS[id(self) % 64]:
+            self._cache.clear()
+            if self._row is not None:
+                self._row = {k: v for k, v in self._row.items() if k in ("ID", "URI", "xsiType")}
+
+    def _cached(self, key: str, make: Any) -> Any:
+        lock = _LOCKS[id(self) % 64]
+        with lock:
+            if key in self._cache and self.caching:
+                return self._cache[key]
+        value = make()
+        if self.caching:
+            with lock:
+                value = self._cache.setdefault(key, value)
+        return value
+
+    # -- the document -----------------------------------------------------------------------
+
+    @property
+    def fulldata(self) -> dict[str, Any]:
+        """The object's document (``GET uri?format=json``, the non-history item); cached."""
+        if self._mode == _LOCAL:
+            return {"data_fields": dict(self._datafields), "children": [], "meta": {}}
+        if self._mode == _NESTED:
+            self._session()
+            return self._nested_item or {"data_fields": {}, "children": [], "meta": {}}
+        self._session()
+        return self._cached("fulldata", self._fetch_fulldata)
+
+    def _fetch_fulldata(self) -> dict[str, Any]:
+        answer = self._session().get_json(self._uri)
+        items = answer.get("items", []) if isinstance(answer, dict) else []
+        current = [item for item in items if not item.get("meta", {}).get("isHistory")]
+        if not current:
+            raise XNATValueError(f"{self._uri}: the server sent no current item")
+        return current[0]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The object's own fields (``data_fields`` of :attr:`fulldata`)."""
+        if self._mode == _LOCAL:
+            return dict(self._datafields)
+        return dict(self.fulldata.get("data_fields", {}))
+
+    def _children(self, xpath: str) -> list[dict[str, Any]]:
+        """The child items at ``xpath`` in the document (``scans/scan``, ``demographics``...)."""
+        for child in self.fulldata.get("children", []):
+            if child.get("field") == xpath:
+                return [i for i in child.get("items", []) if not i.get("meta", {}).get("isHistory")]
+        return []
+
+    # --- storage seam ----------------------------------------------------------------------
     def _get_field(self, name: str) -> Any:
         """The raw value of schema field ``name`` (as the server spells it), or None."""
-        return self._datafields.get(name)
+        if self._mode == _LOCAL:
+            return self._datafields.get(name)
+        self._check_alive()
+        row = self._row
+        if row is not None and name in row:
+            value = row[name]
+            return value if value != "" else None
+        return self.fulldata.get("data_fields", {}).get(name)
 
     def _set_field(self, name: str, text: str) -> None:
         """Store ``text`` (already converted and checked) for schema field ``name``."""
-        self._datafields[name] = text
+        if self._mode == _LOCAL:
+            self._datafields[name] = text
+            return
+        if name == "label" and self._RELABEL_BY_QUERY and self._mode == _BOUND:
+            self._relabel(text)
+            return
+        self._write({f"{self.xpath}/{name}": text}, name, text)
+
+    def _relabel(self, label: str) -> None:
+        if label.startswith(".") or "/" in label:
+            raise XNATValueError(f"label: {label!r} is not a valid XNAT label (letters, digits, -, _ and .)")
+        session = self._session()
+        session.put(self.fulluri, query={"label": label})
+        self._after_write()
+        if self._row is not None:
+            self._row = {**self._row, "label": label}
+        layer = getattr(session, "_layer", None)
+        if layer is not None:
+            layer.refresh_listings()
 
     def _del_field(self, name: str) -> None:
-        """Remove the value of schema field ``name``."""
-        self._datafields.pop(name, None)
+        """Clear schema field ``name`` (XNAT's ``NULL``)."""
+        if self._mode == _LOCAL:
+            self._datafields.pop(name, None)
+            return
+        self._write({f"{self.xpath}/{name}": "NULL"}, name, "")
+
+    def _write(self, query: dict[str, str], name: str | None = None, text: str | None = None) -> None:
+        root = self._root if self._mode == _NESTED and self._root is not None else self
+        session = self._session()
+        session.put(root.fulluri, query={"xsiType": root.__xsi_type__, **query})
+        root._after_write()
+        if self._mode == _BOUND and name is not None and self._row is not None and name in self._row:
+            self._row = {**self._row, name: text or ""}
+
+    def _after_write(self) -> None:
+        with _LOCKS[id(self) % 64]:
+            self._cache.pop("fulldata", None)
 
     def _get_child(self, prop: "ChildProperty") -> Any:
-        """A nested object or repeated element; here simply the stored raw value."""
-        return self._datafields.get(prop.xpath)
+        """A nested object, a sub-listing of nested objects, or a list of simple values."""
+        if self._mode == _LOCAL:
+            return self._datafields.get(prop.xpath)
+        from .sublisting import child_value
 
-    # --- presentation ------------------------------------------------------------------
+        return child_value(self, prop)
+
+    # -- xnatpy's generic access ---------------------------------------------------------------
+
+    def get(self, name: str, type_: Any = None) -> Any:
+        """A field by its schema name, converted with ``type_`` when given."""
+        value = self._get_field(name)
+        return type_(value) if type_ is not None and value is not None else value
+
+    def set(self, name: str, value: Any, type_: Any = None) -> None:
+        """Set a field by Python or schema name (checked against the schema when known)."""
+        descriptor = type(self).__fields__.get(name) or getattr(type(self), "__schema_fields__", {}).get(name)
+        if descriptor is not None and hasattr(descriptor, "facets"):
+            descriptor.__set__(self, value)
+            return
+        if descriptor is None and self._mode != _LOCAL and self.xnat_session is not None \
+                and getattr(type(self), "__schema_type__", None) is not None:
+            raise XNATValueError(f"{type(self).__name__} ({self.__xsi_type__}) has no field {name!r}")
+        self._set_field(name, str(type_(value) if type_ is not None else value))
+
+    def mset(self, values: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Set several fields with one request (each checked first; nothing sent on a bad one)."""
+        from .properties import check_facets, convert_from_text, convert_to_text
+
+        query: dict[str, str] = {}
+        for name, value in {**(values or {}), **kwargs}.items():
+            descriptor = type(self).__fields__.get(name) or getattr(type(self), "__schema_fields__", {}).get(name)
+            if descriptor is None or not hasattr(descriptor, "facets"):
+                raise XNATValueError(f"{type(self).__name__} has no field {name!r}")
+            try:
+                text = convert_to_text(descriptor.type, value)
+                check_facets(descriptor.name, descriptor.type, descriptor.facets,
+                             convert_from_text(descriptor.type, text), text)
+            except ValueError as exc:
+                raise XNATValueError(f"{descriptor.name}: {exc}") from None
+            query[f"{self.xpath}/{descriptor.xpath}"] = text
+        if self._mode == _LOCAL:
+            self._datafields.update({k.rsplit("/", 1)[1]: v for k, v in query.items()})
+            return
+        self._write(query)
+        if self._row is not None:
+            self._row = {k: v for k, v in self._row.items() if k in ("ID", "URI", "xsiType")}
+
+    def del_(self, name: str) -> None:
+        """Clear a field (XNAT's ``NULL``)."""
+        descriptor = type(self).__fields__.get(name)
+        self._del_field(descriptor.xpath if descriptor is not None else name)
+
+    def delete(self, remove_files: bool = True) -> None:
+        """Delete the object on the server (``removeFiles`` too); the object is then unusable."""
+        if self._mode != _BOUND:
+            raise XNATValueError(f"{type(self).__name__} is not stored on a server; nothing to delete")
+        session = self._session()
+        session.delete(self.fulluri, query={"removeFiles": "true" if remove_files else "false"})
+        self._destroyed = True
+        forget = getattr(session, "_forget_object", None)
+        if forget is not None:
+            forget(self)
+
+    def external_uri(self, query: dict[str, str] | None = None, scheme: str | None = None) -> str:
+        """The full URL of the object on the server."""
+        return str(self._session().url_for(self, query=query, scheme=scheme))
+
+    # -- presentation: never a request -------------------------------------------------------------
+
+    def _known_key(self) -> str | None:
+        """The secondary key when known without a request."""
+        key = type(self).SECONDARY_LOOKUP_FIELD
+        if not key:
+            return None
+        if self._mode == _LOCAL:
+            value = self._datafields.get(key)
+            return None if value is None else str(value)
+        if self._row is not None and self._row.get(key):
+            return self._row[key]
+        data = self._cache.get("fulldata")
+        value = data.get("data_fields", {}).get(key) if isinstance(data, dict) else None
+        return None if value is None else str(value)
+
     def __repr__(self) -> str:
-        where = self._uri or "(not stored)"
-        return f"<{type(self).__name__} {where}>"
+        name = type(self).__name__
+        if self._mode == _LOCAL:
+            return f"<{name} {self._uri or '(not stored)'}>"
+        if self._mode == _NESTED:
+            return f"<{name} {self._fieldname} of {self._root!r}>"
+        key = self._known_key()
+        ident = self._id or (self._row or {}).get("ID") or key or self._uri
+        dead = " (deleted)" if self._destroyed else ""
+        return f"<{name} {ident}{f' ({key})' if key and key != ident else ''}{dead}>"
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        return sorted(n for n in names if not n.startswith("_") or n == "__xsi_type__")

@@ -1,0 +1,105 @@
+"""Helpers shared by the behaviour mixins: child listings, labels, download layouts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from ...exceptions import XNATValueError
+from ..rest import split_uri
+
+__all__ = ["child_listing", "create_resource", "file_jobs", "place_under", "download_sources"]
+
+
+def child_listing(obj: Any, kind: str, suffix: str | None = None) -> Any:
+    """The listing ``<obj.uri>/<suffix or kind>`` of the object, made once and cached."""
+    obj._session()
+    key = f"listing:{suffix or kind}"
+    cache = obj._cache
+    listing = cache.get(key)
+    if listing is None:
+        listing = obj.xnat_session._layer.listing(f"{obj.uri}/{suffix or kind}", kind, parent=obj)
+        listing = cache.setdefault(key, listing)
+    return listing
+
+
+def create_resource(obj: Any, label: str, format: str | None = None, data_dir: str | None = None,
+                    method: str | None = None) -> Any:
+    """A new resource catalog ``label`` under ``obj`` (then ``upload_dir(data_dir)`` if given)."""
+    cls = obj.xnat_session.classes.lookup["xnat:resourceCatalog"]
+    fields = {"label": label}
+    if format is not None:
+        fields["format"] = format
+    resource = cls(parent=obj, **fields)
+    if data_dir is not None:
+        resource.upload_dir(data_dir, method=method or "tgz_file")
+    return resource
+
+
+def file_jobs(session: Any, sources: list[tuple[str, Callable[[dict[str, str]], str | None]]],
+              target_dir: str | os.PathLike) -> list[Any]:
+    """Download jobs for the files listed at each ``files`` URL, placed by ``place(row)``."""
+    from ...transfer import DownloadJob
+    from ...transfer.paths import local_path
+
+    jobs = []
+    for files_url, place in sources:
+        rows = session.get_json(files_url)["ResultSet"]["Result"]
+        for row in rows:
+            local = place(row)
+            if local is None:
+                continue
+            size = row.get("Size")
+            jobs.append(DownloadJob(row["URI"], local_path(target_dir, local),
+                                    row.get("digest") or None, int(size) if size and size.isdigit() else None))
+    return jobs
+
+
+def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
+    """(the URI's (collection, id) pairs, the file's path inside its resource)."""
+    pairs = split_uri(row["URI"])
+    return pairs, pairs[-1][1] if pairs and pairs[-1][0] == "files" else row.get("Name", "")
+
+
+def run_download(obj: Any, jobs: list[Any], verbose: bool | None, workers: int | None = None) -> None:
+    transferer = obj._session()._transferer()
+    transferer.download_many(jobs, workers=workers, overwrite=True, verbose=verbose)
+
+
+Place = Callable[[dict[str, str]], "str | None"]
+
+
+def place_under(prefix: str, flatten: bool = False) -> Place:
+    """Put each listed file at ``<prefix>/[scans/<id>/]resources/<label>/files/<path>``
+    (XNAT's own archive layout), or at ``<path>`` alone with ``flatten``."""
+    def place(row: dict[str, str]) -> str | None:
+        pairs, path = file_relpath(row)
+        if flatten:
+            return path
+        parts = [prefix] if prefix else []
+        ids = dict(pairs[:-1])
+        for level in ("scans", "reconstructions", "assessors"):
+            if level in ids:
+                parts += [level, ids[level]]
+        parts += ["resources", row.get("collection") or ids.get("resources", ""), "files", path]
+        return "/".join(parts)
+    return place
+
+
+def download_sources(obj: Any, prefix: str) -> list[tuple[str, Place]]:
+    """What ``download_dir`` fetches for ``obj`` (a behaviour's ``_download_sources``)."""
+    method = getattr(obj, "_download_sources", None)
+    if method is None:
+        raise XNATValueError(f"{type(obj).__name__} has no files to download")
+    return method(prefix)
+
+
+def download_dir(obj: Any, target_dir: str | os.PathLike, prefix: str, verbose: bool | None = None,
+                 workers: int | None = None) -> str:
+    """Download every file of ``obj`` under ``target_dir`` (parallel, each verified)."""
+    session = obj._session()
+    Path(target_dir).mkdir(parents=True, exist_ok=True)
+    jobs = file_jobs(session, download_sources(obj, prefix), target_dir)
+    run_download(obj, jobs, verbose, workers)
+    return str(Path(target_dir, prefix)) if prefix else str(target_dir)

@@ -1,0 +1,132 @@
+"""Experiments, image sessions and assessors: scans/assessors/reconstructions listings,
+relabel, share, create_assessor, download (zip) and download_dir honouring ``scan_filter``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from ...exceptions import XNATValueError
+from ..registry import behaviour
+from .common import child_listing, create_resource, download_dir, place_under
+from .subject import share
+
+
+def _scan_segment(scan_filter: str | Sequence[str] | None) -> str:
+    """``ALL``, one scan ID/type, or a list of them as XNAT's comma list."""
+    if scan_filter is None:
+        return "ALL"
+    if isinstance(scan_filter, str):
+        items = [scan_filter]
+    else:
+        items = [str(item) for item in scan_filter]
+    if not items or any(not item or "/" in item or "?" in item for item in items):
+        raise XNATValueError(f"scan_filter must be 'ALL', scan IDs or scan types, not {scan_filter!r}")
+    return ",".join(items)
+
+
+@behaviour("xnat:experimentData")
+class ExperimentBehaviour:
+    """Any experiment: keyed by ID or label."""
+
+    SECONDARY_LOOKUP_FIELD = "label"
+    _RELABEL_BY_QUERY = True
+
+    @property
+    def resources(self) -> Any:
+        return child_listing(self, "resources")
+
+    def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
+                        method: str | None = None) -> Any:
+        return create_resource(self, label, format, data_dir, method)
+
+    def share(self, project: Any, label: str | None = None, primary: bool = False) -> None:
+        """Share the experiment into ``project`` (``primary=True`` moves ownership)."""
+        share(self, project, label, primary)
+
+    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[Any]:
+        return [(f"{self.uri}/files", place_under(prefix))]
+
+    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+                     workers: int | None = None) -> str:
+        """Download every file of the experiment to ``target_dir/<label>/...``."""
+        return download_dir(self, target_dir, str(self.label), verbose, workers)
+
+
+@behaviour("xnat:subjectAssessorData")
+class SubjectAssessorBehaviour:
+    """Experiments of a subject."""
+
+    @property
+    def subject(self) -> Any:
+        """The subject the experiment belongs to."""
+        subject_id = self._get_field("subject_ID")
+        if not subject_id:
+            raise XNATValueError(f"{self!r} has no subject_ID")
+        return self._session().create_object(f"/data/subjects/{subject_id}", type_="xnat:subjectData",
+                                             id_=subject_id)
+
+
+@behaviour("xnat:imageSessionData")
+class ImageSessionBehaviour:
+    """MR, PET, CT... sessions."""
+
+    @property
+    def scans(self) -> Any:
+        """The session's scans, keyed by scan ID or type (one request)."""
+        return child_listing(self, "scans")
+
+    @property
+    def assessors(self) -> Any:
+        return child_listing(self, "assessors")
+
+    @property
+    def reconstructions(self) -> Any:
+        return child_listing(self, "reconstructions")
+
+    @property
+    def files(self) -> Any:
+        """The files of the session-level resources."""
+        return child_listing(self, "files")
+
+    def create_assessor(self, label: str, type_: str) -> Any:
+        """A new assessor of data type ``type_`` (e.g. ``xnat:qcAssessmentData``)."""
+        classes = self._session().classes
+        cls = classes.lookup.get(type_) if isinstance(type_, str) else type_
+        if cls is None:
+            raise XNATValueError(f"create_assessor: the server has no data type {type_!r}")
+        return cls(parent=self, label=label)
+
+    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[Any]:
+        return [(f"{self.uri}/files", place_under(prefix)),
+                (f"{self.uri}/scans/{_scan_segment(scan_filter)}/files", place_under(prefix))]
+
+    def download(self, path: str | os.PathLike, scan_filter: str | Sequence[str] = "ALL",
+                 verbose: bool | None = None) -> str:
+        """A zip of the session's scan files (only the scans ``scan_filter`` names)."""
+        segment = _scan_segment(scan_filter)
+        return self._session().download_zip(f"{self.uri}/scans/{segment}/files", path, verbose=verbose)
+
+    def download_dir(self, target_dir: str | os.PathLike, scan_filter: str | Sequence[str] = "ALL",
+                     verbose: bool | None = None, workers: int | None = None) -> str:
+        """Download the session's files (only the scans ``scan_filter`` names) to ``target_dir/<label>``."""
+        from .common import file_jobs, run_download
+
+        prefix = str(self.label)
+        jobs = file_jobs(self._session(), self._download_sources(prefix, scan_filter), target_dir)
+        os.makedirs(target_dir, exist_ok=True)
+        run_download(self, jobs, verbose, workers)
+        return os.path.join(os.fspath(target_dir), prefix)
+
+
+@behaviour("xnat:derivedData")
+class DerivedBehaviour:
+    """Assessors: resources, files, download."""
+
+    @property
+    def files(self) -> Any:
+        return child_listing(self, "files")
+
+    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+        """A zip of the assessor's files."""
+        return self._session().download_zip(f"{self.uri}/files", path, verbose=verbose)

@@ -1,0 +1,52 @@
+"""Projects: subjects, experiments, resources and files listings; resources; download_dir."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..registry import behaviour
+from .common import child_listing, create_resource, download_dir, place_under
+
+
+@behaviour("xnat:projectData")
+class ProjectBehaviour:
+    """``session.projects['P']``: keyed by ID or name."""
+
+    SECONDARY_LOOKUP_FIELD = "name"
+
+    @property
+    def subjects(self) -> Any:
+        """The project's subjects (one request; label, project and dates included)."""
+        return child_listing(self, "subjects")
+
+    @property
+    def experiments(self) -> Any:
+        """The project's experiments (one request; label, xsi type, date... included)."""
+        return child_listing(self, "experiments")
+
+    @property
+    def resources(self) -> Any:
+        """The project-level resources."""
+        return child_listing(self, "resources")
+
+    @property
+    def files(self) -> Any:
+        """Every file of the project-level resources."""
+        return child_listing(self, "files")
+
+    def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
+                        method: str | None = None) -> Any:
+        """A new resource catalog on the project (uploading ``data_dir`` when given)."""
+        return create_resource(self, label, format, data_dir, method)
+
+    def _download_sources(self, prefix: str) -> list[Any]:
+        sources = [(f"{self.uri}/files", place_under(prefix))]
+        for subject in self.subjects:
+            sources += subject._download_sources(f"{prefix}/{subject.label}")
+        return sources
+
+    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+                     workers: int | None = None) -> str:
+        """Download every file of the project to ``target_dir/<project>/...`` (XNAT's layout)."""
+        return download_dir(self, target_dir, str(self.id), verbose, workers)

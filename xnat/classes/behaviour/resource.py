@@ -1,0 +1,139 @@
+"""Resources: files listing, uploads (one file, data, a directory) and downloads."""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any
+
+from ...exceptions import XNATIOError, XNATValueError
+from ..registry import behaviour
+from .common import child_listing, download_dir, place_under
+
+
+@behaviour("xnat:abstractResource")
+class ResourceBehaviour:
+    """``scan.resources['DICOM']``: keyed by resource number or label."""
+
+    SECONDARY_LOOKUP_FIELD = "label"
+
+    @property
+    def files(self) -> Any:
+        """The resource's files, keyed by path (one request; size and digest included)."""
+        return child_listing(self, "files")
+
+    def _files_url(self) -> str:
+        self._session()
+        return f"{self.uri}/files"
+
+    def _uploaded(self) -> None:
+        listing = self._cache.get("listing:files")
+        if listing is not None:
+            listing.clearcache()
+        if self._row is not None:
+            self._row = {k: v for k, v in self._row.items() if k not in ("file_count", "file_size")}
+        self._after_write()
+
+    @staticmethod
+    def _remote(remotepath: str) -> str:
+        if not isinstance(remotepath, str) or not remotepath.strip("/"):
+            raise XNATValueError(f"remotepath must name a file inside the resource, not {remotepath!r}")
+        parts = remotepath.strip("/").split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            raise XNATValueError(f"remotepath {remotepath!r} may not contain empty, '.' or '..' parts")
+        return "/".join(parts)
+
+    def _upload_query(self, extract: bool, file_content: str | None, file_format: str | None,
+                      file_tags: str | None, extra: dict[str, Any]) -> dict[str, str]:
+        query = {k: str(v) for k, v in extra.items() if v is not None}
+        for key, value in (("content", file_content), ("format", file_format), ("tags", file_tags)):
+            if value is not None:
+                query[key] = value
+        if extract:
+            query["extract"] = "true"
+        return query
+
+    def upload(self, data: str | os.PathLike | IO[bytes], remotepath: str, overwrite: bool = False,
+               extract: bool = False, file_content: str | None = None, file_format: str | None = None,
+               file_tags: str | None = None, verbose: bool | None = None, verify: bool = False,
+               **kwargs: Any) -> Any:
+        """Upload a local file (path) or binary file object as ``remotepath`` in the resource.
+
+        ``extract=True`` unpacks a zip/tar on the server; ``overwrite=True`` replaces an
+        existing file (otherwise an existing file is an error and is left untouched).
+        """
+        if isinstance(data, (str, os.PathLike)):
+            if not os.path.exists(data):
+                raise XNATIOError(f"upload: {data} does not exist")
+            if os.path.isdir(data):
+                raise XNATIOError(f"upload: {data} is a directory: use upload_dir")
+        elif not callable(getattr(data, "read", None)):
+            raise XNATIOError(f"upload takes a path or a binary file object, not {type(data).__name__}")
+        url = f"{self._files_url()}/{self._remote(remotepath)}"
+        query = self._upload_query(extract, file_content, file_format, file_tags, kwargs)
+        try:
+            return self._session()._transferer().upload(url, data, overwrite=overwrite, query=query,
+                                                        verify=verify, verbose=verbose)
+        finally:
+            self._uploaded()
+
+    def upload_data(self, data: str | bytes | IO[bytes], remotepath: str, overwrite: bool = False,
+                    extract: bool = False, file_content: str | None = None, file_format: str | None = None,
+                    file_tags: str | None = None, verbose: bool | None = None, **kwargs: Any) -> Any:
+        """Upload in-memory data (``str`` as UTF-8, bytes, or a binary stream) as ``remotepath``."""
+        url = f"{self._files_url()}/{self._remote(remotepath)}"
+        query = self._upload_query(extract, file_content, file_format, file_tags, kwargs)
+        try:
+            return self._session()._transferer().upload_data(url, data, overwrite=overwrite, query=query,
+                                                             verbose=verbose)
+        finally:
+            self._uploaded()
+
+    def upload_dir(self, directory: str | os.PathLike, overwrite: bool = False, method: str = "tgz_file",
+                   verbose: bool | None = None, verify: bool = False, workers: int | None = None,
+                   **kwargs: Any) -> Any:
+        """Upload a directory tree: ``directory/a/b.txt`` becomes ``files/a/b.txt``.
+
+        ``method``: ``per_file`` (parallel, one PUT each), ``tar_memory``, ``tgz_memory``,
+        ``tar_file`` or ``tgz_file`` (one archive, extracted by the server). Empty files are
+        uploaded too.
+        """
+        if not os.path.isdir(directory):
+            raise XNATIOError(f"upload_dir: {directory} is not a directory")
+        try:
+            return self._session()._transferer().upload_tree(
+                self._files_url(), directory, method=method, overwrite=overwrite,
+                query={k: str(v) for k, v in kwargs.items()} or None, workers=workers, verify=verify,
+                verbose=verbose)
+        finally:
+            self._uploaded()
+
+    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+        """A zip of the resource's files."""
+        return self._session().download_zip(self._files_url(), path, verbose=verbose)
+
+    def _prefix(self) -> str:
+        parent = self.parent
+        if parent is None:
+            return ""
+        owner_prefix = getattr(parent, "_prefix", None)
+        if owner_prefix is not None:
+            return str(owner_prefix())
+        if getattr(type(parent), "SECONDARY_LOOKUP_FIELD", None) == "name":  # a project
+            return str(parent.id)
+        return str(getattr(parent, "label", None) or parent.id)
+
+    def _download_sources(self, prefix: str, flatten: bool = False) -> list[Any]:
+        return [(self._files_url(), place_under(prefix, flatten))]
+
+    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+                     flatten_dirs: bool = False, workers: int | None = None) -> str:
+        """Download the files to ``target_dir/<owner>/[scans/<ID>/]resources/<label>/files/...``,
+        or straight into ``target_dir`` with ``flatten_dirs=True``. Returns that folder."""
+        if not flatten_dirs:
+            return download_dir(self, target_dir, self._prefix(), verbose, workers)
+        from .common import file_jobs, run_download
+
+        os.makedirs(target_dir, exist_ok=True)
+        run_download(self, file_jobs(self._session(), self._download_sources("", True), target_dir), verbose,
+                     workers)
+        return os.fspath(target_dir)

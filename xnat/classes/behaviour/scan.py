@@ -1,0 +1,47 @@
+"""Scans: resources and files, create_resource, download (zip), download_dir."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..registry import behaviour
+from .common import child_listing, create_resource, download_dir, place_under
+
+
+@behaviour("xnat:imageScanData")
+class ImageScanBehaviour:
+    """``experiment.scans['1']``: keyed by scan ID or type."""
+
+    SECONDARY_LOOKUP_FIELD = "type"
+
+    @property
+    def resources(self) -> Any:
+        """The scan's resources (DICOM, NIFTI, SNAPSHOTS...), keyed by label."""
+        return child_listing(self, "resources")
+
+    @property
+    def files(self) -> Any:
+        """Every file of every resource of the scan."""
+        return child_listing(self, "files")
+
+    def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
+                        method: str | None = None) -> Any:
+        return create_resource(self, label, format, data_dir, method)
+
+    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+        """A zip of the scan's files."""
+        return self._session().download_zip(f"{self.uri}/files", path, verbose=verbose)
+
+    def _prefix(self) -> str:
+        parent = self.parent
+        label = getattr(parent, "label", None) if parent is not None else None
+        return str(label or self._get_field("image_session_ID") or "")
+
+    def _download_sources(self, prefix: str) -> list[Any]:
+        return [(f"{self.uri}/files", place_under(prefix))]
+
+    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+                     workers: int | None = None) -> str:
+        """Download the scan's files to ``target_dir/<session label>/scans/<ID>/resources/...``."""
+        return download_dir(self, target_dir, self._prefix(), verbose, workers)

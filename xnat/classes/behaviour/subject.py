@@ -1,0 +1,64 @@
+"""Subjects: experiments/resources/files listings, relabel, share, download_dir."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...exceptions import XNATValueError
+from ..registry import behaviour
+from .common import child_listing, create_resource, download_dir, place_under
+
+
+def share(obj: Any, project: Any, label: str | None = None, primary: bool = False) -> None:
+    """Share ``obj`` into another project (``PUT <uri>/projects/<P>?label=``)."""
+    project_id = getattr(project, "id", project)
+    if not isinstance(project_id, str) or not project_id:
+        raise XNATValueError(f"share needs a project or a project ID, not {project!r}")
+    query = {"label": label} if label else {}
+    if primary:
+        query["primary"] = "true"
+    session = obj._session()
+    session.put(f"{obj.fulluri}/projects/{project_id}", query=query)
+    obj._after_write()
+    session._layer.refresh_listings()
+
+
+@behaviour("xnat:subjectData")
+class SubjectBehaviour:
+    """``project.subjects['S']``: keyed by ID or label."""
+
+    SECONDARY_LOOKUP_FIELD = "label"
+    _RELABEL_BY_QUERY = True
+
+    @property
+    def experiments(self) -> Any:
+        """The subject's experiments (one request)."""
+        return child_listing(self, "experiments")
+
+    @property
+    def resources(self) -> Any:
+        return child_listing(self, "resources")
+
+    @property
+    def files(self) -> Any:
+        return child_listing(self, "files")
+
+    def share(self, project: Any, label: str | None = None) -> None:
+        """Share the subject into ``project`` (optionally under another label)."""
+        share(self, project, label)
+
+    def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
+                        method: str | None = None) -> Any:
+        return create_resource(self, label, format, data_dir, method)
+
+    def _download_sources(self, prefix: str) -> list[Any]:
+        sources = [(f"{self.uri}/files", place_under(prefix))]
+        for experiment in self.experiments:
+            sources += experiment._download_sources(f"{prefix}/{experiment.label}")
+        return sources
+
+    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+                     workers: int | None = None) -> str:
+        """Download every file of the subject to ``target_dir/<label>/...``."""
+        return download_dir(self, target_dir, str(self.label), verbose, workers)

@@ -1,0 +1,215 @@
+"""The object layer of one session: listings of each level, rows -> objects, create_object.
+
+Each REST collection has a :data:`SPECS` entry saying which columns to ask for (the ones
+scripts read: label, xsi type, date, project, ...), which column is the ID and which the
+human key, and the default data type. One listing request then answers every read of
+those columns across the listing.
+
+:class:`ObjectLayer` owns the session's :class:`~xnat.classes.rest.IdentityMap` and a
+weak set of live listings (so deleting or creating an object refreshes them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from ..exceptions import XNATResponseError, XNATValueError
+from . import rest
+from .listing import XNATListing
+
+__all__ = ["ObjectLayer", "SPECS", "ListingSpec"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """How to list one kind of collection."""
+
+    columns: tuple[str, ...] | None
+    secondary_key: str | None
+    default_type: str
+    id_key: str = "ID"
+
+
+SPECS: dict[str, ListingSpec] = {
+    "projects": ListingSpec(("ID", "URI", "name", "secondary_ID", "description"), "name", "xnat:projectData"),
+    "subjects": ListingSpec(("ID", "URI", "label", "project", "insert_date", "insert_user"), "label",
+                            "xnat:subjectData"),
+    "experiments": ListingSpec(("ID", "URI", "label", "xsiType", "date", "project", "subject_ID", "insert_date"),
+                               "label", "xnat:experimentData"),
+    "assessors": ListingSpec(("ID", "URI", "label", "xsiType", "date", "project"), "label", "xnat:imageAssessorData"),
+    "scans": ListingSpec(("ID", "URI", "type", "xsiType", "quality", "series_description", "note"), "type",
+                         "xnat:imageScanData"),
+    "reconstructions": ListingSpec(("ID", "URI", "type", "xsiType"), "type", "xnat:reconstructedImageData"),
+    # resources and files: the server's default columns are the useful ones
+    "resources": ListingSpec(None, "label", "xnat:resourceCatalog"),
+    "files": ListingSpec(None, "Name", "xnat:fileData"),
+}
+
+
+class ObjectLayer:
+    """Identity map, live listings and row -> object construction for one session."""
+
+    def __init__(self, session: Any, keep: int = 512) -> None:
+        self._session_ref = weakref.ref(session)
+        self.identity = rest.IdentityMap(keep)
+        self._listings: weakref.WeakSet[XNATListing] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> Any:
+        session = self._session_ref()
+        if session is None:
+            raise XNATValueError("the session of this object no longer exists")
+        return session
+
+    # -- listings ----------------------------------------------------------------------
+
+    def listing(self, uri: str, kind: str, parent: Any = None, filters: dict[str, str] | None = None) -> XNATListing:
+        """A new listing of the collection ``kind`` at ``uri``."""
+        spec = SPECS[kind]
+
+        def make(row: dict[str, str], listing: XNATListing) -> Any:
+            return self.from_row(row, listing, kind)
+
+        listing = XNATListing(uri, self._fetcher(kind, uri), make, spec.secondary_key, spec.id_key,
+                              spec.columns, filters, parent, kind)
+        with self._lock:
+            self._listings.add(listing)
+        return listing
+
+    def _fetcher(self, kind: str, base_uri: str) -> Any:
+        def fetch(uri: str, query: dict[str, str]) -> list[dict[str, str]]:
+            answer = self.session.get_json(uri, query={k: v for k, v in query.items() if k != "format"})
+            try:
+                rows = answer["ResultSet"]["Result"]
+            except (KeyError, TypeError):
+                raise XNATValueError(f"{uri}: the server's answer is not a listing (no ResultSet.Result)") from None
+            if kind == "resources":
+                for row in rows:
+                    row.setdefault("ID", row.get("xnat_abstractresource_id", "") or row.get("label", ""))
+                    row.setdefault("URI", f"{rest.normalize_uri(base_uri)}/{row['ID']}")
+                    row.setdefault("xsiType", row.get("element_name", ""))
+            elif kind == "files":
+                for row in rows:
+                    uri_text = row.get("URI", "")
+                    row.setdefault("ID", unquote(uri_text.split("/files/", 1)[1]) if "/files/" in uri_text
+                                   else row.get("Name", ""))
+            return rows
+
+        return fetch
+
+    def refresh_listings(self) -> None:
+        """Forget the rows of every live listing (after a create or a delete)."""
+        with self._lock:
+            listings = list(self._listings)
+        for listing in listings:
+            listing.clearcache()
+
+    # -- objects -----------------------------------------------------------------------
+
+    def class_for(self, xsi_type: str | None, default: str) -> Any:
+        lookup = getattr(self.session.classes, "lookup", None)
+        if lookup is None:
+            raise XNATValueError("this session has no classes (connected with no_parse_model=True?)")
+        cls = lookup.get(xsi_type or "") or lookup.get(default)
+        if cls is None:
+            raise XNATValueError(f"the server's schemas define neither {xsi_type!r} nor {default!r}")
+        return cls
+
+    def from_row(self, row: dict[str, str], listing: XNATListing, kind: str) -> Any:
+        uri = row.get("URI") or f"{listing.uri}/{row.get(listing.id_key, '')}"
+        if kind == "files":
+            uri = rest.normalize_uri(uri)
+        ident = row.get(listing.id_key) or None
+        cls = self.class_for(row.get("xsiType"), SPECS[kind].default_type)
+        parent = listing.parent
+        key = rest.identity_key(uri, ident if kind != "files" else None)
+        session = self.session
+
+        def build() -> Any:
+            return cls._bind(session, uri, ident, row, parent)
+
+        obj = self.identity.get_or_create(key, build)
+        if obj._row is not row:  # newer listing values win over what the object knew
+            obj._row = {**(obj._row or {}), **row}
+            if obj._parent is None and parent is not None:
+                obj._parent = parent
+        return obj
+
+    def create_object(self, uri: str, type_: str | None = None, id_: str | None = None,
+                      row: dict[str, str] | None = None, parent: Any = None) -> Any:
+        """The object at ``uri``: from the identity map, else typed by ``type_`` or one GET."""
+        if not isinstance(uri, str) or not uri.startswith(("/data/", "/REST/")):
+            raise XNATValueError(f"create_object needs a REST path such as /data/experiments/ID, not {uri!r}")
+        uri = rest.normalize_uri(uri)
+        pairs = rest.split_uri(uri)
+        if not pairs or not pairs[-1][1]:
+            raise XNATValueError(f"{uri} is a collection, not an object: add the ID or label")
+        key = rest.identity_key(uri, id_)
+        existing = self.identity.get(key)
+        if existing is not None:
+            return existing
+        collection = pairs[-1][0]
+        if collection == "files":
+            cls = self.class_for("xnat:fileData", "xnat:fileData")
+            return self.identity.get_or_create(key, lambda: cls._bind(self.session, uri, pairs[-1][1], row, parent))
+        if type_ is None:
+            type_, fetched = self._fetch_type(uri, collection)
+        else:
+            fetched = None
+        kind = collection if collection in SPECS else "experiments"
+        cls = self.class_for(type_, SPECS[kind].default_type)
+        ident = id_ or (str(fetched["data_fields"].get("ID")) if fetched and fetched["data_fields"].get("ID")
+                        else None)
+        key = rest.identity_key(uri, ident)
+
+        def build() -> Any:
+            obj = cls._bind(self.session, uri, ident, row, parent)
+            if fetched is not None:
+                obj._cache["fulldata"] = fetched
+            return obj
+
+        return self.identity.get_or_create(key, build)
+
+    def _fetch_type(self, uri: str, collection: str) -> tuple[str, dict[str, Any] | None]:
+        if collection == "resources":
+            return "xnat:resourceCatalog", None
+        answer = self.session.get_json(uri)
+        items = [i for i in answer.get("items", []) if not i.get("meta", {}).get("isHistory")] \
+            if isinstance(answer, dict) else []
+        if not items:
+            raise XNATValueError(f"{uri}: the server sent no item to make an object from")
+        return items[0].get("meta", {}).get("xsi:type", ""), items[0]
+
+    def forget(self, obj: Any) -> None:
+        """After a delete: out of the identity map, and every listing refreshed."""
+        self.identity.remove(rest.identity_key(obj._uri or "", obj._id))
+        self.identity.remove(("uri", rest.normalize_uri(obj._uri or "")))
+        self.refresh_listings()
+        parent = obj._parent
+        if parent is not None and hasattr(parent, "_after_write"):
+            parent._after_write()
+
+    def register_new(self, obj: Any, parent: Any) -> None:
+        """After a create: into the identity map, listings refreshed."""
+        self.identity.put(rest.identity_key(obj._uri, obj._id), obj)
+        self.refresh_listings()
+        if parent is not None and hasattr(parent, "_after_write"):
+            parent._after_write()
+
+    def clearcache(self) -> None:
+        self.identity.clear()
+        self.refresh_listings()
+        for obj in self.identity.values():
+            obj.clearcache()
+
+
+def missing_is_none(error: XNATResponseError) -> bool:
+    return error.status_code == 404

@@ -1,0 +1,154 @@
+"""URI rules and the identity map: which object a REST path is, and one object per path.
+
+XNAT names the same object in several ways: ``/data/experiments/XNAT_E00001``,
+``/data/archive/projects/P/subjects/S/experiments/XNAT_E00001`` and the ``/REST/``
+spellings. :func:`normalize_uri` folds the spellings of one path together and
+:func:`identity_key` maps every spelling of a project, subject, experiment or resource to
+its accession ID, so ``session.projects['P'].subjects['S']`` and ``session.subjects[ID]``
+are the same Python object.
+
+The :class:`IdentityMap` holds objects weakly (an object nobody uses is freed) plus a
+bounded set of the most recently used ones, so a walk down the hierarchy does not rebuild
+objects (and refetch their listings) at every step, and memory stays bounded however many
+rows a script visits. It is safe to use from several threads.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import weakref
+from typing import Any, Callable, Hashable
+
+__all__ = ["IdentityMap", "normalize_uri", "identity_key", "split_uri", "COLLECTIONS"]
+
+#: REST collection segment -> the level name used in identity keys.
+COLLECTIONS = {
+    "projects": "project",
+    "subjects": "subject",
+    "experiments": "experiment",
+    "assessors": "experiment",
+    "scans": "scan",
+    "reconstructions": "reconstruction",
+    "resources": "resource",
+    "files": "file",
+}
+# Levels whose IDs are unique across the whole server (accession IDs, resource numbers).
+_GLOBAL_IDS = {"project", "subject", "experiment"}
+_ACCESSION = re.compile(r"^[A-Za-z0-9_\-]+_[ESX][A-Za-z0-9]*\d+$")
+
+
+def normalize_uri(uri: str) -> str:
+    """One spelling per path: ``/REST`` and ``/data/archive`` become ``/data``; no query, no trailing /."""
+    path = uri.split("?", 1)[0].rstrip("/")
+    if path.startswith("/REST/"):
+        path = "/data/" + path[len("/REST/"):]
+    if path.startswith("/data/archive/"):
+        path = "/data/" + path[len("/data/archive/"):]
+    return path
+
+
+def split_uri(uri: str) -> list[tuple[str, str]]:
+    """``/data/projects/P/subjects/S`` -> ``[("projects", "P"), ("subjects", "S")]`` (files: rest of path)."""
+    parts = normalize_uri(uri).split("/")[2:]
+    pairs: list[tuple[str, str]] = []
+    index = 0
+    while index < len(parts):
+        collection = parts[index]
+        if collection == "files":
+            pairs.append(("files", "/".join(parts[index + 1:])))
+            break
+        value = parts[index + 1] if index + 1 < len(parts) else ""
+        if collection in ("in", "out") and value == "resources":  # assessor in/out resources
+            index += 1
+            continue
+        pairs.append((collection, value))
+        index += 2
+    return pairs
+
+
+def identity_key(uri: str, id_: str | None = None) -> Hashable:
+    """The key under which the object at ``uri`` lives in the identity map.
+
+    Projects, subjects and experiments (and assessors) are keyed by their accession ID
+    when the path or ``id_`` gives it, whatever path led to them; anything else by its
+    normalized path.
+    """
+    pairs = split_uri(uri)
+    if pairs:
+        collection, value = pairs[-1]
+        level = COLLECTIONS.get(collection)
+        if level in _GLOBAL_IDS:
+            if level == "project":
+                return ("project", value)
+            ident = id_ or (value if _ACCESSION.match(value) else None)
+            if ident:
+                return (level, ident)
+        elif level == "resource" and (id_ or value).isdigit():
+            return ("resource", id_ or value)
+    return ("uri", normalize_uri(uri))
+
+
+class IdentityMap:
+    """Weakly held objects by key, with the ``keep`` most recently used held strongly.
+
+    ``get_or_create(key, factory)`` returns the live object for ``key`` or stores the one
+    ``factory()`` makes; two threads asking for the same key get the same object.
+    """
+
+    def __init__(self, keep: int = 512) -> None:
+        self._objects: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+        self._recent: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
+        self._keep = keep
+        self._lock = threading.RLock()
+
+    def _touch(self, key: Hashable, obj: Any) -> None:
+        recent = self._recent
+        recent[key] = obj
+        recent.move_to_end(key)
+        while len(recent) > self._keep:
+            recent.popitem(last=False)
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            obj = self._objects.get(key)
+            if obj is not None:
+                self._touch(key, obj)
+            return obj
+
+    def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
+        with self._lock:
+            obj = self._objects.get(key)
+            if obj is None:
+                obj = factory()
+                self._objects[key] = obj
+            self._touch(key, obj)
+            return obj
+
+    def put(self, key: Hashable, obj: Any) -> None:
+        with self._lock:
+            self._objects[key] = obj
+            self._touch(key, obj)
+
+    def remove(self, key: Hashable) -> None:
+        with self._lock:
+            self._objects.pop(key, None)
+            self._recent.pop(key, None)
+
+    def clear(self) -> None:
+        """Drop the strong references (objects still in use elsewhere stay reachable)."""
+        with self._lock:
+            self._recent.clear()
+
+    def values(self) -> list[Any]:
+        with self._lock:
+            return list(self._objects.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._objects)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._objects

@@ -1,0 +1,178 @@
+"""What a session adds for objects and transfers: top-level listings, create_object,
+caches, and xnatpy's session-level download/upload methods.
+
+:class:`SessionObjectsMixin` is a base of :class:`~xnat.session.BaseXNATSession`. Caches
+are per session: ``session.clearcache()`` forgets every listing and fetched document;
+``session.caching = False`` makes every read go to the server. Objects live in a weak
+identity map with the most recently used few hundred held strongly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import IO, Any, Mapping
+
+from ..exceptions import XNATIOError, XNATValueError
+
+__all__ = ["SessionObjectsMixin"]
+
+
+class SessionObjectsMixin:
+    """Objects, listings and transfers of a session (see the module docstring)."""
+
+    _objects_layer: Any = None
+    _classes: Any = None
+
+    # -- classes: a hand-written FileData joins every namespace ---------------------------
+
+    @property
+    def classes(self) -> Any:
+        """The classes built from the server's schemas (``session.classes.MrSessionData``)."""
+        return self._classes
+
+    @classes.setter
+    def classes(self, namespace: Any) -> None:
+        if namespace is not None and hasattr(namespace, "register"):
+            from .behaviour.file import install_file_class
+
+            install_file_class(namespace, self)
+        self._classes = namespace
+
+    # -- the object layer ---------------------------------------------------------------------
+
+    @property
+    def _layer(self) -> Any:
+        layer = self._objects_layer
+        if layer is None:
+            from .objects import ObjectLayer
+
+            with _INIT_LOCK:
+                if self._objects_layer is None:
+                    self._objects_layer = ObjectLayer(self)
+                layer = self._objects_layer
+        return layer
+
+    def _top_listing(self, kind: str) -> Any:
+        cache = self.__dict__.setdefault("_top_listings", {})
+        listing = cache.get(kind)
+        if listing is None:
+            listing = cache.setdefault(kind, self._layer.listing(f"/data/{kind}", kind))
+        return listing
+
+    @property
+    def projects(self) -> Any:
+        """Every project visible to the user (one request, then cached)."""
+        return self._top_listing("projects")
+
+    @property
+    def subjects(self) -> Any:
+        """Every subject visible to the user (one request, then cached)."""
+        return self._top_listing("subjects")
+
+    @property
+    def experiments(self) -> Any:
+        """Every experiment visible to the user (one request, then cached)."""
+        return self._top_listing("experiments")
+
+    def create_object(self, uri: str, type_: str | None = None, fieldname: str | None = None,
+                      datafields: Mapping[str, Any] | None = None, parent: Any = None, **kwargs: Any) -> Any:
+        """The object at the REST path ``uri`` (same object every time while it is in use).
+
+        Without ``type_`` the type is read from the server (one GET, kept as the object's
+        document). ``/REST/`` and ``/data/archive/`` paths are accepted.
+        """
+        row = {k: str(v) for k, v in datafields.items()} if datafields else None
+        return self._layer.create_object(uri, type_, kwargs.get("id_"), row, parent)
+
+    def remove_object(self, obj: Any) -> None:
+        """Drop ``obj`` from the identity map (it is rebuilt on next use)."""
+        self._layer.forget(obj)
+
+    def _forget_object(self, obj: Any) -> None:
+        self._layer.forget(obj)
+
+    def _register_new(self, obj: Any, parent: Any) -> None:
+        self._layer.register_new(obj, parent)
+
+    def clearcache(self, wipe_general_object_cache: bool = True, wipe_listings: bool = True) -> None:
+        """Forget cached listings and documents; the next read asks the server again."""
+        layer = self._objects_layer
+        if layer is not None:
+            if wipe_listings:
+                layer.refresh_listings()
+            if wipe_general_object_cache:
+                layer.clearcache()
+
+    # -- transfers ------------------------------------------------------------------------------
+
+    def _transferer(self, timeout: Any = None) -> Any:
+        from ..transfer import Transferer
+
+        self._check_connection()  # type: ignore[attr-defined]
+        default = getattr(self, "request_timeout", None) or 300.0
+        return Transferer(self.interface, self.server, timeout=timeout or default,  # type: ignore[attr-defined]
+                          workers=getattr(self, "transfer_workers", 4))
+
+    def download(self, uri: str, target: str | os.PathLike, format: str | None = None, verbose: bool | None = None,
+                 timeout: Any = None, expected_md5_digest: str | None = None, overwrite: bool = True,
+                 update_func: Any = None) -> str:
+        """Download ``uri`` to the file ``target`` (verified; written under a temporary name first)."""
+        query = {"format": format} if format else None
+        self._transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
+                                           query=query, verbose=verbose, update_func=update_func)
+        return str(target)
+
+    def download_stream(self, uri: str, target_stream: IO[bytes], format: str | None = None,
+                        verbose: bool | None = False, chunk_size: int | None = None, update_func: Any = None,
+                        timeout: Any = None, expected_md5_digest: str | None = None) -> None:
+        """Download ``uri`` into a writable binary stream."""
+        query = {"format": format} if format else None
+        self._transferer(timeout).download_stream(uri, target_stream, expected_md5=expected_md5_digest,
+                                                  query=query, verbose=verbose, update_func=update_func)
+
+    def download_zip(self, uri: str, target: str | os.PathLike, verbose: bool | None = None, timeout: Any = None,
+                     expected_md5_digest: str | None = None, overwrite: bool = True) -> str:
+        """Download ``uri`` as a zip (``format=zip``) to the file ``target``."""
+        self._transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
+                                           query={"format": "zip"}, verbose=verbose)
+        return str(target)
+
+    def upload_stream(self, uri: str, stream: IO[bytes], retries: int = 1, query: Mapping[str, Any] | None = None,
+                      content_type: str | None = None, method: str = "put", overwrite: bool = False,
+                      timeout: Any = None, verbose: bool | None = None, upload_size: int | None = None,
+                      update_func: Any = None) -> Any:
+        """Upload a binary stream as the raw request body (retried when it can be rewound)."""
+        return self._upload(uri, stream, query, content_type, method, overwrite, timeout, verbose, update_func)
+
+    def upload_file(self, uri: str, path: str | os.PathLike, verbose: bool | None = None, *,
+                    upload_size: int | None = None, query: Mapping[str, Any] | None = None,
+                    content_type: str | None = None, method: str = "put", overwrite: bool = False,
+                    timeout: Any = None, retries: int = 1, update_func: Any = None) -> Any:
+        """Upload the local file ``path`` to ``uri`` (streamed from disk)."""
+        if not os.path.isfile(path):
+            raise XNATIOError(f"upload_file: {path} is not a file" if os.path.exists(path)
+                              else f"upload_file: {path} does not exist")
+        return self._upload(uri, os.fspath(path), query, content_type, method, overwrite, timeout, verbose,
+                            update_func)
+
+    def upload_string(self, uri: str, data: str | bytes, **kwargs: Any) -> Any:
+        """Upload text (sent as UTF-8) or bytes to ``uri``."""
+        if not isinstance(data, (str, bytes)):
+            raise XNATValueError(f"upload_string takes str or bytes, not {type(data).__name__}")
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        kwargs.setdefault("content_type", "text/plain; charset=utf-8" if isinstance(data, str) else None)
+        return self._upload(uri, raw, kwargs.get("query"), kwargs.get("content_type"), kwargs.get("method", "put"),
+                            kwargs.get("overwrite", False), kwargs.get("timeout"), kwargs.get("verbose"),
+                            kwargs.get("update_func"))
+
+    def _upload(self, uri: str, source: Any, query: Mapping[str, Any] | None, content_type: str | None,
+                method: str, overwrite: bool, timeout: Any, verbose: bool | None, update_func: Any) -> Any:
+        if method not in ("put", "post"):
+            raise XNATValueError(f"upload method must be 'put' or 'post', not {method!r}")
+        return self._transferer(timeout).upload(uri, source, method=method, overwrite=overwrite, query=query,
+                                                content_type=content_type or "application/octet-stream",
+                                                verbose=verbose, update_func=update_func)
+
+
+_INIT_LOCK = threading.Lock()
