@@ -110,7 +110,8 @@ def test_reprs_never_fetch():
     assert fetch.calls == []
     len(listing)
     text = repr(listing)
-    assert text.startswith("<XNATListing (ID, label): (XNAT_E00000, S000_MR)") and "2 more" in text
+    assert text.startswith("<XNATListing (XNAT_E00000, S000_MR): <Obj XNAT_E00000>, (XNAT_E00001, S001_MR)")
+    assert "2 more" in text
     assert "<td>S011_MR</td>" in listing._repr_html_()
     assert "S005_MR" in listing._ipython_key_completions_()
     assert len(fetch.calls) == 1

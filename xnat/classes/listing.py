@@ -296,9 +296,19 @@ class XNATListing:
         entries = []
         for index in range(min(len(rows), 10)):
             key = rows.value(index, self.secondary_key or "") or ""
-            entries.append(f"({rows.value(index, self.id_key)}, {key})")
+            try:  # objects are made from the row alone: no request
+                shown = f": {self._object(index)!r}"
+            except Exception:  # noqa: BLE001 -- a repr must not fail
+                shown = ""
+            entries.append(f"({rows.value(index, self.id_key)}, {key}){shown}")
         more = f", ... {len(rows) - 10} more" if len(rows) > 10 else ""
-        return f"<XNATListing ({self.id_key}, {self.secondary_key}): {', '.join(entries)}{more}>"
+        # xnatpy's shape: <XNATListing (ID, label): <Obj>, (ID, label): <Obj>>
+        return f"<XNATListing {', '.join(entries)}{more}>"
+
+    def __str__(self) -> str:
+        """Like ``repr``, but loads the listing first (``print(listing)`` shows the entries)."""
+        self.rows
+        return repr(self)
 
     def _repr_html_(self) -> str:
         rows = self._rows
