@@ -48,6 +48,8 @@ def check_project(ctx: Ctx, project: str) -> str:
         raise not_found("project")
     allowed = _editable(ctx)
     if allowed is not None and row["id"] not in allowed:
+        if not ctx.app.auth.can_see(ctx.user, row["id"], row["accessibility"]):
+            raise not_found("project")  # a private project stays invisible
         raise forbidden()
     return str(row["id"])
 

@@ -215,7 +215,7 @@ def dicomdump(ctx: Ctx) -> Response:
         target = _prearchive_dicom(ctx, segs)
     else:
         raise HTTPError(400, f"Invalid src {src!r}: use /archive/projects/... or /prearchive/projects/...")
-    fields = [f for raw in ctx.params.getlist("field") for f in raw.split(",") if f.strip()]
+    fields = [f for f in ctx.params.getlist("field") if f.strip()]  # "(0008,0060)" holds a comma: no splitting
     try:
         rows = dicom_dump(target, fields or None)
     except ValueError as error:

@@ -1,0 +1,164 @@
+"""``POST /data/services/import`` on the embedded server, with the real Case001 DICOM."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.services.conftest import zip_folder
+from tests.testing.conftest import Api
+from xnat.testing.app import XNATApp
+
+ZIP = {"Content-Type": "application/zip"}
+SERIES = {"2": ("T1 SPIN ECHO", 20), "4": ("SAG LOCALIZER", 3), "9": ("HEME SUSEPTIBILITY", 32)}
+STUDY_UID = "1.2.840.113654.2.45.2.108105"
+
+
+def _import(api: Api, body: bytes, query: str = "project=P1", headers: dict | None = None):
+    return api.post(f"/data/services/import?{query}", data=body, headers=headers or ZIP)
+
+
+def _archive_counts(api: Api) -> tuple[int, int]:
+    """(experiments, catalogued files) in the whole archive, as the admin sees it."""
+    experiments = api.rows("/data/experiments")
+    files = sum(len(api.rows(f"/data/experiments/{e['ID']}/scans/ALL/files")) for e in experiments
+                if api.rows(f"/data/experiments/{e['ID']}/scans"))
+    return len(experiments), files
+
+
+def test_case001_straight_into_the_archive(alice: Api, admin: Api, case001_zip: bytes, case001: Path) -> None:
+    r = _import(alice, case001_zip)
+    assert r.status_code == 200, r.text
+    assert r.text.startswith("/data/archive/projects/P1/subjects/XNAT_S")
+    experiment_id = r.text.rsplit("/", 1)[1]
+    session = alice.get(f"/data/projects/P1/subjects/Case001/experiments/Case001?format=json").json
+    fields = session["items"][0]["data_fields"]
+    assert session["items"][0]["meta"]["xsi:type"] == "xnat:mrSessionData"
+    assert fields["ID"] == experiment_id and fields["label"] == "Case001"
+    assert fields["UID"] == STUDY_UID and fields["modality"] == "MR"
+    assert fields["scanner/manufacturer"] == "GE MEDICAL SYSTEMS" and fields["scanner/model"] == "GENESIS_SIGNA"
+    scans = alice.rows(f"/data/experiments/{experiment_id}/scans")
+    assert {s["ID"]: s["series_description"] for s in scans} == {k: v[0] for k, v in SERIES.items()}
+    assert all(s["xsiType"] == "xnat:mrScanData" and s["type"] == s["series_description"] for s in scans)
+    total = 0
+    for scan_id, (_, count) in SERIES.items():
+        files = alice.rows(f"/data/experiments/{experiment_id}/scans/{scan_id}/resources/DICOM/files")
+        assert len(files) == count
+        total += count
+    assert total == 55
+    scan = alice.get(f"/data/experiments/{experiment_id}/scans/4?format=json").json["items"][0]["data_fields"]
+    assert scan["frames"] == 3 and scan["UID"] == "1.2.840.113654.2.45.2.115982"
+    assert scan["parameters/tr"] == pytest.approx(51.0)
+    # the stored bytes are the uploaded ones
+    first = alice.rows(f"/data/experiments/{experiment_id}/scans/4/resources/DICOM/files")[0]
+    original = next(p for p in (case001 / "4_SAG LOCALIZER").rglob(first["Name"]))
+    assert alice.get(first["URI"]).data == original.read_bytes()
+    assert alice.rows("/data/prearchive/projects") == []  # staged, archived, gone from the prearchive
+
+
+def test_tar_gz_and_labels_from_dest(alice: Api, case001: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(case001 / "4_SAG LOCALIZER", arcname="series4")
+    r = _import(alice, buffer.getvalue(), "dest=/archive/projects/P1/subjects/SUBJ/experiments/MR1",
+                {"Content-Type": "application/x-gzip"})
+    assert r.status_code == 200, r.text
+    rows = alice.rows("/data/projects/P1/subjects/SUBJ/experiments")
+    assert [e["label"] for e in rows] == ["MR1"]
+    assert [s["ID"] for s in alice.rows(f"/data/experiments/{rows[0]['ID']}/scans")] == ["4"]
+
+
+def test_multipart_upload_with_overrides(alice: Api, case001_zip: bytes) -> None:
+    r = alice.post("/data/services/import?project=P1&subject=S9&session=E9",
+                   data={"file": (io.BytesIO(case001_zip), "case.zip")})
+    assert r.status_code == 200, r.text
+    assert [e["label"] for e in alice.rows("/data/projects/P1/subjects/S9/experiments")] == ["E9"]
+
+
+def test_second_import_conflicts_and_leaves_an_error_entry(alice: Api, admin: Api, case001_zip: bytes) -> None:
+    assert _import(alice, case001_zip).status_code == 200
+    before = _archive_counts(admin)
+    r = _import(alice, case001_zip)
+    assert r.status_code == 409
+    assert "already exists" in r.text and "overwrite" in r.text
+    assert _archive_counts(admin) == before == (1, 55)
+    entries = alice.rows("/data/prearchive/projects/P1")
+    assert [(e["name"], e["status"]) for e in entries] == [("Case001", "ERROR")]
+
+
+@pytest.mark.parametrize("mode", ["append", "delete"])
+def test_overwrite_keeps_one_session(alice: Api, admin: Api, case001_zip: bytes, mode: str) -> None:
+    first = _import(alice, case001_zip).text
+    r = _import(alice, case001_zip, f"project=P1&overwrite={mode}")
+    assert r.status_code == 200, r.text
+    assert r.text == first
+    assert _archive_counts(admin) == (1, 55)
+    assert alice.rows("/data/prearchive/projects") == []
+
+
+def test_non_dicom_archive_is_refused_and_nothing_is_kept(alice: Api, admin: Api, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    r = _import(alice, zip_folder(tmp_path))
+    assert r.status_code == 400
+    assert "holds no DICOM" in r.text
+    assert _archive_counts(admin) == (0, 0)
+    assert admin.rows("/data/prearchive/projects") == []
+
+
+def test_half_dicom_archive_is_refused_unless_told_to_skip(alice: Api, admin: Api, case001: Path) -> None:
+    body = zip_folder(case001, extra={"readme.txt": b"hello", "broken.dcm": b"DICM" * 10})
+    r = _import(alice, body)
+    assert r.status_code == 400
+    assert "not DICOM" in r.text and "readme.txt" in r.text and "Ignore-Unparsable" in r.text
+    assert _archive_counts(admin) == (0, 0)
+    assert admin.rows("/data/prearchive/projects") == []
+    r = _import(alice, body, "project=P1&Ignore-Unparsable=true")
+    assert r.status_code == 200, r.text
+    assert _archive_counts(admin) == (1, 55)
+
+
+def test_damaged_archive(alice: Api, admin: Api, case001_zip: bytes) -> None:
+    r = _import(alice, case001_zip[: len(case001_zip) // 2])
+    assert r.status_code == 400
+    assert _archive_counts(admin) == (0, 0)
+
+
+def test_project_that_does_not_exist(alice: Api, case001_zip: bytes) -> None:
+    r = _import(alice, case001_zip, "project=NOPE")
+    assert r.status_code == 404
+    assert "project" in r.text
+
+
+def test_project_that_is_not_yours(app: XNATApp, alice: Api, bob: Api, admin: Api, case001_zip: bytes) -> None:
+    assert _import(bob, case001_zip).status_code == 404  # private: bob cannot even see P1
+    app.set_project_access("P1", "bob", "collaborator")  # may read, not write
+    r = _import(bob, case001_zip)
+    assert r.status_code == 403
+    assert _archive_counts(admin) == (0, 0)
+    assert admin.rows("/data/prearchive/projects") == []
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ("", 400, "No project"),
+    ("project=P1&overwrite=sometimes", 400, "overwrite"),
+    ("project=P1&import-handler=XAR", 400, "import handler"),
+    ("dest=/elsewhere/P1", 400, "destination"),
+    ("dest=/prearchive/projects/P1/subjects/S", 400, "only the project"),
+])
+def test_bad_parameters(alice: Api, case001_zip: bytes, query: str, status: int, words: str) -> None:
+    r = _import(alice, case001_zip, query)
+    assert r.status_code == status
+    assert words in r.text
+
+
+def test_empty_body_and_wrong_method(alice: Api) -> None:
+    r = alice.post("/data/services/import?project=P1")
+    assert r.status_code == 400 and "didn't provide any data" in r.text
+    assert alice.get("/data/services/import").status_code == 405
+
+
+def test_anonymous_import_needs_login(app: XNATApp, case001_zip: bytes) -> None:
+    assert Api(app, None).post("/data/services/import?project=P1", data=case001_zip).status_code == 401
