@@ -187,10 +187,15 @@ class XNATBaseObject:
         return self._destroyed
 
     def _check_alive(self) -> None:
-        if self._destroyed:
-            raise XNATObjectDestroyedError(
-                f"{type(self).__name__} {self._id or self._uri} was deleted; it cannot be used any more"
-            )
+        # A scan of a deleted session is gone too: walk the known parents (no requests).
+        node: Any = self
+        while isinstance(node, XNATBaseObject):
+            if node._destroyed:
+                what = "was deleted" if node is self else f"belongs to {type(node).__name__} {node._id}, which was deleted"
+                raise XNATObjectDestroyedError(
+                    f"{type(self).__name__} {self._id or self._uri} {what}; it cannot be used any more"
+                )
+            node = node._root if node._root is not None else node._parent
 
     def _session(self) -> Any:
         """The session, for a request (refusing a deleted object)."""

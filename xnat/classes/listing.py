@@ -113,7 +113,9 @@ class XNATListing:
         self.columns = tuple(columns) if columns else None
         self.filters = dict(filters or {})
         self.name = name
-        self.caching = True
+        self._caching: bool | None = None
+        #: Whose ``caching`` setting this listing follows while its own is None (session, owner).
+        self.caching_from: Any = None
         self._fetch = fetch
         self._make = make
         self._lock = threading.RLock()
@@ -123,6 +125,17 @@ class XNATListing:
         self._ambiguous: set[str] = set()
 
     # -- loading --------------------------------------------------------------------
+
+    @property
+    def caching(self) -> bool:
+        """Whether rows are kept between uses (set None to follow :attr:`caching_from`)."""
+        if self._caching is not None:
+            return self._caching
+        return bool(getattr(self.caching_from, "caching", True))
+
+    @caching.setter
+    def caching(self, value: bool | None) -> None:
+        self._caching = value
 
     def _query(self, columns: Sequence[str] | None = None) -> dict[str, str]:
         query = {"format": "json"}
@@ -248,8 +261,11 @@ class XNATListing:
         for key, value in combined.items():
             if not isinstance(value, (str, int, float)):
                 raise XNATValueError(f"filter {key}={value!r}: values must be strings or numbers")
-        return XNATListing(self.uri, self._fetch, self._make, self.secondary_key, self.id_key,
-                           self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name)
+        narrowed = XNATListing(self.uri, self._fetch, self._make, self.secondary_key, self.id_key,
+                               self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name)
+        narrowed.caching_from = self.caching_from
+        narrowed._caching = self._caching
+        return narrowed
 
     def tabulate_dict(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[dict[str, str]]:
         """The listing as a list of dicts, with the given columns (one request)."""

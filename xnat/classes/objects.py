@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from ..exceptions import XNATResponseError, XNATValueError
+from ..exceptions import XNATValueError
 from . import rest
 from .listing import XNATListing
 
@@ -80,6 +80,7 @@ class ObjectLayer:
 
         listing = XNATListing(uri, self._fetcher(kind, uri), make, spec.secondary_key, spec.id_key,
                               spec.columns, filters, parent, kind)
+        listing.caching_from = parent if parent is not None else self.session
         with self._lock:
             self._listings.add(listing)
         return listing
@@ -210,6 +211,3 @@ class ObjectLayer:
         for obj in self.identity.values():
             obj.clearcache()
 
-
-def missing_is_none(error: XNATResponseError) -> bool:
-    return error.status_code == 404
