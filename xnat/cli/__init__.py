@@ -4,34 +4,62 @@ Each command module has ``register(subparsers)``, which adds its parser and sets
 ``handler`` to a function ``(args) -> int``. User mistakes are raised as
 :class:`CommandError` (or an :class:`~xnat.exceptions.XNATError`) and printed as one
 line on stderr with a non-zero exit status, never as a traceback.
+
+Exit statuses: 0 success, 1 an error (bad input, the server refused, not found),
+2 the command line itself is wrong (unknown option, missing argument), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from xnat import __version__
 from xnat.exceptions import XNATError
 
-__all__ = ["main", "CommandError"]
+__all__ = ["main", "build_parser", "CommandError"]
+
+EPILOG = """\
+getting started:
+  xnat demo                                  # a tour on a built-in server, nothing to set up
+  xnat serve --port 8080                     # an XNAT-like server to try scripts against
+  export XNATPY_HOST=http://127.0.0.1:8080 XNATPY_USER=admin XNATPY_PASS=admin
+  xnat ls                                    # projects
+  xnat ls DEMO/DEMO_001                      # experiments of a subject
+  xnat download DEMO/DEMO_001/DEMO_001_MR1 ./data
+
+Run 'xnat COMMAND --help' for the options and examples of a command."""
 
 
 class CommandError(Exception):
     """A mistake in how the command was called; its message is shown to the user."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from xnat.cli import serve  # one import per command; each is light until run
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line that says where the help is."""
 
-    parser = argparse.ArgumentParser(
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # One import per command; each module is light until its command runs.
+    from xnat.cli import demo, login, ls, rest, serve, transfer
+
+    parser = _Parser(
         prog="xnat",
         description="Work with an XNAT imaging archive from the command line.",
-        epilog="Run 'xnat COMMAND --help' for the options of a command.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"xnat {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    demo.register(commands)
+    login.register(commands)
+    ls.register(commands)
+    transfer.register(commands)
+    rest.register(commands)
     serve.register(commands)
     return parser
 
@@ -47,7 +75,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except (CommandError, XNATError) as error:
-        print(f"xnat: error: {error}", file=sys.stderr)
+        print(f"xnat: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `xnat ls | head`: the reader left; not an error worth a trace
+        _silence_stdout()
+        return 0
+    except OSError as error:  # a local file problem (permissions, disk full, ...)
+        where = f" {error.filename}" if error.filename else ""
+        print(f"xnat: error:{where}: {error.strerror or error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("xnat: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
