@@ -1,0 +1,285 @@
+"""Bulk operations over the archive: ``search``, ``batch_download`` and a resumable ``map``.
+
+::
+
+    results = session.map(count_files, level="scan", logfile="count.jsonl")     # resumable
+    scans = session.search(project="P*", scan="T1*")                            # objects
+    session.batch_download("/data/out", experiment="*_MR1", level="experiment")
+
+The walk goes project -> subject -> experiment -> scan, with resources at any of those
+levels (:class:`MappingLevel`). Filters are shell patterns (``fnmatch``; regular
+expressions with ``use_regex=True``) or callables on the object, matched against the
+object's name: project ID or name, subject and experiment label, scan type or ID,
+resource label.
+
+The log file (``logfile=``) records one result per line as JSON (JSON lines, not
+xnatpy's YAML: PyYAML is not a dependency, and an append-only line format survives a
+crash mid-write). Running the same ``map`` again with the same log skips every object
+that already succeeded, returns its logged result, and retries the failures. A SIGINT
+(Ctrl-C) during a map finishes the current object and stops cleanly; the log stays valid.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import fnmatch
+import json
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .exceptions import XNATValueError
+
+__all__ = ["MappingLevel", "MappedFunctionFailed", "FilterFunctions", "create_filter_funcs", "map_objects",
+           "search", "batch_download", "MappingLog"]
+
+logger = logging.getLogger(__name__)
+
+
+class MappingLevel(str, enum.Enum):
+    """The level of the objects a map visits."""
+
+    CONNECTION = "connection"
+    PROJECT = "project"
+    PROJECT_RESOURCE = "project_resource"
+    SUBJECT = "subject"
+    SUBJECT_RESOURCE = "subject_resource"
+    EXPERIMENT = "experiment"
+    EXPERIMENT_RESOURCE = "experiment_resource"
+    SCAN = "scan"
+    SCAN_RESOURCE = "scan_resource"
+
+
+_ORDER = ["connection", "project", "subject", "experiment", "scan"]
+_CHILDREN = {"connection": "projects", "project": "subjects", "subject": "experiments", "experiment": "scans"}
+
+
+class MappedFunctionFailed:
+    """The result of an object whose function raised: ``reason`` is the error text."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MappedFunctionFailed) and self.reason == other.reason
+
+    def __repr__(self) -> str:
+        return f"<MappedFunctionFailed {self.reason!r}>"
+
+
+Filter = Callable[[Any], bool]
+
+
+@dataclass
+class FilterFunctions:
+    """One filter per level; None lets everything through."""
+
+    project: Filter | None = None
+    subject: Filter | None = None
+    experiment: Filter | None = None
+    scan: Filter | None = None
+    resource: Filter | None = None
+
+    def allows(self, kind: str, obj: Any) -> bool:
+        check = getattr(self, kind, None)
+        return check is None or bool(check(obj))
+
+
+def _names(kind: str, obj: Any) -> list[str]:
+    attributes = {"project": ("id", "name"), "subject": ("label",), "experiment": ("label",),
+                  "scan": ("type", "id"), "resource": ("label",)}[kind]
+    return [str(v) for v in (getattr(obj, a, None) for a in attributes) if v not in (None, "")]
+
+
+def _matcher(kind: str, pattern: str | Filter | None, use_regex: bool) -> Filter | None:
+    if pattern is None:
+        return None
+    if callable(pattern):
+        return pattern
+    if not isinstance(pattern, str):
+        raise XNATValueError(f"the {kind} filter must be a pattern or a callable, not {type(pattern).__name__}")
+    if use_regex:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise XNATValueError(f"the {kind} filter {pattern!r} is not a regular expression: {error}") from None
+        return lambda obj: any(compiled.fullmatch(name) for name in _names(kind, obj))
+    return lambda obj: any(fnmatch.fnmatchcase(name, pattern) for name in _names(kind, obj))
+
+
+def create_filter_funcs(project: str | Filter | None = None, subject: str | Filter | None = None,
+                        experiment: str | Filter | None = None, scan: str | Filter | None = None,
+                        resource: str | Filter | None = None, use_regex: bool = False) -> FilterFunctions:
+    """Filters from patterns or callables (see the module documentation)."""
+    return FilterFunctions(*(_matcher(kind, value, use_regex) for kind, value in (
+        ("project", project), ("subject", subject), ("experiment", experiment), ("scan", scan),
+        ("resource", resource))))
+
+
+# -- the log ------------------------------------------------------------------------------
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+class MappingLog:
+    """Results by URI, kept in a JSON-lines file (the last line for a URI wins)."""
+
+    def __init__(self, filename: str | os.PathLike | None) -> None:
+        self.filename = Path(filename) if filename is not None else None
+        self.states: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        if self.filename is not None and self.filename.is_file():
+            for number, line in enumerate(self.filename.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                    self.states[str(entry["uri"])] = entry
+                except (ValueError, KeyError, TypeError):
+                    # a line cut off by a crash: that object simply runs again
+                    logger.warning("%s line %d is not a log entry; ignored", self.filename, number)
+
+    def succeeded(self, uri: str) -> bool:
+        entry = self.states.get(uri)
+        return bool(entry and entry.get("success"))
+
+    def record(self, uri: str, success: bool, result: Any) -> None:
+        entry = {"uri": uri, "success": success, "result": result,
+                 "date": datetime.datetime.now().isoformat(timespec="seconds")}
+        with self._lock:
+            self.states[uri] = entry
+            if self.filename is not None:
+                with open(self.filename, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+                    handle.flush()
+
+
+# -- the walk -----------------------------------------------------------------------------
+def _level_of(root: Any) -> str:
+    if hasattr(root, "projects") and hasattr(root, "create_object"):
+        return "connection"
+    xsi_type = str(getattr(root, "__xsi_type__", ""))
+    session = getattr(root, "xnat_session", None)
+    classes = getattr(session, "XNAT_CLASS_LOOKUP", {}) or {}
+    chain = [c for c in type(root).__mro__]
+    for kind, base in (("project", "xnat:projectData"), ("subject", "xnat:subjectData"),
+                       ("experiment", "xnat:experimentData"), ("scan", "xnat:imageScanData")):
+        cls = classes.get(base)
+        if xsi_type == base or (cls is not None and cls in chain):
+            return kind
+    raise XNATValueError(f"cannot map over {root!r}: map from a session, project, subject, experiment or scan")
+
+
+def _walk(obj: Any, kind: str, target: str, filters: FilterFunctions) -> Iterator[Any]:
+    owner_target = target.replace("_resource", "")
+    if kind == owner_target:
+        if target.endswith("_resource"):
+            for resource in obj.resources.values():
+                if filters.allows("resource", resource):
+                    yield resource
+        else:
+            yield obj
+        return
+    child_kind = _ORDER[_ORDER.index(kind) + 1]
+    for child in getattr(obj, _CHILDREN[kind]).values():
+        if filters.allows(child_kind, child):
+            yield from _walk(child, child_kind, target, filters)
+
+
+@contextmanager
+def _sigint(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        logger.warning("Interrupted: the map stops after the current object")
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _uri(obj: Any) -> str:
+    return str(getattr(obj, "fulluri", None) or getattr(obj, "uri"))
+
+
+def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | str,
+                args: list[Any] | tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
+                filter_function: FilterFunctions | None = None,
+                logfile: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Call ``function(obj, *args, **kwargs)`` on every object at ``level`` below ``root``.
+
+    :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
+    :raises TypeError: with a ``logfile``, a result that JSON cannot hold
+    """
+    try:
+        level = MappingLevel(level)
+    except ValueError:
+        raise XNATValueError(f"unknown level {level!r}: use one of {', '.join(m.value for m in MappingLevel)}") \
+            from None
+    start = _level_of(root)
+    target = level.value
+    if _ORDER.index(target.replace("_resource", "")) < _ORDER.index(start):
+        raise XNATValueError(f"cannot map at level {target} from a {start}")
+    log = MappingLog(logfile)
+    filters = filter_function or FilterFunctions()
+    results: dict[str, Any] = {}
+    stop = threading.Event()
+    with _sigint(stop):
+        for obj in _walk(root, start, target, filters):
+            uri = _uri(obj)
+            if log.succeeded(uri):
+                results[uri] = log.states[uri]["result"]
+                continue
+            try:
+                result = function(obj, *(args or ()), **(kwargs or {}))
+            except Exception as error:  # noqa: BLE001 - recorded, the map goes on
+                logger.info("map: %s failed: %s", uri, error)
+                results[uri] = MappedFunctionFailed(f"{type(error).__name__}: {error}")
+                log.record(uri, False, results[uri].reason)
+            else:
+                if logfile is not None and not _json_safe(result):
+                    raise TypeError(f"map with a logfile needs JSON results; {uri} gave a {type(result).__name__}")
+                results[uri] = result
+                log.record(uri, True, result)
+            if stop.is_set():
+                break
+    return results
+
+
+def search(root: Any, project: str | Filter | None = None, subject: str | Filter | None = None,
+           experiment: str | Filter | None = None, scan: str | Filter | None = None,
+           resource: str | Filter | None = None, use_regex: bool = False,
+           level: MappingLevel | str = MappingLevel.SCAN) -> list[Any]:
+    """The objects at ``level`` whose names (and those of their parents) match the filters."""
+    filters = create_filter_funcs(project, subject, experiment, scan, resource, use_regex)
+    return list(map_objects(root, lambda obj: obj, level, filter_function=filters).values())
+
+
+def batch_download(root: Any, target_directory: str | os.PathLike, project: str | Filter | None = None,
+                   subject: str | Filter | None = None, experiment: str | Filter | None = None,
+                   scan: str | Filter | None = None, resource: str | Filter | None = None, use_regex: bool = False,
+                   level: MappingLevel | str = MappingLevel.SCAN) -> list[str]:
+    """``download_dir(target_directory)`` on every matching object; the folders written."""
+    Path(target_directory).mkdir(parents=True, exist_ok=True)
+    found = []
+    for obj in search(root, project, subject, experiment, scan, resource, use_regex, level):
+        logger.info("batch_download: %s", _uri(obj))
+        found.append(str(obj.download_dir(os.fspath(target_directory))))
+    return found
