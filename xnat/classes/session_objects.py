@@ -23,6 +23,11 @@ class SessionObjectsMixin:
 
     _objects_layer: Any = None
     _classes: Any = None
+    #: Parallel transfers for jobs of many files (download_dir, upload_dir per_file).
+    transfer_workers: int = 4
+    #: How often a failed transfer is tried again, and the first wait (doubling) in seconds.
+    transfer_retries: int = 3
+    transfer_backoff: float = 0.5
 
     # -- classes: a hand-written FileData joins every namespace ---------------------------
 
@@ -112,7 +117,8 @@ class SessionObjectsMixin:
         self._check_connection()  # type: ignore[attr-defined]
         default = getattr(self, "request_timeout", None) or 300.0
         return Transferer(self.interface, self.server, timeout=timeout or default,  # type: ignore[attr-defined]
-                          workers=getattr(self, "transfer_workers", 4))
+                          workers=self.transfer_workers, retries=self.transfer_retries,
+                          backoff=self.transfer_backoff)
 
     def download(self, uri: str, target: str | os.PathLike, format: str | None = None, verbose: bool | None = None,
                  timeout: Any = None, expected_md5_digest: str | None = None, overwrite: bool = True,
