@@ -44,6 +44,9 @@ def render_table(rows: list[Row], out: TextIO) -> None:
             elif cell.value is None and cell.error:
                 footnotes.append(f"{row.figure} / {name}: {cell.error}")
                 cells.append(f"n/a [{len(footnotes)}]")
+            elif cell.error:   # some runs failed: the median is of the others
+                footnotes.append(f"{row.figure} / {name}, failed run: {cell.error}")
+                cells.append(f"{cell.text(row.unit)} [{len(footnotes)}]")
             else:
                 cells.append(cell.text(row.unit))
         target = row.target.describe(row.unit) if row.target else ""
@@ -64,7 +67,7 @@ def render_table(rows: list[Row], out: TextIO) -> None:
         for figure, note in notes:
             out.write(f"  {figure}: {note}\n")
     if footnotes:
-        out.write("\nnot available:\n")
+        out.write("\nnot available, or failed runs:\n")
         for index, text in enumerate(footnotes, 1):
             out.write(f"  [{index}] {text}\n")
     out.write("\nserver CPU = the server process's CPU time as a share of each client run's wall time.\n")

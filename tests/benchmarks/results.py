@@ -55,7 +55,8 @@ def summarize(results: list[dict[str, Any]], key: str, missing: str = "") -> Cel
         return Cell(None, error=f"{missing}: {error}" if missing else error)
     cell = Cell(statistics.median(values), runs=len(values))
     if errors:
-        cell.note = f"({len(errors)} failed runs)"
+        cell.note = f"({len(errors)} of {len(results)} runs failed)"
+        cell.error = errors[0]
     return cell
 
 

@@ -124,7 +124,7 @@ def test_summarize_reports_errors_and_medians() -> None:
     failed = summarize([{"error": "AttributeError: no projects"}], "seconds", "not built yet")
     assert failed.value is None and failed.error == "not built yet: AttributeError: no projects"
     partial = summarize([{"seconds": 1.0}, {"error": "boom"}], "seconds")
-    assert partial.value == 1.0 and "1 failed" in partial.note
+    assert partial.value == 1.0 and "1 of 2 runs failed" in partial.note and partial.error == "boom"
 
 
 def test_child_output_parsing_and_library_check() -> None:
