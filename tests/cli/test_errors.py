@@ -1,0 +1,110 @@
+"""User mistakes give one clear line on stderr and exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.code == 1, (result.out, result.err)
+    assert len(result.err_lines) == 1, result.err
+    line = result.err_lines[0]
+    assert line.startswith("xnat: error: ")
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+def test_no_server_anywhere(cli):
+    assert_one_line_error(cli("ls"), "No XNAT server given", "XNATPY_HOST")
+
+
+def test_a_host_that_is_not_a_url(cli):
+    assert_one_line_error(cli("ls", "--host", "xnat.example.org"), "did you mean https://xnat.example.org")
+
+
+def test_a_host_where_nothing_listens(cli, clean_env):
+    clean_env.setenv("XNATPY_USER", "admin")
+    clean_env.setenv("XNATPY_PASS", "admin")
+    assert_one_line_error(cli("ls", "--host", "http://127.0.0.1:1"), "could not connect", "127.0.0.1:1")
+
+
+def test_wrong_password(cli, as_admin, clean_env):
+    clean_env.setenv("XNATPY_PASS", "not-the-password")
+    result = cli("ls")
+    assert_one_line_error(result, "Login to", "as user 'admin' failed", "401")
+    assert "not-the-password" not in result.err
+
+
+def test_a_user_without_a_password_and_no_terminal(cli, as_admin, clean_env):
+    clean_env.delenv("XNATPY_PASS")
+    assert_one_line_error(cli("ls", "--user", "alice", stdin=""), "No password for user 'alice'", ".netrc")
+
+
+def test_password_stdin_without_a_user(cli, as_admin, clean_env):
+    clean_env.delenv("XNATPY_USER")
+    assert_one_line_error(cli("ls", "--password-stdin", stdin="x\n"), "--password-stdin needs a user")
+
+
+def test_a_netrc_others_can_read_is_refused(cli, as_admin, clean_env, tmp_path):
+    clean_env.delenv("XNATPY_USER")
+    clean_env.delenv("XNATPY_PASS")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login admin password admin\n")
+    netrc.chmod(0o644)
+    assert_one_line_error(cli("ls", "--netrc", str(netrc)), "chmod 600")
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("NOPE", "no entry with ID or name 'NOPE' in /data/projects"),
+    ("DEMO/NOBODY", "no entry with ID or label 'NOBODY' in /data/projects/DEMO/subjects"),
+    ("DEMO/DEMO_001/DEMO_001_MR1/99", "'99'"),
+    ("DEMO/DEMO_001/DEMO_001_MR1/2/DICOM", "'DICOM'"),
+])
+def test_missing_objects(cli, as_admin, path, fragment):
+    assert_one_line_error(cli("ls", path), fragment)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (("ls", "DEMO//DEMO_001"), "empty segment"),
+    (("ls", "A/B/C/D/E/F"), "too deep"),
+    (("ls", "DEMO", "--filter", "label"), "--filter expects NAME=VALUE"),
+    (("ls", "DEMO", "--column", "nope"), "no column 'nope' here"),
+    (("ls", "DEMO", "--filter", "nope=x"), "--filter on unknown column 'nope'"),
+    (("ls", "--resources"), "need a PATH"),
+    (("ls", "DEMO", "--resources", "--resource", "X"), "not both"),
+    (("rest", "get", "/data/projects/NOPE"), "returned 404"),
+    (("rest", "get", "data/projects"), "should start with a /"),
+    (("rest", "put", "/data/projects/DEMO/resources/X/files/a", "--data", "@/no/such/file"), "No such file"),
+    (("rest", "get", "/data/projects", "--query", "format"), "--query expects NAME=VALUE"),
+    (("rest",), "rest needs a method"),
+    (("download", "DEMO/DEMO_001", "out", "--scans", "1"), "--scans is for a session"),
+    (("download", "DEMO/DEMO_001", "out", "--flat"), "--flat is for a resource"),
+    (("upload", "DEMO", "--resource", "R", "/no/such/file"), "/no/such/file: no such file or folder"),
+    (("upload", "DEMO/DEMO_001/DEMO_001_MR1/2/NIFTI", "--resource", "R", __file__), "names a resource"),
+    (("logout",), "no session to log out of"),
+])
+def test_bad_input(cli, as_admin, argv, fragment):
+    assert_one_line_error(cli(*argv), fragment)
+
+
+def test_download_into_a_file_is_refused(cli, as_admin, tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    assert_one_line_error(cli("download", "DEMO", str(target)), "is not a folder")
+    assert target.read_text() == "keep me"
+
+
+def test_a_private_project_is_not_there_for_a_non_member(cli, as_admin, clean_env):
+    clean_env.setenv("XNATPY_USER", "alice")
+    clean_env.setenv("XNATPY_PASS", "secret")
+    assert_one_line_error(cli("ls", "DEMO"), "no entry with ID or name 'DEMO'")
+    result = cli("rest", "put", "/data/projects/DEMO/subjects/INTRUDER")
+    assert_one_line_error(result, "INTRUDER returned 404")
+
+
+def test_an_expired_or_unknown_session_id(cli, as_admin, clean_env):
+    clean_env.setenv("XNATPY_JSESSION", "0123456789ABCDEF0123456789ABCDEF")
+    result = cli("ls")
+    assert_one_line_error(result, "not (or no longer) valid")
+    assert "0123456789ABCDEF" not in result.err
