@@ -175,7 +175,13 @@ class PrearchiveSession:
         self._row = dict(row) if row else None
 
     def __repr__(self) -> str:
-        return f"<PrearchiveSession {self.id}>"
+        return f"<PrearchiveSession {self.uri.partition('/prearchive/projects/')[2]}>"  # no request in a repr
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrearchiveSession) and other.uri == self.uri
+
+    def __hash__(self) -> int:
+        return hash(self.uri)
 
     @property
     def data(self) -> dict[str, str]:

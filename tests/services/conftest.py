@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,39 @@ def case001(reference: Path) -> Path:
 @pytest.fixture(scope="session")
 def case001_zip(case001: Path) -> bytes:
     return zip_folder(case001)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An embedded XNAT over HTTP, shared by a module's tests (each uses its own project)."""
+    from xnat.testing.runner import XNATServer
+
+    with XNATServer(data_dir=tmp_path_factory.mktemp("xnat"), users=["admin:admin:admin", "alice:alice"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def connection(server: Any) -> Iterator[Any]:
+    """``xnat.connect`` as admin to ``server``."""
+    import xnat
+
+    with xnat.connect(server.url, user="admin", password="admin") as session:
+        yield session
+
+
+_COUNTER = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def project(connection: Any) -> str:
+    """A new, empty project of the shared server."""
+    name = f"PRJ{next(_COUNTER):03d}"
+    connection.put(f"/data/projects/{name}")
+    return name
+
+
+@pytest.fixture(scope="session")
+def case001_file(case001_zip: bytes, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("case001") / "Case001.zip"
+    path.write_bytes(case001_zip)
+    return path

@@ -51,11 +51,33 @@ def element_fields(ctx: Ctx, element: str) -> Response:
     name = datatypes.canonical(element)
     if name is None:
         raise HTTPError(404, f"Unknown data type: {element}")
-    rows = []
+    rows = _display_fields(ctx, name)  # issue 8: the display fields searches use (PROJECT, INSERT_DATE...)
     for found in datatypes.fields_of(name):
+        if found.name.upper() in {r["FIELD_ID"] for r in rows}:
+            continue
         if found.xs_type is None or not found.xs_type.startswith("xs:") or found.multiple:
             continue
         rows.append({"FIELD_ID": found.name.upper(), "HEADER": found.name, "SUMMARY": found.name,
                      "TYPE": found.xs_type.split(":", 1)[1], "REQUIRES_VALUE": "false", "DESC": "",
                      "ELEMENT_NAME": name, "SRC": "0"})
     return table(ctx, rows, FIELD_DEFAULTS, "", always=())
+
+
+# issue 8: XNAT's own display fields, which are not schema fields (REST-NOTES §10)
+_DISPLAY = {"xnat:projectData": ("ID", "NAME", "INSERT_DATE", "INSERT_USER"),
+            "xnat:subjectData": ("SUBJECT_ID", "SUBJECT_LABEL", "PROJECT", "INSERT_DATE", "INSERT_USER"),
+            "xnat:subjectAssessorData": ("SUBJECT_ID", "SUBJECT_LABEL"),
+            "xnat:experimentData": ("ID", "EXPT_ID", "LABEL", "PROJECT", "DATE", "INSERT_DATE", "INSERT_USER")}
+
+
+def _display_fields(ctx: Ctx, name: str) -> list[dict[str, str]]:
+    datatypes, rows = ctx.app.datatypes, []
+    for base, fields in _DISPLAY.items():
+        if not datatypes.is_a(name, base):
+            continue
+        for field_id in fields:
+            if field_id not in {r["FIELD_ID"] for r in rows}:
+                kind = "date" if field_id.endswith("DATE") else "string"
+                rows.append({"FIELD_ID": field_id, "HEADER": field_id.replace("_", " ").title(), "SUMMARY": field_id,
+                             "TYPE": kind, "REQUIRES_VALUE": "false", "DESC": "", "ELEMENT_NAME": name, "SRC": "1"})
+    return rows

@@ -95,6 +95,8 @@ def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
         record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
         if table_name == "scans":
             record["image_session_id"] = record["id_session"] = row["experiment_id"]
+        elif table_name == "subjects":  # the subject display fields SUBJECT_ID / SUBJECT_LABEL
+            record["subject_id"], record["subject_label"] = record["id"], record["label"]
         record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
         for key, value in list(record["_fields"].items()):
             if key.startswith("demographics/"):

@@ -1,0 +1,173 @@
+"""The client's import, prearchive and DICOM services end to end against the embedded server."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services.conftest import zip_folder
+from xnat.dicom import scan_dicom_dump, scan_read_dicom
+from xnat.exceptions import XNATResponseError, XNATUploadError, XNATValueError
+from xnat.prearchive import Prearchive, PrearchiveSession
+from xnat.services import Services, guess_content_type
+
+SERIES = {"2": "T1 SPIN ECHO", "4": "SAG LOCALIZER", "9": "HEME SUSEPTIBILITY"}
+
+
+def _file_count(connection: Any, experiment: Any) -> int:
+    return len(connection.get_json(f"/data/experiments/{experiment.id}/scans/ALL/files")["ResultSet"]["Result"])
+
+
+def _experiments(connection: Any, project: str) -> list[dict[str, str]]:
+    return connection.get_json(f"/data/projects/{project}/experiments")["ResultSet"]["Result"]
+
+
+def test_import_case001_straight_into_the_archive(connection: Any, project: str, case001_file: Path) -> None:
+    experiment = Services(connection).import_(case001_file, project=project)
+    assert experiment.__xsi_type__ == "xnat:mrSessionData"
+    assert experiment.label == "Case001" and experiment.project == project
+    scans = experiment.scans
+    assert {scan.id: scan.series_description for scan in scans.values()} == SERIES
+    assert _file_count(connection, experiment) == 55
+    assert Prearchive(connection).sessions(project) == []
+
+
+def test_import_through_the_prearchive_then_archive(connection: Any, project: str, case001_file: Path) -> None:
+    staged = Services(connection).import_(case001_file, destination=f"/prearchive/projects/{project}")
+    assert isinstance(staged, PrearchiveSession)
+    assert staged.status == "READY" and staged.project == project and staged.subject == "Case001"
+    assert staged.uploaded is not None and staged.timestamp is not None
+    assert {scan.id: scan.series_description for scan in staged.scans} == SERIES
+    scan = next(s for s in staged.scans if s.id == "9")
+    assert scan.resources["DICOM"].file_count == 32 and len(scan.files) == 32
+    header = scan.read_dicom()
+    assert header.SeriesDescription == "HEME SUSEPTIBILITY" and header.Modality == "MR"
+    assert "PixelData" not in header
+    assert [r["value"] for r in scan.dicom_dump(["SeriesDescription"])] == ["HEME SUSEPTIBILITY"]
+    assert Prearchive(connection).find(project=project, status="READY") == [staged]
+    experiment = staged.archive(subject="SUBJ", experiment="SESSION1")
+    assert experiment.label == "SESSION1"
+    assert {s.id: s.series_description for s in experiment.scans.values()} == SERIES
+    assert _file_count(connection, experiment) == 55
+    assert Prearchive(connection).sessions(project) == []
+
+
+def test_import_dir_and_bytes(connection: Any, project: str, case001: Path, case001_zip: bytes) -> None:
+    services = Services(connection)
+    first = services.import_dir(case001 / "4_SAG LOCALIZER", project=project, subject="S1", experiment="E1")
+    assert first.label == "E1" and [s.id for s in first.scans.values()] == ["4"]
+    second = services.import_(data=case001_zip, project=project, subject="S2", experiment="E2",
+                              content_type="application/zip")
+    assert _file_count(connection, second) == 55
+
+
+def test_overwrite(connection: Any, project: str, case001_file: Path) -> None:
+    services = Services(connection)
+    first = services.import_(case001_file, project=project)
+    with pytest.raises(XNATUploadError, match="409.*already exists"):
+        services.import_(case001_file, project=project)
+    again = services.import_(case001_file, project=project, overwrite="append")
+    assert again.id == first.id and _file_count(connection, again) == 55
+    assert len(_experiments(connection, project)) == 1
+    errors = Prearchive(connection).find(project=project, status="ERROR")
+    assert len(errors) == 1 and errors[0].name == "Case001"
+    with pytest.raises(XNATResponseError, match="403.*not READY"):
+        errors[0].archive()
+    errors[0].delete()
+    assert Prearchive(connection).sessions(project) == []
+
+
+def test_non_dicom_and_half_dicom_uploads(connection: Any, project: str, case001: Path, tmp_path: Path) -> None:
+    services = Services(connection)
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(XNATUploadError, match="400.*holds no DICOM"):
+        services.import_(data=zip_folder(tmp_path), project=project, content_type="application/zip")
+    half = zip_folder(case001 / "4_SAG LOCALIZER", extra={"readme.txt": b"hello"})
+    with pytest.raises(XNATUploadError, match="400.*readme.txt"):
+        services.import_(data=half, project=project, content_type="application/zip")
+    assert _experiments(connection, project) == []
+    assert Prearchive(connection).sessions(project, allow_receiving=True) == []
+    kept = services.import_(data=half, project=project, content_type="application/zip", ignore_unparsable=True)
+    assert [s.id for s in kept.scans.values()] == ["4"]
+
+
+def test_project_that_does_not_exist_or_is_not_yours(server: Any, connection: Any, case001_file: Path) -> None:
+    with pytest.raises(XNATUploadError, match="404"):
+        Services(connection).import_(case001_file, project="NO_SUCH_PROJECT")
+    import xnat
+
+    with xnat.connect(server.url, user="alice", password="alice") as alice:
+        with pytest.raises(XNATUploadError, match="404"):  # private and not hers: invisible
+            Services(alice).import_(case001_file, project="PRJ001")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"overwrite": "always"}, "overwrite"),
+    ({"destination": "/elsewhere/P"}, "destination"),
+    ({"data": b"x"}, "exactly one"),
+])
+def test_bad_arguments_are_refused_before_sending(connection: Any, case001_file: Path, kwargs: dict,
+                                                  words: str) -> None:
+    with pytest.raises(XNATValueError, match=words):
+        Services(connection).import_(case001_file, project="P", **kwargs)
+
+
+def test_missing_file_and_folder(connection: Any, tmp_path: Path) -> None:
+    with pytest.raises(XNATValueError, match="not a file"):
+        Services(connection).import_(tmp_path / "nope.zip", project="P")
+    with pytest.raises(XNATValueError, match="not a folder"):
+        Services(connection).import_dir(tmp_path / "nope", project="P")
+
+
+def test_prearchive_move_rebuild_download(connection: Any, project: str, case001_file: Path, tmp_path: Path) -> None:
+    other = project + "B"
+    connection.put(f"/data/projects/{other}")
+    staged = Services(connection).import_(case001_file, destination=f"/prearchive/projects/{project}")
+    staged.rebuild()
+    assert staged.status == "READY"
+    target = staged.download(tmp_path / "staged.zip")
+    assert len(zipfile.ZipFile(target).namelist()) == 55
+    staged.move(other)
+    assert Prearchive(connection).sessions(project) == []
+    assert staged.project == other and staged.status == "READY"
+    assert [s.id for s in Prearchive(connection).sessions(other)] == [staged.id]
+    with pytest.raises(XNATResponseError, match="404"):
+        staged.move("NO_SUCH_PROJECT")
+
+
+def test_scan_dicom_dump_and_read_dicom(connection: Any, project: str, case001_file: Path) -> None:
+    experiment = Services(connection).import_(case001_file, project=project)
+    scan = experiment.scans["4"]
+    rows = scan_dicom_dump(scan, ["SeriesDescription", "Manufacturer", "PatientName"])
+    assert {r["desc"]: r["value"] for r in rows} == {"Series Description": "SAG LOCALIZER",
+                                                     "Manufacturer": "GE MEDICAL SYSTEMS", "Patient's Name": "Case001"}
+    dataset = scan_read_dicom(scan)
+    assert dataset.SeriesInstanceUID == "1.2.840.113654.2.45.2.115982" and "PixelData" not in dataset
+    assert scan_read_dicom(scan, read_pixel_data=True).pixel_array.shape == (256, 256)
+    services = Services(connection)
+    assert services.dicom_dump(f"/archive/projects/{project}/subjects/Case001/experiments/Case001",
+                               fields="Modality")[0]["value"] == "MR"
+    with pytest.raises(XNATValueError, match="src"):
+        services.dicom_dump("")
+    with pytest.raises(XNATResponseError, match="404"):
+        services.dicom_dump(f"/archive/projects/{project}/subjects/Case001/experiments/Nope")
+
+
+def test_refresh_catalog(connection: Any, project: str, case001_file: Path) -> None:
+    experiment = Services(connection).import_(case001_file, project=project)
+    services = Services(connection)
+    services.refresh_catalog(experiment, checksum=True, append=True, delete=True, populate_stats=True)
+    services.refresh_catalog(f"/archive/projects/{project}/subjects/Case001/experiments/Case001/scans/2")
+    assert _file_count(connection, experiment) == 55
+    with pytest.raises(XNATResponseError, match="404"):
+        services.refresh_catalog(f"/archive/projects/{project}/subjects/Case001/experiments/Nope", append=True)
+
+
+def test_guess_content_type() -> None:
+    assert guess_content_type("a.ZIP") == "application/zip"
+    assert guess_content_type("a.tar.gz") == guess_content_type("b.tgz") == "application/x-gzip"
+    assert guess_content_type("a.tar") == "application/x-tar"
+    assert guess_content_type("a.unknownext") == "application/octet-stream"

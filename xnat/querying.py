@@ -1,0 +1,103 @@
+"""``Class.query()`` for the generated classes of a session, and their display fields.
+
+:func:`install_search` gives every searchable generated class (projects, subjects,
+experiments and their subtypes):
+
+* ``query(*constraints)``: a :class:`xnat.search.Query` on the class, bound to the session;
+* ``DEFAULT_SEARCH_FIELDS`` and ``FROM_SEARCH_URI``: the columns a query shows when none
+  are chosen, and the URI template ``all()``/``first()``/``one()`` build objects from;
+* the server's display fields as class attributes (``MrSessionData.PROJECT``,
+  ``MrSessionData.INSERT_DATE``), read from ``/data/search/elements/{type}`` the first
+  time ``query()`` is used on the class (one request per class, not one per class at
+  connect as xnatpy does), or at once with :func:`inject_search_fields`.
+
+Display fields never replace an attribute the class already has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .search import BaseConstraint, Query, SearchField
+
+__all__ = ["install_search", "inject_search_fields", "query_for"]
+
+logger = logging.getLogger(__name__)
+
+# (base type, default display columns, URI template from the lower-cased column keys)
+_LEVELS = (
+    ("xnat:projectData", ("ID",), "{session_uri}/projects/{id}"),
+    ("xnat:subjectData", ("SUBJECT_ID", "PROJECT"), "{session_uri}/projects/{project}/subjects/{subject_id}"),
+    ("xnat:subjectAssessorData", ("ID", "PROJECT", "SUBJECT_ID"),
+     "{session_uri}/projects/{project}/subjects/{subject_id}/experiments/{id}"),
+)
+_LOCK = threading.Lock()
+
+
+def _level(cls: type, lookup: dict[str, type]) -> tuple[str, tuple[str, ...], str] | None:
+    for base, fields, template in reversed(_LEVELS):  # most specific first
+        base_cls = lookup.get(base)
+        if getattr(cls, "__xsi_type__", "") == base or (base_cls is not None and issubclass(cls, base_cls)):
+            return base, fields, template
+    return None
+
+
+def inject_search_fields(cls: type, session: Any) -> list[str]:
+    """Add the server's display fields of ``cls`` as class attributes; the names added."""
+    xsi_type = getattr(cls, "__xsi_type__", "")
+    with _LOCK:
+        if cls.__dict__.get("_search_fields_injected"):
+            return []
+    rows = session.get_json(f"/data/search/elements/{xsi_type}")["ResultSet"]["Result"]
+    added = []
+    with _LOCK:
+        for row in rows:
+            field_id = str(row.get("FIELD_ID", ""))
+            if not field_id.isidentifier() or "=" in field_id or hasattr(cls, field_id):
+                continue
+            kind = str(row.get("TYPE") or "string")
+            setattr(cls, field_id, SearchField(xsi_type, field_id, kind if ":" in kind else f"xs:{kind}"))
+            added.append(field_id)
+        type.__setattr__(cls, "_search_fields_injected", True)
+    return added
+
+
+def query_for(cls: type, session: Any, *constraints: BaseConstraint) -> Query:
+    """A query on ``cls`` (its display fields injected first)."""
+    inject_search_fields(cls, session)
+    return Query(cls, session).filter(*constraints)
+
+
+class _QueryMethod:
+    """``Class.query(*constraints)``: a descriptor, so it works on the class itself."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        session = self._session
+
+        def query(*constraints: BaseConstraint) -> Query:
+            """A search on this data type; chain ``.filter(...)``, ``.view(...)``, ``.all()``."""
+            return query_for(owner, session, *constraints)
+
+        return query
+
+
+def install_search(session: Any) -> int:
+    """Give the session's generated classes ``query()`` and the search templates; how many."""
+    lookup: dict[str, type] = dict(getattr(session, "XNAT_CLASS_LOOKUP", {}) or {})
+    count = 0
+    for cls in set(lookup.values()):
+        found = _level(cls, lookup)
+        if found is None:
+            continue
+        _, fields, template = found
+        type.__setattr__(cls, "query", _QueryMethod(session))
+        type.__setattr__(cls, "DEFAULT_SEARCH_FIELDS", fields)
+        type.__setattr__(cls, "FROM_SEARCH_URI", template)
+        count += 1
+    logger.debug("search installed on %d classes", count)
+    return count
