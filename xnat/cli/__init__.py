@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     # One import per command; each module is light until its command runs.
-    from xnat.cli import demo, login, ls, rest, serve, transfer
+    from xnat.cli import demo, login, ls, rest, serve, services, transfer
 
     parser = _Parser(
         prog="xnat",
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.register(commands)
     ls.register(commands)
     transfer.register(commands)
+    services.register(commands)
     rest.register(commands)
     serve.register(commands)
     return parser
