@@ -131,7 +131,11 @@ class ObjectLayer:
         ident = row.get(listing.id_key) or None
         cls = self.class_for(row.get("xsiType"), SPECS[kind].default_type)
         parent = listing.parent
-        key = rest.identity_key(uri, ident if kind != "files" else None)
+        level = rest.COLLECTIONS.get(kind)
+        if ident and level in ("project", "subject", "experiment"):
+            key: Any = (level, ident)  # the common case, without parsing the URI
+        else:
+            key = rest.identity_key(uri, ident if kind != "files" else None)
         session = self.session
 
         def build() -> Any:
