@@ -171,3 +171,34 @@ def test_guess_content_type() -> None:
     assert guess_content_type("a.tar.gz") == guess_content_type("b.tgz") == "application/x-gzip"
     assert guess_content_type("a.tar") == "application/x-tar"
     assert guess_content_type("a.unknownext") == "application/octet-stream"
+
+
+def test_read_dicom_fetches_only_the_header_of_a_big_file(connection: Any, project: str, case001: Path,
+                                                          tmp_path: Path) -> None:
+    import pydicom
+
+    source = sorted((case001 / "4_SAG LOCALIZER").rglob("*"))
+    dataset = pydicom.dcmread(next(p for p in source if p.is_file()))
+    dataset.Rows = dataset.Columns = 2048
+    dataset.PixelData = bytes(2048 * 2048 * 2)  # 8 MiB of pixels after the header
+    big = tmp_path / "big.dcm"
+    dataset.save_as(big)
+    connection.put(f"/data/projects/{project}/subjects/S")
+    connection.put(f"/data/projects/{project}/subjects/S/experiments/E?xsiType=xnat:mrSessionData")
+    experiment = connection.create_object(f"/data/projects/{project}/subjects/S/experiments/E")
+    connection.put(f"{experiment.uri}/scans/1?xsiType=xnat:mrScanData")
+    connection.put(f"{experiment.uri}/scans/1/resources/DICOM/files/big.dcm?inbody=true", data=big.read_bytes())
+    received: list[int] = []
+
+    def count(response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.request.method == "GET" and response.request.path_url.split("?")[0].endswith("big.dcm"):
+            received.append(int(response.headers.get("Content-Length", 0)))
+        return response
+
+    connection.interface.hooks["response"].append(count)
+    try:
+        header = scan_read_dicom(experiment.scans["1"])
+    finally:
+        connection.interface.hooks["response"].remove(count)
+    assert header.Rows == 2048 and header.SeriesDescription == "SAG LOCALIZER" and "PixelData" not in header
+    assert received and sum(received) < 1024 * 1024 < big.stat().st_size

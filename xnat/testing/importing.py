@@ -15,6 +15,7 @@ default schema set and the real one.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import shutil
 import sqlite3
@@ -133,7 +134,6 @@ def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: s
 
 
 def _scans_json(session: PrearchiveSession) -> str:
-    import json
     return json.dumps(session.scans)
 
 
@@ -218,7 +218,6 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
 
 
 def _loads(text: str) -> dict[str, Any]:
-    import json
     return json.loads(text) if text else {}
 
 
