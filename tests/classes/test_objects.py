@@ -323,3 +323,27 @@ def test_server_answers_404_for_a_missing_resource(session) -> None:
     experiment = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"]
     response = session.get(f"{experiment.uri}/resources/NOPE", format="json", accepted_status=[404, 500])
     assert response.status_code == 404
+
+
+def test_create_project_subject_via_listing_and_reconstruction(session) -> None:
+    project = session.classes.ProjectData(parent=session, id="NEWP", name="New project")
+    assert repr(project) == "<ProjectData NEWP (New project)>" and session.projects["New project"] is project
+    subject = session.classes.SubjectData(parent=project.subjects, label="via_listing")
+    assert subject.parent is project and project.subjects["via_listing"] is subject
+    experiment = session.classes.MrSessionData(parent=subject, label="e1", date="2021-02-03")
+    assert experiment.date == datetime.date(2021, 2, 3) and experiment.subject is subject
+    reconstruction = session.classes.ReconstructedImageData(parent=experiment, id="rec1", type="T1")
+    assert experiment.reconstructions["rec1"] is reconstruction and reconstruction.type == "T1"
+    with pytest.raises(XNATObjectAlreadyExistsError, match="project named 'NEWP'"):
+        session.classes.ProjectData(parent=session, id="NEWP")
+    with pytest.raises(XNATValueError, match="cannot be changed"):
+        experiment.id = "OTHER"
+
+
+def test_local_objects_never_touch_the_network(session, counter) -> None:
+    counter.reset()
+    scan = session.classes.MrScanData(id="5", type="T2")
+    assert (scan.id, scan.type, repr(scan)) == ("5", "T2", "<MrScanData (not stored)>")
+    with pytest.raises(XNATValueError, match="not stored on a server"):
+        scan.delete()
+    assert counter.count == 0

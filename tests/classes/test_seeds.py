@@ -38,7 +38,7 @@ def test_xnatpy_subject_session_scan_resource_upload_example(xnat_server, tmp_pa
     experiment_back = subject_back.experiments['new_scan_label']
     assert experiment_back.__xsi_type__ == 'xnat:mrSessionData'
     scan_back = experiment_back.scans['unique_scan_ID']
-    assert scan_back.type == 'new_scan_type' and scan_back.__xsi_type__ == 'xnat:mrScanData'
+    assert scan_back is scan and scan_back.type == 'new_scan_type' and scan_back.__xsi_type__ == 'xnat:mrScanData'
     files = scan_back.resources['NIFTI'].files
     assert list(files.keys()) == ['uploaded_filename']
     assert files['uploaded_filename'].size == file_path.stat().st_size

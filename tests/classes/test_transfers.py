@@ -155,3 +155,19 @@ def test_bad_uploads_are_refused_before_sending(session, experiment, counter, tm
     assert resource.files["one.txt"].size == 3
     resource.upload_data("three", "one.txt", overwrite=True)
     assert resource.files["one.txt"].size == 5
+
+
+def test_upload_with_extract_and_file_attributes(experiment, tmp_path) -> None:
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("a/one.txt", "one")
+        bundle.writestr("two.txt", "two")
+    resource = experiment.create_resource("BUNDLE")
+    resource.upload(archive, "bundle.zip", extract=True)
+    assert sorted(resource.files.keys()) == ["a/one.txt", "two.txt"]
+    with open(tmp_path / "one.txt", "wb") as handle:
+        handle.write(b"tagged")
+    with open(tmp_path / "one.txt", "rb") as handle:
+        resource.upload(handle, "tagged.txt", file_format="TXT", file_content="NOTE", file_tags="x")
+    tagged = resource.files["tagged.txt"]
+    assert (tagged.file_format, tagged.file_content, tagged.collection) == ("TXT", "NOTE", "BUNDLE")

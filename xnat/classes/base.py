@@ -151,6 +151,12 @@ class XNATBaseObject:
         value = self._get_field("ID")
         return None if value is None else str(value)
 
+    @id.setter
+    def id(self, value: Any) -> None:
+        if self._mode != _LOCAL:
+            raise XNATValueError(f"the ID of {self!r} cannot be changed (XNAT: 'ID cannot be modified')")
+        self._datafields["ID"] = None if value is None else str(value)
+
     @property
     def parent(self) -> Any:
         """The containing object, when known (for a listed object: the listing's owner)."""

@@ -87,6 +87,14 @@ def identity_key(uri: str, id_: str | None = None) -> Hashable:
                 return (level, ident)
         elif level == "resource" and (id_ or value).isdigit():
             return ("resource", id_ or value)
+        # Scans, reconstructions, files...: anchor the path at the innermost accession ID, so
+        # /data/projects/P/subjects/S/experiments/E/scans/1 and /data/experiments/E/scans/1 meet.
+        for index in range(len(pairs) - 2, -1, -1):
+            anchor, ident = pairs[index]
+            if anchor in ("subjects", "experiments", "assessors") and _ACCESSION.match(ident):
+                anchor = "experiments" if anchor == "assessors" else anchor
+                rest = "/".join(f"{c}/{v}" for c, v in pairs[index + 1:])
+                return ("uri", f"/data/{anchor}/{ident}/{rest}")
     return ("uri", normalize_uri(uri))
 
 

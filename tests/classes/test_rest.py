@@ -1,0 +1,42 @@
+"""URI rules and the identity map, without a server."""
+
+from __future__ import annotations
+
+import gc
+
+from xnat.classes.rest import IdentityMap, identity_key, normalize_uri, split_uri
+
+
+class Thing:
+    pass
+
+
+def test_uri_spellings_meet() -> None:
+    assert normalize_uri("/REST/projects/P/") == "/data/projects/P"
+    assert normalize_uri("/data/archive/experiments/E?format=json") == "/data/experiments/E"
+    assert split_uri("/data/experiments/E/scans/1/resources/9/files/a/b.dcm") == [
+        ("experiments", "E"), ("scans", "1"), ("resources", "9"), ("files", "a/b.dcm")]
+    assert split_uri("/data/experiments/A/out/resources/R") == [("experiments", "A"), ("resources", "R")]
+    long = "/data/archive/projects/P/subjects/XNAT_S00001/experiments/XNAT_E00002"
+    assert identity_key(long) == identity_key("/data/experiments/XNAT_E00002") == ("experiment", "XNAT_E00002")
+    assert identity_key("/data/projects/P/subjects/label_only", "XNAT_S00009") == ("subject", "XNAT_S00009")
+    assert identity_key("/data/projects/P") == ("project", "P")
+    assert identity_key(f"{long}/scans/1") == identity_key("/data/experiments/XNAT_E00002/scans/1")
+    assert identity_key("/data/experiments/XNAT_E00002/scans/1/resources/12") == ("resource", "12")
+    assert identity_key("/data/projects/P/resources/NOTES") == ("uri", "/data/projects/P/resources/NOTES")
+
+
+def test_identity_map_keeps_recent_objects_and_lets_the_rest_go() -> None:
+    identity = IdentityMap(keep=3)
+    made = [identity.get_or_create(("uri", str(i)), Thing) for i in range(10)]
+    assert identity.get_or_create(("uri", "4"), Thing) is made[4]
+    del made
+    gc.collect()
+    assert len(identity) == 3  # the three most recently used
+    assert identity.get(("uri", "4")) is not None and identity.get(("uri", "0")) is None
+    identity.clear()
+    gc.collect()
+    assert len(identity) == 0
+    held = identity.get_or_create(("uri", "x"), Thing)
+    identity.remove(("uri", "x"))
+    assert ("uri", "x") not in identity and held is not None
