@@ -58,8 +58,9 @@ class Plugins(Mapping[str, PluginConfiguration]):
         self._data: dict[str, PluginConfiguration] | None = None
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        return f"<Plugins {sorted(self.data)}>"
+    def __repr__(self) -> str:  # never a request in a repr
+        data = self._data
+        return f"<Plugins {sorted(data)}>" if data is not None else "<Plugins (not read yet)>"
 
     @property
     def data(self) -> dict[str, PluginConfiguration]:

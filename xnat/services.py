@@ -163,7 +163,10 @@ class Services:
         if uri.startswith(("/data/prearchive/", "/prearchive/")):
             from .prearchive import Prearchive
 
-            return Prearchive(self.xnat_session).session(uri)
+            prearchive = getattr(self.xnat_session, "prearchive", None)  # the session's own cache, when wired
+            if not isinstance(prearchive, Prearchive):
+                prearchive = Prearchive(self.xnat_session)
+            return prearchive.session(uri)
         return self.xnat_session.create_object(uri)
 
     def import_dir(self, directory: str | os.PathLike, overwrite: str | None = None, quarantine: bool = False,

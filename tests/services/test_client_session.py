@@ -1,0 +1,55 @@
+"""The services as attributes of a session (``session.services``, ``session.prearchive``, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xnat.inspect import Inspect
+from xnat.mapping import MappingLevel
+from xnat.plugins import Plugins
+from xnat.prearchive import Prearchive
+from xnat.services import Services
+from xnat.session_services import SessionServicesMixin
+from xnat.users import Users
+
+
+@pytest.fixture(scope="module")
+def wired(connection: Any) -> Any:
+    """The connection, with the services mixin (already there once the session is wired)."""
+    if not isinstance(connection, SessionServicesMixin):
+        connection.__class__ = type("WiredSession", (SessionServicesMixin, type(connection)), {})
+    return connection
+
+
+def test_helpers_are_made_once_without_requests(wired: Any) -> None:
+    sent: list[str] = []
+    hook = lambda response, *a, **k: sent.append(response.request.path_url)  # noqa: E731
+    wired.interface.hooks["response"].append(hook)
+    try:
+        helpers = [wired.services, wired.prearchive, wired.users, wired.inspect, wired.plugins]
+        assert [type(h) for h in helpers] == [Services, Prearchive, Users, Inspect, Plugins]
+        assert wired.services is wired.services and wired.prearchive is wired.prearchive
+        assert all(repr(h) for h in helpers)
+        assert sent == []
+    finally:
+        wired.interface.hooks["response"].remove(hook)
+
+
+def test_import_search_and_scanners_through_the_session(wired: Any, case001_file: Path) -> None:
+    wired.put("/data/projects/WIRED")
+    experiment = wired.services.import_(case001_file, project="WIRED", overwrite="delete")
+    wired.put(f"/data/experiments/{experiment.id}?scanner=ROOM7")
+    assert "ROOM7" in wired.scanners
+    assert {"T1 SPIN ECHO", "SAG LOCALIZER", "HEME SUSEPTIBILITY"} <= {r["type"] for r in wired.scan_types}
+    found = wired.search(project="WIRED", scan="*LOCALIZER", level=MappingLevel.SCAN)
+    assert [s.id for s in found] == ["4"]
+    labels = wired.map(lambda e: e.label, "experiment", filter_function=None)
+    assert "Case001" in labels.values()
+    staged = wired.services.import_(case001_file, destination="/prearchive/projects/WIRED", experiment="Again")
+    assert staged in wired.prearchive.sessions("WIRED")
+    assert staged is wired.prearchive.session(staged.uri)
+    staged.delete()
+    assert wired.prearchive.find(project="WIRED") == []
