@@ -163,3 +163,15 @@ def test_search_and_batch_download(connection: Any, archived: str, tmp_path: Pat
     written = batch_download(connection, tmp_path / "out", project=archived, experiment="Second", scan="SAG*")
     assert len(written) == 1
     assert len([p for p in (tmp_path / "out").rglob("*") if p.is_file()]) == 3
+
+
+def test_pyxnat_searches_the_embedded_server(server: Any, archived: str) -> None:
+    pyxnat = pytest.importorskip("pyxnat")
+    interface = pyxnat.Interface(server.url, "admin", "admin")
+    table = interface.select("xnat:mrSessionData", ["xnat:mrSessionData/LABEL", "xnat:mrSessionData/PROJECT"]).where(
+        [("xnat:mrSessionData/PROJECT", "=", archived), "AND"])
+    assert sorted(row["label"] for row in table) == ["Case001", "Second"]
+    scans = interface.select("xnat:mrScanData", ["xnat:mrScanData/ID", "xnat:mrScanData/TYPE"]).where(
+        [("xnat:mrScanData/TYPE", "LIKE", "%SPIN%"), ("xnat:mrScanData/PROJECT", "=", archived), "AND"])
+    assert sorted(row["type"] for row in scans) == ["T1 SPIN ECHO", "T1 SPIN ECHO"]
+    assert "xnat:mrSessionData" in interface.inspect.datatypes("xnat:mr*")
