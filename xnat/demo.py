@@ -155,7 +155,9 @@ def run_demo(server_url: str | None = None, *, user: str = DEMO_USER, password: 
     :param out: where to print the tour (default: ``sys.stdout``)
     """
     tour = _Tour(out or sys.stdout, STEPS)
-    plan = StudyPlan(project, SAMPLE_STUDY.name, SAMPLE_STUDY.description,
+    # Project names are unique on a server too: a second tour gets its own.
+    name = SAMPLE_STUDY.name if project == SAMPLE_STUDY.project else f"{SAMPLE_STUDY.name} ({project})"
+    plan = StudyPlan(project, name, SAMPLE_STUDY.description,
                      tuple((label.replace("DEMO", project, 1), gender, age)
                            for label, gender, age in SAMPLE_STUDY.subjects), SAMPLE_STUDY.scans)
     with ExitStack() as stack:
@@ -245,19 +247,37 @@ def _walk(tour: _Tour, session: Any, plan: StudyPlan, workdir: Path) -> None:
 
     tour.step("Search: MR sessions of the project scanned before 2022",
               "MR = session.classes.MrSessionData",
-              f"MR.query().filter(MR.project == {plan.project!r}).filter(MR.date < date(2022, 1, 1)).all()")
+              "query = MR.query()      # also adds the server's search fields: MR.PROJECT, MR.DATE, ...",
+              f"query.filter(MR.PROJECT == {plan.project!r}).filter(MR.DATE < date(2022, 1, 1)).all()")
     mr_class = session.classes.MrSessionData
-    found = (mr_class.query().filter(mr_class.project == plan.project)
-             .filter(mr_class.date < datetime.date(2022, 1, 1)).all())
+    if not hasattr(mr_class, "query"):  # older connect() did not install search on the classes
+        from xnat.querying import install_search
+
+        install_search(session)
+    query = mr_class.query()
+    found = query.filter(mr_class.PROJECT == plan.project).filter(mr_class.DATE < datetime.date(2022, 1, 1)).all()
     tour.show(", ".join(sorted(e.label for e in found)))
 
 
 def _wait_for_interrupt() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM, whatever handlers the process started with.
+
+    A shell starts background jobs with SIGINT ignored, so the handlers are set here
+    (and put back afterwards) rather than relying on KeyboardInterrupt.
+    """
+    import signal
     import threading
 
     stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
