@@ -14,7 +14,6 @@ import re
 import selectors
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -226,6 +225,3 @@ def make_small_files(folder: Path, count: int, size: int) -> None:
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"f{index:05d}.dat").write_bytes(os.urandom(size))
 
-
-def python_for_server() -> str:
-    return sys.executable
