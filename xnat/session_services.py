@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from . import mapping
+from . import services_behaviour  # noqa: F401  (registers scan/project/mapping behaviour)
 from .inspect import Inspect
 from .plugins import Plugins
 from .prearchive import Prearchive

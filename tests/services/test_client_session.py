@@ -53,3 +53,20 @@ def test_import_search_and_scanners_through_the_session(wired: Any, case001_file
     assert staged is wired.prearchive.session(staged.uri)
     staged.delete()
     assert wired.prearchive.find(project="WIRED") == []
+
+
+def test_object_behaviour(wired: Any, case001_file: Path, tmp_path: Path) -> None:
+    wired.put("/data/projects/BEHAVE")
+    wired.put("/data/projects/BEHAVE/users/Collaborators/alice")
+    experiment = wired.services.import_(case001_file, project="BEHAVE")
+    scan = experiment.scans["9"]
+    assert [r["value"] for r in scan.dicom_dump("SeriesDescription")] == ["HEME SUSEPTIBILITY"]
+    assert scan.read_dicom().SeriesInstanceUID == "1.2.840.113654.2.45.2.109108"
+    project = wired.create_object("/data/projects/BEHAVE")
+    assert project.users["alice"].access_level == "Collaborators"
+    counts = project.map(lambda s: len(s.resources["DICOM"].files), "scan")
+    assert sorted(counts.values()) == [3, 20, 32]
+    assert [s.id for s in experiment.search(scan="SAG*")] == ["4"]
+    log = tmp_path / "log.jsonl"
+    assert experiment.map(lambda s: s.id, "scan_resource", logfile=log)
+    assert len(log.read_text().splitlines()) == 3

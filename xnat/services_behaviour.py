@@ -1,0 +1,72 @@
+"""Behaviour the services layer adds to generated classes (registered by xsi type).
+
+* scans: ``scan.dicom_dump(fields)`` (the server's DICOM dump of the first file) and
+  ``scan.read_dicom(file=None, read_pixel_data=False, force=False)`` (pydicom, reading
+  only the byte ranges it needs);
+* projects: ``project.users``, the project's users with their access level;
+* projects, subjects, experiments and scans: ``map(function, level, ...)``, ``search``
+  and ``batch_download`` below the object (see :mod:`xnat.mapping`).
+
+Importing this module registers the mixins (:mod:`xnat.session_services` imports it, so
+every session built after ``import xnat`` has them).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import mapping
+from .classes.registry import behaviour
+from .dicom import scan_dicom_dump, scan_read_dicom
+from .users import Users
+
+__all__ = ["ScanDicomBehaviour", "ProjectUsersBehaviour", "MappableBehaviour"]
+
+
+@behaviour("xnat:imageScanData")
+class ScanDicomBehaviour:
+    """DICOM of a scan."""
+
+    def dicom_dump(self, fields: list[str] | str | None = None) -> list[dict[str, str]]:
+        """The header of the scan's first DICOM file: rows ``{tag1, tag2, vr, value, desc}``."""
+        return scan_dicom_dump(self, fields)
+
+    def read_dicom(self, file: Any = None, read_pixel_data: bool = False, force: bool = False) -> Any:
+        """A pydicom dataset of one DICOM file of the scan (the first by default)."""
+        return scan_read_dicom(self, file, read_pixel_data, force)
+
+
+@behaviour("xnat:projectData")
+class ProjectUsersBehaviour:
+    """Users of a project."""
+
+    @property
+    def users(self) -> Users:
+        """login -> user, with ``access_level`` (Owners, Members, Collaborators)."""
+        return Users(self.xnat_session, f"/data/projects/{self.id}/users")  # type: ignore[attr-defined]
+
+
+class MappableBehaviour:
+    """``map``, ``search`` and ``batch_download`` below an object."""
+
+    def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
+            logfile: str | os.PathLike | None = None) -> dict[str, Any]:
+        """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``)."""
+        return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile)
+
+    def search(self, project: Any = None, subject: Any = None, experiment: Any = None, scan: Any = None,
+               resource: Any = None, use_regex: bool = False, level: Any = mapping.MappingLevel.SCAN) -> list[Any]:
+        """The objects at ``level`` below this one whose names match the filters."""
+        return mapping.search(self, project, subject, experiment, scan, resource, use_regex, level)
+
+    def batch_download(self, target_directory: str | os.PathLike, project: Any = None, subject: Any = None,
+                       experiment: Any = None, scan: Any = None, resource: Any = None, use_regex: bool = False,
+                       level: Any = mapping.MappingLevel.SCAN) -> list[str]:
+        """``download_dir`` on every matching object below this one."""
+        return mapping.batch_download(self, target_directory, project, subject, experiment, scan, resource,
+                                      use_regex, level)
+
+
+for _xsi_type in ("xnat:projectData", "xnat:subjectData", "xnat:subjectAssessorData"):
+    behaviour(_xsi_type)(MappableBehaviour)
