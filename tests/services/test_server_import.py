@@ -162,3 +162,30 @@ def test_empty_body_and_wrong_method(alice: Api) -> None:
 
 def test_anonymous_import_needs_login(app: XNATApp, case001_zip: bytes) -> None:
     assert Api(app, None).post("/data/services/import?project=P1", data=case001_zip).status_code == 401
+
+
+def test_failure_half_way_through_archiving_leaves_nothing(app: XNATApp, alice: Api, admin: Api,
+                                                          case001_zip: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write, calls = app.files.write, []
+
+    def failing_write(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 30:  # scan 2 is in, scan 4 is in, scan 9 is half copied
+            raise OSError(28, "No space left on device")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(app.files, "write", failing_write)
+    r = _import(alice, case001_zip)
+    assert r.status_code == 500
+    assert len(calls) == 30
+    assert _archive_counts(admin) == (0, 0)
+    assert admin.rows("/data/subjects") == []
+    assert not [p for p in app.files.root.rglob("*") if p.is_file()]
+    entries = alice.rows("/data/prearchive/projects/P1")
+    assert [e["status"] for e in entries] == ["ERROR"]
+    monkeypatch.undo()
+    assert alice.post(f"/data/services/archive?src={entries[0]['url']}").status_code == 403  # ERROR: not READY
+    assert alice.post(f"/data/services/prearchive/rebuild?src={entries[0]['url']}").status_code == 200
+    r = alice.post(f"/data/services/archive?src={entries[0]['url']}")
+    assert r.status_code == 200, r.text
+    assert _archive_counts(admin) == (1, 55)
