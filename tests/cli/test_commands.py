@@ -200,3 +200,34 @@ def test_upload_files_and_a_folder_then_overwrite(cli, as_admin, tmp_path):
     back = tmp_path / "back"
     assert cli("download", f"{owner}/QC", str(back), "--flat", "-q").code == 0
     assert (back / "a.txt").read_text() == "changed"
+
+
+def test_login_can_save_an_alias_token_in_a_private_netrc(cli, as_admin, clean_env, tmp_path):
+    netrc = tmp_path / "netrc"
+    result = cli("login", "--save-token", "--netrc", str(netrc))
+    assert result.code == 0, result.err
+    assert result.out == "" and "Saved an alias token for admin" in result.err
+    assert netrc.stat().st_mode & 0o777 == 0o600
+    machine, host, login, alias, password, secret = netrc.read_text().split()
+    assert (machine, host, login, password) == ("machine", as_admin.split("//")[1], "login", "password")
+    assert alias != "admin" and "admin" not in secret and secret not in result.err
+
+    clean_env.delenv("XNATPY_USER")
+    clean_env.delenv("XNATPY_PASS")  # only the token in the netrc now
+    listing = cli("ls", "--netrc", str(netrc), "-c", "ID", "--no-header")
+    assert listing.code == 0, listing.err
+    assert listing.out.split() == ["DEMO"]
+
+    again = cli("login", "--save-token", "--netrc", str(netrc), "--user", "admin", "--password-stdin",
+                stdin="admin\n")
+    assert again.code == 1 and "already has an entry" in again.err
+    assert len(netrc.read_text().splitlines()) == 1
+
+
+def test_save_token_refuses_a_netrc_others_can_read(cli, as_admin, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine other.example.org login x password y\n")
+    netrc.chmod(0o644)
+    result = cli("login", "--save-token", "--netrc", str(netrc))
+    assert result.code == 1 and "chmod 600" in result.err
+    assert netrc.read_text() == "machine other.example.org login x password y\n"

@@ -32,15 +32,16 @@ COMMANDS = _subcommands()
 
 def test_the_issue_s_commands_all_exist():
     names = {command[0] for command in COMMANDS}
-    assert {"login", "logout", "ls", "download", "upload", "rest", "serve", "demo"} <= names
+    assert {"login", "logout", "ls", "download", "upload", "import", "prearchive", "rest", "serve", "demo"} <= names
     assert {("rest", verb) for verb in ("get", "put", "post", "delete")} <= set(COMMANDS)
+    assert {("prearchive", action) for action in ("ls", "archive", "move", "delete")} <= set(COMMANDS)
 
 
 def test_top_level_help_teaches(cli):
     result = cli("--help")
     assert result.code == 0
     assert "xnat demo" in result.out and "getting started" in result.out
-    for command in ("login", "logout", "ls", "download", "upload", "rest", "serve", "demo"):
+    for command in ("login", "logout", "ls", "download", "upload", "import", "prearchive", "rest", "serve", "demo"):
         assert f"    {command}" in result.out
 
 

@@ -9,21 +9,30 @@
 
 The id is printed alone on stdout so that ``$(...)`` captures it; keep it private, it
 stands for your password until the server session ends.
+
+``xnat login --save-token`` instead asks the server for an alias token and adds it to
+the netrc file (created with mode 600) for the host, so that later commands log in with
+it and no password is stored anywhere. Tokens expire on the server's schedule (two days
+by default on XNAT); run it again then.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from xnat.cli.common import CONNECTION_EPILOG, connect, connection_options
+from xnat.cli.common import CONNECTION_EPILOG, connect, connection_options, open_session
 
 LOGIN_EPILOG = f"""\
 examples:
   export XNATPY_JSESSION=$(xnat login --host https://xnat.example.org --user alice)
   xnat ls                      # reuses the session: no password asked
   xnat logout                  # ends it on the server
+
+  xnat login --host https://xnat.example.org --user alice --save-token
+  xnat ls --host https://xnat.example.org   # logs in with the token from ~/.netrc
 
 {CONNECTION_EPILOG}"""
 
@@ -43,6 +52,9 @@ def register(commands: Any) -> None:
                     "server expires it (after its idle timeout).",
         epilog=LOGIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    login.add_argument("--save-token", action="store_true",
+                       help="save an alias token for this host in the netrc file (mode 600) "
+                            "instead of printing a session id")
     login.set_defaults(handler=run_login)
     logout = commands.add_parser(
         "logout", parents=[connection_options()], help="end a session started by 'xnat login'",
@@ -53,6 +65,8 @@ def register(commands: Any) -> None:
 
 
 def run_login(args: argparse.Namespace) -> int:
+    if args.save_token:
+        return _save_token(args)
     session = connect(args, model=False, keep_server_session=True)
     try:
         jsession = session.jsession
@@ -80,3 +94,53 @@ def run_logout(args: argparse.Namespace) -> int:
     session.disconnect()
     print(f"Logged out of {server}", file=sys.stderr)
     return 0
+
+
+def _save_token(args: argparse.Namespace) -> int:
+    """Issue an alias token and append it to the netrc file for the server's host."""
+    from urllib.parse import urlsplit
+
+    from xnat.auth import check_netrc_permissions, default_netrc_path
+    from xnat.cli import CommandError
+    from xnat.services import Services
+
+    path = default_netrc_path(args.netrc)
+    if path.exists():
+        check_netrc_permissions(path)  # never add a secret to a file others can read
+    with open_session(args, model=False) as session:
+        host = urlsplit(session.server).netloc
+        existing = _netrc_hosts(path)
+        if host in existing or (urlsplit(session.server).hostname or "") in existing:
+            raise CommandError(f"{path} already has an entry for {host}: remove it first, then log in again")
+        services = getattr(session, "services", None) or Services(session)
+        token = services.issue_token()
+        user = session.logged_in_user
+    _append_entry(path, host, token.alias, token.secret)
+    print(f"Saved an alias token for {user} on {host} in {path}; it expires on the server's schedule",
+          file=sys.stderr)
+    return 0
+
+
+def _netrc_hosts(path: Path) -> set[str]:
+    import netrc
+
+    if not path.exists():
+        return set()
+    try:
+        return set(netrc.netrc(str(path)).hosts)
+    except (netrc.NetrcParseError, OSError):
+        from xnat.cli import CommandError
+
+        raise CommandError(f"{path} could not be read: check its syntax") from None
+
+
+def _append_entry(path: Path, host: str, login: str, password: str) -> None:
+    import os
+
+    # Created 0600 from the start; an existing file was checked to be private already.
+    needs_newline = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as stream:
+        if needs_newline:
+            stream.write("\n")
+        stream.write(f"machine {host} login {login} password {password}\n")
