@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import XNATObjectDestroyedError, XNATValueError
@@ -59,6 +61,14 @@ class XNATBaseObject:
     #: The session: on a class, the one whose schemas built it (set by the class factory);
     #: on an instance, the one it belongs to.
     xnat_session: Any = None
+
+    # Per-instance state; these class-level values are the defaults (see _setup).
+    _row: Mapping[str, str] | None = None
+    _destroyed: bool = False
+    _caching: bool | None = None
+    _root: "XNATBaseObject | None" = None
+    _nested_item: dict[str, Any] | None = None
+    _datafields: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(
         self,
@@ -98,13 +108,9 @@ class XNATBaseObject:
         self._parent = parent
         self._fieldname = fieldname
         self._mode = _LOCAL
-        self._row: dict[str, str] | None = None
-        self._cache: dict[str, Any] = {}
-        self._destroyed = False
-        self._caching: bool | None = None
-        self._datafields = {}
-        self._root: XNATBaseObject | None = None
-        self._nested_item: dict[str, Any] | None = None
+        self._row = None
+        # Rarely used state stays at the class defaults below until set: a listed object
+        # costs a few slots, not a dozen dicts.
 
     # -- construction by the object layer ------------------------------------------------
 
@@ -224,6 +230,14 @@ class XNATBaseObject:
     @caching.setter
     def caching(self, value: bool | None) -> None:
         self._caching = value
+
+    @property
+    def _cache(self) -> dict[str, Any]:
+        """Fetched document and listings of this object, made on first use."""
+        store = self.__dict__.get("_cache_store")
+        if store is None:
+            store = self.__dict__.setdefault("_cache_store", {})
+        return store
 
     def clearcache(self) -> None:
         """Forget the fetched document and listings; the listing row is forgotten too."""

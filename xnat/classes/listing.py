@@ -28,12 +28,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from xnat.exceptions import XNATKeyError, XNATValueError
 
-__all__ = ["XNATListing", "ListingRows"]
+__all__ = ["XNATListing", "ListingRows", "RowView"]
 
 # fetch(uri, query) -> list of row dicts, as the server's ResultSet.Result
 Fetch = Callable[[str, dict[str, str]], list[dict[str, str]]]
-# make(row, listing) -> the object for a row
-Make = Callable[[dict[str, str], "XNATListing"], Any]
+# make(row, listing) -> the object for a row (a read-only mapping of column -> text)
+Make = Callable[[Mapping[str, str], "XNATListing"], Any]
 
 
 class ListingRows:
@@ -68,6 +68,37 @@ class ListingRows:
 
     def as_dict(self, index: int) -> dict[str, str]:
         return dict(zip(self.columns, self.rows[index]))
+
+
+class RowView(Mapping[str, str]):
+    """One row of a :class:`ListingRows` as a read-only mapping, without copying it.
+
+    Objects made from a listing keep one of these (two slots) instead of a dict per row.
+    """
+
+    __slots__ = ("_rows", "_index")
+
+    def __init__(self, rows: ListingRows, index: int) -> None:
+        self._rows = rows
+        self._index = index
+
+    def __getitem__(self, key: str) -> str:
+        position = self._rows._position.get(key)
+        if position is None:
+            raise KeyError(key)
+        return self._rows.rows[self._index][position]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.columns)
+
+    def __len__(self) -> int:
+        return len(self._rows.columns)
+
+    def __repr__(self) -> str:
+        return f"RowView({dict(self)!r})"
 
 
 def _text(value: Any) -> str:
@@ -186,7 +217,7 @@ class XNATListing:
     # -- mapping and sequence access -----------------------------------------------------
 
     def _object(self, index: int) -> Any:
-        return self._make(self.rows.as_dict(index), self)
+        return self._make(RowView(self.rows, index), self)
 
     def _locate(self, key: str) -> int:
         by_id, by_key = self._indexes()

@@ -15,12 +15,12 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import unquote
 
 from ..exceptions import XNATValueError
 from . import rest
-from .listing import XNATListing
+from .listing import RowView, XNATListing
 
 __all__ = ["ObjectLayer", "SPECS", "ListingSpec"]
 
@@ -124,7 +124,7 @@ class ObjectLayer:
             raise XNATValueError(f"the server's schemas define neither {xsi_type!r} nor {default!r}")
         return cls
 
-    def from_row(self, row: dict[str, str], listing: XNATListing, kind: str) -> Any:
+    def from_row(self, row: Mapping[str, str], listing: XNATListing, kind: str) -> Any:
         uri = row.get("URI") or f"{listing.uri}/{row.get(listing.id_key, '')}"
         if kind == "files":
             uri = rest.normalize_uri(uri)
@@ -143,7 +143,8 @@ class ObjectLayer:
 
         obj = self.identity.get_or_create(key, build)
         if obj._row is not row:  # newer listing values win over what the object knew
-            obj._row = {**(obj._row or {}), **row}
+            old = obj._row
+            obj._row = row if old is None or isinstance(old, RowView) else {**old, **row}
             if obj._parent is None and parent is not None:
                 obj._parent = parent
         return obj

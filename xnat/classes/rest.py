@@ -101,15 +101,24 @@ def identity_key(uri: str, id_: str | None = None) -> Hashable:
 class IdentityMap:
     """Weakly held objects by key, with the ``keep`` most recently used held strongly.
 
+    Keys are ``(space, name)`` pairs (``("experiment", "XNAT_E00001")``); each space is its
+    own weak dictionary keyed by the name alone, so an entry costs no key tuple of its own.
     ``get_or_create(key, factory)`` returns the live object for ``key`` or stores the one
     ``factory()`` makes; two threads asking for the same key get the same object.
     """
 
     def __init__(self, keep: int = 512) -> None:
-        self._objects: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+        self._spaces: dict[Hashable, weakref.WeakValueDictionary[Hashable, Any]] = {}
         self._recent: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self._keep = keep
         self._lock = threading.RLock()
+
+    def _space(self, key: Hashable) -> tuple["weakref.WeakValueDictionary[Hashable, Any]", Hashable]:
+        space, name = key if isinstance(key, tuple) and len(key) == 2 else ("", key)
+        objects = self._spaces.get(space)
+        if objects is None:
+            objects = self._spaces[space] = weakref.WeakValueDictionary()
+        return objects, name
 
     def _touch(self, key: Hashable, obj: Any) -> None:
         recent = self._recent
@@ -120,28 +129,32 @@ class IdentityMap:
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
-            obj = self._objects.get(key)
+            objects, name = self._space(key)
+            obj = objects.get(name)
             if obj is not None:
                 self._touch(key, obj)
             return obj
 
     def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
         with self._lock:
-            obj = self._objects.get(key)
+            objects, name = self._space(key)
+            obj = objects.get(name)
             if obj is None:
                 obj = factory()
-                self._objects[key] = obj
+                objects[name] = obj
             self._touch(key, obj)
             return obj
 
     def put(self, key: Hashable, obj: Any) -> None:
         with self._lock:
-            self._objects[key] = obj
+            objects, name = self._space(key)
+            objects[name] = obj
             self._touch(key, obj)
 
     def remove(self, key: Hashable) -> None:
         with self._lock:
-            self._objects.pop(key, None)
+            objects, name = self._space(key)
+            objects.pop(name, None)
             self._recent.pop(key, None)
 
     def clear(self) -> None:
@@ -151,12 +164,13 @@ class IdentityMap:
 
     def values(self) -> list[Any]:
         with self._lock:
-            return list(self._objects.values())
+            return [obj for objects in self._spaces.values() for obj in objects.values()]
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._objects)
+            return sum(len(objects) for objects in self._spaces.values())
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
-            return key in self._objects
+            objects, name = self._space(key)  # type: ignore[arg-type]
+            return name in objects
