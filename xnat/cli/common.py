@@ -28,10 +28,12 @@ from typing import Any, Iterator, Sequence
 
 __all__ = [
     "JSESSION_VARIABLES",
+    "connect",
     "connection_options",
     "open_session",
     "print_rows",
     "parse_pairs",
+    "session_id",
 ]
 
 JSESSION_VARIABLES = ("XNATPY_JSESSION", "XNAT_JSESSION")
@@ -81,7 +83,8 @@ def _configure_logging(verbosity: int) -> None:
                         level=logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
-def _jsession(args: argparse.Namespace) -> str | None:
+def session_id(args: argparse.Namespace) -> str | None:
+    """The session id to reuse: --jsession, else XNATPY_JSESSION or XNAT_JSESSION."""
     if getattr(args, "jsession", None):
         return args.jsession
     for name in JSESSION_VARIABLES:
@@ -115,7 +118,7 @@ def connect(args: argparse.Namespace, *, model: bool = True, keep_server_session
 
     _configure_logging(getattr(args, "verbose", 0))
     password = _read_password(args)
-    jsession = _jsession(args)
+    jsession = session_id(args)
     user = args.user
     if jsession is not None:
         # A session id stands in for the credentials: do not read or prompt for any.

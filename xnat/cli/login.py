@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xnat.cli.common import CONNECTION_EPILOG, connect, connection_options, open_session
+from xnat.cli.common import CONNECTION_EPILOG, connect, connection_options, open_session, session_id
 
 LOGIN_EPILOG = f"""\
 examples:
@@ -83,9 +83,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 def run_logout(args: argparse.Namespace) -> int:
     from xnat.cli import CommandError
-    from xnat.cli.common import _jsession
-
-    if _jsession(args) is None:
+    if session_id(args) is None:
         raise CommandError("no session to log out of: give --jsession ID or set XNATPY_JSESSION")
     # A reused session that is disconnected without keeping it alive is logged out
     # on the server (DELETE /data/JSESSION).
