@@ -347,3 +347,22 @@ def test_local_objects_never_touch_the_network(session, counter) -> None:
     with pytest.raises(XNATValueError, match="not stored on a server"):
         scan.delete()
     assert counter.count == 0
+
+
+def test_scan_parameters_are_a_simple_listing(session, counter) -> None:
+    scan = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"].scans["1"]
+    params = scan.parameters.add_param
+    assert dict(params) == {}
+    counter.reset()
+    with pytest.raises(XNATValueError, match="cannot be the name of a field"):
+        params["a/b"] = "1"
+    assert counter.count == 0
+
+
+@pytest.mark.xfail(strict=True, reason="embedded server refuses scan parameters (400 Invalid field "
+                                       "parameters/addParam[name=te]/addField); reported to engineer A")
+def test_scan_parameters_round_trip(session) -> None:
+    scan = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"].scans["1"]
+    scan.parameters.add_param["te"] = "5"
+    scan.clearcache()
+    assert scan.parameters.add_param["te"] == "5"

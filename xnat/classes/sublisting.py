@@ -29,6 +29,8 @@ def child_value(owner: "XNATBaseObject", prop: "ChildProperty") -> Any:
     """What a complex schema field of a bound or nested object reads as."""
     if prop.xpath.endswith("fields/field"):
         return XNATSimpleListing(owner, prop.xpath, "name", "field")
+    if prop.item_type == "xnat:addField":  # scan parameters: addParam[name=K]/addField
+        return XNATSimpleListing(owner, prop.xpath, "name", "addField")
     if prop.kind == "values":
         return [item.get("data_fields", {}).get(prop.xpath.rsplit("/", 1)[-1])
                 for item in owner._children(prop.xpath)]
