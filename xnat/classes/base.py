@@ -86,7 +86,7 @@ class XNATBaseObject:
             next((s for s in (session, xnat_session, type(self).xnat_session) if s is not None), None),
             uri, id_, parent, fieldname,
         )
-        self._datafields: dict[str, Any] = dict(datafields or {})
+        self._datafields = dict(datafields or {})
         if overwrites:
             self._datafields.update(overwrites)
         for name in fields:
@@ -109,7 +109,7 @@ class XNATBaseObject:
         self._fieldname = fieldname
         self._mode = _LOCAL
         self._row = None
-        # Rarely used state stays at the class defaults below until set: a listed object
+        # Rarely used state stays at the class-level defaults until set: a listed object
         # costs a few slots, not a dozen dicts.
 
     # -- construction by the object layer ------------------------------------------------
@@ -376,6 +376,7 @@ class XNATBaseObject:
         from .properties import check_facets, convert_from_text, convert_to_text
 
         query: dict[str, str] = {}
+        written: dict[str, str] = {}
         for name, value in {**(values or {}), **kwargs}.items():
             descriptor = type(self).__fields__.get(name) or getattr(type(self), "__schema_fields__", {}).get(name)
             if descriptor is None or not hasattr(descriptor, "facets"):
@@ -387,12 +388,14 @@ class XNATBaseObject:
             except ValueError as exc:
                 raise XNATValueError(f"{descriptor.name}: {exc}") from None
             query[f"{self.xpath}/{descriptor.xpath}"] = text
+            written[descriptor.xpath] = text
         if self._mode == _LOCAL:
-            self._datafields.update({k.rsplit("/", 1)[1]: v for k, v in query.items()})
+            self._datafields.update(written)
             return
         self._write(query)
-        if self._row is not None:
-            self._row = {k: v for k, v in self._row.items() if k in ("ID", "URI", "xsiType")}
+        row = self._row
+        if row is not None and any(name in row for name in written):  # keep the row true
+            self._row = {**row, **{name: text for name, text in written.items() if name in row}}
 
     def del_(self, name: str) -> None:
         """Clear a field (XNAT's ``NULL``)."""

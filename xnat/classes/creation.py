@@ -67,10 +67,7 @@ def kind_of(obj_or_class: Any) -> str | None:
 def _parent_kind(parent: Any) -> str:
     if hasattr(parent, "create_object") and hasattr(parent, "classes"):
         return "session"
-    kind = kind_of(parent)
-    if kind == "experiment" or (kind == "assessor"):
-        return "experiment" if kind == "experiment" else "assessor"
-    return kind or type(parent).__name__
+    return kind_of(parent) or type(parent).__name__
 
 
 def container_for(cls: type, parent: Any) -> tuple[str, str, str]:
@@ -151,8 +148,10 @@ def create_on_server(obj: "XNATBaseObject", parent: Any, fields: dict[str, Any])
     obj._id = new_id if kind != "resource" else None
     obj._mode = "bound"
     obj._parent = parent if _parent_kind(parent) != "session" else None
-    obj._row = {name: str(text) for name, text in pending.items()}
-    obj._row.setdefault("ID", new_id) if kind != "resource" else None
+    row = {name: str(text) for name, text in pending.items()}
+    if kind != "resource":
+        row.setdefault("ID", new_id)
+    obj._row = row
     obj._datafields = {}
     register = getattr(session, "_register_new", None)
     if register is not None:
