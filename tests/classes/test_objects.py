@@ -170,10 +170,14 @@ def test_filter_and_tables(session) -> None:
     experiments = session.projects["PROJ001"].experiments
     narrowed = experiments.filter(label="*_MR002")
     assert sorted(e.label for e in narrowed) == ["PROJ001_S00001_MR002", "PROJ001_S00002_MR002"]
+    subject = session.projects["PROJ001"].subjects["PROJ001_S00001"]
+    session.classes.MrSessionData(parent=subject, label="NEW_MR002")
+    assert len(narrowed) == 3  # a filtered listing is refreshed after a create too
+    assert len(experiments) == 5
     table = experiments.tabulate(columns=["ID", "label"])
-    assert len(table) == 4 and table[0].label == "PROJ001_S00001_MR001"
+    assert len(table) == 5 and table[0].label == "PROJ001_S00001_MR001"
     assert experiments.tabulate_csv(columns=["label"]).splitlines()[:2] == ["label", "PROJ001_S00001_MR001"]
-    assert len(experiments) == 4 and experiments.keys()[0] == experiments[0].id
+    assert experiments.keys()[0] == experiments[0].id
 
 
 def test_share_create_resource_create_assessor(session) -> None:

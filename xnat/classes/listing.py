@@ -147,6 +147,9 @@ class XNATListing:
         self._caching: bool | None = None
         #: Whose ``caching`` setting this listing follows while its own is None (session, owner).
         self.caching_from: Any = None
+        #: Called with every listing made from this one by :meth:`filter` (the session
+        #: keeps track of them to refresh them after a create or delete).
+        self.on_derive: Callable[["XNATListing"], None] | None = None
         self._fetch = fetch
         self._make = make
         self._lock = threading.RLock()
@@ -296,6 +299,9 @@ class XNATListing:
                                self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name)
         narrowed.caching_from = self.caching_from
         narrowed._caching = self._caching
+        narrowed.on_derive = self.on_derive
+        if self.on_derive is not None:
+            self.on_derive(narrowed)
         return narrowed
 
     def tabulate_dict(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[dict[str, str]]:

@@ -81,9 +81,13 @@ class ObjectLayer:
         listing = XNATListing(uri, self._fetcher(kind, uri), make, spec.secondary_key, spec.id_key,
                               spec.columns, filters, parent, kind)
         listing.caching_from = parent if parent is not None else self.session
+        listing.on_derive = self._track
+        self._track(listing)
+        return listing
+
+    def _track(self, listing: XNATListing) -> None:
         with self._lock:
             self._listings.add(listing)
-        return listing
 
     def _fetcher(self, kind: str, base_uri: str) -> Any:
         def fetch(uri: str, query: dict[str, str]) -> list[dict[str, str]]:
