@@ -186,6 +186,10 @@ def test_share_create_resource_create_assessor(session) -> None:
     subject = project.subjects["PROJ001_S00001"]
     subject.share("OTHER", label="shared_one")
     assert session.create_object("/data/projects/OTHER").subjects["shared_one"].id == subject.id
+    seen_in_other = session.create_object("/data/projects/OTHER").subjects["shared_one"]
+    assert seen_in_other is not subject and seen_in_other.id == subject.id
+    assert (seen_in_other.label, subject.label) == ("shared_one", "PROJ001_S00001")
+    assert seen_in_other.uri == f"/data/projects/OTHER/subjects/{subject.id}"
     shares = subject.sharing  # a sub-listing of the subject's document
     assert len(shares) == 1 and shares[0].label == "shared_one" and shares["OTHER"].project == "OTHER"
     assert repr(shares) == "<XNATSubListing sharing/share: 1 items>"

@@ -136,8 +136,14 @@ class ObjectLayer:
         cls = self.class_for(row.get("xsiType"), SPECS[kind].default_type)
         parent = listing.parent
         level = rest.COLLECTIONS.get(kind)
-        if ident and level in ("project", "subject", "experiment"):
-            key: Any = (level, ident)  # the common case, without parsing the URI
+        shared_into = _shared_into(listing.uri, row) if kind in ("subjects", "experiments") else None
+        if ident and shared_into:
+            # Seen through a project it is shared into: its own label there, its own object,
+            # addressed through that project (a relabel then renames the share).
+            key: Any = (f"{level}@{shared_into}", ident)
+            uri = f"/data/projects/{shared_into}/{kind}/{ident}"
+        elif ident and level in ("project", "subject", "experiment"):
+            key = (level, ident)  # the common case, without parsing the URI
         else:
             key = rest.identity_key(uri, ident if kind != "files" else None)
         session = self.session
@@ -220,3 +226,12 @@ class ObjectLayer:
         for obj in self.identity.values():
             obj.clearcache()
 
+
+def _shared_into(listing_uri: str, row: Mapping[str, str]) -> str | None:
+    """The project a row is listed under when that is not its own project (a share)."""
+    if not listing_uri.startswith(("/data/projects/", "/data/archive/projects/")):
+        return None
+    pairs = rest.split_uri(listing_uri)
+    project = pairs[0][1] if pairs and pairs[0][0] == "projects" else None
+    owner = row.get("project") if "project" in row else None
+    return project if project and owner and owner != project else None
