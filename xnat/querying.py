@@ -5,7 +5,9 @@ experiments and their subtypes):
 
 * ``query(*constraints)``: a :class:`xnat.search.Query` on the class, bound to the session;
 * ``DEFAULT_SEARCH_FIELDS`` and ``FROM_SEARCH_URI``: the columns a query shows when none
-  are chosen, and the URI template ``all()``/``first()``/``one()`` build objects from;
+  are chosen (xnatpy's: ``ID``, ``project``, ``subject_ID`` for experiments, so the bundle
+  is the one xnatpy sends) and the URI template ``all()``/``first()``/``one()`` build
+  objects from (xnatpy's templates);
 * the server's display fields as class attributes (``MrSessionData.PROJECT``,
   ``MrSessionData.INSERT_DATE``), read from ``/data/search/elements/{type}`` the first
   time ``query()`` is used on the class (one request per class, not one per class at
@@ -27,11 +29,14 @@ __all__ = ["install_search", "inject_search_fields", "query_for"]
 logger = logging.getLogger(__name__)
 
 # (base type, default display columns, URI template from the lower-cased column keys)
+# The templates and the experiments' default columns are xnatpy's, so the bundles are the
+# bytes xnatpy sends; the server answers ID/project/subject_ID under their display-field
+# names (session_id, project, subject_id; subjectid for subjects), as XNAT does.
 _LEVELS = (
     ("xnat:projectData", ("ID",), "{session_uri}/projects/{id}"),
-    ("xnat:subjectData", ("SUBJECT_ID", "PROJECT"), "{session_uri}/projects/{project}/subjects/{subject_id}"),
-    ("xnat:subjectAssessorData", ("ID", "PROJECT", "SUBJECT_ID"),
-     "{session_uri}/projects/{project}/subjects/{subject_id}/experiments/{id}"),
+    ("xnat:subjectData", ("ID", "project"), "{session_uri}/projects/{project}/subjects/{subjectid}"),
+    ("xnat:subjectAssessorData", ("ID", "project", "subject_ID"),
+     "{session_uri}/projects/{project}/subjects/{subject_id}/experiments/{session_id}"),
 )
 _LOCK = threading.Lock()
 
@@ -95,8 +100,10 @@ def install_search(session: Any) -> int:
         if found is None:
             continue
         _, fields, template = found
+        xsi_type = cls.__xsi_type__  # type: ignore[attr-defined]
+        defaults = tuple(SearchField(xsi_type, f"{xsi_type}/{path}", "xs:string") for path in fields)
         type.__setattr__(cls, "query", _QueryMethod(session))
-        type.__setattr__(cls, "DEFAULT_SEARCH_FIELDS", fields)
+        type.__setattr__(cls, "DEFAULT_SEARCH_FIELDS", defaults)
         type.__setattr__(cls, "FROM_SEARCH_URI", template)
         count += 1
     logger.debug("search installed on %d classes", count)

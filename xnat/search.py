@@ -373,12 +373,28 @@ def _root_xsi_type(root: Any) -> str:
     raise XNATValueError(f"cannot search {root!r}: it has no xsi type")
 
 
+def _default_field(cls: Any, name: Any) -> Any:
+    """A default column: a search field itself, or the name of one on ``cls`` (also when
+    behaviour shadows the schema field of that name)."""
+    if not isinstance(name, str) and _is_field(name):
+        return name
+    found = getattr(cls, name)
+    if _is_field(found):
+        return found
+    descriptor = (getattr(cls, "__fields__", None) or {}).get(name)
+    if descriptor is not None and hasattr(descriptor, "__get__"):
+        found = descriptor.__get__(None, cls)
+        if _is_field(found):
+            return found
+    raise XNATValueError(f"{getattr(cls, '__name__', cls)}.{name} is not a search field")
+
+
 class Query:
     """A search on one data type: ``filter`` adds criteria, ``view`` chooses columns.
 
     Queries are immutable: ``filter`` and ``view`` return new queries. ``root`` is a
     generated class (with ``__xsi_type__``, and optionally ``DEFAULT_SEARCH_FIELDS``,
-    the attribute names of the default columns, and ``FROM_SEARCH_URI``, the URI template
+    the default columns as attribute names or search fields, and ``FROM_SEARCH_URI``, the URI template
     objects are built from) or an xsi type string.
     """
 
@@ -426,7 +442,7 @@ class Query:
         if self.fields:
             return self.fields
         names = getattr(self.queried_class, "DEFAULT_SEARCH_FIELDS", None) or ()
-        return tuple(getattr(self.queried_class, name) for name in names)
+        return tuple(_default_field(self.queried_class, name) for name in names)
 
     def to_xml(self) -> etree._Element:
         """The ``xdat:bundle`` document as an lxml element."""

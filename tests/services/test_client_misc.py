@@ -175,3 +175,23 @@ def test_pyxnat_searches_the_embedded_server(server: Any, archived: str) -> None
         [("xnat:mrScanData/TYPE", "LIKE", "%SPIN%"), ("xnat:mrScanData/PROJECT", "=", archived), "AND"])
     assert sorted(row["type"] for row in scans) == ["T1 SPIN ECHO", "T1 SPIN ECHO"]
     assert "xnat:mrSessionData" in interface.inspect.datatypes("xnat:mr*")
+
+
+def test_default_query_bundles_are_xnatpys_bytes(connection: Any, archived: str, reference: Path) -> None:
+    import datetime
+
+    install_search(connection)
+    MrSessionData = connection.classes.MrSessionData
+    recorded = reference / "responses/recorded/xnatpy-tests"
+    start, end = datetime.date(2026, 4, 8), datetime.date(2026, 4, 10)
+    query2 = MrSessionData.query().filter(MrSessionData.PROJECT == "xnatpy_test_data",
+                                          MrSessionData.INSERT_DATE >= start, MrSessionData.INSERT_DATE <= end)
+    assert query2.to_string() == (recorded / "POST_data_search.request-body.query2.xml").read_bytes()
+    query3 = (MrSessionData.query().filter(MrSessionData.PROJECT == "xnatpy_test_data",
+                                           MrSessionData.INSERT_DATE >= start)
+              .filter(MrSessionData.INSERT_DATE <= end))
+    assert query3.to_string() == (recorded / "POST_data_search.request-body.query3.xml").read_bytes()
+    assert query2.all() == [] and query3.tabulate_dict() == []
+    today = MrSessionData.query().filter(MrSessionData.PROJECT == archived,
+                                         MrSessionData.INSERT_DATE >= datetime.date.today() - datetime.timedelta(days=1))
+    assert sorted(e.label for e in today.all()) == ["Case001", "Second"]

@@ -67,8 +67,11 @@ def test_recorded_insert_date_ranges(app: XNATApp, admin: Api, reference: Path, 
         conn.execute("UPDATE experiments SET insert_date='2026-04-08 00:00:01.000' WHERE id=?", (ids[0],))
         conn.execute("UPDATE experiments SET insert_date='2026-04-10 23:59:59.000' WHERE id=?", (ids[2],))
     rows = admin.post("/data/search?format=json", data=body).json["ResultSet"]["Result"]
-    assert sorted(r["xnat_col_mrsessiondataid"] for r in rows) == sorted([ids[0], ids[2]])
-    assert all(r["xnat_col_mrsessiondataproject"] == "xnatpy_test_data" for r in rows)
+    # ID, project and subject_ID come back under their display-field names, which is what
+    # xnatpy's FROM_SEARCH_URI ({project}/subjects/{subject_id}/experiments/{session_id}) needs
+    assert sorted(r["session_id"] for r in rows) == sorted([ids[0], ids[2]])
+    assert all(r["project"] == "xnatpy_test_data" and r["subject_id"].startswith("XNAT_S") for r in rows)
+    assert set(rows[0]) == {"session_id", "project", "subject_id", "quarantine_status"}
 
 
 def test_search_finds_imported_case001(alice: Api, case001_zip: bytes) -> None:
@@ -78,7 +81,7 @@ def test_search_finds_imported_case001(alice: Api, case001_zip: bytes) -> None:
                                          ("xnat:mrSessionData", "SUBJECT_LABEL")],
                   crit("xnat:mrSessionData/UID", "=", "1.2.840.113654.2.45.2.108105"))
     rows = alice.post("/data/search?format=json", data=body).json["ResultSet"]["Result"]
-    assert rows == [{"xnat_col_mrsessiondataid": uri.rsplit("/", 1)[1], "subject_label": "Case001",
+    assert rows == [{"session_id": uri.rsplit("/", 1)[1], "subject_label": "Case001",
                      "quarantine_status": "active"}]
     scans = bundle("xnat:mrScanData", [("xnat:mrScanData", "xnat:mrScanData/ID")],
                    crit("xnat:mrScanData/series_description", "LIKE", "%spin%"))

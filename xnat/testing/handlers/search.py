@@ -65,7 +65,8 @@ def element_fields(ctx: Ctx, element: str) -> Response:
 
 # issue 8: XNAT's own display fields, which are not schema fields (REST-NOTES §10)
 _DISPLAY = {"xnat:projectData": ("ID", "NAME", "INSERT_DATE", "INSERT_USER"),
-            "xnat:subjectData": ("SUBJECT_ID", "SUBJECT_LABEL", "PROJECT", "INSERT_DATE", "INSERT_USER"),
+            "xnat:subjectData": ("SUBJECTID", "SUBJECT_LABEL", "PROJECT", "PROJECTS", "INSERT_DATE", "INSERT_USER"),
+            "xnat:imageSessionData": ("SESSION_ID",),
             "xnat:subjectAssessorData": ("SUBJECT_ID", "SUBJECT_LABEL"),
             "xnat:experimentData": ("ID", "EXPT_ID", "LABEL", "PROJECT", "DATE", "INSERT_DATE", "INSERT_USER")}
 

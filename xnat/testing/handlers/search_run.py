@@ -240,9 +240,28 @@ def _column_path(column: SearchColumn) -> tuple[str, str]:
     return column.element_name, column.field_id
 
 
-def _column_meta(column: SearchColumn) -> dict[str, str]:
-    return {"key": column.key, "type": "string", "xPATH": f"{column.element_name}.{column.column_id}",
-            "element_name": column.element_name, "header": column.header or column.field_id, "id": column.column_id}
+# Schema paths XNAT answers under a display field's name (its display documents map them),
+# which is what xnatpy's FROM_SEARCH_URI templates expect: {session_id}, {subjectid}...
+_PATH_DISPLAY = {"experiments": {"id": "SESSION_ID", "project": "PROJECT", "subject_id": "SUBJECT_ID"},
+                 "subjects": {"id": "SUBJECTID", "project": "PROJECT"},
+                 "projects": {"id": "ID"}}
+
+
+def _column_id(column: SearchColumn, table_name: str) -> str:
+    if column.is_schema_path:
+        element, _, path = column.field_id.partition("/")
+        if element.lower() == column.element_name.lower():
+            mapped = _PATH_DISPLAY.get(table_name, {}).get(path.lower())
+            if mapped:
+                return mapped
+    return column.column_id
+
+
+def _column_meta(column: SearchColumn, table_name: str) -> dict[str, str]:
+    column_id = _column_id(column, table_name)
+    return {"key": re.sub(r"[^0-9a-z_]", "_", column_id.lower()), "type": "string",
+            "xPATH": f"{column.element_name}.{column_id}", "element_name": column.element_name,
+            "header": column.header or column.field_id, "id": column_id}
 
 
 def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
@@ -253,8 +272,8 @@ def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[di
     table_name = _level(ctx, root)
     resolver = _Resolver(ctx, root)
     columns = list(request.columns)
-    meta = [_column_meta(c) for c in columns]
-    keys = [c.key for c in columns]
+    meta = [_column_meta(c, table_name) for c in columns]
+    keys = [m["key"] for m in meta]
     if table_name == "experiments":
         meta.append({"key": "quarantine_status"})
         keys.append("quarantine_status")
@@ -262,7 +281,7 @@ def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[di
     for record in _records(ctx, table_name, root):
         if not _matches(resolver, record, request.where):
             continue
-        row = {c.key: resolver.value(record, *_column_path(c)) for c in columns}
+        row = {key: resolver.value(record, *_column_path(c)) for key, c in zip(keys, columns)}
         if table_name == "experiments":
             row["quarantine_status"] = "active"
         rows.append({k: row[k] for k in java_hashmap_order(list(dict.fromkeys(keys)))})
