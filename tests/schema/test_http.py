@@ -48,7 +48,7 @@ def test_connect_cold_and_warm(server: XNATServer, tmp_path: Path, monkeypatch: 
         chain = [cls.__name__ for cls in session.classes.MrSessionData.__mro__ if "__xsi_type__" in cls.__dict__][:4]
         assert chain == ["MrSessionData", "ImageSessionData", "SubjectAssessorData", "ExperimentData"]
         assert session.classes.MrSessionData.xnat_session is session
-        assert len(session.classes.lookup) == 517
+        assert len(session.classes.lookup) == 517 + 1  # the schema types and the hand-written FileData
     finally:
         session.disconnect()
 
