@@ -37,23 +37,31 @@ def create_resource(obj: Any, label: str, format: str | None = None, data_dir: s
     return resource
 
 
+#: Per ``files`` URL: its download jobs, and each job's resource label (zips use labels).
+FileGroups = list[tuple[str, list[Any], dict[str, str]]]
+
+
 def file_jobs(session: Any, sources: list[tuple[str, Callable[[dict[str, str]], str | None]]],
-              target_dir: str | os.PathLike) -> list[Any]:
+              target_dir: str | os.PathLike) -> FileGroups:
     """Download jobs for the files listed at each ``files`` URL, placed by ``place(row)``."""
     from ...transfer import DownloadJob
     from ...transfer.paths import local_path
 
-    jobs = []
+    groups: FileGroups = []
     for files_url, place in sources:
-        rows = session.get_json(files_url)["ResultSet"]["Result"]
-        for row in rows:
+        jobs, labels = [], {}
+        for row in session.get_json(files_url)["ResultSet"]["Result"]:
             local = place(row)
             if local is None:
                 continue
             size = row.get("Size")
-            jobs.append(DownloadJob(row["URI"], local_path(target_dir, local),
-                                    row.get("digest") or None, int(size) if size and size.isdigit() else None))
-    return jobs
+            job = DownloadJob(row["URI"], local_path(target_dir, local),
+                              row.get("digest") or None, int(size) if size and size.isdigit() else None)
+            jobs.append(job)
+            if row.get("collection"):
+                labels[job.url] = row["collection"]
+        groups.append((files_url, jobs, labels))
+    return groups
 
 
 def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
@@ -62,9 +70,19 @@ def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
     return pairs, pairs[-1][1] if pairs and pairs[-1][0] == "files" else row.get("Name", "")
 
 
-def run_download(obj: Any, jobs: list[Any], verbose: bool | None, workers: int | None = None) -> None:
+def run_download(obj: Any, groups: "FileGroups", verbose: bool | None, workers: int | None = None) -> None:
+    """Download every group: many small files as one zip, the rest file by file in parallel."""
+    from .zipdir import download_zipped, worth_zipping
+
     transferer = obj._session()._transferer()
-    transferer.download_many(jobs, workers=workers, overwrite=True, verbose=verbose)
+    remaining = []
+    for files_url, jobs, labels in groups:
+        if worth_zipping(jobs):
+            remaining += download_zipped(transferer, files_url, jobs, labels, verbose)
+        else:
+            remaining += jobs
+    if remaining:
+        transferer.download_many(remaining, workers=workers, overwrite=True, verbose=verbose)
 
 
 Place = Callable[[dict[str, str]], "str | None"]
