@@ -189,3 +189,22 @@ def test_failure_half_way_through_archiving_leaves_nothing(app: XNATApp, alice: 
     r = alice.post(f"/data/services/archive?src={entries[0]['url']}")
     assert r.status_code == 200, r.text
     assert _archive_counts(admin) == (1, 55)
+
+
+def test_concurrent_imports_of_one_session(app: XNATApp, alice: Api, admin: Api, case001_zip: bytes) -> None:
+    import threading
+
+    statuses: list[int] = []
+
+    def run() -> None:
+        statuses.append(Api(app, ("alice", "alice")).post("/data/services/import?project=P1", data=case001_zip,
+                                                          headers=ZIP).status_code)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200, 409, 409]
+    assert _archive_counts(admin) == (1, 55)
+    assert [e["status"] for e in alice.rows("/data/prearchive/projects/P1")] == ["ERROR", "ERROR"]
