@@ -208,3 +208,49 @@ def test_concurrent_imports_of_one_session(app: XNATApp, alice: Api, admin: Api,
     assert sorted(statuses) == [200, 409, 409]
     assert _archive_counts(admin) == (1, 55)
     assert [e["status"] for e in alice.rows("/data/prearchive/projects/P1")] == ["ERROR", "ERROR"]
+
+
+def test_gradual_dicom_gathers_files_of_a_study(alice: Api, admin: Api, case001: Path) -> None:
+    files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
+    files += sorted(p for p in (case001 / "2_T1 SPIN ECHO").rglob("*") if p.is_file())[:2]
+    uris = set()
+    for path in files:
+        r = alice.post("/data/services/import?project=P1&import-handler=gradual-DICOM", data=path.read_bytes(),
+                       headers={"Content-Type": "application/dicom"})
+        assert r.status_code == 200, r.text
+        uris.add(r.text)
+    assert len(uris) == 1 and next(iter(uris)).startswith("/data/prearchive/projects/P1/")
+    staged = next(iter(uris))
+    scans = {s["ID"]: s for s in alice.rows(f"{staged}/scans")}
+    assert set(scans) == {"2", "4"}
+    assert len(alice.rows(f"{staged}/scans/4/resources/DICOM/files")) == 3
+    assert len(alice.rows(f"{staged}/scans/2/resources/DICOM/files")) == 2
+    assert alice.post(f"/data/services/archive?src={staged}").status_code == 200
+    assert _archive_counts(admin) == (1, 5)
+
+
+def test_gradual_dicom_direct_archive_appends(alice: Api, admin: Api, case001: Path) -> None:
+    files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
+    for path in files:
+        r = alice.post("/data/services/import?project=P1&import-handler=gradual-DICOM&Direct-Archive=true",
+                       data=path.read_bytes(), headers={"Content-Type": "application/dicom"})
+        assert r.status_code == 200, r.text
+        assert r.text.startswith("/data/archive/projects/P1/")
+    assert _archive_counts(admin) == (1, 3)
+    assert alice.rows("/data/prearchive/projects/P1") == []
+    r = alice.post("/data/services/import?project=P1&import-handler=gradual-DICOM", data=b"not dicom at all",
+                   headers={"Content-Type": "application/dicom"})
+    assert r.status_code == 400
+
+
+def test_same_file_name_twice_in_a_series_keeps_both(alice: Api, case001: Path) -> None:
+    import zipfile
+
+    first, second = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())[:2]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a/1.dcm", first.read_bytes())
+        archive.writestr("b/1.dcm", second.read_bytes())
+    uri = _import(alice, buffer.getvalue()).text
+    names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+    assert names == ["1-1.dcm", "1.dcm"]

@@ -28,7 +28,7 @@ from .dicomreader import Series, Study
 from .prearchive_store import PrearchiveSession, PrearchiveStore
 from .store import dumps, now_string
 
-__all__ = ["ImportError_", "Target", "session_fields", "scan_fields", "stage", "commit"]
+__all__ = ["ImportError_", "Target", "session_fields", "scan_fields", "stage", "merge", "commit"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,27 @@ def scan_fields(app: Any, series: Series) -> dict[str, str]:
     return _known(app, series.xsi_type, values)
 
 
-def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: str) -> PrearchiveSession:
+def file_names(series: Series, by_uid: bool = False) -> list[str]:
+    """Names for a series' files in its resource: the uploaded base names (or, ``by_uid``,
+    ``{SOPInstanceUID}.dcm`` as gradual uploads carry no useful name), never the same twice."""
+    names: list[str] = []
+    used: set[str] = set()
+    for dicom in series.files:
+        name = f"{dicom.sop_instance_uid}.dcm" if by_uid and dicom.sop_instance_uid else dicom.basename
+        if name in used:  # a/1.dcm and b/1.dcm of one series: keep both
+            stem, dot, ext = name.rpartition(".")
+            base, ext = (stem, dot + ext) if dot else (name, "")
+            k = 1
+            while f"{base}-{k}{ext}" in used:
+                k += 1
+            name = f"{base}-{k}{ext}"
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: str,
+          by_uid: bool = False) -> PrearchiveSession:
     """Write one study into the prearchive (status READY); nothing is left if it fails."""
     with app.store.transaction() as conn:  # reserve the timestamp under the write lock
         timestamp = pre.free_timestamp(conn, target.project, target.label)
@@ -117,9 +137,9 @@ def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: s
         for series in study.series:
             folder = pre.scan_folder(session, series.scan_id)
             stored = []
-            for dicom in series.files:
+            for dicom, name in zip(series.files, file_names(series, by_uid)):
                 with dicom.open() as stream:
-                    f = pre.files.write(folder, dicom.basename, stream)
+                    f = pre.files.write(folder, name, stream)
                 stored.append({"path": f.path, "size": f.size, "md5": f.md5})
             session.scans.append({"id": series.scan_id, "xsi_type": series.xsi_type,
                                   "fields": scan_fields(app, series), "resource": "DICOM", "files": stored})
@@ -130,6 +150,48 @@ def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: s
     except BaseException:
         pre.remove(session)
         raise
+    return session
+
+
+def merge(app: Any, pre: PrearchiveStore, session: PrearchiveSession, study: Study) -> PrearchiveSession:
+    """Add a study's files to a prearchive session of the same study (gradual uploads).
+
+    A file of a series already there replaces the file of that name; new series become new
+    scans. A write failure leaves the session's record as it was (files written so far
+    are taken back).
+    """
+    written: list[Path] = []
+    scans = [dict(s, files=list(s["files"])) for s in session.scans]
+    try:
+        for series in study.series:
+            uid = series.series_instance_uid
+            scan = next((s for s in scans if s["fields"].get("UID") == uid), None)
+            if scan is None:
+                used = {s["id"] for s in scans}
+                scan_id, k = series.scan_id, 1
+                while scan_id in used:
+                    scan_id, k = f"{series.scan_id}-{k}", k + 1
+                scan = {"id": scan_id, "xsi_type": series.xsi_type, "fields": scan_fields(app, series),
+                        "resource": "DICOM", "files": []}
+                scans.append(scan)
+            folder = pre.scan_folder(session, scan["id"], scan.get("resource", "DICOM"))
+            for dicom, name in zip(series.files, file_names(series, by_uid=True)):
+                target = pre.files.path_of(folder, name)
+                if not target.exists():
+                    written.append(target)
+                with dicom.open() as stream:
+                    f = pre.files.write(folder, name, stream)
+                scan["files"] = [x for x in scan["files"] if x["path"] != f.path] + [
+                    {"path": f.path, "size": f.size, "md5": f.md5}]
+            scan["fields"]["frames"] = str(len(scan["files"]))
+        with app.store.transaction() as conn:
+            conn.execute("UPDATE prearchive SET scans=?, status='READY', lastmod=? WHERE project=? AND timestamp=?"
+                         " AND folder_name=?", (json.dumps(scans), now_string(), *session.key))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    session.scans, session.status = scans, "READY"
     return session
 
 

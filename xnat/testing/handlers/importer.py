@@ -6,7 +6,9 @@ Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multip
 headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
 ``overwrite=none|append|delete``; ``Ignore-Unparsable=true`` skips non-DICOM members
 (otherwise an upload holding any is refused, 400). The answer is the new URI(s),
-``/data``-prefixed, as text.
+``/data``-prefixed, as text. ``import-handler=gradual-DICOM`` takes files one by one: they
+go to the prearchive (or, with ``Direct-Archive=true``, are appended to the archived
+session) and files of one study gather in one prearchive session.
 
 Every study is staged in the prearchive first, as XNAT does; an archive destination then
 commits it in one transaction. When that commit is refused (say the session exists and
@@ -23,7 +25,7 @@ from typing import Any, BinaryIO
 from werkzeug.wrappers import Response
 
 from ..dicomreader import Study, read_dicom_archive
-from ..importing import ImportError_, Target, commit, stage
+from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import PrearchiveSession, prearchive_of
 from .base import Ctx, HTTPError, text
 from .lookup import project_node
@@ -99,14 +101,16 @@ def import_(ctx: Ctx) -> Response:
     handler = ctx.param("import-handler") or "SI"
     if handler not in HANDLERS:
         raise HTTPError(400, f"Unsupported import handler {handler!r} (this server has {', '.join(HANDLERS)})")
-    dest = parse_dest(ctx.param("dest")) if ctx.param("dest") else {"kind": "archive"}
+    gradual = handler == "gradual-DICOM"
+    # gradual-DICOM (file by file, as DICOM senders do) lands in the prearchive by default
+    dest = parse_dest(ctx.param("dest")) if ctx.param("dest") else {"kind": "prearchive" if gradual else "archive"}
     if ctx.flag("Direct-Archive"):
         dest["kind"] = "archive"
     project = ctx.param("project") or dest.get("project")
     if not project:
         raise HTTPError(400, "No project given: send project= or dest=/archive/projects/{P}")
     node = project_node(ctx, project, write=True)  # 404 unknown project, 403 not yours
-    overwrite = (ctx.param("overwrite") or "none").lower()
+    overwrite = (ctx.param("overwrite") or ("append" if gradual else "none")).lower()
     if overwrite not in ("none", "append", "delete"):
         raise HTTPError(400, f"Invalid overwrite value {overwrite!r}: use none, append or delete")
     body, name = _body(ctx)
@@ -121,16 +125,28 @@ def import_(ctx: Ctx) -> Response:
         raise HTTPError(400, f"The upload holds {len(archive.unparsable)} file(s) that are not DICOM ({shown});"
                              " nothing was imported (send Ignore-Unparsable=true to skip them)")
     targets = [Target(node.key, *_labels(ctx, dest, study, len(archive) > 1)) for study in archive]
-    uris = [_one(ctx, study, target, dest["kind"], overwrite) for study, target in zip(archive, targets)]
+    uris = [_one(ctx, study, target, dest["kind"], overwrite, gradual) for study, target in zip(archive, targets)]
     return _uri_answer(ctx, uris)
 
 
-def _one(ctx: Ctx, study: Study, target: Target, kind: str, overwrite: str) -> str:
+def _one(ctx: Ctx, study: Study, target: Target, kind: str, overwrite: str, gradual: bool = False) -> str:
     pre = prearchive_of(ctx.app)
-    session = stage(ctx.app, pre, study, target, ctx.user.login)
+    existing = _receiving(ctx, study, target) if gradual and kind == "prearchive" else None
+    if existing is not None:
+        return "/data" + merge(ctx.app, pre, existing, study).url
+    session = stage(ctx.app, pre, study, target, ctx.user.login, by_uid=gradual)
     if kind == "prearchive":
         return "/data" + session.url
     return archive_staged(ctx, session, target, overwrite)
+
+
+def _receiving(ctx: Ctx, study: Study, target: Target) -> PrearchiveSession | None:
+    """The prearchive session a gradual upload of this study adds to, if there is one."""
+    for session in prearchive_of(ctx.app).list({target.project}):
+        if session.tag == study.study_instance_uid and session.folder_name == target.label \
+                and session.status in ("RECEIVING", "READY"):
+            return session
+    return None
 
 
 def archive_staged(ctx: Ctx, session: PrearchiveSession, target: Target, overwrite: str) -> str:
