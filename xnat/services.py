@@ -50,6 +50,8 @@ def guess_content_type(path: str | os.PathLike) -> str:
         return "application/x-gzip"
     if name.endswith(".tar"):
         return "application/x-tar"
+    if name.endswith((".dcm", ".ima")):
+        return "application/dicom"
     content_type, encoding = mimetypes.guess_type(name)
     if encoding == "gzip":
         return "application/x-gzip"

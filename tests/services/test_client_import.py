@@ -202,3 +202,13 @@ def test_read_dicom_fetches_only_the_header_of_a_big_file(connection: Any, proje
         connection.interface.hooks["response"].remove(count)
     assert header.Rows == 2048 and header.SeriesDescription == "SAG LOCALIZER" and "PixelData" not in header
     assert received and sum(received) < 1024 * 1024 < big.stat().st_size
+
+
+def test_gradual_upload_of_single_files(connection: Any, project: str, case001: Path) -> None:
+    services = Services(connection)
+    files = sorted(p for p in (case001 / "9_HEME SUSEPTIBILITY").rglob("*") if p.is_file())[:4]
+    staged = {services.import_(path, project=project, import_handler="gradual-DICOM") for path in files}
+    assert len(staged) == 1
+    session = staged.pop()
+    assert [(s.id, len(s.files)) for s in session.scans] == [("9", 4)]
+    assert guess_content_type(files[0]) == "application/dicom"
