@@ -137,8 +137,6 @@ def test_set_mset_delete_field_and_relabel(session, populated) -> None:
     assert project.subjects["renamed"] is subject
 
 
-@pytest.mark.xfail(strict=True, reason="embedded server stores the text 'NULL' instead of clearing the field "
-                                       "(PUT <item>?<type>/<field>=NULL); reported to engineer A")
 def test_deleting_a_field_clears_it_on_the_server(session) -> None:
     experiment = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"]
     experiment.note = "temporary"
@@ -325,8 +323,6 @@ def test_create_object_refuses_collections_and_foreign_paths(session) -> None:
         session.create_object("http://elsewhere/data/projects/P")
 
 
-@pytest.mark.xfail(strict=True, reason="embedded server answers 500 (IndexError in handlers/archive.py walk) "
-                                       "for GET of a missing resource item; real XNAT: 404; reported to engineer A")
 def test_server_answers_404_for_a_missing_resource(session) -> None:
     experiment = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"]
     response = session.get(f"{experiment.uri}/resources/NOPE", format="json", accepted_status=[404, 500])
@@ -367,8 +363,9 @@ def test_scan_parameters_are_a_simple_listing(session, counter) -> None:
     assert counter.count == 0
 
 
-@pytest.mark.xfail(strict=True, reason="embedded server refuses scan parameters (400 Invalid field "
-                                       "parameters/addParam[name=te]/addField); reported to engineer A")
+@pytest.mark.xfail(strict=True, reason="server now stores and serves scan parameters (children parameters/addParam); "
+                                       "the client's nested scan.parameters reads nothing from the scan document "
+                                       "(even parameters/tr); reported by engineer L")
 def test_scan_parameters_round_trip(session) -> None:
     scan = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"].scans["1"]
     scan.parameters.add_param["te"] = "5"

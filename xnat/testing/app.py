@@ -134,18 +134,20 @@ class XNATApp:
     :param version: what ``/xapi/siteConfig/buildInfo`` reports.
     :param session_timeout: seconds of inactivity before a JSESSIONID expires.
     :param site_url: the site URL written in item XML ``xsi:schemaLocation``.
+    :param durable: fsync every uploaded file before it is catalogued. Off by default: a
+        test server trades crash-safety for speed (writes stay atomic either way).
     """
 
     def __init__(self, data_dir: str | Path | None = None, schemas_dir: str | Path | None = None,
                  users: Iterable[str] = ("admin:admin:admin",), allow_anonymous: bool = False,
                  site_id: str = "XNAT", version: str = "1.8.10", session_timeout: float = 900.0,
-                 site_url: str = "http://localhost") -> None:
+                 site_url: str = "http://localhost", durable: bool = False) -> None:
         self._tmp = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="xnat-app-")) if data_dir is None else Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "xnat.db")
         self.auth = Auth(self.store, session_timeout)
-        self.files = FileStore(self.data_dir / "archive")
+        self.files = FileStore(self.data_dir / "archive", durable=durable)
         self.datatypes = DataTypes.load(Path(schemas_dir) if schemas_dir is not None else None)
         self.allow_anonymous = allow_anonymous
         self.site_id = site_id

@@ -124,13 +124,20 @@ class FileStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._real_root = Path(os.path.realpath(self.root))
+        self._real_root_text = str(self._real_root)
         self.durable = durable
 
     # -- paths ---------------------------------------------------------------------------
 
     def _check_inside(self, path: Path, base: Path) -> None:
         """Raise UnsafePath if ``path`` resolves (following symlinks) outside ``base``."""
-        real, real_base = os.path.realpath(path), os.path.realpath(base)
+        # The root is resolved once (it never moves); resolving it per check was a top cost
+        # of small uploads (each realpath lstat()s every component).
+        real_base = self._real_root_text if base is self._real_root else os.path.realpath(base)
+        self._check_real(os.path.realpath(path), real_base, path, base)
+
+    @staticmethod
+    def _check_real(real: str, real_base: str, path: Path, base: Path) -> None:
         if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
             raise UnsafePath(f"{path} resolves outside {base}")
 
@@ -138,6 +145,9 @@ class FileStore:
         """A folder under root (each part made safe), created on demand."""
         rel = "/".join(safe_relpath(part) for part in parts) if parts else ""
         folder = self.root / rel if rel else self.root
+        if folder.is_dir():  # the common case: one check of the folder as it is now
+            self._check_inside(folder, self._real_root)
+            return folder
         self._check_inside(folder, self._real_root)
         folder.mkdir(parents=True, exist_ok=True)
         self._check_inside(folder, self._real_root)  # a symlink may have been raced in
@@ -145,9 +155,10 @@ class FileStore:
 
     def path_of(self, folder: Path, relpath: str) -> Path:
         """``folder / relpath``, made safe; folder must be under root, result under folder."""
-        self._check_inside(folder, self._real_root)
+        real_folder = os.path.realpath(folder)
+        self._check_real(real_folder, self._real_root_text, Path(folder), self._real_root)
         target = Path(folder) / safe_relpath(relpath)
-        self._check_inside(target, folder)
+        self._check_real(os.path.realpath(target), real_folder, target, Path(folder))
         return target
 
     def _prepare_parent(self, folder: Path, target: Path) -> None:

@@ -230,6 +230,10 @@ class _XMLWriter:
         for path, items in node.children:
             children.setdefault(path, []).extend(items)
         text_type = self.types.text_type(layout)
+        if text_key and node.fields.get(text_key) is None:
+            # XNAT keys the text of a named simple-content type by the type's name
+            # (addParam items of xnat:addField carry "addField"), else by the element's.
+            text_key = layout.rpartition(":")[2]
         if text_key and (text_type or not fields) and node.fields.get(text_key) is not None:
             elem.text = _text_of(node.fields[text_key])
         self.fill(elem, fields, node.fields, children, "")

@@ -32,6 +32,19 @@ SUBJECT_DEFAULTS = ["ID", "project", "label", "insert_date", "insert_user"]
 EXPERIMENT_DEFAULTS = ["ID", "project", "date", "xsiType", "label", "insert_date"]
 SCAN_DEFAULTS = ["xnat_imagescandata_id", "ID", "type", "quality", "xsiType", "note", "series_description"]
 RECON_DEFAULTS = ["xnat_reconstructedimagedata_id", "ID", "type", "baseScanType"]
+# Xpaths the real server's field mappings name by an alias: such columns come back under the
+# alias (pyxnat asks for xnat:subjectAssessorData/subject_id and reads subject_ID). Exact
+# spellings only: xnat:subjectAssessorData/ID is no mapping and stays lower-cased.
+EXPERIMENT_XPATHS = {x.lower(): a for x, a in {
+    "xnat:experimentData/ID": "ID", "xnat:experimentData/project": "project",
+    "xnat:experimentData/label": "label", "xnat:experimentData/date": "date",
+    "xnat:experimentData/meta/insert_date": "insert_date", "xnat:experimentData/meta/insert_user": "insert_user",
+    "xnat:subjectAssessorData/subject_id": "subject_ID", "xnat:subjectData/label": "subject_label",
+    "xnat:imageAssessorData/imageSession_ID": "session_ID"}.items()}
+SUBJECT_XPATHS = {x.lower(): a for x, a in {
+    "xnat:subjectData/ID": "ID", "xnat:subjectData/project": "project", "xnat:subjectData/label": "label",
+    "xnat:subjectData/meta/insert_date": "insert_date", "xnat:subjectData/meta/insert_user": "insert_user",
+    "xnat:subjectData/group": "group", "xnat:subjectData/src": "src"}.items()}
 
 
 # -- entry points (see app._URL_MAP) ----------------------------------------------------
@@ -59,13 +72,14 @@ def under_experiments(ctx: Ctx, rest: str) -> Response:
 def global_subjects(ctx: Ctx) -> Response:
     """``GET /data/subjects``: every readable subject."""
     _only_get(ctx)
-    return table(ctx, subject_rows(ctx, None), SUBJECT_DEFAULTS, "Subjects")
+    return table(ctx, subject_rows(ctx, None), SUBJECT_DEFAULTS, "Subjects", xpath_aliases=SUBJECT_XPATHS)
 
 
 def global_experiments(ctx: Ctx) -> Response:
     """``GET /data/experiments``: every readable experiment (sessions and assessors)."""
     _only_get(ctx)
-    return table(ctx, experiment_rows(ctx, "", ()), EXPERIMENT_DEFAULTS, "Matching experiments")
+    return table(ctx, experiment_rows(ctx, "", ()), EXPERIMENT_DEFAULTS, "Matching experiments",
+                 xpath_aliases=EXPERIMENT_XPATHS)
 
 
 # -- the walk ---------------------------------------------------------------------------
@@ -101,7 +115,7 @@ def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
     if child is None:
         if len(segs) == 2 and ctx.method in ("PUT", "POST"):
             return archive_write.create(ctx, node, coll, key, io)
-        if coll == "resources" and segs[2] == "files" and ctx.method in ("PUT", "POST"):
+        if coll == "resources" and segs[2:3] == ["files"] and ctx.method in ("PUT", "POST"):
             child = resources.create_implicit(ctx, node, key, io)
         else:
             raise HTTPError(404, f"Unable to find {coll.rstrip('s')} {key}")
@@ -169,17 +183,20 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
         return resources.listing(ctx, node, io)
     _only_get(ctx)
     if coll == "subjects":
-        return table(ctx, subject_rows(ctx, node.key), SUBJECT_DEFAULTS, "Project Subjects")
+        return table(ctx, subject_rows(ctx, node.key), SUBJECT_DEFAULTS, "Project Subjects",
+                     xpath_aliases=SUBJECT_XPATHS)
     if coll == "experiments":
         subject = node.key if node.kind == "subject" else None
         where, params = ("e.subject_id=? AND e.session_id IS NULL", (node.key,)) if subject else \
             ("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
              " AND e.session_id IS NULL", (node.project, node.project))
         rows = experiment_rows(ctx, where, params, node.project)
-        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments")
+        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments",
+                     xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "assessors":
         rows = experiment_rows(ctx, "e.session_id=?", (node.key,), node.project)
-        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments")
+        return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments",
+                     xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "scans":
         return table(ctx, scan_rows(ctx, node), SCAN_DEFAULTS, "")
     if coll == "reconstructions":

@@ -30,6 +30,10 @@ SCAN_SHORTCUTS = {"type": "type", "quality": "quality", "note": "note", "series_
                   "condition": "condition", "frames": "frames", "UID": "UID"}
 RECON_SHORTCUTS = {"type": "type", "baseScanType": "baseScanType"}
 _CUSTOM = re.compile(r"^fields/field\[name=([^\]]+)\]/field$")
+# Scan parameters: parameters/addParam[name=te]/addField (a keyed list stored as one dict field).
+_PARAM = re.compile(r"^parameters/addParam\[name=([^\]]+)\]/addField$")
+PARAMS_KEY = "parameters/addParam"
+NULL = "NULL"  # XNAT clears a field given this value (xnatpy's del_ relies on it)
 BASES = {"subjects": "xnat:subjectData", "experiments": "xnat:experimentData", "assessors": "xnat:experimentData",
          "scans": "xnat:imageScanData", "reconstructions": "xnat:reconstructedImageData"}
 SHORTCUTS = {"subjects": SUBJECT_SHORTCUTS, "experiments": EXPERIMENT_SHORTCUTS, "assessors": EXPERIMENT_SHORTCUTS,
@@ -47,9 +51,50 @@ def _custom(fields: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def _params(ctx: Ctx, xsi_type: str, fields: dict[str, str]) -> dict[str, str]:
+    """Pull scan parameters (``parameters/addParam[name=x]/addField``) out of ``fields``.
+
+    400 when the data type has no ``parameters/addParam`` list (only scans do).
+    """
+    found = {}
+    for path in list(fields):
+        match = _PARAM.match(path)
+        if match:
+            found[match.group(1)] = fields.pop(path)
+    if found and ctx.app.datatypes.field_type(xsi_type, PARAMS_KEY) is None:
+        raise HTTPError(400, f"Invalid field for {xsi_type}: {PARAMS_KEY}")
+    return found
+
+
+def _merge_params(current: dict[str, Any], params: dict[str, str]) -> None:
+    """Set (or, with NULL, remove) scan parameters in a stored ``fields`` dict."""
+    if not params:
+        return
+    merged = dict(current.get(PARAMS_KEY) or {})
+    for name, value in params.items():
+        if value == NULL:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    if merged:
+        current[PARAMS_KEY] = merged
+    else:
+        current.pop(PARAMS_KEY, None)
+
+
+def _nulls(fields: dict[str, str]) -> set[str]:
+    """Pop the fields a write clears (value ``NULL``) and return their paths."""
+    cleared = {k for k, v in fields.items() if v == NULL}
+    for key in cleared:
+        del fields[key]
+    return cleared
+
+
 def _save_custom(conn: Any, kind: str, obj_id: str, custom: dict[str, str]) -> None:
     conn.executemany("INSERT OR REPLACE INTO custom_fields(kind, obj_id, name, value) VALUES(?,?,?,?)",
-                     [(kind, obj_id, k, v) for k, v in custom.items()])
+                     [(kind, obj_id, k, v) for k, v in custom.items() if v != NULL])
+    conn.executemany("DELETE FROM custom_fields WHERE kind=? AND obj_id=? AND name=?",
+                     [(kind, obj_id, k) for k, v in custom.items() if v == NULL])
 
 
 def _immutable(fields: dict[str, str], node: Node | None, project: str) -> None:
@@ -86,8 +131,11 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
     if coll == "experiments" and ctx.app.datatypes.is_a(xsi_type, "xnat:imageAssessorData"):
         raise HTTPError(400, "Image assessors are created under a session's assessors")
     custom = _custom(write.fields)
+    params = _params(ctx, xsi_type, write.fields)
     _immutable(write.fields, None, parent.project)
-    fields = check_fields(ctx, xsi_type, write.fields)
+    check_fields(ctx, xsi_type, {k: "" for k in _nulls(write.fields)})  # nothing to clear on a new object
+    fields: dict[str, Any] = check_fields(ctx, xsi_type, write.fields)
+    _merge_params(fields, params)
     label = check_label(write.label or key)
     store = ctx.app.store
     if coll in ("scans", "reconstructions"):
@@ -159,7 +207,10 @@ def update(ctx: Ctx, node: Node) -> Response:
     write = read_write(ctx, None, SHORTCUTS[coll])
     xsi_type = check_type(ctx, write.xsi_type, BASES[coll], node.xsi_type)
     custom = _custom(write.fields)
+    params = _params(ctx, xsi_type, write.fields)
     _immutable(write.fields, node, node.project)
+    cleared = _nulls(write.fields)
+    check_fields(ctx, xsi_type, {k: "" for k in cleared})
     fields = check_fields(ctx, xsi_type, write.fields)
     fields.pop("subject_ID", None)
     store = ctx.app.store
@@ -169,9 +220,12 @@ def update(ctx: Ctx, node: Node) -> Response:
     pk_col = "pk" if coll in ("scans", "reconstructions") else "id"
     with store.transaction() as conn:
         current = loads(conn.execute(f"SELECT fields FROM {table_name} WHERE {pk_col}=?", (pk,)).fetchone()[0])
-        if table_name == "experiments" and "date" in fields:
-            conn.execute("UPDATE experiments SET date=? WHERE id=?", (fields.pop("date"), pk))
+        if table_name == "experiments" and ("date" in fields or "date" in cleared):
+            conn.execute("UPDATE experiments SET date=? WHERE id=?", (fields.pop("date", ""), pk))
         current.update(fields)
+        for path in cleared:
+            current.pop(path, None)
+        _merge_params(current, params)
         conn.execute(f"UPDATE {table_name} SET fields=? WHERE {pk_col}=?", (dumps(current), pk))
         if write.label and coll in ("subjects", "experiments", "assessors"):
             _relabel(ctx, conn, node, coll, check_label(write.label))
@@ -184,7 +238,9 @@ def update(ctx: Ctx, node: Node) -> Response:
 def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> None:
     """Create or update the scans a session document carries (409 if a scan changes type)."""
     for scan in scans:
-        fields = {k: str(v) for k, v in scan.fields.items() if v is not None}
+        fields: dict[str, Any] = {k: str(v) for k, v in scan.fields.items() if v is not None}
+        params = {str(p.fields.get("name")): str(p.fields.get("addField", p.fields.get("addParam", "")))
+                  for name, items in scan.children if name == PARAMS_KEY for p in items if p.fields.get("name")}
         scan_id = check_label(fields.pop("ID", ""), "scan ID")
         xsi_type = check_type(ctx, scan.xsi_type, "xnat:imageScanData")
         fields.pop("image_session_ID", None)
@@ -192,12 +248,15 @@ def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> No
         check_fields(ctx, xsi_type, fields)
         row = conn.execute("SELECT pk, xsi_type, fields FROM scans WHERE experiment_id=? AND id=?",
                            (experiment_id, scan_id)).fetchone()
+        _merge_params(fields, params)
         if row is None:
             conn.execute("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
                          (experiment_id, scan_id, xsi_type, dumps(fields), ctx.app.store.next_value(conn, "event")))
             continue
         check_type(ctx, xsi_type, "xnat:imageScanData", row["xsi_type"])
-        merged = {**loads(row["fields"]), **fields}
+        current = loads(row["fields"])
+        _merge_params(current, fields.pop(PARAMS_KEY, {}))
+        merged = {**current, **fields}
         conn.execute("UPDATE scans SET fields=? WHERE pk=?", (dumps(merged), row["pk"]))
 
 

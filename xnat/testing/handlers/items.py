@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..store import loads
+from .archive_write import PARAMS_KEY
 from .base import Ctx, HTTPError
 from .deps import ItemNode, item_json, item_xml
 from .lookup import Node
@@ -93,7 +94,12 @@ def _resources(ctx: Ctx, owner_kind: str, owner_id: str, io: str = "") -> list[I
 def _scan(ctx: Ctx, row: Any, session: Any) -> ItemNode:
     fields = {"ID": row["id"], "xnat_imagescandata_id": row["pk"], "image_session_ID": session["id"],
               "project": session["project"], **loads(row["fields"])}
-    children = [(name, nodes) for name, nodes in (("file", _resources(ctx, "scan", str(row["pk"]))),) if nodes]
+    params = fields.pop(PARAMS_KEY, None) or {}
+    # scan parameters are child items as XNAT writes them: parameters/addParam, {name, addField}
+    groups = (("parameters/addParam", [ItemNode("xnat:addField", {"name": k, "addField": v})
+                                       for k, v in params.items()]),
+              ("file", _resources(ctx, "scan", str(row["pk"]))))
+    children = [(name, nodes) for name, nodes in groups if nodes]
     return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields),
                     {"create_event_id": row["create_event"], "isHistory": False,
                      "start_date": _start_date(session["insert_date"])}, children)

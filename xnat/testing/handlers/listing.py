@@ -108,8 +108,13 @@ def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
 
 def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None = "",
           always: Sequence[str] = ("URI",), columns_meta: list[dict] | None = None,
-          total: bool = True) -> Response:
-    """Filter, project, sort, page and render a listing per the request's parameters."""
+          total: bool = True, xpath_aliases: dict[str, str] | None = None) -> Response:
+    """Filter, project, sort, page and render a listing per the request's parameters.
+
+    ``xpath_aliases`` maps lower-cased xpaths to the level's alias for the same field
+    (``xnat:subjectassessordata/subject_id`` -> ``subject_ID``): such a column comes back
+    under the alias, as the real server names it; other xpaths keep the lower-cased xpath.
+    """
     fmt = (ctx.param("format") or "json").lower()
     if fmt not in FORMATS:
         raise HTTPError(400, f"Unsupported format: {fmt}")
@@ -117,6 +122,10 @@ def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None 
     aliases = list(dict.fromkeys([*aliases, *(d for d in defaults if "/" not in d)]))
     rows = select_rows(ctx, rows, aliases)
     columns = _columns(ctx, aliases, defaults, always)
+    if xpath_aliases:
+        columns = list(dict.fromkeys(
+            xpath_aliases[c.lower()] if c not in aliases and xpath_aliases.get(c.lower()) in aliases else c
+            for c in columns))
     out = []
     for row in rows:
         made = {}

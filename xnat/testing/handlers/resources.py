@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 RESOURCE_DEFAULTS = ["xnat_abstractresource_id", "label", "element_name", "category", "cat_id", "cat_desc",
                      "file_count", "file_size", "tags", "content", "format"]
+RESOURCE_IDENTITY = ("xnat_abstractresource_id", "label", "element_name")
 _OWNER_KIND = {"project": "project", "subject": "subject", "experiment": "experiment", "assessor": "experiment",
                "scan": "scan", "reconstruction": "reconstruction"}
 
@@ -74,8 +75,10 @@ def listing(ctx: Ctx, node: Node, io: str) -> Response:
                      "category": _category(node), "cat_id": str(node.row["id"]) if node.kind != "project" else "",
                      "cat_desc": r["description"], "file_count": str(r["n"]), "file_size": str(r["s"]),
                      "tags": r["tags"], "content": r["content"], "format": r["format"],
-                     "URI": f"{node.uri()}{'/' + io if io else ''}/resources/{r['pk']}", "_type": r["xsi_type"]})
-    return table(ctx, rows, RESOURCE_DEFAULTS, "Resources")
+                     "xsiType": r["xsi_type"], "_type": r["xsi_type"]})
+    # A real server's rows carry no URI (xnatpy rebuilds it from xnat_abstractresource_id) and
+    # always their identity columns, whatever columns= asks for.
+    return table(ctx, rows, RESOURCE_DEFAULTS, "Resources", always=RESOURCE_IDENTITY)
 
 
 def _category(node: Node) -> str:
@@ -96,12 +99,14 @@ def create(ctx: Ctx, node: Node, label: str, io: str) -> Response:
 
 def create_implicit(ctx: Ctx, node: Node, label: str, io: str) -> Node:
     """A resource made on the fly by an upload to ``.../resources/{LABEL}/files/...``."""
-    row = insert(ctx, node, label, io, attributes={})
+    # Parallel first uploads race to create it: whoever comes second uses the winner's row.
+    row = insert(ctx, node, label, io, attributes={}, exist_ok=True)
     return Node("resource", str(row["pk"]), row, node.project, node, io)
 
 
-def insert(ctx: Ctx, node: Node, label: str, io: str, attributes: dict[str, str] | None = None) -> sqlite3.Row:
-    """Create a resource row (403 without edit rights, 409 if it exists)."""
+def insert(ctx: Ctx, node: Node, label: str, io: str, attributes: dict[str, str] | None = None,
+           exist_ok: bool = False) -> sqlite3.Row:
+    """Create a resource row (403 without edit rights; 409 if it exists, unless ``exist_ok``)."""
     require_edit(ctx, node)
     check_label(label, "resource label")
     xsi_type = ctx.param("xsiType") or "xnat:resourceCatalog"
@@ -111,8 +116,11 @@ def insert(ctx: Ctx, node: Node, label: str, io: str, attributes: dict[str, str]
     kind, owner_id = owner(node)
     store = ctx.app.store
     with store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM resources WHERE owner_kind=? AND owner_id=? AND io=? AND label=?",
-                        (kind, owner_id, io, label)).fetchone():
+        existing = conn.execute("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? AND label=?",
+                                (kind, owner_id, io, label)).fetchone()
+        if existing is not None:
+            if exist_ok:
+                return existing
             raise HTTPError(409, "Specified resource already exists")
         event = store.next_value(conn, "event")
         cur = conn.execute(

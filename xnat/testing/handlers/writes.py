@@ -106,6 +106,10 @@ def _flatten_children(node: ItemNode, fields: dict[str, str]) -> list[ItemNode]:
             for item in items:
                 if item.fields.get("name"):
                     fields[f"fields/field[name={item.fields['name']}]/field"] = _text(item.fields.get("field", ""))
+        elif name.endswith("addParam"):  # scan parameters: a list keyed by name
+            for item in items:
+                if item.fields.get("name"):
+                    fields[f"{name}[name={item.fields['name']}]/addField"] = _text(item.fields.get("addField", item.fields.get("addParam", "")))
         elif len(items) == 1 and not items[0].children:
             fields.update({f"{name}/{k}": _text(v) for k, v in items[0].fields.items() if v is not None})
     return scans
