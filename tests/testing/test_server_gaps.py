@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from xnat.exceptions import XNATValueError
 from xnat.testing.app import XNATApp
 
 from .conftest import USERS, Api
@@ -258,3 +259,59 @@ def test_uploads_skip_fsync_unless_asked(tmp_path: Path, monkeypatch: pytest.Mon
         assert app.files.durable is False
         mode = app.store.one("PRAGMA journal_mode")[0]
         assert mode == "wal" and app.store.one("PRAGMA synchronous")[0] == 1  # NORMAL
+
+
+# -- 8. custom variable definitions (studyProtocol) -------------------------------------
+PROTOCOL_DOC = b"""<?xml version="1.0"?>
+<xnat:Project ID="P1" xmlns:xnat="http://nrg.wustl.edu/xnat" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <xnat:name>First</xnat:name>
+  <xnat:studyProtocol ID="P1_xnat_subjectData" data-type="xnat:subjectData" xsi:type="xnat:datatypeProtocol">
+    <xnat:definitions>
+      <xnat:definition ID="clinical" data-type="xnat:subjectData" project-specific="1">
+        <xnat:fields>
+          <xnat:field name="weight" datatype="integer" type="custom"/>
+          <xnat:field name="arm" datatype="string" type="custom">
+            <xnat:possibleValues><xnat:possibleValue display="A">a</xnat:possibleValue>
+              <xnat:possibleValue>b</xnat:possibleValue></xnat:possibleValues>
+          </xnat:field>
+        </xnat:fields>
+      </xnat:definition>
+    </xnat:definitions>
+  </xnat:studyProtocol>
+</xnat:Project>"""
+
+
+def test_project_keeps_its_study_protocol(admin: Api) -> None:
+    assert admin.put("/data/projects/P1", data=PROTOCOL_DOC, content_type="text/xml").status_code == 201
+    assert admin.put("/data/projects/P1?description=later").status_code == 200  # no document: kept
+    item = _item(admin, "/data/projects/P1")
+    protocol = next(c for c in item["children"] if c["field"] == "studyProtocol")["items"][0]
+    assert protocol["meta"]["xsi:type"] == "xnat:datatypeProtocol"
+    assert protocol["data_fields"]["data-type"] == "xnat:subjectData"
+    definition = protocol["children"][0]["items"][0]
+    assert (protocol["children"][0]["field"], definition["data_fields"]["ID"]) == ("definitions/definition", "clinical")
+    fields = {f["data_fields"]["name"]: f for f in definition["children"][0]["items"]}
+    assert fields["weight"]["data_fields"]["datatype"] == "integer"
+    values = fields["arm"]["children"][0]["items"]
+    assert [v["data_fields"]["possibleValue"] for v in values] == ["a", "b"]
+    xml = admin.get("/data/projects/P1?format=xml").text
+    assert '<xnat:possibleValue display="A">a</xnat:possibleValue>' in xml
+    bad = PROTOCOL_DOC.replace(b' xsi:type="xnat:datatypeProtocol"', b"")  # abstract: no definitions
+    assert admin.put("/data/projects/P1", data=bad, content_type="text/xml").status_code == 422
+
+
+def test_client_types_custom_variables_from_served_definitions(served: tuple[str, XNATApp]) -> None:
+    import xnat
+
+    url, app = served
+    api = Api(app, ("admin", "admin"))
+    assert api.put("/data/projects/P1", data=PROTOCOL_DOC, content_type="text/xml").status_code == 201
+    assert api.put("/data/projects/P1/subjects/S1").status_code == 201
+    with xnat.connect(url, user="admin", password="admin") as session:
+        subject = session.projects["P1"].subjects["S1"]
+        clinical = subject.custom_variables["clinical"]
+        clinical["weight"] = 70
+        subject.clearcache()
+        assert subject.custom_variables["clinical"]["weight"] == 70
+        with pytest.raises(XNATValueError, match="arm"):
+            clinical["arm"] = "c"

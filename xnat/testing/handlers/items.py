@@ -7,6 +7,7 @@ representation writers. Values are typed through the schema (ints as ints...).
 from __future__ import annotations
 
 import html
+import json
 import time
 from typing import Any
 
@@ -44,6 +45,18 @@ def typed(ctx: Ctx, xsi_type: str, fields: dict[str, Any]) -> dict[str, object]:
         except (ValueError, KeyError):
             out[path] = value
     return out
+
+
+def node_to_data(node: ItemNode) -> dict[str, Any]:
+    """An item tree as plain JSON-able data (to keep a document part in the store)."""
+    return {"type": node.xsi_type, "fields": node.fields,
+            "children": [[name, [node_to_data(i) for i in items]] for name, items in node.children]}
+
+
+def node_from_data(data: dict[str, Any]) -> ItemNode:
+    """The inverse of :func:`node_to_data`."""
+    return ItemNode(data["type"], dict(data["fields"]), {"isHistory": False},
+                    [(name, [node_from_data(i) for i in items]) for name, items in data["children"]])
 
 
 def _meta(row: Any) -> dict[str, object]:
@@ -167,6 +180,10 @@ def _project(ctx: Ctx, row: Any) -> ItemNode:
     if aliases:
         children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a["alias"]})
                                            for a in aliases]))
+    protocols = ctx.app.store.one("SELECT value FROM project_settings WHERE project=? AND name='studyProtocol'",
+                                  (row["id"],))
+    if protocols is not None:  # custom variable definitions, as the project document gave them
+        children.append(("studyProtocol", [node_from_data(d) for d in json.loads(protocols["value"])]))
     res = _resources(ctx, "project", row["id"])
     if res:
         children.append(("resources/resource", res))

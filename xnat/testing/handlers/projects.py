@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
@@ -37,7 +38,9 @@ def collection(ctx: Ctx) -> Response:
             raise HTTPError(422, "The project document must include the project ID")
         if project_row(ctx, project) is not None:
             raise HTTPError(409, "Project already exists")
+        protocols = _protocols(write.body, write.fields)
         _create(ctx, project, write.fields)
+        _save_protocols(ctx, project, protocols)
         return text(f"/data/projects/{project}", 200)
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
@@ -105,6 +108,7 @@ def _put(ctx: Ctx, project: str) -> Response:
     if write.fields.get("ID", project) != project:
         raise HTTPError(417, "The project ID in the document does not match the URL")
     write.fields.pop("ID", None)
+    protocols = _protocols(write.body, write.fields)
     check_fields(ctx, "xnat:projectData", write.fields)
     row = project_row(ctx, project)
     accessibility = ctx.param("accessibility")
@@ -115,11 +119,32 @@ def _put(ctx: Ctx, project: str) -> Response:
         if ctx.app.store.one("SELECT 1 FROM deleted_projects WHERE id=?", (project,)):
             raise HTTPError(403, "A project with this ID was deleted; its ID cannot be reused")
         _create(ctx, project, write.fields, accessibility)
+        _save_protocols(ctx, project, protocols)
         return text(project, 201)
     if not ctx.app.auth.is_owner(ctx.user, row["id"]):
         raise forbidden()
     _update(ctx, row["id"], write.fields, accessibility)
+    _save_protocols(ctx, row["id"], protocols)
     return text(row["id"], 200)
+
+
+def _protocols(body: Any, fields: dict[str, str]) -> list[Any] | None:
+    """The ``studyProtocol`` items (custom variable definitions) of a project document, or None."""
+    if body is None or not body.child_items("studyProtocol"):
+        return None
+    for key in [k for k in fields if k.startswith("studyProtocol/")]:  # a lone one was flattened
+        del fields[key]
+    return body.child_items("studyProtocol")
+
+
+def _save_protocols(ctx: Ctx, project: str, protocols: list[Any] | None) -> None:
+    """Keep the document's studyProtocol items whole; a document without them keeps the old ones."""
+    if protocols is None:
+        return
+    value = json.dumps([items.node_to_data(p) for p in protocols])
+    with ctx.app.store.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO project_settings(project, name, value) VALUES(?, 'studyProtocol', ?)",
+                     (project, value))
 
 
 def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
