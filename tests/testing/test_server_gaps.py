@@ -315,3 +315,13 @@ def test_client_types_custom_variables_from_served_definitions(served: tuple[str
         assert subject.custom_variables["clinical"]["weight"] == 70
         with pytest.raises(XNATValueError, match="arm"):
             clinical["arm"] = "c"
+
+
+def test_null_clears_project_fields(admin: Api) -> None:
+    assert admin.put("/data/projects/P1?description=temp&keywords=k&xnat:projectData/PI/lastname=NULL").status_code == 201
+    assert admin.put("/data/projects/P1?xnat:projectData/description=NULL&keywords=NULL").status_code == 200
+    data = _item(admin, "/data/projects/P1")["data_fields"]
+    assert "description" not in data and "keywords" not in data
+    assert admin.rows("/data/projects")[0]["description"] == ""
+    r = admin.put("/data/projects/P1?xnat:projectData/name=NULL")
+    assert r.status_code == 400 and "cannot be cleared" in r.text

@@ -118,12 +118,15 @@ def _put(ctx: Ctx, project: str) -> Response:
         check_label(project, "project ID")
         if ctx.app.store.one("SELECT 1 FROM deleted_projects WHERE id=?", (project,)):
             raise HTTPError(403, "A project with this ID was deleted; its ID cannot be reused")
-        _create(ctx, project, write.fields, accessibility)
+        _create(ctx, project, {k: v for k, v in write.fields.items() if v != "NULL"}, accessibility)
         _save_protocols(ctx, project, protocols)
         return text(project, 201)
     if not ctx.app.auth.is_owner(ctx.user, row["id"]):
         raise forbidden()
-    _update(ctx, row["id"], write.fields, accessibility)
+    cleared = {k for k, v in write.fields.items() if v == "NULL"}  # XNAT clears a field given NULL
+    if "name" in cleared or "secondary_ID" in cleared:
+        raise HTTPError(400, "A project's name and secondary_ID cannot be cleared")
+    _update(ctx, row["id"], write.fields, accessibility, cleared)
     _save_protocols(ctx, row["id"], protocols)
     return text(row["id"], 200)
 
@@ -195,8 +198,10 @@ def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
                          (project, ctx.user.login))
 
 
-def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None) -> None:
-    own, rest = _split(fields)
+def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None,
+            cleared: set[str] | None = None) -> None:
+    cleared = cleared or set()
+    own, rest = _split({k: ("" if k in cleared else v) for k, v in fields.items()})
     aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
     store = ctx.app.store
@@ -206,6 +211,8 @@ def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
         if rest:
             current = loads(conn.execute("SELECT fields FROM projects WHERE id=?", (project,)).fetchone()[0])
             current.update(rest)
+            for key in cleared:
+                current.pop(key, None)
             conn.execute("UPDATE projects SET fields=? WHERE id=?", (dumps(current), project))
         if accessibility:
             conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (accessibility, project))
