@@ -166,3 +166,6 @@ def _build_model(session: "BaseXNATSession", extension_types: bool) -> None:
     lookup = getattr(session.classes, "lookup", None)
     if lookup is not None:
         session.XNAT_CLASS_LOOKUP = lookup
+    from .querying import install_search
+
+    install_search(session)  # Class.query(), search templates; display fields on first query

@@ -40,6 +40,7 @@ from .exceptions import (
     redact,
 )
 from .keepalive import KeepAlive, interval_for_timeout
+from .session_services import SessionServicesMixin  # services, prearchive, users, ... (issue 8)
 from .transport import Timeout, translate_request_error
 
 __all__ = ["BaseXNATSession", "XNATSession"]
@@ -78,7 +79,7 @@ def _is_login_page(text: str) -> bool:
                                             "/app/template/login", "login_box"))
 
 
-class BaseXNATSession(SessionObjectsMixin):
+class BaseXNATSession(SessionObjectsMixin, SessionServicesMixin):
     """A connection to one XNAT server (xnatpy's ``BaseXNATSession``).
 
     Made by :func:`xnat.connect`; not usually constructed directly. :meth:`disconnect`

@@ -70,3 +70,15 @@ def test_object_behaviour(wired: Any, case001_file: Path, tmp_path: Path) -> Non
     log = tmp_path / "log.jsonl"
     assert experiment.map(lambda s: s.id, "scan_resource", logfile=log)
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_a_connected_session_is_wired(connection: Any, case001_zip: bytes) -> None:
+    assert isinstance(connection, SessionServicesMixin)
+    connection.put("/data/projects/WIRED2")
+    connection.services.import_(data=case001_zip, project="WIRED2", content_type="application/zip")
+    MrSessionData = connection.classes.MrSessionData
+    query = MrSessionData.query().filter(MrSessionData.label == "Case001").filter(MrSessionData.project == "WIRED2")
+    assert [e.label for e in query.all()] == ["Case001"]
+    assert b"<xdat:schema_field>xnat:mrSessionData/label</xdat:schema_field>" in query.to_string()
+    assert MrSessionData.label == MrSessionData.label  # two fields compare by identity, not as a criterion
+    assert connection.prearchive.sessions("WIRED2") == []

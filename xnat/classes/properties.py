@@ -27,6 +27,7 @@ import isodate
 
 from ..exceptions import XNATValueError
 from ..schema.model import Facets, FieldDef
+from ..search import SearchFieldMixin  # comparisons build search criteria (issue 8)
 
 __all__ = [
     "SearchField",
@@ -47,7 +48,7 @@ _INTEGERS = {
 _FLOATS = {"xs:float", "xs:double", "xs:decimal"}
 
 
-class SearchField:
+class SearchField(SearchFieldMixin):
     """A field used in a query: ``MrSessionData.field_strength`` (issue 8 grows this)."""
 
     __slots__ = ("xsi_type", "field_name", "xpath", "type")
