@@ -14,7 +14,8 @@ import pytest
 pydicom = pytest.importorskip("pydicom")
 
 from xnat.testing import dicomreader  # noqa: E402
-from xnat.testing.dicomreader import dicom_dump, read_dicom_archive, scan_xsi_type, session_xsi_type  # noqa: E402
+from xnat.testing.dicomdump import dicom_dump  # noqa: E402
+from xnat.testing.dicomreader import read_dicom_archive, scan_xsi_type, session_xsi_type  # noqa: E402
 
 EXPECTED_SERIES = [("2", "T1 SPIN ECHO", 20), ("4", "SAG LOCALIZER", 3), ("9", "HEME SUSEPTIBILITY", 32)]
 STUDY_UID = "1.2.840.113654.2.45.2.108105"

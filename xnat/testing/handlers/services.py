@@ -20,7 +20,8 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from ..dicomreader import dicom_dump, read_dicom_archive
+from ..dicomdump import dicom_dump
+from ..dicomreader import read_dicom_archive
 from ..importing import scan_fields
 from ..prearchive_store import IN_PROGRESS, PrearchiveSession, prearchive_of
 from ..store import loads
