@@ -363,11 +363,17 @@ def test_scan_parameters_are_a_simple_listing(session, counter) -> None:
     assert counter.count == 0
 
 
-@pytest.mark.xfail(strict=True, reason="server now stores and serves scan parameters (children parameters/addParam); "
-                                       "the client's nested scan.parameters reads nothing from the scan document "
-                                       "(even parameters/tr); reported by engineer L")
 def test_scan_parameters_round_trip(session) -> None:
     scan = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"].scans["1"]
     scan.parameters.add_param["te"] = "5"
     scan.clearcache()
     assert scan.parameters.add_param["te"] == "5"
+
+
+def test_single_nested_parts_read_from_the_flattened_root(session) -> None:
+    # XNAT writes a single nested part into its root's data_fields ("parameters/tr").
+    scan = session.projects["PROJ001"].experiments["PROJ001_S00001_MR001"].scans["1"]
+    session.put(scan.fulluri, query={"xsiType": "xnat:mrScanData", "xnat:mrScanData/parameters/tr": "2300.5"})
+    scan.clearcache()
+    assert scan.fulldata["data_fields"]["parameters/tr"] == 2300.5
+    assert scan.parameters.tr == 2300.5

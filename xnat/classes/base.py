@@ -287,6 +287,8 @@ class XNATBaseObject:
 
     def _children(self, xpath: str) -> list[dict[str, Any]]:
         """The child items at ``xpath`` in the document (``scans/scan``, ``demographics``...)."""
+        if self._flattened():  # e.g. scan parameters: the root holds "parameters/addParam"
+            return self._root._children(f"{self._fieldname}/{xpath}")
         for child in self.fulldata.get("children", []):
             if child.get("field") == xpath:
                 return [i for i in child.get("items", []) if not i.get("meta", {}).get("isHistory")]
@@ -298,11 +300,17 @@ class XNATBaseObject:
         if self._mode == _LOCAL:
             return self._datafields.get(name)
         self._check_alive()
+        if self._flattened():  # XNAT writes single nested parts into the root: "scanner/model"
+            return self._root._get_field(f"{self._fieldname}/{name}")
         row = self._row
         if row is not None and name in row:
             value = row[name]
             return value if value != "" else None
         return self.fulldata.get("data_fields", {}).get(name)
+
+    def _flattened(self) -> bool:
+        """A nested part with no item of its own: its values live in the root's document."""
+        return self._mode == _NESTED and self._nested_item is None and self._root is not None
 
     def _set_field(self, name: str, text: str) -> None:
         """Store ``text`` (already converted and checked) for schema field ``name``."""
