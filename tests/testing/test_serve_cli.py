@@ -60,7 +60,7 @@ def test_port_zero_prints_a_working_url_and_stops_cleanly_on_interrupt():
 
 def test_users_populate_and_data_dir_survive_a_restart(tmp_path: Path):
     data_dir = tmp_path / "archive"
-    options = ("--port", "0", "--data-dir", str(data_dir), "--user", "alice:s3cret", "--user", "root:toor:admin")
+    options = ("--port", "0", "--data-dir", str(data_dir), "--durable", "--user", "alice:s3cret", "--user", "root:toor:admin")
     process, url, _ = start(*options, "--populate", "projects=1,subjects=3,experiments=2")
     try:
         assert requests.get(f"{url}/data/projects", auth=("alice", "wrong"), timeout=10).status_code == 401

@@ -34,6 +34,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--populate", metavar="SPEC", help="bulk-create data, e.g. projects=1,subjects=200,experiments=100")
     parser.add_argument("--site-id", default="XNAT", help="site ID, the prefix of server-made IDs (default: %(default)s)")
     parser.add_argument("--xnat-version", default=None, help="XNAT version the server reports (default: a 1.8.x)")
+    parser.add_argument("--durable", action="store_true",
+                        help="fsync every uploaded file before it is catalogued (slower; survives a power loss)")
     parser.set_defaults(handler=run)
 
 
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         "users": _check_users(args.user or [DEFAULT_USER]),
         "allow_anonymous": args.allow_anonymous,
         "site_id": args.site_id,
+        "durable": args.durable,
     }
     if args.schemas is not None:
         options["schemas_dir"] = args.schemas
