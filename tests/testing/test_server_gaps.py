@@ -325,3 +325,23 @@ def test_null_clears_project_fields(admin: Api) -> None:
     assert admin.rows("/data/projects")[0]["description"] == ""
     r = admin.put("/data/projects/P1?xnat:projectData/name=NULL")
     assert r.status_code == 400 and "cannot be cleared" in r.text
+
+
+def test_resource_attributes_given_as_xpaths_are_kept(tmp_path) -> None:
+    """A client creating ``xnat:resourceCatalog`` with xpath parameters (as xnatpy does)."""
+    from werkzeug.test import Client
+
+    from xnat.testing.app import XNATApp
+
+    app = XNATApp(data_dir=tmp_path, users=["admin:admin:admin"])
+    try:
+        client = Client(app)
+        auth = {"Authorization": "Basic YWRtaW46YWRtaW4="}
+        assert client.put("/data/projects/P", headers=auth).status_code in (200, 201)
+        created = client.put("/data/projects/P/resources/NIFTI?xsiType=xnat:resourceCatalog&req_format=qs"
+                             "&xnat:resourceCatalog/format=NIFTI&xnat:resourceCatalog/content=RAW", headers=auth)
+        assert created.status_code in (200, 201)
+        row = client.get("/data/projects/P/resources?format=json", headers=auth).json["ResultSet"]["Result"][0]
+        assert (row["format"], row["content"]) == ("NIFTI", "RAW")
+    finally:
+        app.close()

@@ -86,7 +86,11 @@ def _category(node: Node) -> str:
 
 
 def _attributes(ctx: Ctx) -> dict[str, str]:
-    return {key: ctx.param(key) or "" for key in ("format", "content", "description", "tags")}
+    """format/content/description/tags, given as shortcuts (``format=DICOM``) or as xpaths
+    (``xnat:resourceCatalog/format=DICOM``), as XNAT sets an item from either."""
+    by_xpath = {name.rsplit("/", 1)[1]: value for name, value in ctx.params.items()
+                if "/" in name and name.split("/", 1)[0].lower().endswith(("resource", "resourcecatalog"))}
+    return {key: ctx.param(key) or by_xpath.get(key) or "" for key in ("format", "content", "description", "tags")}
 
 
 def create(ctx: Ctx, node: Node, label: str, io: str) -> Response:
