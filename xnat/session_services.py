@@ -4,17 +4,16 @@
 ``session.plugins`` (each made once per session, on first use; no request until then),
 ``session.scanners`` and ``session.scan_types`` (one request each, cached with the
 session's server information), and the bulk operations ``session.map``,
-``session.search`` and ``session.batch_download`` of :mod:`xnat.mapping`.
+``session.search`` and ``session.batch_download`` of :mod:`xnat.mapping` (the same
+:class:`~xnat.services_behaviour.MappableBehaviour` that objects have).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
-from . import mapping
-from . import services_behaviour  # noqa: F401  (registers scan/project/mapping behaviour)
+from .services_behaviour import MappableBehaviour  # also registers scan/project/mapping behaviour
 from .inspect import Inspect
 from .plugins import Plugins
 from .prearchive import Prearchive
@@ -26,7 +25,7 @@ __all__ = ["SessionServicesMixin"]
 _LOCK = threading.Lock()
 
 
-class SessionServicesMixin:
+class SessionServicesMixin(MappableBehaviour):
     """Services, prearchive, users, inspect, plugins and bulk operations of a session."""
 
     def _helper(self, name: str, factory: Any) -> Any:
@@ -74,20 +73,3 @@ class SessionServicesMixin:
     def scan_types(self) -> list[dict[str, str]]:
         """The scan types in the archive: the rows of ``/data/archive/scan_types`` (as xnatpy)."""
         return list(self.get_json("/data/archive/scan_types")["ResultSet"]["Result"])  # type: ignore[attr-defined]
-
-    def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
-            logfile: str | os.PathLike | None = None) -> dict[str, Any]:
-        """``function(obj)`` on every object at ``level``; resumable with ``logfile`` (see :mod:`xnat.mapping`)."""
-        return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile)
-
-    def search(self, project: Any = None, subject: Any = None, experiment: Any = None, scan: Any = None,
-               resource: Any = None, use_regex: bool = False, level: Any = mapping.MappingLevel.SCAN) -> list[Any]:
-        """The objects at ``level`` matching the name filters (see :mod:`xnat.mapping`)."""
-        return mapping.search(self, project, subject, experiment, scan, resource, use_regex, level)
-
-    def batch_download(self, target_directory: str | os.PathLike, project: Any = None, subject: Any = None,
-                       experiment: Any = None, scan: Any = None, resource: Any = None, use_regex: bool = False,
-                       level: Any = mapping.MappingLevel.SCAN) -> list[str]:
-        """``download_dir`` on every object matching the filters (see :mod:`xnat.mapping`)."""
-        return mapping.batch_download(self, target_directory, project, subject, experiment, scan, resource,
-                                      use_regex, level)
