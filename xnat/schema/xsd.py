@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..xmlsafe import safe_parser
 from ..exceptions import XNATSchemaError
 from .model import Facets, FieldDef, SchemaInfo, SchemaModel, TypeDef, XNATSchemaWarning
 
@@ -51,17 +52,8 @@ class _Problem(Exception):
     """A structural problem; becomes an XNATSchemaError naming the schema."""
 
 
-def make_parser() -> etree.XMLParser:
-    """The only XML parser used for schemas: no entities, no DTD, no network."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+#: The only XML parser used for schemas: no entities, no DTD, no network.
+make_parser = safe_parser
 
 
 @dataclass

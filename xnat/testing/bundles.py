@@ -20,6 +20,8 @@ from typing import Union
 
 from lxml import etree
 
+from ..xmlsafe import safe_parser
+
 __all__ = [
     "XDAT_NS",
     "COMPARISONS",
@@ -144,18 +146,6 @@ def _split_field(schema_field: str) -> tuple[str, str]:
     return schema_field[:cut], schema_field[cut + 1 :]
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def _local(elem: etree._Element, expected: str | None = None) -> str:
     if not isinstance(elem.tag, str):
         raise ValueError("the bundle holds an entity reference or other non-element node")
@@ -255,7 +245,7 @@ def _parse_document(data: bytes | str) -> etree._Element:
     if len(data) > MAX_BUNDLE_BYTES:
         raise ValueError(f"the search bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
-        root = etree.fromstring(bytes(data), _parser())
+        root = etree.fromstring(bytes(data), safe_parser())
     except etree.XMLSyntaxError as error:
         raise ValueError(f"the search bundle is not well-formed XML: {error}") from None
     if root is None:

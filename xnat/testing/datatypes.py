@@ -23,6 +23,8 @@ from typing import Iterator
 
 from lxml import etree
 
+from ..xmlsafe import safe_parser
+
 logger = logging.getLogger(__name__)
 
 XS_NS = "http://www.w3.org/2001/XMLSchema"
@@ -45,12 +47,6 @@ _BOOL_TYPES = frozenset({"xs:boolean"})
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _PREDICATE_RE = re.compile(r"^([^\[\]]+)\[@xsi:type=['\"]?([^'\"\]]+)['\"]?\]$")
-
-
-def _safe_parser() -> etree.XMLParser:
-    """An lxml parser that never touches the network, a DTD or an external entity."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True)
 
 
 @dataclass
@@ -120,7 +116,7 @@ class DataTypes:
         for path in sorted(self.schemas_dir.glob("*/*.xsd")):
             relpath = path.relative_to(self.schemas_dir).as_posix()
             try:
-                root = etree.parse(str(path), _safe_parser()).getroot()
+                root = etree.parse(str(path), safe_parser()).getroot()
             except etree.XMLSyntaxError as exc:
                 raise ValueError(f"schema {relpath} is not well-formed XML: {exc}") from exc
             if root.tag != _XS + "schema":

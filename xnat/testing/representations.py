@@ -22,6 +22,8 @@ from typing import Iterable, Mapping
 
 from lxml import etree
 
+from ..xmlsafe import safe_parser
+
 from xnat.testing.datatypes import XSI_NS, DataTypes, FieldDef, coerce_value
 
 logger = logging.getLogger(__name__)
@@ -296,12 +298,6 @@ _FORBIDDEN = [marker.encode(codec) for marker in ("<!DOCTYPE", "<!ENTITY")
               for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")]
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True)
-
-
 def parse_item_xml(body: bytes, datatypes: DataTypes) -> ItemNode:
     """Read an item document (a PUT/POST body) into an ItemNode.
 
@@ -316,7 +312,7 @@ def parse_item_xml(body: bytes, datatypes: DataTypes) -> ItemNode:
     if any(marker in body for marker in _FORBIDDEN):
         raise ValueError("DTDs and entity declarations are not allowed in item XML")
     try:
-        root = etree.fromstring(bytes(body), _parser())
+        root = etree.fromstring(bytes(body), safe_parser())
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"malformed XML: {exc.msg or exc}") from None
     tree = root.getroottree()
