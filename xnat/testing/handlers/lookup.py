@@ -109,38 +109,33 @@ def readable_projects(ctx: Ctx) -> set[str] | None:
     return {r["id"] for r in rows}
 
 
-def find_subject(ctx: Ctx, key: str, project: str | None) -> sqlite3.Row | None:
-    """A subject by ID, or by (own or shared) label within ``project``."""
+def _find_by_id_or_label(ctx: Ctx, table: str, kind: str, key: str, project: str | None) -> sqlite3.Row | None:
+    """A row of ``table`` by ID, or by its own or shared (``kind``) label within ``project``.
+
+    ``table`` and ``kind`` are fixed by the two callers below, never taken from a request.
+    """
     store = ctx.app.store
-    row = store.one("SELECT * FROM subjects WHERE id=?", (key,))
+    row = store.one(f"SELECT * FROM {table} WHERE id=?", (key,))
     if project is None:
         return row
-    if row is not None and (row["project"] == project or _shared(ctx, "subject", row["id"], project)):
+    if row is not None and (row["project"] == project or _shared(ctx, kind, row["id"], project)):
         return row
-    row = store.one("SELECT * FROM subjects WHERE project=? AND label=?", (project, key))
+    row = store.one(f"SELECT * FROM {table} WHERE project=? AND label=?", (project, key))
     if row is None:
-        share = store.one("SELECT obj_id FROM shares WHERE kind='subject' AND project=? AND label=?",
-                          (project, key))
+        share = store.one("SELECT obj_id FROM shares WHERE kind=? AND project=? AND label=?", (kind, project, key))
         if share is not None:
-            row = store.one("SELECT * FROM subjects WHERE id=?", (share["obj_id"],))
+            row = store.one(f"SELECT * FROM {table} WHERE id=?", (share["obj_id"],))
     return row
+
+
+def find_subject(ctx: Ctx, key: str, project: str | None) -> sqlite3.Row | None:
+    """A subject by ID, or by (own or shared) label within ``project``."""
+    return _find_by_id_or_label(ctx, "subjects", "subject", key, project)
 
 
 def find_experiment(ctx: Ctx, key: str, project: str | None) -> sqlite3.Row | None:
     """An experiment (session or assessor) by ID, or by label within ``project``."""
-    store = ctx.app.store
-    row = store.one("SELECT * FROM experiments WHERE id=?", (key,))
-    if project is None:
-        return row
-    if row is not None and (row["project"] == project or _shared(ctx, "experiment", row["id"], project)):
-        return row
-    row = store.one("SELECT * FROM experiments WHERE project=? AND label=?", (project, key))
-    if row is None:
-        share = store.one("SELECT obj_id FROM shares WHERE kind='experiment' AND project=? AND label=?",
-                          (project, key))
-        if share is not None:
-            row = store.one("SELECT * FROM experiments WHERE id=?", (share["obj_id"],))
-    return row
+    return _find_by_id_or_label(ctx, "experiments", "experiment", key, project)
 
 
 def _shared(ctx: Ctx, kind: str, obj_id: str, project: str) -> bool:
