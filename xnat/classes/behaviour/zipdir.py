@@ -98,6 +98,8 @@ def download_zipped(transferer: Any, files_url: str, jobs: list[Any], resource_l
         key = _job_key(job, resource_labels)
         wanted[key] = job
         by_path[key[1], key[2]].append(key)
+    # Entries are extracted under the folder common to every target, then renamed into place.
+    root = os.path.commonpath([os.path.dirname(os.fspath(job.target)) for job in jobs])
 
     def rename(entry: str) -> str | None:
         key = _entry_key(entry)
@@ -111,11 +113,10 @@ def download_zipped(transferer: Any, files_url: str, jobs: list[Any], resource_l
             job = wanted.get(chosen[0]) if chosen else None
         if job is None:
             return None
-        return os.path.relpath(os.fspath(job.target), transferer_root)
+        return os.path.relpath(os.fspath(job.target), root)
 
-    transferer_root = os.path.commonpath([os.path.dirname(os.fspath(job.target)) for job in jobs])
     try:
-        transferer.extract_zip(files_url, transferer_root, rename=rename, overwrite=True, verbose=verbose)
+        transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose)
     except XNATError as error:
         logger.info("zip download of %s failed (%s); fetching the files one by one", files_url, error)
         return jobs
