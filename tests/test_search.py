@@ -82,8 +82,8 @@ def test_recorded_query1_byte_identical(reference: Path) -> None:
 def test_recorded_query2_byte_identical(reference: Path) -> None:
     query = MrSessionData_query().filter(
         MrSessionData.PROJECT == "xnatpy_test_data",
-        MrSessionData.INSERT_DATE >= datetime.date(2026, 4, 8),
-        MrSessionData.INSERT_DATE <= datetime.datetime(2026, 4, 10, 13, 45),
+        datetime.date(2026, 4, 8) <= MrSessionData.INSERT_DATE,
+        datetime.datetime(2026, 4, 10, 13, 45) >= MrSessionData.INSERT_DATE,
     )
     assert query.to_string() == recorded(reference, "POST_data_search.request-body.query2.xml")
 
@@ -91,8 +91,8 @@ def test_recorded_query2_byte_identical(reference: Path) -> None:
 def test_recorded_query3_byte_identical(reference: Path) -> None:
     query = (
         MrSessionData_query()
-        .filter(MrSessionData.PROJECT == "xnatpy_test_data", MrSessionData.INSERT_DATE >= datetime.date(2026, 4, 8))
-        .filter(MrSessionData.INSERT_DATE <= datetime.date(2026, 4, 10))
+        .filter(MrSessionData.PROJECT == "xnatpy_test_data", datetime.date(2026, 4, 8) <= MrSessionData.INSERT_DATE)
+        .filter(datetime.date(2026, 4, 10) >= MrSessionData.INSERT_DATE)
     )
     assert query.to_string() == recorded(reference, "POST_data_search.request-body.query3.xml")
 
@@ -132,7 +132,7 @@ def test_comparisons(build: Any, operator: str) -> None:
 
 def test_reversed_comparison_uses_reflected_operator() -> None:
     # 3 < field is field > 3 in Python's reflection rules
-    assert criteria(3 < MrSessionData.label) == ("xnat:mrSessionData/label", ">", "3")
+    assert criteria(MrSessionData.label > 3) == ("xnat:mrSessionData/label", ">", "3")
 
 
 def test_display_field_criterion_uses_type_path() -> None:
@@ -150,8 +150,8 @@ def test_and_or_operators_and_functions() -> None:
 
 
 def test_dates_are_month_day_year() -> None:
-    assert criteria(MrSessionData.INSERT_DATE > datetime.date(2021, 1, 2))[2] == "01/02/2021"
-    assert criteria(MrSessionData.INSERT_DATE > datetime.datetime(2021, 12, 31, 23, 59))[2] == "12/31/2021"
+    assert criteria(datetime.date(2021, 1, 2) < MrSessionData.INSERT_DATE)[2] == "01/02/2021"
+    assert criteria(datetime.datetime(2021, 12, 31, 23, 59) < MrSessionData.INSERT_DATE)[2] == "12/31/2021"
 
 
 def test_special_and_non_ascii_characters_escaped_as_xnatpy_does() -> None:
@@ -206,7 +206,7 @@ def test_duck_typed_field_from_another_module() -> None:
 
 def test_xpath_only_fields_as_the_generated_classes_make_them() -> None:
     class PropertyField:  # xnat.classes.properties.SearchField: xsi_type, field_name, xpath, type
-        __slots__ = ("xsi_type", "field_name", "xpath", "type")
+        __slots__ = ("field_name", "type", "xpath", "xsi_type")
 
         def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string") -> None:
             self.xsi_type, self.field_name, self.type = xsi_type, field_name, type_

@@ -23,7 +23,7 @@ from .exceptions import XNATError, XNATValueError
 if _TYPE_CHECKING:  # pragma: no cover
     from .session import BaseXNATSession
 
-__all__ = ["__version__", "connect", "XNATError"]
+__all__ = ["XNATError", "__version__", "connect"]
 
 _logger = _logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 from .exceptions import XNATAuthError, XNATValueError, redact
 
 __all__ = [
-    "Credentials",
+    "PASSWORD_VARIABLES",
     "SERVER_VARIABLES",
     "USER_VARIABLES",
-    "PASSWORD_VARIABLES",
+    "Credentials",
     "check_netrc_permissions",
     "default_netrc_path",
     "is_alias_token",

@@ -21,14 +21,15 @@ import hashlib
 import struct
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import xnat
 
-__all__ = ["DEMO_USER", "DEMO_PASSWORD", "StudyPlan", "SAMPLE_STUDY", "run_demo", "seed_study", "nifti_bytes"]
+__all__ = ["DEMO_PASSWORD", "DEMO_USER", "SAMPLE_STUDY", "StudyPlan", "nifti_bytes", "run_demo", "seed_study"]
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "admin"
@@ -255,7 +256,7 @@ def _walk(tour: _Tour, session: Any, plan: StudyPlan, workdir: Path) -> None:
 
         install_search(session)
     query = mr_class.query()
-    found = query.filter(mr_class.PROJECT == plan.project).filter(mr_class.DATE < datetime.date(2022, 1, 1)).all()
+    found = query.filter(plan.project == mr_class.PROJECT).filter(datetime.date(2022, 1, 1) > mr_class.DATE).all()
     tour.show(", ".join(sorted(e.label for e in found)))
 
 

@@ -17,24 +17,24 @@ if TYPE_CHECKING:  # pragma: no cover
     import requests
 
 __all__ = [
-    "XNATError",
-    "XNATValueError",
-    "XNATResponseError",
-    "XNATConnectionError",
-    "XNATTimeoutError",
-    "XNATKeyError",
-    "XNATIOError",
-    "XNATUploadError",
-    "XNATChecksumError",
-    "XNATSSLError",
     "XNATAuthError",
-    "XNATLoginFailedError",
+    "XNATChecksumError",
+    "XNATConnectionError",
+    "XNATError",
     "XNATExpiredCredentialsError",
-    "XNATNotConnectedError",
-    "XNATObjectDestroyedError",
-    "XNATObjectAlreadyExistsError",
-    "XNATSchemaError",
+    "XNATIOError",
+    "XNATKeyError",
+    "XNATLoginFailedError",
     "XNATMappingException",
+    "XNATNotConnectedError",
+    "XNATObjectAlreadyExistsError",
+    "XNATObjectDestroyedError",
+    "XNATResponseError",
+    "XNATSSLError",
+    "XNATSchemaError",
+    "XNATTimeoutError",
+    "XNATUploadError",
+    "XNATValueError",
     "describe_response",
     "redact",
 ]
@@ -55,7 +55,7 @@ class XNATResponseError(XNATValueError):
     stripped and trimmed) are kept as attributes; ``response`` is the raw response.
     """
 
-    def __init__(self, message: str, response: "requests.Response | None" = None) -> None:
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
         super().__init__(message)
         self.response = response
         self.status_code: int | None = getattr(response, "status_code", None)
@@ -153,7 +153,7 @@ def server_reason(response: Any, limit: int = 300) -> str:
     """The server's own explanation: the body as plain text, HTML stripped, trimmed."""
     try:
         text = response.text or ""
-    except Exception:  # a streamed or undecodable body has no reason to show
+    except Exception:  # noqa: BLE001 -- a streamed or undecodable body has no reason to show
         return ""
     # A login page or error page: prefer its <h3>/<title> heading when there is one.
     if "<html" in text[:500].lower():
@@ -168,7 +168,7 @@ def server_reason(response: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_response(response: "requests.Response", what: str = "") -> str:
+def describe_response(response: requests.Response, what: str = "") -> str:
     """A one-line message for a failed response: method, URL, status and reason."""
     request = getattr(response, "request", None)
     method = getattr(request, "method", None) or "?"

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["KeepAlive", "interval_for_timeout", "DEFAULT_INTERVAL", "MIN_INTERVAL"]
+__all__ = ["DEFAULT_INTERVAL", "MIN_INTERVAL", "KeepAlive", "interval_for_timeout"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class KeepAlive:
                     continue
                 ok = self.beat()
                 delay = self._interval if ok else self.retry_interval
-        except BaseException:  # noqa: BLE001 -- at interpreter exit anything can fail; stay silent
+        except BaseException:
             logger.debug("Keep-alive thread ended by an error", exc_info=True)
         finally:
             logger.debug("Keep-alive thread stopped")

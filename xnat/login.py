@@ -39,7 +39,7 @@ from .exceptions import (
 if TYPE_CHECKING:  # pragma: no cover
     from .session import BaseXNATSession
 
-__all__ = ["login", "reuse_jsession", "check_auth"]
+__all__ = ["check_auth", "login", "reuse_jsession"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def set_jsession_cookie(interface: requests.Session, base: str, jsession: str) -
     interface.cookies.set_cookie(create_cookie("JSESSIONID", jsession, domain=domain, path="/"))
 
 
-def login(session: "BaseXNATSession", credentials: Credentials, auth_provider: str | None = None,
+def login(session: BaseXNATSession, credentials: Credentials, auth_provider: str | None = None,
           detect_redirect: bool = True) -> None:
     """Open a server session for ``credentials`` and record it on ``session``."""
     interface = session._interface
@@ -92,7 +92,7 @@ def login(session: "BaseXNATSession", credentials: Credentials, auth_provider: s
     logger.info("Logged in to %s %s", session.server, _who(credentials))
 
 
-def _login_request(session: "BaseXNATSession", credentials: Credentials,
+def _login_request(session: BaseXNATSession, credentials: Credentials,
                    auth_provider: str | None) -> requests.Response:
     timeout = session.login_timeout
     if credentials.anonymous:
@@ -105,7 +105,7 @@ def _login_request(session: "BaseXNATSession", credentials: Credentials,
                          auth=(credentials.user or "", credentials.password or ""))
 
 
-def _follow_redirect(session: "BaseXNATSession", response: requests.Response) -> None:
+def _follow_redirect(session: BaseXNATSession, response: requests.Response) -> None:
     """Adopt the base URL the server redirected us to (http -> https, another host)."""
     if not response.history:
         return
@@ -119,7 +119,7 @@ def _follow_redirect(session: "BaseXNATSession", response: requests.Response) ->
             return
 
 
-def _find_context_path(session: "BaseXNATSession") -> bool:
+def _find_context_path(session: BaseXNATSession) -> bool:
     """After a 404 on /data: look for XNAT under a context path (``/xnat``) via ``GET /``."""
     try:
         response = session._send("GET", session.server + "/", timeout=session.login_timeout)
@@ -141,7 +141,7 @@ def _find_context_path(session: "BaseXNATSession") -> bool:
     return True
 
 
-def _read_session_id(session: "BaseXNATSession", response: requests.Response,
+def _read_session_id(session: BaseXNATSession, response: requests.Response,
                      credentials: Credentials) -> str:
     _raise_for_login(session, response, credentials)
     interface = session._interface
@@ -159,7 +159,7 @@ def _read_session_id(session: "BaseXNATSession", response: requests.Response,
     return jsession
 
 
-def _raise_for_login(session: "BaseXNATSession", response: requests.Response,
+def _raise_for_login(session: BaseXNATSession, response: requests.Response,
                      credentials: Credentials) -> None:
     where = f"Login to {session.server} {_who(credentials)} failed"
     status = response.status_code
@@ -190,7 +190,7 @@ def _raise_for_login(session: "BaseXNATSession", response: requests.Response,
                                    "instead of a session id. Check the server URL and the credentials")
 
 
-def check_auth(session: "BaseXNATSession", credentials: Credentials) -> str | None:
+def check_auth(session: BaseXNATSession, credentials: Credentials) -> str | None:
     """Ask the server who is logged in (``GET /data/auth``); ``None`` for a guest session."""
     response = session._send("GET", session._format_uri("/data/auth"), timeout=session.login_timeout)
     where = f"Login to {session.server} {_who(credentials)} failed"
@@ -216,7 +216,7 @@ def check_auth(session: "BaseXNATSession", credentials: Credentials) -> str | No
     return user
 
 
-def reuse_jsession(session: "BaseXNATSession", jsession: str, credentials: Credentials) -> None:
+def reuse_jsession(session: BaseXNATSession, jsession: str, credentials: Credentials) -> None:
     """Adopt an existing server session id instead of logging in."""
     interface = session._interface
     assert interface is not None

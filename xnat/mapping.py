@@ -38,8 +38,16 @@ from typing import Any
 
 from .exceptions import XNATValueError
 
-__all__ = ["MappingLevel", "MappedFunctionFailed", "FilterFunctions", "create_filter_funcs", "map_objects",
-           "search", "batch_download", "MappingLog"]
+__all__ = [
+    "FilterFunctions",
+    "MappedFunctionFailed",
+    "MappingLevel",
+    "MappingLog",
+    "batch_download",
+    "create_filter_funcs",
+    "map_objects",
+    "search",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +181,7 @@ def _level_of(root: Any) -> str:
     xsi_type = str(getattr(root, "__xsi_type__", ""))
     session = getattr(root, "xnat_session", None)
     classes = getattr(session, "XNAT_CLASS_LOOKUP", {}) or {}
-    chain = [c for c in type(root).__mro__]
+    chain = list(type(root).__mro__)
     for kind, base in (("project", "xnat:projectData"), ("subject", "xnat:subjectData"),
                        ("experiment", "xnat:experimentData"), ("scan", "xnat:imageScanData")):
         cls = classes.get(base)
@@ -216,7 +224,7 @@ def _sigint(stop: threading.Event) -> Iterator[None]:
 
 
 def _uri(obj: Any) -> str:
-    return str(getattr(obj, "fulluri", None) or getattr(obj, "uri"))
+    return str(getattr(obj, "fulluri", None) or obj.uri)
 
 
 def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | str,

@@ -23,7 +23,7 @@ from typing import Any
 from .dicom import read_dicom_file
 from .exceptions import XNATValueError
 
-__all__ = ["Prearchive", "PrearchiveSession", "PrearchiveScan", "PrearchiveResource", "PrearchiveFile"]
+__all__ = ["Prearchive", "PrearchiveFile", "PrearchiveResource", "PrearchiveScan", "PrearchiveSession"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class PrearchiveResource:
 class PrearchiveScan:
     """A scan (series) of a prearchive session."""
 
-    def __init__(self, session: "PrearchiveSession", row: dict[str, str]) -> None:
+    def __init__(self, session: PrearchiveSession, row: dict[str, str]) -> None:
         self.session = session
         self.xnat_session = session.xnat_session
         self.data = row

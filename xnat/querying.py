@@ -24,7 +24,7 @@ from typing import Any
 
 from .search import BaseConstraint, Query, SearchField
 
-__all__ = ["install_search", "inject_search_fields", "query_for"]
+__all__ = ["inject_search_fields", "install_search", "query_for"]
 
 logger = logging.getLogger(__name__)
 

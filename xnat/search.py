@@ -48,19 +48,19 @@ from .exceptions import XNATResponseError, XNATValueError, describe_response
 
 __all__ = [
     "XDAT_NS",
-    "SearchFieldLike",
-    "SearchFieldMixin",
-    "SearchField",
-    "CustomFieldSearchField",
-    "SearchFieldMap",
     "BaseConstraint",
-    "Constraint",
     "CompoundConstraint",
+    "Constraint",
+    "CustomFieldSearchField",
     "Query",
-    "make_constraint",
+    "SearchField",
+    "SearchFieldLike",
+    "SearchFieldMap",
+    "SearchFieldMixin",
+    "and_",
     "field_id_of",
     "field_identifier",
-    "and_",
+    "make_constraint",
     "or_",
     "serialize",
 ]
@@ -112,7 +112,7 @@ def _is_field(value: Any) -> bool:
     return bool(getattr(value, "field_id", None) or getattr(value, "xpath", None))
 
 
-def make_constraint(field: Any, operator: str, value: Any) -> "Constraint":
+def make_constraint(field: Any, operator: str, value: Any) -> Constraint:
     """A criterion ``field <operator> value`` for any object that looks like a search field."""
     if not _is_field(field):
         raise XNATValueError(f"{field!r} is not a search field (it needs xsi_type and field_id)")
@@ -144,19 +144,19 @@ class SearchFieldMixin:
             return self._key() != (str(other.xsi_type), field_id_of(other))
         return make_constraint(self, "!=", other)
 
-    def __gt__(self, other: Any) -> "Constraint":
+    def __gt__(self, other: Any) -> Constraint:
         return make_constraint(self, ">", other)
 
-    def __ge__(self, other: Any) -> "Constraint":
+    def __ge__(self, other: Any) -> Constraint:
         return make_constraint(self, ">=", other)
 
-    def __lt__(self, other: Any) -> "Constraint":
+    def __lt__(self, other: Any) -> Constraint:
         return make_constraint(self, "<", other)
 
-    def __le__(self, other: Any) -> "Constraint":
+    def __le__(self, other: Any) -> Constraint:
         return make_constraint(self, "<=", other)
 
-    def like(self, pattern: Any) -> "Constraint":
+    def like(self, pattern: Any) -> Constraint:
         """A ``LIKE`` criterion; ``%`` is XNAT's wildcard."""
         return make_constraint(self, " LIKE ", pattern)
 
@@ -194,7 +194,7 @@ class SearchField(SearchFieldMixin):
         return self.identifier
 
     @classmethod
-    def schema(cls, xsi_type: str, path: str, type_: Any = "string") -> "SearchField":
+    def schema(cls, xsi_type: str, path: str, type_: Any = "string") -> SearchField:
         """A schema field from a path relative to ``xsi_type`` (``"label"``, ``"subject_ID"``)."""
         return cls(xsi_type, f"{xsi_type}/{path.strip('/')}", type_)
 
@@ -233,10 +233,10 @@ class BaseConstraint:
         """The criterion as xnatpy would serialise it."""
         return serialize(self.to_xml())
 
-    def __and__(self, other: "BaseConstraint") -> "CompoundConstraint":
+    def __and__(self, other: BaseConstraint) -> CompoundConstraint:
         return CompoundConstraint((self, other), "AND")
 
-    def __or__(self, other: "BaseConstraint") -> "CompoundConstraint":
+    def __or__(self, other: BaseConstraint) -> CompoundConstraint:
         return CompoundConstraint((self, other), "OR")
 
     def __bool__(self) -> bool:
@@ -419,13 +419,13 @@ class Query:
     def __repr__(self) -> str:
         return f"<Query {self.xsi_type} fields={list(self.fields)!r} where={self.constraints!r}>"
 
-    def view(self, *fields: Any) -> "Query":
+    def view(self, *fields: Any) -> Query:
         """Add columns to the result."""
         if not fields:
             return self
         return Query(self.queried_class, self.xnat_session, self.fields + fields, self.constraints)
 
-    def filter(self, *constraints: BaseConstraint) -> "Query":
+    def filter(self, *constraints: BaseConstraint) -> Query:
         """Add criteria (all must hold); each call nests the earlier criteria as xnatpy does."""
         if not constraints:
             return self

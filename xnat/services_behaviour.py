@@ -21,7 +21,7 @@ from .classes.registry import behaviour
 from .dicom import scan_dicom_dump, scan_read_dicom
 from .users import Users
 
-__all__ = ["ScanDicomBehaviour", "ProjectUsersBehaviour", "MappableBehaviour"]
+__all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour"]
 
 
 @behaviour("xnat:imageScanData")

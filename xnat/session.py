@@ -159,7 +159,7 @@ class BaseXNATSession(SessionObjectsMixin, SessionServicesMixin):
         return self.uri
 
     @property
-    def xnat_session(self) -> "BaseXNATSession":
+    def xnat_session(self) -> BaseXNATSession:
         return self
 
     @property
@@ -213,7 +213,7 @@ class BaseXNATSession(SessionObjectsMixin, SessionServicesMixin):
     # ----------------------------------------------------------------- URLs
     def _strip_uri(self, uri: str) -> str:
         for base in (self._base, self._original_uri):
-            if base and (uri == base or uri.startswith(base + "/") or uri.startswith(base + "?")):
+            if base and (uri == base or uri.startswith((base + "/", base + "?"))):
                 return uri[len(base):] or "/"
         return uri
 
@@ -544,7 +544,7 @@ class BaseXNATSession(SessionObjectsMixin, SessionServicesMixin):
                 self.classes = None
                 self._finalizer.detach()
 
-    def __enter__(self) -> "BaseXNATSession":
+    def __enter__(self) -> BaseXNATSession:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .services_behaviour import MappableBehaviour  # also registers scan/project/mapping behaviour
 from .inspect import Inspect
 from .plugins import Plugins
 from .prearchive import Prearchive
 from .services import Services
+from .services_behaviour import MappableBehaviour  # also registers scan/project/mapping behaviour
 from .users import Users
 
 __all__ = ["SessionServicesMixin"]

@@ -49,8 +49,8 @@ __all__ = [
     "RETRY_STATUSES",
     "CountingRetry",
     "NoAuth",
-    "TimeoutAdapter",
     "Timeout",
+    "TimeoutAdapter",
     "build_transport",
     "resolve_verify",
     "translate_request_error",
@@ -109,14 +109,14 @@ class CountingRetry(Retry):
 
     counter: RetryCounter | None = None
 
-    def new(self, **kwargs: Any) -> "CountingRetry":
+    def new(self, **kwargs: Any) -> CountingRetry:
         retry = super().new(**kwargs)
         retry.counter = self.counter
         return retry
 
     def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
                   response: Any = None, error: Exception | None = None,
-                  _pool: Any = None, _stacktrace: Any = None) -> "CountingRetry":
+                  _pool: Any = None, _stacktrace: Any = None) -> CountingRetry:
         if isinstance(error, ReadTimeoutError):
             # The server took the request and did not answer within the timeout: asking
             # again would multiply the wait the caller chose, so fail now.

@@ -17,7 +17,7 @@ import traceback
 MARKER = "BENCH-RESULT "
 
 
-def _load(path: str, name: str):  # noqa: ANN202 - a module
+def _load(path: str, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

@@ -19,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import peers, report
 from .results import Cell, Row
@@ -139,7 +140,7 @@ class Bench:
                 # do not spend the time budget repeating it.
                 if rep == 0 and result.get("error") and ("not available" in result["error"]
                                                          or "budget" in result["error"]
-                                                         or impl == "ours" and _not_built(result["error"])):
+                                                         or (impl == "ours" and _not_built(result["error"]))):
                     skip.add(impl)
         return out
 

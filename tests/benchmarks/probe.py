@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import resource
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -70,7 +71,7 @@ def run_watching_rss(command: list[str], timeout: float) -> float:
     return peak
 
 
-INSTALLED: list["RequestCounter"] = []
+INSTALLED: list[RequestCounter] = []
 
 
 class RequestCounter:
@@ -86,7 +87,7 @@ class RequestCounter:
         #: what the server lacked for a client (a peer's tolerated 404s show up too).
         self.failures: dict[str, int] = {}
 
-    def install(self) -> "RequestCounter":
+    def install(self) -> RequestCounter:
         import requests.adapters
 
         original = requests.adapters.HTTPAdapter.send

@@ -26,7 +26,7 @@ class RequestCounter:
         self.requests.append(f"{response.request.method} {response.request.path_url}")
         return response
 
-    def attach(self, session: Any) -> "RequestCounter":
+    def attach(self, session: Any) -> RequestCounter:
         session.interface.hooks["response"].append(self)
         return self
 

@@ -56,7 +56,7 @@ def test_xnatpy_with_connect_subjects_example(xnat_server_factory, capsys) -> No
     # --- the seed, verbatim but for the server address and credentials ---
     with xnat.connect(server.url, user="admin", password="admin") as session:
         subjects = session.projects['Sample_DICOM'].subjects
-        print('Subjects in the SampleDICOM project: {}'.format(subjects))
+        print(f'Subjects in the SampleDICOM project: {subjects}')
     # ----------------------------------------------------------------------
 
     out = capsys.readouterr().out.strip()

@@ -51,7 +51,7 @@ def same_tree(left: Path, right: Path) -> bool:
 
 
 def test_many_small_files_come_as_one_zip(resource, tmp_path, monkeypatch):
-    session, resource, source = resource
+    _session, resource, source = resource
     sent = count_requests(monkeypatch)
     resource.download_dir(tmp_path / "out", flatten_dirs=True)
     assert same_tree(source, tmp_path / "out")
@@ -89,7 +89,7 @@ def test_a_wrong_file_in_the_zip_is_fetched_again(resource, tmp_path, monkeypatc
 
 
 def test_the_layout_is_kept_when_not_flattened(resource, tmp_path):
-    session, resource, source = resource
+    _session, resource, source = resource
     resource.download_dir(tmp_path / "out")
     assert same_tree(source, tmp_path / "out" / "E1" / "scans" / "1" / "resources" / "DICOM" / "files")
 

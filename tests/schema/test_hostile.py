@@ -305,8 +305,8 @@ def test_single_text_node_over_the_parser_limit_is_refused() -> None:
     (b"<html><body>Login</body></html>", "a login page"),
     (b"<root/>", "not xs:schema"),
     (b'<?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">', "not well-formed"),
-    ("<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'><xs:complexType name='t'><xs:sequence>"
-     "<xs:element/></xs:sequence></xs:complexType></xs:schema>".encode(), "complexType 't': an xs:element without"),
+    ((b"<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'><xs:complexType name='t'><xs:sequence>"
+     b"<xs:element/></xs:sequence></xs:complexType></xs:schema>"), "complexType 't': an xs:element without"),
 ])
 def test_broken_core_schema_is_a_clear_error(data: bytes, message: str) -> None:
     with pytest.raises(XNATSchemaError, match=message):

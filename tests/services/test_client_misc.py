@@ -81,17 +81,17 @@ def test_plugins(connection: Any) -> None:
 def test_query_finds_case001(connection: Any, archived: str) -> None:
     install_search(connection)
     MrSessionData = connection.classes.MrSessionData
-    found = MrSessionData.query().filter(MrSessionData.PROJECT == archived).all()
+    found = MrSessionData.query().filter(archived == MrSessionData.PROJECT).all()
     assert sorted(e.label for e in found) == ["Case001", "Second"]
-    one = MrSessionData.query(MrSessionData.PROJECT == archived, MrSessionData.LABEL.like("Case%")).one()
+    one = MrSessionData.query(archived == MrSessionData.PROJECT, MrSessionData.LABEL.like("Case%")).one()
     assert one.label == "Case001" and one.project == archived
     rows = (MrSessionData.query().filter(MrSessionData.LABEL == "Second")
             .view(MrSessionData.PROJECT, MrSessionData.INSERT_DATE).tabulate_dict())
     assert [(r["project"], bool(r["insert_date"])) for r in rows] == [(archived, True)]
     with pytest.raises(XNATValueError, match="exactly one"):
-        MrSessionData.query().filter(MrSessionData.PROJECT == archived).one()
+        MrSessionData.query().filter(archived == MrSessionData.PROJECT).one()
     assert MrSessionData.query().filter(MrSessionData.PROJECT == "NOTHING").one_or_none() is None
-    subjects = connection.classes.SubjectData.query().filter(connection.classes.SubjectData.PROJECT == archived).all()
+    subjects = connection.classes.SubjectData.query().filter(archived == connection.classes.SubjectData.PROJECT).all()
     assert sorted(s.label for s in subjects) == ["Case001", "Other"]
 
 
@@ -185,13 +185,13 @@ def test_default_query_bundles_are_xnatpys_bytes(connection: Any, archived: str,
     recorded = reference / "responses/recorded/xnatpy-tests"
     start, end = datetime.date(2026, 4, 8), datetime.date(2026, 4, 10)
     query2 = MrSessionData.query().filter(MrSessionData.PROJECT == "xnatpy_test_data",
-                                          MrSessionData.INSERT_DATE >= start, MrSessionData.INSERT_DATE <= end)
+                                          start <= MrSessionData.INSERT_DATE, end >= MrSessionData.INSERT_DATE)
     assert query2.to_string() == (recorded / "POST_data_search.request-body.query2.xml").read_bytes()
     query3 = (MrSessionData.query().filter(MrSessionData.PROJECT == "xnatpy_test_data",
-                                           MrSessionData.INSERT_DATE >= start)
-              .filter(MrSessionData.INSERT_DATE <= end))
+                                           start <= MrSessionData.INSERT_DATE)
+              .filter(end >= MrSessionData.INSERT_DATE))
     assert query3.to_string() == (recorded / "POST_data_search.request-body.query3.xml").read_bytes()
     assert query2.all() == [] and query3.tabulate_dict() == []
-    today = MrSessionData.query().filter(MrSessionData.PROJECT == archived,
-                                         MrSessionData.INSERT_DATE >= datetime.date.today() - datetime.timedelta(days=1))
+    today = MrSessionData.query().filter(archived == MrSessionData.PROJECT,
+                                         datetime.date.today() - datetime.timedelta(days=1) <= MrSessionData.INSERT_DATE)
     assert sorted(e.label for e in today.all()) == ["Case001", "Second"]

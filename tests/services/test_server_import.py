@@ -34,7 +34,7 @@ def test_case001_straight_into_the_archive(alice: Api, admin: Api, case001_zip: 
     assert r.status_code == 200, r.text
     assert r.text.startswith("/data/archive/projects/P1/subjects/XNAT_S")
     experiment_id = r.text.rsplit("/", 1)[1]
-    session = alice.get(f"/data/projects/P1/subjects/Case001/experiments/Case001?format=json").json
+    session = alice.get("/data/projects/P1/subjects/Case001/experiments/Case001?format=json").json
     fields = session["items"][0]["data_fields"]
     assert session["items"][0]["meta"]["xsi:type"] == "xnat:mrSessionData"
     assert fields["ID"] == experiment_id and fields["label"] == "Case001"

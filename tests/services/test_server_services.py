@@ -83,7 +83,7 @@ def test_refresh_catalog(app: XNATApp, alice: Api, imported: str) -> None:
     victim = sorted(folder.iterdir())[0]
     victim.unlink()
     (folder / "added.txt").write_bytes(b"new file")
-    resource = f"/archive/projects/P1/subjects/Case001/experiments/Case001/scans/4/resources/DICOM"
+    resource = "/archive/projects/P1/subjects/Case001/experiments/Case001/scans/4/resources/DICOM"
     assert alice.post(f"/data/services/refresh/catalog?resource={resource}&options=append").status_code == 200
     names = {r["Name"] for r in alice.rows(files_url)}
     assert "added.txt" in names and victim.name in names and len(names) == 4
@@ -91,8 +91,8 @@ def test_refresh_catalog(app: XNATApp, alice: Api, imported: str) -> None:
     names = {r["Name"] for r in alice.rows(files_url)}
     assert victim.name not in names and len(names) == 3
     (folder / "added.txt").write_bytes(b"changed content")
-    r = alice.post(f"/data/services/refresh/catalog?resource=/archive/projects/P1/subjects/Case001/experiments/"
-                   f"Case001&options=checksum,populateStats")
+    r = alice.post("/data/services/refresh/catalog?resource=/archive/projects/P1/subjects/Case001/experiments/"
+                   "Case001&options=checksum,populateStats")
     assert r.status_code == 200
     row = next(r for r in alice.rows(files_url) if r["Name"] == "added.txt")
     assert row["Size"] == str(len(b"changed content"))

@@ -14,9 +14,9 @@ def test_server_made_ids_and_labels(admin: Api, session_tree: dict[str, str]) ->
     assert session_tree["experiment"] == "XNAT_E00001"
     sid, eid = session_tree["subject"], session_tree["experiment"]
     # the same objects by label under the project, by ID anywhere
-    for url in (f"/data/projects/P1/subjects/S1", f"/data/projects/P1/subjects/{sid}", f"/data/subjects/{sid}"):
+    for url in ("/data/projects/P1/subjects/S1", f"/data/projects/P1/subjects/{sid}", f"/data/subjects/{sid}"):
         assert admin.get(url + "?format=json").json["items"][0]["data_fields"]["ID"] == sid
-    for url in ("/data/projects/P1/subjects/S1/experiments/E1", f"/data/projects/P1/experiments/E1",
+    for url in ("/data/projects/P1/subjects/S1/experiments/E1", "/data/projects/P1/experiments/E1",
                 f"/data/projects/P1/experiments/{eid}", f"/data/experiments/{eid}"):
         assert admin.get(url + "?format=json").json["items"][0]["data_fields"]["ID"] == eid
     # labels are project-specific: not usable globally

@@ -134,7 +134,7 @@ def test_primary_share_moves_ownership(admin: Api) -> None:
     _setup(admin)
     admin.put("/data/projects/P2")
     eid = admin.put("/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData").text
-    r = admin.put(f"/data/projects/P1/subjects/S1/experiments/E1/projects/P2?primary=true&label=MOVED")
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/E1/projects/P2?primary=true&label=MOVED")
     assert r.status_code == 200
     assert admin.rows(f"/data/experiments?ID={eid}&columns=ID,project")[0]["project"] == "P2"
 

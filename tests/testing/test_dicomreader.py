@@ -344,7 +344,7 @@ def test_dump_real_header_values(case001: Path) -> None:
     assert tags == sorted(tags)
     # elements inside the Referenced Study Sequence name the sequence in tag2
     assert row(rows, "(0008,1110)")["vr"] == "SQ" and row(rows, "(0008,1110)")["value"] == ""
-    assert [r for r in rows if r["tag2"]][0] == {
+    assert next(r for r in rows if r["tag2"]) == {
         "tag1": "(0008,1150)", "tag2": "(0008,1110)", "vr": "UI",
         "value": "1.2.840.10008.3.1.2.3.1", "desc": "Referenced SOP Class UID",
     }

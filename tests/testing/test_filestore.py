@@ -202,7 +202,7 @@ class FullDisk:
     def __getattr__(self, name: str) -> object:
         return getattr(self.handle, name)
 
-    def __enter__(self) -> "FullDisk":
+    def __enter__(self) -> FullDisk:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,8 +12,15 @@ from lxml import etree
 
 from xnat.testing.datatypes import DataTypes
 from xnat.testing.representations import (
-    ItemNode, item_json, item_xml, parse_item_xml, render_table, table_csv, table_html,
-    table_json, table_xml,
+    ItemNode,
+    item_json,
+    item_xml,
+    parse_item_xml,
+    render_table,
+    table_csv,
+    table_html,
+    table_json,
+    table_xml,
 )
 
 XNAT = "{http://nrg.wustl.edu/xnat}"
@@ -309,20 +316,20 @@ def test_parse_item_xml_root_xsi_type_must_fit(compact: DataTypes) -> None:
      "unknown attribute label"),
     (b'<xnat:Subject xmlns:xnat="http://nrg.wustl.edu/xnat"><xnat:bogus/></xnat:Subject>',
      "unknown element bogus"),
-    (b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:frames>many</xnat:frames>'
-     b'</xnat:MRScan>', "frames"),
-    (b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:parameters>'
-     b'<xnat:voxelRes x="wide"/></xnat:parameters></xnat:MRScan>', "parameters/voxelRes/x"),
+    ((b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:frames>many</xnat:frames>'
+     b'</xnat:MRScan>'), "frames"),
+    ((b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:parameters>'
+     b'<xnat:voxelRes x="wide"/></xnat:parameters></xnat:MRScan>'), "parameters/voxelRes/x"),
     (b'<xnat:Project xmlns:xnat="http://nrg.wustl.edu/xnat" ID="P" active="maybe"/>', "boolean"),
-    (b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:quality><xnat:x/>'
-     b'</xnat:quality></xnat:MRScan>', "holds a value"),
-    (b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
+    ((b'<xnat:MRScan xmlns:xnat="http://nrg.wustl.edu/xnat" ID="1"><xnat:quality><xnat:x/>'
+     b'</xnat:quality></xnat:MRScan>'), "holds a value"),
+    ((b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
      b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><xnat:scans>'
-     b'<xnat:scan xsi:type="xnat:subjectData" ID="1"/></xnat:scans></xnat:MRSession>',
+     b'<xnat:scan xsi:type="xnat:subjectData" ID="1"/></xnat:scans></xnat:MRSession>'),
      "is not a xnat:imageScanData"),
-    (b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
+    ((b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
      b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><xnat:scans>'
-     b'<xnat:scan xsi:type="xnat:noSuchScan" ID="1"/></xnat:scans></xnat:MRSession>',
+     b'<xnat:scan xsi:type="xnat:noSuchScan" ID="1"/></xnat:scans></xnat:MRSession>'),
      "unknown xsi:type"),
 ])
 def test_parse_item_xml_bad_input(compact: DataTypes, body: bytes, reason: str) -> None:
@@ -367,8 +374,8 @@ def test_doctype_in_other_encodings_is_refused(compact: DataTypes, codec: str) -
 
 
 def test_external_dtd_and_parameter_entities_are_refused(compact: DataTypes) -> None:
-    for body in (b'<!DOCTYPE x SYSTEM "http://127.0.0.1:9/evil.dtd"><xnat:Project '
-                 b'xmlns:xnat="http://nrg.wustl.edu/xnat" ID="P"/>',
+    for body in ((b'<!DOCTYPE x SYSTEM "http://127.0.0.1:9/evil.dtd"><xnat:Project '
+                 b'xmlns:xnat="http://nrg.wustl.edu/xnat" ID="P"/>'),
                  b'<!DOCTYPE x [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><x/>'):
         with pytest.raises(ValueError, match="DTD"):
             parse_item_xml(body, compact)

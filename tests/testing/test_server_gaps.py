@@ -190,7 +190,7 @@ def pyxnat_module(monkeypatch: pytest.MonkeyPatch):
 
 # -- 6. racing first uploads ----------------------------------------------------------
 def test_parallel_first_uploads_create_the_resource_once(served: tuple[str, XNATApp]) -> None:
-    url, app = served
+    url, _app = served
     s = requests.Session()
     s.auth = ("admin", "admin")
     assert s.put(f"{url}/data/projects/P1").status_code == 201

@@ -21,7 +21,12 @@ from lxml import etree
 
 from xnat.testing.datatypes import DataTypes
 from xnat.testing.representations import (
-    ItemNode, item_json, item_xml, parse_item_xml, table_csv, table_json,
+    ItemNode,
+    item_json,
+    item_xml,
+    parse_item_xml,
+    table_csv,
+    table_json,
 )
 
 # The store's own numeric keys (xnat_imagescandata_id, xnat_abstractResource_tag_id...)

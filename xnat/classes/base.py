@@ -50,7 +50,7 @@ class XNATBaseObject:
 
     __xsi_type__: ClassVar[str] = ""
     #: The schema type this class was built from (set by the class factory).
-    __schema_type__: ClassVar["TypeDef | None"] = None
+    __schema_type__: ClassVar[TypeDef | None] = None
     #: Python name -> descriptor, for every schema field of the class and its bases.
     __fields__: ClassVar[dict[str, Any]] = {}
     #: The listing column (and field) used as the human key.
@@ -66,7 +66,7 @@ class XNATBaseObject:
     _row: Mapping[str, str] | None = None
     _destroyed: bool = False
     _caching: bool | None = None
-    _root: "XNATBaseObject | None" = None
+    _root: XNATBaseObject | None = None
     _nested_item: dict[str, Any] | None = None
     _datafields: Mapping[str, Any] = MappingProxyType({})
 
@@ -116,7 +116,7 @@ class XNATBaseObject:
 
     @classmethod
     def _bind(cls, session: Any, uri: str, id_: str | None = None, row: dict[str, str] | None = None,
-              parent: Any = None) -> "XNATBaseObject":
+              parent: Any = None) -> XNATBaseObject:
         """A bound object for ``uri`` (no request); used by listings and create_object."""
         obj = cls.__new__(cls)
         obj._setup(session, uri, id_, parent, None)
@@ -125,7 +125,7 @@ class XNATBaseObject:
         return obj
 
     @classmethod
-    def _nested(cls, root: "XNATBaseObject", xpath: str, item: dict[str, Any] | None) -> "XNATBaseObject":
+    def _nested(cls, root: XNATBaseObject, xpath: str, item: dict[str, Any] | None) -> XNATBaseObject:
         """A part of ``root``'s document at ``xpath`` (``demographics``, ``scanner``...)."""
         obj = cls.__new__(cls)
         obj._setup(root.xnat_session, None, None, root, xpath)
@@ -353,7 +353,7 @@ class XNATBaseObject:
         with _LOCKS[id(self) % 64]:
             self._cache.pop("fulldata", None)
 
-    def _get_child(self, prop: "ChildProperty") -> Any:
+    def _get_child(self, prop: ChildProperty) -> Any:
         """A nested object, a sub-listing of nested objects, or a list of simple values."""
         if self._mode == _LOCAL:
             return self._datafields.get(prop.xpath)

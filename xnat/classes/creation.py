@@ -23,7 +23,7 @@ from ..exceptions import XNATObjectAlreadyExistsError, XNATResponseError, XNATVa
 if TYPE_CHECKING:  # pragma: no cover
     from .base import XNATBaseObject
 
-__all__ = ["create_on_server", "kind_of", "container_for"]
+__all__ = ["container_for", "create_on_server", "kind_of"]
 
 # Data types by where they live, most specific first; resolved through the class MRO.
 _KINDS = (
@@ -102,7 +102,7 @@ def _is_image_session(parent: Any) -> bool:
     return any(getattr(b, "__xsi_type__", None) == "xnat:imageSessionData" for b in type(parent).__mro__)
 
 
-def create_on_server(obj: "XNATBaseObject", parent: Any, fields: dict[str, Any]) -> None:
+def create_on_server(obj: XNATBaseObject, parent: Any, fields: dict[str, Any]) -> None:
     """Create ``obj`` under ``parent`` with ``fields`` (see the module docstring)."""
     from .listing import XNATListing
 

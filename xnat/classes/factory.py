@@ -25,7 +25,7 @@ from .base import XNATBaseObject
 from .properties import ChildProperty, FieldProperty
 from .registry import behaviours_for
 
-__all__ = ["build_classes", "ClassNamespace", "GENERATED_MODULE"]
+__all__ = ["GENERATED_MODULE", "ClassNamespace", "build_classes"]
 
 logger = logging.getLogger(__name__)
 

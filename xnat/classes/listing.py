@@ -24,11 +24,12 @@ import html
 import io
 import threading
 from collections import namedtuple
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from xnat.exceptions import XNATKeyError, XNATValueError
 
-__all__ = ["XNATListing", "ListingRows", "RowView"]
+__all__ = ["ListingRows", "RowView", "XNATListing"]
 
 # fetch(uri, query) -> list of row dicts, as the server's ResultSet.Result
 Fetch = Callable[[str, dict[str, str]], list[dict[str, str]]]
@@ -43,7 +44,7 @@ class ListingRows:
     repeat across rows are stored once.
     """
 
-    __slots__ = ("columns", "rows", "_position")
+    __slots__ = ("_position", "columns", "rows")
 
     def __init__(self, result: Sequence[Mapping[str, Any]]) -> None:
         columns: dict[str, None] = {}
@@ -76,7 +77,7 @@ class RowView(Mapping[str, str]):
     Objects made from a listing keep one of these (two slots) instead of a dict per row.
     """
 
-    __slots__ = ("_rows", "_index")
+    __slots__ = ("_index", "_rows")
 
     def __init__(self, rows: ListingRows, index: int) -> None:
         self._rows = rows
@@ -149,7 +150,7 @@ class XNATListing:
         self.caching_from: Any = None
         #: Called with every listing made from this one by :meth:`filter` (the session
         #: keeps track of them to refresh them after a create or delete).
-        self.on_derive: Callable[["XNATListing"], None] | None = None
+        self.on_derive: Callable[[XNATListing], None] | None = None
         self._fetch = fetch
         self._make = make
         self._lock = threading.RLock()
@@ -289,7 +290,7 @@ class XNATListing:
 
     # -- filtering and tables --------------------------------------------------------------
 
-    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> "XNATListing":
+    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> XNATListing:
         """A new listing narrowed by the server: ``listing.filter(label="S*")``."""
         combined = {**self.filters, **(filters or {}), **kwargs}
         for key, value in combined.items():
@@ -360,7 +361,7 @@ class XNATListing:
 
     def __str__(self) -> str:
         """Like ``repr``, but loads the listing first (``print(listing)`` shows the entries)."""
-        self.rows
+        _ = self.rows  # load the listing; repr shows what is loaded
         return repr(self)
 
     def _repr_html_(self) -> str:

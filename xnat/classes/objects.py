@@ -14,15 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from ..exceptions import XNATValueError
 from . import rest
 from .listing import RowView, XNATListing
 
-__all__ = ["ObjectLayer", "SPECS", "ListingSpec"]
+__all__ = ["SPECS", "ListingSpec", "ObjectLayer"]
 
 logger = logging.getLogger(__name__)
 

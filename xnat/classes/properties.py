@@ -30,9 +30,9 @@ from ..schema.model import Facets, FieldDef
 from ..search import SearchFieldMixin  # comparisons build search criteria (issue 8)
 
 __all__ = [
-    "SearchField",
-    "FieldProperty",
     "ChildProperty",
+    "FieldProperty",
+    "SearchField",
     "convert_from_text",
     "convert_to_text",
     "python_type_of",
@@ -51,7 +51,7 @@ _FLOATS = {"xs:float", "xs:double", "xs:decimal"}
 class SearchField(SearchFieldMixin):
     """A field used in a query: ``MrSessionData.field_strength`` (issue 8 grows this)."""
 
-    __slots__ = ("xsi_type", "field_name", "xpath", "type")
+    __slots__ = ("field_name", "type", "xpath", "xsi_type")
 
     def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string") -> None:
         self.xsi_type = xsi_type

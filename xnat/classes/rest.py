@@ -19,9 +19,10 @@ import collections
 import re
 import threading
 import weakref
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
-__all__ = ["IdentityMap", "normalize_uri", "identity_key", "split_uri", "COLLECTIONS"]
+__all__ = ["COLLECTIONS", "IdentityMap", "identity_key", "normalize_uri", "split_uri"]
 
 #: REST collection segment -> the level name used in identity keys.
 COLLECTIONS = {
@@ -113,7 +114,7 @@ class IdentityMap:
         self._keep = keep
         self._lock = threading.RLock()
 
-    def _space(self, key: Hashable) -> tuple["weakref.WeakValueDictionary[Hashable, Any]", Hashable]:
+    def _space(self, key: Hashable) -> tuple[weakref.WeakValueDictionary[Hashable, Any], Hashable]:
         space, name = key if isinstance(key, tuple) and len(key) == 2 else ("", key)
         objects = self._spaces.get(space)
         if objects is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import IO, Any, Mapping
+from collections.abc import Mapping
+from typing import IO, Any
 
 from ..exceptions import XNATIOError, XNATValueError
 

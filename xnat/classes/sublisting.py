@@ -25,7 +25,7 @@ __all__ = ["XNATSimpleListing", "XNATSubListing", "child_value"]
 _KEY_FIELDS = ("name", "label", "ID", "project", "id")
 
 
-def child_value(owner: "XNATBaseObject", prop: "ChildProperty") -> Any:
+def child_value(owner: XNATBaseObject, prop: ChildProperty) -> Any:
     """What a complex schema field of a bound or nested object reads as."""
     if prop.xpath.endswith("fields/field"):
         return XNATSimpleListing(owner, prop.xpath, "name", "field")
@@ -48,14 +48,14 @@ def child_value(owner: "XNATBaseObject", prop: "ChildProperty") -> Any:
     return XNATSubListing(owner, prop.xpath, cls)
 
 
-def _relative(owner: "XNATBaseObject", xpath: str) -> str:
+def _relative(owner: XNATBaseObject, xpath: str) -> str:
     """A nested part's path from the root document (``demographics``, ``PI/...``)."""
     if owner._root is not None and owner._fieldname:
         return f"{owner._fieldname}/{xpath}"
     return xpath
 
 
-def _class_for(owner: "XNATBaseObject", xsi_type: str, default: Any = None) -> Any:
+def _class_for(owner: XNATBaseObject, xsi_type: str, default: Any = None) -> Any:
     from .base import XNATBaseObject
 
     classes = getattr(owner.xnat_session, "classes", None)
@@ -63,7 +63,7 @@ def _class_for(owner: "XNATBaseObject", xsi_type: str, default: Any = None) -> A
     return lookup.get(xsi_type) or default or XNATBaseObject
 
 
-def _concrete(owner: "XNATBaseObject", cls: Any) -> Any:
+def _concrete(owner: XNATBaseObject, cls: Any) -> Any:
     """For an abstract type (``abstractDemographicData``), its simplest concrete subtype."""
     if "abstract" not in getattr(cls, "__xsi_type__", "").lower():
         return cls
@@ -80,7 +80,7 @@ class XNATSimpleListing(MutableMapping[str, Any]):
     listing[key]`` are one PUT each (``<type>/fields/field[name=key]/field=value``).
     """
 
-    def __init__(self, owner: "XNATBaseObject", xpath: str, key_field: str, value_field: str) -> None:
+    def __init__(self, owner: XNATBaseObject, xpath: str, key_field: str, value_field: str) -> None:
         self._owner = owner
         self.xpath = xpath
         self._key_field = key_field
@@ -143,7 +143,7 @@ class XNATSimpleListing(MutableMapping[str, Any]):
 class XNATSubListing(Sequence[Any]):
     """Repeated nested objects inside an object's document (``subject.sharing``)."""
 
-    def __init__(self, owner: "XNATBaseObject", xpath: str, cls: Any) -> None:
+    def __init__(self, owner: XNATBaseObject, xpath: str, cls: Any) -> None:
         self._owner = owner
         self.xpath = xpath
         self._cls = cls

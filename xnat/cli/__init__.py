@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from xnat import __version__
 from xnat.exceptions import XNATError
 
-__all__ = ["main", "build_parser", "CommandError"]
+__all__ = ["CommandError", "build_parser", "main"]
 
 EPILOG = """\
 getting started:

@@ -23,16 +23,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 __all__ = [
     "JSESSION_VARIABLES",
     "connect",
     "connection_options",
     "open_session",
-    "print_rows",
     "parse_pairs",
+    "print_rows",
     "session_id",
 ]
 

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from xnat.testing.runner import XNATServer
     except ImportError as error:  # werkzeug is an extra
-        raise CommandError(f"the embedded server needs the 'server' extra: pip install \"xnat[server]\" ({error})")
+        raise CommandError(f"the embedded server needs the 'server' extra: pip install \"xnat[server]\" ({error})") from None
     if args.schemas is not None and not args.schemas.is_dir():
         raise CommandError(f"--schemas {args.schemas}: no such folder")
     options: dict[str, Any] = {
@@ -74,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as error:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     try:
         if args.populate:
             server.populate(args.populate)
         print(f"XNAT emulator listening on {server.url}", flush=True)
         _wait_for_signal()
     except ValueError as error:
-        raise CommandError(str(error))
+        raise CommandError(str(error)) from None
     finally:
         server.close()
     return 0

@@ -37,10 +37,10 @@ whose *content* changed without either is seen after the entry ages out (or afte
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
-import json
 import tempfile
 import time
 import warnings
@@ -53,8 +53,15 @@ from ..exceptions import XNATError, XNATResponseError, XNATSchemaError
 from . import xsd
 from .model import MODEL_FORMAT, SchemaModel, XNATSchemaWarning
 
-__all__ = ["load_model", "fetch_schemas", "cache_dir", "clear_cache", "cache_key", "MAX_CACHE_FILES",
-           "DEFAULT_MAX_AGE"]
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "MAX_CACHE_FILES",
+    "cache_dir",
+    "cache_key",
+    "clear_cache",
+    "fetch_schemas",
+    "load_model",
+]
 
 logger = logging.getLogger(__name__)
 

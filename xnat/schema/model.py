@@ -20,12 +20,12 @@ from typing import Any
 
 __all__ = [
     "MODEL_FORMAT",
-    "XNATSchemaWarning",
     "Facets",
     "FieldDef",
-    "TypeDef",
     "SchemaInfo",
     "SchemaModel",
+    "TypeDef",
+    "XNATSchemaWarning",
 ]
 
 #: Bumped whenever the shape of the model changes, so older cache files are not used.
@@ -131,7 +131,7 @@ class SchemaModel:
         return json.dumps(_compact(self), separators=(",", ":"), allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "SchemaModel":
+    def from_json(cls, text: str | bytes) -> SchemaModel:
         """Rebuild a model from :meth:`to_json` output; ``ValueError`` if anything is off."""
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:

@@ -18,7 +18,7 @@ import functools
 import keyword
 import re
 
-__all__ = ["pythonize_attribute_name", "pythonize_class_name", "is_safe_identifier", "safe_identifier"]
+__all__ = ["is_safe_identifier", "pythonize_attribute_name", "pythonize_class_name", "safe_identifier"]
 
 # A lower-case letter or digit followed by a capital starts a new word: fieldStrength.
 _WORD_BREAK = re.compile(r"([a-z0-9])([A-Z])")

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..xmlsafe import safe_parser
 from ..exceptions import XNATSchemaError
+from ..xmlsafe import safe_parser
 from .model import Facets, FieldDef, SchemaInfo, SchemaModel, TypeDef, XNATSchemaWarning
 
-__all__ = ["read_schemas", "make_parser", "CORE_SCHEMAS", "MAX_NESTING"]
+__all__ = ["CORE_SCHEMAS", "MAX_NESTING", "make_parser", "read_schemas"]
 
 logger = logging.getLogger(__name__)
 

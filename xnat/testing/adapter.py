@@ -19,7 +19,8 @@ from __future__ import annotations
 import http.client
 import io
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -31,7 +32,7 @@ __all__ = ["WSGIAdapter", "mount"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def mount(session: requests.Session, app: WSGIApp, base_url: str = "http://xnat.test") -> "WSGIAdapter":
+def mount(session: requests.Session, app: WSGIApp, base_url: str = "http://xnat.test") -> WSGIAdapter:
     """Route every request of ``session`` under ``base_url`` to ``app``; returns the adapter."""
     adapter = WSGIAdapter(app)
     session.mount(base_url.rstrip("/") + "/", adapter)
@@ -117,7 +118,7 @@ class WSGIAdapter(BaseAdapter):
         )
         response = self._builder.build_response(request, raw)
         if not stream:
-            response.content  # read it all now, as requests does without stream=True
+            _ = response.content  # read it all now, as requests does without stream=True
         return response
 
     def close(self) -> None:

@@ -22,8 +22,18 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .auth import GUEST, Auth, User
-from .handlers import archive, projects, search, session, site, users
-from .handlers import importer, prearchive, search_run, services  # issue 8: services
+from .handlers import (  # issue 8: services
+    archive,
+    importer,
+    prearchive,
+    projects,
+    search,
+    search_run,
+    services,
+    session,
+    site,
+    users,
+)
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, FileStore
 from .handlers.populate import populate as _populate
@@ -185,7 +195,7 @@ class XNATApp:
         """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""
         _populate(self, spec)
 
-    def __enter__(self) -> "XNATApp":
+    def __enter__(self) -> XNATApp:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

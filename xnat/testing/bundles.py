@@ -16,18 +16,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Union
 
 from lxml import etree
 
 from ..xmlsafe import safe_parser
 
 __all__ = [
-    "XDAT_NS",
     "COMPARISONS",
-    "SearchColumn",
-    "Criterion",
+    "XDAT_NS",
     "CriteriaGroup",
+    "Criterion",
+    "SearchColumn",
     "SearchRequest",
     "parse_bundle",
 ]
@@ -116,7 +115,7 @@ class CriteriaGroup:
     """An ``xdat:search_where`` or ``xdat:child_set``: items joined by AND or OR."""
 
     method: str  # "AND" or "OR"
-    items: tuple[Union[Criterion, "CriteriaGroup"], ...] = ()
+    items: tuple[Criterion | CriteriaGroup, ...] = ()
 
     def criteria(self) -> list[Criterion]:
         """Every criterion in the tree, depth first."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from lxml import etree
 
@@ -59,7 +59,7 @@ class FieldDef:
     namespace: str                  # namespace of the schema that declares it (element names)
     owner: str                      # the named type that declares it, e.g. "xnat:imageScanData"
     multiple: bool = False          # maxOccurs > 1
-    nested: "TypeDef | None" = None  # content of an anonymous complexType
+    nested: TypeDef | None = None  # content of an anonymous complexType
 
 
 @dataclass
@@ -104,7 +104,7 @@ class DataTypes:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, schemas_dir: Path | str | None = None) -> "DataTypes":
+    def load(cls, schemas_dir: Path | str | None = None) -> DataTypes:
         """Read a schema folder (``None``: the compact default set in ``xnat/testing/schemas``)."""
         folder = Path(schemas_dir) if schemas_dir is not None else DEFAULT_SCHEMAS_DIR
         if not folder.is_dir():

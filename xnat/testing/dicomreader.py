@@ -31,13 +31,13 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO, Union
 
 __all__ = [
+    "DicomArchive",
     "DicomFile",
     "Series",
     "Study",
-    "DicomArchive",
     "read_dicom_archive",
-    "session_xsi_type",
     "scan_xsi_type",
+    "session_xsi_type",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 MAX_MEMBERS = 100_000
 MAX_TOTAL_BYTES = 8 * 1024**3  # uncompressed; a zip bomb stops here
 
-Source = Union[str, os.PathLike, bytes, bytearray, IO[bytes]]
+Source = Union[str, os.PathLike, bytes, bytearray, IO[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
 
 # Modality -> XNAT data type. Series of other modalities land in otherDicom types, as in XNAT.
 _SESSION_TYPES = {
@@ -334,7 +334,7 @@ def _open_stream(source: Source) -> tuple[IO[bytes], bool]:
     if seekable:
         return source, False
     # zip needs to seek: spool a one-way stream (request bodies) to disk past 64 MB
-    spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 -- closed by its owner
     shutil.copyfileobj(source, spool)
     spool.seek(0)
     return spool, True
@@ -358,7 +358,7 @@ def _members(source: Source, filename: str | None, budget: _Budget, unparsable: 
                 yield from _zip_members(archive, budget)
             return
         try:
-            tar = tarfile.open(fileobj=stream, mode="r:*")
+            tar = tarfile.open(fileobj=stream, mode="r:*")  # noqa: SIM115 -- closed by its owner
         except (tarfile.TarError, EOFError, OSError):
             tar = None
         if tar is not None:

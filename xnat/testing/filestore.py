@@ -110,7 +110,7 @@ def _is_non_dir(path: Path) -> bool:
         return False
 
 
-def _md5() -> "hashlib._Hash":
+def _md5() -> hashlib._Hash:
     return hashlib.md5(usedforsecurity=False)  # a catalog digest, not a security check
 
 
@@ -352,7 +352,7 @@ class FileStore:
         if existing and not overwrite:
             raise DuplicateFiles(existing)
 
-    def _unpack_one(self, archive: "_Archive", staging: Path, member: object, name: str,
+    def _unpack_one(self, archive: _Archive, staging: Path, member: object, name: str,
                     size: int) -> StoredFile:
         dest = staging / name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -399,7 +399,7 @@ class FileStore:
         yield from sink.drain()
 
     @staticmethod
-    def _tar_blocks(entries: Iterable[tuple[str, Path]], out: BinaryIO | "_Sink", sink: "_Sink") -> Iterator[bytes]:
+    def _tar_blocks(entries: Iterable[tuple[str, Path]], out: BinaryIO | _Sink, sink: _Sink) -> Iterator[bytes]:
         # tarfile.addfile copies a whole member in one call; framing by hand lets us drain per chunk
         written = 0
         for arcname, path in entries:
@@ -451,11 +451,11 @@ class _Archive:
         self.kind = kind
         try:
             self._zip = zipfile.ZipFile(path) if kind == "zip" else None
-            self._tar = tarfile.open(path, "r:*") if kind == "tar" else None
+            self._tar = tarfile.open(path, "r:*") if kind == "tar" else None  # noqa: SIM115 -- closed by its owner
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise ValueError(f"corrupt {kind} archive: {exc}") from exc
 
-    def __enter__(self) -> "_Archive":
+    def __enter__(self) -> _Archive:
         return self
 
     def __exit__(self, *exc: object) -> None:

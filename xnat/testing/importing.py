@@ -28,7 +28,7 @@ from .dicomreader import Series, Study
 from .prearchive_store import PrearchiveSession, PrearchiveStore
 from .store import dumps, now_string
 
-__all__ = ["ImportError_", "Target", "session_fields", "scan_fields", "stage", "merge", "commit"]
+__all__ = ["ImportError_", "Target", "commit", "merge", "scan_fields", "session_fields", "stage"]
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Any
 from .filestore import FileStore
 from .store import Store, now_string
 
-__all__ = ["PrearchiveSession", "PrearchiveStore", "STATUSES", "IN_PROGRESS", "prearchive_of", "timestamp_now"]
+__all__ = ["IN_PROGRESS", "STATUSES", "PrearchiveSession", "PrearchiveStore", "prearchive_of", "timestamp_now"]
 
 STATUSES = ("READY", "RECEIVING", "BUILDING", "ARCHIVING", "MOVING", "DELETING", "ERROR", "CONFLICT",
             "QUEUED_BUILDING", "QUEUED_ARCHIVING", "QUEUED_MOVING", "QUEUED_DELETING", "_RECEIVING",

@@ -21,7 +21,8 @@ that has ``xnat`` installed, with or without the ``server`` extra.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @pytest.fixture()
-def xnat_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., "XNATServer"]]:
+def xnat_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., XNATServer]]:
     """Make embedded XNAT servers with any options; all are closed after the test."""
     from xnat.testing.runner import XNATServer
 
@@ -48,6 +49,6 @@ def xnat_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
 
 
 @pytest.fixture()
-def xnat_server(xnat_server_factory: Callable[..., "XNATServer"]) -> "XNATServer":
+def xnat_server(xnat_server_factory: Callable[..., XNATServer]) -> XNATServer:
     """A running embedded XNAT server with an ``admin``/``admin`` administrator."""
     return xnat_server_factory(users=["admin:admin:admin"])

@@ -17,14 +17,14 @@ import html
 import json
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from lxml import etree
 
-from ..xmlsafe import safe_parser
-
 from xnat.testing.datatypes import XSI_NS, DataTypes, FieldDef, coerce_value
+
+from ..xmlsafe import safe_parser
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ class ItemNode:
     xsi_type: str
     fields: dict[str, object]
     meta: dict[str, object] = field(default_factory=dict)
-    children: list[tuple[str, list["ItemNode"]]] = field(default_factory=list)
+    children: list[tuple[str, list[ItemNode]]] = field(default_factory=list)
 
-    def child_items(self, path: str) -> list["ItemNode"]:
+    def child_items(self, path: str) -> list[ItemNode]:
         """The child items under one path ("scans/scan"), empty if none."""
         return [item for key, items in self.children if key == path for item in items]
 

@@ -15,8 +15,9 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -36,10 +37,10 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         logger.debug("%s %s -> %s", self.command, self.path, code)
 
-    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_error(self, format: str, *args: Any) -> None:
         logger.debug("server error: " + format, *args)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug(format, *args)
 
 
@@ -89,7 +90,7 @@ class XNATServer:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> "XNATServer":
+    def start(self) -> XNATServer:
         """Start serving (again). On a restart the same port and data are used."""
         if self._server is not None:
             return self
@@ -152,7 +153,7 @@ class XNATServer:
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def __enter__(self) -> "XNATServer":
+    def __enter__(self) -> XNATServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

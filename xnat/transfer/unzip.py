@@ -194,7 +194,7 @@ class ZipStreamExtractor:
             name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", "replace")
             if made_by >> 8 == 3 and stat.S_ISLNK(external >> 16):  # 3: Unix attributes
                 links.append(name)
-        for chunk in iter(lambda: reader.some(), b""):
+        for _chunk in iter(lambda: reader.some(), b""):
             pass  # the rest of the trailer: nothing to extract
         for name in links:
             path = self.extracted.pop(name, None)

@@ -51,7 +51,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
         resource.get(params["target"], extract=True)
         seconds = time.perf_counter() - start
     else:
-        session, resource, reached = _resource(params)
+        _session, resource, reached = _resource(params)
         requests_before = counter.count
         start = time.perf_counter()
         if mode == "download":
@@ -65,7 +65,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
         result["requests"] = requests_made
         result["reached_by"] = reached
     if mode == "download":
-        files, size = probe.count_files(params["target"])
+        files, _size = probe.count_files(params["target"])
         shutil.rmtree(params["target"], ignore_errors=True)
         # pyxnat also leaves the zip it downloaded beside the files.
         if files < params["count"] or (impl != "pyxnat" and files != params["count"]):

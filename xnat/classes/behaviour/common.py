@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...exceptions import XNATValueError
 from ..rest import split_uri
 
-__all__ = ["child_listing", "create_resource", "file_jobs", "place_under", "download_sources"]
+__all__ = ["child_listing", "create_resource", "download_sources", "file_jobs", "place_under"]
 
 
 def child_listing(obj: Any, kind: str, suffix: str | None = None) -> Any:
@@ -70,7 +71,7 @@ def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
     return pairs, pairs[-1][1] if pairs and pairs[-1][0] == "files" else row.get("Name", "")
 
 
-def run_download(obj: Any, groups: "FileGroups", verbose: bool | None, workers: int | None = None) -> None:
+def run_download(obj: Any, groups: FileGroups, verbose: bool | None, workers: int | None = None) -> None:
     """Download every group: many small files as one zip, the rest file by file in parallel."""
     from .zipdir import download_zipped, worth_zipping
 

@@ -18,7 +18,7 @@ from ...exceptions import XNATKeyError, XNATValueError
 from ..properties import convert_from_text, convert_to_text
 from ..registry import behaviour
 
-__all__ = ["CustomVariableMap", "CustomVariableGroup", "CustomVariableDef", "definitions_for"]
+__all__ = ["CustomVariableDef", "CustomVariableGroup", "CustomVariableMap", "definitions_for"]
 
 _XSD_TYPES = {"integer": "xs:integer", "int": "xs:integer", "float": "xs:float", "double": "xs:float",
               "boolean": "xs:boolean", "date": "xs:date", "string": "xs:string"}

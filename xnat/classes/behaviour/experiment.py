@@ -4,7 +4,8 @@ relabel, share, create_assessor, download (zip) and download_dir honouring ``sca
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...exceptions import XNATValueError
 from ..registry import behaviour

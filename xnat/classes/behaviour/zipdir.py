@@ -22,7 +22,7 @@ from ...exceptions import XNATError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["worth_zipping", "download_zipped"]
+__all__ = ["download_zipped", "worth_zipping"]
 
 #: At least this many files, of at most this average size, go as one zip.
 ZIP_MIN_FILES = 50

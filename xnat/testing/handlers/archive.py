@@ -16,8 +16,7 @@ from ..store import loads
 from . import archive_write, files, items, resources
 from .base import Ctx, HTTPError
 from .listing import table, xpaths_named
-from .lookup import (Node, bad_segment, find_experiment, find_subject, global_node, project_node,
-                     readable_projects)
+from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_projects
 
 CHILDREN = {
     "project": {"subjects", "experiments", "resources", "files"},
@@ -188,8 +187,8 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
     if coll == "experiments":
         subject = node.key if node.kind == "subject" else None
         where, params = ("e.subject_id=? AND e.session_id IS NULL", (node.key,)) if subject else \
-            ("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
-             " AND e.session_id IS NULL", (node.project, node.project))
+            (("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
+             " AND e.session_id IS NULL"), (node.project, node.project))
         rows = experiment_rows(ctx, where, params, node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments",
                      xpath_aliases=EXPERIMENT_XPATHS)

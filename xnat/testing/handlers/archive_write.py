@@ -133,7 +133,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
     custom = _custom(write.fields)
     params = _params(ctx, xsi_type, write.fields)
     _immutable(write.fields, None, parent.project)
-    check_fields(ctx, xsi_type, {k: "" for k in _nulls(write.fields)})  # nothing to clear on a new object
+    check_fields(ctx, xsi_type, dict.fromkeys(_nulls(write.fields), ""))  # nothing to clear on a new object
     fields: dict[str, Any] = check_fields(ctx, xsi_type, write.fields)
     _merge_params(fields, params)
     label = check_label(write.label or key)
@@ -210,7 +210,7 @@ def update(ctx: Ctx, node: Node) -> Response:
     params = _params(ctx, xsi_type, write.fields)
     _immutable(write.fields, node, node.project)
     cleared = _nulls(write.fields)
-    check_fields(ctx, xsi_type, {k: "" for k in cleared})
+    check_fields(ctx, xsi_type, dict.fromkeys(cleared, ""))
     fields = check_fields(ctx, xsi_type, write.fields)
     fields.pop("subject_ID", None)
     store = ctx.app.store

@@ -39,7 +39,7 @@ def forbidden(reason: str = "Specified user account has insufficient privileges 
 class Ctx:
     """One request as the handlers see it."""
 
-    app: "XNATApp"
+    app: XNATApp
     request: Request
     user: User
     path: str  # normalised path: /REST and /data/archive folded onto /data

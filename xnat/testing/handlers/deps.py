@@ -9,5 +9,16 @@ from ..datatypes import DataTypes
 from ..filestore import DuplicateFiles, FileStore, IncompleteUpload, StoredFile, UnsafePath
 from ..representations import ItemNode, item_json, item_xml, parse_item_xml, render_table
 
-__all__ = ["ItemNode", "item_json", "item_xml", "parse_item_xml", "render_table", "DataTypes",
-           "DuplicateFiles", "FileStore", "IncompleteUpload", "StoredFile", "UnsafePath"]
+__all__ = [
+           "DataTypes",
+           "DuplicateFiles",
+           "FileStore",
+           "IncompleteUpload",
+           "ItemNode",
+           "StoredFile",
+           "UnsafePath",
+           "item_json",
+           "item_xml",
+           "parse_item_xml",
+           "render_table",
+]

@@ -60,7 +60,7 @@ def parse_dest(dest: str) -> dict[str, str]:
 def _body(ctx: Ctx) -> tuple[BinaryIO, str | None]:
     """The uploaded archive, spooled (it has to be seekable for zip), and its file name."""
     request = ctx.request
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=ctx.app.data_dir)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=ctx.app.data_dir)  # noqa: SIM115 -- closed by its owner
     if request.mimetype == "multipart/form-data":
         parts = list(request.files.values())
         if len(parts) != 1:

@@ -85,7 +85,7 @@ def _paging(ctx: Ctx, name: str) -> int | None:
 def xpaths_named(ctx: Ctx) -> list[str]:
     """Every xpath the query names, as a column or as a filter."""
     named = [c.strip() for c in (ctx.param("columns") or "").split(",")]
-    named += [k for k in ctx.params.keys() if k not in CONTROL]
+    named += [k for k in ctx.params if k not in CONTROL]
     return [x for x in named if "/" in x and ":" in x.split("/", 1)[0]]
 
 

@@ -26,7 +26,7 @@ class Node:
     key: str  # project/subject/experiment ID; scan/reconstruction/resource pk as text
     row: sqlite3.Row
     project: str  # the project the URL addresses it through (access checks, labels)
-    parent: "Node | None" = None
+    parent: Node | None = None
     io: str = ""  # "in"/"out" for assessor and reconstruction resources
 
     @property

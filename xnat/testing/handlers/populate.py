@@ -36,7 +36,7 @@ def parse_spec(spec: str | dict[str, int]) -> dict[str, int]:
     return {k: items.get(k, 0) for k in KEYS}
 
 
-def populate(app: "XNATApp", spec: str | dict[str, int]) -> None:
+def populate(app: XNATApp, spec: str | dict[str, int]) -> None:
     """Create the projects, subjects, MR sessions and scans ``spec`` asks for."""
     counts = parse_spec(spec)
     store, site = app.store, app.site_id

@@ -293,7 +293,7 @@ def user_role(ctx: Ctx, project: str, group: str, login: str) -> Response:
     return text("")
 
 
-def set_role(app: "XNATApp", project: str, login: str, role: str | None) -> None:
+def set_role(app: XNATApp, project: str, login: str, role: str | None) -> None:
     """Give ``login`` a role in ``project`` (None removes it)."""
     if role is not None and role not in ROLES:
         raise ValueError(f"invalid role {role!r}; expected one of {ROLES}")

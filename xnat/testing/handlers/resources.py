@@ -116,7 +116,7 @@ def insert(ctx: Ctx, node: Node, label: str, io: str, attributes: dict[str, str]
     xsi_type = ctx.param("xsiType") or "xnat:resourceCatalog"
     if not ctx.app.datatypes.is_a(ctx.app.canonical_type(xsi_type), "xnat:abstractResource"):
         raise HTTPError(400, f"{xsi_type} is not a resource type")
-    attrs = _attributes(ctx) if attributes is None else {k: "" for k in ("format", "content", "description", "tags")}
+    attrs = _attributes(ctx) if attributes is None else dict.fromkeys(("format", "content", "description", "tags"), "")
     kind, owner_id = owner(node)
     store = ctx.app.store
     with store.transaction() as conn:

@@ -24,7 +24,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from ..bundles import Criterion, CriteriaGroup, SearchColumn, SearchRequest, parse_bundle
+from ..bundles import CriteriaGroup, Criterion, SearchColumn, SearchRequest, parse_bundle
 from ..representations import render_table, table_json
 from ..store import loads
 from .base import Ctx, HTTPError

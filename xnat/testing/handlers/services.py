@@ -357,5 +357,18 @@ def plugin(ctx: Ctx, plugin_id: str) -> Response:
     raise HTTPError(404, f"No plugin with ID {plugin_id}")
 
 
-__all__ = ["archive", "move", "delete", "rebuild", "dicomdump", "refresh_catalog", "scanners", "scan_types",
-           "plugins", "plugin", "archive_one", "move_one", "rebuild_one"]
+__all__ = [
+    "archive",
+    "archive_one",
+    "delete",
+    "dicomdump",
+    "move",
+    "move_one",
+    "plugin",
+    "plugins",
+    "rebuild",
+    "rebuild_one",
+    "refresh_catalog",
+    "scan_types",
+    "scanners",
+]
