@@ -126,9 +126,12 @@ class _Reader:
 
     # --- pass 1 ----------------------------------------------------------------------
     def _index(self, doc: _Doc) -> None:
-        tables = {
+        # Types and elements keep the document they come from (for its prefixes); the rest is the node alone.
+        with_doc: dict[str, dict[tuple[str, str], tuple[_Doc, etree._Element]]] = {
             "complexType": self.complex,
             "element": self.elements,
+        }
+        node_only: dict[str, dict[tuple[str, str], etree._Element]] = {
             "simpleType": self.simple,
             "group": self.groups,
             "attributeGroup": self.attr_groups,
@@ -136,18 +139,20 @@ class _Reader:
         for node in _children(doc.root):
             ns, local = _local(node)
             name = node.get("name")
-            if ns != XS or local not in tables or not name:
+            if ns != XS or (local not in with_doc and local not in node_only) or not name:
                 continue
-            table = tables[local]
             key = (doc.namespace, name)
-            if key in table:
+            if key in (with_doc[local] if local in with_doc else node_only[local]):
                 warnings.warn(
                     f"schema {doc.name!r}: {local} {name!r} is defined twice; the first is used",
                     XNATSchemaWarning,
                     stacklevel=2,
                 )
                 continue
-            table[key] = (doc, node) if local in ("complexType", "element") else node
+            if local in with_doc:
+                with_doc[local][key] = (doc, node)
+            else:
+                node_only[local][key] = node
 
     def key(self, namespace: str, local: str) -> str:
         prefix = self.prefixes.get(namespace, "")
@@ -413,7 +418,8 @@ def _cap(value: str | None, limit: int = _MAX_VALUE) -> str | None:
 
 def _text(node: etree._Element) -> str:
     """Plain text of a documentation node, whitespace collapsed, capped."""
-    return " ".join("".join(node.itertext()).split())[:_MAX_DOC]
+    # lxml-stubs type itertext() as str | bytes; on Python 3 lxml yields str only.
+    return " ".join("".join(t for t in node.itertext() if isinstance(t, str)).split())[:_MAX_DOC]
 
 
 def _annotation(node: etree._Element, xdat_name: str) -> tuple[str, dict[str, str]]:
@@ -441,7 +447,8 @@ def _annotation(node: etree._Element, xdat_name: str) -> tuple[str, dict[str, st
 
 
 def _attributes(node: etree._Element, prefix: str = "") -> dict[str, str]:
-    return {prefix + etree.QName(k).localname: v[:_MAX_VALUE] for k, v in node.attrib.items()}
+    # lxml-stubs type attribute values as str | bytes; on Python 3 lxml gives str only.
+    return {prefix + etree.QName(k).localname: v[:_MAX_VALUE] for k, v in node.attrib.items() if isinstance(v, str)}
 
 
 def _number(value: str | None) -> int | float | None:
