@@ -176,7 +176,7 @@ class _StreamSink:
         return True
 
 
-def check_target(target: str | os.PathLike, overwrite: bool) -> Path:
+def check_target(target: str | os.PathLike[str], overwrite: bool) -> Path:
     """Refuse a target that is a directory or exists without ``overwrite``; create its parent."""
     path = Path(target)
     if path.is_dir():
@@ -192,7 +192,7 @@ def check_target(target: str | os.PathLike, overwrite: bool) -> Path:
     return path
 
 
-def download_to_path(conn: Connection, url: str, target: str | os.PathLike, *,
+def download_to_path(conn: Connection, url: str, target: str | os.PathLike[str], *,
                      expected_md5: str | None = None, expected_size: int | None = None,
                      overwrite: bool = False, progress: Progress | None = None,
                      cancel: threading.Event | None = None,
@@ -356,7 +356,8 @@ class _Download:
         if self.total is not None and self.sink.written < self.total:
             if self.attempts.retry(f"body ended after {self.sink.written} of {self.total} bytes"):
                 return False
-            raise XNATIOError(f"Download of {redact(self.url)} is incomplete: {self.sink.written} of {self.total} bytes")
+            raise XNATIOError(f"Download of {redact(self.url)} is incomplete: "
+                              f"{self.sink.written} of {self.total} bytes")
         return True
 
 

@@ -50,7 +50,7 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job, threading.Event], Result]
     failures: dict[int, BaseException] = {}
     pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="xnat-transfer")
     try:
-        futures: dict[Future, int] = {pool.submit(work, job, cancel): index for index, job in enumerate(jobs)}
+        futures: dict[Future[Result], int] = {pool.submit(work, job, cancel): index for index, job in enumerate(jobs)}
         for future in as_completed(futures):  # react to the first failure at once
             _collect(future, futures[future], results, failures, cancel, futures)
     except BaseException:  # KeyboardInterrupt or a bug: stop everything, then re-raise
@@ -63,8 +63,9 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job, threading.Event], Result]
     return [results[index] for index in range(len(jobs))]
 
 
-def _collect(future: Future, index: int, results: dict, failures: dict,
-             cancel: threading.Event, futures: dict) -> None:
+def _collect(future: Future[Result], index: int, results: dict[int, Result],
+             failures: dict[int, BaseException], cancel: threading.Event,
+             futures: dict[Future[Result], int]) -> None:
     if future.cancelled():
         return
     try:
@@ -79,7 +80,8 @@ def _collect(future: Future, index: int, results: dict, failures: dict,
                 other.cancel()
 
 
-def _job_error(jobs: Sequence, describe: Callable, results: dict, failures: dict, what: str) -> XNATError:
+def _job_error(jobs: Sequence[Job], describe: Callable[[Job], str], results: dict[int, Result],
+               failures: dict[int, BaseException], what: str) -> XNATError:
     first = failures[min(failures)]
     names = [f"{describe(jobs[i])} ({failures[i]})" for i in sorted(failures)]
     not_done = len(jobs) - len(results) - len(failures)
@@ -93,8 +95,9 @@ def _job_error(jobs: Sequence, describe: Callable, results: dict, failures: dict
         error = type(first)(message) if isinstance(first, XNATError) else XNATIOError(message)
     except TypeError:
         error = XNATIOError(message)
-    error.failures = {describe(jobs[i]): failures[i] for i in sorted(failures)}  # type: ignore[attr-defined]
-    error.completed = [results[i] for i in sorted(results)]  # type: ignore[attr-defined]
+    # Extra attributes of this one error, documented above (XNATError does not declare them).
+    error.failures = {describe(jobs[i]): failures[i] for i in sorted(failures)}  # type: ignore[attr-defined]  # see above
+    error.completed = [results[i] for i in sorted(results)]  # type: ignore[attr-defined]  # see above
     error.__cause__ = first
     logger.debug("%s", message)
     return error

@@ -70,7 +70,7 @@ def safe_relpath(name: str) -> PurePosixPath:
     return PurePosixPath(*[safe_component(part) for part in parts])
 
 
-def local_path(root: str | os.PathLike, name: str) -> Path:
+def local_path(root: str | os.PathLike[str], name: str) -> Path:
     """Where the server-given relative ``name`` goes under ``root`` (always inside it)."""
     base = Path(root)
     path = base.joinpath(*safe_relpath(name).parts)

@@ -15,6 +15,10 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (only needed when a bar is drawn)
+    import progressbar
 
 __all__ = ["Progress", "UpdateFunc", "show_bar"]
 
@@ -73,23 +77,26 @@ class Progress:
         self._lock = threading.Lock()
         self._label = label
         self._want_bar = show_bar(verbose)
-        self._bar = None  # drawn at the first bytes, when a download knows its size
+        self._bar: progressbar.ProgressBar | None = None  # drawn at the first bytes, when a download knows its size
         self._notify()
 
-    def _make_bar(self, label: str):  # type: ignore[no-untyped-def]
+    def _make_bar(self, label: str) -> progressbar.ProgressBar:
         import progressbar  # imported lazily: only needed when a bar is drawn
 
-        widgets: list = []
+        # progressbar2 leaves several widget constructors unannotated, which strict mypy
+        # refuses to call from typed code: the widgets are built through an untyped view.
+        untyped: Any = progressbar
+        widgets: list[Any] = []
         if label:
             widgets.append(label + " ")
         if self.files_total is not None:
-            widgets += [progressbar.Variable("files", format="{formatted_value}", width=1), " "]
+            widgets += [untyped.Variable("files", format="{formatted_value}", width=1), " "]
         widgets += [
-            progressbar.DataSize(), " ",
-            progressbar.Percentage() if self.total else progressbar.AnimatedMarker(), " ",
-            progressbar.Bar() if self.total else "", " ",
-            progressbar.FileTransferSpeed(), " ",
-            progressbar.ETA() if self.total else progressbar.Timer(),
+            untyped.DataSize(), " ",
+            untyped.Percentage() if self.total else untyped.AnimatedMarker(), " ",
+            untyped.Bar() if self.total else "", " ",
+            untyped.FileTransferSpeed(), " ",
+            untyped.ETA() if self.total else untyped.Timer(),
         ]
         bar = progressbar.ProgressBar(
             max_value=self.total if self.total else progressbar.UnknownLength,

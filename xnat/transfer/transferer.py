@@ -42,7 +42,7 @@ class DownloadJob:
     """One file of a :meth:`Transferer.download_many` job."""
 
     url: str
-    target: str | os.PathLike
+    target: str | os.PathLike[str]
     expected_md5: str | None = None
     expected_size: int | None = None
 
@@ -76,7 +76,7 @@ class Transferer:
 
     # -- downloads ------------------------------------------------------------------
 
-    def download(self, path_or_url: str, target: str | os.PathLike, *, expected_md5: str | None = None,
+    def download(self, path_or_url: str, target: str | os.PathLike[str], *, expected_md5: str | None = None,
                  expected_size: int | None = None, overwrite: bool = False,
                  query: Mapping[str, Any] | None = None, verbose: bool | None = None,
                  update_func: UpdateFunc | None = None) -> DownloadResult:
@@ -105,14 +105,14 @@ class Transferer:
         """A seekable read-only file over the remote file, fetched by ranges on demand."""
         return RemoteFile(self.conn, self.conn.url(path_or_url), size, readahead)
 
-    def download_zip(self, path_or_url: str, target: str | os.PathLike, *, overwrite: bool = False,
+    def download_zip(self, path_or_url: str, target: str | os.PathLike[str], *, overwrite: bool = False,
                      query: Mapping[str, Any] | None = None, verbose: bool | None = None,
                      update_func: UpdateFunc | None = None) -> DownloadResult:
         """Save the zip of ``path_or_url`` (``format=zip`` is added) to the file ``target``."""
         return self.download(path_or_url, target, overwrite=overwrite, query={**(query or {}), "format": "zip"},
                              verbose=verbose, update_func=update_func)
 
-    def extract_zip(self, path_or_url: str, target_dir: str | os.PathLike, *, rename: Rename | None = None,
+    def extract_zip(self, path_or_url: str, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                     overwrite: bool = False, query: Mapping[str, Any] | None = None,
                     verbose: bool | None = None, update_func: UpdateFunc | None = None) -> dict[str, Path]:
         """Stream the zip of ``path_or_url`` straight into ``target_dir``; returns entry name -> path.
@@ -180,7 +180,8 @@ class Transferer:
             return result
 
         try:
-            return run_jobs(jobs, work, lambda job: str(job.target), self.workers if workers is None else workers, "downloads")
+            return run_jobs(jobs, work, lambda job: str(job.target), self.workers if workers is None else workers,
+                            "downloads")
         finally:
             progress.finish()
 
@@ -188,7 +189,7 @@ class Transferer:
         """A resource's files (``.../resources/R/files``): relative path -> (size, MD5 or None)."""
         return server_files(self.conn, self.conn.url(files_url))
 
-    def download_tree(self, files_url: str, target_dir: str | os.PathLike, *,
+    def download_tree(self, files_url: str, target_dir: str | os.PathLike[str], *,
                       rename: Callable[[str], str | None] | None = None, workers: int | None = None,
                       overwrite: bool = False, verbose: bool | None = None,
                       update_func: UpdateFunc | None = None) -> list[DownloadResult]:
@@ -247,18 +248,19 @@ class Transferer:
             return result
 
         try:
-            return run_jobs(jobs, work, lambda job: str(job.url), self.workers if workers is None else workers, "uploads")
+            return run_jobs(jobs, work, lambda job: str(job.url), self.workers if workers is None else workers,
+                            "uploads")
         finally:
             progress.finish()
 
-    def upload_tree(self, files_url: str, directory: str | os.PathLike, *, method: str = "per_file",
+    def upload_tree(self, files_url: str, directory: str | os.PathLike[str], *, method: str = "per_file",
                     overwrite: bool = False, query: Mapping[str, Any] | None = None,
                     workers: int | None = None, verify: bool = False, verbose: bool | None = None,
                     update_func: UpdateFunc | None = None) -> list[LocalFile]:
         """Upload a directory tree into the resource at ``files_url`` (``.../resources/R/files``)."""
         return upload_tree(self.conn, self.conn.url(files_url), directory, method=method, overwrite=overwrite,
-                           query=query, workers=self.workers if workers is None else workers, verify=verify, verbose=verbose,
-                           update_func=update_func)
+                           query=query, workers=self.workers if workers is None else workers, verify=verify,
+                           verbose=verbose, update_func=update_func)
 
 
 class _Retry(Exception):
@@ -281,8 +283,8 @@ def _size_of(source: Any) -> int | None:
             return None  # the upload itself reports the missing file clearly
     try:
         if source.seekable():
-            position = source.tell()
-            end = source.seek(0, io.SEEK_END)
+            position: int = source.tell()
+            end: int = source.seek(0, io.SEEK_END)
             source.seek(position)
             return end - position
     except (AttributeError, OSError, ValueError):

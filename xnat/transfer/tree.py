@@ -52,7 +52,7 @@ class LocalFile:
     size: int
 
 
-def list_tree(directory: str | os.PathLike) -> list[LocalFile]:
+def list_tree(directory: str | os.PathLike[str]) -> list[LocalFile]:
     """Every regular file under ``directory``, sorted; a clear error when it is not a folder."""
     root = Path(directory)
     if not root.exists():
@@ -77,7 +77,7 @@ def file_url(files_url: str, relpath: str) -> str:
     return files_url.rstrip("/") + "/" + quote(relpath, safe="/")
 
 
-def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike, *,
+def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike[str], *,
                 method: str = "per_file", overwrite: bool = False,
                 query: Mapping[str, Any] | None = None, workers: int | None = None,
                 verify: bool = False, progress_factory: Callable[..., Progress] = Progress,

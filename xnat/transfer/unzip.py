@@ -95,7 +95,7 @@ class ZipStreamExtractor:
     ``overwrite``. ``on_bytes(n)`` is called with the compressed bytes consumed.
     """
 
-    def __init__(self, target_dir: str | os.PathLike, *, rename: Rename | None = None,
+    def __init__(self, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                  overwrite: bool = False, on_bytes: Callable[[int], None] | None = None) -> None:
         self.target_dir = Path(target_dir)
         self.rename = rename
@@ -139,7 +139,8 @@ class ZipStreamExtractor:
         if flags & FLAG_ENCRYPTED:
             raise XNATIOError(f"The zip entry {name!r} is encrypted; it cannot be extracted")
         if method not in (STORED, DEFLATED):
-            raise XNATIOError(f"The zip entry {name!r} uses compression method {method}; only stored and deflated are supported")
+            raise XNATIOError(f"The zip entry {name!r} uses compression method {method}; "
+                              "only stored and deflated are supported")
         wide = _has_zip64_extra(extra)
         if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
             usize, csize = _zip64_sizes(extra, usize, csize)
@@ -188,7 +189,8 @@ class ZipStreamExtractor:
         links = []
         while reader.read(4) == CENTRAL_HEADER:
             fields = _CENTRAL.unpack(CENTRAL_HEADER + reader.read_exact(_CENTRAL.size - 4, "the central directory"))
-            made_by, flags, name_len, extra_len, comment_len, external = fields[1], fields[3], fields[10], fields[11], fields[12], fields[15]
+            made_by, flags, external = fields[1], fields[3], fields[15]
+            name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
             raw_name = reader.read_exact(name_len, "the central directory")
             reader.read_exact(extra_len + comment_len, "the central directory")
             name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", "replace")
@@ -327,7 +329,7 @@ def _stored_until_descriptor(reader: _Reader, sink: _TempFileSink | None,
             raise XNATIOError("The zip stream ended in the middle of a stored entry")
 
 
-def extract_zip_stream(chunks: Iterable[bytes], target_dir: str | os.PathLike, *,
+def extract_zip_stream(chunks: Iterable[bytes], target_dir: str | os.PathLike[str], *,
                        rename: Rename | None = None, overwrite: bool = False,
                        on_bytes: Callable[[int], None] | None = None) -> dict[str, Path]:
     """Extract the zip arriving as ``chunks`` under ``target_dir``; returns name -> path."""

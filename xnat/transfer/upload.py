@@ -56,7 +56,7 @@ __all__ = ["Source", "UploadResult", "server_files", "split_file_url", "upload_s
 logger = logging.getLogger(__name__)
 
 #: What can be uploaded: a path, bytes (or bytearray/memoryview), text, or a binary file object.
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]  # noqa: UP007 - a runtime alias
+Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes]]  # noqa: UP007 - a runtime alias
 
 _BLOCK = 1024 * 1024
 _MIN_BLOCK = 256 * 1024
@@ -126,6 +126,7 @@ class _Opened:
     def __init__(self, source: Source, what: str) -> None:
         self.close_after = False
         self.name = what
+        given: object = source  # callers may pass what the type excludes (a text stream): checked as an object
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             if not path.exists():
@@ -142,11 +143,11 @@ class _Opened:
         elif isinstance(source, (bytes, bytearray, memoryview)):
             self.stream = io.BytesIO(bytes(source))
             self.close_after = True
-        elif isinstance(source, io.TextIOBase):
-            raise XNATUploadError(f"Cannot upload the text stream {getattr(source, 'name', '')!r}: "
+        elif isinstance(given, io.TextIOBase):
+            raise XNATUploadError(f"Cannot upload the text stream {getattr(given, 'name', '')!r}: "
                                   "open the file in binary mode ('rb')")
         elif callable(getattr(source, "read", None)):
-            self.stream = source  # type: ignore[assignment]
+            self.stream = source
             self.name = str(getattr(source, "name", what))
         else:
             raise XNATUploadError(f"Cannot upload a {type(source).__name__}: give a path, bytes, "
@@ -247,7 +248,7 @@ def _attempt(conn: Connection, method: str, url: str, body: _Body, opened: _Open
 
 
 def _request(conn: Connection, method: str, url: str, body: _Body, opened: _Opened,
-             params: Mapping[str, Any], content_type: str):  # type: ignore[no-untyped-def]
+             params: Mapping[str, Any], content_type: str) -> requests.Response:
     if opened.size == 0:
         # XNAT refuses an empty raw body; an empty multipart part is accepted.
         filename = PurePosixPath(unquote(urlsplit(url).path)).name or "file"
