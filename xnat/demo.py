@@ -252,7 +252,7 @@ def _walk(tour: _Tour, session: Any, plan: StudyPlan, workdir: Path) -> None:
               f"query.filter(MR.PROJECT == {plan.project!r}).filter(MR.DATE < date(2022, 1, 1)).all()")
     mr_class = session.classes.MrSessionData
     if not hasattr(mr_class, "query"):  # older connect() did not install search on the classes
-        from xnat.querying import install_search
+        from xnat.services.search_classes import install_search
 
         install_search(session)
     query = mr_class.query()

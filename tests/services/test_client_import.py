@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.services.conftest import zip_folder
-from xnat.dicom import scan_dicom_dump, scan_read_dicom
 from xnat.exceptions import XNATResponseError, XNATUploadError, XNATValueError
 from xnat.prearchive import Prearchive, PrearchiveSession
 from xnat.services import Services, guess_content_type
+from xnat.services.dicom import scan_dicom_dump, scan_read_dicom
 
 SERIES = {"2": "T1 SPIN ECHO", "4": "SAG LOCALIZER", "9": "HEME SUSEPTIBILITY"}
 

@@ -11,10 +11,10 @@ import pytest
 import xnat
 from xnat.exceptions import XNATKeyError, XNATLoginFailedError, XNATResponseError, XNATValueError
 from xnat.inspect import Inspect
-from xnat.mapping import MappedFunctionFailed, batch_download, create_filter_funcs, map_objects, search
-from xnat.plugins import Plugins
-from xnat.querying import install_search
 from xnat.services import Services
+from xnat.services.mapping import MappedFunctionFailed, batch_download, create_filter_funcs, map_objects, search
+from xnat.services.plugins import Plugins
+from xnat.services.search_classes import install_search
 from xnat.users import Users
 
 

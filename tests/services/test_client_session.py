@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from xnat.inspect import Inspect
-from xnat.mapping import MappingLevel
-from xnat.plugins import Plugins
 from xnat.prearchive import Prearchive
 from xnat.services import Services
-from xnat.session_services import SessionServicesMixin
+from xnat.services.mapping import MappingLevel
+from xnat.services.plugins import Plugins
+from xnat.services.session_mixin import SessionServicesMixin
 from xnat.users import Users
 
 

@@ -12,7 +12,6 @@ mixins registered for a type (:mod:`xnat.classes.registry`) come first in its ba
 
 from __future__ import annotations
 
-import importlib
 import logging
 import warnings
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from ..schema.model import FieldDef, SchemaModel, TypeDef, XNATSchemaWarning
 from ..schema.names import anonymous_class_name, pythonize_attribute_name, pythonize_class_name
 from .base import XNATBaseObject
 from .properties import ChildProperty, FieldProperty
-from .registry import behaviours_for
+from .registry import behaviours_for, load_behaviours
 
 __all__ = ["GENERATED_MODULE", "ClassNamespace", "build_classes"]
 
@@ -87,7 +86,7 @@ class ClassNamespace:
 
 def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
     """One class per type of ``model``, bound to ``session`` (their ``xnat_session``)."""
-    _load_builtin_behaviours()
+    load_behaviours()
     names = _class_names(model)
     depth, broken = _inheritance_depths(model)
     classes: dict[str, type] = {}
@@ -100,15 +99,6 @@ def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
         classes[key] = _build_class(typedef, model, names.get(key), base or XNATBaseObject, session, reserved)
     by_name = {names[key]: cls for key, cls in classes.items() if key in names}
     return ClassNamespace(model, dict(classes), by_name)
-
-
-def _load_builtin_behaviours() -> None:
-    """Import the hand-written mixins package (when it exists) so it registers itself."""
-    try:
-        importlib.import_module("xnat.classes.behaviour")
-    except ModuleNotFoundError as exc:
-        if exc.name != "xnat.classes.behaviour":
-            raise
 
 
 def _class_name(typedef: TypeDef) -> str | None:
@@ -202,7 +192,8 @@ def _reserved(base: type, cache: dict[type, frozenset[str]]) -> frozenset[str]:
     return cache[base]
 
 
-def _descriptors(typedef: TypeDef, model: SchemaModel, reserved: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _descriptors(typedef: TypeDef, model: SchemaModel,
+                 reserved: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(python name -> descriptor, schema name -> descriptor) for the type's own fields."""
     fields: dict[str, Any] = {}
     schema_fields: dict[str, Any] = {}

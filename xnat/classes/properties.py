@@ -27,7 +27,7 @@ import isodate
 
 from ..exceptions import XNATValueError
 from ..schema.model import Facets, FieldDef
-from ..search import SearchFieldMixin  # comparisons build search criteria (issue 8)
+from ..services.search import SearchFieldMixin  # a class-level field compares into a search criterion
 
 __all__ = [
     "ChildProperty",
@@ -49,7 +49,7 @@ _FLOATS = {"xs:float", "xs:double", "xs:decimal"}
 
 
 class SearchField(SearchFieldMixin):
-    """A field used in a query: ``MrSessionData.field_strength`` (issue 8 grows this)."""
+    """A field used in a query: ``MrSessionData.field_strength``."""
 
     __slots__ = ("field_name", "type", "xpath", "xsi_type")
 

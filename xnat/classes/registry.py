@@ -12,15 +12,33 @@ create_assessor, ...) is written by hand in mixin classes and registered here::
 The class factory puts the mixins registered for a type first in that type's bases, so
 the type and every subclass of it (``xnat:mrSessionData``, ...) get the behaviour, and a
 hand-written attribute wins over a schema field of the same name.
+
+The modules that hold the built-in mixins are listed in one place, :data:`BEHAVIOUR_MODULES`;
+:func:`load_behaviours` imports them (the factory calls it before building classes), so no
+mixin depends on which other module happened to be imported first. The list names modules
+instead of importing them: the registry sits below the layers that hold mixins.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["behaviour", "behaviours_for", "registered_types", "unregister"]
+__all__ = ["BEHAVIOUR_MODULES", "behaviour", "behaviours_for", "load_behaviours", "registered_types", "unregister"]
+
+#: Every module whose import registers built-in mixins, in registration order (the order
+#: of mixins registered for the same xsi type is their order among the class's bases).
+BEHAVIOUR_MODULES: tuple[str, ...] = (
+    "xnat.services.behaviour",
+    "xnat.classes.behaviour.custom",
+    "xnat.classes.behaviour.experiment",
+    "xnat.classes.behaviour.project",
+    "xnat.classes.behaviour.resource",
+    "xnat.classes.behaviour.scan",
+    "xnat.classes.behaviour.subject",
+)
 
 _T = TypeVar("_T", bound=type)
 _LOCK = threading.Lock()
@@ -68,3 +86,9 @@ def unregister(xsi_type: str, mixin: type) -> None:
             mixins.remove(mixin)
         if not mixins:
             _BEHAVIOURS.pop(xsi_type, None)
+
+
+def load_behaviours() -> None:
+    """Import every module of :data:`BEHAVIOUR_MODULES` (once; later calls cost a dict lookup)."""
+    for name in BEHAVIOUR_MODULES:
+        importlib.import_module(name)

@@ -97,13 +97,14 @@ def register(commands: Any) -> None:
 
 
 def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
-    return actions.add_parser(name, parents=[connection_options()], help=help_text,
-                              description=help_text[0].upper() + help_text[1:] + ".",
-                              epilog=PREARCHIVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser: argparse.ArgumentParser = actions.add_parser(
+        name, parents=[connection_options()], help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+        epilog=PREARCHIVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
 
 
 def _needs_action(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     raise CommandError("prearchive needs an action: ls, archive, move or delete (see 'xnat prearchive --help')")
 
@@ -120,7 +121,7 @@ def _services(session: Any) -> Any:
 def _prearchive(session: Any) -> Any:
     prearchive = getattr(session, "prearchive", None)
     if prearchive is None:
-        from xnat.prearchive import Prearchive
+        from xnat.services.prearchive import Prearchive
 
         prearchive = Prearchive(session)
     return prearchive
@@ -128,7 +129,7 @@ def _prearchive(session: Any) -> Any:
 
 # ----------------------------------------------------------------------------- import
 def run_import(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     source: Path = args.source
     if not source.exists():
@@ -157,13 +158,13 @@ def run_import(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- prearchive
 def _session_name(prearchive_session: Any) -> str:
-    uri = prearchive_session.uri
+    uri = str(prearchive_session.uri)
     return uri[len(_PREFIX):] if uri.startswith(_PREFIX) else uri
 
 
 def _find(session: Any, name: str) -> Any:
     """The prearchive session ``PROJECT/TIMESTAMP/FOLDER`` (a /prearchive/... path works too)."""
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     text = name.strip().strip("/")
     for prefix in ("data/prearchive/projects/", "prearchive/projects/"):

@@ -1,39 +1,41 @@
-"""What a session gains from the services layer (issue 8), as one mixin.
+"""What a session gains from the services layer, as one mixin (a base of :class:`xnat.session.BaseXNATSession`).
 
 ``session.services``, ``session.prearchive``, ``session.users``, ``session.inspect``,
 ``session.plugins`` (each made once per session, on first use; no request until then),
 ``session.scanners`` and ``session.scan_types`` (one request each, cached with the
 session's server information), and the bulk operations ``session.map``,
-``session.search`` and ``session.batch_download`` of :mod:`xnat.mapping` (the same
-:class:`~xnat.services_behaviour.MappableBehaviour` that objects have).
+``session.search`` and ``session.batch_download`` of :mod:`xnat.services.mapping` (the same
+:class:`~xnat.services.behaviour.MappableBehaviour` that objects have).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+from .behaviour import MappableBehaviour
 from .inspect import Inspect
 from .plugins import Plugins
 from .prearchive import Prearchive
 from .services import Services
-from .services_behaviour import MappableBehaviour  # also registers scan/project/mapping behaviour
 from .users import Users
 
 __all__ = ["SessionServicesMixin"]
 
 _LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 class SessionServicesMixin(MappableBehaviour):
     """Services, prearchive, users, inspect, plugins and bulk operations of a session."""
 
-    def _helper(self, name: str, factory: Any) -> Any:
+    def _helper(self, name: str, factory: Callable[[Any], _T]) -> _T:
         found = self.__dict__.get(name)
         if found is None:
             with _LOCK:
                 found = self.__dict__.setdefault(name, factory(self))
-        return found
+        return cast(_T, found)
 
     @property
     def services(self) -> Services:

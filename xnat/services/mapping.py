@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .exceptions import XNATValueError
+from ..exceptions import XNATValueError
 
 __all__ = [
     "FilterFunctions",
@@ -144,7 +144,7 @@ def _json_safe(value: Any) -> bool:
 class MappingLog:
     """Results by URI, kept in a JSON-lines file (the last line for a URI wins)."""
 
-    def __init__(self, filename: str | os.PathLike | None) -> None:
+    def __init__(self, filename: str | os.PathLike[str] | None) -> None:
         self.filename = Path(filename) if filename is not None else None
         self.states: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -230,7 +230,7 @@ def _uri(obj: Any) -> str:
 def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | str,
                 args: list[Any] | tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
                 filter_function: FilterFunctions | None = None,
-                logfile: str | os.PathLike | None = None) -> dict[str, Any]:
+                logfile: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Call ``function(obj, *args, **kwargs)`` on every object at ``level`` below ``root``.
 
     :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
@@ -280,7 +280,7 @@ def search(root: Any, project: str | Filter | None = None, subject: str | Filter
     return list(map_objects(root, lambda obj: obj, level, filter_function=filters).values())
 
 
-def batch_download(root: Any, target_directory: str | os.PathLike, project: str | Filter | None = None,
+def batch_download(root: Any, target_directory: str | os.PathLike[str], project: str | Filter | None = None,
                    subject: str | Filter | None = None, experiment: str | Filter | None = None,
                    scan: str | Filter | None = None, resource: str | Filter | None = None, use_regex: bool = False,
                    level: MappingLevel | str = MappingLevel.SCAN) -> list[str]:

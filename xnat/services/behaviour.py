@@ -5,10 +5,10 @@
   only the byte ranges it needs);
 * projects: ``project.users``, the project's users with their access level;
 * projects, subjects, experiments and scans: ``map(function, level, ...)``, ``search``
-  and ``batch_download`` below the object (see :mod:`xnat.mapping`).
+  and ``batch_download`` below the object (see :mod:`xnat.services.mapping`).
 
-Importing this module registers the mixins (:mod:`xnat.session_services` imports it, so
-every session built after ``import xnat`` has them).
+Importing this module registers the mixins; :data:`xnat.classes.registry.BEHAVIOUR_MODULES`
+lists it with the other behaviour modules, and the class factory loads that list.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..classes.registry import behaviour
 from . import mapping
-from .classes.registry import behaviour
 from .dicom import scan_dicom_dump, scan_read_dicom
 from .users import Users
 
@@ -51,7 +51,7 @@ class MappableBehaviour:
     """``map``, ``search`` and ``batch_download`` below an object."""
 
     def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
-            logfile: str | os.PathLike | None = None) -> dict[str, Any]:
+            logfile: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``)."""
         return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile)
 
@@ -60,7 +60,7 @@ class MappableBehaviour:
         """The objects at ``level`` below this one whose names match the filters."""
         return mapping.search(self, project, subject, experiment, scan, resource, use_regex, level)
 
-    def batch_download(self, target_directory: str | os.PathLike, project: Any = None, subject: Any = None,
+    def batch_download(self, target_directory: str | os.PathLike[str], project: Any = None, subject: Any = None,
                        experiment: Any = None, scan: Any = None, resource: Any = None, use_regex: bool = False,
                        level: Any = mapping.MappingLevel.SCAN) -> list[str]:
         """``download_dir`` on every matching object below this one."""

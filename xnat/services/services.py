@@ -24,7 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from .exceptions import XNATResponseError, XNATUploadError, XNATValueError, describe_response
+from ..exceptions import XNATResponseError, XNATUploadError, XNATValueError, describe_response
+from .dicom import dicom_dump
+from .paths import archive_path
+from .prearchive import Prearchive
 
 __all__ = ["Services", "TokenResult", "guess_content_type"]
 
@@ -41,7 +44,7 @@ class TokenResult(NamedTuple):
     secret: str
 
 
-def guess_content_type(path: str | os.PathLike) -> str:
+def guess_content_type(path: str | os.PathLike[str]) -> str:
     """The content type to send a file with (zip and tar.gz fixed up, as XNAT wants them)."""
     name = os.fspath(path).lower()
     if name.endswith(".zip"):
@@ -62,7 +65,7 @@ def _flag(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
 
 
-def _destination(destination: str | os.PathLike | None) -> str | None:
+def _destination(destination: str | os.PathLike[str] | None) -> str | None:
     if destination is None:
         return None
     text = str(destination).strip()
@@ -93,16 +96,10 @@ class Services:
         :param fields: keywords (``Modality``) or tags (``00080060``) to keep
         :return: rows ``{"tag1", "tag2", "vr", "value", "desc"}``
         """
-        if not src:
-            raise XNATValueError("dicom_dump needs src: /archive/projects/P/subjects/S/experiments/E[/scans/N]")
-        src = src[5:] if src.startswith("/data/") else src
-        query: dict[str, Any] = {"src": src}
-        if fields:
-            query["field"] = [fields] if isinstance(fields, str) else list(fields)
-        return list(self.xnat_session.get_json("/data/services/dicomdump", query=query)["ResultSet"]["Result"])
+        return dicom_dump(self.xnat_session, src, fields)
 
     # -- import ---------------------------------------------------------------------------------
-    def import_(self, path: str | os.PathLike | None = None, overwrite: str | None = None,
+    def import_(self, path: str | os.PathLike[str] | None = None, overwrite: str | None = None,
                 quarantine: bool = False, destination: str | None = None, trigger_pipelines: bool | None = None,
                 project: str | None = None, subject: str | None = None, experiment: str | None = None,
                 content_type: str | None = None, import_handler: str | None = None, timeout: float | None = None,
@@ -111,7 +108,7 @@ class Services:
         """Import a zip or tar.gz of DICOM (``path``, or ``data`` as bytes or a binary stream).
 
         :return: the archived experiment (``session.create_object``), or a
-            :class:`~xnat.prearchive.PrearchiveSession` for a prearchive destination
+            :class:`~xnat.services.prearchive.PrearchiveSession` for a prearchive destination
         :raises XNATUploadError: the server refused the upload (status and reason in the message)
         """
         if (path is None) == (data is None):
@@ -163,15 +160,13 @@ class Services:
 
     def _object(self, uri: str) -> Any:
         if uri.startswith(("/data/prearchive/", "/prearchive/")):
-            from .prearchive import Prearchive
-
             prearchive = getattr(self.xnat_session, "prearchive", None)  # the session's own cache, when wired
             if not isinstance(prearchive, Prearchive):
                 prearchive = Prearchive(self.xnat_session)
             return prearchive.session(uri)
         return self.xnat_session.create_object(uri)
 
-    def import_dir(self, directory: str | os.PathLike, overwrite: str | None = None, quarantine: bool = False,
+    def import_dir(self, directory: str | os.PathLike[str], overwrite: str | None = None, quarantine: bool = False,
                    destination: str | None = None, project: str | None = None, subject: str | None = None,
                    experiment: str | None = None, **kwargs: Any) -> Any:
         """Zip a folder (in memory up to 256 MB, then on disk) and import it."""
@@ -201,7 +196,7 @@ class Services:
 
         :param resource: an archive object, or its ``/archive/projects/...`` path
         """
-        path = resource if isinstance(resource, str) else _archive_path(resource)
+        path = resource if isinstance(resource, str) else archive_path(resource)
         path = path[5:] if path.startswith("/data/") else path
         options = [name for name, on in (("checksum", checksum), ("delete", delete), ("append", append),
                                          ("populateStats", populate_stats)) if on]
@@ -209,33 +204,3 @@ class Services:
         if options:
             query["options"] = ",".join(options)
         self.xnat_session.post("/data/services/refresh/catalog", query=query)
-
-
-def _archive_path(obj: Any) -> str:
-    """``/archive/projects/P/subjects/S/experiments/E[...]`` of an object (as XNAT wants it)."""
-    uri = getattr(obj, "uri", None)
-    if not uri:
-        raise XNATValueError(f"{obj!r} has no URI to refresh")
-    if uri.startswith("/data/projects/"):
-        return "/archive" + uri[5:]
-    if uri.startswith("/data/archive/"):
-        return uri[5:]
-    if uri.startswith("/data/experiments/"):
-        experiment_id, _, rest = uri[len("/data/experiments/"):].partition("/")
-        owner = next((o for o in (obj, *_parents(obj)) if getattr(o, "uri", "") == f"/data/experiments/{experiment_id}"),
-                     None)
-        if owner is None:
-            owner = obj.xnat_session.create_object(f"/data/experiments/{experiment_id}")
-        project, subject = getattr(owner, "project", None), getattr(owner, "subject_id", None)
-        if project and subject:
-            return f"/archive/projects/{project}/subjects/{subject}/experiments/{experiment_id}" + \
-                (f"/{rest}" if rest else "")
-    raise XNATValueError(f"cannot tell the archive path of {obj!r}; pass /archive/projects/... instead")
-
-
-def _parents(obj: Any) -> list[Any]:
-    found, current = [], getattr(obj, "parent", None)
-    while current is not None and len(found) < 8:
-        found.append(current)
-        current = getattr(current, "parent", None)
-    return found

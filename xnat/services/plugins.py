@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .exceptions import XNATKeyError
+from ..exceptions import XNATKeyError
 
 __all__ = ["PluginConfiguration", "Plugins"]
 

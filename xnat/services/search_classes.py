@@ -3,7 +3,7 @@
 :func:`install_search` gives every searchable generated class (projects, subjects,
 experiments and their subtypes):
 
-* ``query(*constraints)``: a :class:`xnat.search.Query` on the class, bound to the session;
+* ``query(*constraints)``: a :class:`xnat.services.search.Query` on the class, bound to the session;
 * ``DEFAULT_SEARCH_FIELDS`` and ``FROM_SEARCH_URI``: the columns a query shows when none
   are chosen (xnatpy's: ``ID``, ``project``, ``subject_ID`` for experiments, so the bundle
   is the one xnatpy sends) and the URI template ``all()``/``first()``/``one()`` build

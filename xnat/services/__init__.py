@@ -1,0 +1,27 @@
+"""The services layer: what XNAT offers beside the archive hierarchy, one concept per module.
+
+======================================  ==================================================
+module                                  what it holds
+======================================  ==================================================
+:mod:`xnat.services.services`           ``session.services``: import, DICOM dump, alias tokens, catalog refresh
+:mod:`xnat.services.prearchive`         ``session.prearchive``: sessions received but not archived
+:mod:`xnat.services.dicom`              the server's DICOM dump; DICOM files read with pydicom
+:mod:`xnat.services.paths`              an object's ``/archive/projects/...`` path, as services want it
+:mod:`xnat.services.users`              ``session.users`` and ``project.users``
+:mod:`xnat.services.plugins`            ``session.plugins``: the server's plugins
+:mod:`xnat.services.inspect`            ``session.inspect``: searchable data types and their fields
+:mod:`xnat.services.mapping`            bulk work over the tree: ``map``, ``search``, ``batch_download``
+:mod:`xnat.services.search`             the query builder for ``/data/search``: fields, constraints, ``Query``
+:mod:`xnat.services.search_classes`     search wired onto generated classes: ``Class.query()``, display fields
+:mod:`xnat.services.behaviour`          the mixins this layer adds to generated classes, by xsi type
+:mod:`xnat.services.session_mixin`      what this layer adds to the session (``session.services``, ...)
+======================================  ==================================================
+
+Nothing here imports the session: every helper is given the session it works for.
+xnatpy's documented paths ``xnat.prearchive``, ``xnat.users``, ``xnat.inspect`` and
+``xnat.search`` are thin aliases over the modules here.
+"""
+
+from .services import Services, TokenResult, guess_content_type
+
+__all__ = ["Services", "TokenResult", "guess_content_type"]

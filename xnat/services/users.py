@@ -1,0 +1,101 @@
+"""``session.users`` and ``project.users``: who is on the server, and in a project with what role.
+
+Both are read-only mappings ``login -> User`` read with one request and cached until
+:meth:`Users.clearcache` (or while ``session.caching`` is off, never). A server that
+refuses the list (403, as XNAT does for non-administrators on some sites) gives an
+empty mapping, as in xnatpy. ``project.users[login].access_level`` is the role's group
+name (``Owners``, ``Members``, ``Collaborators``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..exceptions import XNATKeyError
+
+__all__ = ["User", "Users"]
+
+
+class User:
+    """One user (a row of ``/data/users`` or of a project's ``users``)."""
+
+    def __init__(self, data: Mapping[str, str]) -> None:
+        self.data = dict(data)
+
+    def __repr__(self) -> str:
+        return f"<User {self.login}>"
+
+    def __str__(self) -> str:
+        return f"{self.login} ({self.access_level})" if self.access_level else self.login
+
+    @property
+    def id(self) -> str | None:
+        return self.data.get("xdat_user_id") or self.data.get("ID")
+
+    @property
+    def login(self) -> str:
+        return self.data["login"]
+
+    @property
+    def access_level(self) -> str | None:
+        """The project group (``Owners``...) for project users; None for site users."""
+        return self.data.get("displayname")
+
+    @property
+    def group(self) -> str | None:
+        return self.data.get("GROUP_ID")
+
+    @property
+    def email(self) -> str:
+        return self.data.get("email", "")
+
+    @property
+    def first_name(self) -> str:
+        return self.data.get("firstname", "")
+
+    @property
+    def last_name(self) -> str:
+        return self.data.get("lastname", "")
+
+
+class Users(Mapping[str, User]):
+    """Users of the server (``/data/users``) or of one project (``/data/projects/P/users``)."""
+
+    def __init__(self, xnat_session: Any, path: str = "/data/users") -> None:
+        self.xnat_session = xnat_session
+        self.path = path
+        self._data: dict[str, User] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Users {self.path}>"
+
+    @property
+    def data(self) -> dict[str, User]:
+        with self._lock:
+            data = self._data
+        if data is None or not getattr(self.xnat_session, "caching", True):
+            response = self.xnat_session.get(self.path, format="json", accepted_status=[200, 403])
+            rows = response.json()["ResultSet"]["Result"] if response.status_code == 200 else []
+            data = {row["login"]: User(row) for row in rows}
+            with self._lock:
+                self._data = data
+        return data
+
+    def clearcache(self) -> None:
+        with self._lock:
+            self._data = None
+
+    def __getitem__(self, login: str) -> User:
+        try:
+            return self.data[login]
+        except KeyError:
+            raise XNATKeyError(f"no user {login!r} in {self.path}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
