@@ -11,16 +11,18 @@ onto XNAT's REST hierarchy::
 ``xnat.testing`` holds an embedded XNAT server for offline use and testing.
 """
 
-__version__ = "0.9.0.dev0"
-
 import logging as _logging
 import os as _os
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from .exceptions import XNATError, XNATValueError
+from .version import __version__
 
 if _TYPE_CHECKING:  # pragma: no cover
+    import requests
+    from requests.adapters import BaseAdapter
+
     from .session import BaseXNATSession
 
 __all__ = ["XNATError", "__version__", "connect"]
@@ -33,7 +35,7 @@ def connect(
     user: str | None = None,
     password: str | None = None,
     verify: bool | str | None = True,
-    netrc_file: str | _os.PathLike | None = None,
+    netrc_file: str | _os.PathLike[str] | None = None,
     debug: bool = False,
     extension_types: bool = True,
     loglevel: int | str | None = None,
@@ -46,9 +48,10 @@ def connect(
     cli: bool = False,
     pilot_timeout: float | tuple[float, float] | None = 12.0,
     *,
-    config: str | _os.PathLike | None = None,
+    config: str | _os.PathLike[str] | None = None,
     pool_size: int = 16,
     keepalive: bool | float = True,
+    transport: "BaseAdapter | None" = None,
 ) -> "BaseXNATSession":
     """Log in to an XNAT server and return a session (usable as a context manager).
 
@@ -80,8 +83,15 @@ def connect(
         ``verify``); explicit arguments win over it
     :param pool_size: connections kept per host, for parallel transfers
     :param keepalive: run the heartbeat thread (or its interval in seconds)
+    :param transport: a ``requests`` transport adapter to carry every request to the server's
+        host (both schemes) instead of the network; e.g. the embedded server in-process::
+
+            from xnat.testing.adapter import WSGIAdapter
+            session = xnat.connect("http://xnat.test", user="admin", password="admin",
+                                   transport=WSGIAdapter(app))
     """
-    from . import auth, login, transport
+    from . import auth
+    from . import transport as _transport
     from .session import BaseXNATSession, XNATSession
 
     if loglevel is not None:
@@ -107,7 +117,9 @@ def connect(
         credentials = auth.Credentials(user, password, "jsession") if user else auth.Credentials(None, None, "jsession")
     else:
         credentials = auth.resolve_credentials(server_url, user, password, netrc_file)
-    interface = transport.build_transport(verify, default_timeout, pool_size=pool_size)
+    interface = _transport.build_transport(verify, default_timeout, pool_size=pool_size)
+    if transport is not None:
+        _mount(interface, transport, server_url)
     session_class = BaseXNATSession if cli else XNATSession
     session = session_class(
         server_url, interface, credentials=credentials, logger=logger, debug=debug,
@@ -116,9 +128,9 @@ def connect(
     session.login_timeout = _shorter(pilot_timeout, default_timeout)
     try:
         if jsession is not None:
-            login.reuse_jsession(session, jsession, credentials)
+            session.adopt_jsession(jsession)
         else:
-            login.login(session, credentials, auth_provider, detect_redirect=detect_redirect)
+            session.authenticate(detect_redirect=detect_redirect)
         if not no_parse_model:
             _build_model(session, extension_types)
         if keepalive:
@@ -131,6 +143,19 @@ def connect(
             pass
         raise
     return session
+
+
+def _mount(interface: "requests.Session", adapter: "BaseAdapter", server_url: str) -> None:
+    """Route every request to ``server_url``'s host, over http and https, to ``adapter``."""
+    from urllib.parse import urlsplit
+
+    from requests.adapters import BaseAdapter
+
+    if not isinstance(adapter, BaseAdapter):
+        raise XNATValueError(f"transport must be a requests transport adapter, not {type(adapter).__name__}")
+    host = urlsplit(server_url).netloc
+    for scheme in ("http", "https"):
+        interface.mount(f"{scheme}://{host}/", adapter)
 
 
 def _valid_timeout(value: _Any) -> bool:
@@ -166,6 +191,6 @@ def _build_model(session: "BaseXNATSession", extension_types: bool) -> None:
     lookup = getattr(session.classes, "lookup", None)
     if lookup is not None:
         session.XNAT_CLASS_LOOKUP = lookup
-    from .querying import install_search
+    from .services.search_classes import install_search
 
     install_search(session)  # Class.query(), search templates; display fields on first query

@@ -145,7 +145,7 @@ def resolve_server(server: str | None) -> str:
     return normalise_server(server)
 
 
-def default_netrc_path(netrc_file: str | os.PathLike | None = None) -> Path:
+def default_netrc_path(netrc_file: str | os.PathLike[str] | None = None) -> Path:
     """The netrc file to read: the argument, else ``$NETRC``, else the home-folder file."""
     if netrc_file:
         return Path(netrc_file).expanduser()
@@ -170,7 +170,7 @@ def check_netrc_permissions(path: Path) -> None:
         )
 
 
-def netrc_lookup(server: str, netrc_file: str | os.PathLike | None = None) -> tuple[str, str] | None:
+def netrc_lookup(server: str, netrc_file: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:
     """The ``(login, password)`` stored for ``server``'s host, or ``None``.
 
     Looks up ``host:port`` first, then the bare host name. A missing default file is no
@@ -205,7 +205,7 @@ def resolve_credentials(
     server: str,
     user: str | None = None,
     password: str | None = None,
-    netrc_file: str | os.PathLike | None = None,
+    netrc_file: str | os.PathLike[str] | None = None,
     interactive: bool | None = None,
 ) -> Credentials:
     """Find the user and password for ``server`` (see the module docstring for the order).
@@ -251,7 +251,7 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a pyxnat JSON config file: ``{"server", "user", "password", "verify"}``.
 
     Returns a dict with those keys (missing ones as ``None``; ``verify`` defaults to
@@ -263,7 +263,8 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise XNATValueError(f"The config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise XNATValueError(f"The config file {path} could not be read: {error.strerror or error}") from None
+        reason = (error.strerror if isinstance(error, OSError) else None) or error
+        raise XNATValueError(f"The config file {path} could not be read: {reason}") from None
     except json.JSONDecodeError as error:
         raise XNATValueError(f"The config file {path} is not valid JSON (line {error.lineno})") from None
     if not isinstance(data, dict):
@@ -290,7 +291,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_config(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     server: str,
     user: str | None,
     password: str | None = None,

@@ -10,8 +10,16 @@ The flow, two requests in all:
    response; a 404 makes us look for a context path such as ``/xnat`` with one ``GET /``.
 2. ``GET /data/auth`` confirms who the server thinks we are (``logged_in_user``).
 
-``jsession=`` reuse skips step 1. Failures say which server and which user, never the
-password, and are :class:`~xnat.exceptions.XNATLoginFailedError` (refused credentials),
+``jsession=`` reuse skips step 1.
+
+The functions here know nothing of the session (the way httpx's auth flows yield requests
+instead of reaching into the client): they are given a way to send a request (``send``,
+the session's raw sender), the cookie jar the session rides and the base URL, and return
+a :class:`LoginResult` saying what they established (the session id, the user, the base
+URL after redirects), which the session then applies.
+
+Failures say which server and which user, never the password, and are
+:class:`~xnat.exceptions.XNATLoginFailedError` (refused credentials),
 :class:`~xnat.exceptions.XNATExpiredCredentialsError` or
 :class:`~xnat.exceptions.XNATAuthError` (anonymous access not allowed).
 """
@@ -20,11 +28,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from http.cookiejar import Cookie, CookieJar
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from requests.cookies import create_cookie
+from requests.cookies import RequestsCookieJar
 
 from .auth import Credentials
 from .exceptions import (
@@ -35,11 +45,9 @@ from .exceptions import (
     redact,
     server_reason,
 )
+from .transport import Timeout
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .session import BaseXNATSession
-
-__all__ = ["check_auth", "login", "reuse_jsession"]
+__all__ = ["LoginResult", "Send", "check_auth", "clear_jsession", "login", "reuse_jsession", "set_jsession_cookie"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,25 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9._\-]{8,200}$")
 _GUESTS = ("guest", "anonymous")
 
 
+class Send(Protocol):
+    """How the login flow sends a request: a full URL, requests' keyword arguments, errors translated."""
+
+    def __call__(self, method: str, url: str, timeout: Timeout | None = None, **kwargs: Any) -> requests.Response:
+        ...
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login established, for the session to apply."""
+
+    #: The server-side session id (``JSESSIONID``), already in the cookie jar.
+    jsession: str
+    #: The user the server reports, ``None`` for a guest session.
+    user: str | None
+    #: The base URL to use from now on (after a redirect or a discovered context path).
+    base: str
+
+
 def _who(credentials: Credentials) -> str:
     if credentials.anonymous:
         return "anonymously"
@@ -56,112 +83,112 @@ def _who(credentials: Credentials) -> str:
     return f"as {kind} {credentials.user!r}"
 
 
-def clear_jsession(interface: requests.Session) -> None:
+def _jsession_cookies(cookies: CookieJar) -> list[Cookie]:
+    return [cookie for cookie in list(cookies) if cookie.name == "JSESSIONID"]
+
+
+def clear_jsession(cookies: CookieJar) -> None:
     """Forget every ``JSESSIONID`` cookie (several would make ``cookies.get`` ambiguous)."""
-    for cookie in list(interface.cookies):
-        if cookie.name == "JSESSIONID":
-            interface.cookies.clear(cookie.domain, cookie.path, cookie.name)
+    for cookie in _jsession_cookies(cookies):
+        cookies.clear(cookie.domain, cookie.path, cookie.name)
 
 
-def set_jsession_cookie(interface: requests.Session, base: str, jsession: str) -> None:
+def set_jsession_cookie(cookies: RequestsCookieJar, base: str, jsession: str) -> None:
     """Put ``JSESSIONID`` in the jar for ``base``'s host.
 
     ``http.cookiejar`` matches a dotless host such as ``localhost`` as ``localhost.local``.
     """
     host = urlsplit(base).hostname or ""
     domain = host if "." in host else f"{host}.local"
-    clear_jsession(interface)
-    interface.cookies.set_cookie(create_cookie("JSESSIONID", jsession, domain=domain, path="/"))
+    clear_jsession(cookies)
+    cookies.set("JSESSIONID", jsession, domain=domain, path="/")
 
 
-def login(session: BaseXNATSession, credentials: Credentials, auth_provider: str | None = None,
-          detect_redirect: bool = True) -> None:
-    """Open a server session for ``credentials`` and record it on ``session``."""
-    interface = session._interface
-    assert interface is not None
-    clear_jsession(interface)
-    response = _login_request(session, credentials, auth_provider)
+def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Credentials,
+          auth_provider: str | None = None, detect_redirect: bool = True,
+          timeout: Timeout | None = None) -> LoginResult:
+    """Open a server session for ``credentials``; what it established, to be applied by the caller."""
+    clear_jsession(cookies)
+    response = _login_request(send, base, credentials, auth_provider, timeout)
     if detect_redirect:
-        _follow_redirect(session, response)
-        if response.status_code == 404 and _find_context_path(session):
-            clear_jsession(interface)
-            response = _login_request(session, credentials, auth_provider)
-    jsession = _read_session_id(session, response, credentials)
-    user = check_auth(session, credentials)
-    session._set_login(jsession, user)
-    logger.info("Logged in to %s %s", session.server, _who(credentials))
+        base = _follow_redirect(base, response)
+        if response.status_code == 404:
+            found = _find_context_path(send, base, timeout)
+            if found is not None:
+                base = found
+                clear_jsession(cookies)
+                response = _login_request(send, base, credentials, auth_provider, timeout)
+    jsession = _read_session_id(cookies, base, response, credentials)
+    user = check_auth(send, base, credentials, timeout)
+    logger.info("Logged in to %s %s", base, _who(credentials))
+    return LoginResult(jsession, user, base)
 
 
-def _login_request(session: BaseXNATSession, credentials: Credentials,
-                   auth_provider: str | None) -> requests.Response:
-    timeout = session.login_timeout
+def _login_request(send: Send, base: str, credentials: Credentials, auth_provider: str | None,
+                   timeout: Timeout | None) -> requests.Response:
     if credentials.anonymous:
-        return session._send("GET", session._format_uri("/data/JSESSION"), timeout=timeout)
+        return send("GET", base + "/data/JSESSION", timeout=timeout)
     if auth_provider:
         form = {"username": credentials.user, "password": credentials.password or "",
                 "provider": auth_provider}
-        return session._send("PUT", session._format_uri("/data/services/auth"), data=form, timeout=timeout)
-    return session._send("GET", session._format_uri("/data/JSESSION"), timeout=timeout,
-                         auth=(credentials.user or "", credentials.password or ""))
+        return send("PUT", base + "/data/services/auth", data=form, timeout=timeout)
+    return send("GET", base + "/data/JSESSION", timeout=timeout,
+                auth=(credentials.user or "", credentials.password or ""))
 
 
-def _follow_redirect(session: BaseXNATSession, response: requests.Response) -> None:
-    """Adopt the base URL the server redirected us to (http -> https, another host)."""
+def _follow_redirect(base: str, response: requests.Response) -> str:
+    """The base URL the server redirected us to (http -> https, another host), else ``base``."""
     if not response.history:
-        return
+        return base
     final = response.url.split("?", 1)[0]
     for suffix in ("/data/JSESSION", "/data/services/auth"):
         if final.endswith(suffix):
             new_base = final[: -len(suffix)]
-            if new_base != session.server:
-                logger.info("%s redirects to %s; using that", session.server, new_base)
-                session._base = new_base
-            return
+            if new_base != base:
+                logger.info("%s redirects to %s; using that", base, new_base)
+            return new_base
+    return base
 
 
-def _find_context_path(session: BaseXNATSession) -> bool:
+def _find_context_path(send: Send, base: str, timeout: Timeout | None) -> str | None:
     """After a 404 on /data: look for XNAT under a context path (``/xnat``) via ``GET /``."""
     try:
-        response = session._send("GET", session.server + "/", timeout=session.login_timeout)
+        response = send("GET", base + "/", timeout=timeout)
     except Exception:  # noqa: BLE001 -- the 404 is the error to report, not this probe
-        return False
+        return None
     path = urlsplit(response.url).path
     for marker in ("/app/", "/data/", "/login", "/index.jsp"):
         if marker in path:
             path = path[: path.index(marker)]
             break
     else:
-        return False
+        return None
     parts = urlsplit(response.url)
     new_base = f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}"
-    if new_base == session.server:
-        return False
-    logger.info("XNAT at %s lives under %s; using that", session.server, new_base)
-    session._base = new_base
-    return True
+    if new_base == base:
+        return None
+    logger.info("XNAT at %s lives under %s; using that", base, new_base)
+    return new_base
 
 
-def _read_session_id(session: BaseXNATSession, response: requests.Response,
+def _read_session_id(cookies: RequestsCookieJar, base: str, response: requests.Response,
                      credentials: Credentials) -> str:
-    _raise_for_login(session, response, credentials)
-    interface = session._interface
-    assert interface is not None
+    _raise_for_login(base, response, credentials)
     cookie = response.cookies.get("JSESSIONID")
     body = response.text.strip().split(";", 1)[0]
     jsession = cookie or body
     if not jsession or not _SESSION_ID.match(jsession):
         raise XNATLoginFailedError(
-            f"Login to {session.server} {_who(credentials)} failed: the server did not return a "
+            f"Login to {base} {_who(credentials)} failed: the server did not return a "
             "session id. Check that the URL points at an XNAT server"
         )
     if not cookie:
-        set_jsession_cookie(interface, session.server, jsession)
+        set_jsession_cookie(cookies, base, jsession)
     return jsession
 
 
-def _raise_for_login(session: BaseXNATSession, response: requests.Response,
-                     credentials: Credentials) -> None:
-    where = f"Login to {session.server} {_who(credentials)} failed"
+def _raise_for_login(base: str, response: requests.Response, credentials: Credentials) -> None:
+    where = f"Login to {base} {_who(credentials)} failed"
     status = response.status_code
     reason = server_reason(response)
     text = response.text if status != 200 or "html" in response.headers.get("Content-Type", "") else ""
@@ -170,13 +197,13 @@ def _raise_for_login(session: BaseXNATSession, response: requests.Response,
     if status in (401, 403):
         if credentials.anonymous:
             raise XNATAuthError(
-                f"{session.server} does not allow anonymous access ({status}): pass user= and password= "
+                f"{base} does not allow anonymous access ({status}): pass user= and password= "
                 "(or set XNAT_USER/XNAT_PASS, or use a netrc file)"
             )
         what = "alias token and secret (the token may have expired)" if credentials.is_token \
             else "user name and password"
-        raise XNATLoginFailedError(f"{where}: the server answered {status}{': ' + reason.rstrip('.') if reason else ''}. "
-                                   f"Check the {what}")
+        because = f": {reason.rstrip('.')}" if reason else ""
+        raise XNATLoginFailedError(f"{where}: the server answered {status}{because}. Check the {what}")
     if status == 404:
         raise XNATResponseError(
             f"{where}: {redact(response.url)} was not found (404). Check the server URL: is it the "
@@ -190,10 +217,10 @@ def _raise_for_login(session: BaseXNATSession, response: requests.Response,
                                    "instead of a session id. Check the server URL and the credentials")
 
 
-def check_auth(session: BaseXNATSession, credentials: Credentials) -> str | None:
+def check_auth(send: Send, base: str, credentials: Credentials, timeout: Timeout | None = None) -> str | None:
     """Ask the server who is logged in (``GET /data/auth``); ``None`` for a guest session."""
-    response = session._send("GET", session._format_uri("/data/auth"), timeout=session.login_timeout)
-    where = f"Login to {session.server} {_who(credentials)} failed"
+    response = send("GET", base + "/data/auth", timeout=timeout)
+    where = f"Login to {base} {_who(credentials)} failed"
     if response.status_code in (401, 403):
         raise XNATLoginFailedError(f"{where}: the server does not accept the session ({response.status_code})")
     if response.status_code != 200:
@@ -206,7 +233,7 @@ def check_auth(session: BaseXNATSession, credentials: Credentials) -> str | None
             raise XNATExpiredCredentialsError(f"{where}: the password has expired")
         if text.lstrip()[:200].lower().startswith(("<!doctype", "<html")):
             raise XNATLoginFailedError(f"{where}: the server answered /data/auth with a login page")
-        logger.warning("Could not read the logged-in user from /data/auth on %s", session.server)
+        logger.warning("Could not read the logged-in user from /data/auth on %s", base)
         return credentials.user
     user = match.group("user")
     if user.lower() in _GUESTS:
@@ -216,25 +243,24 @@ def check_auth(session: BaseXNATSession, credentials: Credentials) -> str | None
     return user
 
 
-def reuse_jsession(session: BaseXNATSession, jsession: str, credentials: Credentials) -> None:
-    """Adopt an existing server session id instead of logging in."""
-    interface = session._interface
-    assert interface is not None
+def reuse_jsession(send: Send, cookies: RequestsCookieJar, base: str, jsession: str, credentials: Credentials,
+                   timeout: Timeout | None = None) -> LoginResult:
+    """Adopt an existing server session id instead of logging in; what it established."""
     if not _SESSION_ID.match(jsession.strip()):
         raise XNATLoginFailedError("The jsession= value is not a session id")
     jsession = jsession.strip()
-    set_jsession_cookie(interface, session.server, jsession)
+    set_jsession_cookie(cookies, base, jsession)
     try:
-        user = check_auth(session, credentials)
+        user = check_auth(send, base, credentials, timeout)
     except XNATLoginFailedError:
         raise XNATLoginFailedError(
-            f"The session id given with jsession= is not (or no longer) valid on {session.server}: "
+            f"The session id given with jsession= is not (or no longer) valid on {base}: "
             "connect with a user and password instead"
         ) from None
-    if any(cookie.value != jsession for cookie in interface.cookies if cookie.name == "JSESSIONID"):
+    if any(cookie.value != jsession for cookie in _jsession_cookies(cookies)):
         raise XNATLoginFailedError(
-            f"The session id given with jsession= is not (or no longer) valid on {session.server} "
+            f"The session id given with jsession= is not (or no longer) valid on {base} "
             "(the server started a new session): connect with a user and password instead"
         )
-    session._set_login(jsession, user)
-    logger.info("Reusing an existing session on %s as %r", session.server, user)
+    logger.info("Reusing an existing session on %s as %r", base, user)
+    return LoginResult(jsession, user, base)

@@ -8,8 +8,9 @@ What it guarantees, and why:
 * **Retries only where they are safe.** A refused connection (the request never reached the
   server) gets one immediate retry for every method; dropped connections and 502/503/504
   answers are retried with backoff for idempotent methods (GET, HEAD, OPTIONS, DELETE) only.
-  A read timeout is never retried: that would multiply the wait the caller chose. PUT is left out on purpose: XNAT uploads
-  stream their body, which cannot be replayed. Each retry is counted and logged at DEBUG.
+  A read timeout is never retried: that would multiply the wait the caller chose. PUT is
+  left out on purpose: XNAT uploads stream their body, which cannot be replayed. Each
+  retry is counted and logged at DEBUG.
 * **TLS settings are applied.** ``verify`` may be a bool or a CA bundle path; with ``True``
   the usual environment variables (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
   ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) are honoured. The resolved value is set on the
@@ -34,7 +35,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from . import __version__
 from .exceptions import (
     XNATConnectionError,
     XNATSSLError,
@@ -42,6 +42,7 @@ from .exceptions import (
     XNATValueError,
     redact,
 )
+from .version import __version__
 
 __all__ = [
     "CA_ENVIRONMENT_VARIABLES",
@@ -114,7 +115,7 @@ class CountingRetry(Retry):
         retry.counter = self.counter
         return retry
 
-    def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
+    def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
                   _pool: Any = None, _stacktrace: Any = None) -> CountingRetry:
         if isinstance(error, ReadTimeoutError):
@@ -161,14 +162,14 @@ class TimeoutAdapter(HTTPAdapter):
         self.default_timeout = default_timeout
         super().__init__(*args, **kwargs)
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, *args: Any, **kwargs: Any) -> requests.Response:
         if timeout is None:
             timeout = self.default_timeout
         return super().send(request, stream, timeout, *args, **kwargs)
 
 
-def resolve_verify(verify: bool | str | os.PathLike | None) -> bool | str:
+def resolve_verify(verify: bool | str | os.PathLike[str] | None) -> bool | str:
     """The TLS verification setting to apply: ``False``, ``True`` or a CA path.
 
     ``None`` counts as ``True``. With ``True``, the first set variable of
@@ -200,7 +201,7 @@ def _check_ca_path(path: str, origin: str) -> None:
 
 
 def build_transport(
-    verify: bool | str | os.PathLike | None = True,
+    verify: bool | str | os.PathLike[str] | None = True,
     default_timeout: Timeout | None = 300.0,
     pool_size: int = DEFAULT_POOL_SIZE,
     retries: int = DEFAULT_RETRIES,

@@ -66,14 +66,14 @@ def test_a_failed_zip_falls_back_to_files(resource, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise XNATIOError("connection dropped")
 
-    monkeypatch.setattr(type(session._transferer()), "extract_zip", broken)
+    monkeypatch.setattr(type(session.transferer()), "extract_zip", broken)
     resource.download_dir(tmp_path / "out", flatten_dirs=True)
     assert same_tree(source, tmp_path / "out")
 
 
 def test_a_wrong_file_in_the_zip_is_fetched_again(resource, tmp_path, monkeypatch):
     session, resource, source = resource
-    real_extract = type(session._transferer()).extract_zip
+    real_extract = type(session.transferer()).extract_zip
 
     def corrupting(self, *args, **kwargs):
         result = real_extract(self, *args, **kwargs)
@@ -81,7 +81,7 @@ def test_a_wrong_file_in_the_zip_is_fetched_again(resource, tmp_path, monkeypatc
         victim.write_bytes(b"not what the server has")
         return result
 
-    monkeypatch.setattr(type(session._transferer()), "extract_zip", corrupting)
+    monkeypatch.setattr(type(session.transferer()), "extract_zip", corrupting)
     sent = count_requests(monkeypatch)
     resource.download_dir(tmp_path / "out", flatten_dirs=True)
     assert same_tree(source, tmp_path / "out")

@@ -1,7 +1,7 @@
 """Session behaviour on answers the emulator does not give on purpose.
 
-A small scripted WSGI double, mounted in-process with ``xnat.testing.adapter``, plays the
-odd servers users meet: a login page with status 200, a Tomcat HTML 500 page, a context
+A small scripted WSGI double, mounted in-process through ``xnat.connect(transport=...)``
+with ``xnat.testing.adapter``, plays the odd servers users meet: a login page with status 200, a Tomcat HTML 500 page, a context
 path, a non-JSON body. Everything else is tested over HTTP against the emulator.
 """
 
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from xnat import login, transport
+import xnat
 from xnat.auth import Credentials
 from xnat.exceptions import (
     XNATAuthError,
@@ -23,7 +23,7 @@ from xnat.exceptions import (
     XNATValueError,
 )
 from xnat.session import BaseXNATSession, XNATSession
-from xnat.testing.adapter import mount
+from xnat.testing.adapter import WSGIAdapter
 
 BASE = "http://xnat.test"
 LOGIN_PAGE = (
@@ -88,12 +88,11 @@ class Double:
         return 404, f"No resource at {path}", "text/plain", headers
 
 
-def make_session(double: Double, cls=XNATSession, user="admin", password="admin", base=BASE):
-    interface = transport.build_transport(verify=False, retries=0)
-    mount(interface, double, BASE)
-    credentials = Credentials(user, password, "argument") if user else Credentials(None, None, "anonymous")
-    session = cls(base, interface, credentials=credentials)
-    login.login(session, credentials)
+def make_session(double: Double, cls=XNATSession, password="admin"):
+    """Connect to the double in-process: the real connect path, no schemas, no heartbeat."""
+    session = xnat.connect(BASE, user="admin", password=password, verify=False, no_parse_model=True,
+                           keepalive=False, cli=cls is BaseXNATSession, transport=WSGIAdapter(double))
+    assert type(session) is cls
     return session
 
 
@@ -319,12 +318,7 @@ def test_http_to_https_redirect_is_followed_and_adopted():
             return super().__call__(environ, start_response)
 
     double = Redirecting()
-    interface = transport.build_transport(verify=False, retries=0)
-    mount(interface, double, BASE)
-    mount(interface, double, "https://xnat.test")
-    credentials = Credentials("admin", "admin", "argument")
-    session = XNATSession(BASE, interface, credentials=credentials)
-    login.login(session, credentials)
+    session = make_session(double)  # the transport serves the host over http and https
     assert session.server == "https://xnat.test" and session.original_uri == BASE
     assert session.logged_in_user == "admin"
     before = len(double.log)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import XNATIOError, XNATValueError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..transfer import Transferer
 
 __all__ = ["SessionObjectsMixin"]
 
@@ -112,7 +115,14 @@ class SessionObjectsMixin:
 
     # -- transfers ------------------------------------------------------------------------------
 
-    def _transferer(self, timeout: Any = None) -> Any:
+    def transferer(self, timeout: Any = None) -> Transferer:
+        """A :class:`~xnat.transfer.Transferer` on this session's connection, for one transfer job.
+
+        It streams, retries and verifies with the session's ``transfer_workers``,
+        ``transfer_retries`` and ``transfer_backoff``; ``timeout`` (seconds or ``(connect,
+        read)``) defaults to the session's ``request_timeout``. Raises
+        :class:`~xnat.exceptions.XNATNotConnectedError` after ``disconnect()``.
+        """
         from ..transfer import Transferer
 
         self._check_connection()  # type: ignore[attr-defined]
@@ -121,12 +131,12 @@ class SessionObjectsMixin:
                           workers=self.transfer_workers, retries=self.transfer_retries,
                           backoff=self.transfer_backoff)
 
-    def download(self, uri: str, target: str | os.PathLike, format: str | None = None, verbose: bool | None = None,
+    def download(self, uri: str, target: str | os.PathLike[str], format: str | None = None, verbose: bool | None = None,
                  timeout: Any = None, expected_md5_digest: str | None = None, overwrite: bool = True,
                  update_func: Any = None) -> str:
         """Download ``uri`` to the file ``target`` (verified; written under a temporary name first)."""
         query = {"format": format} if format else None
-        self._transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
+        self.transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
                                            query=query, verbose=verbose, update_func=update_func)
         return str(target)
 
@@ -135,13 +145,13 @@ class SessionObjectsMixin:
                         timeout: Any = None, expected_md5_digest: str | None = None) -> None:
         """Download ``uri`` into a writable binary stream."""
         query = {"format": format} if format else None
-        self._transferer(timeout).download_stream(uri, target_stream, expected_md5=expected_md5_digest,
+        self.transferer(timeout).download_stream(uri, target_stream, expected_md5=expected_md5_digest,
                                                   query=query, verbose=verbose, update_func=update_func)
 
-    def download_zip(self, uri: str, target: str | os.PathLike, verbose: bool | None = None, timeout: Any = None,
+    def download_zip(self, uri: str, target: str | os.PathLike[str], verbose: bool | None = None, timeout: Any = None,
                      expected_md5_digest: str | None = None, overwrite: bool = True) -> str:
         """Download ``uri`` as a zip (``format=zip``) to the file ``target``."""
-        self._transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
+        self.transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
                                            query={"format": "zip"}, verbose=verbose)
         return str(target)
 
@@ -152,7 +162,7 @@ class SessionObjectsMixin:
         """Upload a binary stream as the raw request body (retried when it can be rewound)."""
         return self._upload(uri, stream, query, content_type, method, overwrite, timeout, verbose, update_func)
 
-    def upload_file(self, uri: str, path: str | os.PathLike, verbose: bool | None = None, *,
+    def upload_file(self, uri: str, path: str | os.PathLike[str], verbose: bool | None = None, *,
                     upload_size: int | None = None, query: Mapping[str, Any] | None = None,
                     content_type: str | None = None, method: str = "put", overwrite: bool = False,
                     timeout: Any = None, retries: int = 1, update_func: Any = None) -> Any:
@@ -177,7 +187,7 @@ class SessionObjectsMixin:
                 method: str, overwrite: bool, timeout: Any, verbose: bool | None, update_func: Any) -> Any:
         if method not in ("put", "post"):
             raise XNATValueError(f"upload method must be 'put' or 'post', not {method!r}")
-        return self._transferer(timeout).upload(uri, source, method=method, overwrite=overwrite, query=query,
+        return self.transferer(timeout).upload(uri, source, method=method, overwrite=overwrite, query=query,
                                                 content_type=content_type or "application/octet-stream",
                                                 verbose=verbose, update_func=update_func)
 
