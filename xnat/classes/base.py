@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from ..exceptions import XNATObjectDestroyedError, XNATValueError
 from . import rest
+from .creation import create_on_server
+from .sublisting import child_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..schema.model import TypeDef
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["XNATBaseObject"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Striped locks: one per object would cost memory on big listings.
 _LOCKS = [threading.RLock() for _ in range(64)]
@@ -94,12 +97,16 @@ class XNATBaseObject:
             if name not in type(self).__fields__ and name != "id" and not settable:
                 raise XNATValueError(f"{type(self).__name__} has no field {name!r}")
         if parent is not None and uri is None and fieldname is None:
-            from .creation import create_on_server
-
             create_on_server(self, parent, fields)
             return
         for name, value in fields.items():
             setattr(self, name, value)
+
+    def _local_fields(self) -> dict[str, Any]:
+        """The fields of a local object (not on a server yet): its own dict, made in ``__init__``."""
+        fields = self._datafields
+        assert isinstance(fields, dict), "only a local object keeps its fields"
+        return fields
 
     def _setup(self, session: Any, uri: str | None, id_: str | None, parent: Any, fieldname: str | None) -> None:
         self.xnat_session = session
@@ -161,7 +168,7 @@ class XNATBaseObject:
     def id(self, value: Any) -> None:
         if self._mode != _LOCAL:
             raise XNATValueError(f"the ID of {self!r} cannot be changed (XNAT: 'ID cannot be modified')")
-        self._datafields["ID"] = None if value is None else str(value)
+        self._local_fields()["ID"] = None if value is None else str(value)
 
     @property
     def parent(self) -> Any:
@@ -203,7 +210,8 @@ class XNATBaseObject:
         node: Any = self
         while isinstance(node, XNATBaseObject):
             if node._destroyed:
-                what = "was deleted" if node is self else f"belongs to {type(node).__name__} {node._id}, which was deleted"
+                what = "was deleted" if node is self else \
+                    f"belongs to {type(node).__name__} {node._id}, which was deleted"
                 raise XNATObjectDestroyedError(
                     f"{type(self).__name__} {self._id or self._uri} {what}; it cannot be used any more"
                 )
@@ -234,7 +242,7 @@ class XNATBaseObject:
     @property
     def _cache(self) -> dict[str, Any]:
         """Fetched document and listings of this object, made on first use."""
-        store = self.__dict__.get("_cache_store")
+        store: dict[str, Any] | None = self.__dict__.get("_cache_store")
         if store is None:
             store = self.__dict__.setdefault("_cache_store", {})
         return store
@@ -246,11 +254,11 @@ class XNATBaseObject:
             if self._row is not None:
                 self._row = {k: v for k, v in self._row.items() if k in ("ID", "URI", "xsiType")}
 
-    def _cached(self, key: str, make: Any) -> Any:
+    def _cached(self, key: str, make: Callable[[], _T]) -> _T:
         lock = _LOCKS[id(self) % 64]
         with lock:
             if key in self._cache and self.caching:
-                return self._cache[key]
+                return cast(_T, self._cache[key])
         value = make()
         if self.caching:
             with lock:
@@ -273,7 +281,7 @@ class XNATBaseObject:
     def _fetch_fulldata(self) -> dict[str, Any]:
         answer = self._session().get_json(self._uri)
         items = answer.get("items", []) if isinstance(answer, dict) else []
-        current = [item for item in items if not item.get("meta", {}).get("isHistory")]
+        current: list[dict[str, Any]] = [item for item in items if not item.get("meta", {}).get("isHistory")]
         if not current:
             raise XNATValueError(f"{self._uri}: the server sent no current item")
         return current[0]
@@ -287,7 +295,7 @@ class XNATBaseObject:
 
     def _children(self, xpath: str) -> list[dict[str, Any]]:
         """The child items at ``xpath`` in the document (``scans/scan``, ``demographics``...)."""
-        if self._flattened():  # e.g. scan parameters: the root holds "parameters/addParam"
+        if self._flattened() and self._root is not None:  # e.g. scan parameters: "parameters/addParam"
             return self._root._children(f"{self._fieldname}/{xpath}")
         for child in self.fulldata.get("children", []):
             if child.get("field") == xpath:
@@ -300,7 +308,7 @@ class XNATBaseObject:
         if self._mode == _LOCAL:
             return self._datafields.get(name)
         self._check_alive()
-        if self._flattened():  # XNAT writes single nested parts into the root: "scanner/model"
+        if self._flattened() and self._root is not None:  # single nested parts live in the root: "scanner/model"
             return self._root._get_field(f"{self._fieldname}/{name}")
         row = self._row
         if row is not None and name in row:
@@ -315,7 +323,7 @@ class XNATBaseObject:
     def _set_field(self, name: str, text: str) -> None:
         """Store ``text`` (already converted and checked) for schema field ``name``."""
         if self._mode == _LOCAL:
-            self._datafields[name] = text
+            self._local_fields()[name] = text
             return
         if name == "label" and self._RELABEL_BY_QUERY and self._mode == _BOUND:
             self._relabel(text)
@@ -337,7 +345,7 @@ class XNATBaseObject:
     def _del_field(self, name: str) -> None:
         """Clear schema field ``name`` (XNAT's ``NULL``)."""
         if self._mode == _LOCAL:
-            self._datafields.pop(name, None)
+            self._local_fields().pop(name, None)
             return
         self._write({f"{self.xpath}/{name}": "NULL"}, name, "")
 
@@ -357,9 +365,7 @@ class XNATBaseObject:
         """A nested object, a sub-listing of nested objects, or a list of simple values."""
         if self._mode == _LOCAL:
             return self._datafields.get(prop.xpath)
-        from .sublisting import child_value
-
-        return child_value(self, prop)
+        return child_value(self, prop, XNATBaseObject)
 
     # -- xnatpy's generic access ---------------------------------------------------------------
 
@@ -398,7 +404,7 @@ class XNATBaseObject:
             query[f"{self.xpath}/{descriptor.xpath}"] = text
             written[descriptor.xpath] = text
         if self._mode == _LOCAL:
-            self._datafields.update(written)
+            self._local_fields().update(written)
             return
         self._write(query)
         row = self._row

@@ -16,12 +16,12 @@ listings are refreshed on their next use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..exceptions import XNATObjectAlreadyExistsError, XNATResponseError, XNATValueError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .base import XNATBaseObject
+#: An :class:`~xnat.classes.base.XNATBaseObject`; named, not imported (base imports this module).
+XNATObject = Any
 
 __all__ = ["container_for", "create_on_server", "kind_of"]
 
@@ -102,7 +102,7 @@ def _is_image_session(parent: Any) -> bool:
     return any(getattr(b, "__xsi_type__", None) == "xnat:imageSessionData" for b in type(parent).__mro__)
 
 
-def create_on_server(obj: XNATBaseObject, parent: Any, fields: dict[str, Any]) -> None:
+def create_on_server(obj: XNATObject, parent: Any, fields: dict[str, Any]) -> None:
     """Create ``obj`` under ``parent`` with ``fields`` (see the module docstring)."""
     from .listing import XNATListing
 

@@ -249,7 +249,9 @@ class XNATListing:
                 raise IndexError(f"listing {self.uri} has {len(self.rows)} entries, no index {item}") from None
             return self._object(index)
         if not isinstance(item, str):
-            raise XNATKeyError(f"listing keys are IDs, {self.secondary_key or 'keys'} or positions, not {type(item).__name__}")
+            raise XNATKeyError(
+                f"listing keys are IDs, {self.secondary_key or 'keys'} or positions, not {type(item).__name__}"
+            )
         return self._object(self._locate(item))
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -305,7 +307,8 @@ class XNATListing:
             self.on_derive(narrowed)
         return narrowed
 
-    def tabulate_dict(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    def tabulate_dict(self, columns: Sequence[str] | None = None,
+                      filter: Mapping[str, str] | None = None) -> list[dict[str, str]]:
         """The listing as a list of dicts, with the given columns (one request)."""
         query = self._query(columns)
         query.update(filter or {})
@@ -314,7 +317,8 @@ class XNATListing:
             return [{name: _text(row.get(name)) for name in columns} for row in result]
         return [{name: _text(value) for name, value in row.items()} for row in result]
 
-    def tabulate(self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None) -> list[tuple]:
+    def tabulate(self, columns: Sequence[str] | None = None,
+                 filter: Mapping[str, str] | None = None) -> list[tuple[Any, ...]]:
         """The listing as named tuples (one field per column)."""
         table = self.tabulate_dict(columns, filter)
         names = list(columns or (table[0].keys() if table else ()))

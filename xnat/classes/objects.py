@@ -76,7 +76,7 @@ class ObjectLayer:
         """A new listing of the collection ``kind`` at ``uri``."""
         spec = SPECS[kind]
 
-        def make(row: dict[str, str], listing: XNATListing) -> Any:
+        def make(row: Mapping[str, str], listing: XNATListing) -> Any:
             return self.from_row(row, listing, kind)
 
         listing = XNATListing(uri, self._fetcher(kind, uri), make, spec.secondary_key, spec.id_key,
@@ -94,7 +94,7 @@ class ObjectLayer:
         def fetch(uri: str, query: dict[str, str]) -> list[dict[str, str]]:
             answer = self.session.get_json(uri, query={k: v for k, v in query.items() if k != "format"})
             try:
-                rows = answer["ResultSet"]["Result"]
+                rows: list[dict[str, str]] = answer["ResultSet"]["Result"]
             except (KeyError, TypeError):
                 raise XNATValueError(f"{uri}: the server's answer is not a listing (no ResultSet.Result)") from None
             if kind == "resources":

@@ -173,5 +173,5 @@ class IdentityMap:
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
-            objects, name = self._space(key)  # type: ignore[arg-type]
+            objects, name = self._space(key)
             return name in objects

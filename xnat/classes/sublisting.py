@@ -17,16 +17,21 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import XNATKeyError, XNATValueError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .base import XNATBaseObject
     from .properties import ChildProperty
+
+#: An :class:`~xnat.classes.base.XNATBaseObject`; named, not imported (base imports this module).
+XNATObject = Any
 
 __all__ = ["XNATSimpleListing", "XNATSubListing", "child_value"]
 
 _KEY_FIELDS = ("name", "label", "ID", "project", "id")
 
 
-def child_value(owner: XNATBaseObject, prop: ChildProperty) -> Any:
-    """What a complex schema field of a bound or nested object reads as."""
+def child_value(owner: XNATObject, prop: ChildProperty, generic: type) -> Any:
+    """What a complex schema field of a bound or nested object reads as.
+
+    ``generic`` is the class for a type the session has no class for (``XNATBaseObject``).
+    """
     if prop.xpath.endswith("fields/field"):
         return XNATSimpleListing(owner, prop.xpath, "name", "field")
     if prop.item_type == "xnat:addField":  # scan parameters: addParam[name=K]/addField
@@ -34,7 +39,7 @@ def child_value(owner: XNATBaseObject, prop: ChildProperty) -> Any:
     if prop.kind == "values":
         return [item.get("data_fields", {}).get(prop.xpath.rsplit("/", 1)[-1])
                 for item in owner._children(prop.xpath)]
-    cls = _class_for(owner, prop.item_type)
+    cls = _class_for(owner, prop.item_type, generic)
     if prop.kind == "object":
         items = owner._children(prop.xpath)
         item = items[0] if items else None
@@ -48,29 +53,27 @@ def child_value(owner: XNATBaseObject, prop: ChildProperty) -> Any:
     return XNATSubListing(owner, prop.xpath, cls)
 
 
-def _relative(owner: XNATBaseObject, xpath: str) -> str:
+def _relative(owner: XNATObject, xpath: str) -> str:
     """A nested part's path from the root document (``demographics``, ``PI/...``)."""
     if owner._root is not None and owner._fieldname:
         return f"{owner._fieldname}/{xpath}"
     return xpath
 
 
-def _class_for(owner: XNATBaseObject, xsi_type: str, default: Any = None) -> Any:
-    from .base import XNATBaseObject
-
+def _class_for(owner: XNATObject, xsi_type: str, default: Any) -> Any:
     classes = getattr(owner.xnat_session, "classes", None)
     lookup = getattr(classes, "lookup", {}) if classes is not None else {}
-    return lookup.get(xsi_type) or default or XNATBaseObject
+    return lookup.get(xsi_type) or default
 
 
-def _concrete(owner: XNATBaseObject, cls: Any) -> Any:
+def _concrete(owner: XNATObject, cls: Any) -> Any:
     """For an abstract type (``abstractDemographicData``), its simplest concrete subtype."""
     if "abstract" not in getattr(cls, "__xsi_type__", "").lower():
         return cls
     lookup = getattr(getattr(owner.xnat_session, "classes", None), "lookup", {}) or {}
     subtypes = [c for key, c in lookup.items() if "/" not in key and "abstract" not in key.lower()
                 and isinstance(c, type) and issubclass(c, cls)]
-    return min(subtypes, key=lambda c: (len(c.__mro__), c.__xsi_type__)) if subtypes else cls
+    return min(subtypes, key=lambda c: (len(c.__mro__), getattr(c, "__xsi_type__", ""))) if subtypes else cls
 
 
 class XNATSimpleListing(MutableMapping[str, Any]):
@@ -80,7 +83,7 @@ class XNATSimpleListing(MutableMapping[str, Any]):
     listing[key]`` are one PUT each (``<type>/fields/field[name=key]/field=value``).
     """
 
-    def __init__(self, owner: XNATBaseObject, xpath: str, key_field: str, value_field: str) -> None:
+    def __init__(self, owner: XNATObject, xpath: str, key_field: str, value_field: str) -> None:
         self._owner = owner
         self.xpath = xpath
         self._key_field = key_field
@@ -143,7 +146,7 @@ class XNATSimpleListing(MutableMapping[str, Any]):
 class XNATSubListing(Sequence[Any]):
     """Repeated nested objects inside an object's document (``subject.sharing``)."""
 
-    def __init__(self, owner: XNATBaseObject, xpath: str, cls: Any) -> None:
+    def __init__(self, owner: XNATObject, xpath: str, cls: Any) -> None:
         self._owner = owner
         self.xpath = xpath
         self._cls = cls

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from xnat import __version__
+from xnat.cli.errors import CommandError
 from xnat.exceptions import XNATError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -31,10 +32,6 @@ getting started:
   xnat download DEMO/DEMO_001/DEMO_001_MR1 ./data
 
 Run 'xnat COMMAND --help' for the options and examples of a command."""
-
-
-class CommandError(Exception):
-    """A mistake in how the command was called; its message is shown to the user."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -87,7 +87,7 @@ def _configure_logging(verbosity: int) -> None:
 def session_id(args: argparse.Namespace) -> str | None:
     """The session id to reuse: --jsession, else XNATPY_JSESSION or XNAT_JSESSION."""
     if getattr(args, "jsession", None):
-        return args.jsession
+        return str(args.jsession)
     for name in JSESSION_VARIABLES:
         if os.environ.get(name):
             return os.environ[name]
@@ -95,7 +95,7 @@ def session_id(args: argparse.Namespace) -> str | None:
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     if not getattr(args, "password_stdin", False):
         return None
@@ -146,7 +146,7 @@ def open_session(args: argparse.Namespace, *, model: bool = True) -> Iterator[An
 
 def parse_pairs(items: Sequence[str] | None, option: str) -> dict[str, str]:
     """``["a=1", "b=x*"]`` -> ``{"a": "1", "b": "x*"}``; a malformed item is a CommandError."""
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     pairs: dict[str, str] = {}
     for item in items or ():

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import re
     import sys
 
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.project):
         raise CommandError(f"--project {args.project!r}: use letters, digits, '_' and '-' only")

@@ -82,7 +82,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_logout(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
     if session_id(args) is None:
         raise CommandError("no session to log out of: give --jsession ID or set XNATPY_JSESSION")
     # A reused session that is disconnected without keeping it alive is logged out
@@ -99,7 +99,7 @@ def _save_token(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
     from xnat.auth import check_netrc_permissions, default_netrc_path
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
     from xnat.services import Services
 
     path = default_netrc_path(args.netrc)
@@ -127,7 +127,7 @@ def _netrc_hosts(path: Path) -> set[str]:
     try:
         return set(netrc.netrc(str(path)).hosts)
     except (netrc.NetrcParseError, OSError):
-        from xnat.cli import CommandError
+        from xnat.cli.errors import CommandError
 
         raise CommandError(f"{path} could not be read: check its syntax") from None
 

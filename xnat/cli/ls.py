@@ -76,7 +76,7 @@ def register(commands: Any) -> None:
 
 def split_path(path: str) -> list[str]:
     """``"P/S/E"`` -> ``["P", "S", "E"]``; empty segments (``P//S``) are refused."""
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     text = path.strip().strip("/")
     if not text:
@@ -105,7 +105,7 @@ def resolve(session: Any, parts: list[str]) -> Any:
 
 def target_listing(session: Any, args: argparse.Namespace) -> tuple[Any, tuple[str, ...]]:
     """The listing to print and its default columns."""
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     parts = split_path(args.path)
     if args.resources and args.resource:
@@ -135,7 +135,7 @@ def _matches(row: dict[str, str], filters: dict[str, str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     filters = parse_pairs(args.filter, "--filter")
     wanted = _columns(args)

@@ -59,14 +59,14 @@ def register(commands: Any) -> None:
 
 def _no_verb(parser: argparse.ArgumentParser) -> Any:
     def handler(args: argparse.Namespace) -> int:
-        from xnat.cli import CommandError
+        from xnat.cli.errors import CommandError
 
         raise CommandError(f"rest needs a method: {', '.join(VERBS)} (see 'xnat rest --help')")
     return handler
 
 
 def _body(data: str | None) -> bytes | None:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     if data is None:
         return None

@@ -84,7 +84,7 @@ def _verbose(args: argparse.Namespace) -> bool | None:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     parts = split_path(args.path)
     if not parts:
@@ -115,7 +115,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_upload(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     parts = split_path(args.path)
     if not parts:
@@ -147,7 +147,7 @@ def _resource(owner: Any, args: argparse.Namespace) -> Any:
         return resources[args.resource]
     create = getattr(owner, "create_resource", None)
     if create is None:
-        from xnat.cli import CommandError
+        from xnat.cli.errors import CommandError
 
         raise CommandError(f"cannot make resources under {args.path}")
     print(f"Creating resource {args.resource} under {args.path}", file=sys.stderr)
@@ -156,7 +156,7 @@ def _resource(owner: Any, args: argparse.Namespace) -> Any:
 
 def _refuse_existing(resource: Any, args: argparse.Namespace) -> None:
     """Stop before any transfer when a single file would replace one on the server."""
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     names = {source.name for source in args.sources if source.is_file()}
     taken = sorted(names & set(resource.files.keys())) if names else []
