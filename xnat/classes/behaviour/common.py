@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...exceptions import XNATValueError
 from ..rest import split_uri
+from .host import BehaviourHost
+
+if TYPE_CHECKING:  # pragma: no cover - imported where used: transfers load only when needed
+    from ...transfer import DownloadJob
 
 __all__ = ["child_listing", "create_resource", "download_sources", "file_jobs", "place_under"]
 
 
-def child_listing(obj: Any, kind: str, suffix: str | None = None) -> Any:
+def child_listing(obj: BehaviourHost, kind: str, suffix: str | None = None) -> Any:
     """The listing ``<obj.uri>/<suffix or kind>`` of the object, made once and cached."""
     obj._session()
     key = f"listing:{suffix or kind}"
@@ -25,7 +29,7 @@ def child_listing(obj: Any, kind: str, suffix: str | None = None) -> Any:
     return listing
 
 
-def create_resource(obj: Any, label: str, format: str | None = None, data_dir: str | None = None,
+def create_resource(obj: BehaviourHost, label: str, format: str | None = None, data_dir: str | None = None,
                     method: str | None = None) -> Any:
     """A new resource catalog ``label`` under ``obj`` (then ``upload_dir(data_dir)`` if given)."""
     cls = obj.xnat_session.classes.lookup["xnat:resourceCatalog"]
@@ -39,18 +43,19 @@ def create_resource(obj: Any, label: str, format: str | None = None, data_dir: s
 
 
 #: Per ``files`` URL: its download jobs, and each job's resource label (zips use labels).
-FileGroups = list[tuple[str, list[Any], dict[str, str]]]
+FileGroups = list[tuple[str, list["DownloadJob"], dict[str, str]]]
 
 
 def file_jobs(session: Any, sources: list[tuple[str, Callable[[dict[str, str]], str | None]]],
-              target_dir: str | os.PathLike) -> FileGroups:
+              target_dir: str | os.PathLike[str]) -> FileGroups:
     """Download jobs for the files listed at each ``files`` URL, placed by ``place(row)``."""
     from ...transfer import DownloadJob
     from ...transfer.paths import local_path
 
     groups: FileGroups = []
     for files_url, place in sources:
-        jobs, labels = [], {}
+        jobs: list[DownloadJob] = []
+        labels: dict[str, str] = {}
         for row in session.get_json(files_url)["ResultSet"]["Result"]:
             local = place(row)
             if local is None:
@@ -71,12 +76,12 @@ def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
     return pairs, pairs[-1][1] if pairs and pairs[-1][0] == "files" else row.get("Name", "")
 
 
-def run_download(obj: Any, groups: FileGroups, verbose: bool | None, workers: int | None = None) -> None:
+def run_download(obj: BehaviourHost, groups: FileGroups, verbose: bool | None, workers: int | None = None) -> None:
     """Download every group: many small files as one zip, the rest file by file in parallel."""
     from .zipdir import download_zipped, worth_zipping
 
-    transferer = obj._session()._transferer()
-    remaining = []
+    transferer = obj._session().transferer()
+    remaining: list[DownloadJob] = []
     for files_url, jobs, labels in groups:
         if worth_zipping(jobs):
             remaining += download_zipped(transferer, files_url, jobs, labels, verbose)
@@ -106,15 +111,16 @@ def place_under(prefix: str, flatten: bool = False) -> Place:
     return place
 
 
-def download_sources(obj: Any, prefix: str) -> list[tuple[str, Place]]:
+def download_sources(obj: BehaviourHost, prefix: str) -> list[tuple[str, Place]]:
     """What ``download_dir`` fetches for ``obj`` (a behaviour's ``_download_sources``)."""
     method = getattr(obj, "_download_sources", None)
     if method is None:
         raise XNATValueError(f"{type(obj).__name__} has no files to download")
-    return method(prefix)
+    sources: list[tuple[str, Place]] = method(prefix)
+    return sources
 
 
-def download_dir(obj: Any, target_dir: str | os.PathLike, prefix: str, verbose: bool | None = None,
+def download_dir(obj: BehaviourHost, target_dir: str | os.PathLike[str], prefix: str, verbose: bool | None = None,
                  workers: int | None = None) -> str:
     """Download every file of ``obj`` under ``target_dir`` (parallel, each verified)."""
     session = obj._session()

@@ -9,7 +9,8 @@ from typing import Any
 
 from ...exceptions import XNATValueError
 from ..registry import behaviour
-from .common import child_listing, create_resource, download_dir, place_under
+from .common import Place, child_listing, create_resource, download_dir, place_under
+from .host import HostBase, LabelledHostBase
 from .subject import share
 
 
@@ -27,7 +28,7 @@ def _scan_segment(scan_filter: str | Sequence[str] | None) -> str:
 
 
 @behaviour("xnat:experimentData")
-class ExperimentBehaviour:
+class ExperimentBehaviour(LabelledHostBase):
     """Any experiment: keyed by ID or label."""
 
     SECONDARY_LOOKUP_FIELD = "label"
@@ -45,17 +46,17 @@ class ExperimentBehaviour:
         """Share the experiment into ``project`` (``primary=True`` moves ownership)."""
         share(self, project, label, primary)
 
-    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[Any]:
+    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[tuple[str, Place]]:
         return [(f"{self.uri}/files", place_under(prefix))]
 
-    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool | None = None,
                      workers: int | None = None) -> str:
         """Download every file of the experiment to ``target_dir/<label>/...``."""
         return download_dir(self, target_dir, str(self.label), verbose, workers)
 
 
 @behaviour("xnat:subjectAssessorData")
-class SubjectAssessorBehaviour:
+class SubjectAssessorBehaviour(HostBase):
     """Experiments of a subject."""
 
     @property
@@ -69,7 +70,7 @@ class SubjectAssessorBehaviour:
 
 
 @behaviour("xnat:imageSessionData")
-class ImageSessionBehaviour:
+class ImageSessionBehaviour(LabelledHostBase):
     """MR, PET, CT... sessions."""
 
     @property
@@ -98,17 +99,17 @@ class ImageSessionBehaviour:
             raise XNATValueError(f"create_assessor: the server has no data type {type_!r}")
         return cls(parent=self, label=label)
 
-    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[Any]:
+    def _download_sources(self, prefix: str, scan_filter: Any = None) -> list[tuple[str, Place]]:
         return [(f"{self.uri}/files", place_under(prefix)),
                 (f"{self.uri}/scans/{_scan_segment(scan_filter)}/files", place_under(prefix))]
 
-    def download(self, path: str | os.PathLike, scan_filter: str | Sequence[str] = "ALL",
+    def download(self, path: str | os.PathLike[str], scan_filter: str | Sequence[str] = "ALL",
                  verbose: bool | None = None) -> str:
         """A zip of the session's scan files (only the scans ``scan_filter`` names)."""
         segment = _scan_segment(scan_filter)
-        return self._session().download_zip(f"{self.uri}/scans/{segment}/files", path, verbose=verbose)
+        return str(self._session().download_zip(f"{self.uri}/scans/{segment}/files", path, verbose=verbose))
 
-    def download_dir(self, target_dir: str | os.PathLike, scan_filter: str | Sequence[str] = "ALL",
+    def download_dir(self, target_dir: str | os.PathLike[str], scan_filter: str | Sequence[str] = "ALL",
                      verbose: bool | None = None, workers: int | None = None) -> str:
         """Download the session's files (only the scans ``scan_filter`` names) to ``target_dir/<label>``."""
         from .common import file_jobs, run_download
@@ -121,13 +122,13 @@ class ImageSessionBehaviour:
 
 
 @behaviour("xnat:derivedData")
-class DerivedBehaviour:
+class DerivedBehaviour(HostBase):
     """Assessors: resources, files, download."""
 
     @property
     def files(self) -> Any:
         return child_listing(self, "files")
 
-    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
         """A zip of the assessor's files."""
-        return self._session().download_zip(f"{self.uri}/files", path, verbose=verbose)
+        return str(self._session().download_zip(f"{self.uri}/files", path, verbose=verbose))

@@ -30,7 +30,7 @@ class FileData(XNATBaseObject):
         pairs = split_uri(self._uri or "")
         return pairs[-1][1] if pairs and pairs[-1][0] == "files" else str(self._id or "")
 
-    @property
+    @property  # type: ignore[misc]  # a file's ID is its path: read-only, unlike other objects' IDs
     def id(self) -> str:
         return self._id or self.path
 
@@ -48,8 +48,9 @@ class FileData(XNATBaseObject):
         return value if value not in (None, "") else None
 
     def _fetch_row(self) -> dict[str, str]:
-        files_url = self._uri.split("/files/", 1)[0] + "/files"  # type: ignore[union-attr]
-        for row in self._session().get_json(files_url)["ResultSet"]["Result"]:
+        files_url = self._uri.split("/files/", 1)[0] + "/files"  # type: ignore[union-attr]  # a file is always bound
+        rows: list[dict[str, str]] = self._session().get_json(files_url)["ResultSet"]["Result"]
+        for row in rows:
             if row.get("URI", "").endswith("/files/" + self.path):
                 self._row = row
                 return row
@@ -102,24 +103,24 @@ class FileData(XNATBaseObject):
             self._fetch_row()
         return {"expected_md5": self.digest, "expected_size": self.size}
 
-    def download(self, path: str | os.PathLike, verbose: bool | None = None, overwrite: bool = True,
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None, overwrite: bool = True,
                  update_func: Any = None) -> str:
         """Download the file to ``path`` (verified, atomic). Returns the path."""
-        self._session()._transferer().download(self._uri, path, overwrite=overwrite, verbose=verbose,
+        self._session().transferer().download(self._uri, path, overwrite=overwrite, verbose=verbose,
                                                update_func=update_func, **self._transfer_args())
         return os.fspath(path)
 
     def download_stream(self, target_stream: IO[bytes], verbose: bool | None = False,
                         update_func: Any = None, chunk_size: int | None = None) -> None:
         """Download the file into a writable binary stream (verified)."""
-        self._session()._transferer().download_stream(self._uri, target_stream, verbose=verbose,
+        self._session().transferer().download_stream(self._uri, target_stream, verbose=verbose,
                                                       update_func=update_func, **self._transfer_args())
 
     def open(self, mode: str = "rb") -> Any:
         """A seekable read-only file that fetches byte ranges as they are read."""
         if mode not in ("r", "rb"):
             raise XNATValueError(f"open(): files on XNAT are read-only (mode 'rb'), not {mode!r}")
-        return self._session()._transferer().open(self._uri, size=self.size)
+        return self._session().transferer().open(self._uri, size=self.size)
 
     def delete(self, remove_files: bool = True) -> None:
         """Delete the file from its resource."""

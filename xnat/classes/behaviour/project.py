@@ -6,11 +6,12 @@ import os
 from typing import Any
 
 from ..registry import behaviour
-from .common import child_listing, create_resource, download_dir, place_under
+from .common import Place, child_listing, create_resource, download_dir, place_under
+from .host import HostBase
 
 
 @behaviour("xnat:projectData")
-class ProjectBehaviour:
+class ProjectBehaviour(HostBase):
     """``session.projects['P']``: keyed by ID or name."""
 
     SECONDARY_LOOKUP_FIELD = "name"
@@ -40,13 +41,13 @@ class ProjectBehaviour:
         """A new resource catalog on the project (uploading ``data_dir`` when given)."""
         return create_resource(self, label, format, data_dir, method)
 
-    def _download_sources(self, prefix: str) -> list[Any]:
-        sources = [(f"{self.uri}/files", place_under(prefix))]
+    def _download_sources(self, prefix: str) -> list[tuple[str, Place]]:
+        sources: list[tuple[str, Place]] = [(f"{self.uri}/files", place_under(prefix))]
         for subject in self.subjects:
             sources += subject._download_sources(f"{prefix}/{subject.label}")
         return sources
 
-    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool | None = None,
                      workers: int | None = None) -> str:
         """Download every file of the project to ``target_dir/<project>/...`` (XNAT's layout)."""
         return download_dir(self, target_dir, str(self.id), verbose, workers)

@@ -7,11 +7,12 @@ from typing import IO, Any
 
 from ...exceptions import XNATIOError, XNATValueError
 from ..registry import behaviour
-from .common import child_listing, download_dir, place_under
+from .common import Place, child_listing, download_dir, place_under
+from .host import HostBase
 
 
 @behaviour("xnat:abstractResource")
-class ResourceBehaviour:
+class ResourceBehaviour(HostBase):
     """``scan.resources['DICOM']``: keyed by resource number or label."""
 
     SECONDARY_LOOKUP_FIELD = "label"
@@ -52,7 +53,7 @@ class ResourceBehaviour:
             query["extract"] = "true"
         return query
 
-    def upload(self, data: str | os.PathLike | IO[bytes], remotepath: str, overwrite: bool = False,
+    def upload(self, data: str | os.PathLike[str] | IO[bytes], remotepath: str, overwrite: bool = False,
                extract: bool = False, file_content: str | None = None, file_format: str | None = None,
                file_tags: str | None = None, verbose: bool | None = None, verify: bool = False,
                **kwargs: Any) -> Any:
@@ -71,7 +72,7 @@ class ResourceBehaviour:
         url = f"{self._files_url()}/{self._remote(remotepath)}"
         query = self._upload_query(extract, file_content, file_format, file_tags, kwargs)
         try:
-            return self._session()._transferer().upload(url, data, overwrite=overwrite, query=query,
+            return self._session().transferer().upload(url, data, overwrite=overwrite, query=query,
                                                         verify=verify, verbose=verbose)
         finally:
             self._uploaded()
@@ -83,12 +84,12 @@ class ResourceBehaviour:
         url = f"{self._files_url()}/{self._remote(remotepath)}"
         query = self._upload_query(extract, file_content, file_format, file_tags, kwargs)
         try:
-            return self._session()._transferer().upload_data(url, data, overwrite=overwrite, query=query,
+            return self._session().transferer().upload_data(url, data, overwrite=overwrite, query=query,
                                                              verbose=verbose)
         finally:
             self._uploaded()
 
-    def upload_dir(self, directory: str | os.PathLike, overwrite: bool = False, method: str = "tgz_file",
+    def upload_dir(self, directory: str | os.PathLike[str], overwrite: bool = False, method: str = "tgz_file",
                    verbose: bool | None = None, verify: bool = False, workers: int | None = None,
                    **kwargs: Any) -> Any:
         """Upload a directory tree: ``directory/a/b.txt`` becomes ``files/a/b.txt``.
@@ -100,16 +101,16 @@ class ResourceBehaviour:
         if not os.path.isdir(directory):
             raise XNATIOError(f"upload_dir: {directory} is not a directory")
         try:
-            return self._session()._transferer().upload_tree(
+            return self._session().transferer().upload_tree(
                 self._files_url(), directory, method=method, overwrite=overwrite,
                 query={k: str(v) for k, v in kwargs.items()} or None, workers=workers, verify=verify,
                 verbose=verbose)
         finally:
             self._uploaded()
 
-    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
         """A zip of the resource's files."""
-        return self._session().download_zip(self._files_url(), path, verbose=verbose)
+        return str(self._session().download_zip(self._files_url(), path, verbose=verbose))
 
     def _prefix(self) -> str:
         parent = self.parent
@@ -122,10 +123,10 @@ class ResourceBehaviour:
             return str(parent.id)
         return str(getattr(parent, "label", None) or parent.id)
 
-    def _download_sources(self, prefix: str, flatten: bool = False) -> list[Any]:
+    def _download_sources(self, prefix: str, flatten: bool = False) -> list[tuple[str, Place]]:
         return [(self._files_url(), place_under(prefix, flatten))]
 
-    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool | None = None,
                      flatten_dirs: bool = False, workers: int | None = None) -> str:
         """Download the files to ``target_dir/<owner>/[scans/<ID>/]resources/<label>/files/...``,
         or straight into ``target_dir`` with ``flatten_dirs=True``. Returns that folder."""

@@ -6,11 +6,12 @@ import os
 from typing import Any
 
 from ..registry import behaviour
-from .common import child_listing, create_resource, download_dir, place_under
+from .common import Place, child_listing, create_resource, download_dir, place_under
+from .host import HostBase
 
 
 @behaviour("xnat:imageScanData")
-class ImageScanBehaviour:
+class ImageScanBehaviour(HostBase):
     """``experiment.scans['1']``: keyed by scan ID or type."""
 
     SECONDARY_LOOKUP_FIELD = "type"
@@ -29,19 +30,19 @@ class ImageScanBehaviour:
                         method: str | None = None) -> Any:
         return create_resource(self, label, format, data_dir, method)
 
-    def download(self, path: str | os.PathLike, verbose: bool | None = None) -> str:
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
         """A zip of the scan's files."""
-        return self._session().download_zip(f"{self.uri}/files", path, verbose=verbose)
+        return str(self._session().download_zip(f"{self.uri}/files", path, verbose=verbose))
 
     def _prefix(self) -> str:
         parent = self.parent
         label = getattr(parent, "label", None) if parent is not None else None
         return str(label or self._get_field("image_session_ID") or "")
 
-    def _download_sources(self, prefix: str) -> list[Any]:
+    def _download_sources(self, prefix: str) -> list[tuple[str, Place]]:
         return [(f"{self.uri}/files", place_under(prefix))]
 
-    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool | None = None,
                      workers: int | None = None) -> str:
         """Download the scan's files to ``target_dir/<session label>/scans/<ID>/resources/...``."""
         return download_dir(self, target_dir, self._prefix(), verbose, workers)

@@ -7,7 +7,8 @@ from typing import Any
 
 from ...exceptions import XNATValueError
 from ..registry import behaviour
-from .common import child_listing, create_resource, download_dir, place_under
+from .common import Place, child_listing, create_resource, download_dir, place_under
+from .host import LabelledHostBase
 
 
 def share(obj: Any, project: Any, label: str | None = None, primary: bool = False) -> None:
@@ -25,7 +26,7 @@ def share(obj: Any, project: Any, label: str | None = None, primary: bool = Fals
 
 
 @behaviour("xnat:subjectData")
-class SubjectBehaviour:
+class SubjectBehaviour(LabelledHostBase):
     """``project.subjects['S']``: keyed by ID or label."""
 
     SECONDARY_LOOKUP_FIELD = "label"
@@ -52,13 +53,13 @@ class SubjectBehaviour:
                         method: str | None = None) -> Any:
         return create_resource(self, label, format, data_dir, method)
 
-    def _download_sources(self, prefix: str) -> list[Any]:
-        sources = [(f"{self.uri}/files", place_under(prefix))]
+    def _download_sources(self, prefix: str) -> list[tuple[str, Place]]:
+        sources: list[tuple[str, Place]] = [(f"{self.uri}/files", place_under(prefix))]
         for experiment in self.experiments:
             sources += experiment._download_sources(f"{prefix}/{experiment.label}")
         return sources
 
-    def download_dir(self, target_dir: str | os.PathLike, verbose: bool | None = None,
+    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool | None = None,
                      workers: int | None = None) -> str:
         """Download every file of the subject to ``target_dir/<label>/...``."""
         return download_dir(self, target_dir, str(self.label), verbose, workers)

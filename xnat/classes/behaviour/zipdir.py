@@ -16,9 +16,12 @@ import logging
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...exceptions import XNATError
+
+if TYPE_CHECKING:  # pragma: no cover - the transfer layer is loaded when a download runs
+    from ...transfer import DownloadJob, Transferer
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +32,15 @@ ZIP_MIN_FILES = 50
 ZIP_MAX_AVERAGE_SIZE = 1024 * 1024
 
 
-def worth_zipping(jobs: list[Any]) -> bool:
+def worth_zipping(jobs: list[DownloadJob]) -> bool:
     """Whether one zip beats a request per file for these download jobs."""
     if len(jobs) < ZIP_MIN_FILES:
         return False
     sizes = [job.expected_size for job in jobs]
-    if any(size is None for size in sizes):
+    known = [size for size in sizes if size is not None]
+    if len(known) < len(sizes):
         return False
-    return sum(sizes) / len(sizes) <= ZIP_MAX_AVERAGE_SIZE
+    return sum(known) / len(known) <= ZIP_MAX_AVERAGE_SIZE
 
 
 def _entry_key(entry: str) -> tuple[str, str, str] | None:
@@ -58,7 +62,7 @@ def _entry_key(entry: str) -> tuple[str, str, str] | None:
     return (scan, resource, "/".join(rest)) if resource and rest else None
 
 
-def _job_key(job: Any, resource_labels: dict[str, str]) -> tuple[str, str, str]:
+def _job_key(job: DownloadJob, resource_labels: dict[str, str]) -> tuple[str, str, str]:
     """The same key for a job, from its file URI (``.../resources/<id>/files/<path>``)."""
     parts = job.url.split("?", 1)[0].split("/")
     at = max(i for i, part in enumerate(parts) if part == "resources")
@@ -68,7 +72,7 @@ def _job_key(job: Any, resource_labels: dict[str, str]) -> tuple[str, str, str]:
     return scan, resource, "/".join(parts[files_at + 1:])
 
 
-def _matches(path: Path, job: Any) -> bool:
+def _matches(path: Path, job: DownloadJob) -> bool:
     try:
         if job.expected_size is not None and path.stat().st_size != job.expected_size:
             return False
@@ -83,14 +87,14 @@ def _matches(path: Path, job: Any) -> bool:
     return digest.hexdigest() == job.expected_md5
 
 
-def download_zipped(transferer: Any, files_url: str, jobs: list[Any], resource_labels: dict[str, str],
-                    verbose: bool | None) -> list[Any]:
+def download_zipped(transferer: Transferer, files_url: str, jobs: list[DownloadJob], resource_labels: dict[str, str],
+                    verbose: bool | None) -> list[DownloadJob]:
     """Fetch ``jobs`` as one zip of ``files_url``; returns the jobs still to fetch one by one.
 
     ``resource_labels`` maps a job's URL to its resource label, since listings give
     resource IDs in URIs but zips name resources by label.
     """
-    wanted: dict[tuple[str, str, str], Any] = {}
+    wanted: dict[tuple[str, str, str], DownloadJob] = {}
     # A scan segment in a zip may read "<id>-<type>": entries are also found by
     # (resource, path) and then told apart by the scan ID.
     by_path: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
@@ -109,7 +113,8 @@ def download_zipped(transferer: Any, files_url: str, jobs: list[Any], resource_l
         if job is None:
             candidates = by_path.get((key[1], key[2]), [])
             scan_id = key[0].split("-", 1)[0]
-            chosen = [k for k in candidates if k[0] in (key[0], scan_id)] or (candidates if len(candidates) == 1 else [])
+            chosen = ([k for k in candidates if k[0] in (key[0], scan_id)]
+                      or (candidates if len(candidates) == 1 else []))
             job = wanted.get(chosen[0]) if chosen else None
         if job is None:
             return None
