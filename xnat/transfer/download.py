@@ -361,7 +361,8 @@ class _Download:
         return True
 
 
-def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update, progress, cancel) -> None:  # type: ignore[no-untyped-def]
+def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update: Callable[[bytes], None] | None,
+               progress: Progress | None, cancel: threading.Event | None) -> None:
     first = sink.written == 0
     for chunk in body_chunks(response, 1024 * 1024):
         if cancel is not None and cancel.is_set():
