@@ -24,15 +24,19 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one (default: %(default)s)")
-    parser.add_argument("--data-dir", type=Path, help="keep the archive here (kept across restarts); default: a temporary folder")
-    parser.add_argument("--schemas", type=Path, help="serve this schema folder (laid out as dir/name.xsd) instead of the built-in one")
+    parser.add_argument("--data-dir", type=Path,
+                        help="keep the archive here (kept across restarts); default: a temporary folder")
+    parser.add_argument("--schemas", type=Path,
+                        help="serve this schema folder (laid out as dir/name.xsd) instead of the built-in one")
     parser.add_argument(
         "--user", action="append", metavar="NAME:PASSWORD[:admin]",
         help=f"a user who may log in; repeat for more (default: {DEFAULT_USER})",
     )
     parser.add_argument("--allow-anonymous", action="store_true", help="let requests without credentials in as guest")
-    parser.add_argument("--populate", metavar="SPEC", help="bulk-create data, e.g. projects=1,subjects=200,experiments=100")
-    parser.add_argument("--site-id", default="XNAT", help="site ID, the prefix of server-made IDs (default: %(default)s)")
+    parser.add_argument("--populate", metavar="SPEC",
+                        help="bulk-create data, e.g. projects=1,subjects=200,experiments=100")
+    parser.add_argument("--site-id", default="XNAT",
+                        help="site ID, the prefix of server-made IDs (default: %(default)s)")
     parser.add_argument("--xnat-version", default=None, help="XNAT version the server reports (default: a 1.8.x)")
     parser.add_argument("--durable", action="store_true",
                         help="fsync every uploaded file before it is catalogued (slower; survives a power loss)")
@@ -40,7 +44,7 @@ def register(commands: Any) -> None:
 
 
 def _check_users(users: list[str]) -> list[str]:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     for user in users:
         parts = user.split(":")
@@ -50,12 +54,14 @@ def _check_users(users: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xnat.cli import CommandError
+    from xnat.cli.errors import CommandError
 
     try:
         from xnat.testing.runner import XNATServer
     except ImportError as error:  # werkzeug is an extra
-        raise CommandError(f"the embedded server needs the 'server' extra: pip install \"xnat[server]\" ({error})") from None
+        raise CommandError(
+            f"the embedded server needs the 'server' extra: pip install \"xnat[server]\" ({error})"
+        ) from None
     if args.schemas is not None and not args.schemas.is_dir():
         raise CommandError(f"--schemas {args.schemas}: no such folder")
     options: dict[str, Any] = {
@@ -65,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         "durable": args.durable,
     }
     if args.schemas is not None:
-        options["schemas_dir"] = args.schemas
+        options["schemas"] = args.schemas
     if args.xnat_version:
         options["version"] = args.xnat_version
     if args.data_dir is not None:

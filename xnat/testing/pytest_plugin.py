@@ -12,7 +12,7 @@ Fixtures:
 * ``xnat_server``: a fresh server on a free loopback port for one test, user
   ``admin``/``admin`` (an administrator); its data is removed afterwards.
 * ``xnat_server_factory``: a callable taking :class:`~xnat.testing.runner.XNATServer`
-  options (``users``, ``populate``, ``schemas_dir``, ``allow_anonymous``...) for tests
+  options (``users``, ``populate``, ``schemas``, ``allow_anonymous``...) for tests
   that need another set-up; every server it made is closed after the test.
 
 This module imports nothing heavy at import time: pytest loads it in every project

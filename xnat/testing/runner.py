@@ -10,6 +10,7 @@ and started again on the same port with the same archive (a "restart")::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 import socket
@@ -58,6 +59,22 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _populate_spec(spec: str | Mapping[str, int]) -> str | dict[str, int]:
+    return dict(spec) if isinstance(spec, Mapping) else spec
+
+
+def _check_app_options(options: Mapping[str, Any]) -> None:
+    """Refuse an option XNATApp does not take now, rather than when the server starts."""
+    parameters = inspect.signature(XNATApp).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # XNATApp checks its own options
+    app_options = frozenset(parameters) - {"data_dir"}  # the server sets data_dir itself
+    unknown = sorted(set(options) - app_options)
+    if unknown:
+        known = ", ".join(sorted(app_options | {"host", "port", "data_dir", "populate", "schemas"}))
+        raise TypeError(f"XNATServer() got unexpected option(s) {', '.join(map(repr, unknown))}; it takes: {known}")
+
+
 class XNATServer:
     """The embedded XNAT server, serving HTTP on ``host:port`` from a background thread.
 
@@ -66,8 +83,12 @@ class XNATServer:
     :param data_dir: where the archive and its database live; a temporary folder,
         removed by :meth:`close`, when not given
     :param populate: bulk data to create at start, e.g. ``"projects=1,subjects=200,experiments=100"``
-    :param app_options: passed to :class:`XNATApp` (``schemas_dir``, ``users``,
-        ``allow_anonymous``, ``site_id``, ``version``, ``session_timeout``, ...)
+    :param schemas: the schema folder to serve (laid out as ``<dir>/<name>.xsd``), as
+        ``xnat serve --schemas`` names it; None serves the compact built-in set.
+        ``schemas_dir=``, :class:`XNATApp`'s name for it, is accepted too (not both).
+    :param app_options: passed to :class:`XNATApp` (``users``, ``allow_anonymous``,
+        ``site_id``, ``version``, ``session_timeout``, ``durable``); an unknown name is a
+        :class:`TypeError` here, not at :meth:`start`
     """
 
     def __init__(
@@ -76,8 +97,14 @@ class XNATServer:
         port: int = 0,
         data_dir: str | Path | None = None,
         populate: str | Mapping[str, int] | None = None,
+        schemas: str | Path | None = None,
         **app_options: Any,
     ) -> None:
+        _check_app_options(app_options)
+        if schemas is not None:
+            if app_options.get("schemas_dir") is not None:
+                raise TypeError("XNATServer() takes schemas= or schemas_dir= (the same folder), not both")
+            app_options["schemas_dir"] = schemas
         self.host = host
         self.port = port
         self._own_data_dir = data_dir is None
@@ -104,11 +131,18 @@ class XNATServer:
         finally:
             listener.close()  # werkzeug works on its own duplicate of the descriptor
         self.port = self._server.socket.getsockname()[1]  # keep a picked port for restarts
-        if self.app is None:
-            self.app = XNATApp(data_dir=self.data_dir, **self._site_options())
+        try:
+            if self.app is None:
+                self.app = XNATApp(data_dir=self.data_dir, **self._site_options())
             if self._populate:
-                self.app.populate(self._populate)
+                self.app.populate(_populate_spec(self._populate))
                 self._populate = None
+        except BaseException:
+            # Nothing serves yet: release the port (shutdown() would wait for a serve loop
+            # that never started) so that close() after a failed start returns.
+            server, self._server = self._server, None
+            server.server_close()
+            raise
         # A short poll interval makes stop() quick (werkzeug's default costs 0.5 s per stop).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"xnat-server-{self.port}", daemon=True)
@@ -177,7 +211,7 @@ class XNATServer:
 
     def populate(self, spec: str | Mapping[str, int]) -> None:
         """Bulk-create projects, subjects and MR sessions, e.g. ``"projects=1,subjects=10"``."""
-        self._require_app().populate(dict(spec) if isinstance(spec, Mapping) else spec)
+        self._require_app().populate(_populate_spec(spec))
 
     def _require_app(self) -> XNATApp:
         if self.app is None:
