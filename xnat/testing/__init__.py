@@ -27,7 +27,6 @@ folder agree):
 
 * ``adapter``          a requests transport adapter that runs the app in-process (``mount``)
 * ``app``              ``XNATApp``, the WSGI application: routing, authentication, errors
-* ``backend/``         every SQL statement and access decision, in rooms (access, projects, archive, ...)
 * ``auth``             users, passwords, JSESSIONID sessions, alias tokens, project roles
 * ``backend/``         the archive's storage and access decisions: all SQL the handlers need, who may do what
 * ``bundles``          reads an ``xdat:bundle`` (a ``POST /data/search`` body) into a plain description
