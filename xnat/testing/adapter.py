@@ -94,7 +94,8 @@ class WSGIAdapter(BaseAdapter):
         environ = self._environ(request)
         status_headers: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], None]:
             if exc_info is not None and status_headers:
                 raise exc_info[1].with_traceback(exc_info[2])
             status_headers["status"] = status
@@ -127,7 +128,8 @@ class WSGIAdapter(BaseAdapter):
     @staticmethod
     def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
         url = urlsplit(request.url or "")
-        body = request.body
+        # Typed bytes | str | None, but a streamed upload's body is a file or an iterable of chunks.
+        body: Any = request.body
         if body is None:
             data: Any = io.BytesIO(b"")
             length: int | None = 0
@@ -141,7 +143,7 @@ class WSGIAdapter(BaseAdapter):
             header = request.headers.get("Content-Length")
             length = int(header) if header else None
         else:  # an iterable of chunks (chunked upload)
-            data = io.BufferedReader(_IteratorReader(body))  # type: ignore[arg-type]
+            data = io.BufferedReader(_IteratorReader(body))
             length = None
         port = url.port or (443 if url.scheme == "https" else 80)
         environ: dict[str, Any] = {

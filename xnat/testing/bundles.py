@@ -250,7 +250,8 @@ def _parse_document(data: bytes | str) -> etree._Element:
     if root is None:
         raise ValueError("the search bundle has no root element")
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    doctype: str = docinfo.doctype  # type: ignore[union-attr]  # lxml-stubs lack DocInfo.doctype
+    if doctype or docinfo.internalDTD is not None:
         raise ValueError("the search bundle declares a DTD; DTDs and entities are not accepted")
     return root
 

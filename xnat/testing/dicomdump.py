@@ -62,7 +62,8 @@ def _dump_rows(dataset: Any, wanted: set[Any] | None, parent: str, rows: list[di
                 _dump_rows(item, None, tag, rows)
 
 
-def dicom_dump(path: str | os.PathLike | bytes | BinaryIO, fields: list[str] | str | None = None) -> list[dict[str, str]]:
+def dicom_dump(path: str | os.PathLike[str] | bytes | BinaryIO,
+               fields: list[str] | str | None = None) -> list[dict[str, str]]:
     """The header of one DICOM file as XNAT's DICOM dump rows.
 
     Each row is ``{"tag1": "(0008,0060)", "tag2": "", "vr": "CS", "value": "MR",

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 MAX_MEMBERS = 100_000
 MAX_TOTAL_BYTES = 8 * 1024**3  # uncompressed; a zip bomb stops here
 
-Source = Union[str, os.PathLike, bytes, bytearray, IO[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
+Source = Union[str, os.PathLike[str], bytes, bytearray, IO[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
 
 # Modality -> XNAT data type. Series of other modalities land in otherDicom types, as in XNAT.
 _SESSION_TYPES = {
@@ -216,7 +216,7 @@ class Study:
         return _label(self.patient_id)
 
 
-class DicomArchive(list):  # list[Study]
+class DicomArchive(list[Study]):
     """The studies read from an upload, plus the members that were not DICOM."""
 
     def __init__(self, studies: list[Study], unparsable: dict[str, str]) -> None:
@@ -340,7 +340,8 @@ def _open_stream(source: Source) -> tuple[IO[bytes], bool]:
     return spool, True
 
 
-def _members(source: Source, filename: str | None, budget: _Budget, unparsable: dict[str, str]) -> Iterator[tuple[str, bytes | Path]]:
+def _members(source: Source, filename: str | None, budget: _Budget,
+             unparsable: dict[str, str]) -> Iterator[tuple[str, bytes | Path]]:
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
         yield from _folder_members(Path(source), budget, unparsable)
         return

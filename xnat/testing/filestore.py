@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 try:  # werkzeug signals a client that hung up mid-body with an HTTPException, not an OSError
     from werkzeug.exceptions import ClientDisconnected as _ClientDisconnected
@@ -377,7 +377,9 @@ class FileStore:
             for arcname, path in entries:
                 info = zipfile.ZipInfo.from_file(path, safe_relpath(arcname), strict_timestamps=False)
                 info.compress_type = compression
-                info._compresslevel = compresslevel  # open(..., "w") ignores ZipFile's level (3.10-3.13 name)
+                # open(..., "w") ignores ZipFile's level; the private name is 3.10-3.13's (3.13 also has
+                # compress_level), which typeshed does not list
+                info._compresslevel = compresslevel  # type: ignore[attr-defined]
                 with open(path, "rb") as source, zf.open(info, "w") as out:
                     while chunk := source.read(CHUNK_SIZE):
                         out.write(chunk)
@@ -399,7 +401,7 @@ class FileStore:
         yield from sink.drain()
 
     @staticmethod
-    def _tar_blocks(entries: Iterable[tuple[str, Path]], out: BinaryIO | _Sink, sink: _Sink) -> Iterator[bytes]:
+    def _tar_blocks(entries: Iterable[tuple[str, Path]], out: _Writable, sink: _Sink) -> Iterator[bytes]:
         # tarfile.addfile copies a whole member in one call; framing by hand lets us drain per chunk
         written = 0
         for arcname, path in entries:
@@ -424,6 +426,12 @@ class FileStore:
         out.write(b"\0" * (end + (-(written + end) % tarfile.RECORDSIZE)))
 
 
+class _Writable(Protocol):
+    """Where the tar framing writes: the sink itself or a gzip stream over it."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class _Sink:
     """A write-only buffer that the generators above empty after every chunk."""
 
@@ -437,6 +445,9 @@ class _Sink:
 
     def flush(self) -> None:
         pass
+
+    def close(self) -> None:
+        pass  # part of the writable protocol zipfile types; it never closes a file it was given
 
     def drain(self) -> Iterator[bytes]:
         if self._parts:

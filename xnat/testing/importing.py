@@ -217,7 +217,9 @@ def _subject(conn: sqlite3.Connection, app: Any, project: str, label: str, login
 
 
 def _existing(conn: sqlite3.Connection, project: str, label: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM experiments WHERE project=? AND label=?", (project, label)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM experiments WHERE project=? AND label=?",
+                                           (project, label)).fetchone()
+    return row
 
 
 def _drop_experiment(conn: sqlite3.Connection, experiment_id: str, folders: list[str]) -> None:

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -78,7 +79,7 @@ def _compact_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def table_json(rows: list[dict[str, str]], title: str | None = None, columns: list[dict] | None = None,
+def table_json(rows: list[dict[str, str]], title: str | None = None, columns: list[dict[str, Any]] | None = None,
                total: bool = True, *, total_records: int | None = None,
                meta: Mapping[str, str] | None = None) -> bytes:
     """Listing JSON exactly as XNAT writes it.
@@ -142,7 +143,9 @@ def table_xml(rows: list[dict[str, str]], column_names: list[str], title: str | 
 
 def table_html(rows: list[dict[str, str]], column_names: list[str], title: str | None = None) -> bytes:
     """A plain HTML table (what a browser sees for ``format=html``)."""
-    esc = lambda s: html.escape(s, quote=True)  # noqa: E731 - tiny local alias
+    def esc(text: str) -> str:
+        return html.escape(text, quote=True)
+
     head = f"<title>{esc(title)}</title>" if title is not None else ""
     out = [f"<html><head>{head}</head><body><table>",
            "<tr>" + "".join(f"<th>{esc(n)}</th>" for n in column_names) + "</tr>"]
@@ -153,7 +156,7 @@ def table_html(rows: list[dict[str, str]], column_names: list[str], title: str |
 
 
 def render_table(rows: list[dict[str, str]], column_names: list[str] | None, fmt: str,
-                 title: str | None = None, columns: list[dict] | None = None,
+                 title: str | None = None, columns: list[dict[str, Any]] | None = None,
                  total: bool = True, *, total_records: int | None = None) -> tuple[bytes, str]:
     """A listing in ``fmt`` (json | csv | xml | html): ``(body, content type)``.
 
@@ -277,7 +280,7 @@ def item_xml(node: ItemNode, datatypes: DataTypes, site_url: str) -> bytes:
     are left out.
     """
     writer = _XMLWriter(datatypes)
-    nsmap: dict[str | None, str] = dict(datatypes.namespaces())
+    nsmap = dict(datatypes.namespaces())
     nsmap["xsi"] = XSI_NS
     root = etree.Element(writer.tag(datatypes.root_element(node.xsi_type)), nsmap=nsmap)
     writer.write_item(root, node, None)
@@ -316,7 +319,8 @@ def parse_item_xml(body: bytes, datatypes: DataTypes) -> ItemNode:
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"malformed XML: {exc.msg or exc}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    doctype: str = tree.docinfo.doctype  # type: ignore[union-attr]  # lxml-stubs lack DocInfo.doctype
+    if doctype or tree.docinfo.internalDTD is not None:
         raise ValueError("DTDs and entity declarations are not allowed in item XML")
     return _Reader(datatypes).read_root(root)
 
@@ -373,13 +377,12 @@ class _Reader:
             qname = etree.QName(key)
             if qname.namespace == XSI_NS:
                 continue
-            found = attributes.get(qname.localname) if qname.namespace is None else None
+            found = attributes.get(qname.localname) if not qname.namespace else None  # None: no namespace
             if found is None:
                 raise ValueError(f"unknown attribute {prefix}{qname.localname} on {xsi_type}")
-            self.put(node, prefix + found.name, found.xs_type or "xs:string", value)
-        for child in elem:
-            if not isinstance(child.tag, str):
-                continue
+            # lxml gives attribute values as str (its stubs say str | bytes)
+            self.put(node, prefix + found.name, found.xs_type or "xs:string", str(value))
+        for child in elem.iterchildren("*"):  # elements only: no comments or processing instructions
             local = etree.QName(child).localname
             found = elements.get(local)
             if found is None:
