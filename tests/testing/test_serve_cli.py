@@ -112,3 +112,13 @@ def test_a_port_in_use_is_a_clear_error():
         assert "Traceback" not in result.stderr
     finally:
         stop(process)
+
+
+def test_schemas_serves_the_folder_given(reference_schemas: Path):
+    process, url, _ = start("--port", "0", "--schemas", str(reference_schemas))
+    try:
+        served = requests.get(f"{url}/xapi/schemas", auth=("admin", "admin"), timeout=10).json()
+    finally:
+        assert stop(process) == 0
+    assert len(served) == 17  # the real XNAT set, not the four files of the built-in one
+    assert {"xnat", "project", "security"} <= set(served)
