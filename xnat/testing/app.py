@@ -22,7 +22,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .auth import GUEST, Auth, User
-from .handlers import (  # issue 8: services
+from .backend import Backend
+from .backend.populate import populate as _populate
+from .handlers import (
     archive,
     importer,
     prearchive,
@@ -36,7 +38,6 @@ from .handlers import (  # issue 8: services
 )
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, FileStore
-from .handlers.populate import populate as _populate
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ _URL_MAP = Map([
     Rule("/data/subjects/<path:rest>", endpoint=archive.under_subjects),
     Rule("/data/experiments", endpoint=archive.global_experiments),
     Rule("/data/experiments/<path:rest>", endpoint=archive.under_experiments),
-    # issue 8: services
+    # services: import, archive, prearchive operations, DICOM dump, catalog refresh
     Rule("/data/services/import", endpoint=importer.import_),
     Rule("/data/services/archive", endpoint=services.archive),
     Rule("/data/services/prearchive/move", endpoint=services.move),
@@ -157,6 +158,8 @@ class XNATApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "xnat.db")
         self.auth = Auth(self.store, session_timeout)
+        #: every SQL statement and access decision of the handlers (see :mod:`xnat.testing.backend`)
+        self.backend = Backend(self.store, site_id)
         self.files = FileStore(self.data_dir / "archive", durable=durable)
         self.datatypes = DataTypes.load(Path(schemas_dir) if schemas_dir is not None else None)
         self.allow_anonymous = allow_anonymous
@@ -193,7 +196,7 @@ class XNATApp:
 
     def populate(self, spec: str | dict[str, int]) -> None:
         """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""
-        _populate(self, spec)
+        _populate(self.store, self.backend.archive, spec)
 
     def __enter__(self) -> XNATApp:
         return self
@@ -235,7 +238,7 @@ class XNATApp:
             if endpoint is None:
                 raise HTTPError(404, "Not Found")
             ctx = Ctx(self, request, user, path, self._params(request), session_id=new_session or sid)
-            response = endpoint(ctx, **args)
+            response: Response = endpoint(ctx, **args)
             new_session = ctx.new_session or new_session
             if ctx.ended_session:
                 new_session = sid = None
@@ -294,7 +297,7 @@ class XNATApp:
             response.headers["Connection"] = "close"
 
     @staticmethod
-    def _params(request: Request) -> MultiDict:
+    def _params(request: Request) -> MultiDict[str, str]:
         """Query parameters, plus urlencoded form fields (XNAT reads both)."""
         params = MultiDict(request.args)
         if request.mimetype == "application/x-www-form-urlencoded":

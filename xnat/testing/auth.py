@@ -1,9 +1,10 @@
-"""Users, passwords, HTTP sessions, alias tokens and project roles of the embedded server.
+"""Users, passwords, HTTP sessions and alias tokens of the embedded server.
 
 Behaviour follows XNAT's guard (REST-NOTES §3): an existing ``JSESSIONID`` session
 first, then HTTP Basic (a password or an ``alias:secret`` token), then anonymous only
 when the site allows it. Sessions live in memory (like a servlet container's) and
-expire after ``session_timeout`` seconds of inactivity.
+expire after ``session_timeout`` seconds of inactivity. Project roles and what they
+allow are decided in :mod:`xnat.testing.backend.access`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 import uuid
@@ -78,6 +80,19 @@ class Auth:
         """The enabled user named ``login``, or None."""
         row = self.store.one("SELECT login, admin FROM users WHERE login=? AND enabled=1", (login,))
         return User(row["login"], bool(row["admin"])) if row else None
+
+    def user_rows(self, enabled_only: bool = True) -> list[sqlite3.Row]:
+        """Every (enabled) user's row, by ``xdat_user_id``."""
+        where = " WHERE enabled=1" if enabled_only else ""
+        return self.store.all(f"SELECT * FROM users{where} ORDER BY xdat_user_id")
+
+    def logins(self) -> list[str]:
+        """Every login name, sorted."""
+        return [r["login"] for r in self.store.all("SELECT login FROM users ORDER BY login")]
+
+    def user_row(self, login: str) -> sqlite3.Row | None:
+        """The stored account ``login`` (enabled or not): names, email, flags; None if unknown."""
+        return self.store.one("SELECT * FROM users WHERE login=?", (login,))
 
     def check_password(self, login: str, password: str) -> User | None:
         """The user if ``password`` is right (or ``login:password`` is a valid alias token)."""
@@ -162,32 +177,3 @@ class Auth:
         with self.store.transaction() as conn:
             conn.execute("UPDATE tokens SET enabled=0 WHERE alias=?", (alias,))
         return True
-
-    # -- project roles -------------------------------------------------------------
-    def role(self, user: User, project: str) -> str | None:
-        """``owner``/``member``/``collaborator`` of ``user`` in ``project``, or None."""
-        row = self.store.one("SELECT role FROM project_users WHERE project=? AND login=?",
-                             (project, user.login))
-        return row["role"] if row else None
-
-    def can_read(self, user: User, project: str, accessibility: str) -> bool:
-        """May ``user`` read the data of a project?"""
-        if user.admin or accessibility == "public":
-            return True
-        return not user.is_guest and self.role(user, project) is not None
-
-    def can_see(self, user: User, project: str, accessibility: str) -> bool:
-        """Does the project appear to ``user`` (in listings, as an item)?"""
-        return accessibility in ("public", "protected") or self.can_read(user, project, accessibility)
-
-    def can_edit(self, user: User, project: str) -> bool:
-        """May ``user`` create and modify data in a project (owners and members)?"""
-        return user.admin or self.role(user, project) in ("owner", "member")
-
-    def can_delete(self, user: User, project: str) -> bool:
-        """May ``user`` delete data of a project (owners, and members for non-project items)?"""
-        return self.can_edit(user, project)
-
-    def is_owner(self, user: User, project: str) -> bool:
-        """May ``user`` change or delete the project itself?"""
-        return user.admin or self.role(user, project) == "owner"

@@ -17,6 +17,7 @@ Statuses are XNAT's: ``RECEIVING`` (files arriving), ``READY`` (may be archived)
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -162,6 +163,20 @@ class PrearchiveStore:
             conn.execute("UPDATE prearchive SET status=?, error=?, lastmod=? WHERE project=? AND timestamp=?"
                          " AND folder_name=?", (status, error, now_string(), *session.key))
         session.status, session.error = status, error
+
+    def mark_ready(self, session: PrearchiveSession, scans: builtins.list[dict[str, Any]]) -> None:
+        """Store a session's scans (files received) and make it READY."""
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE prearchive SET scans=?, status='READY', lastmod=? WHERE project=? AND timestamp=?"
+                         " AND folder_name=?", (json.dumps(scans), now_string(), *session.key))
+        session.scans, session.status = scans, "READY"
+
+    def mark_rebuilt(self, session: PrearchiveSession, scans: builtins.list[dict[str, Any]]) -> None:
+        """Store the scans a rebuild read and make the session READY again."""
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE prearchive SET scans=?, status='READY', error='' WHERE project=? AND timestamp=?"
+                         " AND folder_name=?", (json.dumps(scans), *session.key))
+        session.scans, session.status, session.error = scans, "READY", ""
 
     def remove(self, session: PrearchiveSession) -> None:
         """Delete the row and the session's files."""

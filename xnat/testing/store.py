@@ -2,9 +2,13 @@
 
 A small pool of connections: a request takes one for its thread and gives it back
 when it ends (:meth:`Store.release`), so a server that starts a thread per request
-does not leave a connection (three file descriptors) behind per thread. WAL journal so readers never block the writer, a busy
-timeout so concurrent writers queue instead of failing, and every write inside an
-explicit ``BEGIN IMMEDIATE`` transaction so a failed request leaves nothing behind.
+does not leave a connection (three file descriptors) behind per thread. WAL journal so
+readers never block the writer, a busy timeout so concurrent writers queue instead of
+failing, and every write inside an explicit ``BEGIN IMMEDIATE`` transaction so a failed
+request leaves nothing behind.
+
+This is the low-level layer: connections, transactions, the schema. The statements the
+server runs live in :mod:`xnat.testing.backend` (and in ``auth`` and ``prearchive_store``).
 
 The schema is deliberately plain: one table per archive level, extra data-type
 fields as a JSON object keyed by XNAT item path (``fieldStrength``,
@@ -186,7 +190,8 @@ class Store:
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """Run a read query and return its first row, or None."""
-        return self.connection().execute(sql, params).fetchone()
+        row: sqlite3.Row | None = self.connection().execute(sql, params).fetchone()
+        return row
 
     def next_value(self, conn: sqlite3.Connection, name: str, count: int = 1) -> int:
         """Reserve ``count`` values of counter ``name`` (inside a transaction); return the first."""

@@ -1,9 +1,14 @@
 """The REST resources of the embedded XNAT server, one module per area.
 
+Handlers parse a request, call the backend (:mod:`xnat.testing.backend`: storage and
+every access decision) and render the answer; they hold no SQL.
+
+* ``base``           the request context (``Ctx``), HTTP errors, small response helpers
+* ``deps``           the sibling modules handlers build on (datatypes, representations, filestore)
 * ``site``           build info, version, schema files
 * ``session``        JSESSION, /data/auth, /data/services/auth, alias tokens
 * ``users``          /data/users, /xapi/users
-* ``projects``       projects, accessibility, project users
+* ``projects``       projects, accessibility, settings, project users
 * ``archive``        the hierarchy walk and the subject/experiment/scan listings
 * ``archive_write``  create/update/relabel/share/delete
 * ``resources``      resource catalogues, recursive delete
@@ -11,6 +16,10 @@
 * ``items``          item JSON/XML trees
 * ``listing``        columns, filters, sorting, paging of tables
 * ``writes``         reading xsiType / xpath=value / XML bodies
-* ``lookup``         ID/label resolution and access checks
-* ``populate``       bulk creation straight into the store
+* ``lookup``         ID/label resolution; access verdicts answered as 404/403
+* ``prearchive``     /data/prearchive: listings, one session, its scans and files
+* ``importer``       /data/services/import: DICOM into the prearchive or the archive
+* ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
+* ``search``         /data/search/elements: searchable types and their fields
+* ``search_run``     POST /data/search: an ``xdat:bundle`` run over the archive
 """

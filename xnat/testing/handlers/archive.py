@@ -8,6 +8,7 @@ may end in an item, a collection, ``resources/...`` or ``files``. Writes live in
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -64,7 +65,8 @@ def under_experiments(ctx: Ctx, rest: str) -> Response:
     """``/data/experiments/{ID}[/...]``: ID addressing only."""
     key, *segs = rest.split("/")
     if ctx.method == "PUT" and not segs and find_experiment(ctx, key, None) is None:
-        raise HTTPError(400, "Experiments are created under a project: /data/projects/{P}/subjects/{S}/experiments/{label}")
+        raise HTTPError(400, "Experiments are created under a project:"
+                             " /data/projects/{P}/subjects/{S}/experiments/{label}")
     return walk(ctx, global_node(ctx, "experiment", key), segs)
 
 
@@ -77,7 +79,8 @@ def global_subjects(ctx: Ctx) -> Response:
 def global_experiments(ctx: Ctx) -> Response:
     """``GET /data/experiments``: every readable experiment (sessions and assessors)."""
     _only_get(ctx)
-    return table(ctx, experiment_rows(ctx, "", ()), EXPERIMENT_DEFAULTS, "Matching experiments",
+    rows = experiment_rows(ctx, ctx.backend.archive.experiment_rows())
+    return table(ctx, rows, EXPERIMENT_DEFAULTS, "Matching experiments",
                  xpath_aliases=EXPERIMENT_XPATHS)
 
 
@@ -125,7 +128,7 @@ def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
 
 def _multi_scans(ctx: Ctx, node: Node, key: str, rest: list[str]) -> Response:
     """``scans/1,2/...`` and ``scans/ALL/...``: several scans (or scan types) at once, files only."""
-    rows = ctx.app.store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (node.key,))
+    rows = ctx.backend.archive.scans(node.key)
     if key not in ("ALL", "*"):
         wanted = set(key.split(","))
         rows = [r for r in rows if r["id"] in wanted or loads(r["fields"]).get("type") in wanted]
@@ -140,7 +143,6 @@ def _multi_scans(ctx: Ctx, node: Node, key: str, rest: list[str]) -> Response:
 
 def find_child(ctx: Ctx, node: Node, coll: str, key: str, io: str) -> Node | None:
     """The child named ``key`` of ``node`` in collection ``coll``, or None."""
-    store = ctx.app.store
     if coll == "subjects":
         row = find_subject(ctx, key, node.project)
         return Node("subject", row["id"], row, node.project, node) if row else None
@@ -154,9 +156,9 @@ def find_child(ctx: Ctx, node: Node, coll: str, key: str, io: str) -> Node | Non
             return None
         return Node("assessor" if row["session_id"] else "experiment", row["id"], row, node.project, node)
     if coll in ("scans", "reconstructions"):
-        row = store.one(f"SELECT * FROM {coll} WHERE experiment_id=? AND id=?", (node.key, key))
-        return Node(coll[:-1] if coll == "scans" else "reconstruction", str(row["pk"]), row, node.project, node) \
-            if row else None
+        level = "scan" if coll == "scans" else "reconstruction"
+        row = ctx.backend.archive.child(level, node.key, key)
+        return Node(level, str(row["pk"]), row, node.project, node) if row else None
     if coll == "resources":
         row = resources.find(ctx, node, key, io)
         return Node("resource", str(row["pk"]), row, node.project, node, io) if row else None
@@ -185,15 +187,14 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
         return table(ctx, subject_rows(ctx, node.key), SUBJECT_DEFAULTS, "Project Subjects",
                      xpath_aliases=SUBJECT_XPATHS)
     if coll == "experiments":
-        subject = node.key if node.kind == "subject" else None
-        where, params = ("e.subject_id=? AND e.session_id IS NULL", (node.key,)) if subject else \
-            (("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
-             " AND e.session_id IS NULL"), (node.project, node.project))
-        rows = experiment_rows(ctx, where, params, node.project)
+        archive = ctx.backend.archive
+        found = archive.experiment_rows(subject=node.key) if node.kind == "subject" else \
+            archive.experiment_rows(project=node.project)
+        rows = experiment_rows(ctx, found, node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments",
                      xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "assessors":
-        rows = experiment_rows(ctx, "e.session_id=?", (node.key,), node.project)
+        rows = experiment_rows(ctx, ctx.backend.archive.experiment_rows(session=node.key), node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments",
                      xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "scans":
@@ -213,15 +214,10 @@ def _only_get(ctx: Ctx) -> None:
 # -- listing rows -----------------------------------------------------------------------
 def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     """Rows of subjects in ``project`` (own and shared) or, with None, of every readable project."""
-    store = ctx.app.store
-    if project is not None:
-        rows = store.all("SELECT s.*, COALESCE(sh.label, s.label) AS plabel FROM subjects s LEFT JOIN shares sh"
-                         " ON sh.kind='subject' AND sh.obj_id=s.id AND sh.project=? WHERE s.project=?"
-                         " OR sh.project IS NOT NULL ORDER BY s.id", (project, project))
-    else:
+    rows = ctx.backend.archive.subject_rows(project)
+    if project is None:
         readable = readable_projects(ctx)
-        rows = [r for r in store.all("SELECT s.*, s.label AS plabel FROM subjects s ORDER BY s.id")
-                if readable is None or r["project"] in readable]
+        rows = [r for r in rows if readable is None or r["project"] in readable]
     out = []
     for r in rows:
         fields = loads(r["fields"])
@@ -236,17 +232,12 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def experiment_rows(ctx: Ctx, where: str, params: tuple, project: str | None = None) -> list[dict[str, Any]]:
-    """Rows of experiments matching an SQL condition on ``e`` (experiments), restricted to readable projects."""
-    store = ctx.app.store
-    sql = ("SELECT e.*, s.label AS subject_label, se.label AS session_label FROM experiments e"
-           " LEFT JOIN subjects s ON s.id = e.subject_id LEFT JOIN experiments se ON se.id = e.session_id")
-    rows = store.all(sql + (f" WHERE {where}" if where else "") + " ORDER BY e.id", params)
+def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = None) -> list[dict[str, Any]]:
+    """Listing rows of experiments: labels as in ``project``, or (None) only those of readable projects."""
     readable = readable_projects(ctx) if project is None else None
     labels: dict[str, str] = {}
     if project is not None:
-        labels = {r["obj_id"]: r["label"] for r in store.all(
-            "SELECT obj_id, label FROM shares WHERE kind='experiment' AND project=?", (project,))}
+        labels = ctx.backend.archive.share_labels("experiment", project)
     out = []
     for r in rows:
         if readable is not None and r["project"] not in readable:
@@ -271,7 +262,7 @@ def _join_scans(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows
     scans: dict[str, list[Any]] = {}
     wanted = {r["ID"] for r in rows}
-    for scan in ctx.app.store.all("SELECT * FROM scans ORDER BY pk"):
+    for scan in ctx.backend.archive.all_scans():
         if scan["experiment_id"] in wanted:
             scans.setdefault(scan["experiment_id"], []).append(scan)
     joined = []
@@ -288,7 +279,7 @@ def _join_scans(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def scan_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
     """Rows of the scans of a session."""
     out = []
-    for r in ctx.app.store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (node.key,)):
+    for r in ctx.backend.archive.scans(node.key):
         fields = loads(r["fields"])
         row = {"xnat_imagescandata_id": str(r["pk"]), "ID": r["id"], "xsiType": r["xsi_type"],
                "URI": f"/data/experiments/{node.key}/scans/{r['id']}", "_type": r["xsi_type"], "_fields": fields}
@@ -301,7 +292,7 @@ def scan_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
 def recon_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
     """Rows of the reconstructions of a session."""
     out = []
-    for r in ctx.app.store.all("SELECT * FROM reconstructions WHERE experiment_id=? ORDER BY pk", (node.key,)):
+    for r in ctx.backend.archive.reconstructions(node.key):
         fields = loads(r["fields"])
         out.append({"xnat_reconstructedimagedata_id": str(r["pk"]), "ID": r["id"], "type": fields.get("type", ""),
                     "baseScanType": fields.get("baseScanType", ""), "xsiType": r["xsi_type"],

@@ -12,7 +12,8 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from ..store import dumps, loads, now_string
+from ..backend import ShareConflict
+from ..store import loads
 from . import resources
 from .base import Ctx, HTTPError, forbidden, text
 from .listing import table
@@ -90,13 +91,6 @@ def _nulls(fields: dict[str, str]) -> set[str]:
     return cleared
 
 
-def _save_custom(conn: Any, kind: str, obj_id: str, custom: dict[str, str]) -> None:
-    conn.executemany("INSERT OR REPLACE INTO custom_fields(kind, obj_id, name, value) VALUES(?,?,?,?)",
-                     [(kind, obj_id, k, v) for k, v in custom.items() if v != NULL])
-    conn.executemany("DELETE FROM custom_fields WHERE kind=? AND obj_id=? AND name=?",
-                     [(kind, obj_id, k) for k, v in custom.items() if v == NULL])
-
-
 def _immutable(fields: dict[str, str], node: Node | None, project: str) -> None:
     """400 when a write tries to change the ID or the owning project through fields."""
     new_id = fields.pop("ID", None) or fields.pop("id", None)
@@ -116,7 +110,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     if coll in ("subjects", "experiments"):  # the new object belongs to the URL's project
         ctx.require_login()
-        if not ctx.app.auth.can_edit(ctx.user, parent.project):
+        if not ctx.backend.access.can_edit(ctx.user, parent.project):
             raise forbidden()
     else:
         require_edit(ctx, parent)
@@ -137,33 +131,24 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
     fields: dict[str, Any] = check_fields(ctx, xsi_type, write.fields)
     _merge_params(fields, params)
     label = check_label(write.label or key)
-    store = ctx.app.store
+    archive = ctx.backend.archive
     if coll in ("scans", "reconstructions"):
         check_label(key, "ID")
-        with store.transaction() as conn:
-            event = store.next_value(conn, "event")
-            cur = conn.execute(f"INSERT INTO {coll}(experiment_id, id, xsi_type, fields, create_event)"
-                               " VALUES(?,?,?,?,?)", (parent.key, key, xsi_type, dumps(fields), event))
-            _save_custom(conn, coll[:-1], str(cur.lastrowid), custom)
+        with archive.transaction() as conn:
+            pk = archive.insert_child(conn, coll[:-1], parent.key, key, xsi_type, fields)
+            archive.save_custom(conn, coll[:-1], str(pk), custom, NULL)
         return text(key, 201)
     project = parent.project
     subject_id, session_id = _parents(ctx, parent, coll, fields)
-    with store.transaction() as conn:
-        _label_free(conn, coll, project, label)
-        event = store.next_value(conn, "event")
+    with archive.transaction() as conn:
+        _label_free(ctx, conn, coll, project, label)
         if coll == "subjects":
-            new_id = f"{ctx.app.site_id}_S{store.next_value(conn, 'subject'):05d}"
-            conn.execute("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user,"
-                         " create_event) VALUES(?,?,?,?,?,?,?,?)",
-                         (new_id, project, label, xsi_type, dumps(fields), now_string(), ctx.user.login, event))
+            new_id = archive.insert_subject(conn, project, label, xsi_type, fields, ctx.user.login)
         else:
-            new_id = f"{ctx.app.site_id}_E{store.next_value(conn, 'experiment'):05d}"
             date = fields.pop("date", "")
-            conn.execute("INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date,"
-                         " fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                         (new_id, project, subject_id, session_id, label, xsi_type, date, dumps(fields),
-                          now_string(), ctx.user.login, event))
-        _save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom)
+            new_id = archive.insert_experiment(conn, project, subject_id, session_id, label, xsi_type, date, fields,
+                                               ctx.user.login)
+        archive.save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom, NULL)
         if coll != "subjects":
             _save_scans(ctx, conn, new_id, write.scans)
     return text(new_id, 201)
@@ -186,15 +171,9 @@ def _parents(ctx: Ctx, parent: Node, coll: str, fields: dict[str, str]) -> tuple
     return subject["id"], None
 
 
-def _label_free(conn: Any, coll: str, project: str, label: str, own_id: str | None = None) -> None:
-    table_name = "subjects" if coll == "subjects" else "experiments"
-    kind = "subject" if coll == "subjects" else "experiment"
-    row = conn.execute(f"SELECT id FROM {table_name} WHERE project=? AND label=?", (project, label)).fetchone()
-    share = conn.execute("SELECT obj_id FROM shares WHERE kind=? AND project=? AND label=?",
-                         (kind, project, label)).fetchone()
-    for hit in (row, share):
-        if hit is not None and hit[0] != own_id:
-            raise HTTPError(409, "Specified label is already in use.")
+def _label_free(ctx: Ctx, conn: Any, coll: str, project: str, label: str, own_id: str | None = None) -> None:
+    if ctx.backend.archive.label_taken(conn, coll, project, label, own_id):
+        raise HTTPError(409, "Specified label is already in use.")
 
 
 def update(ctx: Ctx, node: Node) -> Response:
@@ -213,24 +192,23 @@ def update(ctx: Ctx, node: Node) -> Response:
     check_fields(ctx, xsi_type, dict.fromkeys(cleared, ""))
     fields = check_fields(ctx, xsi_type, write.fields)
     fields.pop("subject_ID", None)
-    store = ctx.app.store
-    table_name = {"subjects": "subjects", "experiments": "experiments", "assessors": "experiments",
-                  "scans": "scans", "reconstructions": "reconstructions"}[coll]
-    pk = node.row["pk"] if coll in ("scans", "reconstructions") else node.key
-    pk_col = "pk" if coll in ("scans", "reconstructions") else "id"
-    with store.transaction() as conn:
-        current = loads(conn.execute(f"SELECT fields FROM {table_name} WHERE {pk_col}=?", (pk,)).fetchone()[0])
-        if table_name == "experiments" and ("date" in fields or "date" in cleared):
-            conn.execute("UPDATE experiments SET date=? WHERE id=?", (fields.pop("date", ""), pk))
+    archive = ctx.backend.archive
+    level = node.kind
+    is_experiment = level in ("experiment", "assessor")
+    pk = node.row["pk"] if level in ("scan", "reconstruction") else node.key
+    with archive.transaction() as conn:
+        current = archive.stored_fields(conn, level, pk)
+        if is_experiment and ("date" in fields or "date" in cleared):
+            archive.set_date(conn, pk, fields.pop("date", ""))
         current.update(fields)
         for path in cleared:
             current.pop(path, None)
         _merge_params(current, params)
-        conn.execute(f"UPDATE {table_name} SET fields=? WHERE {pk_col}=?", (dumps(current), pk))
+        archive.set_fields(conn, level, pk, current)
         if write.label and coll in ("subjects", "experiments", "assessors"):
             _relabel(ctx, conn, node, coll, check_label(write.label))
-        _save_custom(conn, node.kind if node.kind != "assessor" else "experiment", str(pk), custom)
-        if table_name == "experiments":
+        archive.save_custom(conn, "experiment" if level == "assessor" else level, str(pk), custom, NULL)
+        if is_experiment:
             _save_scans(ctx, conn, node.key, write.scans)
     return text(node.row["id"], 200)
 
@@ -246,42 +224,32 @@ def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> No
         fields.pop("image_session_ID", None)
         fields.pop("project", None)
         check_fields(ctx, xsi_type, fields)
-        row = conn.execute("SELECT pk, xsi_type, fields FROM scans WHERE experiment_id=? AND id=?",
-                           (experiment_id, scan_id)).fetchone()
+        archive = ctx.backend.archive
+        row = archive.scan_by_id(conn, experiment_id, scan_id)
         _merge_params(fields, params)
         if row is None:
-            conn.execute("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
-                         (experiment_id, scan_id, xsi_type, dumps(fields), ctx.app.store.next_value(conn, "event")))
+            archive.insert_child(conn, "scan", experiment_id, scan_id, xsi_type, fields)
             continue
         check_type(ctx, xsi_type, "xnat:imageScanData", row["xsi_type"])
         current = loads(row["fields"])
         _merge_params(current, fields.pop(PARAMS_KEY, {}))
-        merged = {**current, **fields}
-        conn.execute("UPDATE scans SET fields=? WHERE pk=?", (dumps(merged), row["pk"]))
+        archive.set_fields(conn, "scan", row["pk"], {**current, **fields})
 
 
 def _relabel(ctx: Ctx, conn: Any, node: Node, coll: str, label: str) -> None:
     if label == node.label_in(ctx):
         return
-    _label_free(conn, coll, node.project, label, node.key)
-    kind = "subject" if coll == "subjects" else "experiment"
-    if node.row["project"] == node.project:
-        conn.execute(f"UPDATE {'subjects' if coll == 'subjects' else 'experiments'} SET label=? WHERE id=?",
-                     (label, node.key))
-    else:
-        conn.execute("UPDATE shares SET label=? WHERE kind=? AND obj_id=? AND project=?",
-                     (label, kind, node.key, node.project))
+    _label_free(ctx, conn, coll, node.project, label, node.key)
+    ctx.backend.archive.relabel(conn, coll, node.key, node.project, node.row["project"], label)
 
 
 def delete(ctx: Ctx, node: Node) -> Response:
     """DELETE an object (unshare when addressed through a project it is only shared into)."""
     ctx.require_login()
     if node.kind in ("subject", "experiment", "assessor") and node.row["project"] != node.project:
-        if not ctx.app.auth.can_edit(ctx.user, node.project):
+        if not ctx.backend.access.can_edit(ctx.user, node.project):
             raise forbidden()
-        with ctx.app.store.transaction() as conn:
-            conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=? AND project=?",
-                         ("subject" if node.kind == "subject" else "experiment", node.key, node.project))
+        ctx.backend.archive.unshare(node.kind, node.key, node.project)
         return text("")
     require_edit(ctx, node)
     resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
@@ -295,12 +263,8 @@ def share(ctx: Ctx, node: Node, project: str) -> Response:
     if node.kind not in ("subject", "experiment", "assessor"):
         raise HTTPError(404, "Only subjects and experiments can be shared")
     target = project_node(ctx, project, write=True)
-    kind = "subject" if node.kind == "subject" else "experiment"
     if ctx.method == "DELETE":
-        with ctx.app.store.transaction() as conn:
-            gone = conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=? AND project=?",
-                                (kind, node.key, target.key)).rowcount
-        if not gone:
+        if not ctx.backend.archive.unshare(node.kind, node.key, target.key):
             raise HTTPError(404, f"Not shared into project {target.key}")
         return text("")
     if ctx.method != "PUT":
@@ -309,31 +273,20 @@ def share(ctx: Ctx, node: Node, project: str) -> Response:
 
 
 def _share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
-    kind = "subject" if node.kind == "subject" else "experiment"
     if node.row["project"] == project:
         raise HTTPError(409, "Already assigned to project")
     check_label(label)
-    with ctx.app.store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM shares WHERE kind=? AND obj_id=? AND project=?",
-                        (kind, node.key, project)).fetchone():
-            raise HTTPError(409, "Already assigned to project")
-        _label_free(conn, "subjects" if kind == "subject" else "experiments", project, label)
-        if kind == "experiment" and ctx.flag("primary"):
-            # primary=true moves ownership: the old project keeps a share under the old label
-            conn.execute("INSERT INTO shares(kind, obj_id, project, label) VALUES(?,?,?,?)",
-                         (kind, node.key, node.row["project"], node.row["label"]))
-            conn.execute("UPDATE experiments SET project=?, label=? WHERE id=?", (project, label, node.key))
-        else:
-            conn.execute("INSERT INTO shares(kind, obj_id, project, label) VALUES(?,?,?,?)",
-                         (kind, node.key, project, label))
+    primary = node.kind != "subject" and ctx.flag("primary")  # primary=true moves an experiment's ownership
+    try:
+        ctx.backend.archive.share(node.kind, node.key, project, label, primary=primary)
+    except ShareConflict as conflict:
+        raise HTTPError(409, str(conflict)) from None
     return text(node.key, 200)
 
 
 def share_listing(ctx: Ctx, node: Node) -> Response:
     """``GET .../subjects/S/projects``: the owning project and the shares."""
-    kind = "subject" if node.kind == "subject" else "experiment"
     rows = [{"ID": node.row["project"], "label": node.row["label"], "URI": f"/data/projects/{node.row['project']}"}]
-    for r in ctx.app.store.all("SELECT project, label FROM shares WHERE kind=? AND obj_id=? ORDER BY project",
-                               (kind, node.key)):
+    for r in ctx.backend.archive.shares(node.kind, node.key):
         rows.append({"ID": r["project"], "label": r["label"], "URI": f"/data/projects/{r['project']}"})
     return table(ctx, rows, ["ID", "label"], "Projects")

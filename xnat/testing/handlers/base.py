@@ -13,6 +13,7 @@ from ..auth import User
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import XNATApp
+    from ..backend import Backend
 
 TRUE_VALUES = ("true", "1", "yes", "on")
 
@@ -43,10 +44,15 @@ class Ctx:
     request: Request
     user: User
     path: str  # normalised path: /REST and /data/archive folded onto /data
-    params: MultiDict = field(default_factory=MultiDict)
+    params: MultiDict[str, str] = field(default_factory=MultiDict)
     session_id: str | None = None  # the session this request rides on (or just opened)
     new_session: str | None = None  # set by a handler that opens a session itself
     ended_session: bool = False  # set by a handler that logs the session out
+
+    @property
+    def backend(self) -> Backend:
+        """The app's backend: storage and access decisions."""
+        return self.app.backend
 
     @property
     def method(self) -> str:
@@ -71,7 +77,7 @@ class Ctx:
 
     def require_login(self) -> None:
         """403 for the anonymous guest: writes need a real account."""
-        if self.user.is_guest:
+        if not self.app.backend.access.signed_in(self.user):
             raise forbidden()
 
 

@@ -12,10 +12,9 @@ import json
 import mimetypes
 import posixpath
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.utils import send_file
@@ -49,9 +48,8 @@ def resource_files(ctx: Ctx, node: Node, relpath: str) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     if relpath:
         _clean(relpath)
-        if ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?", (node.row["pk"], relpath)) is None \
-                and ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND substr(path, 1, ?) = ?",
-                                      (node.row["pk"], len(relpath) + 1, relpath + "/")):
+        catalogue = ctx.backend.resources
+        if not catalogue.has_file(node.row["pk"], relpath) and catalogue.has_folder(node.row["pk"], relpath):
             return _listing_or_archive(ctx, [node], folder=relpath)  # a folder: its files
         return _download(ctx, node.row, relpath)
     return _listing_or_archive(ctx, [node])
@@ -67,13 +65,12 @@ def level_files(ctx: Ctx, nodes: list[Node], relpath: str) -> Response:
             res_nodes.append(node)
             continue
         kind, owner_id = resources.owner(node)
-        for row in ctx.app.store.all("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? ORDER BY pk",
-                                     (kind, owner_id)):
+        for row in ctx.backend.resources.of_owner(kind, owner_id):
             res_nodes.append(Node("resource", str(row["pk"]), row, node.project, node, row["io"]))
     if relpath:
         _clean(relpath)
         for res in res_nodes:
-            if ctx.app.store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?", (res.row["pk"], relpath)):
+            if ctx.backend.resources.has_file(res.row["pk"], relpath):
                 return _download(ctx, res.row, relpath)
         return _missing(ctx, relpath)
     return _listing_or_archive(ctx, res_nodes)
@@ -87,7 +84,7 @@ def _missing(ctx: Ctx, relpath: str) -> Response:
 
 
 def _download(ctx: Ctx, res: sqlite3.Row, relpath: str) -> Response:
-    row = ctx.app.store.one("SELECT * FROM files WHERE resource_pk=? AND path=?", (res["pk"], relpath))
+    row = ctx.backend.resources.file(res["pk"], relpath)
     if row is None:
         return _missing(ctx, relpath)
     try:
@@ -105,7 +102,7 @@ def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> list[dict[s
     out = []
     for res in res_nodes:
         base = res.uri()
-        for f in ctx.app.store.all("SELECT * FROM files WHERE resource_pk=? ORDER BY path", (res.row["pk"],)):
+        for f in ctx.backend.resources.files(res.row["pk"]):
             if folder and not f["path"].startswith(folder + "/"):
                 continue
             out.append({"Name": posixpath.basename(f["path"]), "Size": str(f["size"]),
@@ -164,13 +161,13 @@ def _uploads(ctx: Ctx, relpath: str) -> list[tuple[str, BinaryIO, int | None]]:
     """(relative path, stream, expected length) of every file the request carries."""
     request = ctx.request
     if request.mimetype == "multipart/form-data":
-        found = []
+        found: list[tuple[str, BinaryIO, int | None]] = []
         for storage in request.files.values():
             name = relpath if relpath and len(request.files) == 1 else \
                 posixpath.join(relpath, posixpath.basename(storage.filename or "")) if storage.filename else relpath
             if not name:
                 raise HTTPError(400, "A multipart file part needs a file name")
-            found.append((_clean(name), storage.stream, None))
+            found.append((_clean(name), cast(BinaryIO, storage.stream), None))
         if not found:
             raise HTTPError(400, "The request didn't provide any data. Try inbody=true or multipart/form-data")
         return found
@@ -179,7 +176,7 @@ def _uploads(ctx: Ctx, relpath: str) -> list[tuple[str, BinaryIO, int | None]]:
         raise HTTPError(400, "The request didn't provide any data. Try inbody=true or multipart/form-data")
     if not relpath:
         raise HTTPError(400, "Name the file in the URL: .../files/{name}")
-    return [(_clean(relpath), request.stream, length)]
+    return [(_clean(relpath), cast(BinaryIO, request.stream), length)]
 
 
 def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
@@ -189,7 +186,7 @@ def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
     overwrite, extract = ctx.flag("overwrite"), ctx.flag("extract")
     attrs = {k: ctx.param(k) or "" for k in ("format", "content", "tags")}
     folder = resources.folder_of(ctx, node.row)
-    store, files = ctx.app.store, ctx.app.files
+    catalogue, files = ctx.backend.resources, ctx.app.files
     stored: list[StoredFile] = []
     duplicates: list[str] = []
     for name, stream, length in _uploads(ctx, relpath):
@@ -197,8 +194,7 @@ def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
             if extract and name.lower().endswith(ARCHIVES):
                 stored += files.extract(folder, posixpath.dirname(name), stream, posixpath.basename(name), overwrite)
                 continue
-            if not overwrite and store.one("SELECT 1 FROM files WHERE resource_pk=? AND path=?",
-                                           (node.row["pk"], name)):
+            if not overwrite and catalogue.has_file(node.row["pk"], name):
                 duplicates.append(name)
                 _drain(stream)
                 continue
@@ -213,13 +209,7 @@ def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
             raise HTTPError(409, f"{name} clashes with an existing file or folder of that name") from None
         except ValueError as exc:  # not an archive, corrupt, conflicting member names
             raise HTTPError(400, f"Cannot extract {name}: {exc}") from None
-    now = time.time()
-    with store.transaction() as conn:
-        conn.executemany(
-            "INSERT OR REPLACE INTO files(resource_pk, path, size, md5, format, content, tags, modified)"
-            " VALUES(?,?,?,?,?,?,?,?)",
-            [(node.row["pk"], f.path, f.size, f.md5, attrs["format"], attrs["content"], attrs["tags"], now)
-             for f in stored])
+    catalogue.catalogue(node.row["pk"], stored, attrs)
     if duplicates:
         return Response(json.dumps({"duplicates": duplicates}), status=200, mimetype="text/html")
     return text("", 200)
@@ -236,9 +226,7 @@ def _delete(ctx: Ctx, node: Node, relpath: str) -> Response:
     if not relpath:
         raise HTTPError(400, "Name the file to delete: .../files/{name}")
     _clean(relpath)
-    with ctx.app.store.transaction() as conn:
-        gone = conn.execute("DELETE FROM files WHERE resource_pk=? AND path=?", (node.row["pk"], relpath)).rowcount
-    if not gone:
+    if not ctx.backend.resources.uncatalogue(node.row["pk"], relpath):
         raise HTTPError(404, f"Unable to find file {relpath}")
     try:
         ctx.app.files.delete(resources.folder_of(ctx, node.row), relpath)

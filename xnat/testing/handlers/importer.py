@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from werkzeug.wrappers import Response
 
@@ -44,12 +44,14 @@ def parse_dest(dest: str) -> dict[str, str]:
         path = path[5:]
     segs = [s for s in path.split("/") if s]
     if not segs or segs[0] not in ("archive", "prearchive"):
-        raise HTTPError(400, f"Invalid destination {dest!r}: use /archive/projects/{{P}}[...] or /prearchive/projects/{{P}}")
+        raise HTTPError(400, f"Invalid destination {dest!r}:"
+                             " use /archive/projects/{P}[...] or /prearchive/projects/{P}")
     found = {"kind": segs[0]}
     names = {"projects": "project", "subjects": "subject", "experiments": "session"}
     rest = segs[1:]
     if len(rest) % 2 or any(rest[i] not in names for i in range(0, len(rest), 2)):
-        raise HTTPError(400, f"Invalid destination {dest!r}: use /archive/projects/{{P}}/subjects/{{S}}/experiments/{{E}}")
+        raise HTTPError(400, f"Invalid destination {dest!r}:"
+                             " use /archive/projects/{P}/subjects/{S}/experiments/{E}")
     for i in range(0, len(rest), 2):
         found[names[rest[i]]] = rest[i + 1]
     if segs[0] == "prearchive" and ("subject" in found or "session" in found):
@@ -60,7 +62,7 @@ def parse_dest(dest: str) -> dict[str, str]:
 def _body(ctx: Ctx) -> tuple[BinaryIO, str | None]:
     """The uploaded archive, spooled (it has to be seekable for zip), and its file name."""
     request = ctx.request
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=ctx.app.data_dir)  # noqa: SIM115 -- closed by its owner
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=str(ctx.app.data_dir))  # noqa: SIM115 -- closed by its owner
     if request.mimetype == "multipart/form-data":
         parts = list(request.files.values())
         if len(parts) != 1:
@@ -75,7 +77,7 @@ def _body(ctx: Ctx) -> tuple[BinaryIO, str | None]:
     if not spool.tell():
         raise HTTPError(400, "The uploaded file is empty")
     spool.seek(0)
-    return spool, name
+    return cast(BinaryIO, spool), name
 
 
 def _labels(ctx: Ctx, dest: dict[str, str], study: Study, several: bool) -> tuple[str, str]:
@@ -103,7 +105,8 @@ def import_(ctx: Ctx) -> Response:
         raise HTTPError(400, f"Unsupported import handler {handler!r} (this server has {', '.join(HANDLERS)})")
     gradual = handler == "gradual-DICOM"
     # gradual-DICOM (file by file, as DICOM senders do) lands in the prearchive by default
-    dest = parse_dest(ctx.param("dest")) if ctx.param("dest") else {"kind": "prearchive" if gradual else "archive"}
+    raw_dest = ctx.param("dest")
+    dest = parse_dest(raw_dest) if raw_dest else {"kind": "prearchive" if gradual else "archive"}
     if ctx.flag("Direct-Archive"):
         dest["kind"] = "archive"
     project = ctx.param("project") or dest.get("project")

@@ -69,24 +69,21 @@ def _meta(row: Any) -> dict[str, object]:
 
 
 def _custom_fields(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode]:
-    rows = ctx.app.store.all("SELECT name, value FROM custom_fields WHERE kind=? AND obj_id=? ORDER BY name",
-                             (kind, obj_id))
+    rows = ctx.backend.archive.custom_fields(kind, obj_id)
     return [ItemNode(f"{base}_field", {"field": r["value"], "name": r["name"]}) for r in rows]
 
 
 def _shares(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode]:
-    rows = ctx.app.store.all("SELECT project, label FROM shares WHERE kind=? AND obj_id=? ORDER BY project",
-                             (kind, obj_id))
+    rows = ctx.backend.archive.shares(kind, obj_id)
     return [ItemNode(f"{base}_share", {"label": r["label"], "project": r["project"]}) for r in rows]
 
 
 def resource_node(ctx: Ctx, row: Any) -> ItemNode:
     """A resource catalog item (the ``file`` / ``resources/resource`` children)."""
-    stats = ctx.app.store.one("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS s FROM files WHERE resource_pk=?",
-                              (row["pk"],))
+    count, size = ctx.backend.resources.stats(row["pk"])
     fields: dict[str, object] = {"xnat_abstractresource_id": row["pk"], "label": row["label"],
                                  "URI": str(ctx.app.files.root / row["folder"] / f"{row['label']}_catalog.xml"),
-                                 "file_count": stats["n"], "file_size": stats["s"]}
+                                 "file_count": count, "file_size": size}
     for key in ("format", "content", "description"):
         if row[key]:
             fields[key] = row[key]
@@ -99,8 +96,7 @@ def resource_node(ctx: Ctx, row: Any) -> ItemNode:
 
 
 def _resources(ctx: Ctx, owner_kind: str, owner_id: str, io: str = "") -> list[ItemNode]:
-    rows = ctx.app.store.all("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? ORDER BY pk",
-                             (owner_kind, owner_id, io))
+    rows = ctx.backend.resources.of_owner(owner_kind, owner_id, io)
     return [resource_node(ctx, r) for r in rows]
 
 
@@ -136,10 +132,9 @@ def _experiment(ctx: Ctx, row: Any, project: str, deep: bool = True) -> ItemNode
               **loads(row["fields"])}
     children: list[tuple[str, list[ItemNode]]] = []
     if deep:
-        store = ctx.app.store
-        scans = store.all("SELECT * FROM scans WHERE experiment_id=? ORDER BY pk", (row["id"],))
-        recons = store.all("SELECT * FROM reconstructions WHERE experiment_id=? ORDER BY pk", (row["id"],))
-        assessors = store.all("SELECT * FROM experiments WHERE session_id=? ORDER BY id", (row["id"],))
+        archive = ctx.backend.archive
+        scans, recons, assessors = (archive.scans(row["id"]), archive.reconstructions(row["id"]),
+                                    archive.assessors(row["id"]))
         groups = [("scans/scan", [_scan(ctx, s, row) for s in scans]),
                   ("reconstructions/reconstructedImage", [_reconstruction(ctx, r, row) for r in recons]),
                   ("assessors/assessor", [_experiment(ctx, a, project) for a in assessors]),
@@ -157,8 +152,7 @@ def _subject(ctx: Ctx, row: Any, project: str) -> ItemNode:
     demographics = {k.split("/", 1)[1]: v for k, v in raw.items() if k.startswith("demographics/")}
     fields = {"ID": row["id"], "project": row["project"], "label": row["label"],
               **{k: v for k, v in raw.items() if not k.startswith("demographics/")}}
-    experiments = ctx.app.store.all("SELECT * FROM experiments WHERE subject_id=? AND session_id IS NULL "
-                                    "ORDER BY id", (row["id"],))
+    experiments = ctx.backend.archive.subject_experiments(row["id"])
     groups = [("demographics", [ItemNode("xnat:demographicData",
                                          typed(ctx, "xnat:demographicData", demographics))] if demographics else []),
               ("experiments/experiment", [_experiment(ctx, e, project, deep=False) for e in experiments]),
@@ -176,14 +170,12 @@ def _project(ctx: Ctx, row: Any) -> ItemNode:
     if row["pi_firstname"] or row["pi_lastname"]:
         children.append(("PI", [ItemNode("xnat:investigatorData", {"firstname": row["pi_firstname"],
                                                                     "lastname": row["pi_lastname"]})]))
-    aliases = ctx.app.store.all("SELECT alias FROM project_aliases WHERE project=? ORDER BY alias", (row["id"],))
+    aliases = ctx.backend.projects.aliases(row["id"])
     if aliases:
-        children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a["alias"]})
-                                           for a in aliases]))
-    protocols = ctx.app.store.one("SELECT value FROM project_settings WHERE project=? AND name='studyProtocol'",
-                                  (row["id"],))
+        children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a}) for a in aliases]))
+    protocols = ctx.backend.projects.setting(row["id"], "studyProtocol")
     if protocols is not None:  # custom variable definitions, as the project document gave them
-        children.append(("studyProtocol", [node_from_data(d) for d in json.loads(protocols["value"])]))
+        children.append(("studyProtocol", [node_from_data(d) for d in json.loads(protocols)]))
     res = _resources(ctx, "project", row["id"])
     if res:
         children.append(("resources/resource", res))

@@ -107,7 +107,7 @@ def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
 
 
 def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None = "",
-          always: Sequence[str] = ("URI",), columns_meta: list[dict] | None = None,
+          always: Sequence[str] = ("URI",), columns_meta: list[dict[str, str]] | None = None,
           total: bool = True, xpath_aliases: dict[str, str] | None = None) -> Response:
     """Filter, project, sort, page and render a listing per the request's parameters.
 

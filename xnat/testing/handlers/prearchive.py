@@ -19,9 +19,9 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from ..prearchive_store import IN_PROGRESS, STATUSES, PrearchiveSession, prearchive_of
-from .base import Ctx, HTTPError, forbidden, not_found, text
+from .base import Ctx, HTTPError, not_found, text
 from .listing import table
-from .lookup import project_row
+from .lookup import project_row, refuse
 
 PREARCHIVE_DEFAULTS = ["project", "timestamp", "lastmod", "uploaded", "scan_date", "scan_time", "subject",
                        "folderName", "name", "tag", "status", "url", "autoarchive", "prevent_anon",
@@ -33,12 +33,8 @@ FILE_DEFAULTS = ["Name", "Size", "URI", "digest"]
 
 def _editable(ctx: Ctx) -> set[str] | None:
     """Projects whose prearchive the user may see and act on; None: all (admin)."""
-    if ctx.user.admin:
-        return None
     ctx.require_login()
-    rows = ctx.app.store.all("SELECT project FROM project_users WHERE login=? AND role IN ('owner','member')",
-                             (ctx.user.login,))
-    return {r["project"] for r in rows}
+    return ctx.backend.access.prearchive_projects(ctx.user)
 
 
 def check_project(ctx: Ctx, project: str) -> str:
@@ -46,11 +42,9 @@ def check_project(ctx: Ctx, project: str) -> str:
     row = project_row(ctx, project)
     if row is None:
         raise not_found("project")
-    allowed = _editable(ctx)
-    if allowed is not None and row["id"] not in allowed:
-        if not ctx.app.auth.can_see(ctx.user, row["id"], row["accessibility"]):
-            raise not_found("project")  # a private project stays invisible
-        raise forbidden()
+    ctx.require_login()
+    # a private project the user cannot read stays invisible (404)
+    refuse(ctx.backend.access.use_prearchive(ctx.user, row["id"], row["accessibility"]), "project")
     return str(row["id"])
 
 
@@ -70,7 +64,8 @@ def parse_src(ctx: Ctx, src: str) -> PrearchiveSession:
         path = path[5:]
     segs = [s for s in path.split("/") if s]
     if len(segs) != 5 or segs[:2] != ["prearchive", "projects"]:
-        raise HTTPError(400, f"Invalid prearchive session {src!r}: use /prearchive/projects/{{P}}/{{timestamp}}/{{session}}")
+        raise HTTPError(400, f"Invalid prearchive session {src!r}:"
+                             " use /prearchive/projects/{P}/{timestamp}/{session}")
     return find_session(ctx, segs[2], segs[3], segs[4])
 
 
@@ -166,7 +161,8 @@ def session_below(ctx: Ctx, project: str, timestamp: str, folder: str, rest: str
         raise HTTPError(404, f"Unknown URL segment: {segs[0]}")
     base = f"/data{session.url}/scans"
     if len(segs) == 1:
-        rows = [{"ID": s["id"], "xsiType": s["xsi_type"], "series_description": s["fields"].get("series_description", ""),
+        rows = [{"ID": s["id"], "xsiType": s["xsi_type"],
+                 "series_description": s["fields"].get("series_description", ""),
                  "type": s["fields"].get("type", ""), "UID": s["fields"].get("UID", ""),
                  "frames": s["fields"].get("frames", ""), "URI": f"{base}/{s['id']}"} for s in session.scans]
         return table(ctx, rows, SCAN_DEFAULTS, "")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 
 from ..auth import ACCESSIBILITY, ROLES
-from ..store import dumps, loads, now_string
+from ..store import loads
 from . import items, resources
 from .base import Ctx, HTTPError, forbidden, not_found, text
 from .listing import table
@@ -49,15 +49,12 @@ def collection(ctx: Ctx) -> Response:
 
 def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
     """Every project the user can see, as listing rows."""
-    auth, user = ctx.app.auth, ctx.user
+    access, user = ctx.backend.access, ctx.user
     rows = []
-    roles = {r["project"]: r["role"] for r in ctx.app.store.all(
-        "SELECT project, role FROM project_users WHERE login=?", (user.login,))}
-    aliases: dict[str, str] = {}
-    for a in ctx.app.store.all("SELECT alias, project FROM project_aliases ORDER BY alias"):
-        aliases.setdefault(a["project"], a["alias"])  # the first alias (XNAT joins one row per alias)
-    for row in ctx.app.store.all("SELECT * FROM projects ORDER BY id"):
-        if not auth.can_see(user, row["id"], row["accessibility"]):
+    roles = access.roles(user)
+    aliases = ctx.backend.projects.first_aliases()
+    for row in ctx.backend.projects.all():
+        if not access.can_see(user, row["id"], row["accessibility"]):
             continue
         role = roles.get(row["id"])
         if ctx.param("owner") == "true" and role != "owner":
@@ -66,7 +63,7 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
             continue
         if ctx.param("collaborator") == "true" and role != "collaborator":
             continue
-        if ctx.param("accessible") == "true" and not auth.can_read(user, row["id"], row["accessibility"]):
+        if ctx.param("accessible") == "true" and not access.can_read(user, row["id"], row["accessibility"]):
             continue
         out = {"ID": row["id"], **{k: row[v] for k, v in COLUMNS.items()},
                "URI": f"/data/projects/{row['id']}", "_type": row["xsi_type"], "_fields": loads(row["fields"])}
@@ -83,19 +80,14 @@ def item(ctx: Ctx, project: str) -> Response:
         return _put(ctx, project)
     if ctx.method == "GET":  # a protected project shows its description, not its data
         row = project_row(ctx, project)
-        if row is not None and ctx.app.auth.can_see(ctx.user, row["id"], row["accessibility"]):
+        if row is not None and ctx.backend.access.can_see(ctx.user, row["id"], row["accessibility"]):
             return items.respond(ctx, Node("project", row["id"], row, row["id"]))
     node = project_node(ctx, project)
     if ctx.method == "DELETE":
-        if not ctx.app.auth.is_owner(ctx.user, node.key):
+        if not ctx.backend.access.is_owner(ctx.user, node.key):
             raise forbidden()
         resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
-        with ctx.app.store.transaction() as conn:
-            for table_name in ("projects", "project_aliases", "project_users", "project_settings"):
-                column = "id" if table_name == "projects" else "project"
-                conn.execute(f"DELETE FROM {table_name} WHERE {column}=?", (node.key,))
-            conn.execute("DELETE FROM shares WHERE project=?", (node.key,))
-            conn.execute("INSERT OR IGNORE INTO deleted_projects(id) VALUES(?)", (node.key,))
+        ctx.backend.projects.forget(node.key)
         return text("")
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
@@ -116,12 +108,12 @@ def _put(ctx: Ctx, project: str) -> Response:
         raise HTTPError(400, f"Invalid accessibility: {accessibility}")
     if row is None:
         check_label(project, "project ID")
-        if ctx.app.store.one("SELECT 1 FROM deleted_projects WHERE id=?", (project,)):
+        if ctx.backend.projects.was_deleted(project):
             raise HTTPError(403, "A project with this ID was deleted; its ID cannot be reused")
         _create(ctx, project, {k: v for k, v in write.fields.items() if v != "NULL"}, accessibility)
         _save_protocols(ctx, project, protocols)
         return text(project, 201)
-    if not ctx.app.auth.is_owner(ctx.user, row["id"]):
+    if not ctx.backend.access.is_owner(ctx.user, row["id"]):
         raise forbidden()
     cleared = {k for k, v in write.fields.items() if v == "NULL"}  # XNAT clears a field given NULL
     if "name" in cleared or "secondary_ID" in cleared:
@@ -137,17 +129,15 @@ def _protocols(body: Any, fields: dict[str, str]) -> list[Any] | None:
         return None
     for key in [k for k in fields if k.startswith("studyProtocol/")]:  # a lone one was flattened
         del fields[key]
-    return body.child_items("studyProtocol")
+    protocols: list[Any] = body.child_items("studyProtocol")
+    return protocols
 
 
 def _save_protocols(ctx: Ctx, project: str, protocols: list[Any] | None) -> None:
     """Keep the document's studyProtocol items whole; a document without them keeps the old ones."""
     if protocols is None:
         return
-    value = json.dumps([items.node_to_data(p) for p in protocols])
-    with ctx.app.store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO project_settings(project, name, value) VALUES(?, 'studyProtocol', ?)",
-                     (project, value))
+    ctx.backend.projects.set_setting(project, "studyProtocol", json.dumps([items.node_to_data(p) for p in protocols]))
 
 
 def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -160,14 +150,14 @@ def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: list[str]) -> None:
-    store = ctx.app.store
+    projects = ctx.backend.projects
     for column in ("secondary_id", "name"):
         value = own.get(column)
-        if value and store.one(f"SELECT 1 FROM projects WHERE {column}=? AND id<>?", (value, project)):
+        if value and projects.column_taken(column, value, project):
             raise HTTPError(409, f"Another project already uses this {column}: {value}")
     for alias in aliases:
-        other = store.one("SELECT project FROM project_aliases WHERE alias=?", (alias,))
-        if (other and other["project"] != project) or (alias != project and project_row(ctx, alias)):
+        other = projects.alias_owner(alias)
+        if (other and other != project) or (alias != project and project_row(ctx, alias)):
             raise HTTPError(409, f"Another project already uses the alias {alias}")
 
 
@@ -182,20 +172,9 @@ def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
     own.setdefault("name", project)
     aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
-    store = ctx.app.store
-    with store.transaction() as conn:
-        event = store.next_value(conn, "event")
-        conn.execute(
-            "INSERT INTO projects(id, secondary_id, name, description, pi_firstname, pi_lastname,"
-            " accessibility, fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-            (project, own["secondary_id"], own["name"], own.get("description", ""),
-             own.get("pi_firstname", ""), own.get("pi_lastname", ""), accessibility or "private",
-             dumps(rest), now_string(), ctx.user.login, event))
-        conn.executemany("INSERT INTO project_aliases(alias, project) VALUES(?,?)",
-                         [(a, project) for a in aliases])
-        if not ctx.user.admin:
-            conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,'owner')",
-                         (project, ctx.user.login))
+    # the creator owns the project (an admin owns everything already and gets no role)
+    ctx.backend.projects.create(project, own, rest, accessibility or "private", ctx.user.login, aliases,
+                                owner=None if ctx.user.admin else ctx.user.login)
 
 
 def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None,
@@ -204,20 +183,7 @@ def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
     own, rest = _split({k: ("" if k in cleared else v) for k, v in fields.items()})
     aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
-    store = ctx.app.store
-    with store.transaction() as conn:
-        for column, value in own.items():
-            conn.execute(f"UPDATE projects SET {column}=? WHERE id=?", (value, project))
-        if rest:
-            current = loads(conn.execute("SELECT fields FROM projects WHERE id=?", (project,)).fetchone()[0])
-            current.update(rest)
-            for key in cleared:
-                current.pop(key, None)
-            conn.execute("UPDATE projects SET fields=? WHERE id=?", (dumps(current), project))
-        if accessibility:
-            conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (accessibility, project))
-        conn.executemany("INSERT OR IGNORE INTO project_aliases(alias, project) VALUES(?,?)",
-                         [(a, project) for a in aliases])
+    ctx.backend.projects.update(project, own, rest, cleared, accessibility, aliases)
 
 
 def accessibility(ctx: Ctx, project: str, value: str | None = None) -> Response:
@@ -231,10 +197,9 @@ def accessibility(ctx: Ctx, project: str, value: str | None = None) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     if value not in ACCESSIBILITY:
         raise HTTPError(400, f"Invalid accessibility: {value}")
-    if not ctx.app.auth.is_owner(ctx.user, node.key):
+    if not ctx.backend.access.is_owner(ctx.user, node.key):
         raise forbidden()
-    with ctx.app.store.transaction() as conn:
-        conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (value, node.key))
+    ctx.backend.projects.set_accessibility(node.key, value)
     return text(value)
 
 
@@ -247,17 +212,15 @@ def setting(ctx: Ctx, project: str, name: str, value: str | None = None) -> Resp
     if value is None:
         if ctx.method != "GET":
             raise HTTPError(405, "Method Not Allowed")
-        row = ctx.app.store.one("SELECT value FROM project_settings WHERE project=? AND name=?", (node.key, name))
-        return text(row["value"] if row else default)
+        stored = ctx.backend.projects.setting(node.key, name)
+        return text(stored if stored is not None else default)
     if ctx.method not in ("PUT", "POST"):
         raise HTTPError(405, "Method Not Allowed")
     if allowed is not None and value not in allowed:
         raise HTTPError(400, f"Invalid {name}: {value}")
-    if not ctx.app.auth.is_owner(ctx.user, node.key):
+    if not ctx.backend.access.is_owner(ctx.user, node.key):
         raise forbidden()
-    with ctx.app.store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO project_settings(project, name, value) VALUES(?,?,?)",
-                     (node.key, name, value))
+    ctx.backend.projects.set_setting(node.key, name, value)
     return text(value)
 
 
@@ -265,9 +228,7 @@ def user_roles(ctx: Ctx, project: str) -> Response:
     """``GET /data/projects/P/users``: the project's users and their groups."""
     node = project_node(ctx, project)
     rows = []
-    for r in ctx.app.store.all(
-            "SELECT u.login, u.firstname, u.lastname, u.email, u.xdat_user_id, pu.role FROM project_users pu"
-            " JOIN users u ON u.login = pu.login WHERE pu.project=? ORDER BY u.login", (node.key,)):
+    for r in ctx.backend.projects.members(node.key):
         rows.append({"login": r["login"], "firstname": r["firstname"], "lastname": r["lastname"],
                      "email": r["email"], "ID": str(r["xdat_user_id"]),
                      "displayname": r["role"].capitalize() + "s", "role": r["role"],
@@ -279,7 +240,7 @@ def user_roles(ctx: Ctx, project: str) -> Response:
 def user_role(ctx: Ctx, project: str, group: str, login: str) -> Response:
     """``PUT|DELETE /data/projects/P/users/{Owners|Members|Collaborators}/{login}``."""
     node = project_node(ctx, project)
-    if not ctx.app.auth.is_owner(ctx.user, node.key):
+    if not ctx.backend.access.is_owner(ctx.user, node.key):
         raise forbidden()
     role = GROUPS.get(group.lower()) or (group.lower() if group.lower() in ROLES else None)
     if role is None:
@@ -299,9 +260,6 @@ def set_role(app: XNATApp, project: str, login: str, role: str | None) -> None:
         raise ValueError(f"invalid role {role!r}; expected one of {ROLES}")
     if app.auth.user(login) is None:
         raise HTTPError(404, f"Unable to find user {login}")
-    if app.store.one("SELECT 1 FROM projects WHERE id=?", (project,)) is None:
+    if not app.backend.projects.exists(project):
         raise not_found("project")
-    with app.store.transaction() as conn:
-        conn.execute("DELETE FROM project_users WHERE project=? AND login=?", (project, login))
-        if role is not None:
-            conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,?)", (project, login, role))
+    app.backend.projects.set_role(project, login, role)

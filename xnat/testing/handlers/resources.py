@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -31,13 +30,7 @@ def owner(node: Node) -> tuple[str, str]:
 def find(ctx: Ctx, node: Node, key: str, io: str) -> sqlite3.Row | None:
     """A resource of ``node`` by label or by its numeric ``xnat_abstractresource_id``."""
     kind, owner_id = owner(node)
-    store = ctx.app.store
-    row = store.one("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? AND label=?",
-                    (kind, owner_id, io, key))
-    if row is None and key.isdigit():
-        row = store.one("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? AND pk=?",
-                        (kind, owner_id, io, int(key)))
-    return row
+    return ctx.backend.resources.find(kind, owner_id, io, key)
 
 
 def folder_of(ctx: Ctx, row: sqlite3.Row) -> Path:
@@ -67,10 +60,7 @@ def listing(ctx: Ctx, node: Node, io: str) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     kind, owner_id = owner(node)
     rows = []
-    for r in ctx.app.store.all(
-            "SELECT r.*, COUNT(f.path) AS n, COALESCE(SUM(f.size), 0) AS s FROM resources r LEFT JOIN files f"
-            " ON f.resource_pk = r.pk WHERE r.owner_kind=? AND r.owner_id=? AND r.io=? GROUP BY r.pk ORDER BY r.pk",
-            (kind, owner_id, io)):
+    for r in ctx.backend.resources.with_stats(kind, owner_id, io):
         rows.append({"xnat_abstractresource_id": str(r["pk"]), "label": r["label"], "element_name": r["xsi_type"],
                      "category": _category(node), "cat_id": str(node.row["id"]) if node.kind != "project" else "",
                      "cat_desc": r["description"], "file_count": str(r["n"]), "file_size": str(r["s"]),
@@ -118,21 +108,10 @@ def insert(ctx: Ctx, node: Node, label: str, io: str, attributes: dict[str, str]
         raise HTTPError(400, f"{xsi_type} is not a resource type")
     attrs = _attributes(ctx) if attributes is None else dict.fromkeys(("format", "content", "description", "tags"), "")
     kind, owner_id = owner(node)
-    store = ctx.app.store
-    with store.transaction() as conn:
-        existing = conn.execute("SELECT * FROM resources WHERE owner_kind=? AND owner_id=? AND io=? AND label=?",
-                                (kind, owner_id, io, label)).fetchone()
-        if existing is not None:
-            if exist_ok:
-                return existing
-            raise HTTPError(409, "Specified resource already exists")
-        event = store.next_value(conn, "event")
-        cur = conn.execute(
-            "INSERT INTO resources(owner_kind, owner_id, io, label, xsi_type, format, content, description, tags,"
-            " folder, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-            (kind, owner_id, io, label, ctx.app.canonical_type(xsi_type), attrs["format"], attrs["content"],
-             attrs["description"], attrs["tags"], _folder(node, label, io), event))
-        row = conn.execute("SELECT * FROM resources WHERE pk=?", (cur.lastrowid,)).fetchone()
+    row, created = ctx.backend.resources.insert(kind, owner_id, io, label, ctx.app.canonical_type(xsi_type), attrs,
+                                                _folder(node, label, io))
+    if not created and not exist_ok:
+        raise HTTPError(409, "Specified resource already exists")
     return row
 
 
@@ -145,52 +124,10 @@ def update(ctx: Ctx, node: Node) -> Response:
 # -- recursive delete ------------------------------------------------------------------
 def delete_tree(ctx: Ctx, node: Node, remove_files: bool) -> None:
     """Delete ``node``, everything below it and their catalogues; files on disk only with ``remove_files``."""
-    folders: list[str] = []
-    with ctx.app.store.transaction() as conn:
-        _delete(conn, node.kind, node.key, folders)
+    folders = ctx.backend.archive.delete_tree(node.kind, node.key)
     if remove_files:
         for folder in folders:
             try:
                 ctx.app.files.delete(ctx.app.files.resource_dir(*folder.split("/")))
             except OSError:
                 logger.warning("could not remove %s", folder, exc_info=True)
-
-
-def _delete(conn: Any, kind: str, key: str, folders: list[str]) -> None:
-    owner_kind = _OWNER_KIND.get(kind)
-    if kind == "resource":
-        row = conn.execute("SELECT folder FROM resources WHERE pk=?", (int(key),)).fetchone()
-        if row:
-            folders.append(row["folder"])
-        conn.execute("DELETE FROM files WHERE resource_pk=?", (int(key),))
-        conn.execute("DELETE FROM resources WHERE pk=?", (int(key),))
-        return
-    for r in conn.execute("SELECT pk FROM resources WHERE owner_kind=? AND owner_id=?", (owner_kind, key)).fetchall():
-        _delete(conn, "resource", str(r["pk"]), folders)
-    if kind == "project":
-        for r in conn.execute("SELECT id FROM subjects WHERE project=?", (key,)).fetchall():
-            _delete(conn, "subject", r["id"], folders)
-        for r in conn.execute("SELECT id FROM experiments WHERE project=? AND session_id IS NULL", (key,)).fetchall():
-            _delete(conn, "experiment", r["id"], folders)
-    elif kind == "subject":
-        for r in conn.execute("SELECT id FROM experiments WHERE subject_id=? AND session_id IS NULL",
-                              (key,)).fetchall():
-            _delete(conn, "experiment", r["id"], folders)
-        _drop(conn, "subjects", "subject", key)
-    elif kind in ("experiment", "assessor"):
-        for r in conn.execute("SELECT id FROM experiments WHERE session_id=?", (key,)).fetchall():
-            _delete(conn, "assessor", r["id"], folders)
-        for table_name, child in (("scans", "scan"), ("reconstructions", "reconstruction")):
-            for r in conn.execute(f"SELECT pk FROM {table_name} WHERE experiment_id=?", (key,)).fetchall():
-                _delete(conn, child, str(r["pk"]), folders)
-        _drop(conn, "experiments", "experiment", key)
-    elif kind in ("scan", "reconstruction"):
-        table_name = "scans" if kind == "scan" else "reconstructions"
-        conn.execute(f"DELETE FROM {table_name} WHERE pk=?", (int(key),))
-        conn.execute("DELETE FROM custom_fields WHERE kind=? AND obj_id=?", (kind, key))
-
-
-def _drop(conn: Any, table_name: str, kind: str, key: str) -> None:
-    conn.execute(f"DELETE FROM {table_name} WHERE id=?", (key,))
-    conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=?", (kind, key))
-    conn.execute("DELETE FROM custom_fields WHERE kind=? AND obj_id=?", (kind, key))

@@ -22,19 +22,11 @@ def _searchable(ctx: Ctx) -> list[str]:
     return [t for t in datatypes.datatypes() if any(datatypes.is_a(t, base) for base in BASES)]
 
 
-def _counts(ctx: Ctx) -> dict[str, int]:
-    store, counts = ctx.app.store, {}
-    for table_name in ("projects", "subjects", "experiments", "scans"):
-        for row in store.all(f"SELECT xsi_type, COUNT(*) AS n FROM {table_name} GROUP BY xsi_type"):
-            counts[row["xsi_type"]] = row["n"]
-    return counts
-
-
 def elements(ctx: Ctx) -> Response:
     """``GET /data/search/elements``: searchable data types with their row counts."""
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    counts = _counts(ctx)
+    counts = ctx.backend.search.counts_by_type()
     rows = []
     for name in _searchable(ctx):
         short = name.split(":", 1)[1]
@@ -51,7 +43,7 @@ def element_fields(ctx: Ctx, element: str) -> Response:
     name = datatypes.canonical(element)
     if name is None:
         raise HTTPError(404, f"Unknown data type: {element}")
-    rows = _display_fields(ctx, name)  # issue 8: the display fields searches use (PROJECT, INSERT_DATE...)
+    rows = _display_fields(ctx, name)  # the display fields searches use (PROJECT, INSERT_DATE...) come first
     for found in datatypes.fields_of(name):
         if found.name.upper() in {r["FIELD_ID"] for r in rows}:
             continue
@@ -63,7 +55,8 @@ def element_fields(ctx: Ctx, element: str) -> Response:
     return table(ctx, rows, FIELD_DEFAULTS, "", always=())
 
 
-# issue 8: XNAT's own display fields, which are not schema fields (REST-NOTES §10)
+# XNAT's own display fields, which are not schema fields (REST-NOTES §10): a search names them as
+# columns and criteria, so the element's field list offers them as XNAT does
 _DISPLAY = {"xnat:projectData": ("ID", "NAME", "INSERT_DATE", "INSERT_USER"),
             "xnat:subjectData": ("SUBJECTID", "SUBJECT_LABEL", "PROJECT", "PROJECTS", "INSERT_DATE", "INSERT_USER"),
             "xnat:imageSessionData": ("SESSION_ID",),
@@ -72,7 +65,7 @@ _DISPLAY = {"xnat:projectData": ("ID", "NAME", "INSERT_DATE", "INSERT_USER"),
 
 
 def _display_fields(ctx: Ctx, name: str) -> list[dict[str, str]]:
-    datatypes, rows = ctx.app.datatypes, []
+    datatypes, rows = ctx.app.datatypes, list[dict[str, str]]()
     for base, fields in _DISPLAY.items():
         if not datatypes.is_a(name, base):
             continue

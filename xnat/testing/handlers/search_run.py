@@ -75,16 +75,9 @@ def _level(ctx: Ctx, xsi_type: str) -> str:
 
 
 def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
-    store, datatypes = ctx.app.store, ctx.app.datatypes
+    datatypes = ctx.app.datatypes
     readable = readable_projects(ctx)
-    if table_name == "scans":
-        rows = store.all("SELECT s.*, e.project AS project FROM scans s JOIN experiments e ON e.id = s.experiment_id"
-                         " ORDER BY s.pk")
-    elif table_name == "experiments":
-        rows = store.all("SELECT e.*, s.label AS subject_label FROM experiments e LEFT JOIN subjects s"
-                         " ON s.id = e.subject_id ORDER BY e.id")
-    else:
-        rows = store.all(f"SELECT * FROM {table_name} ORDER BY id")
+    rows = ctx.backend.search.rows(table_name)
     out = []
     for row in rows:
         project = row["id"] if table_name == "projects" else row["project"]
@@ -92,7 +85,7 @@ def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
             continue
         if not datatypes.is_a(row["xsi_type"], root):
             continue
-        record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
+        record: Record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
         if table_name == "scans":
             record["image_session_id"] = record["id_session"] = row["experiment_id"]
         elif table_name == "subjects":  # the subject display fields SUBJECT_ID / SUBJECT_LABEL
@@ -112,9 +105,9 @@ def _lookup(record: Record, path: str) -> str | None:
         return str(record[key])
     fields = record["_fields"]
     if key in fields:
-        return fields[key]
-    flat = key.replace("_", "/")
-    return fields.get(flat)
+        return str(fields[key])
+    found = fields.get(key.replace("_", "/"))
+    return None if found is None else str(found)
 
 
 class _Resolver:
@@ -127,8 +120,8 @@ class _Resolver:
 
     def _related_record(self, kind: str, key: str) -> Record | None:
         if (kind, key) not in self._related:
-            row = self.ctx.app.store.one(f"SELECT * FROM {kind} WHERE id=?", (key,))
-            record = None
+            row = self.ctx.backend.search.row(kind, key)
+            record: Record | None = None
             if row is not None:
                 record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
                 record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
@@ -209,8 +202,8 @@ def _holds(value: str, op: str, operand: str) -> bool:
         return operand == "" and op == "="
     left, right = _ordered(value, operand)
     try:
-        return {"=": left == right, "!=": left != right, "<>": left != right, "<": left < right,
-                ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+        return bool({"=": left == right, "!=": left != right, "<>": left != right, "<": left < right,
+                     ">": left > right, "<=": left <= right, ">=": left >= right}[op])
     except TypeError:
         return False
 

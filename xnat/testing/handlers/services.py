@@ -12,9 +12,7 @@ what the archive holds; ``/xapi/plugins`` the (absent) plugins.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,8 @@ def archive_one(ctx: Ctx, session: PrearchiveSession) -> str:
         reason = f": {session.error}" if session.error else ""
         raise HTTPError(403, f"Session /data{session.url} is {session.status}, not READY{reason};"
                              " rebuild it or delete it")
-    dest = parse_dest(ctx.param("dest")) if ctx.param("dest") else {}
+    raw_dest = ctx.param("dest")
+    dest = parse_dest(raw_dest) if raw_dest else {}
     if dest.get("kind") == "prearchive":
         raise HTTPError(400, "The archive destination must be /archive/projects/...")
     target = target_for(ctx, session, dest)
@@ -146,10 +145,7 @@ def rebuild_one(ctx: Ctx, session: PrearchiveSession) -> None:
     except (ValueError, OSError) as error:
         pre.set_status(session, "ERROR", f"rebuild failed: {error}")
         return
-    with ctx.app.store.transaction() as conn:
-        conn.execute("UPDATE prearchive SET scans=?, status='READY', error='' WHERE project=? AND timestamp=?"
-                     " AND folder_name=?", (json.dumps(scans), *session.key))
-    session.scans, session.status, session.error = scans, "READY", ""
+    pre.mark_rebuilt(session, scans)
 
 
 def rebuild(ctx: Ctx) -> Response:
@@ -175,13 +171,7 @@ def _archive_dicom(ctx: Ctx, segs: list[str]) -> Path:
     readable = readable_projects(ctx)
     if readable is not None and row["project"] not in readable:
         raise forbidden()
-    sql = ("SELECT r.folder, f.path FROM scans s JOIN resources r ON r.owner_kind='scan' AND r.owner_id=CAST(s.pk AS TEXT)"
-           " JOIN files f ON f.resource_pk=r.pk WHERE s.experiment_id=? AND (r.label='DICOM' OR r.format='DICOM')")
-    params: list[Any] = [row["id"]]
-    if "scans" in names:
-        sql += " AND s.id=?"
-        params.append(names["scans"])
-    hit = ctx.app.store.one(sql + " ORDER BY s.pk, f.path LIMIT 1", params)
+    hit = ctx.backend.resources.first_dicom(row["id"], names.get("scans"))
     if hit is None:
         raise HTTPError(404, "No DICOM files found for " + "/".join(segs))
     return ctx.app.files.path_of(ctx.app.files.resource_dir(*hit["folder"].split("/")), hit["path"])
@@ -237,7 +227,7 @@ def _resource_rows(ctx: Ctx, uri: str) -> list[Any]:
         raise HTTPError(400, f"Invalid resource {uri!r}: use /archive/projects/{{P}}[/subjects/{{S}}[/experiments/{{E}}"
                              "[/scans/{N}]]][/resources/{R}]")
     project = project_node(ctx, names["projects"], write=True)
-    store = ctx.app.store
+    archive = ctx.backend.archive
     owner: tuple[str, str] = ("project", project.key)
     if "subjects" in names:
         subject = find_subject(ctx, names["subjects"], project.key)
@@ -251,20 +241,16 @@ def _resource_rows(ctx: Ctx, uri: str) -> list[Any]:
         require_edit(ctx, Node("experiment", experiment["id"], experiment, project.key))
         owner = ("experiment", experiment["id"])
         if "scans" in names:
-            scan = store.one("SELECT pk FROM scans WHERE experiment_id=? AND id=?", (experiment["id"], names["scans"]))
+            scan = archive.child("scan", experiment["id"], names["scans"])
             if scan is None:
                 raise HTTPError(404, f"Unable to find scan {names['scans']}")
             owner = ("scan", str(scan["pk"]))
     owners = [owner]
     if owner[0] == "experiment" and "scans" not in names and "resources" not in names:  # a session: all its scans too
-        owners += [("scan", str(r["pk"])) for r in store.all("SELECT pk FROM scans WHERE experiment_id=?", (owner[1],))]
+        owners += [("scan", str(r["pk"])) for r in archive.scans(owner[1])]
     rows = []
     for kind, key in owners:
-        sql, params = "SELECT * FROM resources WHERE owner_kind=? AND owner_id=?", [kind, key]
-        if "resources" in names:
-            sql += " AND label=?"
-            params.append(names["resources"])
-        rows += store.all(sql, params)
+        rows += ctx.backend.resources.of_owner(kind, key, label=names.get("resources"))
     if "resources" in names and not rows:
         raise HTTPError(404, f"Unable to find resource {names['resources']}")
     return rows
@@ -277,7 +263,8 @@ def _options(ctx: Ctx) -> set[str]:
             chosen.add(name)
     unknown = chosen - set(REFRESH_OPTIONS)
     if unknown:
-        raise HTTPError(400, f"Unknown refresh option(s) {', '.join(sorted(unknown))}: use {', '.join(REFRESH_OPTIONS)}")
+        raise HTTPError(400, f"Unknown refresh option(s) {', '.join(sorted(unknown))}:"
+                             f" use {', '.join(REFRESH_OPTIONS)}")
     return chosen
 
 
@@ -289,33 +276,14 @@ def refresh_catalog(ctx: Ctx) -> Response:
         raise HTTPError(400, "resource is required")
     options = _options(ctx)
     resources = [row for uri in uris for row in _resource_rows(ctx, uri)]
-    files = ctx.app.files
-    now = time.time()
-    with ctx.app.store.transaction() as conn:
-        for res in resources:
-            folder = files.resource_dir(*res["folder"].split("/"))
-            on_disk = set(files.list_files(folder))
-            catalogued = {r["path"] for r in conn.execute("SELECT path FROM files WHERE resource_pk=?", (res["pk"],))}
-            if "delete" in options:
-                conn.executemany("DELETE FROM files WHERE resource_pk=? AND path=?",
-                                 [(res["pk"], p) for p in catalogued - on_disk])
-            if "append" in options:
-                for rel in sorted(on_disk - catalogued):
-                    f = files.describe(folder, rel)
-                    conn.execute("INSERT INTO files(resource_pk, path, size, md5, modified) VALUES(?,?,?,?,?)",
-                                 (res["pk"], f.path, f.size, f.md5, now))
-            if "checksum" in options:
-                for rel in sorted(on_disk & catalogued):
-                    f = files.describe(folder, rel)
-                    conn.execute("UPDATE files SET size=?, md5=? WHERE resource_pk=? AND path=?",
-                                 (f.size, f.md5, res["pk"], rel))
+    ctx.backend.resources.refresh(resources, options, ctx.app.files)
     return text("")
 
 
 # -- scanners, scan types, plugins --------------------------------------------------------------
 def _readable_experiments(ctx: Ctx) -> list[Any]:
     readable = readable_projects(ctx)
-    rows = ctx.app.store.all("SELECT id, project, fields FROM experiments WHERE session_id IS NULL")
+    rows = ctx.backend.archive.sessions()
     return [r for r in rows if readable is None or r["project"] in readable]
 
 
@@ -334,12 +302,7 @@ def scan_types(ctx: Ctx) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     ctx.require_login()
     ids = [r["id"] for r in _readable_experiments(ctx)]
-    types: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows = ctx.app.store.all(f"SELECT fields FROM scans WHERE experiment_id IN ({','.join('?' * len(chunk))})",
-                                 chunk)
-        types |= {loads(r["fields"]).get("type", "") for r in rows}
+    types = {fields.get("type", "") for fields in ctx.backend.archive.scan_fields_of(ids)}
     return table(ctx, [{"type": t} for t in sorted(types - {""})], ["type"], "", always=())
 
 

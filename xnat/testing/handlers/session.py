@@ -58,7 +58,7 @@ def token_issue(ctx: Ctx) -> Response:
 
 def token_issue_for(ctx: Ctx, login: str) -> Response:
     """``GET /data/services/tokens/issue/user/{login}``: admins only."""
-    if not ctx.user.admin:
+    if not ctx.backend.access.manages_users(ctx.user):
         raise forbidden()
     if ctx.app.auth.user(login) is None:
         raise HTTPError(404, f"Unable to find user {login}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -19,35 +21,35 @@ def user_list(ctx: Ctx) -> Response:
     ctx.require_login()
     rows = [{"xdat_user_id": str(r["xdat_user_id"]), "login": r["login"], "firstname": r["firstname"],
              "lastname": r["lastname"], "email": r["email"]}
-            for r in ctx.app.store.all("SELECT * FROM users WHERE enabled=1 ORDER BY xdat_user_id")]
+            for r in ctx.app.auth.user_rows()]
     return table(ctx, rows, USER_DEFAULTS, "Projects", always=())
 
 
 def xapi_user_list(ctx: Ctx) -> Response:
     """``GET /xapi/users``: login names; ``POST /xapi/users`` (JSON user): create. Admins only."""
     ctx.require_login()
-    if not ctx.user.admin:
+    if not ctx.backend.access.manages_users(ctx.user):
         raise forbidden()
     if ctx.method == "POST":
         return _create(ctx)
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    return json_response([r["login"] for r in ctx.app.store.all("SELECT login FROM users ORDER BY login")])
+    return json_response(ctx.app.auth.logins())
 
 
 def xapi_user(ctx: Ctx, login: str) -> Response:
     """``GET /xapi/users/{login}``: the user as JSON (admins, or the user itself)."""
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    if not ctx.user.admin and ctx.user.login != login:
+    if not ctx.backend.access.may_view_user(ctx.user, login):
         raise forbidden()
-    row = ctx.app.store.one("SELECT * FROM users WHERE login=?", (login,))
+    row = ctx.app.auth.user_row(login)
     if row is None:
         raise HTTPError(404, f"Unable to find user {login}")
     return json_response(_user_json(row))
 
 
-def _user_json(row) -> dict:
+def _user_json(row: sqlite3.Row) -> dict[str, Any]:
     return {"username": row["login"], "id": row["xdat_user_id"], "firstName": row["firstname"],
             "lastName": row["lastname"], "email": row["email"], "enabled": bool(row["enabled"]),
             "admin": bool(row["admin"])}
@@ -69,5 +71,6 @@ def _create(ctx: Ctx) -> Response:
                               email=str(data.get("email", "")), enabled=bool(data.get("enabled", True)))
     except ValueError as exc:
         raise HTTPError(400, str(exc)) from None
-    row = ctx.app.store.one("SELECT * FROM users WHERE login=?", (data["username"],))
+    row = ctx.app.auth.user_row(data["username"])
+    assert row is not None  # just made
     return json_response(_user_json(row), status=201)

@@ -45,7 +45,8 @@ def xml_body(ctx: Ctx) -> bytes | None:
     if request.mimetype == "multipart/form-data":
         for storage in request.files.values():
             if (storage.filename or "").lower().endswith(".xml"):
-                return storage.read()
+                data: bytes = storage.read()
+                return data
         return None
     wants_xml = (request.mimetype in ("text/xml", "application/xml")
                  or (ctx.param("req_format") or "").lower() == "xml"
@@ -109,7 +110,8 @@ def _flatten_children(node: ItemNode, fields: dict[str, str]) -> list[ItemNode]:
         elif name.endswith("addParam"):  # scan parameters: a list keyed by name
             for item in items:
                 if item.fields.get("name"):
-                    fields[f"{name}[name={item.fields['name']}]/addField"] = _text(item.fields.get("addField", item.fields.get("addParam", "")))
+                    value = item.fields.get("addField", item.fields.get("addParam", ""))
+                    fields[f"{name}[name={item.fields['name']}]/addField"] = _text(value)
         elif len(items) == 1 and not items[0].children:
             fields.update({f"{name}/{k}": _text(v) for k, v in items[0].fields.items() if v is not None})
     return scans

@@ -7,12 +7,10 @@ thousands of experiments take seconds, not the minutes one PUT each would.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from ..store import now_string
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app import XNATApp
+from ..store import Store, now_string
+from .archive import Archive
 
 KEYS = ("projects", "subjects", "experiments", "scans")
 
@@ -36,10 +34,10 @@ def parse_spec(spec: str | dict[str, int]) -> dict[str, int]:
     return {k: items.get(k, 0) for k in KEYS}
 
 
-def populate(app: XNATApp, spec: str | dict[str, int]) -> None:
-    """Create the projects, subjects, MR sessions and scans ``spec`` asks for."""
+def populate(store: Store, archive: Archive, spec: str | dict[str, int]) -> None:
+    """Create the projects, subjects, MR sessions and scans ``spec`` asks for (owned by the first admin)."""
     counts = parse_spec(spec)
-    store, site = app.store, app.site_id
+    site = archive.site_id
     owner_row = store.one("SELECT login FROM users WHERE admin=1 ORDER BY xdat_user_id LIMIT 1")
     owner = owner_row["login"] if owner_row else "admin"
     date = now_string()
@@ -49,7 +47,10 @@ def populate(app: XNATApp, spec: str | dict[str, int]) -> None:
         first_s = store.next_value(conn, "subject", n_proj * n_subj) if n_proj * n_subj else 0
         first_e = store.next_value(conn, "experiment", n_proj * n_subj * n_exp) if n_proj * n_subj * n_exp else 0
         event = store.next_value(conn, "event")
-        projects, subjects, experiments, scans = [], [], [], []
+        projects: list[tuple[Any, ...]] = []
+        subjects: list[tuple[Any, ...]] = []
+        experiments: list[tuple[Any, ...]] = []
+        scans: list[tuple[Any, ...]] = []
         s_id, e_id = first_s, first_e
         for p in range(n_proj):
             pid = f"PROJ{first_p + p:03d}"
@@ -65,13 +66,4 @@ def populate(app: XNATApp, spec: str | dict[str, int]) -> None:
                                         "2020-01-01", "{}", date, owner, event))
                     scans.extend((eid, str(k), "xnat:mrScanData", '{"type": "T1w"}', event)
                                  for k in range(1, n_scan + 1))
-        conn.executemany("INSERT INTO projects(id, secondary_id, name, description, pi_firstname, pi_lastname,"
-                         " accessibility, fields, insert_date, insert_user, create_event)"
-                         " VALUES(?,?,?,?,?,?,?,?,?,?,?)", projects)
-        conn.executemany("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user,"
-                         " create_event) VALUES(?,?,?,?,?,?,?,?)", subjects)
-        conn.executemany("INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date,"
-                         " fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                         experiments)
-        conn.executemany("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
-                         scans)
+        archive.bulk_insert(conn, projects, subjects, experiments, scans)

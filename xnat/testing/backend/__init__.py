@@ -1,0 +1,41 @@
+"""The embedded server's backend: every SQL statement and every access decision.
+
+Handlers (:mod:`xnat.testing.handlers`) parse a request, call the backend and render
+the answer, as moto's ``responses.py`` call its ``models.py``. The backend is a set of
+rooms over one :class:`~xnat.testing.store.Store` (the SQLite pool and transactions):
+
+* ``access``     who may read, see, edit, own, share or delete: the one place it is decided
+* ``projects``   projects, aliases, settings, member roles
+* ``archive``    subjects, experiments, scans, reconstructions, shares, custom variables, recursive delete
+* ``resources``  resource catalogues and the metadata of their files
+* ``search``     rows and counts for searches
+* ``populate``   bulk creation of test data
+
+Users, sessions and tokens live in :mod:`xnat.testing.auth`; the prearchive in
+:mod:`xnat.testing.prearchive_store`. Backend methods raise no HTTP errors: they return
+rows, values or a :class:`~.access.Verdict`, and the handlers choose the answer.
+"""
+
+from __future__ import annotations
+
+from ..store import Store
+from .access import Access, Verdict
+from .archive import Archive, ShareConflict
+from .projects import Projects
+from .resources import Resources
+from .search import SearchRows
+
+__all__ = ["Access", "Archive", "Backend", "Projects", "Resources", "SearchRows", "ShareConflict", "Verdict"]
+
+
+class Backend:
+    """The rooms of the backend over one store."""
+
+    def __init__(self, store: Store, site_id: str) -> None:
+        self.store = store
+        #: access decisions (every route asks here)
+        self.access = Access(store)
+        self.projects = Projects(store)
+        self.archive = Archive(store, site_id)
+        self.resources = Resources(store)
+        self.search = SearchRows(store)
