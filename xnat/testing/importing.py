@@ -26,7 +26,7 @@ from typing import Any
 
 from .dicomreader import Series, Study
 from .prearchive_store import PrearchiveSession, PrearchiveStore
-from .store import dumps, now_string
+from .store import now_string
 
 __all__ = ["ImportError_", "Target", "commit", "merge", "scan_fields", "session_fields", "stage"]
 
@@ -143,10 +143,7 @@ def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: s
                 stored.append({"path": f.path, "size": f.size, "md5": f.md5})
             session.scans.append({"id": series.scan_id, "xsi_type": series.xsi_type,
                                   "fields": scan_fields(app, series), "resource": "DICOM", "files": stored})
-        with app.store.transaction() as conn:
-            conn.execute("UPDATE prearchive SET scans=?, status='READY', lastmod=? WHERE project=? AND timestamp=?"
-                         " AND folder_name=?", (_scans_json(session), now_string(), *session.key))
-        session.status = "READY"
+        pre.mark_ready(session, session.scans)
     except BaseException:
         pre.remove(session)
         raise
@@ -184,53 +181,24 @@ def merge(app: Any, pre: PrearchiveStore, session: PrearchiveSession, study: Stu
                 scan["files"] = [x for x in scan["files"] if x["path"] != f.path] + [
                     {"path": f.path, "size": f.size, "md5": f.md5}]
             scan["fields"]["frames"] = str(len(scan["files"]))
-        with app.store.transaction() as conn:
-            conn.execute("UPDATE prearchive SET scans=?, status='READY', lastmod=? WHERE project=? AND timestamp=?"
-                         " AND folder_name=?", (json.dumps(scans), now_string(), *session.key))
+        pre.mark_ready(session, scans)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    session.scans, session.status = scans, "READY"
     return session
-
-
-def _scans_json(session: PrearchiveSession) -> str:
-    return json.dumps(session.scans)
 
 
 # -- archiving ------------------------------------------------------------------------------
 
 def _subject(conn: sqlite3.Connection, app: Any, project: str, label: str, login: str) -> str:
     """The ID of subject ``label`` in ``project`` (own or shared label), made if missing."""
-    row = conn.execute("SELECT id FROM subjects WHERE project=? AND label=?", (project, label)).fetchone()
-    if row is None:
-        row = conn.execute("SELECT obj_id AS id FROM shares WHERE kind='subject' AND project=? AND label=?",
-                           (project, label)).fetchone()
-    if row is not None:
-        return str(row["id"])
-    new_id = f"{app.site_id}_S{app.store.next_value(conn, 'subject'):05d}"
-    conn.execute("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user, create_event)"
-                 " VALUES(?,?,?,?,?,?,?,?)", (new_id, project, label, "xnat:subjectData", "{}", now_string(), login,
-                                              app.store.next_value(conn, "event")))
+    archive = app.backend.archive
+    found: str | None = archive.id_by_label(conn, "subject", project, label)
+    if found is not None:
+        return found
+    new_id: str = archive.insert_subject(conn, project, label, "xnat:subjectData", {}, login)
     return new_id
-
-
-def _existing(conn: sqlite3.Connection, project: str, label: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute("SELECT * FROM experiments WHERE project=? AND label=?",
-                                           (project, label)).fetchone()
-    return row
-
-
-def _drop_experiment(conn: sqlite3.Connection, experiment_id: str, folders: list[str]) -> None:
-    """Remove an archived session's rows (for ``overwrite=delete``); its folders are noted."""
-    for scan in conn.execute("SELECT pk FROM scans WHERE experiment_id=?", (experiment_id,)).fetchall():
-        for res in conn.execute("SELECT pk, folder FROM resources WHERE owner_kind='scan' AND owner_id=?",
-                                (str(scan["pk"]),)).fetchall():
-            folders.append(res["folder"])
-            conn.execute("DELETE FROM files WHERE resource_pk=?", (res["pk"],))
-            conn.execute("DELETE FROM resources WHERE pk=?", (res["pk"],))
-    conn.execute("DELETE FROM scans WHERE experiment_id=?", (experiment_id,))
 
 
 def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: Target, overwrite: str,
@@ -248,7 +216,7 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
     try:
         with app.store.transaction() as conn:
             subject_id = _subject(conn, app, target.project, target.subject, login)
-            row = _existing(conn, target.project, target.label)
+            row = app.backend.archive.by_own_label(conn, "experiment", target.project, target.label)
             if row is not None:
                 if overwrite == "none":
                     raise ImportError_(409, f"Session {target.label} already exists in project {target.project}; "
@@ -259,17 +227,14 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
                 if row["subject_id"] != subject_id:
                     raise ImportError_(409, f"Session {target.label} belongs to another subject")
                 experiment_id = row["id"]
-                if overwrite == "delete":
-                    _drop_experiment(conn, experiment_id, replaced)
+                if overwrite == "delete":  # the session's scans go; their folders are pruned below
+                    replaced += app.backend.archive.drop_scans(conn, experiment_id)
                 merged = {**_loads(row["fields"]), **session.fields}
-                conn.execute("UPDATE experiments SET fields=? WHERE id=?", (dumps(merged), experiment_id))
+                app.backend.archive.set_fields(conn, "experiment", experiment_id, merged)
             else:
-                experiment_id = f"{app.site_id}_E{app.store.next_value(conn, 'experiment'):05d}"
-                conn.execute(
-                    "INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date, fields,"
-                    " insert_date, insert_user, create_event) VALUES(?,?,?,NULL,?,?,?,?,?,?,?)",
-                    (experiment_id, target.project, subject_id, target.label, session.xsi_type, session.scan_date,
-                     dumps(session.fields), now_string(), login, app.store.next_value(conn, "event")))
+                experiment_id = app.backend.archive.insert_experiment(
+                    conn, target.project, subject_id, None, target.label, session.xsi_type, session.scan_date,
+                    session.fields, login)
             for scan in session.scans:
                 _commit_scan(app, pre, conn, session, target.project, experiment_id, scan, copied)
     except BaseException:
@@ -287,24 +252,19 @@ def _loads(text: str) -> dict[str, Any]:
 
 def _commit_scan(app: Any, pre: PrearchiveStore, conn: sqlite3.Connection, session: PrearchiveSession,
                  project: str, experiment_id: str, scan: dict[str, Any], copied: list[Path]) -> None:
-    row = conn.execute("SELECT pk, xsi_type, fields FROM scans WHERE experiment_id=? AND id=?",
-                       (experiment_id, scan["id"])).fetchone()
+    archive, resources = app.backend.archive, app.backend.resources
+    row = archive.scan_by_id(conn, experiment_id, scan["id"])
     if row is None:
-        pk = conn.execute("INSERT INTO scans(experiment_id, id, xsi_type, fields, create_event) VALUES(?,?,?,?,?)",
-                          (experiment_id, scan["id"], scan["xsi_type"], dumps(scan["fields"]),
-                           app.store.next_value(conn, "event"))).lastrowid
+        pk = archive.insert_child(conn, "scan", experiment_id, scan["id"], scan["xsi_type"], scan["fields"])
     else:
         pk = row["pk"]
-        conn.execute("UPDATE scans SET fields=? WHERE pk=?", (dumps({**_loads(row["fields"]), **scan["fields"]}), pk))
+        archive.set_fields(conn, "scan", pk, {**_loads(row["fields"]), **scan["fields"]})
     label = scan.get("resource", "DICOM")
-    res = conn.execute("SELECT pk, folder FROM resources WHERE owner_kind='scan' AND owner_id=? AND io='' AND label=?",
-                       (str(pk), label)).fetchone()
+    res = resources.by_label(conn, "scan", str(pk), "", label)
     if res is None:
         folder_rel = f"{project}/arc001/{experiment_id}/SCANS/{pk}/{label}"
-        res_pk = conn.execute(
-            "INSERT INTO resources(owner_kind, owner_id, io, label, xsi_type, format, content, description, tags,"
-            " folder, create_event) VALUES('scan',?,'',?,'xnat:resourceCatalog',?,?,'','',?,?)",
-            (str(pk), label, "DICOM", "RAW", folder_rel, app.store.next_value(conn, "event"))).lastrowid
+        res_pk = resources.insert_in(conn, "scan", str(pk), "", label, "xnat:resourceCatalog",
+                                     {"format": "DICOM", "content": "RAW"}, folder_rel)
     else:
         res_pk, folder_rel = res["pk"], res["folder"]
     folder = app.files.resource_dir(*folder_rel.split("/"))
@@ -317,8 +277,7 @@ def _commit_scan(app: Any, pre: PrearchiveStore, conn: sqlite3.Connection, sessi
             app.files.write(folder, f["path"], stream, f["size"])
         if not existed:
             copied.append(target)
-        conn.execute("INSERT OR REPLACE INTO files(resource_pk, path, size, md5, format, content, tags, modified)"
-                     " VALUES(?,?,?,?,?,?,?,?)", (res_pk, f["path"], f["size"], f["md5"], "DICOM", "", "", now))
+        resources.catalogue_in(conn, res_pk, f["path"], f["size"], f["md5"], {"format": "DICOM"}, now)
 
 
 def _prune(app: Any, folder_rel: str, keep: list[Path]) -> None:
