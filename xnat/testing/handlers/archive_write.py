@@ -17,7 +17,7 @@ from ..store import loads
 from . import resources
 from .base import Ctx, HTTPError, forbidden, text
 from .listing import table
-from .lookup import Node, find_experiment, find_subject, project_node, require_edit
+from .lookup import Node, find_experiment, find_subject, project_node, require_delete, require_edit
 from .writes import check_fields, check_label, check_type, read_write
 
 SUBJECT_SHORTCUTS = {k: f"demographics/{k}" for k in (
@@ -247,11 +247,11 @@ def delete(ctx: Ctx, node: Node) -> Response:
     """DELETE an object (unshare when addressed through a project it is only shared into)."""
     ctx.require_login()
     if node.kind in ("subject", "experiment", "assessor") and node.row["project"] != node.project:
-        if not ctx.backend.access.can_edit(ctx.user, node.project):
+        if not ctx.backend.access.can_delete(ctx.user, node.project):
             raise forbidden()
         ctx.backend.archive.unshare(node.kind, node.key, node.project)
         return text("")
-    require_edit(ctx, node)
+    require_delete(ctx, node)
     resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
     return text("")
 

@@ -24,7 +24,7 @@ from . import resources
 from .base import Ctx, HTTPError, text
 from .deps import DuplicateFiles, IncompleteUpload, StoredFile, UnsafePath
 from .listing import table
-from .lookup import Node, require_edit
+from .lookup import Node, require_delete, require_edit
 
 FILE_DEFAULTS = ["Name", "Size", "URI", "collection", "file_tags", "file_format", "file_content", "cat_ID", "digest"]
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -222,7 +222,7 @@ def _drain(stream: BinaryIO) -> None:
 
 
 def _delete(ctx: Ctx, node: Node, relpath: str) -> Response:
-    require_edit(ctx, node)
+    require_delete(ctx, node)
     if not relpath:
         raise HTTPError(400, "Name the file to delete: .../files/{name}")
     _clean(relpath)

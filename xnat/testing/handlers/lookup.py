@@ -125,6 +125,13 @@ def require_edit(ctx: Ctx, node: Node) -> None:
         raise forbidden()
 
 
+def require_delete(ctx: Ctx, node: Node) -> None:
+    """403 unless the user may delete data of the node's own project."""
+    ctx.require_login()
+    if not ctx.backend.access.can_delete(ctx.user, owner_project(node)):
+        raise forbidden()
+
+
 def owner_project(node: Node) -> str:
     """The project that owns the object a node addresses (not the one the URL goes through)."""
     top = node
