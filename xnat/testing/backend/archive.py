@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..store import Store, dumps, loads, now_string
@@ -145,7 +146,7 @@ class Archive:
                                 (share_kind(kind), obj_id, project)).rowcount > 0
 
     # -- writing (inside the caller's transaction) --------------------------------------------
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction on the store (see :meth:`Store.transaction`)."""
         return self.store.transaction()
 

@@ -8,6 +8,7 @@ values, 417 no type or bad label characters, 422 malformed XML, 403 no permissio
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -171,7 +172,8 @@ def _parents(ctx: Ctx, parent: Node, coll: str, fields: dict[str, str]) -> tuple
     return subject["id"], None
 
 
-def _label_free(ctx: Ctx, conn: Any, coll: str, project: str, label: str, own_id: str | None = None) -> None:
+def _label_free(ctx: Ctx, conn: sqlite3.Connection, coll: str, project: str, label: str,
+                own_id: str | None = None) -> None:
     if ctx.backend.archive.label_taken(conn, coll, project, label, own_id):
         raise HTTPError(409, "Specified label is already in use.")
 
@@ -213,7 +215,7 @@ def update(ctx: Ctx, node: Node) -> Response:
     return text(node.row["id"], 200)
 
 
-def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> None:
+def _save_scans(ctx: Ctx, conn: sqlite3.Connection, experiment_id: str, scans: list[Any]) -> None:
     """Create or update the scans a session document carries (409 if a scan changes type)."""
     for scan in scans:
         fields: dict[str, Any] = {k: str(v) for k, v in scan.fields.items() if v is not None}
@@ -236,7 +238,7 @@ def _save_scans(ctx: Ctx, conn: Any, experiment_id: str, scans: list[Any]) -> No
         archive.set_fields(conn, "scan", row["pk"], {**current, **fields})
 
 
-def _relabel(ctx: Ctx, conn: Any, node: Node, coll: str, label: str) -> None:
+def _relabel(ctx: Ctx, conn: sqlite3.Connection, node: Node, coll: str, label: str) -> None:
     if label == node.label_in(ctx):
         return
     _label_free(ctx, conn, coll, node.project, label, node.key)
