@@ -5,6 +5,12 @@ Each command module has ``register(subparsers)``, which adds its parser and sets
 :class:`CommandError` (or an :class:`~xnat.exceptions.XNATError`) and printed as one
 line on stderr with a non-zero exit status, never as a traceback.
 
+Modules: :mod:`.common` (connection options, opening a session, printing rows),
+:mod:`.errors` (``CommandError``), and one per command: :mod:`.demo`, :mod:`.login`
+(``login``/``logout``), :mod:`.ls`, :mod:`.rest` (raw REST verbs),
+:mod:`.transfer` (``download``/``upload``), :mod:`.services` (``import``, ``prearchive``)
+and :mod:`.serve` (the embedded server).
+
 Exit statuses: 0 success, 1 an error (bad input, the server refused, not found),
 2 the command line itself is wrong (unknown option, missing argument), 130 interrupted.
 """
