@@ -137,7 +137,44 @@ def test_the_graph_sees_lazy_and_type_checking_imports() -> None:
     graph = _graph()
     assert "xnat.session" in graph["xnat"]  # imported inside connect() and under TYPE_CHECKING
     assert "xnat.connection" in graph["xnat.session"]
-    assert "xnat.services.search" in graph["xnat.classes.properties"]
+    assert "xnat.criteria" in graph["xnat.classes.properties"]
+
+
+# Each layer, lowest first, as docs/architecture.rst draws them. A module may import its own
+# layer and the layers before it, never one after it.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("foundations", ("xnat.version", "xnat.exceptions", "xnat.xmlsafe", "xnat.criteria")),
+    ("connection", ("xnat.auth", "xnat.transport", "xnat.keepalive", "xnat.login", "xnat.connection")),
+    ("transfers", ("xnat.transfer",)),
+    ("schemas", ("xnat.schema",)),
+    ("objects", ("xnat.classes",)),
+    ("services", ("xnat.services", "xnat.prearchive", "xnat.users", "xnat.inspect", "xnat.search")),
+    ("session", ("xnat.session",)),
+    ("entry", ("xnat", "xnat.demo", "xnat.cli")),
+]
+
+
+def _layer_of(module: str) -> int:
+    best, found = -1, -1
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), rank
+    return found
+
+
+def test_every_client_module_has_a_layer() -> None:
+    assert [module for module in _graph() if _layer_of(module) < 0] == []
+
+
+def test_no_layer_imports_a_layer_above_it() -> None:
+    upward = [
+        f"{module} ({LAYERS[_layer_of(module)][0]}) imports {target} ({LAYERS[_layer_of(target)][0]})"
+        for module, targets in sorted(_graph().items())
+        for target in sorted(targets)
+        if _layer_of(target) > _layer_of(module)
+    ]
+    assert upward == []
 
 
 def test_cycle_detection_names_the_cycle() -> None:

@@ -25,9 +25,9 @@ from typing import Any
 
 import isodate
 
+from ..criteria import SearchFieldMixin  # a class-level field compares into a search criterion
 from ..exceptions import XNATValueError
 from ..schema.model import Facets, FieldDef
-from ..services.search import SearchFieldMixin  # a class-level field compares into a search criterion
 
 __all__ = [
     "ChildProperty",
