@@ -142,7 +142,7 @@ def test_unwritable_target_refused_before_request(transferer, stored, tmp_path):
 
 
 def test_full_disk_fails_clearly_and_cleans_up(transferer, stored, tmp_path, monkeypatch):
-    original = download_module._TempFileSink.write
+    original = download_module.TempFileSink.write
     calls = {"n": 0}
 
     def write(self, data):
@@ -151,7 +151,7 @@ def test_full_disk_fails_clearly_and_cleans_up(transferer, stored, tmp_path, mon
             raise download_module.os_error(OSError(errno.ENOSPC, "No space left on device"), "write", self.target)
         original(self, data)
 
-    monkeypatch.setattr(download_module._TempFileSink, "write", write)
+    monkeypatch.setattr(download_module.TempFileSink, "write", write)
     with pytest.raises(XNATIOError, match="disk is full"):
         transferer.download(FILE, tmp_path / "a.bin")
     assert leftovers(tmp_path) == []

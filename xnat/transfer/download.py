@@ -93,7 +93,7 @@ def os_error(error: OSError, action: str, path: object) -> XNATIOError:
     return XNATIOError(f"Could not {action} {path}: {reason}")
 
 
-class _TempFileSink:
+class TempFileSink:
     """A hidden temporary file beside the target; renamed onto it only when verified."""
 
     def __init__(self, target: Path) -> None:
@@ -199,7 +199,7 @@ def download_to_path(conn: Connection, url: str, target: str | os.PathLike[str],
                      on_total: Callable[[int], None] | None = None) -> DownloadResult:
     """Download ``url`` to the file ``target``; see the module documentation."""
     path = check_target(target, overwrite)
-    sink = _TempFileSink(path)
+    sink = TempFileSink(path)
     try:
         result = _fetch(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total)
         sink.commit(overwrite)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..exceptions import XNATChecksumError, XNATIOError
-from .download import _TempFileSink, os_error
+from .download import TempFileSink, os_error
 from .paths import local_path, safe_relpath
 
 __all__ = ["ZipStreamExtractor", "extract_zip_stream"]
@@ -165,7 +165,7 @@ class ZipStreamExtractor:
                 sink.discard()
             raise
 
-    def _open(self, name: str) -> _TempFileSink | None:
+    def _open(self, name: str) -> TempFileSink | None:
         """A temporary file for the entry, or None for a directory or skipped entry."""
         if name.endswith(("/", "\\")):
             safe_relpath(name)  # a bad directory name is refused too
@@ -182,7 +182,7 @@ class ZipStreamExtractor:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise os_error(error, "create the folder", path.parent) from error
-        return _TempFileSink(path)
+        return TempFileSink(path)
 
     def _central_directory(self, reader: _Reader) -> None:
         """Read the central directory: refuse entries that it marks as symbolic links."""
@@ -222,12 +222,12 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
     return usize, csize
 
 
-def _write(sink: _TempFileSink | None, data: bytes) -> None:
+def _write(sink: TempFileSink | None, data: bytes) -> None:
     if sink is not None and data:
         sink.write(data)
 
 
-def _copy(reader: _Reader, size: int, sink: _TempFileSink | None) -> tuple[int, int]:
+def _copy(reader: _Reader, size: int, sink: TempFileSink | None) -> tuple[int, int]:
     crc, done = 0, 0
     while done < size:
         data = reader.read(min(_BLOCK, size - done))
@@ -239,7 +239,7 @@ def _copy(reader: _Reader, size: int, sink: _TempFileSink | None) -> tuple[int, 
     return crc, done
 
 
-def _inflate(reader: _Reader, csize: int | None, sink: _TempFileSink | None) -> tuple[int, int]:
+def _inflate(reader: _Reader, csize: int | None, sink: TempFileSink | None) -> tuple[int, int]:
     """Decompress one deflate stream; with csize None, until the stream says it ended."""
     inflater = zlib.decompressobj(-15)
     crc, size, consumed = 0, 0, 0
@@ -295,7 +295,7 @@ def _read_descriptor(reader: _Reader, wide: bool = False) -> tuple[int, int]:
     return crc, usize
 
 
-def _stored_until_descriptor(reader: _Reader, sink: _TempFileSink | None,
+def _stored_until_descriptor(reader: _Reader, sink: TempFileSink | None,
                              wide: bool) -> tuple[int, int, int, int]:
     """A stored entry of unknown size: it ends where a matching descriptor follows.
 
