@@ -1,4 +1,4 @@
-"""Fixtures for the services tests (issue 8): the embedded server and the real Case001 DICOM.
+"""Fixtures for the services tests: the embedded server and the real Case001 DICOM.
 
 * ``app``, ``admin``, ``alice``, ``bob``: as in ``tests/testing`` (in-process server,
   users admin (administrator), alice, bob); project ``P1`` owned by alice exists.

@@ -208,8 +208,6 @@ def test_logout_on_disconnect(server, request_log):
 
 
 def test_connect_builds_the_model(server):
-    pytest.importorskip("xnat.schema.loader", reason="the schema loader (issue 4) is not in the tree yet")
-    pytest.importorskip("xnat.classes.factory", reason="the class factory (issue 4) is not in the tree yet")
     with xnat.connect(server.url, user="alice", password="alice-pw") as session:
         assert session.classes is not None
         assert session.XNAT_CLASS_LOOKUP

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 FIGURES = [("connect, cold cache", "s"), ("connect, warm cache", "s"), ("connect, 20 ms per request", "s"),
-           ("connect: ours warm / ours cold (issue 4)", "x"), ("connect: HTTP requests", "")]
+           ("connect: ours warm / ours cold (model cache)", "x"), ("connect: HTTP requests", "")]
 
 
 def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def measure(bench: Any) -> list[Any]:
                          f"{proxied} requests went through it")
     rows[0].notes.append("pyxnat: Interface() plus one authenticated GET (it loads no schemas)")
     cold_ours, warm_ours = rows[0].cells["ours"].value, rows[1].cells["ours"].value
-    speedup = Row("connect: ours warm / ours cold (issue 4)", "x",
+    speedup = Row("connect: ours warm / ours cold (model cache)", "x",
                   {"ours": Cell(warm_ours / cold_ours if cold_ours and warm_ours else None,
                                 error=None if cold_ours and warm_ours else "needs both our connect figures")},
                   Target("<=", 1 / 3))
