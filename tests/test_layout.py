@@ -150,7 +150,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("objects", ("xnat.classes",)),
     ("services", ("xnat.services", "xnat.prearchive", "xnat.users", "xnat.inspect", "xnat.search")),
     ("session", ("xnat.session",)),
-    ("entry", ("xnat", "xnat.demo", "xnat.cli")),
+    ("entry", ("xnat", "xnat.demo", "xnat.cli", "xnat.compat")),
 ]
 
 

@@ -1,0 +1,20 @@
+"""Compatibility with other XNAT clients: pyxnat's API on this library's core.
+
+``from xnat.compat.pyxnat import Interface`` instead of ``from pyxnat import Interface``
+runs a pyxnat script on our session, listings, transfers and search. xnatpy's own names
+need no layer: this library keeps them at their own paths.
+
+Modules (one concept each):
+
+* ``pyxnat``      the front door: pyxnat's public names, re-exported
+* ``interface``   ``Interface``: pyxnat's arguments and config file, raw ``get/put/post/delete``
+* ``select``      ``interface.select``: chains from the top, path strings, data-type searches
+* ``paths``       the levels of the archive tree and pyxnat's path strings
+* ``objects``     selected objects (``EObject``, per level) and lazy collections (``CObject``)
+* ``attributes``  ``obj.attrs``: get/set fields by xpath or short name
+* ``transfers``   file and resource downloads and uploads, through our verified transfers
+* ``search``      pyxnat's constraint lists run as our search; saved searches say what is missing
+* ``jsontable``   ``JsonTable``, the table search results and arrays come back as
+* ``manage``      ``interface.inspect``, ``interface.manage``, ``interface.array``
+* ``errors``      pyxnat's exception names as aliases over ours
+"""

@@ -1,0 +1,64 @@
+"""``interface.select``: the entry to the archive tree and to the search engine.
+
+``select.projects()``, ``select.project("P")``, ``select.experiments()`` ... start a
+chain (:mod:`xnat.compat.objects`); ``select("/project/P/subjects/*")`` reads a path
+(:mod:`xnat.compat.paths`) into the same chain; ``select("xnat:mrSessionData", [columns])``
+starts a search (:mod:`xnat.compat.search`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from ..exceptions import XNATValueError
+from .objects import CObject, EObject, Node, element_class
+from .paths import LEVELS, parse_path
+from .search import Search
+
+__all__ = ["Select"]
+
+
+class _Root(EObject):
+    """The top of the tree, ``/data``."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(session, "/data", "root")
+
+
+class Select(Node):
+    """``interface.select``: chaining methods from the top, and ``select(path_or_datatype)``."""
+
+    _level = "root"
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._root = _Root(session)
+
+    def __repr__(self) -> str:
+        return "<Root Object>"
+
+    def _child(self, level: str, name: str) -> EObject:
+        self._check_child(level)
+        uri = f"/data/{LEVELS[level].segment}/{quote(name, safe='')}"
+        return element_class(level)(self._session, uri, level)
+
+    def _children(self, level: str, id_filter: str) -> CObject:
+        self._check_child(level)
+        return CObject(self._session, lambda: [self._root], level, id_filter)
+
+    def __call__(self, path_or_datatype: str, columns: Sequence[str] | None = None) -> Any:
+        """A path (``/projects/P/subjects/*``) -> an object or a collection; a data type -> a search."""
+        if not isinstance(path_or_datatype, str):
+            raise XNATValueError(f"select() takes a path or a data type, not {path_or_datatype!r}")
+        if not path_or_datatype.startswith("/"):
+            return Search(self._session, path_or_datatype, columns)
+        current: Node = self
+        for level, name in parse_path(path_or_datatype):
+            exact = not set("*?[") & set(name)
+            if exact and not isinstance(current, CObject):
+                current = current._child(level, name)
+            else:
+                current = current._children(level, name)
+        return current
