@@ -10,6 +10,10 @@ regard to case, among the row's own columns (``ID``, ``project``, ``label``, ``d
 Criteria on the subject or project of an experiment (``xnat:subjectData/label``) follow
 the row to its subject or project; a field the schema does not have is a 422.
 
+``LIKE`` runs without backtracking (see :func:`like`), and a search that runs past the
+app's ``search_timeout`` is stopped with 503 and the reason, so one search cannot hold
+the server.
+
 The answer has the recorded shape: ``Columns`` (``key``, ``type``, ``xPATH``,
 ``element_name``, ``header``, ``id``, then ``quarantine_status`` for experiments),
 ``Result`` rows keyed by the lower-case column keys in the order Java's ``HashMap``
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -44,6 +49,10 @@ _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%m/%d
 
 class SearchError(ValueError):
     """A bundle that parses but cannot run (unknown type or field): 422."""
+
+
+class SearchTimeout(Exception):
+    """A search ran past its time bound: 503."""
 
 
 # -- Java HashMap key order -------------------------------------------------------------------
@@ -185,9 +194,34 @@ def _ordered(value: str, operand: str) -> tuple[Any, Any]:
     return value, operand
 
 
-def _like(value: str, pattern: str) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+def _segment(text: str) -> re.Pattern[str]:
+    """A LIKE segment (no ``%``): literals and ``_``, each matching exactly one character."""
+    return re.compile("".join("." if c == "_" else re.escape(c) for c in text), re.IGNORECASE | re.DOTALL)
+
+
+def like(value: str, pattern: str) -> bool:
+    """SQL ``LIKE`` (``%`` any run, ``_`` one character, no case), without backtracking.
+
+    The pattern is cut at each ``%`` into fixed-length segments; the first must match at
+    the start, the last at the end, and those between are found leftmost-first, in order.
+    Taking the leftmost match of each never loses a match that exists, so one pass over
+    the value decides: time grows with value x pattern length, never exponentially
+    (a ``.*`` regular expression backtracks on ``%%%%%%%x``).
+    """
+    texts = pattern.split("%")
+    if len(texts) == 1:
+        return _segment(pattern).fullmatch(value) is not None
+    first, last = _segment(texts[0]).match(value), texts[-1]
+    if first is None:
+        return False
+    position = first.end()
+    for text in texts[1:-1]:
+        found = _segment(text).search(value, position) if text else None
+        if text and found is None:
+            return False
+        position = found.end() if found else position
+    start = len(value) - len(last)
+    return start >= position and _segment(last).fullmatch(value, start) is not None
 
 
 def _holds(value: str, op: str, operand: str) -> bool:
@@ -197,7 +231,7 @@ def _holds(value: str, op: str, operand: str) -> bool:
     if op == "IN":
         return value in [v.strip() for v in operand.split(",")]
     if op in ("LIKE", "NOT LIKE"):
-        return _like(value, operand) == (op == "LIKE")
+        return like(value, operand) == (op == "LIKE")
     if value == "" and op not in ("!=", "<>"):
         return operand == "" and op == "="
     left, right = _ordered(value, operand)
@@ -258,7 +292,8 @@ def _column_meta(column: SearchColumn, table_name: str) -> dict[str, str]:
 
 
 def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
-    """(rows, column metadata, canonical root type) of a parsed search."""
+    """(rows, column metadata, canonical root type) of a parsed search; SearchTimeout past the bound."""
+    deadline = time.monotonic() + ctx.app.search_timeout
     root = ctx.app.datatypes.canonical(request.root_element_name)
     if root is None:
         raise SearchError(f"Unknown data type {request.root_element_name}")
@@ -272,6 +307,9 @@ def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[di
         keys.append("quarantine_status")
     rows = []
     for record in _records(ctx, table_name, root):
+        if time.monotonic() > deadline:
+            raise SearchTimeout(f"The search ran longer than {ctx.app.search_timeout:g} s and was stopped;"
+                                " narrow its criteria")
         if not _matches(resolver, record, request.where):
             continue
         row = {key: resolver.value(record, *_column_path(c)) for key, c in zip(keys, columns)}
@@ -285,7 +323,7 @@ def search(ctx: Ctx) -> Response:
     """``POST /data/search?format=json|csv|xml|html`` with a bundle as the body."""
     if ctx.method != "POST":
         raise HTTPError(405, "Method Not Allowed")
-    ctx.require_login()
+    # no login needed: the guest searches public data, as XNAT lets it (rows are filtered by read access)
     fmt = (ctx.param("format") or "json").lower()
     if fmt not in ("json", "csv", "xml", "html"):
         raise HTTPError(400, f"Unsupported format: {fmt}")
@@ -295,6 +333,8 @@ def search(ctx: Ctx) -> Response:
         rows, meta, root = run(ctx, request)
     except ValueError as error:  # SearchError included
         raise HTTPError(422, f"Unable to run the search: {error}") from None
+    except SearchTimeout as error:
+        raise HTTPError(503, str(error)) from None
     names = [m["key"] for m in meta]
     if fmt == "json":
         payload = table_json(rows, None, meta, True, meta={"rootElementName": root})
