@@ -9,6 +9,7 @@ an ``.xml`` multipart part) and then overlays query parameters: ``xsiType`` (or
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_r
               "removeFiles", "overwrite", "extract", "content", "tags", "primary",
               "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
               "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
-LABEL_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-.]*$")  # no leading dot: never "." or ".."
+LABEL_RE = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-.]*")  # fullmatch; no leading dot: never "." or ".."
+MAX_LABEL_BYTES = 255  # XNAT's VARCHAR(255) ID and label columns (see check_label)
 _TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]")
 
 
@@ -156,21 +158,62 @@ def check_fields(ctx: Ctx, xsi_type: str, fields: dict[str, str]) -> dict[str, s
 
 
 _TEMPORAL = {
-    "xs:date": re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})$"),
-    "xs:time": re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"),
-    "xs:dateTime": re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"),
+    "xs:date": re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{1,2})/(\d{1,2})/(\d{4})"),
+    "xs:time": re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"),
+    "xs:dateTime": re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?.*",
+                              re.DOTALL),
 }
 
 
 def _check_temporal(xs_type: str, value: str) -> None:
-    """Dates and times are kept as text, but must look like one (XNAT refuses junk)."""
+    """Dates and times are kept as text, but must be real ones: ``2020-02-30`` is refused.
+
+    The shape is matched whole (``fullmatch``: no trailing newline slips through), then the
+    numbers are parsed, so a month 13 or a day 0 fails as XNAT's date parser fails.
+    """
     pattern = _TEMPORAL.get(xs_type)
-    if pattern is not None and not pattern.match(value):
+    if pattern is None:
+        return
+    match = pattern.fullmatch(value)
+    if match is None:
         raise ValueError(value)
+    numbers = [int(g) if g is not None else None for g in match.groups()]
+    if xs_type == "xs:date":
+        year, month, day = numbers[:3] if numbers[0] is not None else (numbers[5], numbers[3], numbers[4])
+        _real_date(year, month, day, value)
+    elif xs_type == "xs:time":
+        _real_time(numbers[0], numbers[1], numbers[2], value)
+    else:
+        _real_date(numbers[0], numbers[1], numbers[2], value)
+        if numbers[3] is not None:
+            _real_time(numbers[3], numbers[4], numbers[5], value)
+
+
+def _real_date(year: int | None, month: int | None, day: int | None, value: str) -> None:
+    try:
+        datetime.date(year or 0, month or 0, day or 0)
+    except ValueError:
+        raise ValueError(f"not a real date: {value!r}") from None
+
+
+def _real_time(hour: int | None, minute: int | None, second: int | None, value: str) -> None:
+    try:
+        datetime.time(hour or 0, minute or 0, second or 0)
+    except ValueError:
+        raise ValueError(f"not a real time: {value!r}") from None
 
 
 def check_label(label: str, what: str = "label") -> str:
-    """417 for characters XNAT refuses in IDs and labels."""
-    if not LABEL_RE.match(label):
+    """417 for characters XNAT refuses in IDs and labels; 400 for one too long to store.
+
+    The whole label must match (``fullmatch``: ``$`` alone would let a final newline
+    through). XNAT keeps IDs and labels in ``VARCHAR(255)`` columns: its schema declares
+    them ``xs:string`` without ``maxLength`` and XFT gives such strings 255 characters
+    (the explicit limits in xnat.xsd stop at 255 too), so a longer one is a 400 here
+    rather than a database error.
+    """
+    if len(label.encode("utf-8", "surrogateescape")) > MAX_LABEL_BYTES:
+        raise HTTPError(400, f"The {what} is longer than {MAX_LABEL_BYTES} bytes: {label[:40]!r}...")
+    if not LABEL_RE.fullmatch(label):
         raise HTTPError(417, f"Invalid character in {what}: {label!r}")
     return label
