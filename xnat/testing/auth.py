@@ -5,6 +5,16 @@ first, then HTTP Basic (a password or an ``alias:secret`` token), then anonymous
 when the site allows it. Sessions live in memory (like a servlet container's) and
 expire after ``session_timeout`` seconds of inactivity. Project roles and what they
 allow are decided in :mod:`xnat.testing.backend.access`.
+
+The session table stays small however clients behave. It is kept in order of last use,
+so the expired sessions are always at its front and each new session drops them in O(1)
+amortised time. A client that never sends the cookie back (Basic auth on every request,
+or repeated anonymous ``GET /data/JSESSION``) still gets a session per request, as a
+servlet container gives it, but each login holds at most ``max_sessions_per_user`` of
+them: past that its least recently used session ends. That is XNAT's own rule (its
+"concurrent sessions per user" site setting, enforced by Spring Security by expiring the
+oldest session), and it keeps every session that is in use alive, where reusing one
+session for all Basic-auth requests of a user would share one cookie between clients.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from .store import Store
@@ -49,10 +60,16 @@ def _hash(password: str, salt: str) -> str:
 class Auth:
     """Credential checks, the session table and token issue/validation."""
 
-    def __init__(self, store: Store, session_timeout: float = 900.0) -> None:
+    def __init__(self, store: Store, session_timeout: float = 900.0, max_sessions_per_user: int = 1000) -> None:
+        if max_sessions_per_user < 1:
+            raise ValueError("max_sessions_per_user must be at least 1")
         self.store = store
         self.session_timeout = float(session_timeout)
-        self._sessions: dict[str, tuple[str, float]] = {}
+        self.max_sessions_per_user = max_sessions_per_user
+        # sid -> (login, expiry), least recently used first; the timeout is the same for
+        # all, so expiries rise along the order and the expired ones sit at the front.
+        self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._by_login: dict[str, OrderedDict[str, None]] = {}  # login -> its sids, LRU first
         self._lock = threading.Lock()
         # A verified (login, password) pair is remembered by digest: pbkdf2 on every
         # Basic-auth request would make the server CPU bound under concurrent clients.
@@ -64,6 +81,11 @@ class Auth:
         """Create or replace a user."""
         if not login or ":" in login or login == GUEST:
             raise ValueError(f"invalid login name {login!r}")
+        stored = self.store.one("SELECT * FROM users WHERE login=?", (login,))
+        wanted = (int(admin), firstname, lastname, email, int(enabled))
+        if stored is not None and tuple(stored[k] for k in ("admin", "firstname", "lastname", "email", "enabled")) \
+                == wanted and hmac.compare_digest(_hash(password, stored["salt"]), stored["pwhash"]):
+            return  # unchanged: a restart writes nothing (it must start on a full disk)
         salt = secrets.token_hex(8)
         with self.store.transaction() as conn:
             row = conn.execute("SELECT xdat_user_id FROM users WHERE login=?", (login,)).fetchone()
@@ -113,15 +135,42 @@ class Auth:
 
     # -- sessions ------------------------------------------------------------------
     def new_session(self, user: User) -> str:
-        """Open an HTTP session for ``user``; returns its 32-hex-digit id."""
+        """Open an HTTP session for ``user``; returns its 32-hex-digit id.
+
+        Expired sessions are dropped first; if ``user`` then holds
+        ``max_sessions_per_user`` sessions, the one it used least recently ends.
+        """
         sid = uuid.uuid4().hex.upper()
         with self._lock:
-            self._sessions[sid] = (user.login, time.time() + self.session_timeout)
-            if len(self._sessions) > 10_000:  # drop expired ones now and then
-                now = time.time()
-                for key in [k for k, v in self._sessions.items() if v[1] < now]:
-                    del self._sessions[key]
+            now = time.time()
+            while self._sessions:
+                oldest, (_, expires) = next(iter(self._sessions.items()))
+                if expires >= now:
+                    break
+                self._drop(oldest)
+            mine = self._by_login.setdefault(user.login, OrderedDict())
+            while len(mine) >= self.max_sessions_per_user:
+                self._drop(next(iter(mine)))
+            self._sessions[sid] = (user.login, now + self.session_timeout)
+            mine[sid] = None
         return sid
+
+    @property
+    def session_count(self) -> int:
+        """How many sessions are held (expired ones not yet dropped included)."""
+        with self._lock:
+            return len(self._sessions)
+
+    def _drop(self, sid: str) -> None:
+        """Forget a session (the lock is held)."""
+        entry = self._sessions.pop(sid, None)
+        if entry is None:
+            return
+        mine = self._by_login.get(entry[0])
+        if mine is not None:
+            mine.pop(sid, None)
+            if not mine:
+                del self._by_login[entry[0]]
 
     def session_user(self, sid: str) -> User | None:
         """The user of a live session (its expiry is pushed back), or None if unknown/expired."""
@@ -130,10 +179,13 @@ class Auth:
             if entry is None:
                 return None
             login, expires = entry
-            if expires < time.time():
-                del self._sessions[sid]
+            now = time.time()
+            if expires < now:
+                self._drop(sid)
                 return None
-            self._sessions[sid] = (login, time.time() + self.session_timeout)
+            self._sessions[sid] = (login, now + self.session_timeout)
+            self._sessions.move_to_end(sid)  # keeps the table in order of expiry
+            self._by_login[login].move_to_end(sid)
         return self.user(login) if login != GUEST else User(GUEST)
 
     def session_expiry(self, sid: str) -> float | None:
@@ -145,7 +197,7 @@ class Auth:
     def end_session(self, sid: str) -> None:
         """Log a session out."""
         with self._lock:
-            self._sessions.pop(sid, None)
+            self._drop(sid)
 
     # -- alias tokens --------------------------------------------------------------
     def issue_token(self, login: str) -> dict[str, object]:
