@@ -40,6 +40,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--xnat-version", default=None, help="XNAT version the server reports (default: a 1.8.x)")
     parser.add_argument("--durable", action="store_true",
                         help="fsync every uploaded file before it is catalogued (slower; survives a power loss)")
+    parser.add_argument("--extract-max-bytes", type=int, default=None, metavar="BYTES",
+                        help="refuse (413) an extract=true upload expanding past this (default: 10 GiB)")
+    parser.add_argument("--extract-max-ratio", type=float, default=None, metavar="N",
+                        help="... or past N times its own size, beyond 16 MiB (default: 100)")
+    parser.add_argument("--extract-max-files", type=int, default=None, metavar="N",
+                        help="... or holding more than N files (default: 100000)")
+    parser.add_argument("--search-timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop a search running longer than this with 503 (default: 60)")
     parser.set_defaults(handler=run)
 
 
@@ -70,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         "site_id": args.site_id,
         "durable": args.durable,
     }
+    for name in ("extract_max_bytes", "extract_max_ratio", "extract_max_files", "search_timeout"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.schemas is not None:
         options["schemas"] = args.schemas
     if args.xnat_version:

@@ -8,8 +8,10 @@ plain-text answers with the real status codes.
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable
@@ -37,7 +39,7 @@ from .handlers import (
     users,
 )
 from .handlers.base import Ctx, HTTPError
-from .handlers.deps import DataTypes, FileStore
+from .handlers.deps import DataTypes, ExtractLimits, FileStore, is_disk_full
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -147,20 +149,37 @@ class XNATApp:
     :param site_url: the site URL written in item XML ``xsi:schemaLocation``.
     :param durable: fsync every uploaded file before it is catalogued. Off by default: a
         test server trades crash-safety for speed (writes stay atomic either way).
+    :param extract_max_ratio: an archive uploaded with ``extract=true`` may expand to this
+        many times its own size (but always to 16 MiB) ...
+    :param extract_max_bytes: ... and never past this many bytes ...
+    :param extract_max_files: ... nor hold more files than this; past any bound it is
+        refused with 413 before anything is unpacked.
+    :param search_timeout: seconds a search may run before it is stopped with 503.
+    :param max_sessions_per_user: live sessions one login (the guest included) may hold;
+        past it the least recently used one ends (see :class:`~xnat.testing.auth.Auth`).
     """
 
     def __init__(self, data_dir: str | Path | None = None, schemas_dir: str | Path | None = None,
                  users: Iterable[str] = ("admin:admin:admin",), allow_anonymous: bool = False,
                  site_id: str = "XNAT", version: str = "1.8.10", session_timeout: float = 900.0,
-                 site_url: str = "http://localhost", durable: bool = False) -> None:
+                 site_url: str = "http://localhost", durable: bool = False,
+                 extract_max_ratio: float = ExtractLimits.max_ratio,
+                 extract_max_bytes: int = ExtractLimits.max_bytes,
+                 extract_max_files: int = ExtractLimits.max_files,
+                 search_timeout: float = 60.0, max_sessions_per_user: int = 1000) -> None:
         self._tmp = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="xnat-app-")) if data_dir is None else Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "xnat.db")
-        self.auth = Auth(self.store, session_timeout)
+        self.auth = Auth(self.store, session_timeout, max_sessions_per_user)
         #: every SQL statement and access decision of the handlers (see :mod:`xnat.testing.backend`)
         self.backend = Backend(self.store, site_id)
-        self.files = FileStore(self.data_dir / "archive", durable=durable)
+        limits = ExtractLimits(max_ratio=extract_max_ratio, max_bytes=extract_max_bytes,
+                               max_files=extract_max_files)
+        self.files = FileStore(self.data_dir / "archive", durable=durable, limits=limits)
+        self.files.sweep_temp()  # what a crash left mid-upload; nothing uploads yet
+        #: seconds a search may run (``POST /data/search``) before it answers 503
+        self.search_timeout = float(search_timeout)
         self.datatypes = DataTypes.load(Path(schemas_dir) if schemas_dir is not None else None)
         self.allow_anonymous = allow_anonymous
         self.site_id = site_id
@@ -246,6 +265,8 @@ class XNATApp:
             response = Response(err.reason, status=err.status, mimetype="text/plain", headers=err.headers)
         except ClientDisconnected:
             response = Response("Incomplete request body", status=400, mimetype="text/plain")
+        except (OSError, sqlite3.OperationalError) as exc:
+            response = self._storage_error(request, exc)
         except HTTPException as exc:  # raised by werkzeug helpers (e.g. 416 from send_file)
             response = Response(exc.description or exc.name, status=exc.code or 400, mimetype="text/plain",
                                 headers=[h for h in exc.get_headers() if h[0].lower() != "content-type"])
@@ -256,6 +277,18 @@ class XNATApp:
         return response
 
     # -- helpers -----------------------------------------------------------------------
+    @staticmethod
+    def _storage_error(request: Request, exc: Exception) -> Response:
+        """507 for a full disk, 400 for a name the file system refuses, else a logged 500."""
+        if is_disk_full(exc) or (isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)):
+            logger.warning("disk full handling %s %s: %s", request.method, request.path, exc)
+            return Response("Insufficient Storage: the server's disk is full; nothing was stored",
+                            status=507, mimetype="text/plain")
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            return Response("File name or path too long", status=400, mimetype="text/plain")
+        logger.exception("error handling %s %s", request.method, request.path)
+        return Response("Internal Server Error", status=500, mimetype="text/plain")
+
     def _authenticate(self, request: Request) -> tuple[User, str | None, str | None]:
         """(user, existing session id, new session id) or 401, in XNAT's guard order."""
         sid = request.cookies.get("JSESSIONID")

@@ -4,8 +4,10 @@ Everything a request names is made safe here before it touches the disk: relativ
 only, no ``..``, no NUL or control characters, no backslashes or drive letters, and every
 resolved path (symlinks already on disk included) must stay under its folder. Writes are
 atomic (a ``.upload-*`` temp file beside the target, fsync, ``os.replace``), so a cut-off
-upload never leaves a half file. Archives are checked whole before anything is written,
-and zip/tar.gz downloads are produced on the fly with bounded memory.
+upload never leaves a half file; temp files a crash left behind are swept at start-up
+(:meth:`FileStore.sweep_temp`). Archives are checked whole before anything is written, their
+declared expanded size and entry count against :class:`ExtractLimits` (zip bombs), and
+zip/tar.gz downloads are produced on the fly with bounded memory.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ except ImportError:  # pragma: no cover - the server extra is not installed
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CHUNK_SIZE", "DuplicateFiles", "FileStore", "IncompleteUpload", "StoredFile",
-           "UnsafePath", "safe_relpath"]
+__all__ = ["CHUNK_SIZE", "ArchiveTooLarge", "DuplicateFiles", "ExtractLimits", "FileStore",
+           "IncompleteUpload", "StoredFile", "UnsafePath", "is_disk_full", "safe_relpath"]
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".upload-"
+#: Longest relative path a request may name, in UTF-8 bytes: with the archive root in front
+#: it stays well under Linux's PATH_MAX (4096), so the disk never answers ENAMETOOLONG.
+MAX_RELPATH_BYTES = 2048
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,6 +54,42 @@ os.umask(_UMASK)  # read once at import: os.umask cannot be queried without sett
 
 class UnsafePath(ValueError):
     """A path or archive member that could land outside its folder (answered with 400)."""
+
+
+class ArchiveTooLarge(ValueError):
+    """An archive whose members would expand past :class:`ExtractLimits` (answered with 413)."""
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """How far an uploaded archive may expand (``extract=true``), checked before anything is written.
+
+    The declared sizes are what count: the readers stop each member at its declared size
+    (more data is a corrupt archive), so they bound what is written too.
+    """
+
+    #: the members may add up to this many times the archive's own size ...
+    max_ratio: float = 100.0
+    #: ... but a small archive may always expand to this many bytes (plain text zips well) ...
+    min_allowance: int = 16 * 1024 * 1024
+    #: ... and no archive past this many bytes
+    max_bytes: int = 10 * 1024 ** 3
+    #: entries (files) in one archive
+    max_files: int = 100_000
+
+    def check(self, archive_size: int, total: int, count: int) -> None:
+        """Raise :class:`ArchiveTooLarge` if ``count`` members of ``total`` bytes are too many."""
+        if count > self.max_files:
+            raise ArchiveTooLarge(f"the archive holds {count} files; at most {self.max_files} are accepted")
+        allowed = min(self.max_bytes, max(self.min_allowance, int(archive_size * self.max_ratio)))
+        if total > allowed:
+            raise ArchiveTooLarge(f"the archive ({archive_size} bytes) expands to {total} bytes;"
+                                  f" at most {allowed} bytes are accepted")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an error that means the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
 
 
 class IncompleteUpload(IOError):
@@ -89,6 +130,8 @@ def safe_relpath(relpath: str) -> str:
         raise UnsafePath(f"'..' not allowed in path: {relpath!r}")
     if not parts:
         raise UnsafePath(f"empty file name: {relpath!r}")
+    if len(relpath.encode("utf-8", "surrogateescape")) > MAX_RELPATH_BYTES:
+        raise UnsafePath(f"path longer than {MAX_RELPATH_BYTES} bytes: {relpath[:40]!r}...")
     for part in parts:
         if len(part.encode("utf-8", "surrogateescape")) > 255:
             raise UnsafePath(f"name too long: {part[:40]!r}...")
@@ -117,15 +160,38 @@ def _md5() -> hashlib._Hash:
 class FileStore:
     """The archive tree under ``root``: safe paths, atomic writes, archives in and out.
 
-    ``durable=False`` skips fsync (much faster for throwaway test servers).
+    ``durable=False`` skips fsync (much faster for throwaway test servers); ``limits``
+    bounds what an uploaded archive may expand to.
     """
 
-    def __init__(self, root: Path, durable: bool = True) -> None:
+    def __init__(self, root: Path, durable: bool = True, limits: ExtractLimits | None = None) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():  # no write at all when it exists: a full disk must not stop a start
+            self.root.mkdir(parents=True, exist_ok=True)
         self._real_root = Path(os.path.realpath(self.root))
         self._real_root_text = str(self._real_root)
         self.durable = durable
+        self.limits = limits or ExtractLimits()
+
+    def sweep_temp(self) -> int:
+        """Remove the ``.upload-*`` temp files and folders a crash left in the tree; return how many.
+
+        Call it only while nothing is uploading (at start-up): a live upload's temp file
+        looks the same.
+        """
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            for name in [d for d in dirnames if d.startswith(TEMP_PREFIX)]:
+                shutil.rmtree(os.path.join(dirpath, name), ignore_errors=True)
+                dirnames.remove(name)
+                removed += 1
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    _unlink_quiet(os.path.join(dirpath, name))
+                    removed += 1
+        if removed:
+            logger.info("removed %d temporary upload file(s) left under %s", removed, self.root)
+        return removed
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -302,20 +368,22 @@ class FileStore:
         """Unpack a zip / tar / tar.gz / tgz upload into ``folder/prefix``, all or nothing.
 
         Raises UnsafePath (a member escapes, or is a link or device), DuplicateFiles (a
-        FileExistsError; existing files and no ``overwrite``), ValueError (not an archive,
-        corrupt, name conflicts), IncompleteUpload, OSError ENOSPC (would not fit).
+        FileExistsError; existing files and no ``overwrite``), ArchiveTooLarge (a ValueError;
+        past :attr:`limits`), ValueError (not an archive, corrupt, name conflicts),
+        IncompleteUpload, OSError ENOSPC (would not fit).
         """
         self._check_inside(folder, self._real_root)
         base = "" if prefix in ("", ".") else safe_relpath(prefix) + "/"
         Path(folder).mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
         try:
-            spooled, _, _ = self._spool(stream, staging, None)
+            spooled, archive_size, _ = self._spool(stream, staging, None)
             with _open_archive(spooled, filename) as archive:
                 members = archive.members(base)
+                total = sum(size for _, _, size in members)
+                self.limits.check(archive_size, total, len(members))
                 self._check_targets(folder, members, overwrite)
                 free = shutil.disk_usage(staging).free
-                total = sum(size for _, _, size in members)
                 if total > free:  # zip bombs and plain oversize alike
                     raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
                 stored = [self._unpack_one(archive, staging, *member) for member in members]

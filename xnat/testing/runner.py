@@ -36,7 +36,9 @@ class _QuietHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        logger.debug("%s %s -> %s", self.command, self.path, code)
+        # getattr: a request line refused before parsing (414: over 64 KiB) has no path; an
+        # AttributeError here would drop the connection instead of sending the answer
+        logger.debug("%s %s -> %s", getattr(self, "command", "-"), getattr(self, "path", "-"), code)
 
     def log_error(self, format: str, *args: Any) -> None:
         logger.debug("server error: " + format, *args)
@@ -87,7 +89,9 @@ class XNATServer:
         ``xnat serve --schemas`` names it; None serves the compact built-in set.
         ``schemas_dir=``, :class:`XNATApp`'s name for it, is accepted too (not both).
     :param app_options: passed to :class:`XNATApp` (``users``, ``allow_anonymous``,
-        ``site_id``, ``version``, ``session_timeout``, ``durable``); an unknown name is a
+        ``site_id``, ``version``, ``session_timeout``, ``durable``, ``extract_max_bytes``,
+        ``extract_max_ratio``, ``extract_max_files``, ``search_timeout``,
+        ``max_sessions_per_user``); an unknown name is a
         :class:`TypeError` here, not at :meth:`start`
     """
 

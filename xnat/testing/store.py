@@ -7,6 +7,12 @@ readers never block the writer, a busy timeout so concurrent writers queue inste
 failing, and every write inside an explicit ``BEGIN IMMEDIATE`` transaction so a failed
 request leaves nothing behind.
 
+A full disk must not keep the server from starting: opening a WAL database writes its
+``-shm`` index, so the store keeps a small reserve file beside the database
+(``xnat.db-reserve``) and gives its space up when the open fails for lack of room; it is
+laid down again at a later start when there is room. Start-up writes nothing else when
+the schema is already in place.
+
 This is the low-level layer: connections, transactions, the schema. The statements the
 server runs live in :mod:`xnat.testing.backend` (and in ``auth`` and ``prearchive_store``).
 
@@ -29,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+#: Bytes kept in reserve beside the database, freed so that it can open on a full disk.
+RESERVE_BYTES = 1 << 20
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -118,10 +127,45 @@ class Store:
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        conn = self.connection()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
+        self.reserve = self.path.with_name(self.path.name + "-reserve")
+        try:
+            conn = self.connection()
+        except sqlite3.OperationalError:
+            if not self._free_reserve():
+                raise
+            conn = self.connection()  # the reserve's space is enough to open
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+        if self._missing_tables(conn):  # CREATE ... IF NOT EXISTS is cheap, but skipped: no write at all
+            conn.executescript(SCHEMA)
         self.release()
+        self._lay_reserve()
+
+    @staticmethod
+    def _missing_tables(conn: sqlite3.Connection) -> bool:
+        have = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        wanted = {word.split("(")[0].split()[0] for word in SCHEMA.split("IF NOT EXISTS ")[1:]}
+        return not wanted <= have
+
+    def _free_reserve(self) -> bool:
+        """Delete the reserve file; False if there was none."""
+        try:
+            self.reserve.unlink()
+        except FileNotFoundError:
+            return False
+        logger.warning("disk full: released the %d-byte reserve beside %s to open it", RESERVE_BYTES, self.path)
+        return True
+
+    def _lay_reserve(self) -> None:
+        """Write the reserve file if it is missing and there is room (quietly skipped otherwise)."""
+        if self.reserve.exists():
+            return
+        try:
+            with open(self.reserve, "wb") as handle:
+                handle.write(bytes(RESERVE_BYTES))
+        except OSError as exc:
+            logger.info("no room for the reserve beside %s (%s); will try at the next start", self.path, exc)
+            self.reserve.unlink(missing_ok=True)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so reads run in autocommit.
@@ -129,9 +173,13 @@ class Store:
         # not always the same one.
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            conn.close()
+            raise
         with self._lock:
             self._all.append(conn)
         return conn

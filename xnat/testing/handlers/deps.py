@@ -6,17 +6,29 @@ Imported in one place so handlers say ``from .deps import render_table`` and so 
 from __future__ import annotations
 
 from ..datatypes import DataTypes
-from ..filestore import DuplicateFiles, FileStore, IncompleteUpload, StoredFile, UnsafePath
+from ..filestore import (
+    ArchiveTooLarge,
+    DuplicateFiles,
+    ExtractLimits,
+    FileStore,
+    IncompleteUpload,
+    StoredFile,
+    UnsafePath,
+    is_disk_full,
+)
 from ..representations import ItemNode, item_json, item_xml, parse_item_xml, render_table
 
 __all__ = [
+           "ArchiveTooLarge",
            "DataTypes",
            "DuplicateFiles",
+           "ExtractLimits",
            "FileStore",
            "IncompleteUpload",
            "ItemNode",
            "StoredFile",
            "UnsafePath",
+           "is_disk_full",
            "item_json",
            "item_xml",
            "parse_item_xml",

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from . import resources
 from .base import Ctx, HTTPError, text
-from .deps import DuplicateFiles, IncompleteUpload, StoredFile, UnsafePath
+from .deps import ArchiveTooLarge, DuplicateFiles, IncompleteUpload, StoredFile, UnsafePath
 from .listing import table
 from .lookup import Node, require_delete, require_edit
 
@@ -205,6 +205,8 @@ def _upload(ctx: Ctx, node: Node, relpath: str) -> Response:
             raise HTTPError(400, "The upload was cut off before the whole file arrived") from None
         except DuplicateFiles as exc:  # an archive whose members exist already, without overwrite
             duplicates.extend(exc.names)
+        except ArchiveTooLarge as exc:  # a zip bomb, or just too much: nothing was unpacked
+            raise HTTPError(413, f"Cannot extract {name}: {exc}") from None
         except (IsADirectoryError, NotADirectoryError):
             raise HTTPError(409, f"{name} clashes with an existing file or folder of that name") from None
         except ValueError as exc:  # not an archive, corrupt, conflicting member names
@@ -226,10 +228,16 @@ def _delete(ctx: Ctx, node: Node, relpath: str) -> Response:
     if not relpath:
         raise HTTPError(400, "Name the file to delete: .../files/{name}")
     _clean(relpath)
-    if not ctx.backend.resources.uncatalogue(node.row["pk"], relpath):
+    catalogue = ctx.backend.resources
+    if not catalogue.has_file(node.row["pk"], relpath):
         raise HTTPError(404, f"Unable to find file {relpath}")
+    # The file goes first and the catalogue after: on a full disk the catalogue write
+    # needs the space the delete frees. Should that write still fail, the row outlives
+    # its file; a download answers 404 and deleting again finishes the job.
     try:
         ctx.app.files.delete(resources.folder_of(ctx, node.row), relpath)
-    except (OSError, UnsafePath):
-        pass  # the catalogue entry is gone; a stray file on disk is harmless
+    except UnsafePath:
+        pass  # never stored through this path; only the catalogue row is left to drop
+    if not catalogue.uncatalogue(node.row["pk"], relpath):
+        raise HTTPError(404, f"Unable to find file {relpath}")
     return text("")
