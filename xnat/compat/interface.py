@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from typing import Any
 
 import requests
@@ -59,16 +60,16 @@ class Interface:
             settings = read_config(config)
             server, user, password = settings["server"], settings["user"], settings["password"]
             verify = settings["verify"]
-        if anonymous:
-            user = password = None
-            connect_options.setdefault("netrc_file", os.devnull)
         if verify is None:
             verify = True
         self._anonymous = anonymous
-        self._user = user
-        self._password = password
-        self._session = connect(server, user=user, password=password, verify=verify, no_parse_model=True,
-                                **connect_options)
+        self._user = None if anonymous else user
+        self._password = None if anonymous else password
+        if anonymous:
+            self._session = _connect_anonymously(server, verify, connect_options)
+        else:
+            self._session = connect(server, user=user, password=password, verify=verify, no_parse_model=True,
+                                    **connect_options)
         if proxy:
             self._session.interface.proxies.update({"http": proxy, "https": proxy})
         self.select = Select(self._session)
@@ -113,7 +114,7 @@ class Interface:
 
     # -- pyxnat's raw calls: the response whatever its status --------------------------
     def _raw(self, method: str, uri: str, **kwargs: Any) -> requests.Response:
-        return self._session.request(method, uri, accepted_status=_ANY_STATUS, **kwargs)
+        return self._session.request(method, uri, accepted_status=_ANY_STATUS, **kwargs)  # type: ignore[no-any-return]  # the session is typed Any here
 
     def get(self, uri: str, **kwargs: Any) -> requests.Response:
         return self._raw("GET", uri, **kwargs)
@@ -134,3 +135,14 @@ class Interface:
         """The rows of a listing (pyxnat's helper that many scripts call)."""
         document = self._session.get_json(uri)
         return list(document["ResultSet"]["Result"])
+
+
+def _connect_anonymously(server: str | None, verify: bool | str, options: dict[str, Any]) -> Any:
+    """Connect with no credentials: an empty private netrc keeps ``~/.netrc`` out of it."""
+    from .. import connect
+
+    with tempfile.TemporaryDirectory() as folder:
+        empty = os.path.join(folder, "netrc")
+        os.close(os.open(empty, os.O_WRONLY | os.O_CREAT, 0o600))
+        options = {"netrc_file": empty, **options}
+        return connect(server, user=None, password=None, verify=verify, no_parse_model=True, **options)

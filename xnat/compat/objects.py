@@ -3,7 +3,7 @@
 An object is a URI and, when it came out of a listing, the listing's row: ``id()``,
 ``label()`` and ``datatype()`` then cost nothing (pyxnat lists the whole parent again for
 each). A collection is lazy: iterating it lists each parent once (one request per parent,
-JSON) and filters the rows with pyxnat's ``fnmatch`` globs on ID or label.
+JSON) and filters the rows with pyxnat's ``fnmatch`` globs on the ID (as pyxnat does).
 
 The chaining methods (``subjects()``, ``experiment("E")``, ...) are written out rather than
 made by a metaclass, so that editors and type checkers see them. A level that does not hang
@@ -386,8 +386,9 @@ class CObject(Node):
         for parent in self._parents():
             for row in parent._list(self._level):
                 id_, label = row.get(level.id_column, ""), row.get(level.label_column, "")
-                if self._filter != "*" and not (fnmatch.fnmatch(id_, self._filter)
-                                                or fnmatch.fnmatch(label, self._filter)):
+                # pyxnat matches the ID only; a resource's label is matched too, as its ID is a bare number
+                names = (id_, label) if level.id_column.startswith("xnat_abstract") else (id_,)
+                if self._filter != "*" and not any(fnmatch.fnmatch(name, self._filter) for name in names):
                     continue
                 name = row.get("Name") if self._level == "files" else (label if level.id_column.startswith(
                     "xnat_abstract") else id_)

@@ -75,7 +75,8 @@ class Search:
 
     def __init__(self, session: Any, row: str, columns: Sequence[str] | None = None) -> None:
         if not row or ":" not in row:
-            raise XNATValueError(f"select({row!r}, ...): a search starts from a data type such as 'xnat:mrSessionData'")
+            raise XNATValueError(f"select({row!r}): give a path that starts with '/' ('/projects/P/subjects') "
+                                 "or a data type to search ('xnat:mrSessionData')")
         self._session = session
         self._row = row
         self._columns = list(columns) if columns else None
