@@ -147,8 +147,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connection", ("xnat.auth", "xnat.transport", "xnat.keepalive", "xnat.login", "xnat.connection")),
     ("transfers", ("xnat.transfer",)),
     ("schemas", ("xnat.schema",)),
-    ("objects", ("xnat.classes",)),
-    ("services", ("xnat.services", "xnat.prearchive", "xnat.users", "xnat.inspect", "xnat.search")),
+    ("objects", ("xnat.classes", "xnat.core")),
+    ("services", ("xnat.services", "xnat.prearchive", "xnat.users", "xnat.inspect", "xnat.search", "xnat.map",
+                  "xnat.xnatbases")),
     ("session", ("xnat.session",)),
     ("entry", ("xnat", "xnat.demo", "xnat.cli", "xnat.compat")),
 ]
@@ -266,3 +267,14 @@ def test_every_behaviour_module_is_in_the_one_registration_list() -> None:
                 registering.add(module)
     registering.discard("xnat.classes.registry")
     assert registering == set(BEHAVIOUR_MODULES)
+
+
+@pytest.mark.parametrize("alias", ["core", "map"])
+def test_xnatpy_core_and_map_are_thin_aliases(alias: str) -> None:
+    """``xnat.core`` and ``xnat.map`` only re-export names of the layers below them."""
+    import importlib
+
+    module = importlib.import_module(f"xnat.{alias}")
+    assert module.__all__ and all(getattr(module, name).__module__ != module.__name__ for name in module.__all__)
+    tree = ast.parse((ROOT / f"{alias}.py").read_text(encoding="utf-8"))
+    assert {type(node).__name__ for node in tree.body} <= {"Expr", "ImportFrom", "Assign"}

@@ -16,6 +16,7 @@ import os as _os
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from . import exceptions
 from .exceptions import XNATError, XNATValueError
 from .version import __version__
 
@@ -25,9 +26,37 @@ if _TYPE_CHECKING:  # pragma: no cover
 
     from .session import BaseXNATSession
 
-__all__ = ["XNATError", "__version__", "connect"]
+__all__ = [
+    "FilterFunctions",
+    "MappedFunctionFailed",
+    "MappingLevel",
+    "XNATError",
+    "XNATSession",
+    "__version__",
+    "connect",
+    "exceptions",
+]
+
 
 _logger = _logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> _Any:
+    """xnatpy's top-level names beside ``connect``, imported on first use so that
+    ``import xnat`` stays light."""
+    if name == "XNATSession":
+        from .session import XNATSession
+
+        return XNATSession
+    if name in ("MappingLevel", "FilterFunctions", "MappedFunctionFailed"):
+        from .services import mapping
+
+        return getattr(mapping, name)
+    raise AttributeError(f"module 'xnat' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"XNATSession", "MappingLevel", "FilterFunctions", "MappedFunctionFailed"})
 
 
 def connect(

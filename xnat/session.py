@@ -17,6 +17,7 @@ behaviour mixins of generated classes are listed in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import requests
 
@@ -24,9 +25,10 @@ from .auth import Credentials
 from .classes.session_objects import SessionObjectsMixin
 from .connection import Connection
 from .services.session_mixin import SessionServicesMixin
+from .transfer import Progress
 from .transport import Timeout
 
-__all__ = ["BaseXNATSession", "XNATSession"]
+__all__ = ["BaseXNATSession", "XNATSession", "default_update_func"]
 
 
 class BaseXNATSession(Connection, SessionObjectsMixin, SessionServicesMixin):
@@ -67,3 +69,20 @@ class XNATSession(BaseXNATSession):
     """A session that also logs out on the server when disconnected."""
 
     _logout_on_disconnect = True
+
+
+def default_update_func(total: int | None) -> Callable[[int, int | None, bool], None]:
+    """xnatpy's progress callback for ``download_stream(update_func=...)``: a bar on stderr for a
+    transfer of ``total`` bytes (``None`` when unknown), fed ``(bytes so far, total, finished)``."""
+    progress = Progress(total, verbose=True)
+    seen = [0]
+
+    def update(done: int, total_now: int | None, finished: bool) -> None:
+        if total_now != progress.total:
+            progress.set_total(total_now)
+        progress.add(done - seen[0])
+        seen[0] = done
+        if finished:
+            progress.finish()
+
+    return update

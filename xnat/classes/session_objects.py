@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import XNATIOError, XNATValueError
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transfer import Transferer
@@ -129,7 +130,9 @@ class SessionObjectsMixin:
         default = getattr(self, "request_timeout", None) or 300.0
         return Transferer(self.interface, self.server, timeout=timeout or default,  # type: ignore[attr-defined]
                           workers=self.transfer_workers, retries=self.transfer_retries,
-                          backoff=self.transfer_backoff)
+                          backoff=self.transfer_backoff,
+                          min_rate=getattr(self, "min_transfer_rate", DEFAULT_MIN_RATE),
+                          rate_window=getattr(self, "transfer_rate_window", DEFAULT_RATE_WINDOW))
 
     def download(self, uri: str, target: str | os.PathLike[str], format: str | None = None, verbose: bool | None = None,
                  timeout: Any = None, expected_md5_digest: str | None = None, overwrite: bool = True,
@@ -154,6 +157,21 @@ class SessionObjectsMixin:
         self.transferer(timeout).download(uri, target, expected_md5=expected_md5_digest, overwrite=overwrite,
                                            query={"format": "zip"}, verbose=verbose)
         return str(target)
+
+    def upload(self, uri: str, file_: str | bytes | os.PathLike[str] | IO[bytes], retries: int = 1,
+               query: Mapping[str, Any] | None = None, content_type: str | None = None, method: str = "put",
+               overwrite: bool = False, timeout: Any = None) -> Any:
+        """Upload to ``uri`` (xnatpy's ``upload``): ``file_`` is an open binary file, the path of an
+        existing file, or the data itself (``str``, sent as UTF-8, or ``bytes``)."""
+        options: dict[str, Any] = {"query": query, "content_type": content_type, "method": method,
+                                   "overwrite": overwrite, "timeout": timeout, "retries": retries}
+        if isinstance(file_, os.PathLike) or (isinstance(file_, str) and os.path.isfile(file_)):
+            return self.upload_file(uri, file_, **options)
+        if isinstance(file_, (str, bytes)):
+            return self.upload_string(uri, file_, **options)
+        if hasattr(file_, "read"):
+            return self.upload_stream(uri, file_, **options)
+        raise XNATValueError(f"upload takes an open binary file, a file path, str or bytes, not {type(file_).__name__}")
 
     def upload_stream(self, uri: str, stream: IO[bytes], retries: int = 1, query: Mapping[str, Any] | None = None,
                       content_type: str | None = None, method: str = "put", overwrite: bool = False,

@@ -18,6 +18,7 @@ import datetime
 import logging
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..exceptions import XNATValueError
@@ -51,20 +52,106 @@ def _datetime(text: str) -> datetime.datetime | None:
     return None
 
 
-def _flag(value: bool | None) -> str | None:
-    return None if value is None else ("true" if value else "false")
+def _flag(name: str, value: bool | None) -> str | None:
+    """``value`` as the server's ``true``/``false``; anything but a bool or None is refused (as xnatpy)."""
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be a bool, not {type(value).__name__} ({value!r})")
+    return "true" if value else "false"
 
 
-class PrearchiveFile:
-    """One file of a prearchive scan."""
+class PrearchiveListing(Sequence[Any]):
+    """Rows below a prearchive session as objects: indexed by position, by ID or by the
+    secondary key (``scans['1']``, ``scans['T1']``, ``resources['DICOM']``), as xnatpy's listing."""
 
-    def __init__(self, xnat_session: Any, row: dict[str, str]) -> None:
-        self.xnat_session = xnat_session
-        self.data = row
-        self.uri = row["URI"]
+    def __init__(self, items: list[Any], key: str, secondary: str) -> None:
+        self._items = items
+        self._key = key
+        self._secondary = secondary
+
+    def _find(self, key: str) -> Any:
+        for field in (self._key, self._secondary):
+            for item in self._items:
+                if item.data.get(field) == key:
+                    return item
+        raise KeyError(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self._find(key)
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            return any(key in (item.data.get(self._key), item.data.get(self._secondary)) for item in self._items)
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def keys(self) -> list[str]:
+        return [item.data.get(self._key, "") for item in self._items]
+
+    def values(self) -> list[Any]:
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self.keys(), self._items, strict=True))
 
     def __repr__(self) -> str:
-        return f"<PrearchiveFile {self.name}>"
+        return f"<PrearchiveListing {self.keys()}>"
+
+
+class _PrearchiveChild:
+    """A scan, resource or file below a prearchive session, read from its parent's listing
+    (XNAT serves these only as rows of a listing). xnatpy's constructor signature."""
+
+    _XSI_TYPE = ""
+    _KEY = "ID"
+
+    def __init__(self, uri: str, xnat_session: Any, id_: str | None = None, datafields: dict[str, Any] | None = None,
+                 parent: Any = None, fieldname: str | None = None) -> None:
+        self.uri = uri
+        self.xnat_session = xnat_session
+        self.parent = parent
+        self.fieldname = fieldname
+        self._id = id_
+        self._row = dict(datafields) if datafields else None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """This object's row of its parent's listing (read once, then kept)."""
+        if self._row is None:
+            key = self._id or self.uri.rstrip("/").rsplit("/", 1)[1]
+            rows = self.xnat_session.get_json(self.uri.rstrip("/").rsplit("/", 1)[0])["ResultSet"]["Result"]
+            found = next((row for row in rows if row.get(self._KEY) == key), None)
+            if found is None:
+                raise XNATValueError(f"{self.uri} is not in the prearchive")
+            self._row = found
+        return self._row
+
+    fulldata = data
+
+    @property
+    def xpath(self) -> str:
+        """xnatpy's name of this kind of prearchive object (``xnatpy:prearchiveScan``, ...)."""
+        return self._XSI_TYPE
+
+    __xsi_type__ = property(lambda self: self._XSI_TYPE)
+
+
+class PrearchiveFile(_PrearchiveChild):
+    """One file of a prearchive scan."""
+
+    _XSI_TYPE = "xnatpy:prearchiveFile"
+    _KEY = "Name"
+
+    def __repr__(self) -> str:
+        return f"<PrearchiveFile {self.uri.rsplit('/', 1)[-1]}>"
 
     @property
     def id(self) -> str:
@@ -72,35 +159,34 @@ class PrearchiveFile:
 
     @property
     def name(self) -> str:
-        return self.data["Name"]
+        return str(self.data["Name"])
 
     @property
     def size(self) -> int:
         return int(self.data.get("Size") or 0)
 
-    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
-        """Save the file to ``path``."""
-        return str(self.xnat_session.download(self.uri, path, verbose=verbose))
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str | os.PathLike[str]:
+        """Save the file to ``path`` (verified); returns ``path`` as given, as xnatpy does."""
+        self.xnat_session.download(self.uri, path, verbose=verbose)
+        return path
 
     def open(self) -> Any:
         """A seekable read-only file over the remote file (fetched by byte ranges)."""
         return self.xnat_session.transferer().open(self.uri, size=self.size or None)
 
 
-class PrearchiveResource:
+class PrearchiveResource(_PrearchiveChild):
     """A resource (``DICOM``, ``secondary``) of a prearchive scan."""
 
-    def __init__(self, xnat_session: Any, row: dict[str, str]) -> None:
-        self.xnat_session = xnat_session
-        self.data = row
-        self.uri = row["URI"]
+    _XSI_TYPE = "xnatpy:prearchiveResource"
+    _KEY = "label"
 
     def __repr__(self) -> str:
-        return f"<PrearchiveResource {self.label} ({self.file_count} files)>"
+        return f"<PrearchiveResource {self.uri.rsplit('/', 1)[-1]}>"
 
     @property
     def label(self) -> str:
-        return self.data["label"]
+        return str(self.data["label"])
 
     @property
     def file_count(self) -> int:
@@ -111,51 +197,60 @@ class PrearchiveResource:
         return int(self.data.get("file_size") or 0)
 
     @property
-    def files(self) -> list[PrearchiveFile]:
+    def files(self) -> PrearchiveListing:
         rows = self.xnat_session.get_json(f"{self.uri}/files")["ResultSet"]["Result"]
-        return [PrearchiveFile(self.xnat_session, row) for row in rows]
+        files = [PrearchiveFile(row.get("URI") or f"{self.uri}/files/{row['Name']}", self.xnat_session,
+                                datafields=row, parent=self, fieldname="files") for row in rows]
+        return PrearchiveListing(files, "Name", "Name")
 
 
-class PrearchiveScan:
+class PrearchiveScan(_PrearchiveChild):
     """A scan (series) of a prearchive session."""
 
-    def __init__(self, session: PrearchiveSession, row: dict[str, str]) -> None:
-        self.session = session
-        self.xnat_session = session.xnat_session
-        self.data = row
-        self.uri = row.get("URI") or f"{session.uri}/scans/{row['ID']}"
+    _XSI_TYPE = "xnatpy:prearchiveScan"
 
     def __repr__(self) -> str:
-        return f"<PrearchiveScan {self.id} {self.series_description}>"
+        return f"<PrearchiveScan {self.uri.rsplit('/', 1)[-1]}>"  # no request in a repr
+
+    @property
+    def session(self) -> Any:
+        """The prearchive session holding this scan."""
+        return self.parent
 
     @property
     def id(self) -> str:
-        return self.data["ID"]
+        return str(self.data["ID"])
 
     @property
     def series_description(self) -> str:
-        return self.data.get("series_description", "")
+        return str(self.data.get("series_description", ""))
 
     @property
-    def resources(self) -> dict[str, PrearchiveResource]:
+    def resources(self) -> PrearchiveListing:
         rows = self.xnat_session.get_json(f"{self.uri}/resources")["ResultSet"]["Result"]
-        return {row["label"]: PrearchiveResource(self.xnat_session, row) for row in rows}
+        resources = [PrearchiveResource(row.get("URI") or f"{self.uri}/resources/{row['label']}", self.xnat_session,
+                                        datafields=row, parent=self, fieldname="resources") for row in rows]
+        return PrearchiveListing(resources, "label", "label")
 
     @property
-    def files(self) -> list[PrearchiveFile]:
+    def files(self) -> PrearchiveListing:
         resources = self.resources
         for label in ("DICOM", "secondary"):
             if label in resources:
-                return resources[label].files
-        raise XNATValueError(f"scan {self.id} of {self.session.uri} has no DICOM or secondary resource")
+                return resources[label].files  # type: ignore[no-any-return]  # a listing of files
+        raise XNATValueError(f"scan {self.id} of {self.uri} has no DICOM or secondary resource")
 
-    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
-        """A zip of the whole session (XNAT zips prearchive sessions, not single scans)."""
-        return self.session.download(path, verbose=verbose)
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str | os.PathLike[str]:
+        """A zip of the whole session at ``path`` (XNAT zips prearchive sessions, not single
+        scans); returns ``path`` as given, as xnatpy does."""
+        if self.parent is not None:
+            return self.parent.download(path, verbose=verbose)  # type: ignore[no-any-return]  # the path given
+        self.xnat_session.download_zip(self.uri.rsplit("/scans/", 1)[0], path, verbose=verbose)
+        return path
 
     def dicom_dump(self, fields: list[str] | str | None = None) -> list[dict[str, str]]:
         """The header of the scan's first DICOM file as dump rows."""
-        return dicom_dump(self.xnat_session, f"{self.session.uri[5:]}/scans/{self.id}", fields)
+        return dicom_dump(self.xnat_session, self.uri[5:] if self.uri.startswith("/data/") else self.uri, fields)
 
     def read_dicom(self, file: PrearchiveFile | None = None, read_pixel_data: bool = False,
                    force: bool = False) -> Any:
@@ -167,10 +262,18 @@ class PrearchiveScan:
 class PrearchiveSession:
     """One session in the prearchive (``/data/prearchive/projects/P/TS/NAME``)."""
 
-    def __init__(self, xnat_session: Any, uri: str, row: dict[str, str] | None = None) -> None:
+    def __init__(self, uri: str | None = None, xnat_session: Any = None, id_: str | None = None,
+                 datafields: dict[str, Any] | None = None, parent: Any = None, fieldname: str | None = None,
+                 overwrites: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # xnatpy's constructor; only uri, xnat_session and datafields (the listing row) matter here.
+        if uri is None or xnat_session is None:
+            raise XNATValueError("PrearchiveSession needs the session's uri and the xnat_session")
+        if kwargs:
+            raise XNATValueError(f"PrearchiveSession got unexpected arguments: {', '.join(sorted(kwargs))}")
         self.xnat_session = xnat_session
         self.uri = uri if uri.startswith("/data/") else "/data" + uri
-        self._row = dict(row) if row else None
+        row = {**(datafields or {}), **(overwrites or {})}
+        self._row: dict[str, str] | None = row or None
 
     def __repr__(self) -> str:
         return f"<PrearchiveSession {self.uri.partition('/prearchive/projects/')[2]}>"  # no request in a repr
@@ -180,6 +283,14 @@ class PrearchiveSession:
 
     def __hash__(self) -> int:
         return hash(self.uri)
+
+    #: xnatpy's name of this kind of object.
+    __xsi_type__ = "xnatpy:prearchiveSession"
+
+    @property
+    def xpath(self) -> str:
+        """``xnatpy:prearchiveSession``, as xnatpy names it."""
+        return self.__xsi_type__
 
     @property
     def data(self) -> dict[str, str]:
@@ -240,12 +351,14 @@ class PrearchiveSession:
         return self.data.get("autoarchive", "")
 
     @property
-    def prevent_anon(self) -> bool:
-        return self.data.get("prevent_anon", "false") == "true"
+    def prevent_anon(self) -> str | None:
+        """The server's own value (XNAT serves ``"true"``/``"false"``), as xnatpy returns it."""
+        return self.data.get("prevent_anon")
 
     @property
-    def prevent_auto_commit(self) -> bool:
-        return self.data.get("prevent_auto_commit", "false") == "true"
+    def prevent_auto_commit(self) -> str | None:
+        """The server's own value (XNAT serves ``"true"``/``"false"``), as xnatpy returns it."""
+        return self.data.get("prevent_auto_commit")
 
     @property
     def scan_date(self) -> datetime.date | None:
@@ -264,13 +377,17 @@ class PrearchiveSession:
         return _datetime(self.data.get("lastmod", ""))
 
     @property
-    def scans(self) -> list[PrearchiveScan]:
+    def scans(self) -> PrearchiveListing:
+        """The session's scans, by position, ID or series description (``scans['1']``)."""
         rows = self.xnat_session.get_json(f"{self.uri}/scans")["ResultSet"]["Result"]
-        return [PrearchiveScan(self, row) for row in rows]
+        scans = [PrearchiveScan(row.get("URI") or f"{self.uri}/scans/{row['ID']}", self.xnat_session,
+                                datafields=row, parent=self, fieldname="scans") for row in rows]
+        return PrearchiveListing(scans, "ID", "series_description")
 
-    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
-        """The session's files as a zip at ``path``."""
-        return str(self.xnat_session.download_zip(self.uri, path, verbose=verbose))
+    def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str | os.PathLike[str]:
+        """The session's files as a zip at ``path``; returns ``path`` as given, as xnatpy does."""
+        self.xnat_session.download_zip(self.uri, path, verbose=verbose)
+        return path
 
     def archive(self, overwrite: str | None = None, quarantine: bool | None = None,
                 trigger_pipelines: bool | None = None, project: str | None = None, subject: str | None = None,
@@ -283,8 +400,8 @@ class PrearchiveSession:
         if overwrite not in (None, "none", "append", "delete"):
             raise XNATValueError(f"overwrite should be one of none, append, delete; not {overwrite!r}")
         query = {"src": self.uri[5:], "auto-archive": "false"}
-        for key, value in (("overwrite", overwrite), ("quarantine", _flag(quarantine)),
-                           ("triggerPipelines", _flag(trigger_pipelines)), ("project", project),
+        for key, value in (("overwrite", overwrite), ("quarantine", _flag("quarantine", quarantine)),
+                           ("triggerPipelines", _flag("trigger_pipelines", trigger_pipelines)), ("project", project),
                            ("subject", subject), ("session", experiment)):
             if value is not None:
                 query[key] = value
@@ -294,9 +411,10 @@ class PrearchiveSession:
         return self.xnat_session.create_object(uri)
 
     def _batch(self, service: str, asynchronous: bool | None, **extra: str) -> Any:
+        flag = _flag("asynchronous", asynchronous)
         query = {"src": self.uri[5:], **extra}
-        if asynchronous is not None:
-            query["async"] = _flag(asynchronous) or "false"
+        if flag is not None:
+            query["async"] = flag
         response = self.xnat_session.post(f"/data/services/prearchive/{service}", query=query)
         self._row = None
         return response
@@ -324,6 +442,25 @@ class Prearchive:
         self.xnat_session = xnat_session
         self._cache: dict[str, PrearchiveSession] = {}
         self._lock = threading.Lock()
+        self._caching: bool | None = None
+
+    @property
+    def caching(self) -> bool:
+        """Keep one object per prearchive session (default: the session's ``caching``); with
+        ``False`` every :meth:`sessions` call makes fresh objects from the rows it read."""
+        if self._caching is not None:
+            return self._caching
+        return bool(getattr(self.xnat_session, "caching", True))
+
+    @caching.setter
+    def caching(self, value: bool | None) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"caching should be a bool or None, not {type(value).__name__}")
+        self._caching = value
+
+    @caching.deleter
+    def caching(self) -> None:
+        self._caching = None
 
     def __repr__(self) -> str:
         return f"<Prearchive of {getattr(self.xnat_session, 'server', '?')}>"
@@ -335,10 +472,12 @@ class Prearchive:
     def session(self, uri: str, row: dict[str, str] | None = None) -> PrearchiveSession:
         """The session at ``uri`` (the same object for the same URI while cached)."""
         key = uri if uri.startswith("/data/") else "/data" + uri
+        if not self.caching:
+            return PrearchiveSession(key, self.xnat_session, datafields=row)
         with self._lock:
             found = self._cache.get(key)
             if found is None:
-                found = self._cache[key] = PrearchiveSession(self.xnat_session, key, row)
+                found = self._cache[key] = PrearchiveSession(key, self.xnat_session, datafields=row)
             elif row is not None:
                 found._row = dict(row)
         return found

@@ -17,6 +17,20 @@ class ResourceBehaviour(HostBase):
 
     SECONDARY_LOOKUP_FIELD = "label"
 
+    def __init__(self, uri: str | None = None, xnat_session: Any = None, id_: str | None = None,
+                 datafields: dict[str, Any] | None = None, parent: Any = None, fieldname: str | None = None,
+                 overwrites: dict[str, Any] | None = None, data_dir: str | os.PathLike[str] | None = None,
+                 upload_method: str | None = None, **kwargs: Any) -> None:
+        """xnatpy's constructor: with ``data_dir`` a new resource is filled with that
+        directory's files (:meth:`upload_dir` with ``upload_method``, default ``tgz_file``)."""
+        if data_dir is not None and not os.path.isdir(data_dir):
+            # Checked before the resource is created, so a typo leaves nothing half made.
+            raise XNATIOError(f"data_dir {data_dir} is not a directory")
+        super().__init__(uri, xnat_session, id_, datafields, parent, fieldname, overwrites,  # type: ignore[call-arg]  # the host's real base, XNATBaseObject
+                         **kwargs)
+        if data_dir is not None:
+            self.upload_dir(data_dir, method=upload_method or "tgz_file")
+
     @property
     def files(self) -> Any:
         """The resource's files, keyed by path (one request; size and digest included)."""

@@ -1,0 +1,125 @@
+"""xnatpy 0.8 behaviours a script leans on, against the embedded server: the prearchive's
+objects, flags that must be bools, ``xnat.xnatbases`` as bases, ``session.upload``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import xnat.xnatbases
+from xnat.exceptions import XNATIOError, XNATValueError
+
+
+@pytest.fixture
+def staged(connection: Any, project: str, case001_file: Path) -> Any:
+    """Case001 imported into the project's prearchive, as a PrearchiveSession."""
+    return connection.services.import_(case001_file, destination=f"/prearchive/projects/{project}")
+
+
+def test_prearchive_scans_are_a_listing(staged: Any) -> None:
+    scans = staged.scans
+    assert scans["2"].series_description == "T1 SPIN ECHO"
+    assert scans["T1 SPIN ECHO"] is scans["2"] and "4" in scans and "5" not in scans
+    assert sorted(scans.keys()) == ["2", "4", "9"] and len(scans) == 3
+    assert [scan.id for scan in scans] == scans.keys() and scans[0] is next(iter(scans))
+    with pytest.raises(KeyError):
+        scans["5"]
+    resources = scans["9"].resources
+    assert "DICOM" in resources and resources["DICOM"].file_count == 32
+    assert scans["4"].files[0].xpath == "xnatpy:prearchiveFile"
+
+
+def test_prearchive_fields_as_xnatpy_gives_them(staged: Any, tmp_path: Path) -> None:
+    assert staged.prevent_anon in ("true", "false") and staged.prevent_auto_commit in ("true", "false")
+    assert staged.xpath == "xnatpy:prearchiveSession" and staged.scans["2"].xpath == "xnatpy:prearchiveScan"
+    target = tmp_path / "session.zip"
+    assert staged.download(target) is target and target.stat().st_size > 0
+    file_ = staged.scans["4"].files[0]
+    assert file_.download(str(tmp_path / "one.dcm")) == str(tmp_path / "one.dcm")
+    assert (tmp_path / "one.dcm").stat().st_size == file_.size
+
+
+def test_prearchive_caching_off_makes_fresh_objects(connection: Any, staged: Any, project: str) -> None:
+    prearchive = connection.prearchive
+    assert prearchive.sessions(project)[0] is prearchive.sessions(project)[0]
+    prearchive.caching = False
+    try:
+        first, second = prearchive.sessions(project)[0], prearchive.sessions(project)[0]
+        assert first is not second and first == second
+    finally:
+        del prearchive.caching
+    assert prearchive.caching is True
+    with pytest.raises(TypeError):
+        prearchive.caching = "no"
+
+
+@pytest.mark.parametrize("flag", ["quarantine", "trigger_pipelines"])
+def test_archive_flags_must_be_bools(staged: Any, flag: str) -> None:
+    with pytest.raises(TypeError, match=f"{flag} should be a bool"):
+        staged.archive(**{flag: "true"})
+    assert staged.status == "READY"  # nothing was sent: the session is still there
+
+
+@pytest.mark.parametrize("action", ["delete", "rebuild"])
+def test_asynchronous_must_be_a_bool(staged: Any, action: str) -> None:
+    with pytest.raises(TypeError, match="asynchronous should be a bool"):
+        getattr(staged, action)(asynchronous=1)
+    staged.refresh()
+    assert staged.status == "READY"
+
+
+def test_prearchive_session_takes_xnatpys_constructor(connection: Any, staged: Any) -> None:
+    from xnat.prearchive import PrearchiveSession
+
+    again = PrearchiveSession(staged.uri, connection, datafields=dict(staged.data))
+    assert again == staged and again.name == staged.name
+    with pytest.raises(XNATValueError, match="unexpected arguments: colour"):
+        PrearchiveSession(staged.uri, connection, colour="red")
+
+
+def test_xnatbases_are_bases_of_generated_classes(connection: Any, project: str) -> None:
+    connection.clearcache()  # the shared session's project listing predates the project
+    subject = connection.classes.SubjectData(parent=connection.projects[project], label="S1")
+    session = connection.classes.MrSessionData(parent=subject, label="S1_MR")
+    scan = connection.classes.MrScanData(parent=session, id="1", type="T1")
+    resource = connection.classes.ResourceCatalog(parent=scan, label="NIFTI")
+    assert isinstance(connection.projects[project], xnat.xnatbases.ProjectData)
+    assert isinstance(subject, xnat.xnatbases.SubjectData) and not isinstance(subject, xnat.xnatbases.ExperimentData)
+    for base in ("ExperimentData", "SubjectAssessorData", "ImageSessionData"):
+        assert isinstance(session, getattr(xnat.xnatbases, base))
+    assert not isinstance(session, xnat.xnatbases.DerivedData)
+    assert issubclass(connection.classes.MrScanData, xnat.xnatbases.ImageScanData)
+    assert isinstance(resource, xnat.xnatbases.AbstractResource) and not isinstance(resource, str)
+
+
+def test_a_resource_made_with_a_data_dir_holds_its_files(connection: Any, project: str, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "sub" / "b.txt").write_text("bb")
+    connection.clearcache()
+    owner = connection.projects[project]
+    resource = connection.classes.ResourceCatalog(parent=owner, label="DIR", data_dir=str(tmp_path),
+                                                  upload_method="per_file")
+    assert sorted(resource.files.keys()) == ["a.txt", "sub/b.txt"]
+    with pytest.raises(XNATIOError, match="not a directory"):
+        connection.classes.ResourceCatalog(parent=owner, label="NONE", data_dir=str(tmp_path / "nope"))
+    assert "NONE" not in owner.resources  # refused before anything was created
+
+
+def test_session_upload_takes_a_path_data_or_a_file(connection: Any, project: str, tmp_path: Path) -> None:
+    base = f"/data/projects/{project}/resources/UP/files"
+    path = tmp_path / "from_path.txt"
+    path.write_bytes(b"on disk")
+    connection.upload(f"{base}/from_path.txt", str(path))
+    connection.upload(f"{base}/from_text.txt", "not a path, the data itself")
+    connection.upload(f"{base}/from_bytes.bin", b"\x00\x01")
+    with path.open("rb") as handle:
+        connection.upload(f"{base}/from_handle.txt", handle)
+    assert connection.get(f"{base}/from_path.txt").content == b"on disk"
+    assert connection.get(f"{base}/from_text.txt").content == b"not a path, the data itself"
+    assert connection.get(f"{base}/from_bytes.bin").content == b"\x00\x01"
+    assert connection.get(f"{base}/from_handle.txt").content == b"on disk"
+    with pytest.raises(XNATValueError, match="not int"):
+        connection.upload(f"{base}/x", 42)
