@@ -123,3 +123,56 @@ def test_session_upload_takes_a_path_data_or_a_file(connection: Any, project: st
     assert connection.get(f"{base}/from_handle.txt").content == b"on disk"
     with pytest.raises(XNATValueError, match="not int"):
         connection.upload(f"{base}/x", 42)
+
+
+@pytest.mark.parametrize("flag", ["quarantine", "trigger_pipelines", "ignore_unparsable", "direct_archive"])
+def test_import_flags_must_be_bools(connection: Any, project: str, case001_file: Path, flag: str) -> None:
+    with pytest.raises(TypeError, match=f"{flag} should be a bool"):
+        connection.services.import_(case001_file, project=project, **{flag: "yes"})
+    assert connection.prearchive.sessions(project) == [] and connection.get_json(
+        f"/data/projects/{project}/experiments")["ResultSet"]["Result"] == []
+
+
+def test_refresh_catalog_of_a_resource_object(connection: Any, project: str) -> None:
+    connection.clearcache()
+    owner = connection.projects[project]
+    resource = connection.classes.ResourceCatalog(parent=owner, label="CAT")
+    resource.upload_data(b"abc", "a.txt")
+    connection.clearcache()
+    resource = connection.projects[project].resources["CAT"]  # as listed: by its numeric ID
+    assert resource.uri.rsplit("/", 1)[1] != "CAT"  # the object's URI holds the numeric ID
+    seen: list[str] = []
+    connection.interface.hooks["response"].append(lambda r, *a, **k: seen.append(r.request.url))
+    try:
+        resource.refresh_catalog()
+        connection.services.refresh_catalog(resource, checksum=True)
+    finally:
+        connection.interface.hooks["response"].pop()
+    assert len(seen) == 2 and all(f"resource=/archive/projects/{project}/resources/CAT" in url for url in seen), seen
+    assert resource.files["a.txt"].size == 3
+
+
+class _Recorder:
+    """Stands in for a session: records the POST, answers with an archive URI."""
+
+    def __init__(self) -> None:
+        self.query: dict[str, str] = {}
+
+    def post(self, path: str, query: dict[str, str], **kwargs: Any) -> Any:
+        self.query = dict(query)
+        return type("Answer", (), {"text": "/data/archive/projects/P/subjects/S/experiments/E1\r\n"})()
+
+    def create_object(self, uri: str) -> str:
+        return uri
+
+
+def test_import_dicom_inbox_sends_what_xnat_reads() -> None:
+    from xnat.services import Services
+
+    session = _Recorder()
+    found = Services(session).import_dicom_inbox("/inbox/case1", project="P", subject="S", experiment="E1")
+    assert found == "/data/archive/projects/P/subjects/S/experiments/E1"
+    assert session.query == {"import-handler": "inbox", "path": "/inbox/case1", "cleanupAfterImport": "false",
+                             "PROJECT_ID": "P", "SUBJECT_ID": "S", "EXPT_LABEL": "E1"}
+    with pytest.raises(TypeError, match="cleanup should be a bool"):
+        Services(session).import_dicom_inbox("/inbox/case1", cleanup="yes")

@@ -15,10 +15,18 @@ __all__ = ["archive_path"]
 
 
 def archive_path(obj: Any) -> str:
-    """``/archive/projects/P/subjects/S/experiments/E[...]`` of an object (as XNAT wants it)."""
+    """``/archive/projects/P/subjects/S/experiments/E[...]`` of an object (as XNAT wants it).
+
+    A resource is named by its label: its object URI holds the numeric resource ID, which
+    the services do not look resources up by.
+    """
     uri = getattr(obj, "uri", None)
     if not isinstance(uri, str) or not uri:
         raise XNATValueError(f"{obj!r} has no URI to refresh")
+    head, found, _ = uri.rpartition("/resources/")
+    label = getattr(obj, "label", None) if found else None
+    if isinstance(label, str) and label:
+        uri = f"{head}/resources/{label}"
     if uri.startswith("/data/projects/"):
         return "/archive" + uri[5:]
     if uri.startswith("/data/archive/"):

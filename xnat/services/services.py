@@ -61,8 +61,13 @@ def guess_content_type(path: str | os.PathLike[str]) -> str:
     return content_type or "application/octet-stream"
 
 
-def _flag(value: bool | None) -> str | None:
-    return None if value is None else ("true" if value else "false")
+def _flag(name: str, value: bool | None) -> str | None:
+    """``value`` as the server's ``true``/``false``; anything but a bool or None is refused (as xnatpy)."""
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be a bool, not {type(value).__name__} ({value!r})")
+    return "true" if value else "false"
 
 
 def _destination(destination: str | os.PathLike[str] | None) -> str | None:
@@ -118,13 +123,16 @@ class Services:
         query: dict[str, str] = {}
         if overwrite is not None:
             query["overwrite"] = overwrite
-        if quarantine:
+        if _flag("quarantine", quarantine) == "true":
             query["quarantine"] = "true"
-        for key, value in (("triggerPipelines", _flag(trigger_pipelines)), ("dest", _destination(destination)),
+        for key, value in (("triggerPipelines", _flag("trigger_pipelines", trigger_pipelines)),
+                           ("dest", _destination(destination)),
                            ("project", project), ("subject", subject), ("session", experiment),
                            ("import-handler", import_handler)):
             if value is not None:
                 query[key] = value
+        _flag("ignore_unparsable", ignore_unparsable)
+        _flag("direct_archive", direct_archive)
         if ignore_unparsable is not None or direct_archive is not None:
             self._options_18(query, ignore_unparsable, direct_archive)
         if path is not None:
@@ -143,7 +151,7 @@ class Services:
             return
         for key, value in (("Ignore-Unparsable", ignore_unparsable), ("Direct-Archive", direct_archive)):
             if value is not None:
-                query[key] = _flag(value) or "false"
+                query[key] = _flag(key, value) or "false"
 
     def _send(self, query: dict[str, str], body: Any, content_type: str, timeout: float | None, what: str) -> Any:
         try:
@@ -182,6 +190,29 @@ class Services:
             return self.import_(data=spool, overwrite=overwrite, quarantine=quarantine, destination=destination,
                                 project=project, subject=subject, experiment=experiment,
                                 content_type="application/zip", **kwargs)
+
+    def import_dicom_inbox(self, path: str | os.PathLike[str], cleanup: bool = False, project: Any = None,
+                           subject: Any = None, experiment: Any = None) -> Any:
+        """Import a folder that is already on the server (its DICOM inbox) with XNAT's ``inbox``
+        import handler; ``project`` and ``subject`` are IDs (or objects), ``experiment`` a label.
+
+        :return: the archived experiment, or the prearchive session it went to
+        """
+        query = {"import-handler": "inbox", "path": os.fspath(path),
+                 "cleanupAfterImport": _flag("cleanup", cleanup) or "false"}
+        for key, value in (("PROJECT_ID", getattr(project, "id", project)),
+                           ("SUBJECT_ID", getattr(subject, "id", subject)),
+                           ("EXPT_LABEL", getattr(experiment, "label", experiment))):
+            if value is not None:
+                query[key] = str(value)
+        try:
+            response = self.xnat_session.post("/data/services/import", query=query, accepted_status=[200, 201])
+        except XNATResponseError as error:
+            raise XNATUploadError(f"inbox import of {os.fspath(path)} failed: {error}") from error
+        uris = [line.strip() for line in response.text.splitlines() if line.strip()]
+        if not uris:
+            raise XNATUploadError(describe_response(response, f"inbox import of {os.fspath(path)}: no URI"))
+        return self._object(uris[0])
 
     # -- tokens and catalogs ----------------------------------------------------------------------
     def issue_token(self, user: str | None = None) -> TokenResult:

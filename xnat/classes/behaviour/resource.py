@@ -122,6 +122,12 @@ class ResourceBehaviour(HostBase):
         finally:
             self._uploaded()
 
+    def refresh_catalog(self) -> None:
+        """Have the server re-read this resource's files into its catalogue
+        (``session.services.refresh_catalog(resource)``)."""
+        self._session().services.refresh_catalog(self)
+        self._uploaded()  # file sizes and counts may have changed
+
     def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
         """A zip of the resource's files."""
         return str(self._session().download_zip(self._files_url(), path, verbose=verbose))
