@@ -47,7 +47,9 @@ def test_editing_owning_and_the_prearchive(access: Access) -> None:
     assert access.is_owner(ALICE, "PRIV") and access.is_owner(ADMIN, "PRIV")
     assert not access.can_edit(User("carol"), "PROT")  # collaborators read only
     assert not access.can_edit(BOB, "PUB")  # public data is read, not written
-    assert access.can_delete(BOB, "PRIV") == access.can_edit(BOB, "PRIV")
+    # XNAT's member role creates and edits but does not delete; owners delete
+    assert not access.can_delete(BOB, "PRIV") and access.can_delete(ALICE, "PRIV") and access.can_delete(ADMIN, "PRIV")
+    assert access.can_create(BOB, "PRIV") and not access.can_create(User("carol"), "PROT")
     assert access.prearchive_projects(ADMIN) is None
     assert access.prearchive_projects(BOB) == {"PRIV"}
     assert access.use_prearchive(User("carol"), "PROT", "protected") is Verdict.FORBIDDEN

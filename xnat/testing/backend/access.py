@@ -1,26 +1,79 @@
 """Who may do what in the embedded server's archive: the one place access is decided.
 
 Every route asks this module (through :class:`Access`) before it reads, lists, writes,
-shares or deletes: which projects a user may read or see, whether it may edit or own a
-project, whether it may use a project's prearchive, whether it may manage users. The
-handlers only turn a refusal into XNAT's answer (404 for what the user may not even see,
-403 for what it sees but may not touch), so tightening a rule means changing it here.
+shares or deletes. The handlers only turn a refusal into XNAT's answer (404 for what the
+user may not even see, 403 for what it sees but may not touch), so tightening a rule
+means changing it here.
 
-Rules (REST-NOTES §3): admins may do anything. A project is *seen* (listed, its
-description shown) when it is public or protected, or when the user may read it; its data
-is *read* when it is public or the user has a role in it. Owners and members edit a
-project's data; owners change or delete the project itself, its settings and its users.
+The rule table
+==============
+
+Sources: [RN §n] ``xnat-reference/REST-NOTES.md``; [SRC path] XNAT's server source
+(``NrgXnat/xnat-web``, ``src/main/java/org/nrg/xnat/restlet/resources/``); [ROLES] XNAT's
+default project roles (owners: read, create, edit, delete and manage the project;
+members: read, create, edit; collaborators: read), as XNAT's project user management
+documents them; [DECIDED] a rule we chose where no source settles it.
+
+=========================  ===============================================================
+action                     who may (admins may do everything)
+=========================  ===============================================================
+see a project              public or protected, or a role in it  [RN §3; ROLES]
+read its data              public, or a role in it; the guest reads public data only
+                           [RN §3; ROLES]
+read a shared object       through its own project or any project it is shared into
+                           (a share makes it part of that project) [RN §2, §6]
+list anything              only rows the user may read, by the rule above, at every level
+                           (a subject's experiments, a session's assessors, global
+                           listings, item JSON children, search rows and counts)
+                           [SRC ProjSubExptList, ProjectSubjectList: listings are
+                           security-filtered queries]
+name a sharing project     only projects the user may see (share rows of others are left
+                           out of listings and item ``sharing`` blocks) [DECIDED]
+create subject/experiment  owner or member of the project the new object joins: the URL's
+ or assessor               project, also for an assessor of a session shared into it
+                           [SRC SubjectResource/SubjAssessmentResource handlePut
+                           ``Permissions.canCreate``; ROLES]
+edit (fields, scans,       owner or member of the object's own project [SRC
+ resources, file upload)   SubjectResource handlePut ``Permissions.canEdit``; ROLES]
+relabel                    in its own project: edit there; in a project it is shared into
+                           (the share's label): owner or member of that project
+                           [SRC SubjectResource handlePut: ``rename(proj, ...)`` sets the
+                           label of the URL's project]
+delete (objects, files)    owner of the object's own project; members do not delete
+                           [RN §7; ROLES]
+unshare                    owner of the project it is shared into [DECIDED: the delete
+                           rule, applied to the project that loses it]
+share into project D       read the object, owner or member of D, and the right to share
+                           it out: owner or member of a project holding it, or public data
+                           [SRC SubjectResource handlePut: ``Permissions.canRead`` on the
+                           source, ``Permissions.canCreate(... /project, D)``; share-out:
+                           DECIDED, collaborators never share out private data]
+move (``primary=true``)    read it, delete rights in its own project (owner), owner or
+                           member of D [SRC SubjectResource handlePut:
+                           ``Permissions.canDelete`` before ``ChangePrimaryProject``]
+PUT under an existing ID   an object the user may not read is not there for it: the PUT
+                           creates a new one with that label; one it reads is shared, by
+                           the share rule [SRC SubjectResource: existing objects are looked
+                           up with the user's permissions]
+change a project           owner (settings, accessibility, users, delete) [ROLES]
+search                     any user, the guest included, over what it may read
+                           [RN §10: 403 only without access]
+=========================  ===============================================================
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..auth import User
 from ..store import Store
 
-__all__ = ["Access", "Verdict"]
+__all__ = ["EDITORS", "Access", "Verdict"]
+
+#: Roles that create and edit a project's data (XNAT's default owner and member roles).
+EDITORS = ("owner", "member")
 
 
 class Verdict(enum.Enum):
@@ -63,13 +116,17 @@ class Access:
         """Does the project appear to ``user`` (in listings, as an item)?"""
         return accessibility in ("public", "protected") or self.can_read(user, project, accessibility)
 
+    def can_create(self, user: User, project: str) -> bool:
+        """May ``user`` add subjects, experiments and assessors to a project (owners, members)?"""
+        return user.admin or self.role(user, project) in EDITORS
+
     def can_edit(self, user: User, project: str) -> bool:
-        """May ``user`` create and modify data in a project (owners and members)?"""
-        return user.admin or self.role(user, project) in ("owner", "member")
+        """May ``user`` modify a project's data: fields, labels, scans, resources, files (owners, members)?"""
+        return user.admin or self.role(user, project) in EDITORS
 
     def can_delete(self, user: User, project: str) -> bool:
-        """May ``user`` delete data of a project (owners, and members for non-project items)?"""
-        return self.can_edit(user, project)
+        """May ``user`` delete a project's data (owners: XNAT's member role does not delete)?"""
+        return self.is_owner(user, project)
 
     def is_owner(self, user: User, project: str) -> bool:
         """May ``user`` change or delete the project itself (settings, accessibility, users)?"""
@@ -83,14 +140,32 @@ class Access:
             return Verdict.HIDDEN
         return Verdict.FORBIDDEN
 
+    def write_project(self, user: User, project: str, accessibility: str, allowed: bool) -> Verdict:
+        """A write to a project's data the rule allows or not: hidden stays hidden (404, as GET says)."""
+        if allowed:
+            return Verdict.ALLOWED
+        return Verdict.FORBIDDEN if self.can_see(user, project, accessibility) else Verdict.HIDDEN
+
     def readable_projects(self, user: User) -> set[str] | None:
         """Projects whose data ``user`` may read; None means all (admin)."""
         if user.admin:
             return None
-        rows = self.store.all("SELECT id FROM projects WHERE accessibility='public' OR id IN "
-                              "(SELECT project FROM project_users WHERE login=?)", (user.login,))
+        if user.is_guest:
+            rows = self.store.all("SELECT id FROM projects WHERE accessibility='public'")
+        else:
+            rows = self.store.all("SELECT id FROM projects WHERE accessibility='public' OR id IN "
+                                  "(SELECT project FROM project_users WHERE login=?)", (user.login,))
         return {r["id"] for r in rows}
 
+    def visible_projects(self, user: User) -> set[str] | None:
+        """Projects ``user`` may see (name, description); None means all (admin)."""
+        readable = self.readable_projects(user)
+        if readable is None:
+            return None
+        rows = self.store.all("SELECT id FROM projects WHERE accessibility IN ('public','protected')")
+        return readable | {r["id"] for r in rows}
+
+    # -- archive objects ----------------------------------------------------------------------
     def reach(self, user: User, owner_project: str, holders: Iterable[str]) -> tuple[Verdict, str]:
         """Through which project ``user`` reads an object owned by ``owner_project`` and shared
         into ``holders`` (the owner first): ``(ALLOWED, project)``, or a refusal and the owner."""
@@ -105,6 +180,44 @@ class Access:
         if accessibility is None or not self.can_see(user, owner_project, accessibility):
             return Verdict.HIDDEN, owner_project
         return Verdict.FORBIDDEN, owner_project
+
+    def readable_rows(self, user: User, kind: str, rows: Sequence[Any]) -> list[Any]:
+        """The rows (subjects with ``kind`` subject, else experiments; each with ``id`` and
+        ``project``) ``user`` may read, through their own project or one they are shared into."""
+        readable = self.readable_projects(user)
+        if readable is None:
+            return list(rows)
+        shared = {r["obj_id"] for r in self.store.all("SELECT obj_id, project FROM shares WHERE kind=?",
+                                                      ("subject" if kind == "subject" else "experiment",))
+                  if r["project"] in readable}
+        return [r for r in rows if r["project"] in readable or r["id"] in shared]
+
+    def may_share(self, user: User, owner_project: str, holders: Sequence[str], destination: str,
+                  primary: bool = False) -> Verdict:
+        """May ``user`` share (``primary``: move) an object of ``owner_project`` held by ``holders``
+        into ``destination``? HIDDEN when it may not read the object at all."""
+        verdict, _ = self.reach(user, owner_project, holders)
+        if verdict is not Verdict.ALLOWED:
+            return verdict
+        if not self.can_create(user, destination):
+            return Verdict.FORBIDDEN
+        if primary:  # changing the primary project takes the object away from its owner
+            return Verdict.ALLOWED if self.can_delete(user, owner_project) else Verdict.FORBIDDEN
+        return Verdict.ALLOWED if self._shares_out(user, owner_project, holders) else Verdict.FORBIDDEN
+
+    def _shares_out(self, user: User, owner_project: str, holders: Sequence[str]) -> bool:
+        """Owners and members of a project holding the object share it on; public data anyone may."""
+        if user.admin or self._accessibility(owner_project) == "public":
+            return True
+        return any(self.role(user, p) in EDITORS for p in (owner_project, *holders))
+
+    def may_relabel(self, user: User, project: str) -> bool:
+        """May ``user`` set an object's label in ``project`` (its own label there, or the share's)?"""
+        return self.can_edit(user, project)
+
+    def may_unshare(self, user: User, holder: str) -> bool:
+        """May ``user`` take an object out of a project it is shared into (that project's owners)?"""
+        return self.can_delete(user, holder)
 
     # -- prearchive ---------------------------------------------------------------------------
     def prearchive_projects(self, user: User) -> set[str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 
 from ..store import Store
 
@@ -12,17 +13,44 @@ __all__ = ["SEARCH_TABLES", "SearchRows"]
 SEARCH_TABLES = ("projects", "subjects", "experiments", "scans")
 
 
+_COUNTS = {
+    "projects": "SELECT t.xsi_type, COUNT(*) AS n FROM projects t",
+    "subjects": "SELECT t.xsi_type, COUNT(*) AS n FROM subjects t",
+    "experiments": "SELECT t.xsi_type, COUNT(*) AS n FROM experiments t",
+    "scans": "SELECT t.xsi_type, COUNT(*) AS n FROM scans t JOIN experiments e ON e.id = t.experiment_id",
+}
+# Rows a reader of the projects {marks} may count: its own project's, or shared into one.
+_READABLE = {
+    "projects": "t.id IN ({marks})",
+    "subjects": "(t.project IN ({marks}) OR t.id IN (SELECT obj_id FROM shares WHERE kind='subject'"
+                " AND project IN ({marks})))",
+    "experiments": "(t.project IN ({marks}) OR t.id IN (SELECT obj_id FROM shares WHERE kind='experiment'"
+                   " AND project IN ({marks})))",
+    "scans": "(e.project IN ({marks}) OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment'"
+             " AND project IN ({marks})))",
+}
+
+
 class SearchRows:
     """Read-only views of the archive tables for the search engine."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def counts_by_type(self) -> dict[str, int]:
-        """xsi type -> number of stored rows of that type, over every searchable table."""
+    def counts_by_type(self, readable: Collection[str] | None = None) -> dict[str, int]:
+        """xsi type -> number of stored rows of that type, over every searchable table.
+
+        With ``readable`` (see :meth:`.access.Access.readable_projects`), only rows of those
+        projects or shared into them count (a scan goes with its session).
+        """
         counts: dict[str, int] = {}
         for table_name in SEARCH_TABLES:
-            for row in self.store.all(f"SELECT xsi_type, COUNT(*) AS n FROM {table_name} GROUP BY xsi_type"):
+            sql, params = _COUNTS[table_name], []
+            if readable is not None:
+                marks = ",".join("?" * len(readable))
+                sql = f"{sql} WHERE {_READABLE[table_name].format(marks=marks)}"
+                params = [*readable, *readable] if table_name != "projects" else list(readable)
+            for row in self.store.all(f"{sql} GROUP BY t.xsi_type", params):
                 counts[row["xsi_type"]] = row["n"]
         return counts
 

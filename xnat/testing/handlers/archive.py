@@ -17,7 +17,7 @@ from ..store import loads
 from . import archive_write, files, items, resources
 from .base import Ctx, HTTPError
 from .listing import table, xpaths_named
-from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_projects
+from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_rows
 
 CHILDREN = {
     "project": {"subjects", "experiments", "resources", "files"},
@@ -79,7 +79,7 @@ def global_subjects(ctx: Ctx) -> Response:
 def global_experiments(ctx: Ctx) -> Response:
     """``GET /data/experiments``: every readable experiment (sessions and assessors)."""
     _only_get(ctx)
-    rows = experiment_rows(ctx, ctx.backend.archive.experiment_rows())
+    rows = experiment_rows(ctx, readable_rows(ctx, "experiment", ctx.backend.archive.experiment_rows()))
     return table(ctx, rows, EXPERIMENT_DEFAULTS, "Matching experiments",
                  xpath_aliases=EXPERIMENT_XPATHS)
 
@@ -190,11 +190,13 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
         archive = ctx.backend.archive
         found = archive.experiment_rows(subject=node.key) if node.kind == "subject" else \
             archive.experiment_rows(project=node.project)
-        rows = experiment_rows(ctx, found, node.project)
+        # a subject's experiments may sit in projects the user cannot read: those stay out
+        rows = experiment_rows(ctx, readable_rows(ctx, "experiment", found), node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments",
                      xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "assessors":
-        rows = experiment_rows(ctx, ctx.backend.archive.experiment_rows(session=node.key), node.project)
+        found = readable_rows(ctx, "experiment", ctx.backend.archive.experiment_rows(session=node.key))
+        rows = experiment_rows(ctx, found, node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments",
                      xpath_aliases=EXPERIMENT_XPATHS)
     if coll == "scans":
@@ -216,8 +218,7 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     """Rows of subjects in ``project`` (own and shared) or, with None, of every readable project."""
     rows = ctx.backend.archive.subject_rows(project)
     if project is None:
-        readable = readable_projects(ctx)
-        rows = [r for r in rows if readable is None or r["project"] in readable]
+        rows = readable_rows(ctx, "subject", rows)
     out = []
     for r in rows:
         fields = loads(r["fields"])
@@ -233,15 +234,12 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
 
 
 def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = None) -> list[dict[str, Any]]:
-    """Listing rows of experiments: labels as in ``project``, or (None) only those of readable projects."""
-    readable = readable_projects(ctx) if project is None else None
+    """Listing rows of readable experiments (the caller filters them), labelled as in ``project``."""
     labels: dict[str, str] = {}
     if project is not None:
         labels = ctx.backend.archive.share_labels("experiment", project)
     out = []
     for r in rows:
-        if readable is not None and r["project"] not in readable:
-            continue
         row = {"ID": r["id"], "project": r["project"], "date": r["date"], "xsiType": r["xsi_type"],
                "label": labels.get(r["id"], r["label"]), "insert_date": r["insert_date"],
                "insert_user": r["insert_user"], "URI": f"/data/experiments/{r['id']}",

@@ -13,13 +13,22 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from ..backend import ShareConflict
+from ..backend import ShareConflict, Verdict
 from ..store import loads
 from . import resources
 from .base import Ctx, HTTPError, forbidden, text
 from .listing import table
-from .lookup import Node, find_experiment, find_subject, project_node, require_delete, require_edit
-from .writes import check_fields, check_label, check_type, read_write
+from .lookup import (
+    Node,
+    find_experiment,
+    find_subject,
+    project_node,
+    refuse,
+    require_create,
+    require_delete,
+    require_edit,
+)
+from .writes import WriteRequest, check_fields, check_label, check_type, read_write
 
 SUBJECT_SHORTCUTS = {k: f"demographics/{k}" for k in (
     "gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height", "weight")}
@@ -109,18 +118,14 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
         return resources.create(ctx, parent, key, io)
     if coll not in BASES:
         raise HTTPError(405, "Method Not Allowed")
-    if coll in ("subjects", "experiments"):  # the new object belongs to the URL's project
-        ctx.require_login()
-        if not ctx.backend.access.can_edit(ctx.user, parent.project):
-            raise forbidden()
-    else:
+    if coll in ("subjects", "experiments", "assessors"):  # the new object joins the URL's project
+        require_create(ctx, parent.project)
+    else:  # scans and reconstructions are part of their session
         require_edit(ctx, parent)
-    if coll in ("subjects", "experiments"):  # an ID of an object of another project: share it here
-        existing = find_subject(ctx, key, None) if coll == "subjects" else find_experiment(ctx, key, None)
-        if existing is not None and parent.kind == "project":
-            kind = "subject" if coll == "subjects" else "experiment"
-            return _share(ctx, Node(kind, existing["id"], existing, existing["project"]), parent.key,
-                          ctx.param("label") or existing["label"])
+    if coll in ("subjects", "experiments") and parent.kind == "project":
+        shared = _share_existing(ctx, parent.key, "subject" if coll == "subjects" else "experiment", key)
+        if shared is not None:
+            return shared
     write = read_write(ctx, DEFAULT_TYPES.get(coll), SHORTCUTS[coll])
     xsi_type = check_type(ctx, write.xsi_type, BASES[coll])
     if coll == "experiments" and ctx.app.datatypes.is_a(xsi_type, "xnat:imageAssessorData"):
@@ -155,6 +160,23 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
     return text(new_id, 201)
 
 
+def _share_existing(ctx: Ctx, project: str, kind: str, key: str) -> Response | None:
+    """``PUT /data/projects/P/subjects/{ID}`` of another project's object: share it into P.
+
+    None when there is no such object, or the user may not read it: for the user it is not
+    there, and the PUT creates a new one under that label (XNAT looks IDs up with the user's
+    permissions), which tells nothing of the other object.
+    """
+    existing = find_subject(ctx, key, None) if kind == "subject" else find_experiment(ctx, key, None)
+    if existing is None:
+        return None
+    holders = ctx.backend.archive.shared_into(kind, existing["id"])
+    if ctx.backend.access.reach(ctx.user, existing["project"], holders)[0] is not Verdict.ALLOWED:
+        return None
+    return _share(ctx, Node(kind, existing["id"], existing, existing["project"]), project,
+                  ctx.param("label") or existing["label"])
+
+
 def _parents(ctx: Ctx, parent: Node, coll: str, fields: dict[str, str]) -> tuple[str | None, str | None]:
     """(subject ID, session ID) of a new experiment or assessor."""
     if coll == "subjects":
@@ -180,12 +202,15 @@ def _label_free(ctx: Ctx, conn: sqlite3.Connection, coll: str, project: str, lab
 
 def update(ctx: Ctx, node: Node) -> Response:
     """PUT on an existing object: fields, relabel; 200 with its ID."""
-    require_edit(ctx, node)
     coll = {"subject": "subjects", "experiment": "experiments", "assessor": "assessors", "scan": "scans",
             "reconstruction": "reconstructions"}.get(node.kind)
     if coll is None:  # project nodes are handled by projects.item
         raise HTTPError(405, "Method Not Allowed")
+    if not _through_share(node):
+        require_edit(ctx, node)
     write = read_write(ctx, None, SHORTCUTS[coll])
+    if _through_share(node):
+        _require_share_write(ctx, node, write)
     xsi_type = check_type(ctx, write.xsi_type, BASES[coll], node.xsi_type)
     custom = _custom(write.fields)
     params = _params(ctx, xsi_type, write.fields)
@@ -213,6 +238,23 @@ def update(ctx: Ctx, node: Node) -> Response:
         if is_experiment:
             _save_scans(ctx, conn, node.key, write.scans)
     return text(node.row["id"], 200)
+
+
+def _through_share(node: Node) -> bool:
+    """Is a subject/experiment addressed through a project it is shared into (not its own)?"""
+    return node.kind in ("subject", "experiment", "assessor") and node.row["project"] != node.project
+
+
+def _require_share_write(ctx: Ctx, node: Node, write: WriteRequest) -> None:
+    """Through a share, owners and members of that project set the share's label; anything
+    else is an edit of the object and needs edit rights in its own project."""
+    ctx.require_login()
+    access = ctx.backend.access
+    if access.can_edit(ctx.user, node.row["project"]):
+        return
+    label_only = bool(write.label) and not write.fields and not write.scans
+    if not (label_only and access.may_relabel(ctx.user, node.project)):
+        raise forbidden()
 
 
 def _save_scans(ctx: Ctx, conn: sqlite3.Connection, experiment_id: str, scans: list[Any]) -> None:
@@ -248,8 +290,8 @@ def _relabel(ctx: Ctx, conn: sqlite3.Connection, node: Node, coll: str, label: s
 def delete(ctx: Ctx, node: Node) -> Response:
     """DELETE an object (unshare when addressed through a project it is only shared into)."""
     ctx.require_login()
-    if node.kind in ("subject", "experiment", "assessor") and node.row["project"] != node.project:
-        if not ctx.backend.access.can_delete(ctx.user, node.project):
+    if _through_share(node):
+        if not ctx.backend.access.may_unshare(ctx.user, node.project):
             raise forbidden()
         ctx.backend.archive.unshare(node.kind, node.key, node.project)
         return text("")
@@ -264,8 +306,11 @@ def share(ctx: Ctx, node: Node, project: str) -> Response:
         raise HTTPError(405, "Method Not Allowed")
     if node.kind not in ("subject", "experiment", "assessor"):
         raise HTTPError(404, "Only subjects and experiments can be shared")
-    target = project_node(ctx, project, write=True)
+    ctx.require_login()
+    target = project_node(ctx, project)
     if ctx.method == "DELETE":
+        if not ctx.backend.access.may_unshare(ctx.user, target.key):
+            raise forbidden()
         if not ctx.backend.archive.unshare(node.kind, node.key, target.key):
             raise HTTPError(404, f"Not shared into project {target.key}")
         return text("")
@@ -279,6 +324,12 @@ def _share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
         raise HTTPError(409, "Already assigned to project")
     check_label(label)
     primary = node.kind != "subject" and ctx.flag("primary")  # primary=true moves an experiment's ownership
+    archive = ctx.backend.archive
+    current = archive.share_label(node.kind, node.key, project)
+    if current is not None and not primary and ctx.param("label") and label != current:
+        return _relabel_share(ctx, node, project, label)  # shared there already: a new label there
+    holders = archive.shared_into(node.kind, node.key)
+    refuse(ctx.backend.access.may_share(ctx.user, node.row["project"], holders, project, primary), node.kind)
     try:
         ctx.backend.archive.share(node.kind, node.key, project, label, primary=primary)
     except ShareConflict as conflict:
@@ -286,9 +337,23 @@ def _share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
     return text(node.key, 200)
 
 
+def _relabel_share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
+    """``PUT .../projects/P2?label=NEW`` on an object shared into P2 already: the share's new label."""
+    if not ctx.backend.access.may_relabel(ctx.user, project):
+        raise forbidden()
+    archive = ctx.backend.archive
+    with archive.transaction() as conn:
+        _label_free(ctx, conn, node.kind, project, label, node.key)
+        archive.relabel(conn, node.kind, node.key, project, node.row["project"], label)
+    return text(node.key, 200)
+
+
 def share_listing(ctx: Ctx, node: Node) -> Response:
     """``GET .../subjects/S/projects``: the owning project and the shares."""
     rows = [{"ID": node.row["project"], "label": node.row["label"], "URI": f"/data/projects/{node.row['project']}"}]
+    visible = ctx.backend.access.visible_projects(ctx.user)
     for r in ctx.backend.archive.shares(node.kind, node.key):
+        if visible is not None and r["project"] not in visible:
+            continue  # a project the user may not see is not named
         rows.append({"ID": r["project"], "label": r["label"], "URI": f"/data/projects/{r['project']}"})
     return table(ctx, rows, ["ID", "label"], "Projects")

@@ -17,7 +17,7 @@ from ..store import loads
 from .archive_write import PARAMS_KEY
 from .base import Ctx, HTTPError
 from .deps import ItemNode, item_json, item_xml
-from .lookup import Node
+from .lookup import Node, readable_rows
 
 _JAVA_DATE = "%a %b %d %H:%M:%S UTC %Y"
 
@@ -74,7 +74,9 @@ def _custom_fields(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode
 
 
 def _shares(ctx: Ctx, kind: str, obj_id: str, base: str) -> list[ItemNode]:
-    rows = ctx.backend.archive.shares(kind, obj_id)
+    """The sharing block: only projects the user may see are named."""
+    visible = ctx.backend.access.visible_projects(ctx.user)
+    rows = [r for r in ctx.backend.archive.shares(kind, obj_id) if visible is None or r["project"] in visible]
     return [ItemNode(f"{base}_share", {"label": r["label"], "project": r["project"]}) for r in rows]
 
 
@@ -134,7 +136,7 @@ def _experiment(ctx: Ctx, row: Any, project: str, deep: bool = True) -> ItemNode
     if deep:
         archive = ctx.backend.archive
         scans, recons, assessors = (archive.scans(row["id"]), archive.reconstructions(row["id"]),
-                                    archive.assessors(row["id"]))
+                                    readable_rows(ctx, "experiment", archive.assessors(row["id"])))
         groups = [("scans/scan", [_scan(ctx, s, row) for s in scans]),
                   ("reconstructions/reconstructedImage", [_reconstruction(ctx, r, row) for r in recons]),
                   ("assessors/assessor", [_experiment(ctx, a, project) for a in assessors]),
@@ -152,7 +154,7 @@ def _subject(ctx: Ctx, row: Any, project: str) -> ItemNode:
     demographics = {k.split("/", 1)[1]: v for k, v in raw.items() if k.startswith("demographics/")}
     fields = {"ID": row["id"], "project": row["project"], "label": row["label"],
               **{k: v for k, v in raw.items() if not k.startswith("demographics/")}}
-    experiments = ctx.backend.archive.subject_experiments(row["id"])
+    experiments = readable_rows(ctx, "experiment", ctx.backend.archive.subject_experiments(row["id"]))
     groups = [("demographics", [ItemNode("xnat:demographicData",
                                          typed(ctx, "xnat:demographicData", demographics))] if demographics else []),
               ("experiments/experiment", [_experiment(ctx, e, project, deep=False) for e in experiments]),
@@ -176,7 +178,9 @@ def _project(ctx: Ctx, row: Any) -> ItemNode:
     protocols = ctx.backend.projects.setting(row["id"], "studyProtocol")
     if protocols is not None:  # custom variable definitions, as the project document gave them
         children.append(("studyProtocol", [node_from_data(d) for d in json.loads(protocols)]))
-    res = _resources(ctx, "project", row["id"])
+    # a protected project shows its description to all, its resources only to its readers
+    readable = ctx.backend.access.can_read(ctx.user, row["id"], row["accessibility"])
+    res = _resources(ctx, "project", row["id"]) if readable else []
     if res:
         children.append(("resources/resource", res))
     return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)

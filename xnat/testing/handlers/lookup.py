@@ -118,6 +118,18 @@ def global_node(ctx: Ctx, kind: str, key: str) -> Node:
     return Node(node_kind, row["id"], row, project)
 
 
+def require_create(ctx: Ctx, project: str) -> None:
+    """403 unless the user may add subjects, experiments or assessors to ``project`` (the one they join)."""
+    ctx.require_login()
+    if not ctx.backend.access.can_create(ctx.user, project):
+        raise forbidden()
+
+
+def readable_rows(ctx: Ctx, kind: str, rows: list[Any]) -> list[Any]:
+    """The subject (``kind`` subject) or experiment rows the user may read, own or shared."""
+    return ctx.backend.access.readable_rows(ctx.user, kind, rows)
+
+
 def require_edit(ctx: Ctx, node: Node) -> None:
     """403 unless the user may modify data in the node's own project."""
     ctx.require_login()

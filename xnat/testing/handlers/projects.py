@@ -12,7 +12,7 @@ from ..store import loads
 from . import items, resources
 from .base import Ctx, HTTPError, forbidden, not_found, text
 from .listing import table
-from .lookup import Node, project_node, project_row
+from .lookup import Node, project_node, project_row, refuse
 from .writes import check_fields, check_label, read_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +95,11 @@ def item(ctx: Ctx, project: str) -> Response:
 
 
 def _put(ctx: Ctx, project: str) -> Response:
+    row = project_row(ctx, project)
+    if row is not None:  # as GET answers: 404 for a project the user may not see, 403 for one it may not own
+        access = ctx.backend.access
+        refuse(access.write_project(ctx.user, row["id"], row["accessibility"], access.is_owner(ctx.user, row["id"])),
+               "project")
     ctx.require_login()
     write = read_write(ctx, "xnat:projectData", SHORTCUTS)
     if write.fields.get("ID", project) != project:
@@ -102,7 +107,6 @@ def _put(ctx: Ctx, project: str) -> Response:
     write.fields.pop("ID", None)
     protocols = _protocols(write.body, write.fields)
     check_fields(ctx, "xnat:projectData", write.fields)
-    row = project_row(ctx, project)
     accessibility = ctx.param("accessibility")
     if accessibility is not None and accessibility not in ACCESSIBILITY:
         raise HTTPError(400, f"Invalid accessibility: {accessibility}")
@@ -113,8 +117,6 @@ def _put(ctx: Ctx, project: str) -> Response:
         _create(ctx, project, {k: v for k, v in write.fields.items() if v != "NULL"}, accessibility)
         _save_protocols(ctx, project, protocols)
         return text(project, 201)
-    if not ctx.backend.access.is_owner(ctx.user, row["id"]):
-        raise forbidden()
     cleared = {k for k, v in write.fields.items() if v == "NULL"}  # XNAT clears a field given NULL
     if "name" in cleared or "secondary_ID" in cleared:
         raise HTTPError(400, "A project's name and secondary_ID cannot be cleared")

@@ -26,7 +26,7 @@ def elements(ctx: Ctx) -> Response:
     """``GET /data/search/elements``: searchable data types with their row counts."""
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    counts = ctx.backend.search.counts_by_type()
+    counts = ctx.backend.search.counts_by_type(ctx.backend.access.readable_projects(ctx.user))
     rows = []
     for name in _searchable(ctx):
         short = name.split(":", 1)[1]

@@ -18,6 +18,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from ..backend import Verdict
 from ..dicomdump import dicom_dump
 from ..dicomreader import read_dicom_archive
 from ..importing import scan_fields
@@ -168,9 +169,9 @@ def _archive_dicom(ctx: Ctx, segs: list[str]) -> Path:
     row = find_experiment(ctx, names["experiments"], project)
     if row is None or (names.get("subjects") and find_subject(ctx, names["subjects"], row["project"]) is None):
         raise HTTPError(404, f"Unable to find session {names['experiments']}")
-    readable = readable_projects(ctx)
-    if readable is not None and row["project"] not in readable:
-        raise forbidden()
+    holders = ctx.backend.archive.shared_into("experiment", row["id"])
+    if ctx.backend.access.reach(ctx.user, row["project"], holders)[0] is not Verdict.ALLOWED:
+        raise forbidden()  # read through its own project or one it is shared into
     hit = ctx.backend.resources.first_dicom(row["id"], names.get("scans"))
     if hit is None:
         raise HTTPError(404, "No DICOM files found for " + "/".join(segs))
@@ -233,6 +234,7 @@ def _resource_rows(ctx: Ctx, uri: str) -> list[Any]:
         subject = find_subject(ctx, names["subjects"], project.key)
         if subject is None:
             raise HTTPError(404, f"Unable to find subject {names['subjects']}")
+        require_edit(ctx, Node("subject", subject["id"], subject, project.key))  # its own project decides
         owner = ("subject", subject["id"])
     if "experiments" in names:
         experiment = find_experiment(ctx, names["experiments"], project.key)
