@@ -190,7 +190,7 @@ def _seed(server_url: str, cfg: Config, scratch: Path, names: set[str]) -> Seed:
     seed = Seed()
     seeder = Seeder(server_url, USER, PASSWORD)
     steps: list[tuple[str, Callable[[], None]]] = []
-    if "listing" in names:
+    if {"listing", "pyxnat_select"} & set(names):
         def listing() -> None:
             seed.list_project, seed.list_count = seeder.listing_project()
         steps.append(("listing project", listing))
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             logger.warning("%s: %s", interp.name, interp.error)
     scratch = Path(tempfile.mkdtemp(prefix="xnat-bench-"))
     populate = f"projects=1,subjects={cfg.subjects},experiments={cfg.experiments_per_subject}" \
-        if "listing" in names else None
+        if {"listing", "pyxnat_select"} & set(names) else None
     server = ServerProcess(sys.executable, scratch / "server-data", populate, schemas, USER, PASSWORD,
                            REPO_ROOT, scratch / "server.log")
     started = time.monotonic()

@@ -2,8 +2,9 @@
 
 ``attrs.get("xnat:mrSessionData/date")``, ``attrs.get("date")`` and
 ``attrs.get("xnat:subjectData/demographics[@xsi:type=xnat:demographicData]/gender")`` all
-read the object's document (one ``GET <uri>?format=json``, where pyxnat lists the whole
-parent collection twice). Values come back as strings, as pyxnat gives them; a field that
+read the row the object came with from its listing when the row holds the field (no
+request), else the object's document (one ``GET <uri>?format=json``); pyxnat lists the
+whole parent collection twice for each. Values come back as strings, as pyxnat gives them; a field that
 is not set reads as ``""``. ``set``/``mset`` send one ``PUT <uri>?xsiType=<type>&<path>=<value>``.
 """
 
@@ -24,6 +25,7 @@ class _Target(Protocol):
     """What attributes need of an object: its URI, its session and its data type."""
 
     _uri: str
+    _row: dict[str, str] | None
 
     @property
     def _session(self) -> Any: ...
@@ -85,12 +87,28 @@ class Attributes:
         document = self._target._session.get_json(self._target._uri)
         return flatten_item(document)
 
+    def _known(self, path: str) -> str | None:
+        """The value from the row the object already holds (its listing row), if it has the field."""
+        row = self._target._row
+        if not row:
+            return None
+        wanted = _short(path)
+        for key, value in row.items():
+            if key.lower() == wanted:
+                return "" if value is None else str(value)
+        return None
+
     def get(self, path: str) -> str:
-        """The value of one field, as a string."""
-        return lookup(self._fields(), path)
+        """The value of one field, as a string (from the listing row when it holds the field)."""
+        known = self._known(path)
+        return known if known is not None else lookup(self._fields(), path)
 
     def mget(self, paths: Iterable[str]) -> list[str]:
-        """The values of several fields, read from one document."""
+        """The values of several fields, read from one document at most."""
+        paths = list(paths)
+        known = [self._known(path) for path in paths]
+        if all(value is not None for value in known):
+            return [str(value) for value in known]
         fields = self._fields()
         return [lookup(fields, path) for path in paths]
 
@@ -108,3 +126,4 @@ class Attributes:
             query["xsiType"] = datatype
         query.update(kwargs.get("params") or {})
         self._target._session.put(self._target._uri, query=query)
+        self._target._row = None  # read again after a change

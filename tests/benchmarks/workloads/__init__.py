@@ -10,12 +10,13 @@ Each module has two halves that never import each other's world:
   broken workload can still be reported.
 """
 
-from . import connect, download, import_time, listing, transfer_dir
+from . import connect, download, import_time, listing, pyxnat_select, transfer_dir
 
 ALL = {
     "import": import_time,
     "connect": connect,
     "listing": listing,
+    "pyxnat_select": pyxnat_select,
     "download": download,
     "transfer_dir": transfer_dir,
 }
