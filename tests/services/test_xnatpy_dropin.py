@@ -176,3 +176,81 @@ def test_import_dicom_inbox_sends_what_xnat_reads() -> None:
                              "PROJECT_ID": "P", "SUBJECT_ID": "S", "EXPT_LABEL": "E1"}
     with pytest.raises(TypeError, match="cleanup should be a bool"):
         Services(session).import_dicom_inbox("/inbox/case1", cleanup="yes")
+
+
+def _subject_and_session(connection: Any, project: str) -> tuple[Any, Any]:
+    connection.clearcache()
+    subject = connection.classes.SubjectData(parent=connection.projects[project], label="SUB")
+    experiment = connection.classes.MrSessionData(parent=subject, label="SUB_MR")
+    return subject, experiment
+
+
+def test_unshare_leaves_the_shared_project_and_refuses_the_own_one(connection: Any, project: str) -> None:
+    subject, experiment = _subject_and_session(connection, project)
+    other = f"{project}X"
+    connection.put(f"/data/projects/{other}")
+    subject.share(other, label="SUB_THERE")
+    experiment.share(other, label="MR_THERE")
+    connection.clearcache()
+    assert len(connection.projects[other].subjects) == 1 and len(connection.projects[other].experiments) == 1
+    experiment.unshare(other)
+    subject.unshare(other)
+    connection.clearcache()
+    assert len(connection.projects[other].subjects) == 0 and len(connection.projects[other].experiments) == 0
+    for obj in (subject, experiment):
+        with pytest.raises(XNATValueError, match="unshare leaves only projects it is shared into"):
+            obj.unshare(project)
+    assert connection.projects[project].subjects["SUB"].experiments["SUB_MR"].id == experiment.id  # nothing lost
+
+
+def test_experiment_status_activate_quarantine(connection: Any, project: str, monkeypatch: Any) -> None:
+    _, experiment = _subject_and_session(connection, project)
+    sent: list[tuple[str, dict[str, str]]] = []
+    monkeypatch.setattr(connection, "put", lambda path, query=None, **kw: sent.append((path, query)))
+    experiment.quarantine()
+    experiment.activate()
+    experiment.status = "quarantined"
+    experiment.status = "active"
+    assert [q for _, q in sent] == [{"quarantine": "true"}, {"activate": "true"}] * 2
+    assert all(path == experiment.fulluri for path, _ in sent)
+    with pytest.raises(XNATValueError, match="'active' or 'quarantined'"):
+        experiment.status = "locked"
+    answer = type("Answer", (), {"text": "quarantine\n"})()
+    monkeypatch.setattr(connection, "get", lambda path, **kw: answer if path == f"{experiment.fulluri}/status" else None)
+    assert experiment.status == "quarantine"
+
+
+def test_insert_date_and_is_history(connection: Any, project: str) -> None:
+    _subject_and_session(connection, project)
+    connection.clearcache()
+    listed = connection.projects[project].subjects["SUB"]
+    assert listed.insert_date is not None and listed.insert_date.year >= 2020
+    assert listed.is_history is False
+
+
+def test_project_access(connection: Any, project: str) -> None:
+    connection.clearcache()
+    owned = connection.projects[project]
+    owned.set_access("alice", "member")
+    assert owned.users["alice"].access_level == "Members"
+    owned.set_access("alice", "Collaborators")
+    assert owned.users["alice"].access_level == "Collaborators"
+    with pytest.raises(XNATValueError, match="one of Owners, Members, Collaborators, not 'boss'"):
+        owned.set_access("alice", "boss")
+    assert owned.users["alice"].access_level == "Collaborators"  # the bad call changed nothing
+    owned.remove_access(owned.users["alice"])
+    assert "alice" not in owned.users
+    with pytest.raises(XNATValueError, match="no user with login or email 'alice'"):
+        owned.remove_access("alice")
+
+
+def test_access_levels_read_xnats_route(connection: Any, project: str, monkeypatch: Any) -> None:
+    connection.clearcache()
+    owned = connection.projects[project]
+    monkeypatch.setattr(connection, "get_json", lambda path, **kw: [{"ID": project, "role": "owner"}, {"ID": "X"}]
+                        if path == "/xapi/access/projects" else {})
+    monkeypatch.setattr(connection, "check_version", lambda *a, **k: True)
+    assert connection.access_levels == {project: "owner"}
+    assert owned.access_level == "owner"
+    monkeypatch.setattr(connection, "check_version", lambda *a, **k: False)
+    assert connection.access_levels == {} and owned.access_level == "No access"

@@ -22,6 +22,7 @@ Nothing here makes a request in ``repr`` or ``dir``.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -292,6 +293,22 @@ class XNATBaseObject:
         if self._mode == _LOCAL:
             return dict(self._datafields)
         return dict(self.fulldata.get("data_fields", {}))
+
+    @property
+    def is_history(self) -> bool:
+        """Whether the document held is a history version (its ``meta.isHistory``)."""
+        return bool(self.fulldata.get("meta", {}).get("isHistory", False))
+
+    @property
+    def insert_date(self) -> datetime.datetime | None:
+        """When the object was stored, from its listing row (``insert_date``); None when not listed."""
+        text = (self._row or {}).get("insert_date") or ""
+        for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        return None
 
     def _children(self, xpath: str) -> list[dict[str, Any]]:
         """The child items at ``xpath`` in the document (``scans/scan``, ``demographics``...)."""

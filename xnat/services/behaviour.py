@@ -17,9 +17,10 @@ import os
 from typing import Any
 
 from ..classes.registry import behaviour
+from ..exceptions import XNATValueError
 from . import mapping
 from .dicom import scan_dicom_dump, scan_read_dicom
-from .users import Users
+from .users import User, Users, project_group
 
 __all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour"]
 
@@ -45,6 +46,27 @@ class ProjectUsersBehaviour:
     def users(self) -> Users:
         """login -> user, with ``access_level`` (Owners, Members, Collaborators)."""
         return Users(self.xnat_session, f"/data/projects/{self.id}/users")  # type: ignore[attr-defined]
+
+    @property
+    def access_level(self) -> str:
+        """The logged-in user's role in this project (``session.access_levels``), else ``"No access"``."""
+        levels: dict[str, str] = self.xnat_session.access_levels  # type: ignore[attr-defined]
+        return levels.get(self.id, "No access")  # type: ignore[attr-defined]
+
+    def set_access(self, user: User | str, level: str) -> None:
+        """Give ``user`` (a login or a :class:`~xnat.users.User`) the role ``level`` in this project:
+        ``Owners``, ``Members`` or ``Collaborators`` (``owner``, ``member``, ``collaborator`` also read)."""
+        login = user.login if isinstance(user, User) else user
+        self.xnat_session.put(f"/data/projects/{self.id}/users/{project_group(level)}/{login}")  # type: ignore[attr-defined]
+
+    def remove_access(self, user: User | str) -> None:
+        """Take ``user`` (a login, an e-mail address or a :class:`~xnat.users.User`) off this project."""
+        wanted = user.login if isinstance(user, User) else user
+        found = next((u for u in self.users.values() if wanted in (u.login, u.email)), None)
+        if found is None:
+            raise XNATValueError(f"no user with login or email {wanted!r} in project {self.id}")  # type: ignore[attr-defined]
+        self.xnat_session.delete(  # type: ignore[attr-defined]
+            f"/data/projects/{self.id}/users/{found.access_level}/{found.login}")  # type: ignore[attr-defined]
 
 
 class MappableBehaviour:

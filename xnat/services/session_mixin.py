@@ -72,6 +72,16 @@ class SessionServicesMixin(MappableBehaviour):
         return self._table_column("/data/archive/scanners", "scanner")
 
     @property
+    def access_levels(self) -> dict[str, str]:
+        """project ID -> the logged-in user's role in it (``/xapi/access/projects``, XNAT 1.8+; an
+        older server answers ``{}``, as in xnatpy). One request per read: roles change."""
+        if not self.check_version((1, 8, 0), "Access levels"):  # type: ignore[attr-defined]
+            return {}
+        rows = self.get_json("/xapi/access/projects")  # type: ignore[attr-defined]
+        return {str(row["ID"]): str(row["role"]) for row in rows if isinstance(row, dict) and "ID" in row
+                and "role" in row}
+
+    @property
     def scan_types(self) -> list[dict[str, str]]:
         """The scan types in the archive: the rows of ``/data/archive/scan_types`` (as xnatpy)."""
         return list(self.get_json("/data/archive/scan_types")["ResultSet"]["Result"])  # type: ignore[attr-defined]

@@ -13,9 +13,22 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..exceptions import XNATKeyError
+from ..exceptions import XNATKeyError, XNATValueError
 
-__all__ = ["User", "Users"]
+__all__ = ["GROUPS", "User", "Users", "project_group"]
+
+#: The project groups a user can be in, as XNAT names them in ``/data/projects/P/users/{group}/{login}``.
+GROUPS = ("Owners", "Members", "Collaborators")
+
+
+def project_group(level: str) -> str:
+    """XNAT's group name for a role: ``owner``/``Owners`` -> ``Owners`` (case and plural are forgiven)."""
+    if isinstance(level, str):
+        key = level.strip().lower().rstrip("s")
+        for group in GROUPS:
+            if group.lower().rstrip("s") == key:
+                return group
+    raise XNATValueError(f"access level should be one of {', '.join(GROUPS)}, not {level!r}")
 
 
 class User:

@@ -11,7 +11,7 @@ from ...exceptions import XNATValueError
 from ..registry import behaviour
 from .common import Place, child_listing, create_resource, download_dir, place_under
 from .host import HostBase, LabelledHostBase
-from .subject import share
+from .subject import share, unshare
 
 
 def _scan_segment(scan_filter: str | Sequence[str] | None) -> str:
@@ -41,6 +41,37 @@ class ExperimentBehaviour(LabelledHostBase):
     def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
                         method: str | None = None) -> Any:
         return create_resource(self, label, format, data_dir, method)
+
+    @property
+    def status(self) -> str:
+        """The experiment's status on the server (``active``, ``quarantine``, ...): one request.
+
+        Set it to ``"active"`` or ``"quarantined"`` (as xnatpy), or call :meth:`activate` /
+        :meth:`quarantine`."""
+        return str(self._session().get(f"{self.fulluri}/status").text).strip()
+
+    @status.setter
+    def status(self, value: str) -> None:
+        if value == "active":
+            self.activate()
+        elif value in ("quarantined", "quarantine"):
+            self.quarantine()
+        else:
+            raise XNATValueError(f"an experiment's status can be set to 'active' or 'quarantined', not {value!r}")
+
+    def activate(self) -> None:
+        """Take the experiment out of quarantine (``PUT ?activate=true``)."""
+        self._session().put(self.fulluri, query={"activate": "true"})
+        self._after_write()
+
+    def quarantine(self) -> None:
+        """Put the experiment in quarantine (``PUT ?quarantine=true``)."""
+        self._session().put(self.fulluri, query={"quarantine": "true"})
+        self._after_write()
+
+    def unshare(self, project: Any) -> None:
+        """Take the experiment out of ``project``, a project it is shared into."""
+        unshare(self, project, "experiments")
 
     def share(self, project: Any, label: str | None = None, primary: bool = False) -> None:
         """Share the experiment into ``project`` (``primary=True`` moves ownership)."""

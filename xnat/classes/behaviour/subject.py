@@ -25,6 +25,22 @@ def share(obj: Any, project: Any, label: str | None = None, primary: bool = Fals
     session._layer.refresh_listings()
 
 
+def unshare(obj: Any, project: Any, kind: str) -> None:
+    """Take ``obj`` out of a project it is shared into (``DELETE /data/projects/P/<kind>/<ID>``:
+    through a shared project XNAT only unshares). Its own project is refused: there the same
+    request would delete the object. ``kind``: ``subjects`` or ``experiments``."""
+    project_id = getattr(project, "id", project)
+    if not isinstance(project_id, str) or not project_id:
+        raise XNATValueError(f"unshare needs a project or a project ID, not {project!r}")
+    if project_id == obj._get_field("project"):
+        raise XNATValueError(f"{obj.id} belongs to project {project_id}: "
+                             "unshare leaves only projects it is shared into")
+    session = obj._session()
+    session.delete(f"/data/projects/{project_id}/{kind}/{obj.id}")
+    obj._after_write()
+    session._layer.refresh_listings()
+
+
 @behaviour("xnat:subjectData")
 class SubjectBehaviour(LabelledHostBase):
     """``project.subjects['S']``: keyed by ID or label."""
@@ -44,6 +60,10 @@ class SubjectBehaviour(LabelledHostBase):
     @property
     def files(self) -> Any:
         return child_listing(self, "files")
+
+    def unshare(self, project: Any) -> None:
+        """Take the subject out of ``project``, a project it is shared into."""
+        unshare(self, project, "subjects")
 
     def share(self, project: Any, label: str | None = None) -> None:
         """Share the subject into ``project`` (optionally under another label)."""
