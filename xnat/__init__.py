@@ -81,6 +81,10 @@ def connect(
     pool_size: int = 16,
     keepalive: bool | float = True,
     transport: "BaseAdapter | None" = None,
+    trust_redirect: bool = False,
+    request_deadline: float | None = 600.0,
+    min_transfer_rate: float | None = 1024.0,
+    transfer_rate_window: float = 60.0,
 ) -> "BaseXNATSession":
     """Log in to an XNAT server and return a session (usable as a context manager).
 
@@ -118,6 +122,15 @@ def connect(
             from xnat.testing.adapter import WSGIAdapter
             session = xnat.connect("http://xnat.test", user="admin", password="admin",
                                    transport=WSGIAdapter(app))
+
+    :param trust_redirect: log in where the server redirects even when that is another host
+        or port. By default credentials go only to the server named (or its https upgrade on
+        the same host) and such a redirect is refused, naming the URL to connect to instead
+    :param request_deadline: seconds an ordinary request may take in all, body included
+        (600 by default; ``default_timeout`` bounds each read only); ``None``: no bound
+    :param min_transfer_rate: the slowest a download may run, in bytes per second (1 KiB/s
+        by default), measured over ``transfer_rate_window`` seconds (60 by default); a
+        slower one stops with :class:`~xnat.exceptions.XNATTimeoutError`; ``None``: no rule
     """
     from . import auth
     from . import transport as _transport
@@ -155,6 +168,7 @@ def connect(
         default_timeout=default_timeout, auth_provider=auth_provider,
     )
     session.login_timeout = _shorter(pilot_timeout, default_timeout)
+    _limit(session, trust_redirect, request_deadline, min_transfer_rate, transfer_rate_window)
     try:
         if jsession is not None:
             session.adopt_jsession(jsession)
@@ -185,6 +199,21 @@ def _mount(interface: "requests.Session", adapter: "BaseAdapter", server_url: st
     host = urlsplit(server_url).netloc
     for scheme in ("http", "https"):
         interface.mount(f"{scheme}://{host}/", adapter)
+
+
+def _limit(session: "BaseXNATSession", trust_redirect: bool, request_deadline: float | None,
+           min_transfer_rate: float | None, transfer_rate_window: float) -> None:
+    """Check and apply the redirect, deadline and throughput options."""
+    if request_deadline is not None and not _valid_timeout(request_deadline):
+        raise XNATValueError(f"request_deadline must be a positive number of seconds, not {request_deadline!r}")
+    if min_transfer_rate is not None and not (_valid_timeout(min_transfer_rate) or min_transfer_rate == 0):
+        raise XNATValueError(f"min_transfer_rate must be a number of bytes per second, not {min_transfer_rate!r}")
+    if not _valid_timeout(transfer_rate_window):
+        raise XNATValueError(f"transfer_rate_window must be a positive number of seconds, not {transfer_rate_window!r}")
+    session.trust_redirect = bool(trust_redirect)
+    session.request_deadline = request_deadline
+    session.min_transfer_rate = min_transfer_rate
+    session.transfer_rate_window = transfer_rate_window
 
 
 def _valid_timeout(value: _Any) -> bool:

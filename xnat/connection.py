@@ -25,6 +25,7 @@ import datetime
 import logging
 import re
 import threading
+import time
 import weakref
 from collections.abc import Container, Mapping
 from typing import Any, TypeVar
@@ -44,7 +45,14 @@ from .exceptions import (
     redact,
 )
 from .keepalive import KeepAlive, interval_for_timeout
-from .transport import Timeout, translate_request_error
+from .transport import (
+    DEFAULT_MIN_RATE,
+    DEFAULT_RATE_WINDOW,
+    DEFAULT_REQUEST_DEADLINE,
+    Timeout,
+    read_body,
+    translate_request_error,
+)
 
 __all__ = ["HEARTBEAT_TIMEOUT", "Connection"]
 
@@ -117,6 +125,13 @@ class Connection:
         self.request_timeout = default_timeout
         #: Timeout of the login requests (``pilot_timeout``); ``None`` means request_timeout.
         self.login_timeout: Timeout | None = None
+        #: Log in where a redirect leads even on another host or port (``connect(trust_redirect=)``).
+        self.trust_redirect = False
+        #: Seconds an ordinary (not streamed) request may take in all, body included; None: no bound.
+        self.request_deadline: float | None = DEFAULT_REQUEST_DEADLINE
+        #: The slowest a transfer may be (bytes/s over ``transfer_rate_window`` seconds); None: no rule.
+        self.min_transfer_rate: float | None = DEFAULT_MIN_RATE
+        self.transfer_rate_window: float = DEFAULT_RATE_WINDOW
         self._lock = threading.RLock()
         self._connected = True
         self._jsession: str | None = None
@@ -292,19 +307,26 @@ class Connection:
         self._check_response(response, accepted_status, format=format, stream=stream)
         return response
 
-    def _send(self, method: str, url: str, timeout: Timeout | None = None, **kwargs: Any) -> requests.Response:
-        """The raw request: default timeout, the session's TLS setting, errors translated."""
+    def _send(self, method: str, url: str, timeout: Timeout | None = None, stream: bool = False,
+              **kwargs: Any) -> requests.Response:
+        """The raw request: default timeout, the session's TLS setting, errors translated.
+
+        A request that is not streamed is read to its end within :attr:`request_deadline`.
+        """
         interface = self._interface
         if interface is None:
             self._check_connection()
         if self._debug:
             self._logger.debug("%s %s", method, redact(url))
+        started = time.monotonic()
         try:
             response = interface.request(  # type: ignore[union-attr]
                 method, url,
                 timeout=timeout if timeout is not None else self.request_timeout,
-                verify=self._verify, **kwargs,
+                verify=self._verify, stream=True, **kwargs,
             )
+            if not stream:
+                read_body(response, self.request_deadline, started)
         except requests.RequestException as error:
             raise translate_request_error(error, method, url) from None
         if self._debug:
@@ -390,6 +412,10 @@ class Connection:
             raise XNATResponseError(
                 describe_response(response, f"expected JSON but got {content_type}"), response=response
             ) from None
+        except RecursionError:  # nesting deeper than the parser's stack: a hostile or broken answer
+            raise XNATResponseError(
+                describe_response(response, "the JSON answer is nested too deeply to read"), response=response
+            ) from None
 
     # ----------------------------------------------------------------- login state
     def _cookie_jar(self) -> requests.cookies.RequestsCookieJar:
@@ -407,12 +433,14 @@ class Connection:
     def authenticate(self, detect_redirect: bool = True) -> None:
         """Log in with the session's credentials (:func:`xnat.login.login`) and apply the result.
 
-        With ``detect_redirect`` a redirect (http -> https, another host) or a context path
-        (``/xnat``) found on the way becomes the session's server URL.
+        With ``detect_redirect`` a redirect (http -> https) or a context path (``/xnat``) found
+        on the way becomes the session's server URL. One that leads to another host or port is
+        refused unless :attr:`trust_redirect` is set: credentials go only to the server named.
         """
         with self._lock:
             result = login.login(self._send, self._cookie_jar(), self._base, self._credentials, self._auth_provider,
-                                 detect_redirect=detect_redirect, timeout=self.login_timeout)
+                                 detect_redirect=detect_redirect, timeout=self.login_timeout,
+                                 trust_redirect=self.trust_redirect)
             self._apply_login(result)
 
     def adopt_jsession(self, jsession: str) -> None:

@@ -137,11 +137,14 @@ class XNATMappingException(XNATError):
 # URL user-info are the places they sneak in.
 _SECRET_QUERY = re.compile(r"(?i)((?:password|passwd|secret|token|jsessionid|alias)=)[^&;#\s]*")
 _USERINFO = re.compile(r"(?i)(://)([^/@\s:]+):([^/@\s]*)@")
+# XNAT puts an alias token's secret in the path: /data/services/tokens/validate/{alias}/{secret}.
+_TOKEN_PATH = re.compile(r"(?i)(/services/tokens/(?:validate|invalidate)/[^/?#\s]+/)[^/?#\s]+")
 
 
 def redact(text: str) -> str:
     """Remove passwords, token secrets and session ids from a URL or message."""
     text = _USERINFO.sub(r"\1\2:***@", text)
+    text = _TOKEN_PATH.sub(r"\1***", text)
     return _SECRET_QUERY.sub(r"\1***", text)
 
 

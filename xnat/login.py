@@ -6,10 +6,17 @@ The flow, two requests in all:
    or without auth for anonymous access; with ``auth_provider`` (LDAP, ...) it is
    ``PUT /data/services/auth`` with the form fields xnatpy sends. The server answers with the
    session id and sets the ``JSESSIONID`` cookie, which every later request rides: no Basic
-   auth goes out again. Redirects (http -> https, a moved host) are read off this same
-   response; a 404 makes us look for a context path such as ``/xnat`` with one ``GET /``.
+   auth goes out again. A 404 makes us look for a context path such as ``/xnat`` with one
+   ``GET /``.
 2. ``GET /data/auth`` confirms who the server thinks we are (``logged_in_user``).
 
+Redirects of the login request are followed here, by hand, because the request carries the
+password: **credentials go only to the server the user named**, or to an https upgrade of
+it (same host; the same port or 443). A redirect or a discovered context path that leads to
+another host or port is refused with :class:`~xnat.exceptions.XNATLoginFailedError` naming
+both URLs (connect to the final URL directly), unless the caller trusts redirects
+(``connect(..., trust_redirect=True)``). With ``detect_redirect`` the server URL found on
+the way becomes the session's base URL.
 ``jsession=`` reuse skips step 1.
 
 The functions here know nothing of the session (the way httpx's auth flows yield requests
@@ -31,7 +38,7 @@ import re
 from dataclasses import dataclass
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.cookies import RequestsCookieJar
@@ -47,7 +54,8 @@ from .exceptions import (
 )
 from .transport import Timeout
 
-__all__ = ["LoginResult", "Send", "check_auth", "clear_jsession", "login", "reuse_jsession", "set_jsession_cookie"]
+__all__ = ["LoginResult", "Send", "check_auth", "clear_jsession", "login", "may_receive_credentials",
+           "reuse_jsession", "set_jsession_cookie"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ _LOGGED_IN = re.compile(r"User '(?P<user>[^']*)' is logged in")
 _LOGGED_IN_HTML = re.compile(r'<span id="user_info">Logged in as: *(?:&nbsp;)*<a[^>]*>(?P<user>[^<]+)</a>')
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._\-]{8,200}$")
 _GUESTS = ("guest", "anonymous")
+_LOGIN_PATHS = ("/data/JSESSION", "/data/services/auth")
+_MAX_REDIRECTS = 5
 
 
 class Send(Protocol):
@@ -106,18 +116,25 @@ def set_jsession_cookie(cookies: RequestsCookieJar, base: str, jsession: str) ->
 
 def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Credentials,
           auth_provider: str | None = None, detect_redirect: bool = True,
-          timeout: Timeout | None = None) -> LoginResult:
-    """Open a server session for ``credentials``; what it established, to be applied by the caller."""
+          timeout: Timeout | None = None, trust_redirect: bool = False) -> LoginResult:
+    """Open a server session for ``credentials``; what it established, to be applied by the caller.
+
+    ``trust_redirect``: log in where a redirect or context path leads even when it is another
+    host or port (by default that is refused, so that the password stays with ``base``).
+    """
     clear_jsession(cookies)
-    response = _login_request(send, base, credentials, auth_provider, timeout)
+    named = base
+    response, found = _login_following(send, base, credentials, auth_provider, timeout, trust_redirect)
     if detect_redirect:
-        base = _follow_redirect(base, response)
+        base = found
         if response.status_code == 404:
-            found = _find_context_path(send, base, timeout)
-            if found is not None:
-                base = found
+            context = _find_context_path(send, base, timeout)
+            if context is not None:
+                _check_destination(named, context, credentials, trust_redirect)
+                base = context
                 clear_jsession(cookies)
-                response = _login_request(send, base, credentials, auth_provider, timeout)
+                response, base = _login_following(send, base, credentials, auth_provider, timeout, trust_redirect,
+                                                   named)
     jsession = _read_session_id(cookies, base, response, credentials)
     user = check_auth(send, base, credentials, timeout)
     logger.info("Logged in to %s %s", base, _who(credentials))
@@ -126,28 +143,70 @@ def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Creden
 
 def _login_request(send: Send, base: str, credentials: Credentials, auth_provider: str | None,
                    timeout: Timeout | None) -> requests.Response:
+    # Never let requests follow a redirect with the password: _login_following decides where it may go.
     if credentials.anonymous:
-        return send("GET", base + "/data/JSESSION", timeout=timeout)
+        return send("GET", base + "/data/JSESSION", timeout=timeout, allow_redirects=False)
     if auth_provider:
         form = {"username": credentials.user, "password": credentials.password or "",
                 "provider": auth_provider}
-        return send("PUT", base + "/data/services/auth", data=form, timeout=timeout)
-    return send("GET", base + "/data/JSESSION", timeout=timeout,
+        return send("PUT", base + "/data/services/auth", data=form, timeout=timeout, allow_redirects=False)
+    return send("GET", base + "/data/JSESSION", timeout=timeout, allow_redirects=False,
                 auth=(credentials.user or "", credentials.password or ""))
 
 
-def _follow_redirect(base: str, response: requests.Response) -> str:
-    """The base URL the server redirected us to (http -> https, another host), else ``base``."""
-    if not response.history:
-        return base
-    final = response.url.split("?", 1)[0]
-    for suffix in ("/data/JSESSION", "/data/services/auth"):
-        if final.endswith(suffix):
-            new_base = final[: -len(suffix)]
-            if new_base != base:
-                logger.info("%s redirects to %s; using that", base, new_base)
-            return new_base
-    return base
+def _login_following(send: Send, base: str, credentials: Credentials, auth_provider: str | None,
+                     timeout: Timeout | None, trust_redirect: bool,
+                     named: str | None = None) -> tuple[requests.Response, str]:
+    """The login request, its redirects followed by hand; the last answer and the base it came from."""
+    named = named or base
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = _login_request(send, base, credentials, auth_provider, timeout)
+        location = response.headers.get("Location") if response.is_redirect else None
+        new_base = _login_base(urljoin(response.url, location)) if location else None
+        if new_base is None:
+            return response, base  # an answer, or a redirect elsewhere (a login page): judged by the caller
+        response.close()
+        _check_destination(named, new_base, credentials, trust_redirect)
+        logger.info("%s redirects to %s; using that", base, new_base)
+        base = new_base
+    raise XNATLoginFailedError(f"Login to {named} {_who(credentials)} failed: more than {_MAX_REDIRECTS} redirects")
+
+
+def _login_base(url: str) -> str | None:
+    """The base URL of a login endpoint URL (``.../data/JSESSION``), else None."""
+    path_url = url.split("?", 1)[0]
+    for suffix in _LOGIN_PATHS:
+        if path_url.endswith(suffix):
+            return path_url[: -len(suffix)]
+    return None
+
+
+def may_receive_credentials(named: str, other: str) -> bool:
+    """Whether credentials meant for ``named`` may go to ``other``: the same server, or its https upgrade.
+
+    The same host is required; the port must stay the same, except that ``http`` may become
+    ``https`` on the default port 443. Going from https back to http never qualifies.
+    """
+    old, new = urlsplit(named), urlsplit(other)
+    if (old.hostname or "").lower() != (new.hostname or "").lower() or not old.hostname:
+        return False
+    defaults = {"http": 80, "https": 443}
+    old_port = old.port or defaults.get(old.scheme)
+    new_port = new.port or defaults.get(new.scheme)
+    if old.scheme == new.scheme:
+        return old_port == new_port
+    return old.scheme == "http" and new.scheme == "https" and new_port in (old_port, 443)
+
+
+def _check_destination(named: str, destination: str, credentials: Credentials, trust_redirect: bool) -> None:
+    """Refuse to log in at ``destination`` when it is another server than the one named."""
+    if trust_redirect or credentials.anonymous or may_receive_credentials(named, destination):
+        return
+    raise XNATLoginFailedError(
+        f"Login to {named} {_who(credentials)} refused: the server redirects to {destination}, which is another "
+        "host or port, and credentials go only to the server you named. If you trust it, connect to "
+        f"{destination} directly (or pass trust_redirect=True)"
+    )
 
 
 def _find_context_path(send: Send, base: str, timeout: Timeout | None) -> str | None:

@@ -4,7 +4,10 @@ What it guarantees, and why:
 
 * **Every wait has a bound.** :class:`TimeoutAdapter` applies ``default_timeout`` to every
   request that does not bring its own, streamed ones included (xnatpy left streamed
-  transfers without any timeout).
+  transfers without any timeout). That bounds each read only: a server trickling one byte
+  per read would hold a request for ever, so :func:`read_body` reads the body of an
+  ordinary (not streamed) request within an overall deadline (``request_deadline``, 600 s
+  by default), and the transfer engine holds streams to a minimum throughput.
 * **Retries only where they are safe.** A refused connection (the request never reached the
   server) gets one immediate retry for every method; dropped connections and 502/503/504
   answers are retried with backoff for idempotent methods (GET, HEAD, OPTIONS, DELETE) only.
@@ -27,11 +30,13 @@ import logging
 import os
 import platform
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as URLLib3Error
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -46,6 +51,9 @@ from .version import __version__
 
 __all__ = [
     "CA_ENVIRONMENT_VARIABLES",
+    "DEFAULT_MIN_RATE",
+    "DEFAULT_RATE_WINDOW",
+    "DEFAULT_REQUEST_DEADLINE",
     "IDEMPOTENT_METHODS",
     "RETRY_STATUSES",
     "CountingRetry",
@@ -53,6 +61,7 @@ __all__ = [
     "Timeout",
     "TimeoutAdapter",
     "build_transport",
+    "read_body",
     "resolve_verify",
     "translate_request_error",
     "user_agent",
@@ -71,6 +80,13 @@ CA_ENVIRONMENT_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FI
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.5
 DEFAULT_POOL_SIZE = 16
+#: The longest an ordinary (not streamed) request may take, body included, in seconds.
+DEFAULT_REQUEST_DEADLINE = 600.0
+#: The slowest a transfer may be, in bytes per second, measured over DEFAULT_RATE_WINDOW seconds
+#: (applied by :mod:`xnat.transfer`).
+DEFAULT_MIN_RATE = 1024.0
+DEFAULT_RATE_WINDOW = 60.0
+_BODY_CHUNK = 256 * 1024
 
 
 def user_agent() -> str:
@@ -167,6 +183,47 @@ class TimeoutAdapter(HTTPAdapter):
         if timeout is None:
             timeout = self.default_timeout
         return super().send(request, stream, timeout, *args, **kwargs)
+
+
+def read_body(response: requests.Response, deadline: float | None, started: float) -> None:
+    """Read the body of a response sent with ``stream=True``, as a non-streamed request would have.
+
+    The request may take ``deadline`` seconds in all from ``started`` (``time.monotonic()``),
+    headers included: past it, :class:`~xnat.exceptions.XNATTimeoutError` (from
+    :func:`translate_request_error`). Reads take whatever has arrived (``read1``), so a
+    trickling body meets the deadline as it trickles.
+    """
+    raw = response.raw
+    if deadline is None or not hasattr(raw, "read1"):
+        response.content  # noqa: B018 -- reads and keeps the body, as requests does
+        return
+    chunks = []
+    try:
+        while True:
+            if time.monotonic() - started > deadline:
+                raise requests.exceptions.Timeout(
+                    f"the request took longer than its deadline of {deadline:g} s (request_deadline=)",
+                    request=response.request)
+            chunk = raw.read1(_BODY_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except requests.RequestException:  # the deadline (requests' errors are OSErrors too)
+        response.close()
+        raise
+    except ReadTimeoutError as error:
+        response.close()
+        raise requests.exceptions.ReadTimeout(error, request=response.request) from error
+    except (URLLib3Error, OSError) as error:
+        response.close()
+        raise requests.exceptions.ConnectionError(error, request=response.request) from error
+    except BaseException:
+        response.close()
+        raise
+    # What requests itself does when it reads a body that was not streamed.
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, set as it sets it
+    response.close()  # the body is consumed: this hands the connection back to the pool
 
 
 def resolve_verify(verify: bool | str | os.PathLike[str] | None) -> bool | str:

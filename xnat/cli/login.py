@@ -19,6 +19,7 @@ by default on XNAT); run it again then.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,30 @@ def _save_token(args: argparse.Namespace) -> int:
         services = getattr(session, "services", None) or Services(session)
         token = services.issue_token()
         user = session.logged_in_user
+    _check_plain(token.alias, "alias")
+    _check_plain(token.secret, "secret")
     _append_entry(path, host, token.alias, token.secret)
     print(f"Saved an alias token for {user} on {host} in {path}; it expires on the server's schedule",
           file=sys.stderr)
     return 0
+
+
+#: What a token's alias and secret may hold: XNAT issues UUIDs and base64-like text.
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
+
+
+def _check_plain(value: str, what: str) -> None:
+    """Refuse a token value that would change the netrc file's meaning if written there.
+
+    A value with a space, a newline or a quote would end the entry and could add another
+    (``default login ... password ...``) that sends a password to any host.
+    """
+    from xnat.cli.errors import CommandError
+
+    if not _PLAIN_TOKEN.fullmatch(value):
+        raise CommandError(f"the server issued a token {what} that is not a plain token (it holds spaces, "
+                           "line breaks, quotes or other characters a netrc file cannot carry safely); "
+                           "nothing was saved")
 
 
 def _netrc_hosts(path: Path) -> set[str]:

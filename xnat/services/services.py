@@ -43,6 +43,10 @@ class TokenResult(NamedTuple):
     alias: str
     secret: str
 
+    def __repr__(self) -> str:
+        # A token stands for the password until it expires: never print its secret.
+        return f"TokenResult(alias={self.alias!r}, secret='***')"
+
 
 def guess_content_type(path: str | os.PathLike[str]) -> str:
     """The content type to send a file with (zip and tar.gz fixed up, as XNAT wants them)."""

@@ -4,6 +4,12 @@ The transfer engine does not depend on the session or object layers: anything ho
 a ``requests.Session`` (with its authentication and TLS settings already applied) can
 move data with it. This module also turns requests' exceptions into the library's own
 and decides which failures are worth another attempt.
+
+Every wait has a bound: ``timeout`` bounds each read, and :class:`RateGuard` bounds the
+whole transfer. A body that keeps trickling in (a byte every few seconds, each read well
+within the timeout) would otherwise hold a transfer for hours; a transfer whose throughput
+over a window of ``rate_window`` seconds (default 60) stays below ``min_rate`` bytes per
+second (default 1 KiB/s) stops with :class:`~xnat.exceptions.XNATTimeoutError`.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from ..exceptions import (
     describe_response,
     redact,
 )
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "RETRY_STATUSES", "STREAM_ERRORS", "Cancelled", "Connection"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MIN_RATE", "DEFAULT_RATE_WINDOW", "RETRY_STATUSES", "STREAM_ERRORS",
+           "Cancelled", "Connection", "RateGuard"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,32 @@ DEFAULT_CHUNK_SIZE = 1024 * 1024
 MAX_BACKOFF = 10.0
 
 
+class RateGuard:
+    """Stops a transfer whose throughput over a whole window stays below ``min_rate`` bytes/s.
+
+    Counted as the bytes arrive; silence is the read timeout's business.
+    """
+
+    def __init__(self, min_rate: float, window: float, what: str) -> None:
+        self.min_rate, self.window, self.what = min_rate, window, what
+        self._start = time.monotonic()
+        self._count = 0
+
+    def add(self, size: int) -> None:
+        self._count += size
+        now = time.monotonic()
+        elapsed = now - self._start
+        if elapsed < self.window:
+            return
+        if self._count < self.min_rate * elapsed:
+            raise XNATTimeoutError(
+                f"{self.what}: too slow, {self._count} bytes in {elapsed:.1f} s (the minimum is "
+                f"{self.min_rate:g} bytes/s over {self.window:g} s); the server or the network is stalling. "
+                "Raise the limit with min_transfer_rate= / transfer_rate_window= if this is expected"
+            )
+        self._start, self._count = now, 0
+
+
 class Cancelled(XNATError):
     """A transfer stopped because another transfer of the same job failed."""
 
@@ -60,7 +94,8 @@ class Connection:
     ``timeout`` bounds every wait: a number is the read timeout (the connect timeout is
     the smaller of it and 30 s), a ``(connect, read)`` pair is used as given. ``retries``
     is how many more attempts a failed transfer gets, waiting ``backoff * 2**n`` seconds
-    (at most 10) before attempt ``n + 1``.
+    (at most 10) before attempt ``n + 1``. ``min_rate`` (bytes/s, ``None`` for no rule) and
+    ``rate_window`` (seconds) are the throughput rule of :class:`RateGuard`.
     """
 
     http: requests.Session
@@ -69,8 +104,14 @@ class Connection:
     retries: int = 3
     backoff: float = 0.5
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    min_rate: float | None = DEFAULT_MIN_RATE
+    rate_window: float = DEFAULT_RATE_WINDOW
 
     def __post_init__(self) -> None:
+        if self.min_rate is not None and self.min_rate < 0:
+            raise XNATValueError(f"min_transfer_rate must be 0 or more bytes per second, not {self.min_rate}")
+        if self.rate_window <= 0:
+            raise XNATValueError(f"transfer_rate_window must be a positive number of seconds, not {self.rate_window}")
         if self.retries < 0:
             raise XNATValueError(f"retries must be 0 or more, not {self.retries}")
         if self.chunk_size < 1:
@@ -112,6 +153,12 @@ class Connection:
             return self.http.request(method, url, **kwargs)
         except requests.exceptions.RequestException as error:
             raise request_error(error, method, url) from error
+
+    def rate_guard(self, what: str, url: str) -> RateGuard | None:
+        """The throughput rule for one transfer of ``url`` (None when switched off)."""
+        if not self.min_rate:
+            return None
+        return RateGuard(self.min_rate, self.rate_window, f"{what} {redact(url)}")
 
     def wait(self, attempt: int, cancel: threading.Event | None = None) -> None:
         """Sleep before retry number ``attempt`` (1-based); wakes early when cancelled."""

@@ -45,6 +45,7 @@ from .connection import (
     STREAM_ERRORS,
     Cancelled,
     Connection,
+    RateGuard,
     log_retry,
     request_error,
 )
@@ -343,7 +344,7 @@ class _Download:
         self.etag = _strong_etag(response) or self.etag
         try:
             _copy_body(response, self.sink, self.url, self.digest.update if self.digest else None,
-                       self.progress, self.cancel)
+                       self.progress, self.cancel, self.conn.rate_guard("Download of", self.url))
         except STREAM_ERRORS as error:
             if _encoded(response) and not self.start_over():  # encoded offsets cannot resume
                 raise XNATIOError(f"Download of {redact(self.url)} dropped and cannot be restarted") from error
@@ -362,9 +363,9 @@ class _Download:
 
 
 def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update: Callable[[bytes], None] | None,
-               progress: Progress | None, cancel: threading.Event | None) -> None:
+               progress: Progress | None, cancel: threading.Event | None, guard: RateGuard | None) -> None:
     first = sink.written == 0
-    for chunk in body_chunks(response, 1024 * 1024):
+    for chunk in body_chunks(response, 1024 * 1024, guard):
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"Download of {redact(url)} cancelled")
         if first:
@@ -377,21 +378,22 @@ def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update: 
             progress.add(len(chunk))
 
 
-def body_chunks(response: requests.Response, size: int) -> Iterator[bytes]:
+def body_chunks(response: requests.Response, size: int, guard: RateGuard | None = None) -> Iterator[bytes]:
     """The body as it arrives, keeping every byte received before a connection drops.
 
     ``iter_content`` reads fixed amounts and loses a partial last read when the
     connection breaks; ``read1`` hands over whatever arrived, so a resume starts at the
-    true offset. Encoded bodies (gzip) go through ``iter_content`` to be decoded.
+    true offset (and a trickling body meets ``guard``, the throughput rule, as it trickles).
+    Encoded bodies (gzip) go through ``iter_content`` to be decoded.
     """
     raw = response.raw
     if _encoded(response) or not hasattr(raw, "read1"):
-        yield from response.iter_content(chunk_size=size)
-        return
-    while True:
-        chunk = raw.read1(size, decode_content=False)
-        if not chunk:
-            return
+        chunks: Iterator[bytes] = response.iter_content(chunk_size=size)
+    else:
+        chunks = iter(lambda: raw.read1(size, decode_content=False), b"")
+    for chunk in chunks:
+        if guard is not None:
+            guard.add(len(chunk))
         yield chunk
 
 

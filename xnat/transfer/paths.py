@@ -9,7 +9,10 @@ touches the local file system it is checked and cleaned here:
 * each component loses control characters and characters no common file system accepts
   (``<>:"|?*`` and backslash), Windows device names (``CON``, ``NUL``...) get a ``_``,
   trailing dots and spaces go, and a component longer than 255 bytes is shortened
-  keeping its extension.
+  keeping its extension;
+* a path deeper than :data:`MAX_DEPTH` folders is refused: no archive of XNAT's comes near
+  it, and creating thousands of nested folders would exhaust the stack and the file
+  system's path length.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from pathlib import Path, PurePosixPath
 
 from ..exceptions import XNATIOError
 
-__all__ = ["local_path", "safe_component", "safe_relpath", "temp_name"]
+__all__ = ["MAX_DEPTH", "local_path", "safe_component", "safe_relpath", "temp_name"]
 
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
 _RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")
 _DRIVE = re.compile(r"^[A-Za-z]:(/|$)")
 MAX_COMPONENT_BYTES = 255
+#: The most components a server-given path may have.
+MAX_DEPTH = 128
 
 
 def safe_component(name: str) -> str:
@@ -67,6 +72,9 @@ def safe_relpath(name: str) -> PurePosixPath:
         raise XNATIOError(f"Refused the server-given path {name!r}: it climbs out of the target with '..'")
     if not parts:
         raise XNATIOError(f"Refused the server-given path {name!r}: it names no file")
+    if len(parts) > MAX_DEPTH:
+        raise XNATIOError(f"Refused the server-given path {name[:100]!r}...: it is {len(parts)} folders deep "
+                          f"(at most {MAX_DEPTH})")
     return PurePosixPath(*[safe_component(part) for part in parts])
 
 

@@ -8,6 +8,7 @@ it), the server's base URL and a timeout, so the session and object layers wire 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,8 @@ from typing import IO, Any
 
 import requests
 
-from ..exceptions import XNATIOError, XNATResponseError, describe_response, redact
+from ..exceptions import XNATError, XNATIOError, XNATResponseError, describe_response, redact
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
 from .connection import (
     DEFAULT_CHUNK_SIZE,
     RETRY_STATUSES,
@@ -25,16 +27,18 @@ from .connection import (
     Connection,
     log_retry,
 )
-from .download import DownloadResult, check_target, download_to_path, download_to_stream
+from .download import DownloadResult, body_chunks, check_target, download_to_path, download_to_stream
 from .parallel import resolve_workers, run_jobs
 from .paths import local_path
 from .progress import Progress, UpdateFunc
 from .remotefile import DEFAULT_READAHEAD, RemoteFile
 from .tree import LocalFile, file_url, upload_tree
 from .unzip import Rename, ZipStreamExtractor
-from .upload import Source, UploadResult, server_files, upload_source
+from .upload import Source, UploadResult, server_files, split_file_url, upload_source
 
 __all__ = ["DownloadJob", "Transferer", "UploadJob"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,15 @@ class Transferer:
     server path (``/data/...``) or a full URL. ``timeout`` bounds every wait (a number,
     or a ``(connect, read)`` pair); ``retries`` and ``backoff`` govern how failed
     transfers are tried again; ``workers`` is the default pool size for jobs of many files.
+    ``min_rate`` (bytes/s; ``None`` switches it off) and ``rate_window`` (seconds) are the
+    throughput a transfer must keep up (:class:`~xnat.transfer.connection.RateGuard`).
     """
 
     def __init__(self, http: requests.Session, base_url: str, timeout: float | tuple[float, float] = 300.0,
                  *, retries: int = 3, backoff: float = 0.5, workers: int = 4,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        self.conn = Connection(http, base_url, timeout, retries, backoff, chunk_size)
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, min_rate: float | None = DEFAULT_MIN_RATE,
+                 rate_window: float = DEFAULT_RATE_WINDOW) -> None:
+        self.conn = Connection(http, base_url, timeout, retries, backoff, chunk_size, min_rate, rate_window)
         self.workers = workers
 
     def __repr__(self) -> str:
@@ -80,7 +87,16 @@ class Transferer:
                  expected_size: int | None = None, overwrite: bool = False,
                  query: Mapping[str, Any] | None = None, verbose: bool | None = None,
                  update_func: UpdateFunc | None = None) -> DownloadResult:
-        """Download one file to the path ``target`` (verified; resumed; atomic rename)."""
+        """Download one file to the path ``target`` (verified; resumed; atomic rename).
+
+        With neither ``expected_md5`` nor ``expected_size`` given, a file of a resource
+        (``.../resources/R/files/<path>``) is checked against its catalog entry (digest and
+        size, one listing request): a body corrupted on the way then fails with
+        :class:`~xnat.exceptions.XNATChecksumError` and leaves no file under ``target``.
+        """
+        if expected_md5 is None and expected_size is None and not (query or {}).get("format"):
+            check_target(target, overwrite)  # a target that cannot be written is refused before any request
+            expected_size, expected_md5 = self.catalog_entry(path_or_url)
         progress = Progress(expected_size, verbose=verbose, update_func=update_func, label="download")
         try:
             return download_to_path(self.conn, self.conn.url(path_or_url, query), target,
@@ -114,16 +130,21 @@ class Transferer:
 
     def extract_zip(self, path_or_url: str, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                     overwrite: bool = False, query: Mapping[str, Any] | None = None,
-                    verbose: bool | None = None, update_func: UpdateFunc | None = None) -> dict[str, Path]:
+                    verbose: bool | None = None, update_func: UpdateFunc | None = None,
+                    max_bytes: int | None = None) -> dict[str, Path]:
         """Stream the zip of ``path_or_url`` straight into ``target_dir``; returns entry name -> path.
 
         ``rename(entry_name)`` gives the local relative path (``None`` skips the entry).
         A dropped connection restarts the archive (a generated zip cannot resume);
         entries already extracted by this call are then replaced, never duplicated.
+        ``max_bytes`` caps what the archive may expand to on disk (a zip bomb stops there
+        with :class:`~xnat.exceptions.XNATIOError`); each entry is always held to the size
+        its header announces.
         """
         url = self.conn.url(path_or_url, {**(query or {}), "format": "zip"})
         progress = Progress(None, verbose=verbose, update_func=update_func, label="zip")
-        extractor = ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=progress.add)
+        extractor = ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=progress.add,
+                                       max_bytes=max_bytes)
         failed = 0
         try:
             while True:
@@ -152,7 +173,8 @@ class Transferer:
             if response.headers.get("Content-Type", "").startswith("text/html"):
                 raise XNATResponseError(describe_response(
                     response, "Zip download failed: the server sent an HTML page instead of a zip"), response)
-            return extractor.extract(response.iter_content(chunk_size=self.conn.chunk_size))
+            guard = self.conn.rate_guard("Zip download of", url)
+            return extractor.extract(body_chunks(response, self.conn.chunk_size, guard))
 
     def download_many(self, jobs: Sequence[DownloadJob], *, workers: int | None = None, overwrite: bool = False,
                       verbose: bool | None = None, update_func: UpdateFunc | None = None) -> list[DownloadResult]:
@@ -184,6 +206,19 @@ class Transferer:
                             "downloads")
         finally:
             progress.finish()
+
+    def catalog_entry(self, path_or_url: str) -> tuple[int | None, str | None]:
+        """``(size, MD5)`` of a resource file as its catalog lists them; ``(None, None)`` when unknown.
+
+        Anything that is not a file of a resource, or whose listing cannot be read, is
+        unknown: the download then checks the announced length only.
+        """
+        try:
+            files_url, relpath = split_file_url(self.conn.url(path_or_url))
+            return self.list_files(files_url).get(relpath, (None, None))
+        except XNATError as error:
+            logger.debug("No catalog entry for %s (%s); checking the length only", redact(path_or_url), error)
+            return None, None
 
     def list_files(self, files_url: str) -> dict[str, tuple[int | None, str | None]]:
         """A resource's files (``.../resources/R/files``): relative path -> (size, MD5 or None)."""

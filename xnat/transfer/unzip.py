@@ -13,7 +13,11 @@ instead:
 * names are checked by :func:`xnat.transfer.paths.safe_relpath`: absolute paths and
   ``..`` are refused, every entry is written as a regular file (a symlink entry is never
   created as a link), and the central directory is read at the end to refuse entries it
-  marks as links (their file is removed).
+  marks as links (their file is removed);
+* what is written is bounded (zip bombs): an entry may not expand past the size its
+  header announces, and ``max_bytes`` caps the bytes written for the whole archive (callers
+  that know the files, like ``download_dir``, pass the listing's total). Past the bound the
+  extraction stops with :class:`~xnat.exceptions.XNATIOError` and the partial entry is removed.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ _OUT_BLOCK = 1024 * 1024
 
 #: Maps an entry name to the relative local path to write it to, or None to skip it.
 Rename = Callable[[str], "str | None"]
+#: Where an entry's expanded bytes go (to its temporary file, or nowhere when skipped).
+Write = Callable[[bytes], None]
 
 
 class _Reader:
@@ -93,18 +99,27 @@ class ZipStreamExtractor:
     ``rename`` maps entry names to local relative paths (``None`` skips the entry) and is
     how callers flatten or re-arrange XNAT's layout. Existing files are refused unless
     ``overwrite``. ``on_bytes(n)`` is called with the compressed bytes consumed.
+    ``max_bytes`` caps the bytes written for the whole archive (``None``: no cap beyond
+    each entry's announced size).
     """
 
     def __init__(self, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
-                 overwrite: bool = False, on_bytes: Callable[[int], None] | None = None) -> None:
+                 overwrite: bool = False, on_bytes: Callable[[int], None] | None = None,
+                 max_bytes: int | None = None) -> None:
+        if max_bytes is not None and max_bytes < 0:
+            raise XNATIOError(f"max_bytes must be 0 or more, not {max_bytes}")
         self.target_dir = Path(target_dir)
         self.rename = rename
         self.overwrite = overwrite
         self.on_bytes = on_bytes
+        self.max_bytes = max_bytes
+        #: Bytes written so far, every entry of this extractor included.
+        self.written = 0
         #: Entry name -> the local path written, in archive order.
         self.extracted: dict[str, Path] = {}
 
     def extract(self, chunks: Iterable[bytes]) -> dict[str, Path]:
+        self.written = 0  # an archive started again (a dropped connection) is counted afresh
         try:
             self.target_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -146,13 +161,14 @@ class ZipStreamExtractor:
             usize, csize = _zip64_sizes(extra, usize, csize)
         descriptor = bool(flags & FLAG_DESCRIPTOR)
         sink = self._open(name)
+        write = self._writer(name, sink, None if descriptor else usize)
         try:
             if method == DEFLATED:
-                actual_crc, size = _inflate(reader, None if descriptor else csize, sink)
+                actual_crc, size = _inflate(reader, None if descriptor else csize, write)
             elif descriptor:
-                actual_crc, size, crc, usize = _stored_until_descriptor(reader, sink, wide)
+                actual_crc, size, crc, usize = _stored_until_descriptor(reader, write, wide)
             else:
-                actual_crc, size = _copy(reader, csize, sink)
+                actual_crc, size = _copy(reader, csize, write)
             if descriptor and method == DEFLATED:
                 crc, usize = _read_descriptor(reader, wide)
             if actual_crc != crc or size != usize:
@@ -164,6 +180,21 @@ class ZipStreamExtractor:
             if sink is not None:
                 sink.discard()
             raise
+
+    def _writer(self, name: str, sink: TempFileSink | None, announced: int | None) -> Write:
+        """How the entry's bytes are written: counted against its announced size and ``max_bytes``."""
+        def write(data: bytes) -> None:
+            if sink is None or not data:
+                return
+            if announced is not None and sink.written + len(data) > announced:
+                raise XNATChecksumError(f"The zip entry {name!r} expands past the {announced} bytes its header "
+                                        "announces; refused")
+            if self.max_bytes is not None and self.written + len(data) > self.max_bytes:
+                raise XNATIOError(f"Refused the zip: it expands past {self.max_bytes} bytes (the cap for this "
+                                  f"extraction) at entry {name!r}; the server sent more than the files it lists")
+            sink.write(data)
+            self.written += len(data)
+        return write
 
     def _open(self, name: str) -> TempFileSink | None:
         """A temporary file for the entry, or None for a directory or skipped entry."""
@@ -222,12 +253,7 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
     return usize, csize
 
 
-def _write(sink: TempFileSink | None, data: bytes) -> None:
-    if sink is not None and data:
-        sink.write(data)
-
-
-def _copy(reader: _Reader, size: int, sink: TempFileSink | None) -> tuple[int, int]:
+def _copy(reader: _Reader, size: int, write: Write) -> tuple[int, int]:
     crc, done = 0, 0
     while done < size:
         data = reader.read(min(_BLOCK, size - done))
@@ -235,11 +261,11 @@ def _copy(reader: _Reader, size: int, sink: TempFileSink | None) -> tuple[int, i
             raise XNATIOError("The zip stream ended in the middle of an entry")
         crc = zlib.crc32(data, crc)
         done += len(data)
-        _write(sink, data)
+        write(data)
     return crc, done
 
 
-def _inflate(reader: _Reader, csize: int | None, sink: TempFileSink | None) -> tuple[int, int]:
+def _inflate(reader: _Reader, csize: int | None, write: Write) -> tuple[int, int]:
     """Decompress one deflate stream; with csize None, until the stream says it ended."""
     inflater = zlib.decompressobj(-15)
     crc, size, consumed = 0, 0, 0
@@ -255,7 +281,7 @@ def _inflate(reader: _Reader, csize: int | None, sink: TempFileSink | None) -> t
                 out = inflater.decompress(data, _OUT_BLOCK)
                 crc = zlib.crc32(out, crc)
                 size += len(out)
-                _write(sink, out)
+                write(out)
                 data = inflater.unconsumed_tail
                 if len(out) < _OUT_BLOCK and not data:
                     break
@@ -295,8 +321,7 @@ def _read_descriptor(reader: _Reader, wide: bool = False) -> tuple[int, int]:
     return crc, usize
 
 
-def _stored_until_descriptor(reader: _Reader, sink: TempFileSink | None,
-                             wide: bool) -> tuple[int, int, int, int]:
+def _stored_until_descriptor(reader: _Reader, write: Write, wide: bool) -> tuple[int, int, int, int]:
     """A stored entry of unknown size: it ends where a matching descriptor follows.
 
     ``wide``: the entry has a zip64 extra field, so the descriptor's sizes are 8 bytes.
@@ -313,7 +338,7 @@ def _stored_until_descriptor(reader: _Reader, sink: TempFileSink | None,
             candidate_crc = zlib.crc32(pending[:index], crc)
             d_crc, d_csize, d_usize = layout.unpack_from(pending, index + 4)
             if d_crc == candidate_crc and d_usize == size + index and d_csize == d_usize:
-                _write(sink, bytes(pending[:index]))
+                write(bytes(pending[:index]))
                 reader.unread(bytes(pending[index + length:]))
                 return candidate_crc, size + index, d_crc, d_usize
             index = pending.find(DESCRIPTOR, index + 1)
@@ -323,7 +348,7 @@ def _stored_until_descriptor(reader: _Reader, sink: TempFileSink | None,
             chunk = bytes(pending[:keep])
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
-            _write(sink, chunk)
+            write(chunk)
             del pending[:keep]
         if not data:
             raise XNATIOError("The zip stream ended in the middle of a stored entry")
@@ -331,6 +356,8 @@ def _stored_until_descriptor(reader: _Reader, sink: TempFileSink | None,
 
 def extract_zip_stream(chunks: Iterable[bytes], target_dir: str | os.PathLike[str], *,
                        rename: Rename | None = None, overwrite: bool = False,
-                       on_bytes: Callable[[int], None] | None = None) -> dict[str, Path]:
+                       on_bytes: Callable[[int], None] | None = None,
+                       max_bytes: int | None = None) -> dict[str, Path]:
     """Extract the zip arriving as ``chunks`` under ``target_dir``; returns name -> path."""
-    return ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=on_bytes).extract(chunks)
+    return ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=on_bytes,
+                              max_bytes=max_bytes).extract(chunks)

@@ -264,7 +264,7 @@ def _check_response(conn: Connection, response: Any) -> None:
     if "duplicates" in text[:200]:
         try:
             duplicates = json.loads(text).get("duplicates") or []
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             duplicates = []
         if duplicates:
             raise XNATUploadError(
@@ -287,7 +287,7 @@ def server_files(conn: Connection, files_url: str) -> dict[str, tuple[int | None
     conn.check(response, (200,), "Listing the uploaded files failed")
     try:
         rows = response.json()["ResultSet"]["Result"]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise XNATResponseError(f"The file listing of {redact(files_url)} is not the expected JSON table",
                                 response) from error
     listing: dict[str, tuple[int | None, str | None]] = {}

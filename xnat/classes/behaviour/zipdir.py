@@ -120,8 +120,10 @@ def download_zipped(transferer: Transferer, files_url: str, jobs: list[DownloadJ
             return None
         return os.path.relpath(os.fspath(job.target), root)
 
+    # The zip may not write more than the listed files hold: a bigger one is refused (a zip bomb).
+    listed = sum(job.expected_size for job in jobs if job.expected_size is not None)
     try:
-        transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose)
+        transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose, max_bytes=listed)
     except XNATError as error:
         logger.info("zip download of %s failed (%s); fetching the files one by one", files_url, error)
         return jobs

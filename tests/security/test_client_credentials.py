@@ -1,0 +1,239 @@
+"""Attacks on the client's credentials: redirects to another server, token secrets, netrc injection.
+
+* A login redirect (or a discovered context path) that leads to another host or port never
+  receives the password: the client refuses and names both URLs, unless the caller opted in
+  with ``trust_redirect=True``. A loopback server on another port records every
+  ``Authorization`` header it gets.
+* A token's secret never prints: not in its repr, not in an error message, not in the
+  library's DEBUG log lines, also when it sits in a URL path
+  (``/data/services/tokens/validate/{alias}/{secret}``).
+* ``xnat login --save-token`` refuses a secret that would change the netrc file's meaning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+import xnat
+from xnat.cli import main
+from xnat.exceptions import XNATLoginFailedError, XNATResponseError, redact
+from xnat.login import may_receive_credentials
+from xnat.services.services import Services, TokenResult
+from xnat.testing.runner import XNATServer
+
+from .loopback import Loopback
+
+ENV_NAMES = ("XNATPY_HOST", "XNAT_HOST", "XNATPY_USER", "XNAT_USER", "XNATPY_PASS", "XNAT_PASS",
+             "XNATPY_JSESSION", "XNAT_JSESSION", "NETRC")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return monkeypatch
+
+
+class Recorder:
+    """WSGI middleware that keeps every Authorization header it sees (None when absent)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.authorizations: list[str | None] = []
+        self.paths: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.authorizations.append(environ.get("HTTP_AUTHORIZATION"))
+        self.paths.append(environ.get("PATH_INFO", ""))
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[XNATServer, Recorder]]:
+    """The server a redirect leads to: a real embedded XNAT on its own port, recording Authorization."""
+    server = XNATServer(data_dir=tmp_path_factory.mktemp("other"), users=["admin:admin:admin"]).start()
+    app = server.app
+    recorder = Recorder(app)
+    server.app = recorder  # type: ignore[assignment]  # the runner dispatches to whatever app it holds
+    try:
+        yield server, recorder
+    finally:
+        server.app = app
+        server.close()
+
+
+def redirector(target: str, only_root: bool = False) -> Recorder:
+    """An app that sends every request (or only ``GET /``, answering 404 elsewhere) to ``target``."""
+
+    @Request.application  # type: ignore[misc]
+    def app(request: Request) -> Response:
+        if only_root and request.path != "/":
+            return Response("Not Found", status=404)
+        destination = target + ("/app/template/Login.vm" if only_root else request.full_path.rstrip("?"))
+        return Response("", status=302, headers={"Location": destination})
+
+    return Recorder(app)
+
+
+@pytest.fixture()
+def named(other: tuple[XNATServer, Recorder]) -> Iterator[tuple[Loopback, Recorder]]:
+    """The server the user names: it redirects everything to ``other``."""
+    recorder = redirector(other[0].url)
+    front = Loopback(recorder)
+    other[1].authorizations.clear()
+    try:
+        yield front, recorder
+    finally:
+        front.close()
+
+
+def test_a_login_redirect_to_another_port_is_refused_and_the_other_server_gets_no_credentials(named, other):
+    front, front_log = named
+    with pytest.raises(XNATLoginFailedError) as info:
+        xnat.connect(front.url, user="admin", password="admin", no_parse_model=True, keepalive=False)
+    message = str(info.value)
+    assert front.url in message and other[0].url in message and "trust_redirect" in message
+    assert "admin:admin" not in message
+    assert any(front_log.authorizations)  # the named server was asked, with the credentials
+    assert not any(other[1].authorizations), other[1].authorizations
+
+
+def test_a_context_path_on_another_port_is_refused_too(other):
+    recorder = redirector(other[0].url, only_root=True)
+    front = Loopback(recorder)
+    other[1].authorizations.clear()
+    try:
+        with pytest.raises(XNATLoginFailedError) as info:
+            xnat.connect(front.url, user="admin", password="admin", no_parse_model=True, keepalive=False)
+    finally:
+        front.close()
+    assert other[0].url in str(info.value)
+    assert not any(other[1].authorizations), other[1].authorizations
+
+
+def test_the_user_can_opt_in_to_follow_a_redirect_to_another_server(named, other):
+    front, _ = named
+    with xnat.connect(front.url, user="admin", password="admin", no_parse_model=True, keepalive=False,
+                      trust_redirect=True) as session:
+        assert session.server == other[0].url and session.original_uri == front.url
+        assert session.logged_in_user == "admin"
+        session.get("/data/projects")
+
+
+def test_connecting_to_the_final_url_works(other):
+    with xnat.connect(other[0].url, user="admin", password="admin", no_parse_model=True,
+                      keepalive=False) as session:
+        assert session.logged_in_user == "admin"
+
+
+def test_an_anonymous_login_follows_a_redirect_since_it_carries_no_credentials(other):
+    front = Loopback(redirector(other[0].url))
+    try:
+        with pytest.raises(xnat.XNATError) as info:  # the other server has no guest access
+            xnat.connect(front.url, no_parse_model=True, keepalive=False)
+    finally:
+        front.close()
+    assert "anonymous" in str(info.value)
+
+
+@pytest.mark.parametrize(("named_url", "other_url", "allowed"), [
+    ("http://xnat.example.org", "http://xnat.example.org/xnat", True),
+    ("http://xnat.example.org", "https://xnat.example.org", True),
+    ("http://xnat.example.org:8080", "https://xnat.example.org:8080", True),
+    ("http://xnat.example.org:8080", "https://xnat.example.org", True),
+    ("https://XNAT.example.org", "https://xnat.example.org:443/xnat", True),
+    ("https://xnat.example.org", "http://xnat.example.org", False),      # a downgrade to clear text
+    ("http://xnat.example.org", "http://xnat.example.org:8080", False),  # another port
+    ("http://xnat.example.org:8080", "https://xnat.example.org:8443", False),
+    ("https://xnat.example.org", "https://evil.example.org", False),
+    ("https://xnat.example.org", "https://xnat.example.org.evil.com", False),
+])
+def test_which_servers_may_receive_the_credentials(named_url, other_url, allowed):
+    assert may_receive_credentials(named_url, other_url) is allowed
+
+
+# -- token secrets ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XNATServer]:
+    with XNATServer(data_dir=tmp_path_factory.mktemp("tokens"), users=["admin:admin:admin"]) as server:
+        yield server
+
+
+def test_a_token_repr_never_shows_its_secret(served):
+    with xnat.connect(served.url, user="admin", password="admin", no_parse_model=True, keepalive=False) as session:
+        token = Services(session).issue_token()
+    assert len(token.secret) >= 8
+    for text in (repr(token), str(token), f"{token}", repr([token]), repr({"t": token})):
+        assert token.secret not in text and token.alias in text
+    _alias, secret = token  # still the (alias, secret) pair xnatpy returns
+    assert secret == token.secret
+
+
+@pytest.mark.parametrize("verb", ["validate", "invalidate"])
+def test_a_secret_in_a_url_path_is_redacted_in_errors_and_debug_logs(served, caplog, verb):
+    caplog.set_level(logging.DEBUG)
+    with xnat.connect(served.url, user="admin", password="admin", no_parse_model=True, keepalive=False,
+                      debug=True) as session:
+        token = Services(session).issue_token()
+        with pytest.raises(XNATResponseError) as info:
+            session.get(f"/data/services/tokens/{verb}/{token.alias}/{token.secret}", accepted_status=[599])
+    error = info.value
+    assert token.secret not in str(error) and token.secret not in (error.url or "")
+    assert f"/tokens/{verb}/{token.alias}/***" in str(error)
+    ours = [record.getMessage() for record in caplog.records if record.name.startswith("xnat")
+            and not record.name.startswith("xnat.testing")]
+    assert any(f"/tokens/{verb}/" in line for line in ours)
+    assert not [line for line in ours if token.secret in line]
+
+
+def test_redact_covers_both_token_paths_and_leaves_other_paths_alone():
+    assert redact("GET https://x/data/services/tokens/validate/a1/s3cr3t?format=json") == \
+        "GET https://x/data/services/tokens/validate/a1/***?format=json"
+    assert redact("/data/services/tokens/invalidate/a1/s3cr3t") == "/data/services/tokens/invalidate/a1/***"
+    assert redact("/data/projects/validate/a1/b2") == "/data/projects/validate/a1/b2"
+
+
+# -- netrc injection ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("secret", [
+    "abc\ndefault login evil password stolen",
+    "abc def",
+    "abc\tdef",
+    'abc"def',
+    "abc'def",
+    "",
+])
+def test_save_token_refuses_a_secret_that_is_not_a_plain_token(served, clean_env, tmp_path, capsys, secret):
+    clean_env.setattr(Services, "issue_token", lambda self, user=None: TokenResult("alias-1", secret))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine other.example.org login x password y\n")
+    netrc.chmod(0o600)
+    code = _run_save_token(clean_env, served, netrc)
+    err = capsys.readouterr().err
+    assert code == 1 and "not a plain token" in err and "nothing was saved" in err
+    assert netrc.read_text() == "machine other.example.org login x password y\n"
+
+
+def _run_save_token(env: pytest.MonkeyPatch, served: XNATServer, netrc: Any) -> int:
+    env.setenv("XNATPY_HOST", served.url)
+    env.setenv("XNATPY_USER", "admin")
+    env.setenv("XNATPY_PASS", "admin")
+    try:
+        return main(["login", "--save-token", "--netrc", str(netrc)])
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+
+
+def test_save_token_still_saves_a_plain_token(served, clean_env, tmp_path, capsys):
+    netrc = tmp_path / "netrc"
+    assert _run_save_token(clean_env, served, netrc) == 0
+    assert len(netrc.read_text().split()) == 6
