@@ -48,16 +48,32 @@ _INTEGERS = {
 _FLOATS = {"xs:float", "xs:double", "xs:decimal"}
 
 
+class _SearchFieldDoc:
+    """``__doc__`` of a :class:`SearchField`: the class docstring on the class; on a field,
+    the schema's documentation of the field it stands for (built only when asked for)."""
+
+    def __init__(self, class_doc: str | None) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, instance: Any, owner: type | None = None) -> str | None:
+        if instance is None or instance.field is None:
+            return self.class_doc
+        return f"Search field {instance.xpath}.\n" + _docstring(instance.field)
+
+
 class SearchField(SearchFieldMixin):
-    """A field used in a query: ``MrSessionData.field_strength``."""
+    """A field of a data type used in a query (``MrSessionData.field_strength``); its ``__doc__``
+    is the schema's documentation of the field."""
 
-    __slots__ = ("field_name", "type", "xpath", "xsi_type")
+    __doc__ = _SearchFieldDoc(__doc__)  # a per-field docstring
+    __slots__ = ("field", "field_name", "type", "xpath", "xsi_type")
 
-    def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string") -> None:
+    def __init__(self, xsi_type: str, field_name: str, type_: str = "xs:string", field: FieldDef | None = None) -> None:
         self.xsi_type = xsi_type
         self.field_name = field_name
         self.xpath = f"{xsi_type}/{field_name}"
         self.type = type_
+        self.field = field
 
     def __str__(self) -> str:
         return self.xpath
@@ -239,7 +255,7 @@ class FieldProperty:
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
-            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.type)
+            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.type, self.field)
         raw = instance._get_field(self.xpath)
         try:
             return convert_from_text(self.type, raw)
@@ -290,7 +306,7 @@ class ChildProperty:
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
-            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.item_type)
+            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.item_type, self.field)
         return instance._get_child(self)
 
     def __repr__(self) -> str:

@@ -63,10 +63,24 @@ def inject_search_fields(cls: type, session: Any) -> list[str]:
             if not field_id.isidentifier() or "=" in field_id or hasattr(cls, field_id):
                 continue
             kind = str(row.get("TYPE") or "string")
-            setattr(cls, field_id, SearchField(xsi_type, field_id, kind if ":" in kind else f"xs:{kind}"))
+            field = SearchField(xsi_type, field_id, kind if ":" in kind else f"xs:{kind}")
+            field.__doc__ = _display_doc(row)
+            setattr(cls, field_id, field)
             added.append(field_id)
         type.__setattr__(cls, "_search_fields_injected", True)
     return added
+
+
+def _display_doc(row: dict[str, Any]) -> str:
+    """A display field's docstring: the server's own header and description of it."""
+    header = str(row.get("HEADER") or row.get("FIELD_ID") or "").strip()
+    description = str(row.get("DESC") or row.get("SUMMARY") or "").strip()
+    field_id = str(row.get("FIELD_ID") or "")
+    same = description.lower() in (header.lower(), field_id.lower())
+    lines = [f"{header}: {description}" if description and not same else header]
+    lines.append(f"Display field {field_id} of {row.get('ELEMENT_NAME') or 'this type'}"
+                 f" ({row.get('TYPE') or 'string'}), as /data/search/elements lists it.")
+    return "\n".join(line for line in lines if line)
 
 
 def query_for(cls: type, session: Any, *constraints: BaseConstraint) -> Query:
