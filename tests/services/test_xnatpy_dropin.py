@@ -254,3 +254,26 @@ def test_access_levels_read_xnats_route(connection: Any, project: str, monkeypat
     assert owned.access_level == "owner"
     monkeypatch.setattr(connection, "check_version", lambda *a, **k: False)
     assert connection.access_levels == {} and owned.access_level == "No access"
+
+
+def test_objects_show_in_jupyter_without_a_request(connection: Any, project: str, staged: Any) -> None:
+    _subject_and_session(connection, project)
+    connection.clearcache()
+    listed = connection.projects[project].subjects["SUB"]
+    sent: list[str] = []
+    connection.interface.hooks["response"].append(lambda r, *a, **k: sent.append(r.request.url))
+    try:
+        shown = listed._repr_html_()
+        assert "<table>" in shown and "SUB" in shown and "experiments" not in shown
+        repr(listed), repr(staged), staged._repr_html_()
+        local = connection.classes.MrSessionData(label="LOCAL")._repr_html_()
+        assert "LOCAL" in local
+        assert sent == []  # no repr asks the server
+        _ = listed.experiments.keys()  # loads the child listing (a request)
+        sent.clear()
+        assert "<th>experiments</th><td>1 entries</td>" in listed._repr_html_() and sent == []
+        _ = staged.status  # reads the session's row (a request)
+        sent.clear()
+        assert "READY" in staged._repr_html_() and sent == []
+    finally:
+        connection.interface.hooks["response"].pop()

@@ -23,6 +23,7 @@ Nothing here makes a request in ``repr`` or ``dir``.
 from __future__ import annotations
 
 import datetime
+import html
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -474,6 +475,26 @@ class XNATBaseObject:
         ident = self._id or (self._row or {}).get("ID") or key or self._uri
         dead = " (deleted)" if self._destroyed else ""
         return f"<{name} {ident}{f' ({key})' if key and key != ident else ''}{dead}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a small table of the fields already known (listing row, fetched
+        document) and the sizes of the child listings already loaded. Never a request."""
+        fields: dict[str, Any] = {}
+        if self._mode == _LOCAL:
+            fields.update(self._datafields)
+        else:
+            data = self._cache.get("fulldata")
+            if isinstance(data, dict):
+                fields.update(data.get("data_fields", {}))
+            fields.update(self._row or {})
+        rows = [(str(name), str(value)) for name, value in sorted(fields.items()) if value not in (None, "")]
+        for key, listing in sorted(self._cache.items()):
+            size = getattr(listing, "loaded_size", None) if key.startswith("listing:") else None
+            if size is not None:
+                rows.append((key.partition(":")[2], f"{size} entries"))
+        body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)
+        title = html.escape(repr(self))
+        return f"<table><caption>{title}</caption><tbody>{body}</tbody></table>"
 
     def __dir__(self) -> list[str]:
         names = set(super().__dir__())

@@ -347,6 +347,12 @@ class XNATListing:
 
     # -- display: never a request -------------------------------------------------------------
 
+    @property
+    def loaded_size(self) -> int | None:
+        """How many rows the listing holds when it has been loaded, else None (never a request)."""
+        rows = self._rows
+        return None if rows is None else len(rows)
+
     def __repr__(self) -> str:
         rows = self._rows
         if rows is None:

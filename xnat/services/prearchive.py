@@ -15,6 +15,7 @@ constructor or a ``repr``. Sessions are cached by URI until :meth:`Prearchive.cl
 from __future__ import annotations
 
 import datetime
+import html
 import logging
 import os
 import threading
@@ -59,6 +60,13 @@ def _flag(name: str, value: bool | None) -> str | None:
     if not isinstance(value, bool):
         raise TypeError(f"{name} should be a bool, not {type(value).__name__} ({value!r})")
     return "true" if value else "false"
+
+
+def _html_table(title: str, row: dict[str, Any] | None) -> str:
+    """Jupyter's view of a prearchive object: its listing row, if read (never a request)."""
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in sorted((row or {}).items()) if v not in (None, ""))
+    return f"<table><caption>{html.escape(title)}</caption><tbody>{body}</tbody></table>"
 
 
 class PrearchiveListing(Sequence[Any]):
@@ -135,6 +143,9 @@ class _PrearchiveChild:
         return self._row
 
     fulldata = data
+
+    def _repr_html_(self) -> str:
+        return _html_table(repr(self), self._row)
 
     @property
     def xpath(self) -> str:
@@ -277,6 +288,9 @@ class PrearchiveSession:
 
     def __repr__(self) -> str:
         return f"<PrearchiveSession {self.uri.partition('/prearchive/projects/')[2]}>"  # no request in a repr
+
+    def _repr_html_(self) -> str:
+        return _html_table(repr(self), self._row)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PrearchiveSession) and other.uri == self.uri
