@@ -7,6 +7,10 @@ private project of the admin's; ``D_<user>`` a private project that user owns.
 
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
+
 from .conftest import MR, World
 
 QC = "xnat:qcAssessmentData"
@@ -228,3 +232,19 @@ def test_a_guest_searches_public_data(world: World) -> None:
     found = {row["subjectid"] for row in _rows(r)}
     assert world.trees["PUB"].subject in found
     assert not found & {world.trees["PRIV"].subject, world.trees["PROT"].subject}
+
+
+def test_import_with_overwrite_delete_needs_delete_rights(world: World, reference: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted((reference / "dicom" / "Case001").rglob("*")):
+            if path.is_file():
+                archive.write(path, path.name)
+    body, query = buffer.getvalue(), "project=PRIV&subject=IMP&session=IMP_MR"
+    headers = {"Content-Type": "application/zip"}
+    member = world.callers["member"]
+    assert member.post(f"/data/services/import?{query}", data=body, headers=headers).status_code == 200
+    r = member.post(f"/data/services/import?{query}&overwrite=delete", data=body, headers=headers)
+    assert r.status_code == 403, r.text  # it would drop the session's scans
+    r = world.callers["owner"].post(f"/data/services/import?{query}&overwrite=delete", data=body, headers=headers)
+    assert r.status_code == 200, r.text

@@ -55,6 +55,8 @@ PUT under an existing ID   an object the user may not read is not there for it: 
                            creates a new one with that label; one it reads is shared, by
                            the share rule [SRC SubjectResource: existing objects are looked
                            up with the user's permissions]
+import, overwrite=delete   owner (it drops the existing session's scans) [DECIDED: the
+                           delete rule]; other imports: owner or member [ROLES]
 change a project           owner (settings, accessibility, users, delete) [ROLES]
 search                     any user, the guest included, over what it may read
                            [RN §10: 403 only without access]

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from ..dicomreader import Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import PrearchiveSession, prearchive_of
-from .base import Ctx, HTTPError, text
+from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
 from .writes import check_label
 
@@ -154,6 +154,8 @@ def _receiving(ctx: Ctx, study: Study, target: Target) -> PrearchiveSession | No
 
 def archive_staged(ctx: Ctx, session: PrearchiveSession, target: Target, overwrite: str) -> str:
     """Commit a READY prearchive session; on failure it stays there as ERROR with the reason."""
+    if overwrite == "delete" and not ctx.backend.access.can_delete(ctx.user, target.project):
+        raise forbidden("overwrite=delete drops the session's scans: only the project's owners delete")
     pre = prearchive_of(ctx.app)
     pre.set_status(session, "ARCHIVING")
     try:
