@@ -12,6 +12,7 @@ import errno
 import hashlib
 import io
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -204,6 +205,24 @@ def test_file_delete_frees_the_file_before_writing_the_catalogue(app: XNATApp, a
     assert api("DELETE", f"{RES}/a.bin").status_code == 404
 
 
+def test_a_delete_on_a_full_disk_spends_the_reserve(app: XNATApp, api: Api,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert api("PUT", f"{RES}/a.bin", data=b"x").status_code == 200
+    assert app.store.reserve.exists()
+    uncatalogue, calls = app.backend.resources.uncatalogue, []
+
+    def full_once(pk: int, relpath: str) -> bool:  # SQLite's answer on a full disk, the first time
+        calls.append(relpath)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return uncatalogue(pk, relpath)
+
+    monkeypatch.setattr(app.backend.resources, "uncatalogue", full_once)
+    assert api("DELETE", f"{RES}/a.bin").status_code == 200
+    assert len(calls) == 2 and app.store.reserve.exists()  # spent on the retry, laid again after
+    assert api("GET", f"{RES}?format=json").json["ResultSet"]["Result"] == []
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 20 MB tmpfs where the machine lets us mount one (root on Linux), else a skip."""
@@ -222,8 +241,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(where)], capture_output=True, timeout=30)
 
 
-def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb") as handle:
+def _fill(folder: Path, name: str = "filler") -> None:
+    with open(folder / name, "wb") as handle:
         try:
             while True:
                 handle.write(bytes(1 << 16))
@@ -242,16 +261,20 @@ def test_full_disk_507_delete_and_restart(small_disk: Path) -> None:
     call = Api(app)
     call("PUT", "/data/projects/P")
     assert call("PUT", f"{RES}/a.bin", data=b"x" * (2 << 20)).status_code == 200
+    assert call("PUT", "/data/projects/P/resources/OTHER/files/b.bin", data=b"x" * (2 << 20)).status_code == 200
     app.close()
     _fill(small_disk)
     app = _new_app(data)  # restarts on the full disk
     try:
         call = Api(app)
         assert call("GET", "/data/projects/P").status_code == 200
-        r = call("PUT", f"{RES}/b.bin", data=b"y" * (1 << 20))
+        r = call("PUT", f"{RES}/c.bin", data=b"y" * (1 << 20))
         assert r.status_code == 507 and "disk is full" in r.text
-        assert call("DELETE", f"{RES}/a.bin").status_code == 200
+        assert call("DELETE", f"{RES}/a.bin").status_code == 200  # a file
         assert call("GET", f"{RES}?format=json").json["ResultSet"]["Result"] == []
+        _fill(small_disk, "filler2")
+        assert call("DELETE", "/data/projects/P/resources/OTHER").status_code == 200  # a whole resource
+        assert call("GET", "/data/projects/P/resources/OTHER/files?format=json").status_code == 404
     finally:
         app.close()
 

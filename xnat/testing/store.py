@@ -10,7 +10,8 @@ request leaves nothing behind.
 A full disk must not keep the server from starting: opening a WAL database writes its
 ``-shm`` index, so the store keeps a small reserve file beside the database
 (``xnat.db-reserve``) and gives its space up when the open fails for lack of room; it is
-laid down again at a later start when there is room. Start-up writes nothing else when
+laid down again at a later start when there is room. The app spends it the same way
+to let a delete through on a full disk (see ``XNATApp.handle``). Start-up writes nothing else when
 the schema is already in place.
 
 This is the low-level layer: connections, transactions, the schema. The statements the
@@ -131,7 +132,7 @@ class Store:
         try:
             conn = self.connection()
         except sqlite3.OperationalError:
-            if not self._free_reserve():
+            if not self.free_reserve():
                 raise
             conn = self.connection()  # the reserve's space is enough to open
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -139,7 +140,7 @@ class Store:
         if self._missing_tables(conn):  # CREATE ... IF NOT EXISTS is cheap, but skipped: no write at all
             conn.executescript(SCHEMA)
         self.release()
-        self._lay_reserve()
+        self.lay_reserve()
 
     @staticmethod
     def _missing_tables(conn: sqlite3.Connection) -> bool:
@@ -147,16 +148,16 @@ class Store:
         wanted = {word.split("(")[0].split()[0] for word in SCHEMA.split("IF NOT EXISTS ")[1:]}
         return not wanted <= have
 
-    def _free_reserve(self) -> bool:
+    def free_reserve(self) -> bool:
         """Delete the reserve file; False if there was none."""
         try:
             self.reserve.unlink()
         except FileNotFoundError:
             return False
-        logger.warning("disk full: released the %d-byte reserve beside %s to open it", RESERVE_BYTES, self.path)
+        logger.warning("disk full: released the %d-byte reserve beside %s", RESERVE_BYTES, self.path)
         return True
 
-    def _lay_reserve(self) -> None:
+    def lay_reserve(self) -> None:
         """Write the reserve file if it is missing and there is room (quietly skipped otherwise)."""
         if self.reserve.exists():
             return
