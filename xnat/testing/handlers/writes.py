@@ -207,10 +207,11 @@ def check_label(label: str, what: str = "label") -> str:
     """417 for characters XNAT refuses in IDs and labels; 400 for one too long to store.
 
     The whole label must match (``fullmatch``: ``$`` alone would let a final newline
-    through). XNAT keeps IDs and labels in ``VARCHAR(255)`` columns: its schema declares
-    them ``xs:string`` without ``maxLength`` and XFT gives such strings 255 characters
-    (the explicit limits in xnat.xsd stop at 255 too), so a longer one is a 400 here
-    rather than a database error.
+    through). XNAT keeps IDs and labels in ``VARCHAR`` columns: xnat.xsd declares them
+    ``xs:string`` without ``maxLength``, XFT maps ``string`` to ``VARCHAR``
+    (``org.nrg.xft.TypeConverter.PGSQLMapping``) with its default size of 255 (our reading;
+    the explicit ``maxLength`` of xnat.xsd's ID-like fields is 255 too), so a longer one
+    is a 400 here rather than a database error.
     """
     if len(label.encode("utf-8", "surrogateescape")) > MAX_LABEL_BYTES:
         raise HTTPError(400, f"The {what} is longer than {MAX_LABEL_BYTES} bytes: {label[:40]!r}...")
