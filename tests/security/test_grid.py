@@ -49,6 +49,11 @@ def shares_out(role: str, accessibility: str) -> bool:
     return role != "guest" and reads(role, accessibility) and (edits(role, accessibility) or accessibility == "public")
 
 
+def uses_prearchive(role: str, accessibility: str) -> bool:
+    """Owners and members upload to and archive from a project's prearchive."""
+    return role in ("admin", "owner", "member")
+
+
 def moves(role: str, accessibility: str) -> bool:
     """Changing the primary project needs delete rights in the source and a project to move into."""
     return role != "guest" and deletes(role, accessibility)
@@ -204,6 +209,50 @@ def _assessor_on_shared(w: World, c: Caller, p: str) -> Outcome:
                         "?xsiType=xnat:qcAssessmentData"))
 
 
+def _delete_assessor(w: World, c: Caller, p: str) -> Outcome:
+    t = _fresh(w, p)
+    qc = w.ok(w.admin.put(f"/data/experiments/{t.session}/assessors/QC{w.next()}?xsiType=xnat:qcAssessmentData")).text
+    r = c.delete(f"/data/projects/{p}/experiments/{t.session}/assessors/{qc}")
+    return Outcome(r.status_code, not w.exists(f"/data/experiments/{qc}"))
+
+
+def _delete_subject_file(w: World, c: Caller, p: str) -> Outcome:
+    t = _fresh(w, p)
+    r = c.delete(f"/data/projects/{p}/subjects/{t.subject}/resources/SR/files/s.txt")
+    return Outcome(r.status_code, not w.exists(f"/data/subjects/{t.subject}/resources/SR/files/s.txt"))
+
+
+def _delete_project_file(w: World, c: Caller, p: str) -> Outcome:
+    accessibility = {v: k for k, v in PROJECT_OF.items()}[p]
+    project = w.project(accessibility)
+    r = c.delete(f"/data/projects/{project}/resources/PR/files/p.txt")
+    return Outcome(r.status_code, not w.exists(f"/data/projects/{project}/resources/PR/files/p.txt"))
+
+
+def _edit_scan(w: World, c: Caller, p: str) -> Outcome:
+    t = _fresh(w, p)
+    return status(c.put(f"/data/projects/{p}/experiments/{t.session}/scans/1?type=changed"))
+
+
+def _share_experiment(w: World, c: Caller, p: str) -> Outcome:
+    t = _fresh(w, p)
+    dest = f"D_{c.role}"
+    r = c.put(f"/data/projects/{p}/experiments/{t.session}/projects/{dest}")
+    return Outcome(r.status_code, w.app.backend.archive.is_shared("experiment", t.session, dest))
+
+
+def _unshare_by_share_route(w: World, c: Caller, p: str) -> Outcome:
+    t = w.shared_tree(p)
+    r = c.delete(f"/data/projects/{p}/subjects/{t.subject}/projects/{p}")
+    return Outcome(r.status_code, not w.app.backend.archive.is_shared("subject", t.subject, p))
+
+
+def _refresh_catalog(w: World, c: Caller, p: str) -> Outcome:
+    t = _fresh(w, p)
+    return status(c.post(f"/data/services/refresh/catalog?resource=/archive/projects/{p}/subjects/{t.subject}"
+                         f"/experiments/{t.session}&options=append"))
+
+
 def _fresh_project_op(method: str, suffix: str) -> Run:
     def run(w: World, c: Caller, accessibility_project: str) -> Outcome:
         accessibility = {v: k for k, v in PROJECT_OF.items()}[accessibility_project]
@@ -274,6 +323,34 @@ OPS: dict[str, Op] = {
     "unshare": Op(deletes, _unshare),
     "relabel shared subject": Op(edits, _relabel_shared),
     "assessor on shared session": Op(edits, _assessor_on_shared),
+    # more reads
+    "project users": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/users"))),
+    "project accessibility": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/accessibility"))),
+    "project setting": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/prearchive_code"))),
+    "project xml": Op(sees, lambda w, c, p: status(c.get(f"/data/projects/{p}?format=xml"))),
+    "project resources": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/resources"))),
+    "project zip": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/files?format=zip"))),
+    "subject xml": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/subjects/S?format=xml"))),
+    "subject file": Op(reads, lambda w, c, p: listed(
+        c.get(f"/data/projects/{p}/subjects/S/resources/SR/files/s.txt"), "s")),
+    "share listing": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/subjects/S/projects"))),
+    "all scans' files": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/scans/ALL/files"))),
+    "assessor listing": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/assessors"))),
+    "scan zip": Op(reads, lambda w, c, p: status(
+        c.get(f"/data/experiments/{_tree(w, p).session}/scans/1/resources/DICOM/files?format=zip"))),
+    "prearchive": Op(uses_prearchive, lambda w, c, p: status(c.get(f"/data/prearchive/projects/{p}"))),
+    # more writes
+    "edit scan": Op(edits, _edit_scan),
+    "create reconstruction": Op(edits, lambda w, c, p: status(
+        c.put(f"/data/projects/{p}/experiments/E/reconstructions/R{w.next()}?xsiType=xnat:reconstructedImageData"))),
+    "create subject resource": Op(edits, lambda w, c, p: status(
+        c.put(f"/data/projects/{p}/subjects/S/resources/N{w.next()}"))),
+    "refresh catalog": Op(edits, _refresh_catalog, False),  # a service: the guest is refused before any lookup
+    "delete assessor": Op(deletes, _delete_assessor),
+    "delete subject file": Op(deletes, _delete_subject_file),
+    "delete project file": Op(deletes, _delete_project_file),
+    "share experiment out": Op(shares_out, _share_experiment),
+    "unshare by share route": Op(deletes, _unshare_by_share_route),
     # the project itself
     "edit project": Op(owns, _fresh_project_op("PUT", "?description=changed")),
     "set accessibility": Op(owns, _fresh_project_op("PUT", "/accessibility/private")),

@@ -42,9 +42,9 @@ def check_project(ctx: Ctx, project: str) -> str:
     row = project_row(ctx, project)
     if row is None:
         raise not_found("project")
-    ctx.require_login()
-    # a private project the user cannot read stays invisible (404)
+    # a private project the user cannot read stays invisible (404), to the guest too
     refuse(ctx.backend.access.use_prearchive(ctx.user, row["id"], row["accessibility"]), "project")
+    ctx.require_login()
     return str(row["id"])
 
 
