@@ -413,7 +413,7 @@ class PrearchiveSession:
         """
         if overwrite not in (None, "none", "append", "delete"):
             raise XNATValueError(f"overwrite should be one of none, append, delete; not {overwrite!r}")
-        query = {"src": self.uri[5:], "auto-archive": "false"}
+        query = {"src": self.uri, "auto-archive": "false"}  # /data-prefixed, as xnatpy sends it
         for key, value in (("overwrite", overwrite), ("quarantine", _flag("quarantine", quarantine)),
                            ("triggerPipelines", _flag("trigger_pipelines", trigger_pipelines)), ("project", project),
                            ("subject", subject), ("session", experiment)):
@@ -426,7 +426,7 @@ class PrearchiveSession:
 
     def _batch(self, service: str, asynchronous: bool | None, **extra: str) -> Any:
         flag = _flag("asynchronous", asynchronous)
-        query = {"src": self.uri[5:], **extra}
+        query = {"src": self.uri, **extra}
         if flag is not None:
             query["async"] = flag
         response = self.xnat_session.post(f"/data/services/prearchive/{service}", query=query)
