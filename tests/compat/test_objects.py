@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xnat.compat.pyxnat import DatabaseError, Interface
+from xnat.compat.pyxnat import DatabaseError, Interface, OperationalError
 from xnat.testing import XNATServer
 
 
@@ -105,3 +105,33 @@ def test_project_accessibility(x: Interface) -> None:
     project.create()
     project.set_accessibility("public")
     assert project.accessibility() == "public"
+
+
+def test_xpath_children_and_shares(x: Interface) -> None:
+    subject = x.select.project("XP").subject("S")
+    subject.experiment("MR").create()
+    x.select.project("XP2").create()
+    assert subject.xpath("/xnat:Subject/@label") == ["S"]
+    assert subject.xpath("count(/xnat:Subject)") == [1.0]
+    assert subject.children(show_names=False) == ["experiments", "resources"]
+    assert subject.children()["experiments"] == [subject.experiment("MR").id()]
+    subject.share("XP2", label="S_IN_XP2")
+    assert sorted(subject.shares().get()) == ["XP", "XP2"]
+
+
+def test_raw_calls_pass_requests_arguments(x: Interface) -> None:
+    response = x.get("/data/projects", params={"format": "json"})
+    assert response.json()["ResultSet"]["Result"]
+
+
+def test_a_server_that_went_away_is_an_error_even_for_exists() -> None:
+    with XNATServer(users=["admin:admin:admin"]) as server:
+        interface = Interface(server=server.url, user="admin", password="admin")
+        project = interface.select.project("GONE")
+        project.create()
+        server.stop()
+        with pytest.raises(OperationalError, match="could not connect"):
+            project.exists()
+        with pytest.raises(OperationalError):
+            interface.select.projects().get()
+        interface.disconnect()

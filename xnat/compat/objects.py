@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from lxml import etree
+
 from ..exceptions import XNATIOError, XNATValueError
+from ..xmlsafe import safe_parser
 from . import transfers
 from .attributes import Attributes, flatten_item
 from .errors import NotSupportedError
@@ -189,6 +192,21 @@ class EObject(Node):
     def get(self) -> str:
         """The object's XML document."""
         return str(self._session.get(self._uri, format="xml").text)
+
+    def xpath(self, expression: str) -> list[Any]:
+        """Evaluate an XPath on the object's XML document (namespace prefixes ``xnat``, ``xdat``...)."""
+        content = self._session.get(self._uri, format="xml").content
+        tree = etree.fromstring(content, safe_parser())
+        namespaces = {key: value for key, value in tree.nsmap.items() if key}
+        found = tree.xpath(expression, namespaces=namespaces)
+        return found if isinstance(found, list) else [found]  # a count or a string for scalar expressions
+
+    def children(self, show_names: bool = True) -> list[str] | dict[str, list[str]]:
+        """The levels below this one; with ``show_names`` also the IDs in each (one listing per level)."""
+        levels = list(self._allowed())
+        if not show_names:
+            return levels
+        return {level: self._children(level, "*").get() for level in levels}
 
     # -- writing --------------------------------------------------------------------
     def create(self, **params: Any) -> EObject:
