@@ -78,6 +78,9 @@ def script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
         [("xnat:mrSessionData/PROJECT", "=", "PARITY"), "AND"])
     out["search"] = [table.data, list(table.headers()), table.as_list(), table.items()]
     out["field_values"] = x.inspect.field_values("xnat:mrSessionData/PROJECT")
+    out["datatypes"] = sorted(x.inspect.datatypes())
+    out["datatype_fields"] = sorted(x.inspect.datatypes("xnat:mrSessionData"))
+    out["datatype_glob"] = sorted(x.inspect.datatypes("xnat:mr*"))
     out["experiment_values"] = x.inspect.experiment_values("xnat:mrSessionData")
     out["array"] = x.array.experiments(project_id="PARITY").data
 
@@ -104,7 +107,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
 
 KEYS = ["exists_before", "exists_after", "scan_type", "date", "ids", "extra_files", "resources_exist", "first_file",
         "downloaded", "extracted", "subjects", "subject_labels", "fetchall", "first_class", "path", "path_by_label", "path_scans",
-        "top_experiments", "via_project", "search", "field_values", "experiment_values", "array", "shared",
+        "top_experiments", "via_project", "search", "field_values", "datatypes", "datatype_fields", "datatype_glob", "experiment_values", "array", "shared",
         "unshared", "raw_status", "deleted"]
 
 
