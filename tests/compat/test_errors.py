@@ -174,3 +174,15 @@ def test_jsontable_helpers() -> None:
 def test_raw_calls_return_the_response_whatever_its_status(x: Interface) -> None:
     assert x.get("/data/projects/NOPE?format=json").status_code == 404
     assert x._get_json("/data/projects")[0]["ID"] == "xnatDownload"
+
+
+def test_a_proxy_argument_says_to_use_the_environment(server: XNATServer) -> None:
+    with pytest.raises(NotSupportedError, match="HTTPS_PROXY"):
+        Interface(server=server.url, user="admin", password="admin", proxy="http://proxy.example:3128")
+
+
+def test_cachedir_is_accepted_and_unused(server: XNATServer, tmp_path: Path) -> None:
+    interface = Interface(server=server.url, user="admin", password="admin", cachedir=str(tmp_path))
+    assert interface.select.projects().get() == ["xnatDownload"]
+    interface.disconnect()
+    assert list(tmp_path.iterdir()) == []

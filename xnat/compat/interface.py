@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from ..exceptions import XNATValueError
+from .errors import NotSupportedError
 from .manage import Array, Inspect, Manage
 from .select import Select
 
@@ -41,7 +42,7 @@ class Interface:
     :param anonymous: connect without credentials
     :param verify: check TLS certificates: True, False or a CA bundle path
     :param cachedir: accepted for old scripts; pyxnat has no cache since 1.0, nor has this
-    :param proxy: a proxy URL for both http and https (pyxnat proxies only http)
+    :param proxy: refused with a clear error: set ``HTTPS_PROXY`` in the environment instead
     :param connect_options: passed on to :func:`xnat.connect` (``default_timeout``,
         ``transport``, ...)
     """
@@ -52,6 +53,13 @@ class Interface:
                  **connect_options: Any) -> None:
         from .. import connect  # the entry point sits in the package above; imported on use only
 
+        if proxy:
+            # The login happens inside connect(), which takes no proxy: setting one afterwards
+            # would send the password directly and only later requests through the proxy.
+            raise NotSupportedError(
+                f"proxy={proxy!r} is not supported: set HTTPS_PROXY (and HTTP_PROXY) in the environment instead, "
+                "which every request, the login included, honours"
+            )
         if cachedir is not None:
             logger.debug("cachedir=%s is ignored: pyxnat has had no cache since 1.0", cachedir)
         if config is not None:
@@ -70,8 +78,6 @@ class Interface:
         else:
             self._session = connect(server, user=user, password=password, verify=verify, no_parse_model=True,
                                     **connect_options)
-        if proxy:
-            self._session.interface.proxies.update({"http": proxy, "https": proxy})
         self.select = Select(self._session)
         self.inspect = Inspect(self._session)
         self.manage = Manage(self._session)
