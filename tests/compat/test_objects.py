@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xnat.compat.pyxnat import DatabaseError, Interface, OperationalError
+from xnat.compat.pyxnat import DatabaseError, Interface, InterfaceError, OperationalError
 from xnat.testing import XNATServer
 
 
@@ -135,3 +135,16 @@ def test_a_server_that_went_away_is_an_error_even_for_exists() -> None:
         with pytest.raises(OperationalError):
             interface.select.projects().get()
         interface.disconnect()
+
+
+def test_files_in_folders_keep_their_path(x: Interface, tmp_path: Path) -> None:
+    resource = x.select.project("NEST").subject("S").resource("R")
+    resource.file("sub/deep b.txt").put("nested content")
+    listed = resource.files().first()
+    assert listed.label() == "deep b.txt"
+    assert listed.get(str(tmp_path / "got.txt")) == str(tmp_path / "got.txt")
+    assert (tmp_path / "got.txt").read_text() == "nested content"
+    assert resource.file("sub/deep b.txt").exists()
+    assert resource.file("sub/deep b.txt").size() == "14"
+    with pytest.raises(InterfaceError, match="not a valid file"):
+        resource.file("../escape.txt")

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from lxml import etree
 
@@ -142,11 +142,13 @@ class EObject(Node):
     # -- chaining -------------------------------------------------------------------
     def _child(self, level: str, name: str) -> EObject:
         self._check_child(level)
-        if not name or "/" in name:
+        # A file may sit in a folder of its resource ("sub/b.txt"); nothing else has a slash.
+        parts = name.split("/") if level == "files" else [name]
+        if not name or any(part in ("", ".", "..") or "/" in part for part in parts):
             raise XNATValueError(f"{name!r} is not a valid {level[:-1]} ID or label")
         segment = LEVELS[level].segment
-        return element_class(level)(self._session, f"{self._uri}/{segment}/{quote(name, safe='')}", level,
-                                    parent=self)
+        path = "/".join(quote(part, safe="") for part in parts)
+        return element_class(level)(self._session, f"{self._uri}/{segment}/{path}", level, parent=self)
 
     def _children(self, level: str, id_filter: str) -> CObject:
         self._check_child(level)
@@ -287,7 +289,7 @@ class Resource(EObject):
     def get(self, dest_dir: str | os.PathLike[str], extract: bool = False) -> Any:  # type: ignore[override]
         """Download the resource: the zip ``dest_dir/<label>.zip``, or with ``extract`` its files
         in ``dest_dir/<label>/`` (the list of their paths)."""
-        label = self._uri.rpartition("/")[2]
+        label = unquote(self._uri.rpartition("/")[2])
         if extract:
             return transfers.extract_resource(self._session, self._uri, label, dest_dir)
         return transfers.download_zip(self._session, f"{self._uri}/files", Path(dest_dir) / f"{label}.zip")
@@ -317,10 +319,11 @@ class File(EObject):
 
     def _document_row(self) -> dict[str, str]:
         if self._row is None:
-            name = self._uri.rpartition("/files/")[2]
-            resource_uri = self._uri.rpartition("/files/")[0]
+            resource_uri, _, path = self._uri.rpartition("/files/")
+            name = unquote(path)
             rows = self._session.get_json(f"{resource_uri}/files")["ResultSet"]["Result"]
-            found = [row for row in rows if row.get("Name") == name or row.get("URI", "").endswith(f"/files/{name}")]
+            found = [row for row in rows
+                     if unquote(row.get("URI", "").partition("/files/")[2]) == name or row.get("Name") == name]
             if not found:
                 raise XNATValueError(f"there is no file {name!r} in {resource_uri}")
             self._row = dict(found[0])
@@ -335,7 +338,7 @@ class File(EObject):
 
     def get(self, dest: str | os.PathLike[str] | None = None, force_default: bool = False) -> str:
         """Download to ``dest`` (default ``~/Downloads/<name>``), verified against the listed MD5."""
-        name = self._uri.rpartition("/")[2]
+        name = unquote(self._uri.rpartition("/")[2])
         target = dest if dest is not None else Path("~/Downloads").expanduser() / name
         digest = self._row.get("digest") if self._row else None
         return transfers.download_file(self._session, self._uri, target, digest)
@@ -344,7 +347,10 @@ class File(EObject):
 
     def put(self, src: Any, format: str | None = None, content: str | None = None, tags: str | None = None,
             overwrite: bool = False, **params: Any) -> None:
-        """Upload ``src`` (a path, or the content itself); a missing resource is created."""
+        """Upload ``src`` (a path, or the content itself); a missing resource and parents are created."""
+        owner = self._parent._parent if self._parent is not None else None
+        if owner is not None and owner._level in LEVELS and not owner.exists():
+            owner.create()  # pyxnat creates missing ancestors; the server creates the resource itself
         query = {key: value for key, value in (("format", format), ("content", content), ("tags", tags)) if value}
         query.update({str(key): str(value) for key, value in (params.pop("params", None) or {}).items()})
         transfers.upload_file(self._session, self._uri, src, query, overwrite)
@@ -385,6 +391,17 @@ def element_class(level: str) -> type[EObject]:
     return _CLASSES.get(level, EObject)
 
 
+def _row_path(level: str, row: dict[str, str], id_: str, label: str) -> str:
+    """The URL path of a listed child: a file's path inside its resource, a resource's label, else the ID."""
+    if level == "files":
+        relative = row.get("URI", "").partition("/files/")[2] or row.get("Name", "")
+        parts = relative.split("/")
+        if not relative or any(part in ("", ".", "..") for part in parts):
+            raise XNATValueError(f"the server listed a file with an unusable path: {relative!r}")
+        return "/".join(quote(part, safe="") for part in parts)
+    return quote(label if level.endswith("resources") else id_, safe="")
+
+
 class CObject(Node):
     """A lazy collection: the ``level`` children of every object ``parents()`` yields, filtered."""
 
@@ -408,9 +425,7 @@ class CObject(Node):
                 names = (id_, label) if level.id_column.startswith("xnat_abstract") else (id_,)
                 if self._filter != "*" and not any(fnmatch.fnmatch(name, self._filter) for name in names):
                     continue
-                name = row.get("Name") if self._level == "files" else (label if level.id_column.startswith(
-                    "xnat_abstract") else id_)
-                uri = f"{parent._uri}/{level.segment}/{quote(name or id_, safe='')}"
+                uri = f"{parent._uri}/{level.segment}/{_row_path(self._level, row, id_, label)}"
                 yield cls(self._session, uri, self._level, row=dict(row), parent=parent)
 
     def _child(self, level: str, name: str) -> CObject:
@@ -470,8 +485,8 @@ class CObject(Node):
         folder = Path(dest_dir).expanduser()
         if not folder.is_dir():
             raise XNATIOError(f"cannot download into {folder}: it is not an existing folder")
-        if self._level == "files":
-            return [obj.get(folder / obj._uri.rpartition("/")[2]) for obj in self]
+        if self._level == "files":  # each under its name (pyxnat flattens folders too)
+            return [obj.get(folder / unquote(obj._uri.rpartition("/")[2])) for obj in self]
         if self._level not in ("scans", "assessors", "reconstructions"):
             raise NotSupportedError(f"download() works on files, scans, assessors and reconstructions, "
                                     f"not on {self._level}")
