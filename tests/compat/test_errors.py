@@ -186,3 +186,10 @@ def test_cachedir_is_accepted_and_unused(server: XNATServer, tmp_path: Path) -> 
     assert interface.select.projects().get() == ["xnatDownload"]
     interface.disconnect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_collection_where_and_tags_say_what_to_do_instead(x: Interface) -> None:
+    with pytest.raises(NotSupportedError, match="select\\('xnat:subjectData'"):
+        x.select.projects().subjects().where([("xnat:subjectData/AGE", ">", "14"), "AND"])
+    with pytest.raises(NotSupportedError, match="tags"):
+        x.select.projects().tag("mine")

@@ -470,6 +470,17 @@ class CObject(Node):
     def __bool__(self) -> bool:
         return self.first() is not None
 
+    def where(self, *args: Any, **kwargs: Any) -> CObject:
+        raise NotSupportedError(
+            "collection.where() is not offered: search with select('xnat:subjectData', [columns]).where([...]) "
+            "and select the objects it names"
+        )
+
+    def tag(self, name: str) -> None:
+        raise NotSupportedError("tags are not offered (pyxnat keeps them in a private 'metabase' project)")
+
+    untag = tag
+
     def share(self, project: str) -> None:
         for obj in self:
             obj.share(project)
