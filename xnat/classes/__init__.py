@@ -10,5 +10,7 @@
   session (identity map, listings by kind); :mod:`.rest`: URI helpers and the weak
   identity map;
 * :mod:`.session_objects`: what a session adds for objects and transfers
-  (``session.projects``, ``create_object``, ``transferer()``, ``download``...).
+  (``session.projects``, ``create_object``, ``transferer()``, ``download``...);
+* :mod:`.mount`: the archive mounted read-only (``XNAT_DATA``): where an object's folder
+  and a file are on it (``data_dir``, ``data_path``).
 """

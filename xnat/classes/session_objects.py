@@ -9,13 +9,16 @@ identity map with the most recently used few hundred held strongly.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import XNATIOError, XNATValueError
 from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
+from .mount import DataDirType, resolve_mount
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transfer import Transferer
@@ -114,6 +117,45 @@ class SessionObjectsMixin:
             if wipe_general_object_cache:
                 layer.clearcache()
 
+    # -- the mounted archive ------------------------------------------------------------------
+
+    def _mount_state(self) -> tuple[Path | None, DataDirType]:
+        state: tuple[Path | None, DataDirType] | None = self.__dict__.get("_mount")
+        if state is None:
+            state = self.__dict__.setdefault("_mount", _mount_from_environment())
+        return state
+
+    @property
+    def mount_data_dir(self) -> Path | None:
+        """The archive folder mounted here (read-only), else None. ``XNAT_DATA`` names it (read at
+        first use; a location that is not a readable folder is ignored, logged at INFO); set it
+        to a folder, or None to read everything over the network (see :mod:`xnat.classes.mount`)."""
+        return self._mount_state()[0]
+
+    @mount_data_dir.setter
+    def mount_data_dir(self, path: str | os.PathLike[str] | None) -> None:
+        self.mount_archive(path)
+
+    @property
+    def mount_data_dir_type(self) -> DataDirType:
+        """The layout of the mounted archive (``DataDirType.NONE`` without a mount)."""
+        return self._mount_state()[1]
+
+    @mount_data_dir_type.setter
+    def mount_data_dir_type(self, type_: DataDirType | str) -> None:
+        root = self.mount_data_dir
+        if root is None:
+            raise XNATValueError("mount_data_dir_type needs a mount_data_dir first")
+        self.mount_archive(root, type_)
+
+    def mount_archive(self, path: str | os.PathLike[str] | None, type_: DataDirType | str | None = None) -> None:
+        """Read files from the archive mounted at ``path`` (layout ``type_``, guessed when None);
+        ``None`` unmounts.
+
+        :raises XNATIOError: ``path`` is not a readable folder (the mount is left as it was)
+        """
+        self.__dict__["_mount"] = (None, DataDirType.NONE) if path is None else resolve_mount(path, type_)
+
     # -- transfers ------------------------------------------------------------------------------
 
     def transferer(self, timeout: Any = None) -> Transferer:
@@ -211,3 +253,16 @@ class SessionObjectsMixin:
 
 
 _INIT_LOCK = threading.Lock()
+logger = logging.getLogger(__name__)
+
+
+def _mount_from_environment() -> tuple[Path | None, DataDirType]:
+    """The mount ``XNAT_DATA`` names; none, logged at INFO, when it is not a readable folder."""
+    location = os.environ.get("XNAT_DATA")
+    if not location:
+        return None, DataDirType.NONE
+    try:
+        return resolve_mount(location)
+    except XNATIOError as error:
+        logger.info("XNAT_DATA ignored, files are read over the network: %s", error)
+        return None, DataDirType.NONE

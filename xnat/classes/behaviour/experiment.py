@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...exceptions import XNATValueError
+from ..mount import HasDataDir
 from ..registry import behaviour
 from .common import Place, child_listing, create_resource, download_dir, place_under
 from .host import HostBase, LabelledHostBase
@@ -28,7 +29,7 @@ def _scan_segment(scan_filter: str | Sequence[str] | None) -> str:
 
 
 @behaviour("xnat:experimentData")
-class ExperimentBehaviour(LabelledHostBase):
+class ExperimentBehaviour(HasDataDir, LabelledHostBase):
     """Any experiment: keyed by ID or label."""
 
     SECONDARY_LOOKUP_FIELD = "label"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..mount import HasDataDir
 from ..registry import behaviour
 from .common import Place, child_listing, create_resource, download_dir, place_under
 from .host import HostBase
 
 
 @behaviour("xnat:projectData")
-class ProjectBehaviour(HostBase):
+class ProjectBehaviour(HasDataDir, HostBase):
     """``session.projects['P']``: keyed by ID or name."""
 
     SECONDARY_LOOKUP_FIELD = "name"

@@ -6,13 +6,14 @@ import os
 from typing import IO, Any
 
 from ...exceptions import XNATIOError, XNATValueError
+from ..mount import HasDataDir
 from ..registry import behaviour
 from .common import Place, child_listing, download_dir, place_under
 from .host import HostBase
 
 
 @behaviour("xnat:abstractResource")
-class ResourceBehaviour(HostBase):
+class ResourceBehaviour(HasDataDir, HostBase):
     """``scan.resources['DICOM']``: keyed by resource number or label."""
 
     SECONDARY_LOOKUP_FIELD = "label"

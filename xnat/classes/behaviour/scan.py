@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..mount import HasDataDir
 from ..registry import behaviour
 from .common import Place, child_listing, create_resource, download_dir, place_under
 from .host import HostBase
 
 
 @behaviour("xnat:imageScanData")
-class ImageScanBehaviour(HostBase):
+class ImageScanBehaviour(HasDataDir, HostBase):
     """``experiment.scans['1']``: keyed by scan ID or type."""
 
     SECONDARY_LOOKUP_FIELD = "type"
