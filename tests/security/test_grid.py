@@ -3,9 +3,9 @@
 Each cell runs one request and compares what happened with the rule table below, written
 down here apart from the server's own (``xnat/testing/backend/access.py`` holds the table
 with its sources). A cell fails when someone gets in where the table says no (a leak) and
-when someone is refused where the table says yes (XNAT would allow it). A refusal must be
-403 or 404, and 404 whenever the caller may not even see the project (its existence is
-not told).
+when someone is refused where the table says yes (XNAT would allow it). A refusal is 403
+when the caller sees the project, and 404 when it may not even see it (its existence is
+not told), as XNAT answers.
 """
 
 from __future__ import annotations
@@ -371,6 +371,6 @@ def test_cell(world: World, op: str, role: str, accessibility: str) -> None:
                                 f"{'got in where it does not belong' if got_in else 'refused where XNAT allows'}"
                                 f" (status {outcome.status})")
     if not expected and rule.through_project:
-        allowed_refusals = (403, 404) if sees(role, accessibility) else (404,)
+        allowed_refusals = (403,) if sees(role, accessibility) else (404,)
         assert outcome.status in allowed_refusals, (f"{op} as {role} on a {accessibility} project answered "
                                                     f"{outcome.status}, expected one of {allowed_refusals}")

@@ -248,3 +248,28 @@ def test_import_with_overwrite_delete_needs_delete_rights(world: World, referenc
     assert r.status_code == 403, r.text  # it would drop the session's scans
     r = world.callers["owner"].post(f"/data/services/import?{query}&overwrite=delete", data=body, headers=headers)
     assert r.status_code == 200, r.text
+
+
+# -- what a share makes readable, and nothing more -------------------------------------------------
+def test_objects_shared_into_a_readable_project_are_listed_and_others_are_not(world: World) -> None:
+    tree = world.shared_tree("PRIV")  # SRC (private, no roles) shared into PRIV
+    for role, expected in (("collab", True), ("member", True), ("outsider", False), ("guest", False)):
+        caller = world.callers[role]
+        for url, key in (("/data/subjects", tree.subject), ("/data/experiments", tree.session),
+                         (f"/data/projects/PRIV/subjects/{tree.subject}/experiments", tree.session),
+                         (f"/data/subjects/{tree.subject}?format=json", tree.session)):
+            r = caller.get(url)
+            assert (r.status_code == 200 and key in r.text) is expected, (role, url)
+    counts = {r["ELEMENT_NAME"]: int(r["COUNT"])
+              for r in _rows(world.callers["collab"].get("/data/search/elements?format=json"))}
+    assert counts[MR] >= 4  # PRIV, PROT, PUB's sessions and SRC's, shared into PRIV
+
+
+def test_sharing_blocks_name_the_projects_the_caller_sees(world: World) -> None:
+    tree = world.tree("PUB")
+    for project in ("PROT", "SRC"):
+        world.ok(world.admin.put(f"/data/projects/PUB/subjects/{tree.subject}/projects/{project}"))
+    outsider = world.callers["outsider"]
+    for url in (f"/data/projects/PUB/subjects/{tree.subject}/projects", f"/data/subjects/{tree.subject}?format=json"):
+        text = outsider.get(url).text
+        assert "PROT" in text and "SRC" not in text, url  # protected projects are seen by all

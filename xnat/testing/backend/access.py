@@ -194,8 +194,8 @@ class Access:
                   if r["project"] in readable}
         return [r for r in rows if r["project"] in readable or r["id"] in shared]
 
-    def may_share(self, user: User, owner_project: str, holders: Sequence[str], destination: str,
-                  primary: bool = False) -> Verdict:
+    def may_share(self, user: User, owner_project: str, holders: Sequence[str], destination: str, *,
+                  primary: bool) -> Verdict:
         """May ``user`` share (``primary``: move) an object of ``owner_project`` held by ``holders``
         into ``destination``? HIDDEN when it may not read the object at all."""
         verdict, _ = self.reach(user, owner_project, holders)

@@ -329,7 +329,8 @@ def _share(ctx: Ctx, node: Node, project: str, label: str) -> Response:
     if current is not None and not primary and ctx.param("label") and label != current:
         return _relabel_share(ctx, node, project, label)  # shared there already: a new label there
     holders = archive.shared_into(node.kind, node.key)
-    refuse(ctx.backend.access.may_share(ctx.user, node.row["project"], holders, project, primary), node.kind)
+    refuse(ctx.backend.access.may_share(ctx.user, node.row["project"], holders, project, primary=primary),
+           node.kind)
     try:
         ctx.backend.archive.share(node.kind, node.key, project, label, primary=primary)
     except ShareConflict as conflict:
