@@ -33,9 +33,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "xnat/auth.py": ("client", ["tests/session/test_auth.py", "tests/security/test_client_credentials.py"]),
     "xnat/login.py": ("client", ["tests/session", "tests/security/test_client_credentials.py"]),
     "xnat/transfer/unzip.py": ("client", ["tests/transfer/test_unzip.py", "tests/classes/test_zipdir.py",
-                                          "tests/security/test_client_limits.py"]),
+                                          "tests/security/test_client_limits.py",
+                                          "tests/security/test_client_unzip.py"]),
     "xnat/transfer/paths.py": ("client", ["tests/transfer/test_paths.py", "tests/transfer/test_unzip.py",
-                                          "tests/security/test_client_limits.py"]),
+                                          "tests/security/test_client_limits.py",
+                                          "tests/security/test_client_paths.py"]),
     # server: who may do what, where files go, sessions and tokens
     "xnat/testing/backend/access.py": ("server", ["tests/testing/test_access.py", "tests/security"]),
     "xnat/testing/filestore.py": ("server", ["tests/testing/test_filestore.py", "tests/testing/test_files_transfer.py",

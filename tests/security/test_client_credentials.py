@@ -146,6 +146,8 @@ def test_an_anonymous_login_follows_a_redirect_since_it_carries_no_credentials(o
 
 @pytest.mark.parametrize(("named_url", "other_url", "allowed"), [
     ("http://xnat.example.org", "http://xnat.example.org/xnat", True),
+    ("http://xnat.example.org", "http://xnat.example.org:80/xnat", True),  # the default port, spelt out
+    ("https://xnat.example.org:443", "https://xnat.example.org", True),
     ("http://xnat.example.org", "https://xnat.example.org", True),
     ("http://xnat.example.org:8080", "https://xnat.example.org:8080", True),
     ("http://xnat.example.org:8080", "https://xnat.example.org", True),
