@@ -239,3 +239,35 @@ def test_save_token_still_saves_a_plain_token(served, clean_env, tmp_path, capsy
     netrc = tmp_path / "netrc"
     assert _run_save_token(clean_env, served, netrc) == 0
     assert len(netrc.read_text().split()) == 6
+
+
+# -- netrc lookup edges (mutants of xnat/auth.py that survived) -----------------------------------
+
+def test_a_netrc_named_by_the_environment_must_exist(clean_env, tmp_path):
+    from xnat.auth import netrc_lookup
+
+    clean_env.setenv("NETRC", str(tmp_path / "missing"))
+    with pytest.raises(xnat.XNATError, match="does not exist"):
+        netrc_lookup("https://xnat.example.org")
+
+
+def test_a_netrc_entry_without_a_login_gives_no_credentials(clean_env, tmp_path):
+    from xnat.auth import netrc_lookup
+
+    path = tmp_path / "netrc"
+    path.write_text("machine xnat.example.org password only-a-password\n")
+    path.chmod(0o600)
+    assert netrc_lookup("https://xnat.example.org", path) is None
+    path.write_text("machine xnat.example.org login alice\n")
+    assert netrc_lookup("https://xnat.example.org", path) == ("alice", "")
+
+
+def test_an_unreadable_netrc_names_the_line_but_not_its_contents(clean_env, tmp_path):
+    from xnat.auth import netrc_lookup
+
+    path = tmp_path / "netrc"
+    path.write_text("machine xnat.example.org login alice password s3cret\nmacdef\n")
+    path.chmod(0o600)
+    with pytest.raises(xnat.XNATError) as info:
+        netrc_lookup("https://xnat.example.org", path)
+    assert "s3cret" not in str(info.value)
