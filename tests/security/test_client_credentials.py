@@ -70,7 +70,7 @@ def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[XNATServer
         server.close()
 
 
-def redirector(target: str, only_root: bool = False) -> Recorder:
+def redirector(target: str, only_root: bool = False, status: int = 302) -> Recorder:
     """An app that sends every request (or only ``GET /``, answering 404 elsewhere) to ``target``."""
 
     @Request.application  # type: ignore[misc]
@@ -78,7 +78,7 @@ def redirector(target: str, only_root: bool = False) -> Recorder:
         if only_root and request.path != "/":
             return Response("Not Found", status=404)
         destination = target + ("/app/template/Login.vm" if only_root else request.full_path.rstrip("?"))
-        return Response("", status=302, headers={"Location": destination})
+        return Response("", status=status, headers={"Location": destination})
 
     return Recorder(app)
 
@@ -104,6 +104,20 @@ def test_a_login_redirect_to_another_port_is_refused_and_the_other_server_gets_n
     assert "admin:admin" not in message
     assert any(front_log.authorizations)  # the named server was asked, with the credentials
     assert not any(other[1].authorizations), other[1].authorizations
+
+
+def test_a_login_form_redirected_with_307_never_reaches_the_other_server(other):
+    """With an auth provider the password travels in a PUT body, which a 307 would replay elsewhere."""
+    front = Loopback(redirector(other[0].url, status=307))
+    other[1].paths.clear()
+    try:
+        with pytest.raises(XNATLoginFailedError) as info:
+            xnat.connect(front.url, user="admin", password="admin", auth_provider="localdb", no_parse_model=True,
+                         keepalive=False)
+    finally:
+        front.close()
+    assert other[0].url in str(info.value)
+    assert other[1].paths == [], other[1].paths
 
 
 def test_a_context_path_on_another_port_is_refused_too(other):
@@ -271,3 +285,24 @@ def test_an_unreadable_netrc_names_the_line_but_not_its_contents(clean_env, tmp_
     with pytest.raises(xnat.XNATError) as info:
         netrc_lookup("https://xnat.example.org", path)
     assert "s3cret" not in str(info.value)
+
+
+def test_login_refuses_another_server_unless_told_otherwise(named, other):
+    """xnat.login.login itself defaults to refusing (not only connect)."""
+    import requests
+
+    from xnat import login
+    from xnat.auth import Credentials
+
+    front, _ = named
+    http = requests.Session()
+
+    def send(method: str, url: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        return http.request(method, url, timeout=timeout or 10, **kwargs)
+
+    with pytest.raises(XNATLoginFailedError):
+        login.login(send, http.cookies, front.url, Credentials("admin", "admin", "argument"))
+    assert not any(other[1].authorizations)
+    result = login.login(send, http.cookies, front.url, Credentials("admin", "admin", "argument"), trust_redirect=True)
+    assert result.base == other[0].url and result.user == "admin"
+    http.close()
