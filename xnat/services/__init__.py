@@ -9,6 +9,7 @@ module                                  what it holds
 :mod:`xnat.services.paths`              an object's ``/archive/projects/...`` path, as services want it
 :mod:`xnat.services.users`              ``session.users`` and ``project.users``
 :mod:`xnat.services.plugins`            ``session.plugins``: the server's plugins
+:mod:`xnat.services.cached`             a mapping read in one request and cached (users, plugins)
 :mod:`xnat.services.inspect`            ``session.inspect``: searchable data types and their fields
 :mod:`xnat.services.mapping`            bulk work over the tree: ``map``, ``search``, ``batch_download``
 :mod:`xnat.services.search`             the query builder for ``/data/search``: fields, constraints, ``Query``

@@ -7,11 +7,10 @@ been read (xnatpy's raised TypeError there).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..exceptions import XNATKeyError
+from .cached import CachedMapping
 
 __all__ = ["PluginConfiguration", "Plugins"]
 
@@ -50,41 +49,16 @@ class PluginConfiguration:
         return str(self.data.get("beanName", ""))
 
 
-class Plugins(Mapping[str, PluginConfiguration]):
+class Plugins(CachedMapping[PluginConfiguration]):
     """Plugin id -> :class:`PluginConfiguration`."""
-
-    def __init__(self, xnat_session: Any) -> None:
-        self.xnat_session = xnat_session
-        self._data: dict[str, PluginConfiguration] | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never a request in a repr
         data = self._data
         return f"<Plugins {sorted(data)}>" if data is not None else "<Plugins (not read yet)>"
 
-    @property
-    def data(self) -> dict[str, PluginConfiguration]:
-        with self._lock:
-            data = self._data
-        if data is None:
-            raw = self.xnat_session.get_json("/xapi/plugins")
-            data = {str(key): PluginConfiguration(value) for key, value in (raw or {}).items()}
-            with self._lock:
-                self._data = data
-        return data
+    def _read(self) -> dict[str, PluginConfiguration]:
+        raw = self.xnat_session.get_json("/xapi/plugins")
+        return {str(key): PluginConfiguration(value) for key, value in (raw or {}).items()}
 
-    def clearcache(self) -> None:
-        with self._lock:
-            self._data = None
-
-    def __getitem__(self, plugin_id: str) -> PluginConfiguration:
-        try:
-            return self.data[plugin_id]
-        except KeyError:
-            raise XNATKeyError(f"the server has no plugin {plugin_id!r}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
+    def _missing(self, key: str) -> str:
+        return f"the server has no plugin {key!r}"

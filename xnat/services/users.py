@@ -9,11 +9,11 @@ name (``Owners``, ``Members``, ``Collaborators``).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..exceptions import XNATKeyError, XNATValueError
+from ..exceptions import XNATValueError
+from .cached import CachedMapping
 
 __all__ = ["GROUPS", "User", "Users", "project_group"]
 
@@ -73,42 +73,23 @@ class User:
         return self.data.get("lastname", "")
 
 
-class Users(Mapping[str, User]):
+class Users(CachedMapping[User]):
     """Users of the server (``/data/users``) or of one project (``/data/projects/P/users``)."""
 
     def __init__(self, xnat_session: Any, path: str = "/data/users") -> None:
-        self.xnat_session = xnat_session
+        super().__init__(xnat_session)
         self.path = path
-        self._data: dict[str, User] | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Users {self.path}>"
 
-    @property
-    def data(self) -> dict[str, User]:
-        with self._lock:
-            data = self._data
-        if data is None or not getattr(self.xnat_session, "caching", True):
-            response = self.xnat_session.get(self.path, format="json", accepted_status=[200, 403])
-            rows = response.json()["ResultSet"]["Result"] if response.status_code == 200 else []
-            data = {row["login"]: User(row) for row in rows}
-            with self._lock:
-                self._data = data
-        return data
+    def _read(self) -> dict[str, User]:
+        response = self.xnat_session.get(self.path, format="json", accepted_status=[200, 403])
+        rows = response.json()["ResultSet"]["Result"] if response.status_code == 200 else []
+        return {row["login"]: User(row) for row in rows}
 
-    def clearcache(self) -> None:
-        with self._lock:
-            self._data = None
+    def _missing(self, key: str) -> str:
+        return f"no user {key!r} in {self.path}"
 
-    def __getitem__(self, login: str) -> User:
-        try:
-            return self.data[login]
-        except KeyError:
-            raise XNATKeyError(f"no user {login!r} in {self.path}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
+    def _use_cache(self) -> bool:
+        return bool(getattr(self.xnat_session, "caching", True))
