@@ -70,3 +70,30 @@ def test_a_link_entry_is_found_after_entries_with_comments_and_extra_fields(tmp_
         extract_zip_stream([with_link_after_commented_entries()], tmp_path / "out")
     assert files(tmp_path / "out") == ["notes.txt"]
     assert not (tmp_path / "out" / "escape").exists()
+
+
+def deflated_zeros(name: str, size: int) -> bytes:
+    """A zip of ``size`` zero bytes, deflated (about 1,000:1), built without holding them in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(name, "w") as entry:
+        block = bytes(1024 * 1024)
+        for _ in range(size // len(block)):
+            entry.write(block)
+    return buffer.getvalue()
+
+
+def test_a_bomb_never_balloons_in_memory(tmp_path):
+    """Inflating is bounded per call: a 200 KB block that expands to 200 MB never sits in memory at once."""
+    import tracemalloc
+
+    bomb = deflated_zeros("bomb.bin", 200 * 1024 * 1024)
+    assert len(bomb) < 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(XNATIOError, match="expands past"):
+            extract_zip_stream([bomb], tmp_path / "out", max_bytes=20 * 1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    assert files(tmp_path / "out") == []
