@@ -112,13 +112,14 @@ def _missing_params(target: Any, params: list[str]) -> list[str]:
 
 
 def _member(owner: type, name: str) -> Any:
-    """``owner``'s attribute ``name``, or an attribute its instances set in ``__init__``."""
+    """``owner``'s attribute ``name``, or an attribute its instances set in an ``__init__`` of its MRO."""
     try:
         return inspect.getattr_static(owner, name)
     except AttributeError:
-        source = inspect.getsource(owner.__init__) if "__init__" in vars(owner) else ""
-        if re.search(rf"self\.{name}\s*(:[^=]+)?=", source):
-            return None
+        for cls in owner.__mro__:
+            source = inspect.getsource(cls.__init__) if "__init__" in vars(cls) else ""
+            if re.search(rf"self\.{name}\s*(:[^=]+)?=", source):
+                return None
         raise
 
 
