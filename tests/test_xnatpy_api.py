@@ -117,7 +117,10 @@ def _member(owner: type, name: str) -> Any:
         return inspect.getattr_static(owner, name)
     except AttributeError:
         for cls in owner.__mro__:
-            source = inspect.getsource(cls.__init__) if "__init__" in vars(cls) else ""
+            try:
+                source = inspect.getsource(cls.__init__) if "__init__" in vars(cls) else ""
+            except (TypeError, OSError):  # a builtin base (object): no source, no attributes
+                continue
             if re.search(rf"self\.{name}\s*(:[^=]+)?=", source):
                 return None
         raise
