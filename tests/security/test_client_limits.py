@@ -85,6 +85,18 @@ def test_a_trickling_download_stops_below_the_minimum_throughput(fake, tmp_path)
     session.disconnect()
 
 
+def test_a_trickling_file_listing_stops_at_the_request_deadline(fake, tmp_path):
+    """The catalog lookup of session.download (a listing, not a transfer) has the deadline too."""
+    app, server = fake
+    app.routes[FILE] = lambda request: Response(b"data")
+    app.routes["/data/projects/P/resources/R/files"] = lambda request: Response(trickle(b"{" * 200, 0.5, app.stop))
+    session = connect(server.url, request_deadline=1.5, default_timeout=20)
+    finished, error = run_bounded(lambda: session.transferer().list_files("/data/projects/P/resources/R/files"),
+                                  LIMIT)
+    assert finished and isinstance(error, XNATTimeoutError), error
+    session.disconnect()
+
+
 def test_the_limits_are_checked_at_connect(fake):
     _, server = fake
     for options in ({"request_deadline": 0}, {"request_deadline": "10"}, {"min_transfer_rate": -1},

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import XNATIOError, XNATValueError
-from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_DEADLINE
 from .mount import DataDirType, resolve_mount
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,7 +174,8 @@ class SessionObjectsMixin:
                           workers=self.transfer_workers, retries=self.transfer_retries,
                           backoff=self.transfer_backoff,
                           min_rate=getattr(self, "min_transfer_rate", DEFAULT_MIN_RATE),
-                          rate_window=getattr(self, "transfer_rate_window", DEFAULT_RATE_WINDOW))
+                          rate_window=getattr(self, "transfer_rate_window", DEFAULT_RATE_WINDOW),
+                          deadline=getattr(self, "request_deadline", DEFAULT_REQUEST_DEADLINE))
 
     def download(self, uri: str, target: str | os.PathLike[str], format: str | None = None, verbose: bool | None = None,
                  timeout: Any = None, expected_md5_digest: str | None = None, overwrite: bool = True,

@@ -35,7 +35,7 @@ from ..exceptions import (
     describe_response,
     redact,
 )
-from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_DEADLINE, read_body
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MIN_RATE", "DEFAULT_RATE_WINDOW", "RETRY_STATUSES", "STREAM_ERRORS",
            "Cancelled", "Connection", "RateGuard"]
@@ -95,7 +95,8 @@ class Connection:
     the smaller of it and 30 s), a ``(connect, read)`` pair is used as given. ``retries``
     is how many more attempts a failed transfer gets, waiting ``backoff * 2**n`` seconds
     (at most 10) before attempt ``n + 1``. ``min_rate`` (bytes/s, ``None`` for no rule) and
-    ``rate_window`` (seconds) are the throughput rule of :class:`RateGuard`.
+    ``rate_window`` (seconds) are the throughput rule of :class:`RateGuard`; ``deadline``
+    (seconds, ``None`` for none) bounds a request that is not streamed, body included.
     """
 
     http: requests.Session
@@ -106,6 +107,7 @@ class Connection:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     min_rate: float | None = DEFAULT_MIN_RATE
     rate_window: float = DEFAULT_RATE_WINDOW
+    deadline: float | None = DEFAULT_REQUEST_DEADLINE
 
     def __post_init__(self) -> None:
         if self.min_rate is not None and self.min_rate < 0:
@@ -146,11 +148,18 @@ class Connection:
             return self.timeout
         return (min(float(self.timeout), 30.0), float(self.timeout))
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One request with the timeout applied; requests' errors become XNAT errors."""
+    def request(self, method: str, url: str, stream: bool = False, **kwargs: Any) -> requests.Response:
+        """One request with the timeout applied; requests' errors become XNAT errors.
+
+        A request that is not streamed (a listing) is read to its end within ``deadline``.
+        """
         kwargs.setdefault("timeout", self.stream_timeout)
+        started = time.monotonic()
         try:
-            return self.http.request(method, url, **kwargs)
+            response = self.http.request(method, url, stream=True, **kwargs)
+            if not stream:
+                read_body(response, self.deadline, started)
+            return response
         except requests.exceptions.RequestException as error:
             raise request_error(error, method, url) from error
 

@@ -19,7 +19,7 @@ from typing import IO, Any
 import requests
 
 from ..exceptions import XNATError, XNATIOError, XNATResponseError, describe_response, redact
-from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW
+from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_DEADLINE
 from .connection import (
     DEFAULT_CHUNK_SIZE,
     RETRY_STATUSES,
@@ -68,14 +68,15 @@ class Transferer:
     or a ``(connect, read)`` pair); ``retries`` and ``backoff`` govern how failed
     transfers are tried again; ``workers`` is the default pool size for jobs of many files.
     ``min_rate`` (bytes/s; ``None`` switches it off) and ``rate_window`` (seconds) are the
-    throughput a transfer must keep up (:class:`~xnat.transfer.connection.RateGuard`).
+    throughput a transfer must keep up (:class:`~xnat.transfer.connection.RateGuard`);
+    ``deadline`` bounds the requests that are not transfers (listings), in seconds.
     """
 
     def __init__(self, http: requests.Session, base_url: str, timeout: float | tuple[float, float] = 300.0,
                  *, retries: int = 3, backoff: float = 0.5, workers: int = 4,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, min_rate: float | None = DEFAULT_MIN_RATE,
-                 rate_window: float = DEFAULT_RATE_WINDOW) -> None:
-        self.conn = Connection(http, base_url, timeout, retries, backoff, chunk_size, min_rate, rate_window)
+                 rate_window: float = DEFAULT_RATE_WINDOW, deadline: float | None = DEFAULT_REQUEST_DEADLINE) -> None:
+        self.conn = Connection(http, base_url, timeout, retries, backoff, chunk_size, min_rate, rate_window, deadline)
         self.workers = workers
 
     def __repr__(self) -> str:
