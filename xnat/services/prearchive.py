@@ -19,9 +19,10 @@ import html
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from ..classes.listing import XNATListing
 from ..exceptions import XNATValueError
 from .dicom import dicom_dump, read_dicom_file
 
@@ -69,49 +70,28 @@ def _html_table(title: str, row: dict[str, Any] | None) -> str:
     return f"<table><caption>{html.escape(title)}</caption><tbody>{body}</tbody></table>"
 
 
-class PrearchiveListing(Sequence[Any]):
-    """Rows below a prearchive session as objects: indexed by position, by ID or by the
-    secondary key (``scans['1']``, ``scans['T1']``, ``resources['DICOM']``), as xnatpy's listing."""
+def _child_listing(parent: Any, path: str, child: type, id_key: str, secondary_key: str) -> XNATListing:
+    """The rows at ``{parent.uri}/{path}`` as an :class:`~xnat.classes.listing.XNATListing` of
+    ``child`` objects, indexed by position, ID or secondary key, as xnatpy's listings are."""
+    uri = f"{parent.uri}/{path}"
+    session = parent.xnat_session
 
-    def __init__(self, items: list[Any], key: str, secondary: str) -> None:
-        self._items = items
-        self._key = key
-        self._secondary = secondary
+    def fetch(listing_uri: str, query: dict[str, str]) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = session.get_json(listing_uri, query=query)["ResultSet"]["Result"]
+        return rows
 
-    def _find(self, key: str) -> Any:
-        for field in (self._key, self._secondary):
-            for item in self._items:
-                if item.data.get(field) == key:
-                    return item
-        raise KeyError(key)
+    made: dict[str, Any] = {}  # one object per row's URI, so scans["T1"] is scans["1"]
 
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return self._find(key)
-        return self._items[key]
+    def make(row: Mapping[str, str], listing: XNATListing) -> Any:
+        data = dict(row)
+        child_uri = data.get("URI") or f"{uri}/{data[id_key]}"
+        if child_uri not in made:
+            made[child_uri] = child(child_uri, session, datafields=data, parent=parent, fieldname=path)
+        return made[child_uri]
 
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            return any(key in (item.data.get(self._key), item.data.get(self._secondary)) for item in self._items)
-        return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._items)
-
-    def keys(self) -> list[str]:
-        return [item.data.get(self._key, "") for item in self._items]
-
-    def values(self) -> list[Any]:
-        return list(self._items)
-
-    def items(self) -> list[tuple[str, Any]]:
-        return list(zip(self.keys(), self._items, strict=True))
-
-    def __repr__(self) -> str:
-        return f"<PrearchiveListing {self.keys()}>"
+    # Each use of ``session.scans`` (or ``.resources``, ``.files``) makes a new listing, which
+    # reads the server once: a prearchive session changes while it is being received.
+    return XNATListing(uri, fetch, make, secondary_key=secondary_key, id_key=id_key, parent=parent, name=path)
 
 
 class _PrearchiveChild:
@@ -208,11 +188,8 @@ class PrearchiveResource(_PrearchiveChild):
         return int(self.data.get("file_size") or 0)
 
     @property
-    def files(self) -> PrearchiveListing:
-        rows = self.xnat_session.get_json(f"{self.uri}/files")["ResultSet"]["Result"]
-        files = [PrearchiveFile(row.get("URI") or f"{self.uri}/files/{row['Name']}", self.xnat_session,
-                                datafields=row, parent=self, fieldname="files") for row in rows]
-        return PrearchiveListing(files, "Name", "Name")
+    def files(self) -> XNATListing:
+        return _child_listing(self, "files", PrearchiveFile, "Name", "Name")
 
 
 class PrearchiveScan(_PrearchiveChild):
@@ -237,14 +214,11 @@ class PrearchiveScan(_PrearchiveChild):
         return str(self.data.get("series_description", ""))
 
     @property
-    def resources(self) -> PrearchiveListing:
-        rows = self.xnat_session.get_json(f"{self.uri}/resources")["ResultSet"]["Result"]
-        resources = [PrearchiveResource(row.get("URI") or f"{self.uri}/resources/{row['label']}", self.xnat_session,
-                                        datafields=row, parent=self, fieldname="resources") for row in rows]
-        return PrearchiveListing(resources, "label", "label")
+    def resources(self) -> XNATListing:
+        return _child_listing(self, "resources", PrearchiveResource, "label", "label")
 
     @property
-    def files(self) -> PrearchiveListing:
+    def files(self) -> XNATListing:
         resources = self.resources
         for label in ("DICOM", "secondary"):
             if label in resources:
@@ -300,6 +274,10 @@ class PrearchiveSession:
 
     #: xnatpy's name of this kind of object.
     __xsi_type__ = "xnatpy:prearchiveSession"
+
+    def cli_str(self) -> str:
+        """How the command line names this session (xnatpy's ``cli_str``)."""
+        return f"Prearchive session {self.label}"
 
     @property
     def xpath(self) -> str:
@@ -391,12 +369,9 @@ class PrearchiveSession:
         return _datetime(self.data.get("lastmod", ""))
 
     @property
-    def scans(self) -> PrearchiveListing:
+    def scans(self) -> XNATListing:
         """The session's scans, by position, ID or series description (``scans['1']``)."""
-        rows = self.xnat_session.get_json(f"{self.uri}/scans")["ResultSet"]["Result"]
-        scans = [PrearchiveScan(row.get("URI") or f"{self.uri}/scans/{row['ID']}", self.xnat_session,
-                                datafields=row, parent=self, fieldname="scans") for row in rows]
-        return PrearchiveListing(scans, "ID", "series_description")
+        return _child_listing(self, "scans", PrearchiveScan, "ID", "series_description")
 
     def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str | os.PathLike[str]:
         """The session's files as a zip at ``path``; returns ``path`` as given, as xnatpy does."""
