@@ -163,7 +163,8 @@ def test_xpath_columns_come_back_under_the_alias(admin: Api, session_tree: dict[
     rows = admin.rows("/data/projects/P1/experiments")  # the real default row keeps the lower-cased xpath
     assert rows[0]["xnat:subjectassessordata/id"] == eid and "subject_ID" not in rows[0]
     rows = admin.rows("/data/projects/P1/subjects?columns=xnat:subjectData/label,xnat:subjectData/ID")
-    assert rows == [{"label": "S1", "ID": sid, "URI": f"/data/subjects/{sid}"}]
+    # the project is a key column of a subject: kept whatever columns= asks (issue 15 item 1)
+    assert rows == [{"label": "S1", "ID": sid, "project": "P1", "URI": f"/data/subjects/{sid}"}]
 
 
 def test_pyxnat_finds_the_subject_of_an_experiment(served: tuple[str, XNATApp],

@@ -30,6 +30,9 @@ CHILDREN = {
 }
 SUBJECT_DEFAULTS = ["ID", "project", "label", "insert_date", "insert_user"]
 EXPERIMENT_DEFAULTS = ["ID", "project", "date", "xsiType", "label", "insert_date"]
+# Key columns every listing keeps whatever columns= asks (issue 15 item 1): the ID, and the
+# project of a child of a project.
+CHILD_KEYS = ("ID", "project")
 SCAN_DEFAULTS = ["xnat_imagescandata_id", "ID", "type", "quality", "xsiType", "note", "series_description"]
 RECON_DEFAULTS = ["xnat_reconstructedimagedata_id", "ID", "type", "baseScanType"]
 # Xpaths the real server's field mappings name by an alias: such columns come back under the
@@ -73,7 +76,8 @@ def under_experiments(ctx: Ctx, rest: str) -> Response:
 def global_subjects(ctx: Ctx) -> Response:
     """``GET /data/subjects``: every readable subject."""
     _only_get(ctx)
-    return table(ctx, subject_rows(ctx, None), SUBJECT_DEFAULTS, "Subjects", xpath_aliases=SUBJECT_XPATHS)
+    return table(ctx, subject_rows(ctx, None), SUBJECT_DEFAULTS, "Subjects", xpath_aliases=SUBJECT_XPATHS,
+                 keys=CHILD_KEYS)
 
 
 def global_experiments(ctx: Ctx) -> Response:
@@ -81,7 +85,7 @@ def global_experiments(ctx: Ctx) -> Response:
     _only_get(ctx)
     rows = experiment_rows(ctx, readable_rows(ctx, "experiment", ctx.backend.archive.experiment_rows()))
     return table(ctx, rows, EXPERIMENT_DEFAULTS, "Matching experiments",
-                 xpath_aliases=EXPERIMENT_XPATHS)
+                 xpath_aliases=EXPERIMENT_XPATHS, keys=CHILD_KEYS)
 
 
 # -- the walk ---------------------------------------------------------------------------
@@ -185,7 +189,7 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
     _only_get(ctx)
     if coll == "subjects":
         return table(ctx, subject_rows(ctx, node.key), SUBJECT_DEFAULTS, "Project Subjects",
-                     xpath_aliases=SUBJECT_XPATHS)
+                     xpath_aliases=SUBJECT_XPATHS, keys=CHILD_KEYS)
     if coll == "experiments":
         archive = ctx.backend.archive
         found = archive.experiment_rows(subject=node.key) if node.kind == "subject" else \
@@ -193,16 +197,16 @@ def collection(ctx: Ctx, node: Node, coll: str, io: str) -> Response:
         # a subject's experiments may sit in projects the user cannot read: those stay out
         rows = experiment_rows(ctx, readable_rows(ctx, "experiment", found), node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "xnat:subjectassessordata/id"], "Matching experiments",
-                     xpath_aliases=EXPERIMENT_XPATHS)
+                     xpath_aliases=EXPERIMENT_XPATHS, keys=CHILD_KEYS)
     if coll == "assessors":
         found = readable_rows(ctx, "experiment", ctx.backend.archive.experiment_rows(session=node.key))
         rows = experiment_rows(ctx, found, node.project)
         return table(ctx, rows, [*EXPERIMENT_DEFAULTS, "session_ID", "session_label"], "Matching experiments",
-                     xpath_aliases=EXPERIMENT_XPATHS)
+                     xpath_aliases=EXPERIMENT_XPATHS, keys=CHILD_KEYS)
     if coll == "scans":
-        return table(ctx, scan_rows(ctx, node), SCAN_DEFAULTS, "")
+        return table(ctx, scan_rows(ctx, node), SCAN_DEFAULTS, "", keys=("ID",))
     if coll == "reconstructions":
-        return table(ctx, recon_rows(ctx, node), RECON_DEFAULTS, "")
+        return table(ctx, recon_rows(ctx, node), RECON_DEFAULTS, "", keys=("ID",))
     if coll == "projects":
         return archive_write.share_listing(ctx, node)
     raise bad_segment(coll)
@@ -214,6 +218,9 @@ def _only_get(ctx: Ctx) -> None:
 
 
 # -- listing rows -----------------------------------------------------------------------
+# ``last_modified`` is a real column of XNAT's listings (issue 15 item 1); the store keeps no
+# modification time yet, so it answers the insert date (what XNAT answers for an item never
+# modified since).
 def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     """Rows of subjects in ``project`` (own and shared) or, with None, of every readable project."""
     rows = ctx.backend.archive.subject_rows(project)
@@ -223,7 +230,7 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     for r in rows:
         fields = loads(r["fields"])
         row = {"ID": r["id"], "project": r["project"], "label": r["plabel"], "insert_date": r["insert_date"],
-               "insert_user": r["insert_user"], "URI": f"/data/subjects/{r['id']}",
+               "insert_user": r["insert_user"], "last_modified": r["insert_date"], "URI": f"/data/subjects/{r['id']}",
                "_type": r["xsi_type"], "_fields": fields}
         for key in ("gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height",
                     "weight"):
@@ -242,7 +249,8 @@ def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = Non
     for r in rows:
         row = {"ID": r["id"], "project": r["project"], "date": r["date"], "xsiType": r["xsi_type"],
                "label": labels.get(r["id"], r["label"]), "insert_date": r["insert_date"],
-               "insert_user": r["insert_user"], "URI": f"/data/experiments/{r['id']}",
+               "insert_user": r["insert_user"], "last_modified": r["insert_date"],
+               "URI": f"/data/experiments/{r['id']}",
                "subject_ID": r["subject_id"] or "", "subject_label": r["subject_label"] or "",
                "_type": r["xsi_type"], "_fields": loads(r["fields"]),
                "_related": [("xnat:subjectData", {"ID": r["subject_id"] or "", "label": r["subject_label"] or ""})]}

@@ -108,12 +108,15 @@ def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
 
 def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None = "",
           always: Sequence[str] = ("URI",), columns_meta: list[dict[str, str]] | None = None,
-          total: bool = True, xpath_aliases: dict[str, str] | None = None) -> Response:
+          total: bool = True, xpath_aliases: dict[str, str] | None = None, keys: Sequence[str] = ()) -> Response:
     """Filter, project, sort, page and render a listing per the request's parameters.
 
     ``xpath_aliases`` maps lower-cased xpaths to the level's alias for the same field
     (``xnat:subjectassessordata/subject_id`` -> ``subject_ID``): such a column comes back
     under the alias, as the real server names it; other xpaths keep the lower-cased xpath.
+    ``keys`` are the level's key columns (ID, and the project of a child): XNAT keeps them
+    first whatever ``columns=`` asks (issue 15 item 1, as seen on XNAT 1.8: ``columns=alias``
+    answers ``ID,alias,URI``), as it keeps ``URI`` last.
     """
     fmt = (ctx.param("format") or "json").lower()
     if fmt not in FORMATS:
@@ -121,7 +124,7 @@ def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None 
     aliases = [k for k in (rows[0] if rows else dict.fromkeys(defaults)) if not k.startswith("_")]
     aliases = list(dict.fromkeys([*aliases, *(d for d in defaults if "/" not in d)]))
     rows = select_rows(ctx, rows, aliases)
-    columns = _columns(ctx, aliases, defaults, always)
+    columns = _columns(ctx, aliases, defaults, always, keys)
     if xpath_aliases:
         columns = list(dict.fromkeys(
             xpath_aliases[c.lower()] if c not in aliases and xpath_aliases.get(c.lower()) in aliases else c
@@ -156,7 +159,8 @@ def _sort_key(value: str) -> tuple[int, Any]:
         return (1, str(value).lower())
 
 
-def _columns(ctx: Ctx, aliases: Sequence[str], defaults: Sequence[str], always: Sequence[str]) -> list[str]:
+def _columns(ctx: Ctx, aliases: Sequence[str], defaults: Sequence[str], always: Sequence[str],
+             keys: Sequence[str] = ()) -> list[str]:
     raw = ctx.param("columns")
     if not raw or raw.upper() == "DEFAULT":
         wanted = list(defaults)
@@ -169,6 +173,7 @@ def _columns(ctx: Ctx, aliases: Sequence[str], defaults: Sequence[str], always: 
             elif "/" in col and ":" in col.split("/", 1)[0]:
                 wanted.append(col)
             # unknown aliases are dropped, as XNAT logs and drops them
+    wanted = [k for k in keys if k not in wanted] + wanted
     for col in always:
         if col not in wanted:
             wanted.append(col)

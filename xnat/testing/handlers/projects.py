@@ -44,7 +44,7 @@ def collection(ctx: Ctx) -> Response:
         return text(f"/data/projects/{project}", 200)
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    return table(ctx, project_rows(ctx), DEFAULTS, "Projects")
+    return table(ctx, project_rows(ctx), DEFAULTS, "Projects", keys=("ID",))
 
 
 def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
@@ -70,6 +70,7 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
         out["accessibility"] = row["accessibility"]
         out["alias"] = aliases.get(row["id"], "")
         out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
+        out["last_modified"] = row["insert_date"]  # no modification time stored yet (see archive.subject_rows)
         rows.append(out)
     return rows
 

@@ -1,0 +1,28 @@
+"""Issue 15: the embedded server as real clients see XNAT (key columns, project owners,
+archives clients make, implicit subjects, routes clients call)."""
+
+from __future__ import annotations
+
+from .conftest import Api
+
+
+def _csv_header(api: Api, url: str) -> list[str]:
+    r = api.get(url)
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.get_data(as_text=True).splitlines()[0].split(",")
+
+
+# -- 1. key columns always present -------------------------------------------------------
+def test_columns_keep_the_key_columns(admin: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    assert admin.put("/data/projects/P1/subjects/S1").status_code == 201
+    assert admin.put("/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData").status_code == 201
+    assert _csv_header(admin, "/data/projects?columns=alias&format=csv") == ["ID", "alias", "URI"]
+    assert _csv_header(admin, "/data/projects/P1/subjects?columns=last_modified&format=csv") == \
+        ["ID", "project", "last_modified", "URI"]
+    assert _csv_header(admin, "/data/projects/P1/experiments?columns=label&format=csv") == \
+        ["ID", "project", "label", "URI"]
+    rows = admin.rows("/data/projects/P1/subjects?columns=last_modified,insert_date")
+    assert rows[0]["last_modified"] and rows[0]["insert_date"]
+    rows = admin.rows("/data/experiments?columns=last_modified")
+    assert rows[0]["ID"] and rows[0]["project"] == "P1" and rows[0]["last_modified"]
