@@ -26,3 +26,11 @@ def test_columns_keep_the_key_columns(admin: Api) -> None:
     assert rows[0]["last_modified"] and rows[0]["insert_date"]
     rows = admin.rows("/data/experiments?columns=last_modified")
     assert rows[0]["ID"] and rows[0]["project"] == "P1" and rows[0]["last_modified"]
+
+
+# -- 2. the creator of a project is its owner --------------------------------------------
+def test_the_creator_of_a_project_is_its_owner(admin: Api, alice: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    assert alice.put("/data/projects/P2").status_code in (200, 201)
+    assert [(r["login"], r["role"]) for r in admin.rows("/data/projects/P1/users")] == [("admin", "owner")]
+    assert [(r["login"], r["role"]) for r in alice.rows("/data/projects/P2/users")] == [("alice", "owner")]

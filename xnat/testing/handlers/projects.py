@@ -175,9 +175,10 @@ def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
     own.setdefault("name", project)
     aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
-    # the creator owns the project (an admin owns everything already and gets no role)
+    # the creator owns the project, an admin too: XNAT adds the creator to the project's Owners
+    # group (issue 15 item 2, seen on XNAT 1.8: /data/projects/P1/users lists the admin who made it)
     ctx.backend.projects.create(project, own, rest, accessibility or "private", ctx.user.login, aliases,
-                                owner=None if ctx.user.admin else ctx.user.login)
+                                owner=ctx.user.login)
 
 
 def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None,
