@@ -38,7 +38,9 @@ def test_quick_run_of_two_workloads_writes_table_and_json(tmp_path: Path) -> Non
     document = json.loads(out.read_text())
     figures = {row["figure"]: row for row in document["rows"]}
     assert document["meta"]["mode"] == "quick"
-    assert {"import xnat", "connect, cold cache", "connect, warm cache", "connect, 20 ms per request"} <= set(figures)
+    assert {"import xnat", "connect, cold cache", "connect, warm cache", "connect, 20 ms per request, warm cache",
+            "import + connect, fresh process, warm cache", "connect: HTTP requests, warm cache (round trips)"
+            } <= set(figures)
     # Our own import always exists, so this row is a real measurement.
     assert figures["import xnat"]["values"]["ours"] > 0
     for row in document["rows"]:
