@@ -33,6 +33,7 @@ folder agree):
 * ``datatypes``        what the server knows from its schema set (types, fields, inheritance)
 * ``dicomdump``        one DICOM file's header as XNAT's DICOM dump rows (``/data/services/dicomdump``)
 * ``dicomreader``      uploaded DICOM archives read into studies, series and files, as XNAT's importer sees them
+* ``displayfields``    XNAT's search fields, read from its display documents or ``display_fields.json`` (data)
 * ``filestore``        files on disk in an archive tree: safe paths, atomic writes, archives
 * ``handlers/``        the REST resources, one module per area (site, auth, archive, files, ...)
 * ``importing``        DICOM import: stage a study in the prearchive, then archive it in one transaction

@@ -11,10 +11,12 @@ from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError
 from .listing import table
+from .search_display import element_display
 
 BASES = ("xnat:projectData", "xnat:subjectData", "xnat:experimentData", "xnat:imageScanData")
 ELEMENT_DEFAULTS = ["ELEMENT_NAME", "PLURAL", "SINGULAR", "CATEGORY", "SECURED", "BROWSEABLE", "COUNT"]
-FIELD_DEFAULTS = ["FIELD_ID", "HEADER", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC", "ELEMENT_NAME", "SRC"]
+FIELD_DEFAULTS = ["FIELD_ID", "HEADER", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC", "ELEMENT_NAME", "SRC",
+                  "VISIBLE", "SEARCHABLE", "VALUE"]
 
 
 def _searchable(ctx: Ctx) -> list[str]:
@@ -36,27 +38,43 @@ def elements(ctx: Ctx) -> Response:
 
 
 def element_fields(ctx: Ctx, element: str) -> Response:
-    """``GET /data/search/elements/{type}``: the simple fields of a type, as search fields."""
+    """``GET /data/search/elements/{type}``: the type's searchable display fields, as XNAT lists them.
+
+    XNAT (restlet ``SearchFieldListResource``) lists the ``DisplayField`` entries of the type's
+    display document that are searchable (all of them with ``showAll=true``), with SRC 0, then
+    one ``{PROJECT_IDENTIFIER}={project}`` field per project the user reads (SRC 2).
+    """
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
-    datatypes = ctx.app.datatypes
-    name = datatypes.canonical(element)
+    name = ctx.app.datatypes.canonical(element)
     if name is None:
         raise HTTPError(404, f"Unknown data type: {element}")
-    rows = _display_fields(ctx, name)  # the display fields searches use (PROJECT, INSERT_DATE...) come first
-    for found in datatypes.fields_of(name):
-        if found.name.upper() in {r["FIELD_ID"] for r in rows}:
-            continue
-        if found.xs_type is None or not found.xs_type.startswith("xs:") or found.multiple:
-            continue
-        rows.append({"FIELD_ID": found.name.upper(), "HEADER": found.name, "SUMMARY": found.name,
-                     "TYPE": found.xs_type.split(":", 1)[1], "REQUIRES_VALUE": "false", "DESC": "",
-                     "ELEMENT_NAME": name, "SRC": "0"})
+    display = element_display(ctx, name)
+    if display is None:   # an abstract type without a document of its own or of a base
+        return table(ctx, _display_fields(ctx, name), FIELD_DEFAULTS, "", always=())
+    show_all = (ctx.param("showAll") or "").lower() == "true"
+    rows = [_row(name, f.id, f.header, f.summary, f.type, f.subquery, f.searchable,
+                 (f.header or f.id), "0", "") for f in display.fields if show_all or f.searchable]
+    identifier = next((f for f in display.fields if f.subquery and f.id.endswith("PROJECT_IDENTIFIER")), None)
+    readable = ctx.backend.access.readable_projects(ctx.user)
+    projects = [p["id"] for p in ctx.backend.projects.all()] if readable is None else sorted(readable)
+    if identifier is not None and ctx.app.datatypes.field(name, "project") is not None:
+        for project in projects:
+            text = f"Label within the {project} project."
+            rows.append(_row(name, f"{identifier.id}={project}", project, text, "string", False, True,
+                             text, "2", project))
     return table(ctx, rows, FIELD_DEFAULTS, "", always=())
 
 
-# XNAT's own display fields, which are not schema fields (REST-NOTES §10): a search names them as
-# columns and criteria, so the element's field list offers them as XNAT does
+def _row(element: str, field_id: str, header: str, summary: str, kind: str, requires: bool,
+         searchable: bool, desc: str, src: str, value: str) -> dict[str, str]:
+    return {"FIELD_ID": field_id, "HEADER": header, "SUMMARY": summary, "TYPE": kind,
+            "REQUIRES_VALUE": str(requires).lower(), "DESC": desc, "ELEMENT_NAME": element, "SRC": src,
+            "VISIBLE": "true", "SEARCHABLE": str(searchable).lower(), "VALUE": value}
+
+
+# Display fields of the abstract types, which have no display document: a search of
+# xnat:experimentData names these (REST-NOTES §10)
 _DISPLAY = {"xnat:projectData": ("ID", "NAME", "INSERT_DATE", "INSERT_USER"),
             "xnat:subjectData": ("SUBJECTID", "SUBJECT_LABEL", "PROJECT", "PROJECTS", "INSERT_DATE", "INSERT_USER"),
             "xnat:imageSessionData": ("SESSION_ID",),
@@ -72,6 +90,6 @@ def _display_fields(ctx: Ctx, name: str) -> list[dict[str, str]]:
         for field_id in fields:
             if field_id not in {r["FIELD_ID"] for r in rows}:
                 kind = "date" if field_id.endswith("DATE") else "string"
-                rows.append({"FIELD_ID": field_id, "HEADER": field_id.replace("_", " ").title(), "SUMMARY": field_id,
-                             "TYPE": kind, "REQUIRES_VALUE": "false", "DESC": "", "ELEMENT_NAME": name, "SRC": "1"})
+                header = field_id.replace("_", " ").title()
+                rows.append(_row(name, field_id, header, field_id, kind, False, True, header, "0", ""))
     return rows

@@ -34,6 +34,7 @@ from ..representations import render_table, table_json
 from ..store import loads
 from .base import Ctx, HTTPError
 from .lookup import readable_projects
+from .search_display import DisplayValues, element_display, find
 
 Record = dict[str, Any]
 
@@ -94,17 +95,24 @@ def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
             continue
         if not datatypes.is_a(row["xsi_type"], root):
             continue
-        record: Record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
+        record = _record(row)
         if table_name == "scans":
             record["image_session_id"] = record["id_session"] = row["experiment_id"]
         elif table_name == "subjects":  # the subject display fields SUBJECT_ID / SUBJECT_LABEL
             record["subject_id"], record["subject_label"] = record["id"], record["label"]
-        record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
-        for key, value in list(record["_fields"].items()):
-            if key.startswith("demographics/"):
-                record["_fields"].setdefault(key.split("/", 1)[1], value)
         out.append(record)
     return out
+
+
+def _record(row: Any) -> Record:
+    """A stored row as a search record: its columns, and its schema fields under ``_fields``
+    (a subject's ``demographics/gender`` also as ``gender``, the path its display fields read)."""
+    record: Record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
+    record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
+    for key, value in list(record["_fields"].items()):
+        if key.startswith("demographics/"):
+            record["_fields"].setdefault(key.split("/", 1)[1], value)
+    return record
 
 
 def _lookup(record: Record, path: str) -> str | None:
@@ -126,15 +134,12 @@ class _Resolver:
         self.ctx = ctx
         self.root = root
         self._related: dict[tuple[str, str], Record | None] = {}
+        self.display = DisplayValues(ctx, self._related_record, _lookup)
 
     def _related_record(self, kind: str, key: str) -> Record | None:
         if (kind, key) not in self._related:
             row = self.ctx.backend.search.row(kind, key)
-            record: Record | None = None
-            if row is not None:
-                record = {k.lower(): ("" if row[k] is None else str(row[k])) for k in row.keys() if k != "fields"}
-                record["_fields"] = {k.lower(): str(v) for k, v in loads(row["fields"]).items() if v is not None}
-            self._related[(kind, key)] = record
+            self._related[(kind, key)] = None if row is None else _record(row)
         return self._related[(kind, key)]
 
     def _target(self, record: Record, element: str) -> Record | None:
@@ -154,10 +159,14 @@ class _Resolver:
         target = self._target(record, element)
         if target is None:
             return ""
+        canonical = self.ctx.app.datatypes.canonical(element) or element
+        # a display field of the element (its display document; xdat DisplayField) before a column
+        display = None if "/" in path else find(self.ctx, canonical, path)
+        if display is not None:
+            return self.display.value(target, display)
         found = _lookup(target, path)
         if found is not None:
             return found
-        canonical = self.ctx.app.datatypes.canonical(element) or element
         if self.ctx.app.datatypes.field(canonical, path) is not None:
             return ""
         raise SearchError(f"Unknown search field {element}/{path}")
@@ -284,11 +293,30 @@ def _column_id(column: SearchColumn, table_name: str) -> str:
     return column.column_id
 
 
-def _column_meta(column: SearchColumn, table_name: str) -> dict[str, str]:
+def _column_meta(ctx: Ctx, column: SearchColumn, table_name: str, root: str) -> dict[str, str]:
     column_id = _column_id(column, table_name)
-    return {"key": re.sub(r"[^0-9a-z_]", "_", column_id.lower()), "type": "string",
+    key = re.sub(r"[^0-9a-z_]", "_", column_id.lower())
+    element = ctx.app.datatypes.canonical(column.element_name) or column.element_name
+    if not column.is_schema_path and not (ctx.app.datatypes.is_a(root, element)
+                                          or ctx.app.datatypes.is_a(element, root)):
+        # a field of a joined element is keyed by the element's SQL name: xnat_subjectdata_subject_label
+        # (recorded: responses/recorded/pyxnat-tests/search_results.format-csv.csv, psytool_..._iteration)
+        key = re.sub(r"[^0-9a-z_]", "_", element.replace(":", "_").lower()) + "_" + key
+    return {"key": key, "type": "string",
             "xPATH": f"{column.element_name}.{column_id}", "element_name": column.element_name,
             "header": column.header or column.field_id, "id": column_id}
+
+
+def _default_columns(ctx: Ctx, root: str) -> list[SearchColumn]:
+    display = element_display(ctx, root)
+    if display is None:
+        return []
+    columns = []
+    for sequence, (element, field_id) in enumerate(display.listing):
+        found = find(ctx, element, field_id)
+        columns.append(SearchColumn(element, field_id, found.header if found else field_id,
+                                    found.type if found else "string", sequence))
+    return columns
 
 
 def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
@@ -299,8 +327,10 @@ def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[di
         raise SearchError(f"Unknown data type {request.root_element_name}")
     table_name = _level(ctx, root)
     resolver = _Resolver(ctx, root)
-    columns = list(request.columns)
-    meta = [_column_meta(c, table_name) for c in columns]
+    # no search_field (xnatpy's query().tabulate_*()): the type's default "listing" columns, as XNAT's
+    # DisplaySearch falls back to the element's listing display version
+    columns = list(request.columns) or _default_columns(ctx, root)
+    meta = [_column_meta(ctx, c, table_name, root) for c in columns]
     keys = [m["key"] for m in meta]
     if table_name == "experiments":
         meta.append({"key": "quarantine_status"})
