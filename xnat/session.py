@@ -17,18 +17,26 @@ behaviour mixins of generated classes are listed in
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
 from .auth import Credentials
+from .classes.factory import build_classes
 from .classes.session_objects import SessionObjectsMixin
 from .connection import Connection
+from .schema.model import SchemaModel
+from .services.recipe import SessionRecipe, cached_session, check_credential
+from .services.search_classes import install_search
 from .services.session_mixin import SessionServicesMixin
 from .transfer import Progress
-from .transport import Timeout
+from .transport import Timeout, build_transport
 
-__all__ = ["BaseXNATSession", "XNATSession", "default_update_func"]
+__all__ = ["BaseXNATSession", "XNATSession", "default_update_func", "restore_session"]
+
+_RECIPE_LOCK = threading.Lock()
 
 
 class BaseXNATSession(Connection, SessionObjectsMixin, SessionServicesMixin):
@@ -55,6 +63,42 @@ class BaseXNATSession(Connection, SessionObjectsMixin, SessionServicesMixin):
         self.classes = None
         #: xsi type -> generated class, filled by :func:`xnat.connect` once the classes are built.
         self.XNAT_CLASS_LOOKUP: dict[str, type] = {}
+        #: What a pickled session gives its worker: ``"token"`` (an alias token issued once for
+        #: the job) or ``"jsession"`` (this session's own id); never the password.
+        self.worker_credential = "token"
+        self._recipe: SessionRecipe | None = None
+
+    # -- pickling (see xnat.services.recipe) ---------------------------------------------
+    def recipe(self) -> SessionRecipe:
+        """The recipe a pickled copy of this session carries (an alias token is issued on first call)."""
+        kind = check_credential(self.worker_credential)
+        with _RECIPE_LOCK:
+            if self._recipe is None or self._recipe.credential != kind:
+                self._recipe = self._make_recipe(kind)
+            return self._recipe
+
+    def _make_recipe(self, kind: str) -> SessionRecipe:
+        self._check_connection()
+        user = self.logged_in_user
+        if self._credentials.anonymous:
+            kind, alias, secret, jsession = "anonymous", None, None, None
+        elif kind == "token":
+            token = self.services.issue_token()
+            alias, secret, jsession = token.alias, token.secret, None
+        else:
+            alias, secret, jsession = None, None, self.jsession
+        model = getattr(self.classes, "model", None)
+        return SessionRecipe(
+            server=self.server, user=user, credential=kind, alias=alias, secret=secret, jsession=jsession,
+            verify=self._verify if isinstance(self._verify, (bool, str)) else True,
+            timeout=self.request_timeout, login_timeout=self.login_timeout,
+            request_deadline=self.request_deadline, min_transfer_rate=self.min_transfer_rate,
+            transfer_rate_window=self.transfer_rate_window,
+            model=SessionRecipe.pack_model(model.to_json()) if model is not None else None,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore_session, (self.recipe(),))
 
     def disconnect(self) -> None:
         """Stop the keep-alive, log out (XNATSession only) and close the connections. Idempotent."""
@@ -69,6 +113,41 @@ class XNATSession(BaseXNATSession):
     """A session that also logs out on the server when disconnected."""
 
     _logout_on_disconnect = True
+
+
+def restore_session(recipe: SessionRecipe) -> BaseXNATSession:
+    """The session ``recipe`` describes, built and logged in once per process (unpickling)."""
+    return cached_session(recipe, _build_from_recipe)  # type: ignore[no-any-return]
+
+
+def _build_from_recipe(recipe: SessionRecipe) -> BaseXNATSession:
+    if recipe.credential == "token":
+        credentials = Credentials(recipe.alias, recipe.secret, "token")
+    elif recipe.credential == "jsession":
+        credentials = Credentials(recipe.user, None, "jsession")
+    else:
+        credentials = Credentials(None, None, "anonymous")
+    interface = build_transport(recipe.verify, recipe.timeout)
+    # A worker's session never logs out: with "jsession" it rides the caller's own session.
+    session = BaseXNATSession(recipe.server, interface, credentials=credentials, default_timeout=recipe.timeout)
+    session.login_timeout = recipe.login_timeout
+    session.request_deadline = recipe.request_deadline
+    session.min_transfer_rate = recipe.min_transfer_rate
+    session.transfer_rate_window = recipe.transfer_rate_window
+    try:
+        if recipe.credential == "jsession" and recipe.jsession:
+            session.adopt_jsession(recipe.jsession)
+        else:
+            session.authenticate(detect_redirect=False)
+        model_json = recipe.model_json()
+        if model_json is not None:
+            session.classes = build_classes(SchemaModel.from_json(model_json), session)
+            session.XNAT_CLASS_LOOKUP = session.classes.lookup
+            install_search(session)
+    except BaseException:
+        session.disconnect()
+        raise
+    return session
 
 
 def default_update_func(total: int | None) -> Callable[[int, int | None, bool], None]:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..schema.model import TypeDef
     from .properties import ChildProperty
 
-__all__ = ["XNATBaseObject"]
+__all__ = ["XNATBaseObject", "restore_object"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -142,6 +142,19 @@ class XNATBaseObject:
         obj._root = root
         obj._nested_item = item
         return obj
+
+    # -- pickling ----------------------------------------------------------------------------
+
+    #: What survives pickling a bound object: its session (as a recipe, see
+    #: :mod:`xnat.services.recipe`), URI, xsi type, ID and the listing row it was made from.
+    __attrs__ = ("xnat_session", "uri", "__xsi_type__", "id", "row")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._mode != _BOUND or self._uri is None:
+            raise TypeError(f"only an object read from a server can be pickled, not this {self._mode} "
+                            f"{type(self).__name__}: pickle the object it belongs to")
+        row = dict(self._row) if self._row is not None else None
+        return (restore_object, (self.xnat_session, self._uri, type(self).__xsi_type__, self._id, row))
 
     # -- identity --------------------------------------------------------------------------
 
@@ -499,3 +512,9 @@ class XNATBaseObject:
     def __dir__(self) -> list[str]:
         names = set(super().__dir__())
         return sorted(n for n in names if not n.startswith("_") or n == "__xsi_type__")
+
+
+def restore_object(session: Any, uri: str, xsi_type: str, id_: str | None,
+                   row: dict[str, str] | None) -> XNATBaseObject:
+    """A pickled object, back in the (rebuilt) session: no request, the row answers what it holds."""
+    return cast(XNATBaseObject, session.create_object(uri, type_=xsi_type, id_=id_, row=row))

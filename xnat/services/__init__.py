@@ -12,6 +12,9 @@ module                                  what it holds
 :mod:`xnat.services.cached`             a mapping read in one request and cached (users, plugins)
 :mod:`xnat.services.inspect`            ``session.inspect``: searchable data types and their fields
 :mod:`xnat.services.mapping`            bulk work over the tree: ``map``, ``search``, ``batch_download``
+:mod:`xnat.services.executors`          a map's calls on threads, processes, an Executor or a Dask cluster
+:mod:`xnat.services.mapresults`         a map's results (``to_pandas()``) and its progress bar
+:mod:`xnat.services.recipe`             a pickled session: the recipe a worker process rebuilds it from
 :mod:`xnat.services.search`             the query builder for ``/data/search``: fields, constraints, ``Query``
 :mod:`xnat.services.search_classes`     search wired onto generated classes: ``Class.query()``, display fields
 :mod:`xnat.services.behaviour`          the mixins this layer adds to generated classes, by xsi type

@@ -73,9 +73,12 @@ class MappableBehaviour:
     """``map``, ``search`` and ``batch_download`` below an object."""
 
     def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
-            logfile: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``)."""
-        return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile)
+            logfile: str | os.PathLike[str] | None = None, executor: Any = None, workers: int | None = None,
+            progress: bool | None = False) -> mapping.MapResults:
+        """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``);
+        on ``executor`` (``"threads"``, ``"processes"``, an Executor, a Dask client) with ``workers``."""
+        return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile, executor, workers,
+                                   progress)
 
     def search(self, project: Any = None, subject: Any = None, experiment: Any = None, scan: Any = None,
                resource: Any = None, use_regex: bool = False, level: Any = mapping.MappingLevel.SCAN) -> list[Any]:

@@ -17,6 +17,11 @@ xnatpy's YAML: PyYAML is not a dependency, and an append-only line format surviv
 crash mid-write). Running the same ``map`` again with the same log skips every object
 that already succeeded, returns its logged result, and retries the failures. A SIGINT
 (Ctrl-C) during a map finishes the current object and stops cleanly; the log stays valid.
+
+``executor=`` runs the calls elsewhere (threads, processes, a Dask cluster: see
+:mod:`xnat.services.executors`) while the walk stays on the caller; results are logged in
+the order they complete, each object once. The result is a :class:`MapResults` dict, with
+``to_pandas()``.
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import XNATValueError
+from . import executors
+from .mapresults import MapProgress, MapResults
 
 __all__ = [
     "FilterFunctions",
+    "MapResults",
     "MappedFunctionFailed",
     "MappingLevel",
     "MappingLog",
@@ -230,8 +238,14 @@ def _uri(obj: Any) -> str:
 def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | str,
                 args: list[Any] | tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
                 filter_function: FilterFunctions | None = None,
-                logfile: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                logfile: str | os.PathLike[str] | None = None, executor: Any = None,
+                workers: int | None = None, progress: bool | None = False) -> MapResults:
     """Call ``function(obj, *args, **kwargs)`` on every object at ``level`` below ``root``.
+
+    With ``executor`` (``"threads"``, ``"processes"``, a ``concurrent.futures.Executor`` or a
+    ``dask.distributed.Client``; see :mod:`xnat.services.executors`) the walk stays here and
+    the calls run there, ``workers`` at a time; results are logged as they complete.
+    ``progress`` draws a bar with done/failed/skipped counts (``None``: on a terminal).
 
     :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
     :raises TypeError: with a ``logfile``, a result that JSON cannot hold
@@ -241,31 +255,69 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     except ValueError:
         raise XNATValueError(f"unknown level {level!r}: use one of {', '.join(m.value for m in MappingLevel)}") \
             from None
+    executors.check_executor(executor, workers)
     start = _level_of(root)
     target = level.value
     if _ORDER.index(target.replace("_resource", "")) < _ORDER.index(start):
         raise XNATValueError(f"cannot map at level {target} from a {start}")
     log = MappingLog(logfile)
     filters = filter_function or FilterFunctions()
-    results: dict[str, Any] = {}
+    if executor is None:
+        return _map_serial(_walk(root, start, target, filters), function, args, kwargs, log, logfile)
+    results = MapResults()
+    todo = []
+    for obj in _walk(root, start, target, filters):
+        uri = _uri(obj)
+        if log.succeeded(uri):
+            results[uri] = log.states[uri]["result"]
+        elif uri not in results:
+            results[uri] = None  # keeps the walk's order; filled as the calls complete
+            todo.append((uri, obj))
+    bar = MapProgress(len(results), progress)
+    for _ in range(len(results) - len(todo)):
+        bar.add("skipped")
+    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {})
+    try:
+        for uri, (success, result) in outcomes:
+            _keep(results, log, logfile, uri, success, result)
+            bar.add("done" if success else "failed")
+    except KeyboardInterrupt:
+        # Ctrl-C: the calls not started are cancelled; every logged line is whole.
+        logger.warning("Interrupted: the map stopped; %d objects were not run", len(todo) - bar.done - bar.failed)
+        for uri, _obj in todo:
+            if results.get(uri) is None and not log.states.get(uri):
+                del results[uri]
+    finally:
+        outcomes.close()
+        bar.finish()
+    return results
+
+
+def _keep(results: MapResults, log: MappingLog, logfile: Any, uri: str, success: bool, result: Any) -> None:
+    """Record one outcome, in the results and the log."""
+    if not success:
+        logger.info("map: %s failed: %s", uri, result)
+        results[uri] = MappedFunctionFailed(result)
+        log.record(uri, False, result)
+        return
+    if logfile is not None and not _json_safe(result):
+        raise TypeError(f"map with a logfile needs JSON results; {uri} gave a {type(result).__name__}")
+    results[uri] = result
+    log.record(uri, True, result)
+
+
+def _map_serial(objects: Iterator[Any], function: Callable[..., Any], args: Any, kwargs: Any, log: MappingLog,
+                logfile: Any) -> MapResults:
+    results = MapResults()
     stop = threading.Event()
     with _sigint(stop):
-        for obj in _walk(root, start, target, filters):
+        for obj in objects:
             uri = _uri(obj)
             if log.succeeded(uri):
                 results[uri] = log.states[uri]["result"]
                 continue
-            try:
-                result = function(obj, *(args or ()), **(kwargs or {}))
-            except Exception as error:  # noqa: BLE001 - recorded, the map goes on
-                logger.info("map: %s failed: %s", uri, error)
-                results[uri] = MappedFunctionFailed(f"{type(error).__name__}: {error}")
-                log.record(uri, False, results[uri].reason)
-            else:
-                if logfile is not None and not _json_safe(result):
-                    raise TypeError(f"map with a logfile needs JSON results; {uri} gave a {type(result).__name__}")
-                results[uri] = result
-                log.record(uri, True, result)
+            success, result = executors.call(function, obj, args or (), kwargs or {})
+            _keep(results, log, logfile, uri, success, result)
             if stop.is_set():
                 break
     return results

@@ -1,0 +1,147 @@
+"""session.map on executors (threads, processes, Dask) against the embedded server over real HTTP,
+and the pickling of sessions and objects that carries them to worker processes."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import xnat
+from xnat.exceptions import XNATValueError
+from xnat.services import recipe
+from xnat.testing import XNATServer
+
+PASSWORD = "pw-that-never-travels-42"
+
+
+class SchemaCounter:
+    """A WSGI wrapper counting the schema requests the server sees."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.schema_requests = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "/schemas" in environ.get("PATH_INFO", ""):
+            self.schema_requests += 1
+        return self.app(environ, start_response)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[XNATServer]:
+    with XNATServer(populate="projects=1,subjects=20,experiments=10") as running:
+        running.add_user("mapper", PASSWORD, admin=True)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def session(server: XNATServer) -> Iterator[Any]:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as connected:
+        yield connected
+
+
+def label(obj: Any) -> str:
+    return str(obj.label)
+
+
+def fail_on_odd(obj: Any) -> str:
+    if int(obj.label[-1]) % 2:
+        raise ValueError(f"odd {obj.label}")
+    return str(obj.label)
+
+
+def test_a_pickled_session_holds_a_token_and_never_the_password(session: Any) -> None:
+    data = pickle.dumps(session)
+    assert PASSWORD.encode() not in data
+    assert session.recipe().credential == "token" and session.recipe().alias
+    assert set(recipe.SessionRecipe.__attrs__) == set(recipe.SessionRecipe.__dataclass_fields__)
+    restored = pickle.loads(data)
+    assert restored is not session and restored.logged_in_user == "mapper"
+    assert pickle.loads(pickle.dumps(session)) is restored  # one session per process
+    assert sorted(restored.projects.keys()) == sorted(session.projects.keys())
+
+
+def test_a_pickled_object_keeps_its_row_and_no_password(session: Any) -> None:
+    experiment = next(iter(session.experiments.values()))
+    data = pickle.dumps(experiment)
+    assert PASSWORD.encode() not in data
+    copy = pickle.loads(data)
+    assert type(copy).__xsi_type__ == type(experiment).__xsi_type__
+    assert (copy.uri, copy.label) == (experiment.uri, experiment.label)
+
+
+def test_jsession_credential_on_request(server: XNATServer) -> None:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        with pytest.raises(XNATValueError, match="worker_credential"):
+            own.worker_credential = "password"
+            pickle.dumps(own)
+        own.worker_credential = "jsession"
+        data = pickle.dumps(own)
+        assert PASSWORD.encode() not in data and own.jsession.encode() in data
+        assert pickle.loads(data).jsession == own.jsession
+
+
+def test_a_local_object_does_not_pickle(session: Any) -> None:
+    with pytest.raises(TypeError, match="only an object read from a server"):
+        pickle.dumps(session.classes.SubjectData())
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_executors_give_the_serial_results(session: Any, executor: str) -> None:
+    serial = session.map(label, "experiment")
+    assert len(serial) == 200
+    assert session.map(label, "experiment", executor=executor, workers=2) == serial
+
+
+def test_failures_recorded_per_object_and_a_second_run_does_no_work(session: Any, tmp_path: Path) -> None:
+    log = tmp_path / "map.jsonl"
+    project = next(iter(session.projects.values()))
+    first = project.map(fail_on_odd, "experiment", executor="threads", workers=4, logfile=log)
+    failed = [uri for uri, result in first.items() if isinstance(result, xnat.MappedFunctionFailed)]
+    assert failed and len(failed) < len(first)
+    assert "ValueError: odd" in first[failed[0]].reason
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == len({line["uri"] for line in lines}) == len(first)
+    calls: list[str] = []
+    again = project.map(lambda obj: calls.append(obj.uri) or label(obj), "experiment", executor="threads", logfile=log)
+    assert sorted(calls) == sorted(failed)  # only the failures run again
+    calls.clear()
+    project.map(lambda obj: calls.append(obj.uri) or label(obj), "experiment", executor="threads", logfile=log)
+    assert calls == [] and all(not isinstance(r, xnat.MappedFunctionFailed) for r in again.values())
+    table = again.to_pandas()
+    assert list(table["uri"]) == list(again) and table["success"].all()
+
+
+def test_bad_executor_and_unpicklable_function_fail_before_any_work(session: Any, tmp_path: Path) -> None:
+    log = tmp_path / "map.jsonl"
+    with pytest.raises(XNATValueError, match="'gpu'"):
+        session.map(label, "experiment", executor="gpu", logfile=log)
+    with pytest.raises(XNATValueError, match="workers must be a positive number"):
+        session.map(label, "experiment", executor="threads", workers=0, logfile=log)
+    with pytest.raises(XNATValueError, match="the function .*<lambda> cannot be sent"):
+        session.map(lambda obj: 1, "experiment", executor="processes", logfile=log)
+    assert not log.exists() or log.read_text() == ""
+
+
+def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(server: XNATServer,
+                                                                             session: Any) -> None:
+    distributed = pytest.importorskip("distributed")
+    serial = session.map(label, "experiment")
+    counter = SchemaCounter(server.app)
+    server.app = counter
+    try:
+        with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=2, dashboard_address=None,
+                                      silence_logs=40) as cluster, distributed.Client(cluster) as client:
+            results = session.map(label, "experiment", executor=client)
+    finally:
+        server.app = counter.app
+    assert results == serial and len(results) == 200
+    assert counter.schema_requests == 0
