@@ -355,6 +355,37 @@ def test_extract_at_resource_root(store: FileStore, folder: Path) -> None:
     assert [s.path for s in stored] == ["x/y.txt"]
 
 
+def test_extract_skips_an_entry_naming_the_root(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    """xnatpy's default upload_dir tars the folder itself under the name '' (issue 15 item 8)."""
+    src = tmp_path / "src"
+    (src / "scan").mkdir(parents=True)
+    (src / "scan" / "a.dcm").write_bytes(b"A")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(src, arcname="")
+    assert tarfile.open(fileobj=io.BytesIO(buf.getvalue())).getnames()[0] == ""
+    assert [s.path for s in store.extract(folder, "", io.BytesIO(buf.getvalue()), "u.tar.gz", False)] == ["scan/a.dcm"]
+    for root in (".", "./"):
+        data = make_tar({root if root.endswith("/") else root + "/": b"", "b.txt": b"b"})
+        assert [s.path for s in store.extract(folder, "x", io.BytesIO(data), "u.tgz", True)] == ["x/b.txt"]
+    data = make_zip({"./": b"", "c.txt": b"c"})
+    assert [s.path for s in store.extract(folder, "z", io.BytesIO(data), "u.zip", False)] == ["z/c.txt"]
+
+
+# (a folder entry named "/" reads back from tarfile as "": the root itself, harmless)
+@pytest.mark.parametrize("name", ["../", "/etc/", "a/../../"])
+def test_extract_still_refuses_folders_outside_the_root(store: FileStore, folder: Path, name: str) -> None:
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(make_tar({name: b"", "b.txt": b"b"})), "u.tgz", False)
+
+
+def test_extract_refuses_a_link_naming_the_root(store: FileStore, folder: Path) -> None:
+    link = tarfile.TarInfo(".")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(make_tar({"b.txt": b"b"}, special=link)), "u.tgz", False)
+
+
 def test_extract_duplicates_without_overwrite(store: FileStore, folder: Path) -> None:
     store.write(folder, "scan1/a.dcm", io.BytesIO(b"original"))
     with pytest.raises(FileExistsError) as info:

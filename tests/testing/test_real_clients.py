@@ -3,6 +3,10 @@ archives clients make, implicit subjects, routes clients call)."""
 
 from __future__ import annotations
 
+import io
+import tarfile
+from pathlib import Path
+
 from .conftest import Api
 
 
@@ -34,3 +38,19 @@ def test_the_creator_of_a_project_is_its_owner(admin: Api, alice: Api) -> None:
     assert alice.put("/data/projects/P2").status_code in (200, 201)
     assert [(r["login"], r["role"]) for r in admin.rows("/data/projects/P1/users")] == [("admin", "owner")]
     assert [(r["login"], r["role"]) for r in alice.rows("/data/projects/P2/users")] == [("alice", "owner")]
+
+
+# -- 8. archives real clients make -------------------------------------------------------
+def test_xnatpy_upload_dir_archive_is_accepted(admin: Api, tmp_path: Path) -> None:
+    """xnatpy's default upload_dir (tgz_file) tars the folder under the name '' and extracts it."""
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "a.txt").write_bytes(b"a")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(tmp_path / "d", arcname="")
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    r = admin.put("/data/projects/P1/resources/R/files/upload.tar.gz?extract=true", data=buf.getvalue())
+    assert r.status_code in (200, 201), r.text
+    assert [row["Name"] for row in admin.rows("/data/projects/P1/resources/R/files")] == ["a.txt"]
+    assert [row["URI"].split("/files/")[1] for row in admin.rows("/data/projects/P1/resources/R/files")] == \
+        ["sub/a.txt"]

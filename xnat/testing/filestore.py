@@ -550,6 +550,8 @@ class _Archive:
     def _zip_members(self, base: str) -> list[tuple[object, str, int]]:
         found = []
         for info in self._zip.infolist():  # type: ignore[union-attr]
+            if info.is_dir() and _names_root(info.filename):
+                continue
             name = base + _member_name(info.filename)
             mode = info.external_attr >> 16
             if info.is_dir():
@@ -567,6 +569,8 @@ class _Archive:
     def _tar_members(self, base: str) -> list[tuple[object, str, int]]:
         found = []
         for info in self._tar.getmembers():  # type: ignore[union-attr]
+            if info.isdir() and _names_root(info.name):
+                continue
             name = base + _member_name(info.name)
             if info.isdir():
                 continue
@@ -579,6 +583,15 @@ class _Archive:
         if self._zip:
             return self._zip.open(member)  # type: ignore[arg-type,return-value]
         return self._tar.extractfile(member)  # type: ignore[union-attr,arg-type,return-value]
+
+
+def _names_root(name: str) -> bool:
+    """Does a folder entry name the archive's root (``''``, ``.``, ``./``)?
+
+    xnatpy's default ``upload_dir`` adds the folder itself under the name ``''`` (issue 15
+    item 8): such an entry says nothing and is skipped; ``/`` stays refused as absolute.
+    """
+    return not name.startswith("/") and all(part in ("", ".") for part in name.split("/"))
 
 
 def _member_name(name: str) -> str:
