@@ -3,17 +3,22 @@ and the pickling of sessions and objects that carries them to worker processes."
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from requests.adapters import BaseAdapter
 
 import xnat
 from xnat.exceptions import XNATValueError
-from xnat.services import recipe
+from xnat.services import recipe, throttle
 from xnat.testing import XNATServer
 
 PASSWORD = "pw-that-never-travels-42"
@@ -145,3 +150,89 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
         server.app = counter.app
     assert results == serial and len(results) == 200
     assert counter.schema_requests == 0
+
+
+class InFlight:
+    """A WSGI wrapper that holds each object request a moment and records the most in flight at once."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.now = self.most = self.seen = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "/experiments/" not in environ.get("PATH_INFO", ""):
+            return self.app(environ, start_response)
+        with self.lock:
+            self.now += 1
+            self.seen += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.01)  # widens the window in which requests overlap; no timing is asserted
+            return list(self.app(environ, start_response))
+        finally:
+            with self.lock:
+                self.now -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def read_document(obj: Any) -> str:
+    return str(obj.fulldata["data_fields"].get("ID"))  # one GET of the object's document
+
+
+@pytest.mark.parametrize(("executor", "workers", "bound"), [("threads", 8, 2), ("processes", 2, 1)])
+def test_max_requests_bounds_the_requests_in_flight(server: XNATServer, session: Any, executor: str,
+                                                    workers: int, bound: int) -> None:
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    counter = InFlight(server.app)
+    server.app = counter
+    try:
+        results = subject.map(read_document, "experiment", executor=executor, workers=workers, max_requests=bound)
+    finally:
+        server.app = counter.app
+    assert len(results) == 10 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+    assert counter.seen >= 10 and 1 <= counter.most <= bound
+    # the caller's session is left as it was: no gate in front of it afterwards
+    assert not any(isinstance(a, throttle.GatedAdapter) for a in session.interface.adapters.values())
+
+
+def test_bad_max_requests(session: Any) -> None:
+    with pytest.raises(XNATValueError, match="max_requests must be a positive number"):
+        session.map(label, "experiment", executor="threads", max_requests=0)
+    with pytest.raises(XNATValueError, match="give executor= as well"):
+        session.map(label, "experiment", max_requests=2)
+
+
+class Busy(BaseAdapter):
+    def __init__(self, statuses: list[int]) -> None:
+        super().__init__()
+        self.statuses = statuses
+        self.sent = 0
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = self.statuses[min(self.sent, len(self.statuses) - 1)]
+        response.headers["Retry-After"] = "0.5"
+        response.raw = io.BytesIO(b"")
+        self.sent += 1
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_busy_answers_are_waited_out_holding_the_lease() -> None:
+    waits: list[float] = []
+    gate = threading.BoundedSemaphore(1)
+    inner = Busy([429, 503, 200])
+    adapter = throttle.GatedAdapter(inner, gate, sleep=waits.append)
+    get = requests.Request("GET", "http://xnat.test/data/projects").prepare()
+    assert adapter.send(get).status_code == 200 and waits == [0.5, 0.5]
+    assert gate.acquire(blocking=False)  # the lease was given back
+    gate.release()
+    post = requests.Request("POST", "http://xnat.test/data/projects").prepare()
+    always = throttle.GatedAdapter(Busy([503]), gate, sleep=waits.append)
+    assert always.send(post).status_code == 503 and always.inner.sent == 1  # not repeatable: handed back
+    assert always.send(get).status_code == 503 and always.inner.sent == 1 + 1 + throttle.BACKOFF_TRIES

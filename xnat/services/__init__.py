@@ -13,6 +13,7 @@ module                                  what it holds
 :mod:`xnat.services.inspect`            ``session.inspect``: searchable data types and their fields
 :mod:`xnat.services.mapping`            bulk work over the tree: ``map``, ``search``, ``batch_download``
 :mod:`xnat.services.executors`          a map's calls on threads, processes, an Executor or a Dask cluster
+:mod:`xnat.services.throttle`           a map's bound on requests in flight across workers; backoff on 429/503
 :mod:`xnat.services.mapresults`         a map's results (``to_pandas()``) and its progress bar
 :mod:`xnat.services.recipe`             a pickled session: the recipe a worker process rebuilds it from
 :mod:`xnat.services.search`             the query builder for ``/data/search``: fields, constraints, ``Query``

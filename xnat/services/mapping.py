@@ -239,13 +239,16 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
                 args: list[Any] | tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
                 filter_function: FilterFunctions | None = None,
                 logfile: str | os.PathLike[str] | None = None, executor: Any = None,
-                workers: int | None = None, progress: bool | None = False) -> MapResults:
+                workers: int | None = None, progress: bool | None = False,
+                max_requests: int | None = None) -> MapResults:
     """Call ``function(obj, *args, **kwargs)`` on every object at ``level`` below ``root``.
 
     With ``executor`` (``"threads"``, ``"processes"``, a ``concurrent.futures.Executor`` or a
     ``dask.distributed.Client``; see :mod:`xnat.services.executors`) the walk stays here and
     the calls run there, ``workers`` at a time; results are logged as they complete.
     ``progress`` draws a bar with done/failed/skipped counts (``None``: on a terminal).
+    ``max_requests`` bounds the requests in flight across all workers, with backoff on
+    429/503 (:mod:`xnat.services.throttle`).
 
     :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
     :raises TypeError: with a ``logfile``, a result that JSON cannot hold
@@ -256,6 +259,9 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
         raise XNATValueError(f"unknown level {level!r}: use one of {', '.join(m.value for m in MappingLevel)}") \
             from None
     executors.check_executor(executor, workers)
+    executors.check_max_requests(max_requests)
+    if max_requests is not None and executor is None:
+        raise XNATValueError("max_requests bounds the workers of an executor: give executor= as well")
     start = _level_of(root)
     target = level.value
     if _ORDER.index(target.replace("_resource", "")) < _ORDER.index(start):
@@ -276,7 +282,7 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     bar = MapProgress(len(results), progress)
     for _ in range(len(results) - len(todo)):
         bar.add("skipped")
-    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {})
+    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {}, max_requests)
     try:
         for uri, (success, result) in outcomes:
             _keep(results, log, logfile, uri, success, result)

@@ -20,6 +20,7 @@ prompts: a worker never asks for a password.
 
 from __future__ import annotations
 
+import os
 import threading
 import zlib
 from collections.abc import Callable
@@ -82,6 +83,17 @@ def check_credential(kind: Any) -> str:
 # -- the per-process cache ----------------------------------------------------------------
 _CACHE: dict[tuple[str, str | None, str, str | None], Any] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not ride its parent's sockets and login: it builds its own.
+    global _CACHE_LOCK
+    _CACHE_LOCK = threading.Lock()
+    _CACHE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def cached_session(recipe: SessionRecipe, build: Callable[[SessionRecipe], Any]) -> Any:
