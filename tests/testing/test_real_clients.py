@@ -54,3 +54,46 @@ def test_xnatpy_upload_dir_archive_is_accepted(admin: Api, tmp_path: Path) -> No
     assert [row["Name"] for row in admin.rows("/data/projects/P1/resources/R/files")] == ["a.txt"]
     assert [row["URI"].split("/files/")[1] for row in admin.rows("/data/projects/P1/resources/R/files")] == \
         ["sub/a.txt"]
+
+
+# -- 4. a new experiment under a new subject; IDs given at creation -----------------------
+def test_an_experiment_under_a_new_subject_creates_the_subject(admin: Api, alice: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    r = admin.put("/data/projects/P1/subjects/NEW/experiments/E1?xsiType=xnat:mrSessionData")
+    assert r.status_code == 201, r.text
+    eid = r.get_data(as_text=True)
+    subjects = admin.rows("/data/projects/P1/subjects")
+    assert [s["label"] for s in subjects] == ["NEW"]
+    assert admin.rows(f"/data/experiments?ID={eid}&columns=subject_ID")[0]["subject_ID"] == subjects[0]["ID"]
+    xml = ('<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" label="E2">'
+           '<xnat:date>2020-01-02</xnat:date></xnat:MRSession>')
+    r = admin.put("/data/projects/P1/subjects/NEW2/experiments/E2", data=xml, content_type="text/xml")
+    assert r.status_code == 201, r.text
+    assert {s["label"] for s in admin.rows("/data/projects/P1/subjects")} == {"NEW", "NEW2"}
+    # no subject is left behind by a refused experiment, and no one without rights creates one
+    assert admin.put("/data/projects/P1/subjects/NEW3/experiments/E1?xsiType=xnat:mrSessionData").status_code == 409
+    assert alice.put("/data/projects/P1/subjects/NEW4/experiments/E4?xsiType=xnat:mrSessionData").status_code in \
+        (403, 404)
+    assert {s["label"] for s in admin.rows("/data/projects/P1/subjects")} == {"NEW", "NEW2"}
+
+
+def test_an_id_given_at_creation_is_used_when_free(admin: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    assert admin.put("/data/projects/P1/subjects/S1").status_code == 201
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData"
+                  "&xnat:mrSessionData/ID=MY_E1")
+    assert (r.status_code, r.get_data(as_text=True)) == (201, "MY_E1")
+    xml = ('<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" ID="MY_E2" label="E2"/>')
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/E2", data=xml, content_type="text/xml")
+    assert (r.status_code, r.get_data(as_text=True)) == (201, "MY_E2")
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/E3?xsiType=xnat:mrSessionData"
+                  "&xnat:mrSessionData/ID=MY_E1")
+    assert r.status_code == 409 and "MY_E1" in r.get_data(as_text=True)
+    r = admin.put("/data/projects/P1/subjects/S2?xnat:subjectData/ID=MY_S2")
+    assert (r.status_code, r.get_data(as_text=True)) == (201, "MY_S2")
+    # generated IDs step over the ones given
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/XNAT_E00002?xsiType=xnat:mrSessionData"
+                  "&xnat:mrSessionData/ID=XNAT_E00001")
+    assert r.get_data(as_text=True) == "XNAT_E00001"
+    r = admin.put("/data/projects/P1/subjects/S1/experiments/E5?xsiType=xnat:mrSessionData")
+    assert r.status_code == 201 and r.get_data(as_text=True) not in ("XNAT_E00001", "MY_E1", "MY_E2")

@@ -158,11 +158,24 @@ class Archive:
                              (share_kind(kind), project, label)).fetchone()
         return any(hit is not None and hit[0] != own_id for hit in (row, share))
 
+    @staticmethod
+    def id_taken(conn: sqlite3.Connection, kind: str, obj_id: str) -> bool:
+        """Is ``obj_id`` the ID of a subject (``kind`` "subjects") or experiment already?"""
+        return conn.execute(f"SELECT 1 FROM {_table(kind)} WHERE id=?", (obj_id,)).fetchone() is not None
+
+    def _fresh_id(self, conn: sqlite3.Connection, kind: str) -> str:
+        """The next generated ID that no object took (an ID given at creation may have)."""
+        letter, counter = ("S", "subject") if kind == "subjects" else ("E", "experiment")
+        while True:
+            new_id = f"{self.site_id}_{letter}{self.store.next_value(conn, counter):05d}"
+            if not self.id_taken(conn, kind, new_id):
+                return new_id
+
     def insert_subject(self, conn: sqlite3.Connection, project: str, label: str, xsi_type: str,
-                       fields: dict[str, Any], login: str) -> str:
-        """A new subject; its new ID."""
+                       fields: dict[str, Any], login: str, given_id: str | None = None) -> str:
+        """A new subject (with ``given_id`` when the caller checked it is free); its ID."""
         event = self.store.next_value(conn, "event")
-        new_id = f"{self.site_id}_S{self.store.next_value(conn, 'subject'):05d}"
+        new_id = given_id or self._fresh_id(conn, "subjects")
         conn.execute("INSERT INTO subjects(id, project, label, xsi_type, fields, insert_date, insert_user,"
                      " create_event) VALUES(?,?,?,?,?,?,?,?)",
                      (new_id, project, label, xsi_type, dumps(fields), now_string(), login, event))
@@ -170,10 +183,10 @@ class Archive:
 
     def insert_experiment(self, conn: sqlite3.Connection, project: str, subject_id: str | None,
                           session_id: str | None, label: str, xsi_type: str, date: str, fields: dict[str, Any],
-                          login: str) -> str:
-        """A new experiment (or, with ``session_id``, assessor); its new ID."""
+                          login: str, given_id: str | None = None) -> str:
+        """A new experiment (or, with ``session_id``, assessor; ``given_id`` as for subjects); its ID."""
         event = self.store.next_value(conn, "event")
-        new_id = f"{self.site_id}_E{self.store.next_value(conn, 'experiment'):05d}"
+        new_id = given_id or self._fresh_id(conn, "experiments")
         conn.execute("INSERT INTO experiments(id, project, subject_id, session_id, label, xsi_type, date,"
                      " fields, insert_date, insert_user, create_event) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                      (new_id, project, subject_id, session_id, label, xsi_type, date, dumps(fields),

@@ -119,6 +119,9 @@ def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
         return _multi_scans(ctx, node, key, segs[2:])
     child = find_child(ctx, node, coll, key, io)
     if child is None:
+        if coll == "subjects" and segs[2:3] == ["experiments"] and len(segs) == 4 and ctx.method in ("PUT", "POST"):
+            # a new experiment under a new subject: both are created
+            return archive_write.create(ctx, node, "experiments", segs[3], io, new_subject=key)
         if len(segs) == 2 and ctx.method in ("PUT", "POST"):
             return archive_write.create(ctx, node, coll, key, io)
         if coll == "resources" and segs[2:3] == ["files"] and ctx.method in ("PUT", "POST"):

@@ -101,8 +101,13 @@ def _nulls(fields: dict[str, str]) -> set[str]:
     return cleared
 
 
-def _immutable(fields: dict[str, str], node: Node | None, project: str) -> None:
-    """400 when a write tries to change the ID or the owning project through fields."""
+def _immutable(fields: dict[str, str], node: Node | None, project: str) -> str | None:
+    """400 when a write tries to change the ID or the owning project through fields.
+
+    Returns the ID the fields give (``xnat:mrSessionData/ID=...`` or ``ID`` in the XML), which a
+    creation uses when it is free (issue 15 item 4; XNAT's SecureResource.loadItem sets the ID
+    like any other field and the item keeps it on save).
+    """
     new_id = fields.pop("ID", None) or fields.pop("id", None)
     if node is not None and new_id and new_id != node.row["id"]:
         raise HTTPError(400, "ID cannot be modified")
@@ -110,10 +115,16 @@ def _immutable(fields: dict[str, str], node: Node | None, project: str) -> None:
     if new_project and new_project != (node.row["project"] if node is not None and "project" in node.row.keys()
                                        else project):
         raise HTTPError(400, "Project must be modified through separate URI")
+    return new_id or None
 
 
-def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
-    """PUT on a new child: 201 with the new object's ID (or share an existing one by ID)."""
+def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str, new_subject: str | None = None) -> Response:
+    """PUT on a new child: 201 with the new object's ID (or share an existing one by ID).
+
+    ``new_subject``: the label of a subject that does not exist yet, named in the URL of a new
+    experiment (``/data/projects/P/subjects/NEW/experiments/E``): XNAT creates it with the
+    experiment (issue 15 item 4, as seen on XNAT 1.8), here in the same transaction.
+    """
     if coll == "resources":
         return resources.create(ctx, parent, key, io)
     if coll not in BASES:
@@ -122,7 +133,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
         require_create(ctx, parent.project)
     else:  # scans and reconstructions are part of their session
         require_edit(ctx, parent)
-    if coll in ("subjects", "experiments") and parent.kind == "project":
+    if coll in ("subjects", "experiments") and parent.kind == "project" and new_subject is None:
         shared = _share_existing(ctx, parent.key, "subject" if coll == "subjects" else "experiment", key)
         if shared is not None:
             return shared
@@ -132,7 +143,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
         raise HTTPError(400, "Image assessors are created under a session's assessors")
     custom = _custom(write.fields)
     params = _params(ctx, xsi_type, write.fields)
-    _immutable(write.fields, None, parent.project)
+    given_id = _immutable(write.fields, None, parent.project)
     check_fields(ctx, xsi_type, dict.fromkeys(_nulls(write.fields), ""))  # nothing to clear on a new object
     fields: dict[str, Any] = check_fields(ctx, xsi_type, write.fields)
     _merge_params(fields, params)
@@ -145,15 +156,25 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str) -> Response:
             archive.save_custom(conn, coll[:-1], str(pk), custom, NULL)
         return text(key, 201)
     project = parent.project
-    subject_id, session_id = _parents(ctx, parent, coll, fields)
+    subject_id, session_id = (None, None) if new_subject else _parents(ctx, parent, coll, fields)
+    if given_id is not None:
+        check_label(given_id, "ID")
+    if new_subject is not None:
+        check_label(new_subject)
     with archive.transaction() as conn:
         _label_free(ctx, conn, coll, project, label)
+        if given_id is not None and archive.id_taken(conn, coll, given_id):
+            raise HTTPError(409, f"The ID {given_id} is already in use.")
+        if new_subject is not None:
+            _label_free(ctx, conn, "subjects", project, new_subject)
+            fields.pop("subject_ID", None)
+            subject_id = archive.insert_subject(conn, project, new_subject, "xnat:subjectData", {}, ctx.user.login)
         if coll == "subjects":
-            new_id = archive.insert_subject(conn, project, label, xsi_type, fields, ctx.user.login)
+            new_id = archive.insert_subject(conn, project, label, xsi_type, fields, ctx.user.login, given_id)
         else:
             date = fields.pop("date", "")
             new_id = archive.insert_experiment(conn, project, subject_id, session_id, label, xsi_type, date, fields,
-                                               ctx.user.login)
+                                               ctx.user.login, given_id)
         archive.save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom, NULL)
         if coll != "subjects":
             _save_scans(ctx, conn, new_id, write.scans)
