@@ -110,11 +110,11 @@ def test_bad_constraints_say_what_is_wrong(spec: object, message: str) -> None:
         constraints_from(spec)
 
 
-def test_saved_searches_name_what_the_server_lacks(x: Interface) -> None:
-    for call in (lambda: x.manage.search.save("s", "xnat:mrSessionData", [], []), lambda: x.manage.search.get("s"),
-                 lambda: x.manage.search.delete("s"),
-                 lambda: x.select("xnat:mrSessionData", ["xnat:mrSessionData/LABEL"]).where(query="s")):
-        with pytest.raises(NotSupportedError, match="/data/search/saved"):
+def test_saved_searches_that_do_not_exist_raise_database_error(x: Interface) -> None:
+    for call in (lambda: x.manage.search.get("nothing"), lambda: x.manage.search.delete("nothing"),
+                 lambda: x.select("xnat:mrSessionData", ["xnat:mrSessionData/LABEL"]).where(query="nothing"),
+                 lambda: x.manage.search.save("s", "xnat:mrSessionData", [], [("a", "=", "1")], sharing="friends")):
+        with pytest.raises(DatabaseError, match="not found|not valid"):
             call()
 
 

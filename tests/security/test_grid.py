@@ -95,6 +95,25 @@ SEARCH = ('<xdat:bundle xmlns:xdat="http://nrg.wustl.edu/security"><xdat:root_el
           '<xdat:header>ID</xdat:header></xdat:search_field></xdat:bundle>')
 
 
+def reads_signed_in(role: str, accessibility: str) -> bool:
+    """Saved searches need an account (the guest has none to own them); their rows follow read access."""
+    return role != "guest" and reads(role, accessibility)
+
+
+def _saved_results(w: World, c: Caller, p: str) -> Outcome:
+    """A search the admin saved for everyone (secure="false", as pyxnat saves) run by the caller."""
+    body = SEARCH.replace("<xdat:bundle ", '<xdat:bundle secure="false" ')
+    w.ok(w.admin.put(f"/data/search/saved/grid_{p}", data=body, content_type="text/xml"))
+    return listed(c.get(f"/data/search/saved/grid_{p}/results?format=json"), _tree(w, p).subject)
+
+
+def _saved_private(w: World, c: Caller, p: str) -> Outcome:
+    """A secure search of the admin's: nobody else reaches it, whatever they may read."""
+    body = SEARCH.replace("<xdat:bundle ", '<xdat:bundle secure="true" ')
+    w.ok(w.admin.put(f"/data/search/saved/grid_secure_{p}", data=body, content_type="text/xml"))
+    return listed(c.get(f"/data/search/saved/grid_secure_{p}/results?format=json"), _tree(w, p).subject)
+
+
 def _project_resources(w: World, c: Caller, p: str) -> Outcome:
     r = c.get(f"/data/projects/{p}?format=json")
     return Outcome(r.status_code, r.status_code == 200 and '"PR"' in r.text)
@@ -293,6 +312,8 @@ OPS: dict[str, Op] = {
     "global experiments": Op(reads, lambda w, c, p: listed(c.get("/data/experiments"), _tree(w, p).session), False),
     "search": Op(reads, lambda w, c, p: listed(
         c.post("/data/search?format=json", data=SEARCH, content_type="text/xml"), _tree(w, p).subject), False),
+    "saved search results": Op(reads_signed_in, _saved_results, False),
+    "secure saved search of another": Op(lambda role, accessibility: role == "admin", _saved_private, False),
     # creating and editing
     "create subject": Op(edits, lambda w, c, p: status(c.put(f"/data/projects/{p}/subjects/N{w.next()}"))),
     "edit subject": Op(edits, _edit_subject),

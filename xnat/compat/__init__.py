@@ -13,7 +13,8 @@ Modules (one concept each):
 * ``objects``     selected objects (``EObject``, per level) and lazy collections (``CObject``)
 * ``attributes``  ``obj.attrs``: get/set fields by xpath or short name
 * ``transfers``   file and resource downloads and uploads, through our verified transfers
-* ``search``      pyxnat's constraint lists run as our search; saved searches say what is missing
+* ``search``      pyxnat's constraint lists run as our search; saved searches and templates read back
+* ``saved``       ``manage.search``: saved searches and templates on /data/search/saved
 * ``jsontable``   ``JsonTable``, the table search results and arrays come back as
 * ``manage``      ``interface.inspect``, ``interface.manage``, ``interface.array``
 * ``errors``      pyxnat's exception names as aliases over ours

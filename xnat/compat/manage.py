@@ -5,9 +5,8 @@ beside the archive tree.
   distinct values of a field (one search), the IDs of projects, subjects and experiments
   (one listing each).
 * :class:`Array`: pyxnat's one-request tables of experiments and scans.
-* :class:`Manage`: ``manage.search`` (saved searches) raises
-  :class:`~xnat.compat.errors.NotSupportedError` naming what the server lacks
-  (``/data/search/saved``); ``manage.schemas`` likewise.
+* :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`);
+  ``manage.schemas`` raises :class:`~xnat.compat.errors.NotSupportedError` saying what to use.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from typing import Any
 
 from .errors import NotSupportedError
 from .jsontable import JsonTable
-from .search import SAVED_SEARCHES_MISSING, Search
+from .saved import SearchManager
+from .search import Search
 
 __all__ = ["Array", "Inspect", "Manage", "SearchManager"]
 
@@ -95,22 +95,12 @@ class Array:
         return self.experiments(experiment_type="xnat:mrSessionData", **filters)
 
 
-class SearchManager:
-    """``manage.search``: saved searches, which the server does not offer yet."""
-
-    def _missing(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotSupportedError(SAVED_SEARCHES_MISSING)
-
-    save = get = delete = saved = save_template = get_template = use_template = saved_templates = _missing
-    delete_template = _missing
-
-
 class Manage:
     """``interface.manage``."""
 
     def __init__(self, session: Any) -> None:
         self._session = session
-        self.search = SearchManager()
+        self.search = SearchManager(session)
 
     def __repr__(self) -> str:
         return "<Manage>"

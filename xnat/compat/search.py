@@ -8,28 +8,28 @@ criteria (:mod:`xnat.criteria`), sent as one ``xdat:bundle`` through
 pyxnat names them (``xnat:mrSessionData/LABEL`` -> ``label``), looked up exactly where
 pyxnat guesses with ``difflib``.
 
-Saved searches and templates (``where(template=...)``, ``where(query=...)``) need
-``/data/search/saved`` on the server, which the embedded server does not have yet: they
-raise :class:`~xnat.compat.errors.NotSupportedError` saying so.
+``where(template=(name, values))`` and ``where(query=name)`` read a saved search or
+template from ``/data/search/saved`` (XNAT's SavedSearchResource) and run its constraints
+with this search's columns, as pyxnat does; :mod:`xnat.compat.saved` saves and manages them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from lxml import etree
 
 from ..criteria import BaseConstraint, CompoundConstraint, Constraint, SearchField
 from ..exceptions import XNATValueError
 from ..services.search import Query
-from .errors import NotSupportedError
+from ..xmlsafe import safe_parser
+from .errors import DatabaseError
 from .jsontable import JsonTable
 
-__all__ = ["SAVED_SEARCHES_MISSING", "Search", "column_key", "constraints_from"]
+__all__ = ["TEMPLATE", "Search", "column_key", "constraints_from", "fill_template", "query_of", "saved_bundle",
+           "saved_id", "saved_listing"]
 
-SAVED_SEARCHES_MISSING = (
-    "saved searches and search templates need the server's /data/search/saved service, "
-    "which this server does not offer yet; run the search directly with select(datatype, columns).where([...])"
-)
 _OPERATORS = {"=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<=", "LIKE": " LIKE "}
 
 
@@ -91,8 +91,11 @@ class Search:
 
     def where(self, constraints: Any = None, template: Any = None, query: Any = None) -> JsonTable:
         """Run the search with pyxnat's constraints and return the table."""
-        if template is not None or query is not None:
-            raise NotSupportedError(SAVED_SEARCHES_MISSING)
+        if isinstance(template, tuple):   # (name, values): a saved template filled in, as pyxnat does
+            constraints = fill_template(query_of(saved_bundle(self._session, TEMPLATE + template[0]))["constraints"],
+                                        template[1])
+        elif isinstance(query, str):      # the constraints of a saved search, run with this search's columns
+            constraints = query_of(saved_bundle(self._session, query))["constraints"]
         if constraints is None:
             raise XNATValueError("where() needs constraints: [(field, operator, value), ..., 'AND']")
         columns = self._fields()
@@ -113,3 +116,63 @@ class Search:
     def all(self) -> JsonTable:
         """Every row of the data type."""
         return self.where([(f"{self._row}/ID", "LIKE", "%"), "AND"])
+
+
+# -- saved searches and templates (/data/search/saved; manage.search in xnat.compat.saved) ---------
+_Q = "{http://nrg.wustl.edu/security}"
+#: pyxnat names a template's saved search ``template_{name}``
+TEMPLATE = "template_"
+
+
+def saved_listing(session: Any) -> list[dict[str, str]]:
+    """The saved searches the user sees (``GET /data/search/saved``)."""
+    return list(session.get_json("/data/search/saved")["ResultSet"]["Result"])
+
+
+def saved_id(session: Any, name: str) -> str:
+    """The ID of the saved search named ``name`` (its brief description), as pyxnat finds it."""
+    for row in saved_listing(session):
+        if row.get("brief_description") == name:
+            return str(row["id"])
+    raise DatabaseError(f"{name} not found")
+
+
+def saved_bundle(session: Any, name: str) -> str:
+    """The bundle XML of the saved search named ``name``."""
+    return str(session.get(f"/data/search/saved/{saved_id(session, name)}", format="xml").text)
+
+
+def _criteria_set(node: etree._Element) -> list[Any]:
+    """pyxnat's constraint list from an ``xdat:search_where`` or ``xdat:child_set``."""
+    items: list[Any] = []
+    for child in node:
+        if child.tag == _Q + "criteria":
+            operator = (child.findtext(_Q + "comparison_type") or "").strip()
+            items.append((child.findtext(_Q + "schema_field", ""), operator, child.findtext(_Q + "value", "")))
+        elif child.tag == _Q + "child_set":
+            items.append(_criteria_set(child))
+    return [*items, node.get("method", "AND").upper()]
+
+
+def query_of(bundle: bytes | str) -> dict[str, Any]:
+    """pyxnat's representation of a bundle: row, columns, users, constraints, description."""
+    data = bundle.encode() if isinstance(bundle, str) else bundle
+    root = etree.fromstring(data, safe_parser())
+    row = root.findtext(_Q + "root_element_name", "")
+    columns = [f"{n.findtext(_Q + 'element_name', '')}/{n.findtext(_Q + 'field_ID', '')}"
+               for n in root.iterfind(_Q + "search_field")]
+    where = root.find(_Q + "search_where")
+    constraints = _criteria_set(where) if where is not None and len(where) else [(f"{row}/ID", "LIKE", "%"), "AND"]
+    return {"row": row, "columns": columns, "description": root.get("description", ""),
+            "users": [n.text or "" for n in root.iterfind(f"{_Q}allowed_user/{_Q}login")],
+            "constraints": constraints}
+
+
+def fill_template(constraints: Any, values: Mapping[str, Any]) -> Any:
+    """A template's constraints with its ``%(field)s`` placeholders filled in."""
+    if isinstance(constraints, tuple):
+        field, operator, value = constraints
+        return (field, operator, str(value) % values)
+    if isinstance(constraints, list):
+        return [fill_template(item, values) for item in constraints]
+    return constraints

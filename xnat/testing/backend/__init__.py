@@ -9,6 +9,7 @@ rooms over one :class:`~xnat.testing.store.Store` (the SQLite pool and transacti
 * ``archive``    subjects, experiments, scans, reconstructions, shares, custom variables, recursive delete
 * ``resources``  resource catalogues and the metadata of their files
 * ``search``     rows and counts for searches
+* ``saved``      saved searches (``xdat:stored_search``) and who may use them
 * ``populate``   bulk creation of test data
 
 Users, sessions and tokens live in :mod:`xnat.testing.auth`; the prearchive in
@@ -23,9 +24,11 @@ from .access import Access, Verdict
 from .archive import Archive, ShareConflict
 from .projects import Projects
 from .resources import Resources
+from .saved import SavedSearches
 from .search import SearchRows
 
-__all__ = ["Access", "Archive", "Backend", "Projects", "Resources", "SearchRows", "ShareConflict", "Verdict"]
+__all__ = ["Access", "Archive", "Backend", "Projects", "Resources", "SavedSearches", "SearchRows", "ShareConflict",
+           "Verdict"]
 
 
 class Backend:
@@ -39,3 +42,5 @@ class Backend:
         self.archive = Archive(store, site_id)
         self.resources = Resources(store)
         self.search = SearchRows(store)
+        #: saved searches (/data/search/saved)
+        self.saved_searches = SavedSearches(store)

@@ -22,5 +22,6 @@ every access decision) and render the answer; they hold no SQL.
 * ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
 * ``search``         /data/search/elements: searchable types and their fields
 * ``search_run``     POST /data/search: an ``xdat:bundle`` run over the archive
+* ``search_saved``   /data/search/saved: stored searches, their bundles and results
 * ``search_display`` the value of one of XNAT's display fields (GENDER, MR_COUNT...) for a search row
 """

@@ -357,7 +357,11 @@ def search(ctx: Ctx) -> Response:
     fmt = (ctx.param("format") or "json").lower()
     if fmt not in ("json", "csv", "xml", "html"):
         raise HTTPError(400, f"Unsupported format: {fmt}")
-    body = ctx.request.get_data(cache=False)
+    return answer(ctx, ctx.request.get_data(cache=False), fmt)
+
+
+def answer(ctx: Ctx, body: bytes | str, fmt: str) -> Response:
+    """The results of a bundle (a POSTed one, or a saved search's) in ``fmt``."""
     try:
         request = parse_bundle(body)
         rows, meta, root = run(ctx, request)
