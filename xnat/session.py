@@ -134,6 +134,7 @@ def _build_from_recipe(recipe: SessionRecipe) -> BaseXNATSession:
     session.request_deadline = recipe.request_deadline
     session.min_transfer_rate = recipe.min_transfer_rate
     session.transfer_rate_window = recipe.transfer_rate_window
+    session._recipe = recipe  # pickled again (by a nested job), it hands on the same credential
     try:
         if recipe.credential == "jsession" and recipe.jsession:
             session.adopt_jsession(recipe.jsession)

@@ -74,13 +74,18 @@ def test_a_pickled_session_holds_a_token_and_never_the_password(session: Any) ->
     assert sorted(restored.projects.keys()) == sorted(session.projects.keys())
 
 
-def test_a_pickled_object_keeps_its_row_and_no_password(session: Any) -> None:
+def test_a_pickled_object_keeps_its_row_and_no_password(server: XNATServer, session: Any) -> None:
     experiment = next(iter(session.experiments.values()))
     data = pickle.dumps(experiment)
     assert PASSWORD.encode() not in data
     copy = pickle.loads(data)
-    assert type(copy).__xsi_type__ == type(experiment).__xsi_type__
-    assert (copy.uri, copy.label) == (experiment.uri, experiment.label)
+    assert type(copy).__xsi_type__ == type(experiment).__xsi_type__ and copy is not experiment
+    server.app = recorder = InFlight(server.app)
+    try:
+        assert (copy.uri, copy.label) == (experiment.uri, experiment.label)
+    finally:
+        server.app = recorder.app
+    assert recorder.paths == []  # the listing row answers: no request
 
 
 def test_jsession_credential_on_request(server: XNATServer) -> None:
@@ -140,16 +145,22 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
                                                                              session: Any) -> None:
     distributed = pytest.importorskip("distributed")
     serial = session.map(label, "experiment")
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
     counter = SchemaCounter(server.app)
     server.app = counter
     try:
         with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=2, dashboard_address=None,
                                       silence_logs=40) as cluster, distributed.Client(cluster) as client:
             results = session.map(label, "experiment", executor=client)
+            server.app = in_flight = InFlight(counter.app)
+            read = subject.map(read_document, "experiment", executor=client, max_requests=2)
     finally:
         server.app = counter.app
     assert results == serial and len(results) == 200
     assert counter.schema_requests == 0
+    assert len(read) == 10 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in read.values())
+    assert in_flight.seen >= 10, in_flight.paths
+    assert 1 <= in_flight.most <= 2
 
 
 class InFlight:
@@ -158,12 +169,14 @@ class InFlight:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.now = self.most = self.seen = 0
+        self.paths: list[str] = []
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if "/experiments/" not in environ.get("PATH_INFO", ""):
+        if "/experiments" not in environ.get("PATH_INFO", ""):
             return self.app(environ, start_response)
         with self.lock:
+            self.paths.append(environ["PATH_INFO"])
             self.now += 1
             self.seen += 1
             self.most = max(self.most, self.now)
@@ -236,3 +249,23 @@ def test_busy_answers_are_waited_out_holding_the_lease() -> None:
     always = throttle.GatedAdapter(Busy([503]), gate, sleep=waits.append)
     assert always.send(post).status_code == 503 and always.inner.sent == 1  # not repeatable: handed back
     assert always.send(get).status_code == 503 and always.inner.sent == 1 + 1 + throttle.BACKOFF_TRIES
+
+
+def interrupt_at_third(obj: Any) -> str:
+    if obj.label.endswith("3"):
+        raise KeyboardInterrupt
+    return str(obj.label)
+
+
+def test_ctrl_c_cancels_pending_work_and_leaves_the_log_valid(session: Any, tmp_path: Path) -> None:
+    log = tmp_path / "map.jsonl"
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    partial = subject.map(interrupt_at_third, "experiment", executor="threads", workers=1, logfile=log,
+                          progress=True)
+    assert 0 < len(partial) < 10 and None not in partial.values()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {line["uri"] for line in lines} == set(partial)
+    rest = subject.map(label, "experiment", executor="threads", logfile=log)
+    assert len(rest) == 10
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == len({line["uri"] for line in lines}) == 10  # each object recorded once

@@ -517,4 +517,4 @@ class XNATBaseObject:
 def restore_object(session: Any, uri: str, xsi_type: str, id_: str | None,
                    row: dict[str, str] | None) -> XNATBaseObject:
     """A pickled object, back in the (rebuilt) session: no request, the row answers what it holds."""
-    return cast(XNATBaseObject, session.create_object(uri, type_=xsi_type, id_=id_, row=row))
+    return cast(XNATBaseObject, session.create_object(uri, type_=xsi_type, datafields=row, id_=id_))
