@@ -114,6 +114,12 @@ def _saved_private(w: World, c: Caller, p: str) -> Outcome:
     return listed(c.get(f"/data/search/saved/grid_secure_{p}/results?format=json"), _tree(w, p).subject)
 
 
+def _cached_of_admin(w: World, c: Caller, p: str) -> Outcome:
+    """Results the admin kept with cache=true: pages of them are the admin's alone (CachedSearchResource)."""
+    r = w.ok(w.admin.post("/data/search?format=json&cache=true", data=SEARCH, content_type="text/xml"))
+    return listed(c.get(f"/data/search/{r.json['ResultSet']['ID']}?format=json"), _tree(w, p).subject)
+
+
 def _project_resources(w: World, c: Caller, p: str) -> Outcome:
     r = c.get(f"/data/projects/{p}?format=json")
     return Outcome(r.status_code, r.status_code == 200 and '"PR"' in r.text)
@@ -314,6 +320,7 @@ OPS: dict[str, Op] = {
         c.post("/data/search?format=json", data=SEARCH, content_type="text/xml"), _tree(w, p).subject), False),
     "saved search results": Op(reads_signed_in, _saved_results, False),
     "secure saved search of another": Op(lambda role, accessibility: role == "admin", _saved_private, False),
+    "cached search of another": Op(lambda role, accessibility: role == "admin", _cached_of_admin, False),
     # creating and editing
     "create subject": Op(edits, lambda w, c, p: status(c.put(f"/data/projects/{p}/subjects/N{w.next()}"))),
     "edit subject": Op(edits, _edit_subject),

@@ -120,3 +120,23 @@ def test_pyxnat_saves_gets_and_deletes(interface: types.SimpleNamespace) -> None
 
 def test_the_app_keeps_saved_searches_in_the_backend(app: XNATApp) -> None:
     assert app.backend.saved_searches.visible("alice", set()) == []
+
+
+def test_pyxnat_repr_of_a_subject_and_a_project_searches_xnats_fields(interface) -> None:  # noqa: F811
+    # pyxnat 1.6.4's Subject.__repr__ searches GENDER_TEXT, HANDEDNESS_TEXT, ADD_IDS...; Project's its
+    # own display fields: both raised while those fields answered 422 (issue 15 item 5)
+    project = interface.select.projects().get()[0]
+    subject = interface.select.project(project).subjects().get()[0]
+    assert "Subject" in repr(interface.select.project(project).subject(subject))
+    assert project in repr(interface.select.project(project))
+
+
+def test_a_cached_search_pages_for_its_user_alone(alice: Api, bob: Api, data: None) -> None:
+    r = alice.post("/data/search?format=json&cache=true", data=bundle())
+    search_id = r.json["ResultSet"]["ID"]   # SearchResource: cache=true names the kept results
+    page = alice.get(f"/data/search/{search_id}?offset=1&limit=5").json["ResultSet"]
+    assert len(page["Result"]) == 1 and page["totalRecords"] == "2" and page["ID"] == search_id
+    assert bob.get(f"/data/search/{search_id}").json["ResultSet"]["Result"] == []   # not his
+    assert alice.get("/data/search/xs999").status_code == 410
+    assert alice.get(f"/data/search/{search_id}?limit=x").status_code == 422
+    assert "ID" not in alice.post("/data/search?format=json", data=bundle()).json["ResultSet"]

@@ -104,6 +104,7 @@ _URL_MAP = Map([
     Rule("/data/scanners", endpoint=services.scanners),  # /data/archive/scanners, folded
     Rule("/data/scan_types", endpoint=services.scan_types),
     Rule("/data/search", endpoint=search_run.search),
+    Rule("/data/search/<search_id>", endpoint=search_saved.cached),
     Rule("/xapi/plugins", endpoint=services.plugins),
     Rule("/xapi/plugins/<plugin_id>", endpoint=services.plugin),
 ], strict_slashes=False, merge_slashes=False)

@@ -18,13 +18,14 @@ read access when it runs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..store import Store
 
-__all__ = ["SavedSearch", "SavedSearches"]
+__all__ = ["CachedSearch", "SavedSearch", "SavedSearches"]
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS saved_searches(
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS saved_search_users(
     search_id TEXT NOT NULL, login TEXT NOT NULL, PRIMARY KEY(search_id, login));
 CREATE TABLE IF NOT EXISTS saved_search_groups(
     search_id TEXT NOT NULL, groupid TEXT NOT NULL, PRIMARY KEY(search_id, groupid));
+CREATE TABLE IF NOT EXISTS cached_searches(
+    id TEXT PRIMARY KEY, login TEXT NOT NULL, root TEXT NOT NULL, columns TEXT NOT NULL, rows TEXT NOT NULL);
 """
 #: The listing's columns: XNAT's ``SELECT xss.*`` over xdat_stored_search.
 COLUMNS = ("id", "brief_description", "description", "root_element_name", "secure", "tag")
@@ -47,6 +50,16 @@ class SavedSearch:
     bundle: str
     users: tuple[str, ...]
     groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CachedSearch:
+    """The results of a ``POST /data/search?cache=true``, kept for paging (XNAT's MaterializedView)."""
+
+    login: str
+    root: str
+    columns: list[dict[str, str]]
+    rows: list[dict[str, str]]
 
 
 class SavedSearches:
@@ -122,3 +135,22 @@ class SavedSearches:
     def remove_group(self, search_id: str, groupid: str) -> None:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM saved_search_groups WHERE search_id=? AND groupid=?", (search_id, groupid))
+
+    # -- cached results (/data/search/{id}) ---------------------------------------------------
+    def cache(self, login: str, root: str, columns: list[dict[str, str]], rows: list[dict[str, str]]) -> str:
+        """Keep a search's results; their ID (XNAT names its materialized views ``xs`` + a number)."""
+        with self.store.transaction() as conn:
+            search_id = f"xs{self.store.next_value(conn, 'cached_search')}"
+            conn.execute("INSERT INTO cached_searches VALUES (?,?,?,?,?)",
+                         (search_id, login, root, dumps_list(columns), dumps_list(rows)))
+        return search_id
+
+    def cached(self, search_id: str) -> CachedSearch | None:
+        row = self.store.one("SELECT * FROM cached_searches WHERE id=?", (search_id,))
+        if row is None:
+            return None
+        return CachedSearch(row["login"], row["root"], json.loads(row["columns"]), json.loads(row["rows"]))
+
+
+def dumps_list(value: list[dict[str, str]]) -> str:
+    return json.dumps(value, separators=(",", ":"))

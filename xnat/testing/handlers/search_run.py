@@ -370,8 +370,13 @@ def answer(ctx: Ctx, body: bytes | str, fmt: str) -> Response:
     except SearchTimeout as error:
         raise HTTPError(503, str(error)) from None
     names = [m["key"] for m in meta]
+    extra = {"rootElementName": root}
+    if ctx.flag("cache") and ctx.backend.access.signed_in(ctx.user):
+        # SearchResource: cache=true keeps the results for paging via /data/search/{ID} and names
+        # the ID in the answer (REST-NOTES §10)
+        extra["ID"] = ctx.backend.saved_searches.cache(ctx.user.login, root, meta, rows)
     if fmt == "json":
-        payload = table_json(rows, None, meta, True, meta={"rootElementName": root})
+        payload = table_json(rows, None, meta, True, meta=extra)
         return Response(payload, mimetype="application/json")
     payload, mimetype = render_table(rows, names, fmt)
     return Response(payload, mimetype=mimetype.split(";")[0])

@@ -13,6 +13,10 @@ As XNAT's ``SavedSearchListResource`` and ``SavedSearchResource`` answer them:
 * ``DELETE /data/search/saved/{id}``: see :mod:`xnat.testing.backend.saved`; an unknown
   ID answers 200 with nothing done, as XNAT's handleDelete does.
 
+* ``GET /data/search/{id}?offset=&limit=``: the results a ``POST /data/search?cache=true``
+  kept, for the user who ran it alone (CachedSearchResource: another user's ID gives an
+  empty table; an unknown one 410 Gone; an offset or limit that is not a number 422).
+
 pyxnat's templates (``save_template``/``use_template``) are saved searches whose
 ``brief-description`` starts with ``template_``: nothing more is needed here.
 A saved search one may not read answers 404, as an item one may not know of.
@@ -26,6 +30,7 @@ from werkzeug.wrappers import Response
 from ...xmlsafe import safe_parser
 from ..backend.saved import COLUMNS, SavedSearch
 from ..bundles import parse_bundle
+from ..representations import render_table, table_json
 from .base import Ctx, HTTPError, forbidden, not_found
 from .listing import table
 from .search_run import answer
@@ -136,3 +141,34 @@ def _delete(ctx: Ctx, search_id: str) -> Response:
     else:
         raise not_found(f"stored search {search_id}")
     return Response(b"", status=200, mimetype="text/plain")
+
+
+def _number(ctx: Ctx, name: str) -> int | None:
+    text = ctx.param(name)
+    if text is None:
+        return None
+    try:
+        return max(int(text), 0)
+    except ValueError:
+        raise HTTPError(422, f"{name} must be a whole number, not {text!r}") from None
+
+
+def cached(ctx: Ctx, search_id: str) -> Response:
+    """``GET /data/search/{id}``: a page of a cached search's results."""
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    ctx.require_login()
+    fmt = (ctx.param("format") or "json").lower()
+    if fmt not in ("json", "csv", "xml", "html"):
+        raise HTTPError(400, f"Unsupported format: {fmt}")
+    offset, limit = _number(ctx, "offset") or 0, _number(ctx, "limit")
+    found = ctx.backend.saved_searches.cached(search_id)
+    if found is None:
+        raise HTTPError(410, f"The cached search {search_id} is gone")
+    rows = found.rows if found.login == ctx.user.login else []
+    page = rows[offset:] if limit is None else rows[offset:offset + limit]
+    if fmt == "json":
+        body = table_json(page, None, found.columns, True, total_records=len(rows), meta={"ID": search_id})
+        return Response(body, mimetype="application/json")
+    payload, mimetype = render_table(page, [c["key"] for c in found.columns], fmt)
+    return Response(payload, mimetype=mimetype.split(";")[0])
