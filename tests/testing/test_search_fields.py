@@ -3,6 +3,9 @@ documents, and every advertised field searchable, on the compact and the real sc
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,8 +162,6 @@ def _every_field_searchable(api: Api, element: str) -> None:
 
 
 def _documents() -> list[str]:
-    import os
-
     location = os.environ.get("XNAT_REFERENCE")
     if not location or not (Path(location) / "display").is_dir():
         return []
@@ -196,3 +197,27 @@ def test_xnats_default_bundles_run(real_app: XNATApp, reference: Path, name: str
     body = (reference / REQ / name).read_bytes().replace(b"%PROJECT_ID%", b"P1")
     rows = search(admin, body)
     assert rows
+
+
+# -- xnatpy 0.8.1 itself ---------------------------------------------------------------------------
+XNATPY = Path(os.environ.get("XNATPY_PYTHON", "/root/.cache/xnat-bench/xnat-0.8.1/bin/python"))
+TABULATE = """
+import sys, xnat
+with xnat.connect(sys.argv[1], user="admin", password="admin") as session:
+    print(session.classes.SubjectData.query().tabulate_dict())
+"""
+
+
+@pytest.mark.slow
+def test_xnatpy_tabulates_subjects_with_no_columns(served: tuple[str, XNATApp]) -> None:
+    """xnatpy's query().tabulate_dict() sends no search_field: the answer has the listing columns."""
+    if not XNATPY.is_file():
+        pytest.skip(f"xnatpy 0.8.1's venv is not at {XNATPY} (set XNATPY_PYTHON)")
+    url, app = served
+    admin = Api(app, ("admin", "admin"))
+    populate(admin)
+    done = subprocess.run([str(XNATPY), "-I", "-c", TABULATE, url], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert {r["subject_label"]: r["mr_count"] for r in rows} == {"S1": "2", "S2": ""}
+    assert list(rows[0]) == ["subject_label", "gender", "handedness", "dob", "educ", "ses", "mr_count"]
