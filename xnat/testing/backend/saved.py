@@ -5,7 +5,9 @@ Who sees and changes one follows XNAT's restlet resources (``SavedSearchListReso
 
 * listed and read by everyone signed in when it is not ``secure`` (pyxnat saves with
   ``secure="false"``), else by its allowed users and the members of its allowed groups
-  (XNAT's project groups, ``{project}_{role}``);
+  (XNAT's project groups, ``{project}_{role}``). XNAT reads a secure one by ID for anyone
+  who may query its root type; here reading follows the listing (a search one is not
+  shown is not reached by its ID either), the stricter of the two sources;
 * the user who saves a new one becomes one of its allowed users;
 * changed (PUT again) only by an allowed user or group member;
 * deleted by an allowed user (who is only taken off the list while others remain), a

@@ -28,6 +28,7 @@ _PROJECT_COUNTS = {"PROJ_MR_COUNTS": "xnat:mrSessionData", "PROJ_CT_COUNTS": "xn
 _ROLE_VIEWS = {"PROJECT_OWNERS": ("owner",), "PROJECT_MEMBERS": ("member",),
                "PROJECT_COLLABS": ("collaborator",), "PROJECT_USERS": ("owner", "member", "collaborator")}
 
+# read-only once built; two threads building the same folder's table at once both get an equal one
 _TABLES: dict[str, DisplayTable] = {}
 
 
