@@ -26,6 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..store import Store
+from .access import Verdict
 
 __all__ = ["CachedSearch", "SavedSearch", "SavedSearches"]
 
@@ -123,6 +124,28 @@ class SavedSearches:
             conn.executemany("INSERT OR IGNORE INTO saved_search_groups VALUES (?,?)",
                              [(search_id, group) for group in groups])
         return new
+
+    def delete_as(self, found: SavedSearch, login: str, groups: Collection[str], admin: bool) -> Verdict:
+        """SavedSearchResource.handleDelete: an allowed user (or group) is taken off the search, which
+        goes with its last user or group; a site admin deletes it; others are refused (HIDDEN when
+        they may not even read it)."""
+        search_id = found.row["id"]
+        mine = sorted(set(found.groups) & set(groups))
+        if login in found.users:
+            if len(found.users) > 1 or found.groups:
+                self.remove_user(search_id, login)
+            else:
+                self.delete(search_id)
+        elif mine:
+            if found.users or len(found.groups) > 1:
+                self.remove_group(search_id, mine[0])
+            else:
+                self.delete(search_id)
+        elif admin:
+            self.delete(search_id)
+        else:
+            return Verdict.FORBIDDEN if self.may_read(found, login, groups) else Verdict.HIDDEN
+        return Verdict.ALLOWED
 
     def delete(self, search_id: str) -> None:
         with self.store.transaction() as conn:

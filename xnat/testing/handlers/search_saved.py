@@ -28,6 +28,7 @@ from lxml import etree
 from werkzeug.wrappers import Response
 
 from ...xmlsafe import safe_parser
+from ..backend import Verdict
 from ..backend.saved import COLUMNS, SavedSearch
 from ..bundles import parse_bundle
 from ..representations import render_table, table_json
@@ -120,26 +121,12 @@ def _put(ctx: Ctx, search_id: str) -> Response:
 def _delete(ctx: Ctx, search_id: str) -> Response:
     saved = ctx.backend.saved_searches
     found = saved.get(search_id)
-    if found is None:
-        return Response(b"", status=200, mimetype="text/plain")
-    login, groups = ctx.user.login, _groups(ctx)
-    mine = set(found.groups) & groups
-    if login in found.users:
-        if len(found.users) > 1 or found.groups:
-            saved.remove_user(search_id, login)
-        else:
-            saved.delete(search_id)
-    elif mine:
-        if found.users or len(found.groups) > 1:
-            saved.remove_group(search_id, sorted(mine)[0])
-        else:
-            saved.delete(search_id)
-    elif ctx.user.admin:
-        saved.delete(search_id)
-    elif saved.may_read(found, login, groups):
-        raise forbidden()
-    else:
-        raise not_found(f"stored search {search_id}")
+    if found is not None:   # handleDelete: an unknown ID answers 200 with nothing done
+        verdict = saved.delete_as(found, ctx.user.login, _groups(ctx), ctx.user.admin)
+        if verdict is Verdict.FORBIDDEN:
+            raise forbidden()
+        if verdict is Verdict.HIDDEN:
+            raise not_found(f"stored search {search_id}")
     return Response(b"", status=200, mimetype="text/plain")
 
 
