@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import threading
 import time
@@ -19,6 +20,7 @@ from requests.adapters import BaseAdapter
 import xnat
 from xnat.exceptions import XNATValueError
 from xnat.services import recipe, throttle
+from xnat.session import restore_session
 from xnat.testing import XNATServer
 
 PASSWORD = "pw-that-never-travels-42"
@@ -141,8 +143,16 @@ def test_bad_executor_and_unpicklable_function_fail_before_any_work(session: Any
     assert not log.exists() or log.read_text() == ""
 
 
-def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(server: XNATServer,
-                                                                             session: Any) -> None:
+def die_once(obj: Any, marker: str) -> str:
+    """Kills the worker process running it, the first time it meets the fifth experiment."""
+    if obj.label.endswith("S00001_MR005") and not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(1)
+    return str(obj.label)
+
+
+def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(server: XNATServer, session: Any,
+                                                                             tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     serial = session.map(label, "experiment")
     subject = next(iter(next(iter(session.projects.values())).subjects.values()))
@@ -154,12 +164,20 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
             results = session.map(label, "experiment", executor=client)
             server.app = in_flight = InFlight(counter.app)
             read = subject.map(read_document, "experiment", executor=client, max_requests=2)
+            server.app = counter.app
+            killed = session.map(die_once, "experiment", kwargs={"marker": str(tmp_path / "died")},
+                                 executor=client, logfile=tmp_path / "map.jsonl")
     finally:
         server.app = counter.app
     assert results == serial and len(results) == 200
     assert counter.schema_requests == 0
     assert len(read) == 10 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in read.values())
     assert in_flight.seen >= 10, in_flight.paths
+    # a worker that dies mid-run: Dask runs its calls elsewhere, and the log records each object once
+    assert len(killed) == 200 and dict(killed) == serial
+    assert (tmp_path / "died").exists()
+    lines = [json.loads(line) for line in (tmp_path / "map.jsonl").read_text().splitlines()]
+    assert len(lines) == len({line["uri"] for line in lines}) == 200
     assert 1 <= in_flight.most <= 2
 
 
@@ -269,3 +287,23 @@ def test_ctrl_c_cancels_pending_work_and_leaves_the_log_valid(session: Any, tmp_
     assert len(rest) == 10
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(lines) == len({line["uri"] for line in lines}) == 10  # each object recorded once
+
+
+def test_an_invalid_token_fails_clearly_on_the_worker(session: Any) -> None:
+    good = session.recipe()
+    bad = recipe.SessionRecipe(**{**{name: getattr(good, name) for name in good.__attrs__}, "secret": "not-the-secret-7"})
+    with pytest.raises(xnat.exceptions.XNATAuthError) as failure:
+        restore_session(bad)  # what unpickling the session does on a worker
+    assert "not-the-secret-7" not in str(failure.value) and good.server in str(failure.value)
+
+
+def test_the_process_cache_is_keyed_by_server_user_and_credential(session: Any) -> None:
+    first = pickle.loads(pickle.dumps(session))
+    assert recipe.cached_session(session.recipe(), lambda r: None) is first
+    other = recipe.SessionRecipe(**{**{n: getattr(session.recipe(), n) for n in recipe.SessionRecipe.__attrs__},
+                                    "user": "someone-else"})
+    built: list[Any] = []
+    assert recipe.cached_session(other, lambda r: built.append(r) or first) is first and built == [other]
+    recipe.clear_cache()
+    assert not first.connected
+    assert pickle.loads(pickle.dumps(session)) is not first  # rebuilt, logged in again

@@ -20,6 +20,7 @@ prompts: a worker never asks for a password.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import zlib
@@ -63,8 +64,11 @@ class SessionRecipe:
         return (SessionRecipe, tuple(getattr(self, name) for name in self.__attrs__))
 
     @property
-    def key(self) -> tuple[str, str | None, str, str | None]:
-        return (self.server, self.user, self.credential, self.alias or self.jsession)
+    def key(self) -> tuple[str, str | None, str, str]:
+        """What the per-process cache knows a session by: a recipe with another secret never
+        gets the session a right one logged in."""
+        secret = hashlib.sha256(f"{self.alias}\0{self.secret}\0{self.jsession}".encode()).hexdigest()
+        return (self.server, self.user, self.credential, secret)
 
     @staticmethod
     def pack_model(text: str) -> bytes:
@@ -81,7 +85,7 @@ def check_credential(kind: Any) -> str:
 
 
 # -- the per-process cache ----------------------------------------------------------------
-_CACHE: dict[tuple[str, str | None, str, str | None], Any] = {}
+_CACHE: dict[tuple[str, str | None, str, str], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
