@@ -307,3 +307,18 @@ def test_the_process_cache_is_keyed_by_server_user_and_credential(session: Any) 
     recipe.clear_cache()
     assert not first.connected
     assert pickle.loads(pickle.dumps(session)) is not first  # rebuilt, logged in again
+
+
+@pytest.mark.parametrize("executor", [None, "threads"])
+def test_the_progress_bar_counts_done_failed_and_skipped(session: Any, tmp_path: Path, capsys: Any,
+                                                         executor: str | None) -> None:
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    log = tmp_path / "map.jsonl"
+    subject.map(label, "experiment", executor=executor, logfile=log, filter_function=xnat.FilterFunctions(
+        experiment=lambda e: e.label.endswith(("1", "2", "3"))))
+    capsys.readouterr()
+    subject.map(fail_on_odd, "experiment", executor=executor, logfile=log, progress=True)
+    err = capsys.readouterr().err
+    assert "done 4 failed 3 skipped 3" in err  # 1-3 logged; of 4-10, 5, 7 and 9 fail
+    subject.map(label, "experiment", executor=executor, logfile=log, progress=False)
+    assert capsys.readouterr().err == ""

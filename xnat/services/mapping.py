@@ -269,7 +269,8 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     log = MappingLog(logfile)
     filters = filter_function or FilterFunctions()
     if executor is None:
-        return _map_serial(_walk(root, start, target, filters), function, args, kwargs, log, logfile)
+        return _map_serial(_walk(root, start, target, filters), function, args, kwargs, log, logfile,
+                           MapProgress(None, progress))
     results = MapResults()
     todo = []
     for obj in _walk(root, start, target, filters):
@@ -313,19 +314,24 @@ def _keep(results: MapResults, log: MappingLog, logfile: Any, uri: str, success:
 
 
 def _map_serial(objects: Iterator[Any], function: Callable[..., Any], args: Any, kwargs: Any, log: MappingLog,
-                logfile: Any) -> MapResults:
+                logfile: Any, bar: MapProgress) -> MapResults:
     results = MapResults()
     stop = threading.Event()
     with _sigint(stop):
-        for obj in objects:
-            uri = _uri(obj)
-            if log.succeeded(uri):
-                results[uri] = log.states[uri]["result"]
-                continue
-            success, result = executors.call(function, obj, args or (), kwargs or {})
-            _keep(results, log, logfile, uri, success, result)
-            if stop.is_set():
-                break
+        try:
+            for obj in objects:
+                uri = _uri(obj)
+                if log.succeeded(uri):
+                    results[uri] = log.states[uri]["result"]
+                    bar.add("skipped")
+                    continue
+                success, result = executors.call(function, obj, args or (), kwargs or {})
+                _keep(results, log, logfile, uri, success, result)
+                bar.add("done" if success else "failed")
+                if stop.is_set():
+                    break
+        finally:
+            bar.finish()
     return results
 
 

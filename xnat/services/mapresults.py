@@ -8,12 +8,27 @@ unless asked) with the counts of objects done, failed and skipped (already in th
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 from ..transfer.progress import show_bar
 
 __all__ = ["MapProgress", "MapResults"]
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at each write: progressbar2 would keep the stream it first saw,
+    which pytest and notebooks replace and close."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return show_bar(None)
 
 
 class MapResults(dict[str, Any]):
@@ -37,19 +52,25 @@ class MapResults(dict[str, Any]):
 class MapProgress:
     """Counts of done, failed and skipped objects, drawn as a bar when wanted."""
 
-    def __init__(self, total: int, verbose: bool | None) -> None:
+    def __init__(self, total: int | None, verbose: bool | None) -> None:
+        """``total``: the number of objects, ``None`` while the walk has not counted them."""
         self.total = total
         self.done = self.failed = self.skipped = 0
         self._lock = threading.Lock()
         self._bar: Any = None
-        if show_bar(verbose) and total:
+        if show_bar(verbose) and total != 0:
             import progressbar
 
             untyped: Any = progressbar  # progressbar2 leaves widget constructors unannotated
             self._label = untyped.FormatCustomText("done %(done)d failed %(failed)d skipped %(skipped)d",
                                                    {"done": 0, "failed": 0, "skipped": 0})
-            self._bar = untyped.ProgressBar(max_value=total, widgets=[
-                self._label, " ", untyped.Bar(), " ", untyped.Counter(), f"/{total} ", untyped.ETA()])
+            if total is None:
+                widgets = [self._label, " ", untyped.AnimatedMarker(), " ", untyped.Timer()]
+                self._bar = untyped.ProgressBar(max_value=untyped.UnknownLength, widgets=widgets, fd=_Stderr())
+            else:
+                self._bar = untyped.ProgressBar(max_value=total, widgets=[
+                    self._label, " ", untyped.Bar(), " ", untyped.Counter(), f"/{total} ", untyped.ETA()],
+                    fd=_Stderr())
 
     def add(self, outcome: str) -> None:
         """Count one object: ``"done"``, ``"failed"`` or ``"skipped"``."""
