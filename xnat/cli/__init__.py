@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xnat`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for a command that runs itself again
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

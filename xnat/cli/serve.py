@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 DEFAULT_USER = "admin:admin:admin"
+# How long --background waits for the server to listen (a large --populate takes a while).
+BACKGROUND_START_SECONDS = 300.0
 
 
 def register(commands: Any) -> None:
@@ -18,9 +24,14 @@ def register(commands: Any) -> None:
         help="run an embedded XNAT server (for testing scripts offline)",
         description=(
             "Serve an embedded XNAT server that behaves like a real XNAT 1.8 to clients. "
-            "It prints 'XNAT emulator listening on URL' and serves until interrupted (Ctrl-C)."
+            "It prints 'XNAT emulator listening on URL' and serves until interrupted (Ctrl-C). "
+            "With --background it returns once the server answers, leaving it running."
         ),
-        epilog="Example: xnat serve --port 0 --user alice:secret --populate projects=1,subjects=10,experiments=2",
+        epilog=(
+            "Examples: xnat serve --port 0 --user alice:secret --populate projects=1,subjects=10,experiments=2\n"
+            "          xnat serve --port 8080 --background   # returns once listening; prints how to stop it"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one (default: %(default)s)")
@@ -48,6 +59,10 @@ def register(commands: Any) -> None:
                         help="... or holding more than N files (default: 100000)")
     parser.add_argument("--search-timeout", type=float, default=None, metavar="SECONDS",
                         help="stop a search running longer than this with 503 (default: 60)")
+    parser.add_argument("--background", action="store_true",
+                        help="run the server in a background process and return once it is listening")
+    parser.add_argument("--ready-file", type=Path, metavar="PATH",
+                        help="write the server's URL to PATH once it is listening (for scripts to wait on)")
     parser.set_defaults(handler=run)
 
 
@@ -64,6 +79,8 @@ def _check_users(users: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from xnat.cli.errors import CommandError
 
+    if args.background:
+        return _serve_in_background(getattr(args, "argv", sys.argv[1:]))
     try:
         from xnat.testing.runner import XNATServer
     except ImportError as error:  # werkzeug is an extra
@@ -91,10 +108,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as error:
+        server.close()  # removes the temporary data folder it made
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     try:
         if args.populate:
             server.populate(args.populate)
+        if args.ready_file is not None:
+            _write_ready_file(args.ready_file, server.url)
         print(f"XNAT emulator listening on {server.url}", flush=True)
         _wait_for_signal()
     except ValueError as error:
@@ -102,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0
+
+
+def _write_ready_file(path: Path, url: str) -> None:
+    """Write the URL whole (rename into place), so a reader never sees half of it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(url + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 def _wait_for_signal() -> None:
@@ -116,3 +143,40 @@ def _wait_for_signal() -> None:
     while not stop.wait(0.5):
         pass
     print("XNAT emulator stopped", file=sys.stderr, flush=True)
+
+
+def _serve_in_background(argv: list[str]) -> int:
+    """Start ``xnat serve`` (these options) in its own process; return once it listens.
+
+    The child writes its URL to a ready file once it is listening; until then we wait,
+    and if it exits first we show why. Its own session keeps it alive after the shell.
+    """
+    from xnat.cli.errors import CommandError
+
+    child_argv = [arg for arg in argv if arg != "--background"]
+    log_fd, log_name = tempfile.mkstemp(prefix="xnat-serve-", suffix=".log")
+    with tempfile.TemporaryDirectory(prefix="xnat-serve-") as folder:
+        ready = Path(folder) / "url"
+        with os.fdopen(log_fd, "wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "xnat.cli", *child_argv, "--ready-file", str(ready)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        deadline = time.monotonic() + BACKGROUND_START_SECONDS
+        while not ready.is_file():
+            if child.poll() is not None:
+                said = Path(log_name).read_text(encoding="utf-8", errors="replace").strip()
+                os.unlink(log_name)
+                print(said, file=sys.stderr)
+                return child.returncode or 1
+            if time.monotonic() > deadline:
+                child.terminate()
+                raise CommandError(
+                    f"the server did not start within {BACKGROUND_START_SECONDS:.0f} s (log: {log_name})"
+                )
+            time.sleep(0.1)
+        url = ready.read_text(encoding="utf-8").strip()
+    print(f"XNAT emulator listening on {url}", flush=True)
+    print(f"  running in the background as process {child.pid}: stop it with 'kill {child.pid}' (log: {log_name})",
+          flush=True)
+    return 0

@@ -1,0 +1,112 @@
+"""Every code block of the README and the quick start runs as a reader pastes it, in order.
+
+Blocks are taken from the page in reading order: Python blocks run in one namespace per
+page (as in one interpreter), shell blocks run in bash with the installed ``xnat``
+command. Port 8080 becomes a free port (the only change). Installation and test commands
+(``pip``, ``python3 -m venv``, ``python -m pytest``, ``sphinx-build``) are not run here:
+``.ci/run`` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build")
+BLOCK = re.compile(r"(?:\.\. code-block:: (\w+)|::)\n\n((?:(?:    |   ).*\n|\n)+)")
+
+
+def blocks(page: str) -> list[tuple[str, str]]:
+    """(kind, text) of each code block, in order: kind is python, shell or text."""
+    found = []
+    for language, body in BLOCK.findall((ROOT / page).read_text(encoding="utf-8")):
+        lines = body.rstrip("\n").splitlines()
+        indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+        text = "\n".join(line[indent:] for line in lines) + "\n"
+        if language == "console":
+            kind, text = "shell", "".join(_command(line) + "\n" for line in text.splitlines() if line.startswith("$ "))
+        elif "def test_" in text:
+            kind = "pytest"
+        elif language == "python" or (not language and re.search(r"^(import |def |with )", text, re.M)):
+            kind = "python"
+        elif not language and text.startswith(("xnat ", "export ", "python3 ", "pip ")):
+            kind = "shell"
+        else:
+            kind = "text"
+        found.append((kind, text))
+    return found
+
+
+def _command(line: str) -> str:
+    return re.sub(r"\s+#.*$", "", line[2:])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_page(page: str, workdir: Path, port: int) -> list[int]:
+    """Run the page's blocks in order; returns the PIDs of servers its blocks started."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("XNATPY_", "XNAT_"))}
+    env.update(HOME=str(workdir), TMPDIR=str(workdir), XNAT_CACHE_DIR=os.environ.get("XNAT_CACHE_DIR", ""),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    namespace: dict[str, object] = {}
+    servers = []
+    exports = ""  # the reader's terminal keeps what a block exported
+    for number, (kind, text) in enumerate(blocks(page), 1):
+        text = text.replace("8080", str(port))
+        if kind == "shell":
+            script = "\n".join(line for line in text.splitlines() if not line.startswith(NOT_RUN_HERE))
+            if not script.strip():
+                continue
+            done = subprocess.run(["bash", "-e", "-c", exports + script], cwd=workdir, env=env, capture_output=True,
+                                  text=True, timeout=300)
+            servers += [int(pid) for pid in re.findall(r"stop it with 'kill (\d+)'", done.stdout)]
+            assert done.returncode == 0, f"{page} block {number}:\n{script}\n{done.stdout}\n{done.stderr}"
+            exports += "".join(line + "\n" for line in script.splitlines() if line.startswith("export "))
+        elif kind == "python":
+            exec(compile(text, f"{page} block {number}", "exec"), namespace)
+        elif kind == "pytest":  # a test for the reader's own suite: run it with pytest, as they would
+            (workdir / f"test_block_{number}.py").write_text(text, encoding="utf-8")
+            done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                   f"test_block_{number}.py"], cwd=workdir, env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, f"{page} block {number}:\n{done.stdout}\n{done.stderr}"
+    return servers
+
+
+def _stop(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst"])
+def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith("XNATPY_")]:
+        monkeypatch.delenv(name)
+    servers: list[int] = []
+    port = _free_port()
+    try:
+        servers += run_page(page, tmp_path, port)
+    finally:
+        _stop(servers)
+
+
+def test_the_blocks_are_found():
+    kinds = [kind for kind, _ in blocks("README.rst")]
+    assert kinds == ["shell", "shell", "shell", "python", "pytest"]
