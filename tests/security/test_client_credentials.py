@@ -306,3 +306,21 @@ def test_login_refuses_another_server_unless_told_otherwise(named, other):
     result = login.login(send, http.cookies, front.url, Credentials("admin", "admin", "argument"), trust_redirect=True)
     assert result.base == other[0].url and result.user == "admin"
     http.close()
+
+
+def test_a_user_name_in_the_server_url_is_refused_even_without_a_password():
+    from xnat.auth import normalise_server
+
+    for url in ("https://alice@xnat.example.org", "https://alice:pw@xnat.example.org", "https://:pw@xnat.example.org"):
+        with pytest.raises(xnat.XNATError, match="contains credentials"):
+            normalise_server(url)
+
+
+def test_a_password_given_as_an_argument_wins_over_the_environment(clean_env):
+    from xnat.auth import resolve_credentials
+
+    clean_env.setenv("XNATPY_PASS", "from-the-environment")
+    credentials = resolve_credentials("https://xnat.example.org", "alice", "from-the-argument")
+    assert credentials.password == "from-the-argument" and credentials.source == "argument"
+    clean_env.setenv("XNATPY_USER", "bob")  # the environment's password is bob's, not alice's
+    assert resolve_credentials("https://xnat.example.org", "alice", "pw").password == "pw"
