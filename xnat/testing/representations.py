@@ -337,7 +337,9 @@ class _Reader:
 
     def read_root(self, root: etree._Element) -> ItemNode:
         name = self.name_of(root)
-        xsi_type = self.types.element_type(name)
+        # a type no element is declared for (xnat:mrAssessorData) is written under its type
+        # name (item_xml, datatypes.root_element): read that name back as the type
+        xsi_type = self.types.element_type(name) or (name if self.types.exists(name) else None)
         forced = root.get(_XSI_TYPE)
         if forced is not None:
             xsi_type = self.checked_type(forced, xsi_type, name)

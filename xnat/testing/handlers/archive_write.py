@@ -28,7 +28,7 @@ from .lookup import (
     require_delete,
     require_edit,
 )
-from .writes import WriteRequest, check_fields, check_label, check_type, read_write
+from .writes import WriteRequest, check_fields, check_label, check_type, merge_documents, read_write
 
 SUBJECT_SHORTCUTS = {k: f"demographics/{k}" for k in (
     "gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height", "weight")}
@@ -147,6 +147,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str, new_subject: st
     check_fields(ctx, xsi_type, dict.fromkeys(_nulls(write.fields), ""))  # nothing to clear on a new object
     fields: dict[str, Any] = check_fields(ctx, xsi_type, write.fields)
     _merge_params(fields, params)
+    merge_documents(fields, write.documents)
     label = check_label(write.label or key)
     archive = ctx.backend.archive
     if coll in ("scans", "reconstructions"):
@@ -252,6 +253,7 @@ def update(ctx: Ctx, node: Node) -> Response:
         for path in cleared:
             current.pop(path, None)
         _merge_params(current, params)
+        merge_documents(current, write.documents)
         archive.set_fields(conn, level, pk, current)
         if write.label and coll in ("subjects", "experiments", "assessors"):
             _relabel(ctx, conn, node, coll, check_label(write.label))

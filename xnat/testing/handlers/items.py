@@ -18,6 +18,7 @@ from .archive_write import PARAMS_KEY
 from .base import Ctx, HTTPError
 from .deps import ItemNode, item_json, item_xml
 from .lookup import Node, readable_rows
+from .writes import node_from_data, stored_documents
 
 _JAVA_DATE = "%a %b %d %H:%M:%S UTC %Y"
 
@@ -47,16 +48,12 @@ def typed(ctx: Ctx, xsi_type: str, fields: dict[str, Any]) -> dict[str, object]:
     return out
 
 
-def node_to_data(node: ItemNode) -> dict[str, Any]:
-    """An item tree as plain JSON-able data (to keep a document part in the store)."""
-    return {"type": node.xsi_type, "fields": node.fields,
-            "children": [[name, [node_to_data(i) for i in items]] for name, items in node.children]}
-
-
-def node_from_data(data: dict[str, Any]) -> ItemNode:
-    """The inverse of :func:`node_to_data`."""
-    return ItemNode(data["type"], dict(data["fields"]), {"isHistory": False},
-                    [(name, [node_from_data(i) for i in items]) for name, items in data["children"]])
+def _documents(fields: dict[str, Any]) -> list[tuple[str, list[ItemNode]]]:
+    """Pop the child items kept in stored ``fields``: parameters (a keyed list), then the rest."""
+    params = fields.pop(PARAMS_KEY, None) or {}
+    # parameters are child items as XNAT writes them: parameters/addParam, {name, addField}
+    found = [(PARAMS_KEY, [ItemNode("xnat:addField", {"name": k, "addField": v}) for k, v in params.items()])]
+    return [(name, nodes) for name, nodes in found if nodes] + stored_documents(fields)
 
 
 def _meta(row: Any) -> dict[str, object]:
@@ -105,12 +102,8 @@ def _resources(ctx: Ctx, owner_kind: str, owner_id: str, io: str = "") -> list[I
 def _scan(ctx: Ctx, row: Any, session: Any) -> ItemNode:
     fields = {"ID": row["id"], "xnat_imagescandata_id": row["pk"], "image_session_ID": session["id"],
               "project": session["project"], **loads(row["fields"])}
-    params = fields.pop(PARAMS_KEY, None) or {}
-    # scan parameters are child items as XNAT writes them: parameters/addParam, {name, addField}
-    groups = (("parameters/addParam", [ItemNode("xnat:addField", {"name": k, "addField": v})
-                                       for k, v in params.items()]),
-              ("file", _resources(ctx, "scan", str(row["pk"]))))
-    children = [(name, nodes) for name, nodes in groups if nodes]
+    documents = _documents(fields)
+    children = [("file", nodes) for nodes in [_resources(ctx, "scan", str(row["pk"]))] if nodes] + documents
     return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields),
                     {"create_event_id": row["create_event"], "isHistory": False,
                      "start_date": _start_date(session["insert_date"])}, children)
@@ -118,7 +111,7 @@ def _scan(ctx: Ctx, row: Any, session: Any) -> ItemNode:
 
 def _reconstruction(ctx: Ctx, row: Any, session: Any) -> ItemNode:
     fields = {"ID": row["id"], **loads(row["fields"])}
-    children = []
+    children = _documents(fields)
     for io in ("in", "out"):
         nodes = _resources(ctx, "reconstruction", str(row["pk"]), io)
         if nodes:
@@ -132,6 +125,7 @@ def _experiment(ctx: Ctx, row: Any, project: str, deep: bool = True) -> ItemNode
     fields = {"ID": row["id"], "id": row["id"], "project": row["project"], "label": row["label"],
               **subject_fields, **session_fields, **({"date": row["date"]} if row["date"] else {}),
               **loads(row["fields"])}
+    documents = _documents(fields)
     children: list[tuple[str, list[ItemNode]]] = []
     if deep:
         archive = ctx.backend.archive
@@ -145,12 +139,13 @@ def _experiment(ctx: Ctx, row: Any, project: str, deep: bool = True) -> ItemNode
                   ("sharing/share", _shares(ctx, "experiment", row["id"], "xnat:experimentData"))]
         if row["session_id"]:
             groups += [(f"{io}/file", _resources(ctx, "experiment", row["id"], io)) for io in ("in", "out")]
-        children = [(name, nodes) for name, nodes in groups if nodes]
+        children = [(name, nodes) for name, nodes in groups if nodes] + documents
     return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)
 
 
 def _subject(ctx: Ctx, row: Any, project: str) -> ItemNode:
     raw = loads(row["fields"])
+    documents = stored_documents(raw)
     demographics = {k.split("/", 1)[1]: v for k, v in raw.items() if k.startswith("demographics/")}
     fields = {"ID": row["id"], "project": row["project"], "label": row["label"],
               **{k: v for k, v in raw.items() if not k.startswith("demographics/")}}
@@ -161,17 +156,19 @@ def _subject(ctx: Ctx, row: Any, project: str) -> ItemNode:
               ("resources/resource", _resources(ctx, "subject", row["id"])),
               ("fields/field", _custom_fields(ctx, "subject", row["id"], "xnat:subjectData")),
               ("sharing/share", _shares(ctx, "subject", row["id"], "xnat:subjectData"))]
-    children = [(name, nodes) for name, nodes in groups if nodes]
+    children = [(name, nodes) for name, nodes in groups if nodes] + documents
     return ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], fields), _meta(row), children)
 
 
 def _project(ctx: Ctx, row: Any) -> ItemNode:
     fields = {"ID": row["id"], "secondary_ID": row["secondary_id"], "name": row["name"],
               "description": row["description"], **loads(row["fields"])}
-    children: list[tuple[str, list[ItemNode]]] = []
-    if row["pi_firstname"] or row["pi_lastname"]:
-        children.append(("PI", [ItemNode("xnat:investigatorData", {"firstname": row["pi_firstname"],
-                                                                    "lastname": row["pi_lastname"]})]))
+    children: list[tuple[str, list[ItemNode]]] = stored_documents(fields)
+    # the PI: its names have columns, its other fields (title, email...) sit in fields as PI/...
+    pi = {k.split("/", 1)[1]: fields.pop(k) for k in [k for k in fields if k.startswith("PI/")]}
+    pi.update({k: v for k, v in (("firstname", row["pi_firstname"]), ("lastname", row["pi_lastname"])) if v})
+    if pi:
+        children.append(("PI", [ItemNode("xnat:investigatorData", typed(ctx, "xnat:investigatorData", pi))]))
     aliases = ctx.backend.projects.aliases(row["id"])
     if aliases:
         children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a}) for a in aliases]))

@@ -13,7 +13,7 @@ from . import items, resources
 from .base import Ctx, HTTPError, forbidden, not_found, text
 from .listing import table
 from .lookup import Node, project_node, project_row, refuse
-from .writes import check_fields, check_label, read_write
+from .writes import DOCUMENTS_KEY, check_fields, check_label, merge_documents, node_to_data, read_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import XNATApp
@@ -39,7 +39,7 @@ def collection(ctx: Ctx) -> Response:
         if project_row(ctx, project) is not None:
             raise HTTPError(409, "Project already exists")
         protocols = _protocols(write.body, write.fields)
-        _create(ctx, project, write.fields)
+        _create(ctx, project, write.fields, _aliases(ctx, write.body, write.fields))
         _save_protocols(ctx, project, protocols)
         return text(f"/data/projects/{project}", 200)
     if ctx.method != "GET":
@@ -107,7 +107,13 @@ def _put(ctx: Ctx, project: str) -> Response:
         raise HTTPError(417, "The project ID in the document does not match the URL")
     write.fields.pop("ID", None)
     protocols = _protocols(write.body, write.fields)
+    aliases = _aliases(ctx, write.body, write.fields)
     check_fields(ctx, "xnat:projectData", write.fields)
+    fields: dict[str, Any] = dict(write.fields)
+    if write.documents:  # other child items (publications, investigators...), kept whole
+        kept = {DOCUMENTS_KEY: loads(row["fields"]).get(DOCUMENTS_KEY)} if row is not None else {}
+        merge_documents(kept, write.documents)
+        fields[DOCUMENTS_KEY] = kept[DOCUMENTS_KEY]
     accessibility = ctx.param("accessibility")
     if accessibility is not None and accessibility not in ACCESSIBILITY:
         raise HTTPError(400, f"Invalid accessibility: {accessibility}")
@@ -115,13 +121,13 @@ def _put(ctx: Ctx, project: str) -> Response:
         check_label(project, "project ID")
         if ctx.backend.projects.was_deleted(project):
             raise HTTPError(403, "A project with this ID was deleted; its ID cannot be reused")
-        _create(ctx, project, {k: v for k, v in write.fields.items() if v != "NULL"}, accessibility)
+        _create(ctx, project, {k: v for k, v in fields.items() if v != "NULL"}, aliases, accessibility)
         _save_protocols(ctx, project, protocols)
         return text(project, 201)
-    cleared = {k for k, v in write.fields.items() if v == "NULL"}  # XNAT clears a field given NULL
+    cleared = {k for k, v in fields.items() if v == "NULL"}  # XNAT clears a field given NULL
     if "name" in cleared or "secondary_ID" in cleared:
         raise HTTPError(400, "A project's name and secondary_ID cannot be cleared")
-    _update(ctx, row["id"], write.fields, accessibility, cleared)
+    _update(ctx, row["id"], fields, aliases, accessibility, cleared)
     _save_protocols(ctx, row["id"], protocols)
     return text(row["id"], 200)
 
@@ -140,7 +146,7 @@ def _save_protocols(ctx: Ctx, project: str, protocols: list[Any] | None) -> None
     """Keep the document's studyProtocol items whole; a document without them keeps the old ones."""
     if protocols is None:
         return
-    ctx.backend.projects.set_setting(project, "studyProtocol", json.dumps([items.node_to_data(p) for p in protocols]))
+    ctx.backend.projects.set_setting(project, "studyProtocol", json.dumps([node_to_data(p) for p in protocols]))
 
 
 def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -160,20 +166,29 @@ def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: list[str
             raise HTTPError(409, f"Another project already uses this {column}: {value}")
     for alias in aliases:
         other = projects.alias_owner(alias)
-        if (other and other != project) or (alias != project and project_row(ctx, alias)):
+        named = project_row(ctx, alias) if alias != project else None  # (resolves aliases too)
+        if (other and other != project) or (named is not None and named["id"] != project):
             raise HTTPError(409, f"Another project already uses the alias {alias}")
 
 
-def _aliases(ctx: Ctx) -> list[str]:
+def _aliases(ctx: Ctx, body: Any = None, fields: dict[str, str] | None = None) -> list[str]:
+    """Aliases from the query (``alias=``/``aliases=``) and from a project document's
+    ``aliases/alias`` items, so that the XML the server writes is accepted back (issue 15 item 3)."""
     raw = ",".join(ctx.params.getlist("alias") + ctx.params.getlist("aliases"))
-    return [a.strip() for a in raw.split(",") if a.strip()]
+    found = [a.strip() for a in raw.split(",") if a.strip()]
+    if body is not None:
+        found += [str(i.fields["alias"]) for i in body.child_items("aliases/alias") if i.fields.get("alias")]
+    if fields is not None:
+        for key in [k for k in fields if k.startswith("aliases/")]:  # a lone one was flattened
+            del fields[key]
+    return list(dict.fromkeys(found))
 
 
-def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None = None) -> None:
+def _create(ctx: Ctx, project: str, fields: dict[str, str], aliases: list[str],
+            accessibility: str | None = None) -> None:
     own, rest = _split(fields)
     own.setdefault("secondary_id", project)
     own.setdefault("name", project)
-    aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
     # the creator owns the project, an admin too: XNAT adds the creator to the project's Owners
     # group (issue 15 item 2, seen on XNAT 1.8: /data/projects/P1/users lists the admin who made it)
@@ -181,11 +196,10 @@ def _create(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str |
                                 owner=ctx.user.login)
 
 
-def _update(ctx: Ctx, project: str, fields: dict[str, str], accessibility: str | None,
+def _update(ctx: Ctx, project: str, fields: dict[str, str], aliases: list[str], accessibility: str | None,
             cleared: set[str] | None = None) -> None:
     cleared = cleared or set()
     own, rest = _split({k: ("" if k in cleared else v) for k, v in fields.items()})
-    aliases = _aliases(ctx)
     _check_unique(ctx, project, own, aliases)
     ctx.backend.projects.update(project, own, rest, cleared, accessibility, aliases)
 

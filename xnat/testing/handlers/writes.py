@@ -13,6 +13,7 @@ import datetime
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .base import Ctx, HTTPError
 from .deps import ItemNode, parse_item_xml
@@ -30,6 +31,18 @@ MAX_LABEL_BYTES = 255  # XNAT's VARCHAR(255) ID and label columns (see check_lab
 _TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]")
 
 
+# Child items the server keeps in tables of their own (or rebuilds from them): a document's
+# copies are read by their own code paths, never kept as documents.
+MANAGED_CHILDREN = {"scans/scan", "resources/resource", "sharing/share", "experiments/experiment",
+                    "assessors/assessor", "reconstructions/reconstructedImage", "file", "in/file", "out/file",
+                    "aliases/alias", "studyProtocol"}
+# Single child items the level builders rebuild from flat ``name/field`` paths.
+FLATTENED_CHILDREN = {"demographics", "PI"}
+#: The ``fields`` key under which other child items (provenance, investigator, validation...)
+#: are kept whole, so that every item the server writes is accepted back unchanged (issue 15 item 3).
+DOCUMENTS_KEY = "_documents"
+
+
 @dataclass
 class WriteRequest:
     """What a write asks for."""
@@ -39,6 +52,7 @@ class WriteRequest:
     body: ItemNode | None = None
     label: str | None = None
     scans: list[ItemNode] = field(default_factory=list)  # scans/scan children of a session document
+    documents: dict[str, list[ItemNode]] = field(default_factory=dict)  # other child items, kept whole
 
 
 def xml_body(ctx: Ctx) -> bytes | None:
@@ -71,10 +85,13 @@ def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) ->
     fields: dict[str, str] = {}
     xsi_type = ctx.param("xsiType") or ctx.param("ELEMENT_0")
     scans: list[ItemNode] = []
+    documents: dict[str, list[ItemNode]] = {}
     if body_node is not None:
         xsi_type = xsi_type or body_node.xsi_type
         fields.update({k: _text(v) for k, v in body_node.fields.items() if v is not None})
-        scans = _flatten_children(body_node, fields)
+        scans = _flatten_children(body_node, fields, documents)
+        if scans and not ctx.app.datatypes.is_a(scans[0].xsi_type, "xnat:imageScanData"):
+            documents["scans/scan"], scans = scans, []  # a QC assessor's scans/scan are its own items
     for key, value in ctx.params.items(multi=True):
         if key in NOT_FIELDS:
             continue
@@ -91,20 +108,22 @@ def read_write(ctx: Ctx, default_type: str | None, shortcuts: dict[str, str]) ->
     label = ctx.param("label")
     if label is None and "label" in fields:
         label = fields.pop("label")
-    return WriteRequest(xsi_type or default_type, fields, body_node, label, scans)
+    return WriteRequest(xsi_type or default_type, fields, body_node, label, scans, documents)
 
 
-def _flatten_children(node: ItemNode, fields: dict[str, str]) -> list[ItemNode]:
+def _flatten_children(node: ItemNode, fields: dict[str, str], documents: dict[str, list[ItemNode]]) -> list[ItemNode]:
     """Fold a document's child items into field paths; return its scans (kept apart).
 
-    A single child item (``demographics``, ``PI``) becomes ``name/field`` paths; custom
-    variables become ``fields/field[name=x]/field``; other repeated children are not
-    stored by this server and are left out.
+    ``demographics`` and ``PI`` become ``name/field`` paths; custom variables become
+    ``fields/field[name=x]/field``; scan parameters a keyed list; children kept in tables
+    of their own are read elsewhere; every other child item goes whole into ``documents``.
     """
     scans: list[ItemNode] = []
     for name, items in node.children:
         if name == "scans/scan":
             scans.extend(items)
+        elif name in MANAGED_CHILDREN:
+            continue
         elif name == "fields/field":
             for item in items:
                 if item.fields.get("name"):
@@ -114,9 +133,38 @@ def _flatten_children(node: ItemNode, fields: dict[str, str]) -> list[ItemNode]:
                 if item.fields.get("name"):
                     value = item.fields.get("addField", item.fields.get("addParam", ""))
                     fields[f"{name}[name={item.fields['name']}]/addField"] = _text(value)
-        elif len(items) == 1 and not items[0].children:
+        elif name in FLATTENED_CHILDREN and len(items) == 1 and not items[0].children:
             fields.update({f"{name}/{k}": _text(v) for k, v in items[0].fields.items() if v is not None})
+        else:
+            documents[name] = items
     return scans
+
+
+def node_to_data(node: ItemNode) -> dict[str, Any]:
+    """An item tree as plain JSON-able data (to keep a document part in the store)."""
+    return {"type": node.xsi_type, "fields": node.fields,
+            "children": [[name, [node_to_data(i) for i in items]] for name, items in node.children]}
+
+
+def node_from_data(data: dict[str, Any]) -> ItemNode:
+    """The inverse of :func:`node_to_data`."""
+    return ItemNode(data["type"], dict(data["fields"]), {"isHistory": False},
+                    [(name, [node_from_data(i) for i in items]) for name, items in data["children"]])
+
+
+def merge_documents(current: dict[str, Any], documents: dict[str, list[ItemNode]]) -> None:
+    """Keep ``documents`` in a stored ``fields`` dict: each child path given replaces the stored one."""
+    if not documents:
+        return
+    kept = dict(current.get(DOCUMENTS_KEY) or {})
+    kept.update({name: [node_to_data(i) for i in items] for name, items in documents.items()})
+    current[DOCUMENTS_KEY] = kept
+
+
+def stored_documents(fields: dict[str, Any]) -> list[tuple[str, list[ItemNode]]]:
+    """Pop the kept child items out of a stored ``fields`` dict, as item children."""
+    kept = fields.pop(DOCUMENTS_KEY, None) or {}
+    return [(name, [node_from_data(d) for d in items]) for name, items in kept.items()]
 
 
 def _text(value: object) -> str:
