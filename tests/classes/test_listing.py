@@ -126,3 +126,29 @@ def test_rows_are_compact():
     tracemalloc.stop()
     # The fake fetch's own copy is freed once rows are stored; what stays is the listing.
     assert size / len(rows) < 400, f"{size / len(rows):.0f} bytes per row"
+
+
+def test_rows_are_stored_by_column_and_read_as_text() -> None:
+    from xnat.classes.listing import ListingRows, RowView
+
+    rows = ListingRows([{"ID": "A", "n": 3, "tags": ["x"]}, {"ID": "B", "n": None, "extra": "e", "tags": ["y"]},
+                        {"ID": "C", "n": 5, "tags": ["x"]}])
+    assert rows.columns == ("ID", "n", "tags", "extra") and len(rows) == 3
+    assert rows.value(0, "n") == "3" and rows.value(1, "n") == "" and rows.value(0, "extra") == ""
+    assert rows.value(1, "extra") == "e" and rows.value(0, "nosuch") is None
+    assert rows.rows[2] == ("C", "5", "['x']", "")        # an unhashable column is kept as parsed
+    view = RowView(rows, 1)
+    assert view["ID"] == "B" and view.get("n") == "" and view.get("nosuch", "-") == "-"
+    assert dict(view) == rows.as_dict(1)
+    shared = ListingRows([{"t": "xnat:mrSessionData" + ""}, {"t": "".join(["xnat:mrSession", "Data"])}])
+    assert shared.data[0][0] is shared.data[0][1]          # a repeated value is stored once
+    assert len(ListingRows([])) == 0 and ListingRows([]).rows == []
+
+
+def test_duplicate_ids_and_ambiguous_labels_keep_their_lookup_rules() -> None:
+    rows = [{"ID": "E1", "label": "L"}, {"ID": "E2", "label": "L"}, {"ID": "E3", "label": "M"}]
+    listing = XNATListing("/data/experiments", lambda uri, query: [dict(r) for r in rows], lambda row, _: Obj(row))
+    assert listing["E2"].id == "E2" and listing["M"].id == "E3"
+    with pytest.raises(XNATKeyError, match="several entries"):
+        listing["L"]
+    assert [o.id for o in listing.values()] == ["E1", "E2", "E3"] == [o.id for o in listing]

@@ -40,3 +40,14 @@ def test_identity_map_keeps_recent_objects_and_lets_the_rest_go() -> None:
     held = identity.get_or_create(("uri", "x"), Thing)
     identity.remove(("uri", "x"))
     assert ("uri", "x") not in identity and held is not None
+
+
+def test_identity_map_sweeps_the_entries_of_dead_objects() -> None:
+    identity = IdentityMap(keep=0)
+    for i in range(3000):
+        identity.get_or_create(("experiment", str(i)), Thing)   # each dies at once
+    gc.collect()
+    assert len(identity) == 0
+    assert len(identity._spaces["experiment"]) <= 1025          # swept as the space grew
+    alive = identity.get_or_create(("experiment", "x"), Thing)
+    assert identity.get(("experiment", "x")) is alive and ("experiment", "x") in identity

@@ -6,8 +6,8 @@ time it is used and then cached until :meth:`XNATListing.clearcache`. It asks th
 server for the columns that scripts commonly read (label, xsi type, date, ...), so
 reading those across a listing costs no further request.
 
-Memory: rows are kept as tuples over a shared column index, repeated values (project,
-xsi type, dates, users) are stored once, the ID and label indexes are built on the
+Memory: rows are kept by column (one list per column, built in one pass in C), repeated
+values (project, xsi type, dates, users) are stored once, the ID and label indexes are built on the
 first lookup by key, and objects are made only when asked for (and then held weakly by
 the session's identity map). That is what keeps a 50,000-row listing small.
 
@@ -25,6 +25,7 @@ import io
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from xnat.exceptions import XNATKeyError, XNATValueError
@@ -38,37 +39,69 @@ Make = Callable[[Mapping[str, str], "XNATListing"], Any]
 
 
 class ListingRows:
-    """The rows of one listing response, stored compactly.
+    """The rows of one listing response, stored by column.
 
-    ``columns`` is shared by every row; each row is a tuple in that order. Values that
-    repeat across rows are stored once.
+    ``columns`` names the columns; each is one list holding that column's value for every
+    row. Building them is one pass per column in C (``itemgetter`` and ``dict.setdefault``
+    mapped over the parsed rows): no Python work per cell, and values that repeat across
+    rows (project, xsi type, dates, users) are stored once. Values are kept as parsed and
+    read as text (a missing value is ``""``).
     """
 
-    __slots__ = ("_position", "columns", "rows")
+    __slots__ = ("_position", "columns", "data")
 
     def __init__(self, result: Sequence[Mapping[str, Any]]) -> None:
-        columns: dict[str, None] = {}
-        for row in result[:1] if result else ():
-            columns.update(dict.fromkeys(row))
-        for row in result[1:]:  # some servers leave keys out of some rows
-            if len(row) != len(columns):
-                columns.update(dict.fromkeys(row))
-        self.columns: tuple[str, ...] = tuple(columns)
+        self.columns: tuple[str, ...] = _columns_of(result)
         self._position = {name: index for index, name in enumerate(self.columns)}
-        shared: dict[str, str] = {}
-        self.rows: list[tuple[str, ...]] = [
-            tuple(_share(shared, _text(row.get(name))) for name in self.columns) for row in result
-        ]
+        shared: dict[Any, Any] = {}
+        #: One list per column, in ``columns`` order.
+        self.data: list[list[Any]] = [_column(result, name, shared) for name in self.columns]
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.data[0]) if self.data else 0
+
+    @property
+    def rows(self) -> list[tuple[str, ...]]:
+        """Every row as a tuple in ``columns`` order (built on demand)."""
+        return [tuple(map(_text, row)) for row in zip(*self.data)]
+
+    def row(self, index: int) -> tuple[str, ...]:
+        return tuple(_text(column[index]) for column in self.data)
+
+    def column(self, name: str) -> list[Any] | None:
+        """The raw values of one column, or None when the listing has no such column."""
+        position = self._position.get(name)
+        return None if position is None else self.data[position]
 
     def value(self, index: int, column: str) -> str | None:
         position = self._position.get(column)
-        return None if position is None else self.rows[index][position]
+        return None if position is None else _text(self.data[position][index])
 
     def as_dict(self, index: int) -> dict[str, str]:
-        return dict(zip(self.columns, self.rows[index]))
+        return dict(zip(self.columns, self.row(index)))
+
+
+def _columns_of(result: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    if not result:
+        return ()
+    columns: dict[str, None] = dict.fromkeys(result[0])
+    if len(set(map(len, result))) > 1:  # some servers leave keys out of some rows
+        for row in result:
+            if len(row) != len(columns):
+                columns.update(dict.fromkeys(row))
+    return tuple(columns)
+
+
+def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, Any]) -> list[Any]:
+    try:
+        values = list(map(itemgetter(name), result))
+    except KeyError:  # a row without this column
+        values = [row.get(name) for row in result]
+    try:
+        # Repeated values (types, dates, projects, users) become one object.
+        return list(map(shared.setdefault, values, values))
+    except TypeError:  # an unhashable value: keep the column as parsed
+        return values
 
 
 class RowView(Mapping[str, str]):
@@ -87,7 +120,11 @@ class RowView(Mapping[str, str]):
         position = self._rows._position.get(key)
         if position is None:
             raise KeyError(key)
-        return self._rows.rows[self._index][position]
+        return _text(self._rows.data[position][self._index])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        position = self._rows._position.get(key)
+        return default if position is None else _text(self._rows.data[position][self._index])
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows._position
@@ -104,13 +141,6 @@ class RowView(Mapping[str, str]):
 
 def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
-
-
-def _share(shared: dict[str, str], value: str) -> str:
-    # Short values (types, dates, projects, users) repeat across rows: keep one copy.
-    if len(value) > 40:
-        return value
-    return shared.setdefault(value, value)
 
 
 class XNATListing:
@@ -202,19 +232,17 @@ class XNATListing:
         rows = self.rows
         with self._lock:
             if self._by_id is None or self._by_key is None or self._rows is not rows:
-                by_id: dict[str, int] = {}
+                ids = list(map(_text, rows.column(self.id_key) or ()))
+                keys = list(map(_text, rows.column(self.secondary_key or "") or ()))
+                by_id = dict(zip(ids, range(len(ids))))
                 by_key: dict[str, int] = {}
                 ambiguous: set[str] = set()
-                id_column = rows.columns.index(self.id_key) if self.id_key in rows.columns else None
-                key_column = rows.columns.index(self.secondary_key) if self.secondary_key in rows.columns else None
-                for index, row in enumerate(rows.rows):
-                    if id_column is not None:
-                        by_id[row[id_column]] = index
-                    if key_column is not None and row[key_column]:
-                        key = row[key_column]
-                        if key in by_key and rows.rows[by_key[key]][id_column or 0] != row[id_column or 0]:
-                            ambiguous.add(key)
-                        by_key.setdefault(key, index)
+                for index, key in enumerate(keys):
+                    if not key:
+                        continue
+                    first = by_key.setdefault(key, index)
+                    if first != index and ids and ids[first] != ids[index]:
+                        ambiguous.add(key)
                 self._by_id, self._by_key, self._ambiguous = by_id, by_key, ambiguous
             return self._by_id, self._by_key
 
@@ -272,8 +300,9 @@ class XNATListing:
 
     def __iter__(self) -> Iterator[Any]:
         # xnatpy yields the objects, not the keys: scripts rely on it.
-        for index in range(len(self.rows)):
-            yield self._object(index)
+        rows, make = self.rows, self._make
+        for index in range(len(rows)):
+            yield make(RowView(rows, index), self)
 
     def keys(self) -> list[str]:
         """The IDs of the entries, in listing order."""
@@ -281,7 +310,8 @@ class XNATListing:
         return [rows.value(index, self.id_key) or "" for index in range(len(rows))]
 
     def values(self) -> list[Any]:
-        return list(self)
+        rows, make = self.rows, self._make
+        return [make(RowView(rows, index), self) for index in range(len(rows))]
 
     def items(self) -> list[tuple[str, Any]]:
         return list(zip(self.keys(), self))
@@ -380,7 +410,8 @@ class XNATListing:
             return f"<p>XNATListing {html.escape(self.uri)} (not loaded)</p>"
         head = "".join(f"<th>{html.escape(name)}</th>" for name in rows.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in row) + "</tr>" for row in rows.rows[:50]
+            "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in rows.row(index)) + "</tr>"
+            for index in range(min(len(rows), 50))
         )
         more = f"<p>... {len(rows) - 50} more rows</p>" if len(rows) > 50 else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"

@@ -11,6 +11,7 @@ weak set of live listings (so deleting or creating an object refreshes them).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -121,23 +122,22 @@ class ObjectLayer:
     # -- objects -----------------------------------------------------------------------
 
     def class_for(self, xsi_type: str | None, default: str) -> Any:
-        lookup = getattr(self.session.classes, "lookup", None)
-        if lookup is None:
-            raise XNATValueError("this session has no classes (connected with no_parse_model=True?)")
-        cls = lookup.get(xsi_type or "") or lookup.get(default)
-        if cls is None:
-            raise XNATValueError(f"the server's schemas define neither {xsi_type!r} nor {default!r}")
-        return cls
+        return _class_for(self.session, xsi_type, default)
 
     def from_row(self, row: Mapping[str, str], listing: XNATListing, kind: str) -> Any:
         uri = row.get("URI") or f"{listing.uri}/{row.get(listing.id_key, '')}"
         if kind == "files":
             uri = rest.normalize_uri(uri)
         ident = row.get(listing.id_key) or None
-        cls = self.class_for(row.get("xsiType"), SPECS[kind].default_type)
+        session = self.session
+        cls = _class_for(session, row.get("xsiType"), SPECS[kind].default_type)
         parent = listing.parent
         level = rest.COLLECTIONS.get(kind)
-        shared_into = _shared_into(listing.uri, row) if kind in ("subjects", "experiments") else None
+        shared_into = None
+        if kind in ("subjects", "experiments"):
+            project = _listing_project(listing.uri)
+            owner = row.get("project") if project else None
+            shared_into = project if owner and owner != project else None
         if ident and shared_into:
             # Seen through a project it is shared into: its own label there, its own object,
             # addressed through that project (a relabel then renames the share).
@@ -147,7 +147,6 @@ class ObjectLayer:
             key = (level, ident)  # the common case, without parsing the URI
         else:
             key = rest.identity_key(uri, ident if kind != "files" else None)
-        session = self.session
 
         def build() -> Any:
             return cls._bind(session, uri, ident, row, parent)
@@ -228,11 +227,21 @@ class ObjectLayer:
             obj.clearcache()
 
 
-def _shared_into(listing_uri: str, row: Mapping[str, str]) -> str | None:
-    """The project a row is listed under when that is not its own project (a share)."""
+def _class_for(session: Any, xsi_type: str | None, default: str) -> Any:
+    lookup = getattr(session.classes, "lookup", None)
+    if lookup is None:
+        raise XNATValueError("this session has no classes (connected with no_parse_model=True?)")
+    cls = lookup.get(xsi_type or "") or lookup.get(default)
+    if cls is None:
+        raise XNATValueError(f"the server's schemas define neither {xsi_type!r} nor {default!r}")
+    return cls
+
+
+@functools.lru_cache(maxsize=256)
+def _listing_project(listing_uri: str) -> str | None:
+    """The project a listing is under, if any: a row whose own project differs is a share
+    (parsed once per listing URI, not once per row)."""
     if not listing_uri.startswith(("/data/projects/", "/data/archive/projects/")):
         return None
     pairs = rest.split_uri(listing_uri)
-    project = pairs[0][1] if pairs and pairs[0][0] == "projects" else None
-    owner = row.get("project") if "project" in row else None
-    return project if project and owner and owner != project else None
+    return pairs[0][1] if pairs and pairs[0][0] == "projects" else None

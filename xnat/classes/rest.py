@@ -103,23 +103,36 @@ class IdentityMap:
     """Weakly held objects by key, with the ``keep`` most recently used held strongly.
 
     Keys are ``(space, name)`` pairs (``("experiment", "XNAT_E00001")``); each space is its
-    own weak dictionary keyed by the name alone, so an entry costs no key tuple of its own.
-    ``get_or_create(key, factory)`` returns the live object for ``key`` or stores the one
-    ``factory()`` makes; two threads asking for the same key get the same object.
+    own dictionary of ``weakref.ref`` keyed by the name alone, so an entry costs no key
+    tuple of its own. Plain weak references (made in C) instead of a
+    ``WeakValueDictionary`` (whose entries are made in Python) keep a 50,000-row listing's
+    objects cheap; entries of dead objects are swept when a space has doubled since the
+    last sweep. ``get_or_create(key, factory)`` returns the live object for ``key`` or
+    stores the one ``factory()`` makes; two threads asking for the same key get the same
+    object.
     """
 
     def __init__(self, keep: int = 512) -> None:
-        self._spaces: dict[Hashable, weakref.WeakValueDictionary[Hashable, Any]] = {}
+        self._spaces: dict[Hashable, dict[Hashable, weakref.ref[Any]]] = {}
+        self._swept: dict[Hashable, int] = {}   # space -> its size after the last sweep
         self._recent: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self._keep = keep
         self._lock = threading.RLock()
 
-    def _space(self, key: Hashable) -> tuple[weakref.WeakValueDictionary[Hashable, Any], Hashable]:
+    def _space(self, key: Hashable) -> tuple[dict[Hashable, weakref.ref[Any]], Hashable]:
         space, name = key if isinstance(key, tuple) and len(key) == 2 else ("", key)
         objects = self._spaces.get(space)
         if objects is None:
-            objects = self._spaces[space] = weakref.WeakValueDictionary()
+            objects = self._spaces[space] = {}
         return objects, name
+
+    def _store(self, key: Hashable, objects: dict[Hashable, weakref.ref[Any]], name: Hashable, obj: Any) -> None:
+        objects[name] = weakref.ref(obj)
+        space = key[0] if isinstance(key, tuple) and len(key) == 2 else ""
+        if len(objects) > 2 * self._swept.get(space, 512):
+            for dead in [n for n, ref in objects.items() if ref() is None]:
+                del objects[dead]
+            self._swept[space] = max(len(objects), 512)
 
     def _touch(self, key: Hashable, obj: Any) -> None:
         recent = self._recent
@@ -131,7 +144,8 @@ class IdentityMap:
     def get(self, key: Hashable) -> Any:
         with self._lock:
             objects, name = self._space(key)
-            obj = objects.get(name)
+            ref = objects.get(name)
+            obj = None if ref is None else ref()
             if obj is not None:
                 self._touch(key, obj)
             return obj
@@ -139,17 +153,18 @@ class IdentityMap:
     def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
         with self._lock:
             objects, name = self._space(key)
-            obj = objects.get(name)
+            ref = objects.get(name)
+            obj = None if ref is None else ref()
             if obj is None:
                 obj = factory()
-                objects[name] = obj
+                self._store(key, objects, name, obj)
             self._touch(key, obj)
             return obj
 
     def put(self, key: Hashable, obj: Any) -> None:
         with self._lock:
             objects, name = self._space(key)
-            objects[name] = obj
+            self._store(key, objects, name, obj)
             self._touch(key, obj)
 
     def remove(self, key: Hashable) -> None:
@@ -165,13 +180,15 @@ class IdentityMap:
 
     def values(self) -> list[Any]:
         with self._lock:
-            return [obj for objects in self._spaces.values() for obj in objects.values()]
+            found = (ref() for objects in self._spaces.values() for ref in objects.values())
+            return [obj for obj in found if obj is not None]
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(objects) for objects in self._spaces.values())
+            return sum(ref() is not None for objects in self._spaces.values() for ref in objects.values())
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
             objects, name = self._space(key)
-            return name in objects
+            ref = objects.get(name)
+            return ref is not None and ref() is not None
