@@ -303,7 +303,12 @@ def translate_request_error(error: requests.RequestException, method: str, url: 
     where = f"{method} {redact(url)}"
     detail = _innermost_reason(error)
     result: Exception
-    if isinstance(error, requests.exceptions.SSLError):
+    if isinstance(error, requests.exceptions.SSLError) and _plain_http_answer(detail):
+        result = XNATSSLError(
+            f"{where}: the TLS connection failed ({detail}): the server speaks plain HTTP? "
+            "Try its http:// address instead of https://."
+        )
+    elif isinstance(error, requests.exceptions.SSLError):
         result = XNATSSLError(
             f"{where}: the TLS connection failed ({detail}). Check that the server's certificate "
             "is valid for this host name, or pass verify=<path of a CA bundle> for a private CA."
@@ -348,4 +353,12 @@ def _innermost_reason(error: BaseException) -> str:
     # urllib3 wraps the OS reason as "<Connection object>: Failed to establish ...: [Errno 111] ..."
     if "Errno" in text:
         text = text[text.index("[Errno"):] if "[Errno" in text else text
+    # ... and cutting its front off leaves the wrapper's closing parenthesis behind
+    while text.endswith(")") and text.count(")") > text.count("("):
+        text = text[:-1]
     return redact(text)[:300]
+
+
+def _plain_http_answer(detail: str) -> bool:
+    """Whether a TLS failure is an HTTP answer read as a TLS record (https:// to an http:// server)."""
+    return "WRONG_VERSION_NUMBER" in detail or "record layer failure" in detail

@@ -48,7 +48,8 @@ def test_demo_against_a_running_server_leaves_its_data_there(cli, as_admin):
 
     again = cli("demo", "--server", as_admin, "--project", "TOUR")
     assert again.code == 1 and len(again.err_lines) == 1
-    assert "TOUR" in again.err and "exist" in again.err
+    assert again.err_lines == [(f"xnat: error: a project TOUR already exists on {as_admin}: "
+                               "pass --project ID to seed the sample study under another ID")]
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -16,7 +16,7 @@ def assert_one_line_error(result, *fragments: str) -> None:
 
 
 def test_no_server_anywhere(cli):
-    assert_one_line_error(cli("ls"), "No XNAT server given", "XNATPY_HOST")
+    assert_one_line_error(cli("ls"), "no XNAT server given: pass --host URL, or set XNATPY_HOST (or XNAT_HOST)")
 
 
 def test_a_host_that_is_not_a_url(cli):
@@ -38,7 +38,9 @@ def test_wrong_password(cli, as_admin, clean_env):
 
 def test_a_user_without_a_password_and_no_terminal(cli, as_admin, clean_env):
     clean_env.delenv("XNATPY_PASS")
-    assert_one_line_error(cli("ls", "--user", "alice", stdin=""), "No password for user 'alice'", ".netrc")
+    result = cli("ls", "--user", "alice", stdin="")
+    assert_one_line_error(result, "No password for user 'alice'", ": pipe it to --password-stdin, set XNATPY_PASS", ".netrc")
+    assert "password=" not in result.err
 
 
 def test_password_stdin_without_a_user(cli, as_admin, clean_env):
@@ -108,3 +110,33 @@ def test_an_expired_or_unknown_session_id(cli, as_admin, clean_env):
     result = cli("ls")
     assert_one_line_error(result, "not (or no longer) valid")
     assert "0123456789ABCDEF" not in result.err
+
+
+# ---------------------------------------------------------------- issue 19: errors a newcomer meets
+
+
+def test_https_to_a_plain_http_server_says_so(cli, as_admin, clean_env):
+    result = cli("ls", "--host", as_admin.replace("http://", "https://"))
+    assert_one_line_error(result, "the TLS connection failed", ": the server speaks plain HTTP? "
+                          "Try its http:// address instead of https://.")
+    assert cli("ls").code == 0  # the server shrugged the TLS hello off and still answers
+
+
+def test_a_name_that_does_not_resolve_has_no_doubled_parenthesis(cli, clean_env):
+    clean_env.setenv("XNATPY_USER", "admin")
+    clean_env.setenv("XNATPY_PASS", "admin")
+    result = cli("ls", "--host", "http://xnat.example.invalid")
+    assert result.code == 1 and len(result.err_lines) == 1
+    assert "))" not in result.err and "could not connect to the server (" in result.err
+
+
+def test_an_abbreviated_option_is_not_taken_for_a_longer_one(cli, as_admin):
+    result = cli("ls", "--password", "s3cr")
+    assert result.code == 2
+    assert result.err_lines == ["xnat: error: unrecognized arguments: --password (see 'xnat --help')"]
+
+
+def test_a_mistyped_command_gets_a_suggestion(cli):
+    result = cli("lss")
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert result.err_lines[0].endswith("; did you mean 'ls'? (see 'xnat --help')")

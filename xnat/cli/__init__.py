@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from xnat import __version__
 from xnat.cli.errors import CommandError
@@ -31,7 +31,7 @@ __all__ = ["CommandError", "build_parser", "main"]
 EPILOG = """\
 getting started:
   xnat demo                                  # a tour on a built-in server, nothing to set up
-  xnat serve --port 8080                     # an XNAT-like server to try scripts against
+  xnat serve --port 8080 --background        # an XNAT-like server to try scripts against
   export XNATPY_HOST=http://127.0.0.1:8080 XNATPY_USER=admin XNATPY_PASS=admin
   xnat ls                                    # projects
   xnat ls DEMO/DEMO_001                      # experiments of a subject
@@ -41,10 +41,30 @@ Run 'xnat COMMAND --help' for the options and examples of a command."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error as one line that says where the help is."""
+    """argparse, with a usage error as one line that says where the help is.
+
+    Abbreviated options are off: ``--password s3cr`` must not be taken as ``--password-stdin``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {message}{_did_you_mean(message)} (see '{self.prog} --help')\n")
+
+
+def _did_you_mean(message: str) -> str:
+    """For a mistyped command ("invalid choice: 'lss' (choose from ...)"), the closest ones."""
+    import difflib
+    import re
+
+    found = re.match(r"argument COMMAND: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if found is None:
+        return ""
+    choices = re.findall(r"'?([\w-]+)'?", found.group(2))
+    close = difflib.get_close_matches(found.group(1), choices, n=3)
+    return f"; did you mean {' or '.join(repr(name) for name in close)}?" if close else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,6 +116,8 @@ def connect(args: argparse.Namespace, *, model: bool = True, keep_server_session
     unless ``keep_server_session`` says otherwise.
     """
     import xnat
+    from xnat.cli.errors import CommandError
+    from xnat.exceptions import XNATAuthError
 
     _configure_logging(getattr(args, "verbose", 0))
     password = _read_password(args)
@@ -126,12 +128,21 @@ def connect(args: argparse.Namespace, *, model: bool = True, keep_server_session
         user = password = None
     if keep_server_session is None:
         keep_server_session = jsession is not None
-    return xnat.connect(
-        server=args.host, user=user, password=password, netrc_file=args.netrc,
-        verify=not args.insecure, default_timeout=args.timeout, jsession=jsession,
-        cli=keep_server_session, no_parse_model=not model, keepalive=False,
-        debug=getattr(args, "verbose", 0) > 1,
-    )
+    if not args.host and not any(os.environ.get(name) for name in ("XNATPY_HOST", "XNAT_HOST")):
+        raise CommandError("no XNAT server given: pass --host URL, or set XNATPY_HOST (or XNAT_HOST)")
+    try:
+        return xnat.connect(
+            server=args.host, user=user, password=password, netrc_file=args.netrc,
+            verify=not args.insecure, default_timeout=args.timeout, jsession=jsession,
+            cli=keep_server_session, no_parse_model=not model, keepalive=False,
+            debug=getattr(args, "verbose", 0) > 1,
+        )
+    except XNATAuthError as error:
+        # The library's advice names its keyword argument; on the command line it is an option.
+        message = str(error)
+        if "pass password=" not in message:
+            raise
+        raise CommandError(message.replace("pass password=", "pipe it to --password-stdin")) from None
 
 
 @contextmanager

@@ -58,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise CommandError('the demo needs the embedded server: pip install "xnat[server]"') from None
     from xnat.demo import run_demo
+    from xnat.exceptions import XNATObjectAlreadyExistsError
 
-    run_demo(args.server, user=args.user, password=password, project=args.project, keep=args.keep)
+    try:
+        run_demo(args.server, user=args.user, password=password, project=args.project, keep=args.keep)
+    except XNATObjectAlreadyExistsError:
+        raise CommandError(
+            f"a project {args.project} already exists on {args.server}: "
+            f"pass --project ID to seed the sample study under another ID"
+        ) from None
     return 0
