@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import xnat
+
 
 def assert_one_line_error(result, *fragments: str) -> None:
     assert result.code == 1, (result.out, result.err)
@@ -140,3 +142,34 @@ def test_a_mistyped_command_gets_a_suggestion(cli):
     result = cli("lss")
     assert result.code == 2 and len(result.err_lines) == 1
     assert result.err_lines[0].endswith("; did you mean 'ls'? (see 'xnat --help')")
+
+
+def test_download_dir_into_a_folder_it_cannot_make_names_the_cause(served, tmp_path):
+    from xnat.exceptions import XNATIOError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        experiment = session.projects["DEMO"].subjects["DEMO_001"].experiments["DEMO_001_MR1"]
+        with pytest.raises(XNATIOError) as caught:  # not a raw OSError
+            experiment.download_dir(blocker / "data")
+    assert str(caught.value) == f"Could not create the folder {blocker / 'data'}: Not a directory"
+    assert blocker.read_text() == "keep me"
+
+
+def test_a_folder_without_write_permission_is_named(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from xnat.transfer.download import os_error
+
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    # Tests may run as root, for whom every folder is writable: ask os.access what a user would hear.
+    monkeypatch.setattr(os, "access", lambda path, mode: os.fspath(path) != str(readonly))
+    error = PermissionError(errno.EACCES, "Permission denied", str(readonly / "data"))
+    message = str(os_error(error, "create the folder", readonly / "data" / "DEMO_001_MR1"))
+    assert message == (f"Could not create the folder {readonly / 'data' / 'DEMO_001_MR1'}: "
+                       f"permission denied ({readonly} is not writable)")
+    read_only_fs = OSError(errno.EROFS, "Read-only file system")
+    assert str(os_error(read_only_fs, "write", "/mnt/x")) == "Could not write /mnt/x: the file system is read-only"

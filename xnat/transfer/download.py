@@ -87,11 +87,23 @@ def os_error(error: OSError, action: str, path: object) -> XNATIOError:
         reason = "the disk is full (no space left on device)"
     elif error.errno == errno.EDQUOT:
         reason = "the disk quota is exceeded"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "permission denied" if error.errno != errno.EROFS else "the file system is read-only"
+    elif error.errno == errno.EROFS:
+        reason = "the file system is read-only"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied" if error.errno == errno.EACCES else "operation not permitted"
+        blocker = _nearest_existing(Path(str(path)))
+        if not os.access(blocker, os.W_OK):  # name the folder that is in the way
+            reason += f" ({blocker} is not writable)"
     else:
         reason = error.strerror or str(error)
     return XNATIOError(f"Could not {action} {path}: {reason}")
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or the closest of its parents that exists."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
 
 
 class TempFileSink:

@@ -120,11 +120,21 @@ def download_sources(obj: BehaviourHost, prefix: str) -> list[tuple[str, Place]]
     return sources
 
 
+def make_target_dir(target_dir: str | os.PathLike[str]) -> None:
+    """Create a download's target folder; a local failure is an XNATIOError naming its cause."""
+    from ...transfer.download import os_error
+
+    try:
+        Path(target_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise os_error(error, "create the folder", target_dir) from error
+
+
 def download_dir(obj: BehaviourHost, target_dir: str | os.PathLike[str], prefix: str, verbose: bool | None = None,
                  workers: int | None = None) -> str:
     """Download every file of ``obj`` under ``target_dir`` (parallel, each verified)."""
     session = obj._session()
-    Path(target_dir).mkdir(parents=True, exist_ok=True)
+    make_target_dir(target_dir)
     jobs = file_jobs(session, download_sources(obj, prefix), target_dir)
     run_download(obj, jobs, verbose, workers)
     return str(Path(target_dir, prefix)) if prefix else str(target_dir)
