@@ -404,3 +404,16 @@ def test_item_xml_lays_out_unknown_item_types_as_the_declared_type(compact: Data
     share = root.find(f"{XNAT}sharing/{XNAT}share")
     assert share.get("project") == "Q" and share.get("label") == "s_q"
     assert share.get(XSI + "type") is None
+
+
+def test_listing_rows_of_text_are_written_as_given_and_others_as_text() -> None:
+    clean = [{"ID": f"E{i}", "label": f"L{i}"} for i in range(3)]
+    body, _ = render_table(clean, ["ID", "label"], "json")
+    assert json.loads(body)["ResultSet"]["Result"] == clean
+    mixed = [{"ID": "E1", "n": 3, "ok": True, "gone": None}, {"ID": "E2"}]
+    body, _ = render_table(mixed, ["ID", "n", "ok", "gone"], "json")
+    assert json.loads(body)["ResultSet"]["Result"] == [{"ID": "E1", "n": "3", "ok": "true", "gone": ""},
+                                                       {"ID": "E2", "n": "", "ok": "", "gone": ""}]
+    reordered = [{"label": "L", "ID": "E"}]
+    body, _ = render_table(reordered, ["ID", "label"], "json")
+    assert body.decode().count('"ID":"E","label":"L"') == 1   # the asked column order, not the row's

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from lxml import etree
@@ -70,9 +71,24 @@ def _cell(value: object) -> str:
 
 def _project(rows: Iterable[Mapping[str, object]], column_names: list[str] | None) -> list[dict[str, str]]:
     rows = list(rows)
+    if _written_as_is(rows, column_names):
+        return rows  # type: ignore[return-value]  # checked: dicts of str, the right keys
     if column_names is None:
         return [{k: _cell(v) for k, v in row.items()} for row in rows]
     return [{name: _cell(row.get(name)) for name in column_names} for row in rows]
+
+
+def _written_as_is(rows: list[Mapping[str, object]], column_names: list[str] | None) -> bool:
+    """Whether the rows already are what the writers need: dicts holding only strings and,
+    with ``column_names``, exactly those keys in that order. Checked with C loops (``map``
+    over the rows), so a 50,000-row listing costs no Python step per row or cell."""
+    if not rows:
+        return True
+    if set(map(type, rows)) != {dict}:
+        return False
+    if column_names is not None and set(map(tuple, rows)) != {tuple(column_names)}:
+        return False
+    return set(map(type, chain.from_iterable(map(dict.values, rows)))) == {str}  # type: ignore[arg-type]
 
 
 def _compact_json(value: object) -> str:
