@@ -173,3 +173,18 @@ def test_a_folder_without_write_permission_is_named(tmp_path, monkeypatch):
                        f"permission denied ({readonly} is not writable)")
     read_only_fs = OSError(errno.EROFS, "Read-only file system")
     assert str(os_error(read_only_fs, "write", "/mnt/x")) == "Could not write /mnt/x: the file system is read-only"
+
+
+def test_an_interrupted_transfer_leaves_its_bar_where_it_stopped(capsys):
+    from xnat.transfer.progress import Progress
+
+    progress = Progress(total=1000, verbose=True, label="download")
+    progress.add(400)
+    progress.finish()  # what a transfer's finally does when it is interrupted
+    shown = capsys.readouterr().err
+    assert " 40%" in shown and "100%" not in shown
+
+    progress = Progress(total=1000, verbose=True, label="download")
+    progress.add(1000)
+    progress.finish()
+    assert "100%" in capsys.readouterr().err

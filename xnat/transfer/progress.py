@@ -144,7 +144,12 @@ class Progress:
             self.finished = True
             self._notify()
             if self._bar is not None:
-                self._bar.finish(end="\n")
+                # dirty: an interrupted or failed transfer keeps its bar where it stopped,
+                # instead of progressbar2 jumping to 100%
+                complete = bool(self.total) and self.done >= (self.total or 0)
+                if not complete:  # draw where it stopped (updates are throttled)
+                    self._bar.update(min(self.done, self.total) if self.total else self.done, force=True)
+                self._bar.finish(end="\n", dirty=not complete)
 
     def _notify(self) -> None:
         # Called with the lock held (or from __init__): consumers see counts in order.
