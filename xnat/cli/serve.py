@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.populate:
             server.populate(args.populate)
+            print(_populated(args.populate), flush=True)
         if args.ready_file is not None:
             _write_ready_file(args.ready_file, server.url)
         print(f"XNAT emulator listening on {server.url}", flush=True)
@@ -122,6 +123,20 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0
+
+
+def _populated(spec: str) -> str:
+    """What --populate made, in words, so a newcomer knows what there is to look at."""
+    from xnat.testing.backend.populate import parse_spec
+
+    counts = parse_spec(spec)
+    total = 1
+    made = []
+    for key, noun in (("projects", "private projects (PROJnnn)"), ("subjects", "subjects"),
+                      ("experiments", "MR sessions"), ("scans", "scans")):
+        total *= counts[key]
+        made.append(f"{total} {noun}")
+    return f"Populated {', '.join(made)}, owned by the first administrator (list them with: xnat ls)"
 
 
 def _write_ready_file(path: Path, url: str) -> None:
