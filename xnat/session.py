@@ -100,6 +100,14 @@ class BaseXNATSession(Connection, SessionObjectsMixin, SessionServicesMixin):
     def __reduce__(self) -> tuple[Any, ...]:
         return (restore_session, (self.recipe(),))
 
+    # A session is a shared resource: copying one (or an object holding one) keeps it, and
+    # never issues a token the way pickling does.
+    def __copy__(self) -> BaseXNATSession:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BaseXNATSession:
+        return self
+
     def disconnect(self) -> None:
         """Stop the keep-alive, log out (XNATSession only) and close the connections. Idempotent."""
         try:

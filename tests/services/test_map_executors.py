@@ -322,3 +322,11 @@ def test_the_progress_bar_counts_done_failed_and_skipped(session: Any, tmp_path:
     assert "done 4 failed 3 skipped 3" in err  # 1-3 logged; of 4-10, 5, 7 and 9 fail
     subject.map(label, "experiment", executor=executor, logfile=log, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_copying_a_session_keeps_it_and_issues_no_token(server: XNATServer) -> None:
+    import copy
+
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        assert copy.copy(own) is own and copy.deepcopy({"s": own})["s"] is own
+        assert own._recipe is None  # nothing was issued
