@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from urllib.parse import quote
 
 from .conftest import Api
 
@@ -97,3 +98,39 @@ def test_an_id_given_at_creation_is_used_when_free(admin: Api) -> None:
     assert r.get_data(as_text=True) == "XNAT_E00001"
     r = admin.put("/data/projects/P1/subjects/S1/experiments/E5?xsiType=xnat:mrSessionData")
     assert r.status_code == 201 and r.get_data(as_text=True) not in ("XNAT_E00001", "MY_E1", "MY_E2")
+
+
+# -- 7. values as XNAT formats them -------------------------------------------------------
+SESSION = "/data/projects/P1/subjects/S1/experiments/E1"
+
+
+def _session(admin: Api) -> None:
+    for url in ("/data/projects/P1", "/data/projects/P1/subjects/S1", f"{SESSION}?xsiType=xnat:mrSessionData"):
+        assert admin.put(url).status_code in (200, 201)
+
+
+def test_floats_read_back_as_xnat_writes_them(admin: Api) -> None:
+    _session(admin)
+    assert admin.put(f"{SESSION}?xnat:mrSessionData/dcmPatientWeight=42").status_code == 200
+    assert admin.put(f"{SESSION}/scans/1?xsiType=xnat:mrScanData&xnat:mrScanData/parameters/tr=2.5").status_code == 201
+    row = admin.rows("/data/experiments?columns=xnat:mrSessionData/dcmPatientWeight,xnat:mrSessionData/label")[0]
+    assert row["xnat:mrsessiondata/dcmpatientweight"] == "42.0" and row["xnat:mrsessiondata/label"] == "E1"
+    assert admin.get(f"{SESSION}?format=json").json["items"][0]["data_fields"]["dcmPatientWeight"] == 42.0
+    assert "<xnat:dcmPatientWeight>42.0</xnat:dcmPatientWeight>" in admin.get(f"{SESSION}?format=xml").get_data(
+        as_text=True)
+
+
+def test_scan_parameters_are_written_as_xnat_writes_them_in_the_order_set(admin: Api) -> None:
+    _session(admin)
+    keys = [("b", "1"), ("a", "2"), ("c", "3")]
+    query = "&".join(f"{quote(f'xnat:mrScanData/parameters/addParam[name={k}]/addField', safe=':/')}={v}"
+                     for k, v in keys)
+    assert admin.put(f"{SESSION}/scans/1?xsiType=xnat:mrScanData&{query}").status_code == 201
+    again = quote("xnat:mrScanData/parameters/addParam[name=a]/addField", safe=":/")
+    assert admin.put(f"{SESSION}/scans/1?{again}=5").status_code == 200  # keeps its place
+    xml = admin.get(f"{SESSION}/scans/1?format=xml").get_data(as_text=True)
+    assert '<xnat:addParam name="b">1</xnat:addParam>' in xml and "addField" not in xml
+    assert [xml.index(f'name="{k}"') for k in "bac"] == sorted(xml.index(f'name="{k}"') for k in "bac")
+    assert 'name="a">5<' in xml
+    back = admin.put(f"{SESSION}/scans/1", data=xml, content_type="text/xml")
+    assert back.status_code == 200 and admin.get(f"{SESSION}/scans/1?format=xml").get_data(as_text=True) == xml

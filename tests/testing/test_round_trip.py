@@ -143,6 +143,6 @@ def test_the_cases_the_issue_names(served: tuple[XNATApp, Client]) -> None:
         assert put_back.status_code == 200, (url, put_back.get_data(as_text=True))
         assert client.get(f"{url}?format=xml", auth=AUTH).get_data() == first
     text = client.get(f"{recon}?format=xml", auth=AUTH).get_data(as_text=True)
-    assert text.count("<prov:processStep ") == 2 and ">bet<" in text and ">fast<" in text
+    assert text.count("<prov:processStep>") == 2 and ">bet<" in text and ">fast<" in text
     project = client.get("/data/projects/PA?format=xml", auth=AUTH).get_data(as_text=True)
     assert "PA_ONE" in project and "PA_TWO" in project

@@ -273,7 +273,11 @@ class _XMLWriter:
                 declared = self.types.child_type(found)
                 for item in children.get(path, []):
                     sub = etree.SubElement(elem, tag)
-                    if self.types.exists(item.xsi_type):   # XNAT names the concrete type
+                    # XNAT names the concrete type when it is not the declared one: recorded
+                    # items show <xnat:scan xsi:type="xnat:mrScanData">, <xnat:demographics
+                    # xsi:type="xnat:demographicData"> but a bare <xnat:PI> (investigatorData);
+                    # an addParam (xnat:addField) has none (issue 15 item 7)
+                    if self.types.exists(item.xsi_type) and item.xsi_type != declared:
                         sub.set(_XSI_TYPE, item.xsi_type)
                     self.write_item(sub, item, found.name, declared)
             elif found.nested is not None:

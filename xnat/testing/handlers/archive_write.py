@@ -77,18 +77,33 @@ def _params(ctx: Ctx, xsi_type: str, fields: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def stored_params(value: Any) -> dict[str, str]:
+    """The parameters kept in stored fields, in the order they were set.
+
+    They are kept as a list of ``[name, value]`` pairs (a JSON object would come back with
+    sorted keys); an older store kept a dict.
+    """
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {str(k): str(v) for k, v in value or ()}
+
+
 def _merge_params(current: dict[str, Any], params: dict[str, str]) -> None:
-    """Set (or, with NULL, remove) scan parameters in a stored ``fields`` dict."""
+    """Set (or, with NULL, remove) scan parameters in a stored ``fields`` dict.
+
+    A parameter keeps its place when set again; a new one goes last: XNAT writes them in
+    the order they were set (issue 15 item 7).
+    """
     if not params:
         return
-    merged = dict(current.get(PARAMS_KEY) or {})
+    merged = stored_params(current.get(PARAMS_KEY))
     for name, value in params.items():
         if value == NULL:
             merged.pop(name, None)
         else:
             merged[name] = value
     if merged:
-        current[PARAMS_KEY] = merged
+        current[PARAMS_KEY] = [[k, v] for k, v in merged.items()]
     else:
         current.pop(PARAMS_KEY, None)
 
@@ -299,7 +314,7 @@ def _save_scans(ctx: Ctx, conn: sqlite3.Connection, experiment_id: str, scans: l
             continue
         check_type(ctx, xsi_type, "xnat:imageScanData", row["xsi_type"])
         current = loads(row["fields"])
-        _merge_params(current, fields.pop(PARAMS_KEY, {}))
+        _merge_params(current, stored_params(fields.pop(PARAMS_KEY, None)))
         archive.set_fields(conn, "scan", row["pk"], {**current, **fields})
 
 

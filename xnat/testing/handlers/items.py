@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..store import loads
-from .archive_write import PARAMS_KEY
+from .archive_write import PARAMS_KEY, stored_params
 from .base import Ctx, HTTPError
 from .deps import ItemNode, item_json, item_xml
 from .lookup import Node, readable_rows
@@ -50,7 +50,7 @@ def typed(ctx: Ctx, xsi_type: str, fields: dict[str, Any]) -> dict[str, object]:
 
 def _documents(fields: dict[str, Any]) -> list[tuple[str, list[ItemNode]]]:
     """Pop the child items kept in stored ``fields``: parameters (a keyed list), then the rest."""
-    params = fields.pop(PARAMS_KEY, None) or {}
+    params = stored_params(fields.pop(PARAMS_KEY, None))
     # parameters are child items as XNAT writes them: parameters/addParam, {name, addField}
     found = [(PARAMS_KEY, [ItemNode("xnat:addField", {"name": k, "addField": v}) for k, v in params.items()])]
     return [(name, nodes) for name, nodes in found if nodes] + stored_documents(fields)

@@ -39,18 +39,32 @@ def _xpath_value(ctx: Ctx, row: Row, xpath: str) -> str | None:
     candidates += [(t, values, values) for t, values in row.get("_related", ())]
     for item_type, aliases, fields in candidates:
         if item_type and _type_matches(ctx, item_type, type_name):
-            return _lookup(aliases, fields, path.lower())
+            key, value = _lookup(aliases, fields, path.lower())
+            return _as_xnat_writes(ctx, item_type, key, value)
     return None
 
 
-def _lookup(aliases: Row, fields: dict[str, Any], low: str) -> str:
+def _lookup(aliases: Row, fields: dict[str, Any], low: str) -> tuple[str, str]:
+    """(the field's own spelling, its value as text) of a lower-cased path; ("", "") if unset."""
     for key in aliases:  # the level's own aliases (id, label, project, date...)
         if key.lower() == low and not key.startswith("_"):
-            return "" if aliases[key] is None else str(aliases[key])
+            return key, "" if aliases[key] is None else str(aliases[key])
     for key, value in fields.items():
         if key.lower() == low:
-            return "" if value is None else str(value)
-    return ""
+            return key, "" if value is None else str(value)
+    return "", ""
+
+
+def _as_xnat_writes(ctx: Ctx, item_type: str, path: str, value: str) -> str:
+    """A stored value as XNAT's tables write it: a float field set to ``42`` reads ``42.0``
+    (Java's ``Double.toString``; issue 15 item 7). Other values are kept as stored."""
+    if not value or not path:
+        return value
+    try:
+        typed = ctx.app.datatypes.coerce(item_type, path, value)
+    except (ValueError, KeyError):
+        return value
+    return repr(typed) if isinstance(typed, float) else value
 
 
 def _type_matches(ctx: Ctx, row_type: str, type_name: str) -> bool:
