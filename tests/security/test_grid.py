@@ -355,6 +355,8 @@ OPS: dict[str, Op] = {
     "project users": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/users"))),
     "project accessibility": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/accessibility"))),
     "project setting": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/prearchive_code"))),
+    "project pipelines": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/pipelines"))),
+    "head project": Op(sees, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}"))),
     "project xml": Op(sees, lambda w, c, p: status(c.get(f"/data/projects/{p}?format=xml"))),
     "project resources": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/resources"))),
     "project zip": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/files?format=zip"))),

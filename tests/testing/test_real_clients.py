@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 from urllib.parse import quote
 
+from xnat.testing.app import XNATApp
+
 from .conftest import Api
 
 
@@ -134,3 +136,41 @@ def test_scan_parameters_are_written_as_xnat_writes_them_in_the_order_set(admin:
     assert 'name="a">5<' in xml
     back = admin.put(f"{SESSION}/scans/1", data=xml, content_type="text/xml")
     assert back.status_code == 200 and admin.get(f"{SESSION}/scans/1?format=xml").get_data(as_text=True) == xml
+
+
+# -- 9. routes clients call ---------------------------------------------------------------
+def test_form_login_starts_a_session(app: XNATApp) -> None:
+    from werkzeug.test import Client
+    client = Client(app)
+    r = client.post("/login", data={"username": "alice", "password": "alice"})
+    assert r.status_code == 302 and r.headers["Location"] == f"{app.site_url}/"
+    assert client.get("/data/auth").get_data(as_text=True) == "User 'alice' is logged in"
+    assert Client(app).post("/login", data={"username": "alice", "password": "nope"}).status_code == 401
+    assert Client(app).get("/login").status_code == 405
+
+
+def test_site_config_and_a_settable_admin_email(admin: Api, alice: Api, anon: Api) -> None:
+    config = admin.get("/xapi/siteConfig").json
+    assert config["siteId"] == "XNAT" and config["adminEmail"] == ""
+    assert alice.post("/xapi/siteConfig", json={"adminEmail": "x@y.z"}).status_code == 403
+    assert admin.post("/xapi/siteConfig", json={"adminEmail": "admin@site.org"}).status_code == 200
+    assert alice.get("/xapi/siteConfig/adminEmail").get_data(as_text=True) == "admin@site.org"
+    assert admin.post("/xapi/siteConfig", json={"siteId": "OTHER"}).status_code == 400  # the server's own
+    assert admin.post("/xapi/siteConfig", data="[", content_type="application/json").status_code == 400
+    assert admin.get("/xapi/siteConfig/nope").status_code == 404
+    assert admin.get("/xapi/siteConfig/siteId").get_data(as_text=True) == "XNAT"
+    assert anon.get("/xapi/siteConfig").status_code == 401
+
+
+def test_the_built_in_admin_is_admin_admin(admin: Api) -> None:
+    user = admin.get("/xapi/users/admin").json
+    assert (user["firstName"], user["lastName"]) == ("Admin", "Admin")
+
+
+def test_pipelines_and_head(admin: Api, bob: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    r = admin.get("/data/projects/P1/pipelines?format=json")
+    assert r.status_code == 200 and r.json["ResultSet"]["Result"] == []
+    assert bob.get("/data/projects/P1/pipelines").status_code == 404  # a private project, not told
+    assert admin.request("HEAD", "/data/projects/P1").status_code == 200
+    assert bob.request("HEAD", "/data/projects/P1").status_code == 404

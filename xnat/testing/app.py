@@ -53,6 +53,9 @@ _URL_MAP = Map([
     Rule("/xapi/siteConfig/buildInfo", endpoint=site.build_info),
     Rule("/xapi/siteConfig/buildInfo/<prop>", endpoint=site.build_info_property),
     Rule("/xapi/siteConfig/uptime", endpoint=site.uptime),
+    Rule("/xapi/siteConfig", endpoint=site.site_config),
+    Rule("/xapi/siteConfig/<prop>", endpoint=site.site_config_property),
+    Rule("/login", endpoint=session.form_login),
     Rule("/xapi/schemas", endpoint=site.schema_list),
     Rule("/xapi/schemas/datatypes", endpoint=site.datatype_list),
     Rule("/xapi/schemas/<path:entry>", endpoint=site.schema_entry),
@@ -78,6 +81,7 @@ _URL_MAP = Map([
     Rule("/data/projects/<project>/accessibility", endpoint=projects.accessibility),
     Rule("/data/projects/<project>/accessibility/<value>", endpoint=projects.accessibility),
     Rule("/data/projects/<project>/users", endpoint=projects.user_roles),
+    Rule("/data/projects/<project>/pipelines", endpoint=projects.pipelines),
     Rule("/data/projects/<project>/<any(prearchive_code,quarantine_code,current_arc):name>",
          endpoint=projects.setting),
     Rule("/data/projects/<project>/<any(prearchive_code,quarantine_code,current_arc):name>/<value>",
@@ -112,7 +116,7 @@ _URL_MAP = Map([
 _DRAIN_LIMIT = 1 << 20  # bytes of an unread request body worth reading to keep a connection
 
 # Routes a client may call before it has a session (they check credentials themselves).
-_OPEN = {session.services_auth}
+_OPEN = {session.services_auth, session.form_login}
 
 
 def normalise_path(path: str) -> str:
@@ -191,9 +195,13 @@ class XNATApp:
         self.version = version
         self.site_url = site_url.rstrip("/")
         self.started = time.time()
+        #: site configuration set through /xapi/siteConfig (adminEmail...), kept while the app runs
+        self.site_settings: dict[str, object] = {}
         for entry in users:
             login, password, admin = parse_user(entry)
-            self.add_user(login, password, admin=admin)
+            # XNAT's built-in administrator account is named "Admin Admin" (issue 15 item 9)
+            names = {"firstname": "Admin", "lastname": "Admin"} if login == "admin" and admin else {}
+            self.add_user(login, password, admin=admin, **names)
 
     # -- public API --------------------------------------------------------------------
     @property

@@ -249,6 +249,11 @@ class Access:
         return user.admin
 
     @staticmethod
+    def manages_site(user: User) -> bool:
+        """May ``user`` change the site configuration (admins; XNAT's SiteConfigApi is admin only)?"""
+        return user.admin
+
+    @staticmethod
     def may_view_user(user: User, login: str) -> bool:
         """May ``user`` read the account ``login`` (admins, or the user itself)?"""
         return user.admin or user.login == login

@@ -79,7 +79,7 @@ def item(ctx: Ctx, project: str) -> Response:
     """``GET|PUT|DELETE /data/projects/{P}``."""
     if ctx.method == "PUT":
         return _put(ctx, project)
-    if ctx.method == "GET":  # a protected project shows its description, not its data
+    if ctx.method in ("GET", "HEAD"):  # a protected project shows its description, not its data
         row = project_row(ctx, project)
         if row is not None and ctx.backend.access.can_see(ctx.user, row["id"], row["accessibility"]):
             return items.respond(ctx, Node("project", row["id"], row, row["id"]))
@@ -90,9 +90,19 @@ def item(ctx: Ctx, project: str) -> Response:
         resources.delete_tree(ctx, node, remove_files=ctx.flag("removeFiles"))
         ctx.backend.projects.forget(node.key)
         return text("")
-    if ctx.method != "GET":
+    if ctx.method not in ("GET", "HEAD"):
         raise HTTPError(405, "Method Not Allowed")
     return items.respond(ctx, node)
+
+
+def pipelines(ctx: Ctx, project: str) -> Response:
+    """``GET /data/projects/P/pipelines``: the project's pipelines, an empty table here (this
+    server runs none; XNAT's ProjectPipelineListResource answers an empty JSON table too)."""
+    if ctx.method not in ("GET", "HEAD"):
+        raise HTTPError(405, "Method Not Allowed")
+    project_node(ctx, project)  # 404/403 as for the project's other data
+    return table(ctx, [], ["Name", "Description", "Path", "Datatype", "Stepid", "Generates"], "Pipelines",
+                 always=())
 
 
 def _put(ctx: Ctx, project: str) -> Response:

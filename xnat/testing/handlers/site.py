@@ -1,12 +1,18 @@
-"""Site-level routes: build info, version, and the schema files the server publishes."""
+"""Site-level routes: build info, site configuration, version, and the schema files the server publishes."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from werkzeug.wrappers import Response
 
-from .base import Ctx, HTTPError, json_response, text
+from .base import Ctx, HTTPError, forbidden, json_response, text
+
+# Site configuration properties a client may set (``POST /xapi/siteConfig``); the others are
+# the server's own and read only. XNAT's SiteConfigPreferences (its /xapi/siteConfig map).
+SETTABLE = {"adminEmail", "siteDescriptionType", "siteDescriptionText", "siteLoginLanding", "siteHome",
+            "requireLogin", "enableCsrfToken", "sessionTimeout"}
 
 
 def build_info(ctx: Ctx) -> Response:
@@ -71,3 +77,51 @@ def schema_file(ctx: Ctx, relpath: str) -> Response:
     if path is None:
         raise HTTPError(404, f"No schema file {relpath}")
     return Response(path.read_bytes(), mimetype="application/xml")
+
+
+def _site_config(ctx: Ctx) -> dict[str, object]:
+    app = ctx.app
+    return {"siteId": app.site_id, "siteUrl": app.site_url, "initialized": True,
+            "requireLogin": not app.allow_anonymous, "adminEmail": "", **app.site_settings}
+
+
+def site_config(ctx: Ctx) -> Response:
+    """``GET /xapi/siteConfig``: the site's properties (signed-in users); ``POST`` a JSON map
+    of properties to set (admins), as XNAT's SiteConfigApi. Settings live as long as the app."""
+    if ctx.method == "GET":
+        ctx.require_login()
+        return json_response(_site_config(ctx))
+    if ctx.method != "POST":
+        raise HTTPError(405, "Method Not Allowed")
+    if not ctx.backend.access.manages_site(ctx.user):
+        raise forbidden()
+    try:
+        data = json.loads(ctx.request.get_data(cache=True) or b"null")
+    except ValueError:
+        raise HTTPError(400, "The site configuration must be sent as a JSON object") from None
+    if not isinstance(data, dict):
+        raise HTTPError(400, "The site configuration must be sent as a JSON object")
+    unknown = sorted(set(data) - SETTABLE)
+    if unknown:
+        raise HTTPError(400, f"Not a settable site property: {', '.join(unknown)}")
+    ctx.app.site_settings.update({k: v if isinstance(v, (bool, int)) else str(v) for k, v in data.items()})
+    return text("")
+
+
+def site_config_property(ctx: Ctx, prop: str) -> Response:
+    """``GET /xapi/siteConfig/{property}`` (its value as text); ``POST|PUT`` sets it (admins)."""
+    if ctx.method in ("POST", "PUT"):
+        if not ctx.backend.access.manages_site(ctx.user):
+            raise forbidden()
+        if prop not in SETTABLE:
+            raise HTTPError(400, f"Not a settable site property: {prop}")
+        ctx.app.site_settings[prop] = ctx.request.get_data(as_text=True).strip().strip('"')
+        return text("")
+    if ctx.method != "GET":
+        raise HTTPError(405, "Method Not Allowed")
+    ctx.require_login()
+    config = _site_config(ctx)
+    if prop not in config:
+        raise HTTPError(404, f"No site property named {prop}")
+    value = config[prop]
+    return text("true" if value is True else "false" if value is False else str(value))
