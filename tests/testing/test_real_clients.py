@@ -174,3 +174,23 @@ def test_pipelines_and_head(admin: Api, bob: Api) -> None:
     assert bob.get("/data/projects/P1/pipelines").status_code == 404  # a private project, not told
     assert admin.request("HEAD", "/data/projects/P1").status_code == 200
     assert bob.request("HEAD", "/data/projects/P1").status_code == 404
+
+
+def test_xapi_user_update(app: XNATApp, admin: Api, alice: Api, bob: Api) -> None:
+    r = alice.put("/xapi/users/alice", json={"firstName": "Alice", "email": "a@x.org"})
+    assert r.status_code == 200 and (r.json["firstName"], r.json["email"]) == ("Alice", "a@x.org")
+    assert bob.put("/xapi/users/alice", json={"firstName": "B"}).status_code == 403
+    assert alice.put("/xapi/users/alice", json={"admin": True}).status_code == 403  # admins' to set
+    assert alice.put("/xapi/users/alice", json={"username": "eve"}).status_code == 400
+    assert alice.put("/xapi/users/alice", json={"nope": 1}).status_code == 400
+    assert alice.put("/xapi/users/alice", data="[", content_type="application/json").status_code == 400
+    assert admin.put("/xapi/users/ghost", json={"firstName": "G"}).status_code == 404
+    assert alice.put("/xapi/users/alice", json={"password": "new"}).status_code == 200
+    assert Api(app, ("alice", "new")).get("/data/auth").status_code == 200
+    assert Api(app, ("alice", "alice")).get("/data/auth").status_code == 401
+    assert admin.get("/xapi/users/bob/enabled").json is True
+    assert bob.put("/xapi/users/bob/enabled/false").status_code == 403
+    assert admin.put("/xapi/users/bob/enabled/maybe").status_code == 400
+    assert admin.put("/xapi/users/bob/enabled/false").status_code == 200
+    assert admin.get("/xapi/users/bob/enabled").json is False
+    assert bob.get("/data/auth").status_code == 401

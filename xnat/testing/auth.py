@@ -98,6 +98,24 @@ class Auth:
         with self._lock:
             self._verified.pop(login, None)
 
+    def update_user(self, login: str, password: str | None = None, **fields: object) -> None:
+        """Change an existing account: ``firstname``, ``lastname``, ``email``, ``enabled``, ``admin``
+        (only those given) and, when given, its password. KeyError for an unknown login."""
+        columns = {"firstname", "lastname", "email", "enabled", "admin"}
+        if set(fields) - columns:
+            raise ValueError(f"not a user field: {sorted(set(fields) - columns)}")
+        with self.store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE login=?", (login,)).fetchone() is None:
+                raise KeyError(login)
+            for name, value in fields.items():
+                conn.execute(f"UPDATE users SET {name}=? WHERE login=?",
+                             (int(bool(value)) if name in ("enabled", "admin") else str(value), login))
+            if password is not None:
+                salt = secrets.token_hex(8)
+                conn.execute("UPDATE users SET salt=?, pwhash=? WHERE login=?", (salt, _hash(password, salt), login))
+        with self._lock:
+            self._verified.pop(login, None)
+
     def user(self, login: str) -> User | None:
         """The enabled user named ``login``, or None."""
         row = self.store.one("SELECT login, admin FROM users WHERE login=? AND enabled=1", (login,))
