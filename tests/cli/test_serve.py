@@ -74,10 +74,10 @@ def test_populate_says_what_it_made(tmp_path):
                               "--populate", "projects=2,subjects=3,experiments=2,scans=1"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
+        assert child.stdout.readline().startswith("XNAT emulator listening on http://")  # type: ignore[union-attr]
         said = child.stdout.readline()  # type: ignore[union-attr]
         assert said == ("Populated 2 private projects (PROJnnn), 6 subjects, 12 MR sessions, 12 scans, "
                         "owned by the first administrator (list them with: xnat ls)\n")
-        assert child.stdout.readline().startswith("XNAT emulator listening on http://")  # type: ignore[union-attr]
     finally:
         child.terminate()
         child.wait(timeout=30)

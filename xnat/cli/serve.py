@@ -113,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.populate:
             server.populate(args.populate)
-            print(_populated(args.populate), flush=True)
         if args.ready_file is not None:
             _write_ready_file(args.ready_file, server.url)
+        # The banner stays the first line: scripts wait for it.
         print(f"XNAT emulator listening on {server.url}", flush=True)
+        if args.populate:
+            print(_populated(args.populate), flush=True)
         _wait_for_signal()
     except ValueError as error:
         raise CommandError(str(error)) from None
