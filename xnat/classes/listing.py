@@ -120,11 +120,16 @@ class RowView(Mapping[str, str]):
         position = self._rows._position.get(key)
         if position is None:
             raise KeyError(key)
-        return _text(self._rows.data[position][self._index])
+        value = self._rows.data[position][self._index]
+        return value if type(value) is str else _text(value)
 
     def get(self, key: str, default: Any = None) -> Any:
+        # Read once per object made from a listing (URI, ID, xsi type): kept lean.
         position = self._rows._position.get(key)
-        return default if position is None else _text(self._rows.data[position][self._index])
+        if position is None:
+            return default
+        value = self._rows.data[position][self._index]
+        return value if type(value) is str else _text(value)
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows._position
