@@ -356,6 +356,9 @@ OPS: dict[str, Op] = {
     "project accessibility": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/accessibility"))),
     "project setting": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/prearchive_code"))),
     "project pipelines": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/pipelines"))),
+    "project config": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/config"))),
+    "write project config": Op(owns, lambda w, c, p: status(
+        c.put(f"/data/projects/{p}/config/tool{w.next()}/path?inbody=true", data=b"x"))),
     "head project": Op(sees, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}"))),
     "project xml": Op(sees, lambda w, c, p: status(c.get(f"/data/projects/{p}?format=xml"))),
     "project resources": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/resources"))),

@@ -194,3 +194,22 @@ def test_xapi_user_update(app: XNATApp, admin: Api, alice: Api, bob: Api) -> Non
     assert admin.put("/xapi/users/bob/enabled/false").status_code == 200
     assert admin.get("/xapi/users/bob/enabled").json is False
     assert bob.get("/data/auth").status_code == 401
+
+
+def test_configuration_service(admin: Api, alice: Api, bob: Api, anon: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    assert alice.put("/data/projects/P1/config/anon/script?inbody=true", data=b"x").status_code == 403  # owners
+    assert admin.put("/data/projects/P1/config/anon/script?inbody=true&reason=first", data=b"one").status_code == 201
+    assert admin.put("/data/projects/P1/config/anon/script?inbody=true", data=b"two").status_code == 200
+    rows = alice.rows("/data/projects/P1/config/anon/script")
+    assert [(r["contents"], r["version"], r["user"], r["status"]) for r in rows] == [("two", "2", "admin", "enabled")]
+    assert alice.get("/data/projects/P1/config/anon/script?contents=true&version=1").get_data(as_text=True) == "one"
+    assert bob.get("/data/projects/P1/config/anon/script").status_code == 404  # a private project, not told
+    assert admin.get("/data/projects/P1/config/nope/x").status_code == 404
+    assert admin.get("/data/projects/P1/config/anon/script?version=x").status_code == 400
+    assert alice.put("/data/config/site/x?inbody=true", data=b"s").status_code == 403  # admins
+    assert admin.put("/data/config/site/x?inbody=true", data=b"s").status_code == 201
+    assert alice.get("/data/config/site/x?contents=true").get_data(as_text=True) == "s"
+    assert [r["tool"] for r in alice.rows("/data/config")] == ["site"]
+    assert anon.get("/data/config").status_code == 401

@@ -28,6 +28,7 @@ from .backend import Backend
 from .backend.populate import populate as _populate
 from .handlers import (
     archive,
+    config,
     importer,
     prearchive,
     projects,
@@ -84,6 +85,12 @@ _URL_MAP = Map([
     Rule("/data/projects/<project>/accessibility/<value>", endpoint=projects.accessibility),
     Rule("/data/projects/<project>/users", endpoint=projects.user_roles),
     Rule("/data/projects/<project>/pipelines", endpoint=projects.pipelines),
+    Rule("/data/projects/<project>/config", endpoint=config.project_config),
+    Rule("/data/projects/<project>/config/<tool>", endpoint=config.project_config),
+    Rule("/data/projects/<project>/config/<tool>/<path:path>", endpoint=config.project_config),
+    Rule("/data/config", endpoint=config.site_config),
+    Rule("/data/config/<tool>", endpoint=config.site_config),
+    Rule("/data/config/<tool>/<path:path>", endpoint=config.site_config),
     Rule("/data/projects/<project>/<any(prearchive_code,quarantine_code,current_arc):name>",
          endpoint=projects.setting),
     Rule("/data/projects/<project>/<any(prearchive_code,quarantine_code,current_arc):name>/<value>",

@@ -10,6 +10,7 @@ rooms over one :class:`~xnat.testing.store.Store` (the SQLite pool and transacti
 * ``resources``  resource catalogues and the metadata of their files
 * ``search``     rows and counts for searches
 * ``saved``      saved searches (``xdat:stored_search``) and who may use them
+* ``config``     the configuration service's versioned documents (``/data/config``)
 * ``populate``   bulk creation of test data
 
 Users, sessions and tokens live in :mod:`xnat.testing.auth`; the prearchive in
@@ -22,13 +23,14 @@ from __future__ import annotations
 from ..store import Store
 from .access import Access, Verdict
 from .archive import Archive, ShareConflict
+from .config import Configs
 from .projects import Projects
 from .resources import Resources
 from .saved import SavedSearches
 from .search import SearchRows
 
-__all__ = ["Access", "Archive", "Backend", "Projects", "Resources", "SavedSearches", "SearchRows", "ShareConflict",
-           "Verdict"]
+__all__ = ["Access", "Archive", "Backend", "Configs", "Projects", "Resources", "SavedSearches", "SearchRows",
+           "ShareConflict", "Verdict"]
 
 
 class Backend:
@@ -44,3 +46,5 @@ class Backend:
         self.search = SearchRows(store)
         #: saved searches (/data/search/saved)
         self.saved_searches = SavedSearches(store)
+        #: the configuration service (/data/config, /data/projects/P/config)
+        self.configs = Configs(store)

@@ -248,6 +248,11 @@ class Access:
         """May ``user`` list and create site users and issue tokens for others (admins)?"""
         return user.admin
 
+    def may_configure(self, user: User, project: str | None) -> bool:
+        """May ``user`` write configuration documents: the site's (admins) or a project's
+        (its owners; XNAT's ProjectConfig writes need owner rights)?"""
+        return user.admin or (project is not None and self.is_owner(user, project))
+
     @staticmethod
     def manages_site(user: User) -> bool:
         """May ``user`` change the site configuration (admins; XNAT's SiteConfigApi is admin only)?"""

@@ -5,9 +5,10 @@ every access decision) and render the answer; they hold no SQL.
 
 * ``base``           the request context (``Ctx``), HTTP errors, small response helpers
 * ``deps``           the sibling modules handlers build on (datatypes, representations, filestore)
-* ``site``           build info, version, schema files
+* ``site``           build info, site configuration, version, schema files
 * ``session``        JSESSION, /data/auth, /data/services/auth, alias tokens
 * ``users``          /data/users, /xapi/users
+* ``config``         /data/config and /data/projects/P/config: versioned configuration documents
 * ``projects``       projects, accessibility, settings, project users
 * ``archive``        the hierarchy walk and the subject/experiment/scan listings
 * ``archive_write``  create/update/relabel/share/delete
