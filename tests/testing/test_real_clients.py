@@ -213,3 +213,7 @@ def test_configuration_service(admin: Api, alice: Api, bob: Api, anon: Api) -> N
     assert alice.get("/data/config/site/x?contents=true").get_data(as_text=True) == "s"
     assert [r["tool"] for r in alice.rows("/data/config")] == ["site"]
     assert anon.get("/data/config").status_code == 401
+    assert admin.put("/data/config/site/x?status=disabled").status_code == 200
+    assert admin.rows("/data/config/site/x")[0]["status"] == "disabled"
+    assert admin.put("/data/config/site/x?status=maybe").status_code == 400
+    assert admin.put("/data/config/site/none?status=enabled").status_code == 404

@@ -54,3 +54,11 @@ class Configs:
                          " VALUES(?,?,?,?,?,?,?,?)", (project, tool, path, version, contents, login, now_string(),
                                                        reason))
         return version
+
+    def set_status(self, project: str, tool: str, path: str, status: str) -> bool:
+        """Enable or disable a document (its latest version); False when there is none."""
+        with self.store.transaction() as conn:
+            cur = conn.execute("UPDATE configs SET status=? WHERE project=? AND tool=? AND path=? AND version=("
+                               "SELECT MAX(version) FROM configs WHERE project=? AND tool=? AND path=?)",
+                               (status, project, tool, path, project, tool, path))
+            return cur.rowcount > 0

@@ -3,7 +3,8 @@
 
 ``GET`` answers a table (REST-NOTES §5 columns; recorded: docs16 ``/REST/config/anon``) of the
 latest version of each document, or with ``contents=true`` the text of one; ``version=N`` an
-older one. ``PUT`` stores the body as a new version (``inbody=true`` or any body). Reading a
+older one. ``PUT`` stores the body as a new version (``inbody=true`` or any body), or with
+``status=enabled|disabled`` and no body toggles the document. Reading a
 project's documents needs read access to it, writing them its owners; the site's are read by
 anyone signed in and written by admins.
 """
@@ -54,6 +55,14 @@ def _put(ctx: Ctx, project: str, tool: str | None, path: str | None) -> Response
         raise HTTPError(400, "A configuration is written at .../config/{tool}/{path}")
     if not ctx.backend.access.may_configure(ctx.user, project or None):
         raise forbidden()
+    status = ctx.param("status")
+    if status is not None and not ctx.request.get_data(cache=True):
+        # PUT ...?status=enabled|disabled toggles a document (XNAT 1.6 configuration framework docs)
+        if status not in ("enabled", "disabled"):
+            raise HTTPError(400, f"status is enabled or disabled, not {status!r}")
+        if not ctx.backend.configs.set_status(project, tool, path, status):
+            raise HTTPError(404, f"No configuration {tool}/{path}")
+        return text("")
     try:
         contents = ctx.request.get_data(cache=True).decode("utf-8")
     except UnicodeDecodeError:
