@@ -4,7 +4,9 @@ Blocks are taken from the page in reading order: Python blocks run in one namesp
 page (as in one interpreter), shell blocks run in bash with the installed ``xnat``
 command. Port 8080 becomes a free port (the only change). Installation and test commands
 (``pip``, ``python3 -m venv``, ``python -m pytest``, ``sphinx-build``) are not run here:
-``.ci/run`` runs them.
+``.ci/run`` runs them. ``xnat serve``, which serves until interrupted, runs with
+``--background`` so that the next block can follow. A page that works on the tutorial's
+server first runs the tutorial's block that starts it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def blocks(page: str) -> list[tuple[str, str]]:
     return found
 
 
+def _in_background(line: str) -> str:
+    if line.startswith("xnat serve ") and "--background" not in line:
+        return line + " --background"
+    return line
+
+
 def _command(line: str) -> str:
     return re.sub(r"\s+#.*$", "", line[2:])
 
@@ -55,6 +63,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+# Pages whose examples use the demo's server, which the tutorial's first block starts.
+ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst",)
+
+
 def run_page(page: str, workdir: Path, port: int) -> list[int]:
     """Run the page's blocks in order; returns the PIDs of servers its blocks started."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("XNATPY_", "XNAT_"))}
@@ -63,10 +75,12 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
     namespace: dict[str, object] = {}
     servers = []
     exports = ""  # the reader's terminal keeps what a block exported
-    for number, (kind, text) in enumerate(blocks(page), 1):
+    setup = blocks("docs/tutorial.rst")[:1] if page in ON_THE_TUTORIALS_SERVER else []
+    for number, (kind, text) in enumerate(setup + blocks(page), 1 - len(setup)):
         text = text.replace("8080", str(port))
         if kind == "shell":
-            script = "\n".join(line for line in text.splitlines() if not line.startswith(NOT_RUN_HERE))
+            script = "\n".join(_in_background(line) for line in text.splitlines()
+                                if not line.startswith(NOT_RUN_HERE))
             if not script.strip():
                 continue
             done = subprocess.run(["bash", "-e", "-c", exports + script], cwd=workdir, env=env, capture_output=True,
@@ -94,7 +108,8 @@ def _stop(pids: list[int]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst"])
+@pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst",
+                                  "docs/testing.rst", "docs/howto/search.rst"])
 def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in [name for name in os.environ if name.startswith("XNATPY_")]:
