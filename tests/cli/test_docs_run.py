@@ -64,7 +64,7 @@ def _free_port() -> int:
 
 
 # Pages whose examples use the demo's server, which the tutorial's first block starts.
-ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst",)
+ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst", "docs/howto/transfers.rst")
 
 
 def run_page(page: str, workdir: Path, port: int) -> list[int]:
@@ -109,7 +109,7 @@ def _stop(pids: list[int]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst",
-                                  "docs/testing.rst", "docs/howto/search.rst"])
+                                  "docs/testing.rst", "docs/howto/search.rst", "docs/howto/transfers.rst"])
 def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in [name for name in os.environ if name.startswith("XNATPY_")]:
