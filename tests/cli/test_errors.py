@@ -188,3 +188,12 @@ def test_an_interrupted_transfer_leaves_its_bar_where_it_stopped(capsys):
     progress.add(1000)
     progress.finish()
     assert "100%" in capsys.readouterr().err
+
+
+def test_did_you_mean_names_each_candidate_once(served):
+    from xnat.exceptions import XNATKeyError
+
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        with pytest.raises(XNATKeyError) as caught:
+            session.projects["DEMOO"]  # DEMO is both the project's ID and its name
+    assert str(caught.value).endswith("; did you mean 'DEMO'?"), str(caught.value)

@@ -430,5 +430,6 @@ def _field_name(column: str) -> str:
 def _suggestion(key: str, candidates: list[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(key, candidates, n=3)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    # dict.fromkeys: a project's ID is often also its name; name it once
+    close = difflib.get_close_matches(key, list(dict.fromkeys(candidates)), n=3)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
