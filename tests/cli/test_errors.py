@@ -197,3 +197,13 @@ def test_did_you_mean_names_each_candidate_once(served):
         with pytest.raises(XNATKeyError) as caught:
             session.projects["DEMOO"]  # DEMO is both the project's ID and its name
     assert str(caught.value).endswith("; did you mean 'DEMO'?"), str(caught.value)
+
+
+def test_a_tls_hello_to_the_embedded_server_prints_no_traceback(served, capfd):
+    from xnat.exceptions import XNATSSLError
+
+    with pytest.raises(XNATSSLError, match="the server speaks plain HTTP"):
+        xnat.connect(served.url.replace("http://", "https://"), user="admin", password="admin")
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        assert "DEMO" in session.projects
+    assert "Traceback" not in capfd.readouterr().err
