@@ -217,3 +217,19 @@ def test_configuration_service(admin: Api, alice: Api, bob: Api, anon: Api) -> N
     assert admin.rows("/data/config/site/x")[0]["status"] == "disabled"
     assert admin.put("/data/config/site/x?status=maybe").status_code == 400
     assert admin.put("/data/config/site/none?status=enabled").status_code == 404
+
+
+def test_last_modified_follows_changes(app: XNATApp, admin: Api) -> None:
+    _session(admin)
+    def stored(table: str) -> str | None:
+        archive = app.backend.archive
+        rows = archive.subject_rows(None) if table == "subjects" else archive.experiment_rows()
+        return rows[0]["last_modified"]  # type: ignore[no-any-return]
+    row = admin.rows("/data/projects/P1/subjects?columns=last_modified,insert_date")[0]
+    assert stored("subjects") is None and row["last_modified"] == row["insert_date"]  # never modified
+    assert admin.put("/data/projects/P1/subjects/S1?gender=female").status_code == 200
+    assert admin.put(f"{SESSION}?note=changed").status_code == 200
+    changed = stored("subjects")
+    assert changed is not None and admin.rows("/data/projects/P1/subjects")[0]["ID"]
+    assert admin.rows("/data/projects/P1/subjects?columns=last_modified")[0]["last_modified"] == changed
+    assert admin.rows("/data/experiments?columns=last_modified")[0]["last_modified"] == stored("experiments")

@@ -42,6 +42,12 @@ class Archive:
     def __init__(self, store: Store, site_id: str) -> None:
         self.store = store
         self.site_id = site_id
+        # last_modified (issue 15 item 1: a real listing column), added to a store made before it
+        with store.transaction() as conn:
+            for table in ("subjects", "experiments"):
+                names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if "last_modified" not in names:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN last_modified TEXT")
 
     # -- finding ----------------------------------------------------------------------------
     def find(self, kind: str, key: str, project: str | None) -> sqlite3.Row | None:
@@ -211,10 +217,18 @@ class Archive:
     def set_fields(conn: sqlite3.Connection, level: str, key: str | int, fields: dict[str, Any]) -> None:
         column = "pk" if level in ("scan", "reconstruction") else "id"
         conn.execute(f"UPDATE {LEVEL_TABLES[level]} SET fields=? WHERE {column}=?", (dumps(fields), key))
+        if level not in ("scan", "reconstruction"):
+            Archive.touch(conn, level, str(key))
+
+    @staticmethod
+    def touch(conn: sqlite3.Connection, kind: str, obj_id: str) -> None:
+        """Mark a subject or experiment modified now (its ``last_modified``)."""
+        conn.execute(f"UPDATE {_table(kind)} SET last_modified=? WHERE id=?", (now_string(), obj_id))
 
     @staticmethod
     def set_date(conn: sqlite3.Connection, experiment_id: str, date: str) -> None:
         conn.execute("UPDATE experiments SET date=? WHERE id=?", (date, experiment_id))
+        Archive.touch(conn, "experiment", experiment_id)
 
     @staticmethod
     def relabel(conn: sqlite3.Connection, kind: str, obj_id: str, project: str, owner_project: str,
@@ -222,6 +236,7 @@ class Archive:
         """Set the object's label in ``project``: its own label in its own project, else the share's."""
         if owner_project == project:
             conn.execute(f"UPDATE {_table(kind)} SET label=? WHERE id=?", (label, obj_id))
+            Archive.touch(conn, kind, obj_id)
         else:
             conn.execute("UPDATE shares SET label=? WHERE kind=? AND obj_id=? AND project=?",
                          (label, share_kind(kind), obj_id, project))

@@ -221,9 +221,8 @@ def _only_get(ctx: Ctx) -> None:
 
 
 # -- listing rows -----------------------------------------------------------------------
-# ``last_modified`` is a real column of XNAT's listings (issue 15 item 1); the store keeps no
-# modification time yet, so it answers the insert date (what XNAT answers for an item never
-# modified since).
+# ``last_modified`` is a real column of XNAT's listings (issue 15 item 1): the time of the last
+# change of the item's own fields, date or label; the insert date for an item never modified.
 def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     """Rows of subjects in ``project`` (own and shared) or, with None, of every readable project."""
     rows = ctx.backend.archive.subject_rows(project)
@@ -233,7 +232,8 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
     for r in rows:
         fields = loads(r["fields"])
         row = {"ID": r["id"], "project": r["project"], "label": r["plabel"], "insert_date": r["insert_date"],
-               "insert_user": r["insert_user"], "last_modified": r["insert_date"], "URI": f"/data/subjects/{r['id']}",
+               "insert_user": r["insert_user"], "last_modified": r["last_modified"] or r["insert_date"],
+               "URI": f"/data/subjects/{r['id']}",
                "_type": r["xsi_type"], "_fields": fields}
         for key in ("gender", "handedness", "dob", "yob", "age", "education", "race", "ethnicity", "height",
                     "weight"):
@@ -252,7 +252,7 @@ def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = Non
     for r in rows:
         row = {"ID": r["id"], "project": r["project"], "date": r["date"], "xsiType": r["xsi_type"],
                "label": labels.get(r["id"], r["label"]), "insert_date": r["insert_date"],
-               "insert_user": r["insert_user"], "last_modified": r["insert_date"],
+               "insert_user": r["insert_user"], "last_modified": r["last_modified"] or r["insert_date"],
                "URI": f"/data/experiments/{r['id']}",
                "subject_ID": r["subject_id"] or "", "subject_label": r["subject_label"] or "",
                "_type": r["xsi_type"], "_fields": loads(r["fields"]),

@@ -70,7 +70,7 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
         out["accessibility"] = row["accessibility"]
         out["alias"] = aliases.get(row["id"], "")
         out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
-        out["last_modified"] = row["insert_date"]  # no modification time stored yet (see archive.subject_rows)
+        out["last_modified"] = row["insert_date"]  # a project's modification time is not kept yet
         rows.append(out)
     return rows
 
