@@ -30,7 +30,10 @@ class SessionObjectsMixin:
     """Objects, listings and transfers of a session (see the module docstring)."""
 
     _objects_layer: Any = None
-    _classes: Any = None
+    #: The classes built from the server's schemas (``session.classes.MrSessionData``). A
+    #: plain attribute, not a property: IPython completes ``session.classes.<TAB>`` only
+    #: through attributes it may read without running code.
+    classes: Any = None
     #: Parallel transfers for jobs of many files (download_dir, upload_dir per_file).
     transfer_workers: int = 4
     #: How often a failed transfer is tried again, and the first wait (doubling) in seconds.
@@ -39,18 +42,12 @@ class SessionObjectsMixin:
 
     # -- classes: a hand-written FileData joins every namespace ---------------------------
 
-    @property
-    def classes(self) -> Any:
-        """The classes built from the server's schemas (``session.classes.MrSessionData``)."""
-        return self._classes
-
-    @classes.setter
-    def classes(self, namespace: Any) -> None:
-        if namespace is not None and hasattr(namespace, "register"):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "classes" and value is not None and hasattr(value, "register"):
             from .behaviour.file import install_file_class
 
-            install_file_class(namespace, self)
-        self._classes = namespace
+            install_file_class(value, self)
+        super().__setattr__(name, value)
 
     # -- the object layer ---------------------------------------------------------------------
 
