@@ -8,27 +8,12 @@ unless asked) with the counts of objects done, failed and skipped (already in th
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any
 
-from ..transfer.progress import show_bar
+from ..transfer.progress import CurrentStderr, show_bar
 
 __all__ = ["MapProgress", "MapResults"]
-
-
-class _Stderr:
-    """Whatever ``sys.stderr`` is at each write: progressbar2 would keep the stream it first saw,
-    which pytest and notebooks replace and close."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-    def isatty(self) -> bool:
-        return show_bar(None)
 
 
 class MapResults(dict[str, Any]):
@@ -66,11 +51,11 @@ class MapProgress:
                                                    {"done": 0, "failed": 0, "skipped": 0})
             if total is None:
                 widgets = [self._label, " ", untyped.AnimatedMarker(), " ", untyped.Timer()]
-                self._bar = untyped.ProgressBar(max_value=untyped.UnknownLength, widgets=widgets, fd=_Stderr())
+                self._bar = untyped.ProgressBar(max_value=untyped.UnknownLength, widgets=widgets, fd=CurrentStderr())
             else:
                 self._bar = untyped.ProgressBar(max_value=total, widgets=[
                     self._label, " ", untyped.Bar(), " ", untyped.Counter(), f"/{total} ", untyped.ETA()],
-                    fd=_Stderr())
+                    fd=CurrentStderr())
 
     def add(self, outcome: str) -> None:
         """Count one object: ``"done"``, ``"failed"`` or ``"skipped"``."""

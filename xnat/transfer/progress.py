@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (only needed when a bar is drawn)
     import progressbar
 
-__all__ = ["Progress", "UpdateFunc", "show_bar"]
+__all__ = ["CurrentStderr", "Progress", "UpdateFunc", "show_bar"]
 
 #: ``update_func(bytes_done, total_or_None, finished)``, as in xnatpy.
 UpdateFunc = Callable[[int, int | None, bool], None]
@@ -37,7 +37,7 @@ def show_bar(verbose: bool | None) -> bool:
         return False
 
 
-class _CurrentStderr:
+class CurrentStderr:
     """Writes to whatever ``sys.stderr`` is now.
 
     progressbar2 swaps ``sys.stderr`` for the stream it saw when first imported, which
@@ -100,7 +100,7 @@ class Progress:
         ]
         bar = progressbar.ProgressBar(
             max_value=self.total if self.total else progressbar.UnknownLength,
-            widgets=widgets, fd=_CurrentStderr(), variables={"files": self._files_text()},
+            widgets=widgets, fd=CurrentStderr(), variables={"files": self._files_text()},
         )
         bar.start()
         return bar
