@@ -83,7 +83,8 @@ def test_reprs_dir_and_completion_make_no_request(session, counter) -> None:
     project = session.projects["PROJ001"]
     experiments = project.experiments
     counter.reset()
-    assert repr(experiments) == "<XNATListing /data/projects/PROJ001/experiments (not loaded)>"
+    assert repr(experiments) == ("<XNATListing /data/projects/PROJ001/experiments "
+                                 "(not loaded: print() it, len() or a loop fetches it)>")
     assert "not loaded" in experiments._repr_html_()
     assert counter.count == 0
     experiment = experiments["PROJ001_S00001_MR001"]

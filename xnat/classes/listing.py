@@ -391,7 +391,7 @@ class XNATListing:
     def __repr__(self) -> str:
         rows = self._rows
         if rows is None:
-            return f"<XNATListing {self.uri} (not loaded)>"
+            return f"<XNATListing {self.uri} ({NOT_LOADED})>"
         entries = []
         for index in range(min(len(rows), 10)):
             key = rows.value(index, self.secondary_key or "") or ""
@@ -412,7 +412,7 @@ class XNATListing:
     def _repr_html_(self) -> str:
         rows = self._rows
         if rows is None:
-            return f"<p>XNATListing {html.escape(self.uri)} (not loaded)</p>"
+            return f"<p>XNATListing {html.escape(self.uri)} ({NOT_LOADED})</p>"
         head = "".join(f"<th>{html.escape(name)}</th>" for name in rows.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in rows.row(index)) + "</tr>"
@@ -420,6 +420,10 @@ class XNATListing:
         )
         more = f"<p>... {len(rows) - 50} more rows</p>" if len(rows) > 50 else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+#: What the repr of a listing not yet fetched says (a repr never sends a request).
+NOT_LOADED = "not loaded: print() it, len() or a loop fetches it"
 
 
 def _field_name(column: str) -> str:
