@@ -66,13 +66,24 @@ search                     any user, the guest included, over what it may read
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..auth import User
 from ..store import Store
 
-__all__ = ["EDITORS", "Access", "Verdict"]
+__all__ = ["EDITORS", "Access", "SharedWith", "Verdict"]
+
+
+class SharedWith(Protocol):
+    """What access reads of a stored search: its listing row and who it is shared with."""
+
+    @property
+    def row(self) -> Mapping[str, str]: ...
+    @property
+    def users(self) -> Collection[str]: ...
+    @property
+    def groups(self) -> Collection[str]: ...
 
 #: Roles that create and edit a project's data (XNAT's default owner and member roles).
 EDITORS = ("owner", "member")
@@ -262,3 +273,26 @@ class Access:
     def may_view_user(user: User, login: str) -> bool:
         """May ``user`` read the account ``login`` (admins, or the user itself)?"""
         return user.admin or user.login == login
+
+    # -- saved searches (XNAT's SavedSearchListResource / SavedSearchResource) ---------------
+    @staticmethod
+    def on_saved_search(search: SharedWith, login: str, groups: Collection[str]) -> bool:
+        """Is ``login`` an allowed user of a stored search, or in one of its allowed groups?
+        (Only they change it, and delete it or take themselves off it.)"""
+        return login in search.users or bool(set(search.groups) & set(groups))
+
+    @staticmethod
+    def may_read_saved_search(search: SharedWith, login: str, groups: Collection[str]) -> bool:
+        """XNAT lists ``secure=0 OR allowed user OR group member``; reading by ID follows the
+        listing here (XNAT lets anyone who may query the root type read a secure one: stricter
+        on purpose, a search one is not shown is not reached by its ID either)."""
+        return search.row["secure"] in ("0", "") or Access.on_saved_search(search, login, groups)
+
+    @staticmethod
+    def may_delete_saved_search(search: SharedWith, login: str, groups: Collection[str], admin: bool) -> Verdict:
+        """Its allowed users and group members (each takes itself off) and site admins delete a
+        stored search; others are refused, HIDDEN when they may not even read it."""
+        if admin or Access.on_saved_search(search, login, groups):
+            return Verdict.ALLOWED
+        return Verdict.FORBIDDEN if Access.may_read_saved_search(search, login, groups) else Verdict.HIDDEN
+

@@ -26,7 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..store import Store
-from .access import Verdict
+from .access import Access, Verdict
 
 __all__ = ["CachedSearch", "SavedSearch", "SavedSearches"]
 
@@ -66,7 +66,7 @@ class CachedSearch:
 
 
 class SavedSearches:
-    """Stored searches and the rules of who may use them."""
+    """Stored searches (who may use them is decided by :class:`~.access.Access`)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -86,16 +86,7 @@ class SavedSearches:
         row = self.store.one("SELECT * FROM saved_searches WHERE id=?", (search_id,))
         return None if row is None else self._load(row)
 
-    # -- who may ------------------------------------------------------------------------------
-    @staticmethod
-    def is_allowed(found: SavedSearch, login: str, groups: Collection[str]) -> bool:
-        """An allowed user, or a member of an allowed group."""
-        return login in found.users or bool(set(found.groups) & set(groups))
-
-    def may_read(self, found: SavedSearch, login: str, groups: Collection[str]) -> bool:
-        """XNAT lists ``secure=0 OR allowed user OR group member``; reading follows the list."""
-        return found.row["secure"] in ("0", "") or self.is_allowed(found, login, groups)
-
+    # -- who may: decided in access.py -------------------------------------------------------
     def visible(self, login: str, groups: Collection[str], tag: str | None = None) -> list[dict[str, str]]:
         """The listing rows a user sees; ``tag``: "true" for every tagged search, else that tag's."""
         if tag is None:
@@ -105,7 +96,7 @@ class SavedSearches:
         else:
             rows = self.store.all("SELECT * FROM saved_searches WHERE tag=? ORDER BY id", (tag,))
         found = [self._load(row) for row in rows]
-        return [s.row for s in found if self.may_read(s, login, groups)]
+        return [s.row for s in found if Access.may_read_saved_search(s, login, groups)]
 
     # -- writing ------------------------------------------------------------------------------
     def save(self, search_id: str, row: dict[str, str], bundle: str, users: Collection[str],
@@ -126,25 +117,19 @@ class SavedSearches:
         return new
 
     def delete_as(self, found: SavedSearch, login: str, groups: Collection[str], admin: bool) -> Verdict:
-        """SavedSearchResource.handleDelete: an allowed user (or group) is taken off the search, which
-        goes with its last user or group; a site admin deletes it; others are refused (HIDDEN when
-        they may not even read it)."""
+        """SavedSearchResource.handleDelete, once access allows it: an allowed user (or group) is
+        taken off the search, which goes with its last user or group; a site admin deletes it."""
+        verdict = Access.may_delete_saved_search(found, login, groups, admin)
+        if verdict is not Verdict.ALLOWED:
+            return verdict
         search_id = found.row["id"]
         mine = sorted(set(found.groups) & set(groups))
-        if login in found.users:
-            if len(found.users) > 1 or found.groups:
-                self.remove_user(search_id, login)
-            else:
-                self.delete(search_id)
-        elif mine:
-            if found.users or len(found.groups) > 1:
-                self.remove_group(search_id, mine[0])
-            else:
-                self.delete(search_id)
-        elif admin:
+        if login in found.users and (len(found.users) > 1 or found.groups):
+            self.remove_user(search_id, login)
+        elif login not in found.users and mine and (found.users or len(found.groups) > 1):
+            self.remove_group(search_id, mine[0])
+        else:  # its last user or group, or a site admin
             self.delete(search_id)
-        else:
-            return Verdict.FORBIDDEN if self.may_read(found, login, groups) else Verdict.HIDDEN
         return Verdict.ALLOWED
 
     def delete(self, search_id: str) -> None:

@@ -60,7 +60,7 @@ def saved_list(ctx: Ctx) -> Response:
 
 def _readable(ctx: Ctx, search_id: str) -> SavedSearch:
     found = ctx.backend.saved_searches.get(search_id)
-    if found is None or not ctx.backend.saved_searches.may_read(found, ctx.user.login, _groups(ctx)):
+    if found is None or not ctx.backend.access.may_read_saved_search(found, ctx.user.login, _groups(ctx)):
         raise not_found(f"stored search {search_id}")
     return found
 
@@ -100,7 +100,7 @@ def _put(ctx: Ctx, search_id: str) -> Response:
     saved = ctx.backend.saved_searches
     existing = saved.get(search_id)
     login, groups = ctx.user.login, _groups(ctx)
-    if existing is not None and not saved.is_allowed(existing, login, groups):
+    if existing is not None and not ctx.backend.access.on_saved_search(existing, login, groups):
         raise forbidden()
     users = [n.text.strip() for n in root.iterfind(f"{_Q}allowed_user/{_Q}login") if n.text and n.text.strip()]
     group_ids = [n.text.strip() for n in root.iterfind(f"{_Q}allowed_groups/{_Q}groupID") if n.text and n.text.strip()]
