@@ -19,11 +19,11 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import TestResponse
 
+from tests.testing.conftest import Api
 from xnat.testing.app import XNATApp
 
 ROLES = ("admin", "owner", "member", "collab", "outsider", "guest")
@@ -33,30 +33,12 @@ PROJECT_ROLE = {"owner": "owner", "member": "member", "collab": "collaborator"}
 MR = "xnat:mrSessionData"
 
 
-class Caller:
+class Caller(Api):
     """One user's in-process client (its own cookie jar: sessions never cross users)."""
 
     def __init__(self, app: XNATApp, role: str) -> None:
+        super().__init__(app, None if role == "guest" else (role, role))
         self.role = role
-        self.client = Client(app)
-        self.auth = None if role == "guest" else (role, role)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> TestResponse:
-        if self.auth is not None:
-            kwargs.setdefault("auth", self.auth)
-        return self.client.open(url, method=method, **kwargs)
-
-    def get(self, url: str, **kw: Any) -> TestResponse:
-        return self.request("GET", url, **kw)
-
-    def put(self, url: str, **kw: Any) -> TestResponse:
-        return self.request("PUT", url, **kw)
-
-    def post(self, url: str, **kw: Any) -> TestResponse:
-        return self.request("POST", url, **kw)
-
-    def delete(self, url: str, **kw: Any) -> TestResponse:
-        return self.request("DELETE", url, **kw)
 
 
 @dataclass
