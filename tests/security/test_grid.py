@@ -360,6 +360,9 @@ OPS: dict[str, Op] = {
     "write project config": Op(owns, lambda w, c, p: status(
         c.put(f"/data/projects/{p}/config/tool{w.next()}/path?inbody=true", data=b"x"))),
     "head project": Op(sees, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}"))),
+    "experiment status": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/status"))),
+    "quarantine experiment": Op(owns, lambda w, c, p: status(
+        c.put(f"/data/projects/{p}/experiments/E?quarantine=true"))),
     "project xml": Op(sees, lambda w, c, p: status(c.get(f"/data/projects/{p}?format=xml"))),
     "project resources": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/resources"))),
     "project zip": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/files?format=zip"))),

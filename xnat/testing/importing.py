@@ -202,11 +202,12 @@ def _subject(conn: sqlite3.Connection, app: Any, project: str, label: str, login
 
 
 def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: Target, overwrite: str,
-           login: str) -> tuple[str, str]:
+           login: str, status: str | None = None) -> tuple[str, str]:
     """Archive a staged session; returns (subject ID, experiment ID).
 
     ``overwrite``: ``none`` (409 when the label is taken), ``append`` (add scans and files to
-    the existing session), ``delete`` (replace the existing session's scans). Raises
+    the existing session), ``delete`` (replace the existing session's scans). ``status``: the
+    status the archived session is left in (None: as it was; a new one is active). Raises
     :class:`ImportError_`; on any failure the archive is as before.
     """
     if overwrite not in OVERWRITE:
@@ -237,6 +238,8 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
                     session.fields, login)
             for scan in session.scans:
                 _commit_scan(app, pre, conn, session, target.project, experiment_id, scan, copied)
+            if status is not None:
+                app.backend.archive.set_status(conn, experiment_id, status)
     except BaseException:
         for path in copied:  # the rows rolled back: take back the files written for them
             path.unlink(missing_ok=True)

@@ -58,6 +58,9 @@ PUT under an existing ID   an object the user may not read is not there for it: 
 import, overwrite=delete   owner (it drops the existing session's scans) [DECIDED: the
                            delete rule]; other imports: owner or member [ROLES]
 change a project           owner (settings, accessibility, users, delete) [ROLES]
+change a status            owner of the experiment's own project (``activate``,
+ (quarantine...)           ``quarantine``, ``_lock``, ``_unlock``, ``_obsolete``) [SRC
+                           SecureResource.postSaveManageStatus ``canActivate``; ROLES]
 search                     any user, the guest included, over what it may read
                            [RN §10: 403 only without access]
 =========================  ===============================================================
@@ -139,6 +142,12 @@ class Access:
 
     def can_delete(self, user: User, project: str) -> bool:
         """May ``user`` delete a project's data (owners: XNAT's member role does not delete)?"""
+        return self.is_owner(user, project)
+
+    def can_activate(self, user: User, project: str) -> bool:
+        """May ``user`` change the status of a project's experiments (activate, quarantine, lock,
+        obsolete)? Owners: XNAT asks ``Permissions.canActivate``, which its default roles grant
+        the owner role only."""
         return self.is_owner(user, project)
 
     def is_owner(self, user: User, project: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..store import Store, dumps, loads, now_string
 
-__all__ = ["LEVEL_TABLES", "Archive", "ShareConflict", "share_kind"]
+__all__ = ["LEVEL_TABLES", "STATUSES", "Archive", "ShareConflict", "share_kind", "status_of"]
 
 #: The table of each archive level (subject, experiment, assessor, scan, reconstruction).
 LEVEL_TABLES = {"subject": "subjects", "experiment": "experiments", "assessor": "experiments",
@@ -25,6 +25,17 @@ _OWNER_KIND = {"project": "project", "subject": "subject", "experiment": "experi
                "scan": "scan", "reconstruction": "reconstruction"}
 _EXPERIMENT_ROWS = ("SELECT e.*, s.label AS subject_label, se.label AS session_label FROM experiments e"
                     " LEFT JOIN subjects s ON s.id = e.subject_id LEFT JOIN experiments se ON se.id = e.session_id")
+
+
+#: An experiment's status as XNAT keeps it in its meta data (``ViewManager``): new data is
+#: active; ``quarantine`` until an owner activates it; ``locked``; ``obsolete``.
+STATUSES = ("active", "quarantine", "locked", "obsolete")
+
+
+def status_of(row: sqlite3.Row) -> str:
+    """The status of an experiment row (a row of a store made before statuses: active)."""
+    keys = row.keys()
+    return str(row["status"]) if "status" in keys and row["status"] else "active"
 
 
 def share_kind(kind: str) -> str:
@@ -42,12 +53,14 @@ class Archive:
     def __init__(self, store: Store, site_id: str) -> None:
         self.store = store
         self.site_id = site_id
-        # last_modified (issue 15 item 1: a real listing column), added to a store made before it
+        # Columns added after the first stores were made: last_modified (issue 15 item 1: a real
+        # listing column) and an experiment's status (NULL: active; see STATUSES).
         with store.transaction() as conn:
-            for table in ("subjects", "experiments"):
+            for table, column in (("subjects", "last_modified"), ("experiments", "last_modified"),
+                                  ("experiments", "status")):
                 names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-                if "last_modified" not in names:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN last_modified TEXT")
+                if column not in names:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     # -- finding ----------------------------------------------------------------------------
     def find(self, kind: str, key: str, project: str | None) -> sqlite3.Row | None:
@@ -224,6 +237,13 @@ class Archive:
     def touch(conn: sqlite3.Connection, kind: str, obj_id: str) -> None:
         """Mark a subject or experiment modified now (its ``last_modified``)."""
         conn.execute(f"UPDATE {_table(kind)} SET last_modified=? WHERE id=?", (now_string(), obj_id))
+
+    @staticmethod
+    def set_status(conn: sqlite3.Connection, experiment_id: str, status: str) -> None:
+        """Set an experiment's status (one of :data:`STATUSES`)."""
+        if status not in STATUSES:
+            raise ValueError(f"not an experiment status: {status}")
+        conn.execute("UPDATE experiments SET status=? WHERE id=?", (status, experiment_id))
 
     @staticmethod
     def set_date(conn: sqlite3.Connection, experiment_id: str, date: str) -> None:

@@ -12,6 +12,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``projects``       projects, accessibility, settings, project users
 * ``archive``        the hierarchy walk and the subject/experiment/scan listings
 * ``archive_write``  create/update/relabel/share/delete
+* ``status``         an experiment's status: .../status, activate/quarantine flags, the quarantine code
 * ``resources``      resource catalogues, recursive delete
 * ``files``          uploads, downloads, file listings, zip/tar.gz
 * ``items``          item JSON/XML trees

@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..store import loads
-from . import archive_write, files, items, resources
+from . import archive_write, files, items, resources, status
 from .base import Ctx, HTTPError
 from .listing import table, xpaths_named
 from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_rows
@@ -94,6 +94,8 @@ def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
     if not segs or segs == [""]:
         return item(ctx, node)
     coll = segs[0]
+    if segs == ["status"] and node.kind in ("experiment", "assessor"):
+        return status.status(ctx, node)
     if node.kind == "resource" and coll != "files":
         raise HTTPError(400, "This resource works at the catalog level only; append '/files' to reach files")
     if coll not in CHILDREN[node.kind]:

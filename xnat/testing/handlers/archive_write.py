@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from ..backend import ShareConflict, Verdict
 from ..store import loads
-from . import resources
+from . import resources, status
 from .base import Ctx, HTTPError, forbidden, text
 from .listing import table
 from .lookup import (
@@ -172,6 +172,7 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str, new_subject: st
             archive.save_custom(conn, coll[:-1], str(pk), custom, NULL)
         return text(key, 201)
     project = parent.project
+    new_status = status.requested(ctx, project, project)
     subject_id, session_id = (None, None) if new_subject else _parents(ctx, parent, coll, fields)
     if given_id is not None:
         check_label(given_id, "ID")
@@ -191,6 +192,8 @@ def create(ctx: Ctx, parent: Node, coll: str, key: str, io: str, new_subject: st
             date = fields.pop("date", "")
             new_id = archive.insert_experiment(conn, project, subject_id, session_id, label, xsi_type, date, fields,
                                                ctx.user.login, given_id)
+            if new_status is not None:
+                archive.set_status(conn, new_id, new_status)
         archive.save_custom(conn, "subject" if coll == "subjects" else "experiment", new_id, custom, NULL)
         if coll != "subjects":
             _save_scans(ctx, conn, new_id, write.scans)
@@ -259,6 +262,7 @@ def update(ctx: Ctx, node: Node) -> Response:
     archive = ctx.backend.archive
     level = node.kind
     is_experiment = level in ("experiment", "assessor")
+    new_status = status.requested(ctx, node.row["project"], node.project) if is_experiment else None
     pk = node.row["pk"] if level in ("scan", "reconstruction") else node.key
     with archive.transaction() as conn:
         current = archive.stored_fields(conn, level, pk)
@@ -275,6 +279,8 @@ def update(ctx: Ctx, node: Node) -> Response:
         archive.save_custom(conn, "experiment" if level == "assessor" else level, str(pk), custom, NULL)
         if is_experiment:
             _save_scans(ctx, conn, node.key, write.scans)
+        if new_status is not None:
+            archive.set_status(conn, node.key, new_status)
     return text(node.row["id"], 200)
 
 

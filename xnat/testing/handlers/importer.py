@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from ..dicomreader import Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import PrearchiveSession, prearchive_of
+from . import status
 from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
 from .writes import check_label
@@ -156,10 +157,11 @@ def archive_staged(ctx: Ctx, session: PrearchiveSession, target: Target, overwri
     """Commit a READY prearchive session; on failure it stays there as ERROR with the reason."""
     if overwrite == "delete" and not ctx.backend.access.can_delete(ctx.user, target.project):
         raise forbidden("overwrite=delete drops the session's scans: only the project's owners delete")
+    new_status = status.on_archive(ctx, target.project)
     pre = prearchive_of(ctx.app)
     pre.set_status(session, "ARCHIVING")
     try:
-        subject_id, experiment_id = commit(ctx.app, pre, session, target, overwrite, ctx.user.login)
+        subject_id, experiment_id = commit(ctx.app, pre, session, target, overwrite, ctx.user.login, new_status)
     except ImportError_ as error:
         pre.set_status(session, "ERROR", error.reason)
         raise HTTPError(error.status, f"{error.reason} (left in the prearchive as ERROR: /data{session.url})") \

@@ -344,7 +344,7 @@ def run(ctx: Ctx, request: SearchRequest) -> tuple[list[dict[str, str]], list[di
             continue
         row = {key: resolver.value(record, *_column_path(c)) for key, c in zip(keys, columns)}
         if table_name == "experiments":
-            row["quarantine_status"] = "active"
+            row["quarantine_status"] = record.get("status") or "active"  # the experiment's meta status
         rows.append({k: row[k] for k in java_hashmap_order(list(dict.fromkeys(keys)))})
     return rows, meta, root
 

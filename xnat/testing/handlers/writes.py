@@ -25,7 +25,8 @@ NOT_FIELDS = {"xsiType", "ELEMENT_0", "format", "inbody", "req_format", "event_r
               "event_action", "event_comment", "event_id", "XNAT_CSRF", "allowDataDeletion",
               "removeFiles", "overwrite", "extract", "content", "tags", "primary",
               "pullDataFromHeaders", "fixScanTypes", "triggerPipelines", "columns", "label",
-              "accessibility", "alias", "aliases", "update-stats", "stats", "safe", "quarantine"}
+              "accessibility", "alias", "aliases", "update-stats", "stats", "safe",
+              "activate", "quarantine", "_lock", "_unlock", "_obsolete"}  # status flags: see handlers.status
 LABEL_RE = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-.]*")  # fullmatch; no leading dot: never "." or ".."
 MAX_LABEL_BYTES = 255  # XNAT's VARCHAR(255) ID and label columns (see check_label)
 _TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]")

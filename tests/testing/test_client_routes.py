@@ -1,0 +1,100 @@
+"""Issue 15 item 9 (the rest): routes real clients call, answered as XNAT answers them.
+
+Sources are cited per test; see also the docstrings of the handler modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xnat.testing.app import XNATApp
+
+from .conftest import USERS, Api
+
+SESSION = "/data/projects/P1/subjects/S1/experiments/E1"
+
+
+def _tree(admin: Api) -> str:
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    return str(admin.put(f"{SESSION}?xsiType=xnat:mrSessionData").get_data(as_text=True))
+
+
+# -- experiment status: ExperimentResource.represent (".../status"), postSaveManageStatus ------
+def test_status_activate_and_quarantine_as_xnatpy_sends_them(admin: Api, alice: Api, bob: Api) -> None:
+    eid = _tree(admin)
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    status = admin.get(f"{SESSION}/status")
+    assert (status.status_code, status.get_data(as_text=True)) == (200, "active")
+    assert admin.put(f"{SESSION}?quarantine=true").status_code == 200
+    assert admin.get(f"/data/experiments/{eid}/status").get_data(as_text=True) == "quarantine"
+    assert alice.get(f"{SESSION}/status").get_data(as_text=True) == "quarantine"
+    # only owners change a status (canActivate); the refusal saves nothing, not even the note
+    r = alice.put(f"{SESSION}?activate=true&note=changed")
+    assert r.status_code == 403 and "activation" in r.get_data(as_text=True)
+    assert "note" not in admin.get(f"{SESSION}?format=json").json["items"][0]["data_fields"]
+    assert bob.get(f"{SESSION}/status").status_code == 404  # a private project, not told
+    assert admin.put(f"{SESSION}?activate=maybe").status_code == 400
+    assert admin.put(f"{SESSION}?activate=true").status_code == 200
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "active"
+    # locked and obsolete need activation too: XNAT answers "quarantine" for any status but active
+    assert admin.put(f"{SESSION}?_lock=true").status_code == 200
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "quarantine"
+    assert admin.put(f"{SESSION}?_unlock=true").status_code == 200
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "active"
+    assert admin.put(f"{SESSION}/status").status_code == 405
+    assert admin.get("/data/projects/P1/subjects/S1/status").status_code == 404  # subjects have none
+
+
+def test_status_shows_in_search_rows(admin: Api) -> None:
+    _tree(admin)
+    assert admin.put(f"{SESSION}?quarantine=true").status_code == 200
+    bundle = ('<xdat:bundle xmlns:xdat="http://nrg.wustl.edu/security" ID="x" '
+              'brief-description="x"><xdat:root_element_name>xnat:mrSessionData</xdat:root_element_name>'
+              '<xdat:search_field><xdat:element_name>xnat:mrSessionData</xdat:element_name>'
+              '<xdat:field_ID>LABEL</xdat:field_ID><xdat:sequence>0</xdat:sequence></xdat:search_field>'
+              '</xdat:bundle>')
+    r = admin.post("/data/search?format=json", data=bundle, content_type="text/xml")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert [row["quarantine_status"] for row in r.json["ResultSet"]["Result"]] == ["quarantine"]
+
+
+def test_a_project_quarantine_code_quarantines_what_is_saved(admin: Api) -> None:
+    """ExperimentResource.handlePut: quarantine code 1 quarantines each saved experiment;
+    activate=true in the same request is applied after it (postSaveManageStatus)."""
+    assert admin.put("/data/projects/P1").status_code in (200, 201)
+    assert admin.put("/data/projects/P1/quarantine_code/1").status_code == 200
+    assert admin.get("/data/projects/P1/quarantine_code").get_data(as_text=True) == "1"
+    _tree(admin)
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "quarantine"
+    assert admin.put(f"{SESSION}?activate=true").status_code == 200
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "active"
+    assert admin.put(f"{SESSION}?note=edited").status_code == 200  # saved again: quarantined again
+    assert admin.get(f"{SESSION}/status").get_data(as_text=True) == "quarantine"
+
+
+def test_status_survives_a_restart_and_older_stores(tmp_path: Path) -> None:
+    app = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    admin = Api(app, ("admin", "admin"))
+    _tree(admin)
+    assert admin.put(f"{SESSION}?quarantine=true").status_code == 200
+    app.close()
+    again = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    try:
+        assert Api(again, ("admin", "admin")).get(f"{SESSION}/status").get_data(as_text=True) == "quarantine"
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("value", ["active", "quarantined"])
+def test_client_status_property(served: tuple[str, XNATApp], value: str) -> None:
+    """``experiment.status`` with xnatpy's names (our client sends what xnatpy 0.8.1 sends)."""
+    import xnat
+    url, app = served
+    _tree(Api(app, ("admin", "admin")))
+    with xnat.connect(url, user="admin", password="admin") as session:
+        experiment = session.projects["P1"].experiments["E1"]
+        assert experiment.status == "active"
+        experiment.status = value
+        assert experiment.status == ("active" if value == "active" else "quarantine")
