@@ -98,3 +98,45 @@ def test_client_status_property(served: tuple[str, XNATApp], value: str) -> None
         assert experiment.status == "active"
         experiment.status = value
         assert experiment.status == ("active" if value == "active" else "quarantine")
+
+
+# -- /xapi/siteConfig: SiteConfigApi; XNAT keeps preferences in its database ------------------
+def test_site_config_values_survive_a_restart(tmp_path: Path) -> None:
+    app = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    admin = Api(app, ("admin", "admin"))
+    assert admin.post("/xapi/siteConfig", json={"adminEmail": "a@site.org", "siteDescriptionType": "Text"}) \
+        .status_code == 200
+    assert admin.post("/xapi/siteConfig/siteHome", data='"/home"', content_type="application/json").status_code == 200
+    app.close()
+    again = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    try:
+        api = Api(again, ("alice", "alice"))
+        config = api.get("/xapi/siteConfig").json
+        assert (config["adminEmail"], config["siteDescriptionType"], config["siteHome"]) == \
+            ("a@site.org", "Text", "/home")
+        assert api.get("/xapi/siteConfig/adminEmail").get_data(as_text=True) == "a@site.org"
+        # a refused write (one unknown key) sets none of the others
+        assert Api(again, ("admin", "admin")).post(
+            "/xapi/siteConfig", json={"adminEmail": "b@site.org", "siteId": "X"}).status_code == 400
+        assert api.get("/xapi/siteConfig/adminEmail").get_data(as_text=True) == "a@site.org"
+    finally:
+        again.close()
+
+
+def test_project_settings_survive_a_restart(tmp_path: Path) -> None:
+    """ProjectResource: ``PUT /data/projects/P/prearchive_code/{0|4|5}``, ``/quarantine_code/{0|1}``."""
+    app = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    admin = Api(app, ("admin", "admin"))
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.get("/data/projects/P1/prearchive_code").get_data(as_text=True) == "0"
+    assert admin.put("/data/projects/P1/prearchive_code/4").status_code == 200
+    assert admin.put("/data/projects/P1/quarantine_code/1").status_code == 200
+    assert admin.put("/data/projects/P1/prearchive_code/9").status_code == 400
+    app.close()
+    again = XNATApp(data_dir=tmp_path / "d", users=USERS)
+    try:
+        api = Api(again, ("admin", "admin"))
+        assert api.get("/data/projects/P1/prearchive_code").get_data(as_text=True) == "4"
+        assert api.get("/data/projects/P1/quarantine_code").get_data(as_text=True) == "1"
+    finally:
+        again.close()

@@ -204,8 +204,6 @@ class XNATApp:
         self.version = version
         self.site_url = site_url.rstrip("/")
         self.started = time.time()
-        #: site configuration set through /xapi/siteConfig (adminEmail...), kept while the app runs
-        self.site_settings: dict[str, object] = {}
         for entry in users:
             login, password, admin = parse_user(entry)
             # XNAT's built-in administrator account is named "Admin Admin" (issue 15 item 9)

@@ -11,6 +11,7 @@ rooms over one :class:`~xnat.testing.store.Store` (the SQLite pool and transacti
 * ``search``     rows and counts for searches
 * ``saved``      saved searches (``xdat:stored_search``) and who may use them
 * ``config``     the configuration service's versioned documents (``/data/config``)
+* ``settings``   site settings set through ``/xapi/siteConfig``, kept across restarts
 * ``populate``   bulk creation of test data
 
 Users, sessions and tokens live in :mod:`xnat.testing.auth`; the prearchive in
@@ -28,9 +29,10 @@ from .projects import Projects
 from .resources import Resources
 from .saved import SavedSearches
 from .search import SearchRows
+from .settings import SiteSettings
 
 __all__ = ["Access", "Archive", "Backend", "Configs", "Projects", "Resources", "SavedSearches", "SearchRows",
-           "ShareConflict", "Verdict"]
+           "ShareConflict", "SiteSettings", "Verdict"]
 
 
 class Backend:
@@ -48,3 +50,5 @@ class Backend:
         self.saved_searches = SavedSearches(store)
         #: the configuration service (/data/config, /data/projects/P/config)
         self.configs = Configs(store)
+        #: site settings (/xapi/siteConfig)
+        self.settings = SiteSettings(store)

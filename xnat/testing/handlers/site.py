@@ -82,12 +82,13 @@ def schema_file(ctx: Ctx, relpath: str) -> Response:
 def _site_config(ctx: Ctx) -> dict[str, object]:
     app = ctx.app
     return {"siteId": app.site_id, "siteUrl": app.site_url, "initialized": True,
-            "requireLogin": not app.allow_anonymous, "adminEmail": "", **app.site_settings}
+            "requireLogin": not app.allow_anonymous, "adminEmail": "", **ctx.backend.settings.all()}
 
 
 def site_config(ctx: Ctx) -> Response:
     """``GET /xapi/siteConfig``: the site's properties (signed-in users); ``POST`` a JSON map
-    of properties to set (admins), as XNAT's SiteConfigApi. Settings live as long as the app."""
+    of properties to set (admins), as XNAT's SiteConfigApi. Settings are kept in the store, so a
+    restart on the same data folder reads them back (XNAT keeps its preferences in its database)."""
     if ctx.method == "GET":
         ctx.require_login()
         return json_response(_site_config(ctx))
@@ -104,7 +105,7 @@ def site_config(ctx: Ctx) -> Response:
     unknown = sorted(set(data) - SETTABLE)
     if unknown:
         raise HTTPError(400, f"Not a settable site property: {', '.join(unknown)}")
-    ctx.app.site_settings.update({k: v if isinstance(v, (bool, int)) else str(v) for k, v in data.items()})
+    ctx.backend.settings.set({k: v if isinstance(v, (bool, int)) else str(v) for k, v in data.items()})
     return text("")
 
 
@@ -115,7 +116,7 @@ def site_config_property(ctx: Ctx, prop: str) -> Response:
             raise forbidden()
         if prop not in SETTABLE:
             raise HTTPError(400, f"Not a settable site property: {prop}")
-        ctx.app.site_settings[prop] = ctx.request.get_data(as_text=True).strip().strip('"')
+        ctx.backend.settings.set({prop: ctx.request.get_data(as_text=True).strip().strip('"')})
         return text("")
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
