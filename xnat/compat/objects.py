@@ -31,8 +31,11 @@ from . import transfers
 from .attributes import Attributes, flatten_item
 from .errors import NotSupportedError
 from .paths import LEVELS, ROOT_CHILDREN
+from .search import resolve
+from .subjects import matching_subjects
 
-__all__ = ["CObject", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject", "element_class"]
+__all__ = ["CObject", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject", "Union",
+           "element_class", "subject_of"]
 
 _MISSING = (403, 404)
 
@@ -402,15 +405,32 @@ def _row_path(level: str, row: dict[str, str], id_: str, label: str) -> str:
     return quote(label if level.endswith("resources") else id_, safe="")
 
 
+def subject_of(obj: EObject) -> str:
+    """The ID of the subject an object belongs to: its own, or its nearest subject's; an
+    experiment selected without its subject reads it from its document (one request)."""
+    node: EObject | None = obj
+    while node is not None and node._level in LEVELS:
+        if node._level == "subjects":
+            return node.id()
+        if node._level == "experiments" and (node._parent is None or node._parent._level != "subjects"):
+            row = node._row or {}
+            return row.get("subject_ID") or flatten_item(node._session.get_json(node._uri)).get("subject_ID", "")
+        node = node._parent
+    return ""
+
+
 class CObject(Node):
     """A lazy collection: the ``level`` children of every object ``parents()`` yields, filtered."""
 
     def __init__(self, session: Any, parents: Callable[[], Iterable[EObject]], level: str,
-                 id_filter: str = "*") -> None:
+                 id_filter: str = "*", source: CObject | None = None,
+                 subjects: frozenset[str] | None = None) -> None:
         self._session = session
         self._parents = parents
         self._level = level
         self._filter = id_filter or "*"
+        self._source = source  #: the collection the parents come from, if any (for where())
+        self._subjects = subjects  #: keep only objects of these subjects (set by where())
 
     def __repr__(self) -> str:
         return f"<Collection Object> {self._level} {self._filter}"
@@ -426,14 +446,16 @@ class CObject(Node):
                 if self._filter != "*" and not any(fnmatch.fnmatch(name, self._filter) for name in names):
                     continue
                 uri = f"{parent._uri}/{level.segment}/{_row_path(self._level, row, id_, label)}"
-                yield cls(self._session, uri, self._level, row=dict(row), parent=parent)
+                obj = cls(self._session, uri, self._level, row=dict(row), parent=parent)
+                if self._subjects is None or subject_of(obj) in self._subjects:
+                    yield obj
 
     def _child(self, level: str, name: str) -> CObject:
         return self._children(level, name)
 
     def _children(self, level: str, id_filter: str) -> CObject:
         self._check_child(level)
-        return CObject(self._session, lambda: iter(self), level, id_filter)
+        return CObject(self._session, lambda: iter(self), level, id_filter, source=self)
 
     def get(self, *args: str) -> list[Any]:
         """IDs (default), ``get("label")``, ``get("obj")``, or several: ``get("id", "label")`` -> tuples."""
@@ -470,11 +492,22 @@ class CObject(Node):
     def __bool__(self) -> bool:
         return self.first() is not None
 
-    def where(self, *args: Any, **kwargs: Any) -> CObject:
-        raise NotSupportedError(
-            "collection.where() is not offered: search with select('xnat:subjectData', [columns]).where([...]) "
-            "and select the objects it names"
-        )
+    def where(self, constraints: Any = None, template: Any = None, query: Any = None) -> CObject:
+        """The objects of this collection whose subject the constraints select (pyxnat's
+        ``where`` on a collection): constraints as :meth:`Search.where` takes them, an RPN
+        string, ``template=(name, values)`` or ``query=name``. One search per constraint."""
+        if self._level == "projects":
+            raise XNATValueError("where() keeps objects by their subject: projects have none; "
+                                 "filter their subjects or experiments instead")
+        return self._keep(matching_subjects(self._session, resolve(self._session, constraints, template, query)))
+
+    def _keep(self, subjects: frozenset[str]) -> CObject:
+        """This collection, keeping only what belongs to ``subjects``, filtered as high up the chain as it can be."""
+        source = self._source
+        if self._level != "subjects" and source is not None and source._level != "projects":
+            kept = source._keep(subjects)
+            return CObject(self._session, lambda: iter(kept), self._level, self._filter, source=kept)
+        return CObject(self._session, self._parents, self._level, self._filter, source=source, subjects=subjects)
 
     def tag(self, name: str) -> None:
         raise NotSupportedError("tags are not offered (pyxnat keeps them in a private 'metabase' project)")
@@ -513,3 +546,21 @@ class CObject(Node):
                     os.remove(target)
             paths.append(target)
         return paths[0] if len(paths) == 1 else paths
+
+
+class Union(CObject):
+    """Several collections of one level read as one: a ``//level`` path with many routes."""
+
+    def __init__(self, session: Any, members: list[CObject]) -> None:
+        super().__init__(session, lambda: (), members[0]._level)
+        self._members = members
+
+    def __repr__(self) -> str:
+        return f"<Collection Object> {self._level} from {len(self._members)} routes"
+
+    def __iter__(self) -> Iterator[Any]:
+        for member in self._members:
+            yield from member
+
+    def _keep(self, subjects: frozenset[str]) -> CObject:
+        return Union(self._session, [member._keep(subjects) for member in self._members])

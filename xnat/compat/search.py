@@ -1,7 +1,8 @@
 """pyxnat's search engine: ``select("xnat:mrSessionData", [columns]).where([...])``.
 
 Constraints are pyxnat's nested lists: ``(field, operator, value)`` tuples and sub-lists,
-each list ending with ``"AND"`` or ``"OR"`` (``AND`` when left out). They become our
+each list holding one ``"AND"`` or ``"OR"``, usually last (``AND`` when left out), or an
+RPN string (``"xnat:mrSessionData/AGE > 30 AND"``, :func:`rpn`). They become our
 criteria (:mod:`xnat.criteria`), sent as one ``xdat:bundle`` through
 :class:`xnat.services.search.Query`; the answer is a
 :class:`~xnat.compat.jsontable.JsonTable` whose columns are the requested fields, named as
@@ -27,29 +28,73 @@ from ..xmlsafe import safe_parser
 from .errors import DatabaseError
 from .jsontable import JsonTable
 
-__all__ = ["TEMPLATE", "Search", "column_key", "constraints_from", "fill_template", "query_of", "saved_bundle",
-           "saved_id", "saved_listing"]
+__all__ = ["TEMPLATE", "Search", "column_key", "constraints_from", "fill_template", "query_of", "resolve", "rpn",
+           "saved_bundle", "saved_id", "saved_listing"]
 
 _OPERATORS = {"=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<=", "LIKE": " LIKE "}
 
 
 def constraints_from(spec: Any) -> BaseConstraint:
-    """pyxnat's ``[(field, op, value), [...], "AND"]`` as a criteria tree."""
+    """pyxnat's constraints as a criteria tree: a list of ``(field, op, value)`` tuples and
+    sub-lists holding one ``"AND"``/``"OR"`` anywhere (pyxnat's lists are unordered; ``AND``
+    when left out), or an RPN string (:func:`rpn`)."""
+    if isinstance(spec, str):
+        spec = rpn(spec)
     if isinstance(spec, tuple):
         return _one(spec)
     if not isinstance(spec, list) or not spec:
         raise XNATValueError(
             f"search constraints are a list of (field, operator, value) tuples ending with 'AND' or 'OR', not {spec!r}"
         )
-    operator = "AND"
-    items = list(spec)
-    if isinstance(items[-1], str):
-        operator = items.pop().strip().upper()
-        if operator not in ("AND", "OR"):
-            raise XNATValueError(f"a constraint list ends with 'AND' or 'OR', not {spec[-1]!r}")
+    methods = {item.strip().upper() for item in spec if isinstance(item, str)}
+    if methods - {"AND", "OR"}:
+        raise XNATValueError(f"a constraint list joins with 'AND' or 'OR', not {sorted(methods - {'AND', 'OR'})} "
+                             f"in {spec!r}")
+    if len(methods) > 1:
+        # pyxnat silently takes the last one; that hides a mistake, so say it
+        raise XNATValueError(f"the constraint list {spec!r} says both AND and OR: put one of them in a sub-list")
+    items = [item for item in spec if not isinstance(item, str)]
     if not items:
         raise XNATValueError(f"the constraint list {spec!r} holds no constraint")
-    return CompoundConstraint([constraints_from(item) for item in items], operator)
+    return CompoundConstraint([constraints_from(item) for item in items], methods.pop() if methods else "AND")
+
+
+def rpn(expression: str) -> list[Any]:
+    """pyxnat's RPN string as a constraint list: ``"xnat:mrSessionData/AGE > 30 xnat:subjectData/GENDER_TEXT = M AND"``.
+
+    Three words make a constraint; ``AND``/``OR`` joins everything before it that is not yet
+    joined, so ``"a = 1 b = 2 OR c = 3 AND"`` is ``(a OR b) AND c``.
+    """
+    pending: list[Any] = []
+    triple: list[str] = []
+    for word in expression.split():
+        if word.upper() in ("AND", "OR") and not triple:
+            if not pending:
+                raise XNATValueError(f"in {expression!r}: {word} has nothing before it to join")
+            pending = [[*pending, word.upper()]]
+        else:
+            triple.append(word)
+            if len(triple) == 3:
+                pending.append(tuple(triple))
+                triple = []
+    if triple:
+        raise XNATValueError(f"in {expression!r}: {' '.join(triple)!r} is not a whole 'field operator value'")
+    if len(pending) != 1 or not isinstance(pending[0], list):
+        raise XNATValueError(f"{expression!r} does not end with AND or OR joining its constraints")
+    return list(pending[0])
+
+
+def resolve(session: Any, constraints: Any = None, template: Any = None, query: Any = None) -> Any:
+    """The constraints a ``where()`` call means: given, an RPN string, a filled-in saved
+    template (``template=(name, values)``) or a saved search's (``query=name``), as pyxnat reads them."""
+    if isinstance(template, tuple):
+        return fill_template(query_of(saved_bundle(session, TEMPLATE + template[0]))["constraints"], template[1])
+    if isinstance(query, str):
+        return query_of(saved_bundle(session, query))["constraints"]
+    if constraints is None:
+        raise XNATValueError("where() needs constraints: [(field, operator, value), ..., 'AND'], an RPN string, "
+                             "template=(name, values) or query=name")
+    return rpn(constraints) if isinstance(constraints, str) else constraints
 
 
 def _one(item: tuple[Any, ...]) -> Constraint:
@@ -91,13 +136,7 @@ class Search:
 
     def where(self, constraints: Any = None, template: Any = None, query: Any = None) -> JsonTable:
         """Run the search with pyxnat's constraints and return the table."""
-        if isinstance(template, tuple):   # (name, values): a saved template filled in, as pyxnat does
-            constraints = fill_template(query_of(saved_bundle(self._session, TEMPLATE + template[0]))["constraints"],
-                                        template[1])
-        elif isinstance(query, str):      # the constraints of a saved search, run with this search's columns
-            constraints = query_of(saved_bundle(self._session, query))["constraints"]
-        if constraints is None:
-            raise XNATValueError("where() needs constraints: [(field, operator, value), ..., 'AND']")
+        constraints = resolve(self._session, constraints, template, query)
         columns = self._fields()
         fields = []
         for column in columns:

@@ -9,12 +9,12 @@ starts a search (:mod:`xnat.compat.search`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import quote
+from typing import Any, cast
+from urllib.parse import quote, unquote
 
 from ..exceptions import XNATValueError
-from .objects import CObject, EObject, Node, element_class
-from .paths import LEVELS, parse_path
+from .objects import CObject, EObject, Node, Union, element_class
+from .paths import LEVELS, routes
 from .search import Search
 
 __all__ = ["Select"]
@@ -54,11 +54,28 @@ class Select(Node):
             raise XNATValueError(f"select() takes a path or a data type, not {path_or_datatype!r}")
         if not path_or_datatype.startswith("/"):
             return Search(self._session, path_or_datatype, columns)
+        if path_or_datatype.rstrip("/") in ("", "/data"):
+            return self
+        if path_or_datatype.startswith("/data/"):
+            path_or_datatype = path_or_datatype[len("/data"):]
+        found = [self._follow(route) for route in routes(path_or_datatype)]
+        if len(found) == 1:
+            return found[0]
+        return Union(self._session, [self._single(node) if isinstance(node, EObject) else cast(CObject, node)
+                                     for node in found])
+
+    def _follow(self, route: list[tuple[str, str]]) -> Node:
+        """The object or collection at the end of one route; a glob anywhere makes it a collection."""
         current: Node = self
-        for level, name in parse_path(path_or_datatype):
+        for level, name in route:
             exact = not set("*?[") & set(name)
             if exact and not isinstance(current, CObject):
                 current = current._child(level, name)
             else:
                 current = current._children(level, name)
         return current
+
+    def _single(self, obj: EObject) -> CObject:
+        """One object as a collection of one (a route of a ``//`` path that names it exactly)."""
+        parent = obj._parent or self._root
+        return CObject(self._session, lambda: [parent], obj._level, unquote(obj._uri.rpartition("/")[2]))
