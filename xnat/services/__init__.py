@@ -6,6 +6,8 @@ module                                  what it holds
 :mod:`xnat.services.services`           ``session.services``: import, DICOM dump, alias tokens, catalog refresh
 :mod:`xnat.services.prearchive`         ``session.prearchive``: sessions received but not archived
 :mod:`xnat.services.dicom`              the server's DICOM dump; DICOM files read with pydicom
+:mod:`xnat.services.preview`            ``scan.preview()``, ``experiment.preview()``: pictures from one DICOM file each
+:mod:`xnat.services.thumbnail`          DICOM pixels to a windowed 8-bit picture, a thumbnail PNG, a contact sheet
 :mod:`xnat.services.paths`              an object's ``/archive/projects/...`` path, as services want it
 :mod:`xnat.services.users`              ``session.users`` and ``project.users``
 :mod:`xnat.services.plugins`            ``session.plugins``: the server's plugins

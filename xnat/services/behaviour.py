@@ -3,6 +3,8 @@
 * scans: ``scan.dicom_dump(fields)`` (the server's DICOM dump of the first file) and
   ``scan.read_dicom(file=None, read_pixel_data=False, force=False)`` (pydicom, reading
   only the byte ranges it needs);
+* scans and imaging sessions: ``preview()`` and ``_repr_png_`` (a thumbnail, a contact
+  sheet; see :mod:`xnat.services.preview`);
 * projects: ``project.users``, the project's users with their access level;
 * projects, subjects, experiments and scans: ``map(function, level, ...)``, ``search``
   and ``batch_download`` below the object (see :mod:`xnat.services.mapping`).
@@ -18,11 +20,13 @@ from typing import Any
 
 from ..classes.registry import behaviour
 from ..exceptions import XNATValueError
-from . import mapping
+from . import mapping, preview
 from .dicom import scan_dicom_dump, scan_read_dicom
+from .thumbnail import DEFAULT_SIZE
 from .users import User, Users, project_group
 
-__all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour"]
+__all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour", "ScanPreviewBehaviour",
+           "SessionPreviewBehaviour"]
 
 
 @behaviour("xnat:imageScanData")
@@ -36,6 +40,35 @@ class ScanDicomBehaviour:
     def read_dicom(self, file: Any = None, read_pixel_data: bool = False, force: bool = False) -> Any:
         """A pydicom dataset of one DICOM file of the scan (the first by default)."""
         return scan_read_dicom(self, file, read_pixel_data, force)
+
+
+@behaviour("xnat:imageScanData")
+class ScanPreviewBehaviour:
+    """A scan's picture: the middle frame of one of its DICOM files."""
+
+    def preview(self, path: str | os.PathLike[str] | None = None, size: int = DEFAULT_SIZE,
+                refresh: bool = False) -> bytes:
+        """A PNG thumbnail, ``size`` pixels on its longest side (written to ``path`` if given);
+        cached per session, ``refresh=True`` reads again. Needs the ``dicom`` extra."""
+        return preview.scan_preview(self, path, size, refresh)
+
+    def _repr_png_(self) -> bytes | None:
+        # IPython/Jupyter call this to display the scan; a plain repr() never does.
+        return preview.scan_repr_png(self)
+
+
+@behaviour("xnat:imageSessionData")
+class SessionPreviewBehaviour:
+    """An imaging session's contact sheet: a picture of each of its scans."""
+
+    def preview(self, path: str | os.PathLike[str] | None = None, size: int = 160, columns: int = 4,
+                refresh: bool = False) -> bytes:
+        """A PNG grid of the scans' thumbnails, ``size`` pixels per tile, ``columns`` a row (written
+        to ``path`` if given); a scan without DICOM is an empty captioned tile. Needs the ``dicom`` extra."""
+        return preview.session_preview(self, path, size, columns, refresh)
+
+    def _repr_png_(self) -> bytes | None:
+        return preview.session_repr_png(self)
 
 
 @behaviour("xnat:projectData")
