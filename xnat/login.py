@@ -1,6 +1,6 @@
 """Logging a session in: one request that authenticates and opens a server session.
 
-The flow, two requests in all:
+The flow:
 
 1. ``GET /data/JSESSION`` with Basic auth (user and password, or alias token and secret),
    or without auth for anonymous access; with ``auth_provider`` (LDAP, ...) it is
@@ -8,7 +8,11 @@ The flow, two requests in all:
    session id and sets the ``JSESSIONID`` cookie, which every later request rides: no Basic
    auth goes out again. A 404 makes us look for a context path such as ``/xnat`` with one
    ``GET /``.
-2. ``GET /data/auth`` confirms who the server thinks we are (``logged_in_user``).
+2. Only when the answer does not already say who we are: ``GET /data/auth`` (who the server
+   thinks we are, ``logged_in_user``). A server answers Basic auth (or the provider's form)
+   with wrong credentials by 401, so a session id for a user name and password is that
+   user's, and an anonymous one is a guest's; an alias token names no user, so a token
+   login asks. A login is thus one request, or two with a token.
 
 Redirects of the login request are followed here, by hand, because the request carries the
 password: **credentials go only to the server the user named**, or to an https upgrade of
@@ -136,9 +140,18 @@ def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Creden
                 response, base = _login_following(send, base, credentials, auth_provider, timeout, trust_redirect,
                                                    named)
     jsession = _read_session_id(cookies, base, response, credentials)
-    user = check_auth(send, base, credentials, timeout)
+    user = _known_user(credentials)
+    if user is None and not credentials.anonymous:
+        user = check_auth(send, base, credentials, timeout)
     logger.info("Logged in to %s %s", base, _who(credentials))
     return LoginResult(jsession, user, base)
+
+
+def _known_user(credentials: Credentials) -> str | None:
+    """The user a successful login is for, when the credentials say it (a name, not a token)."""
+    if credentials.anonymous or credentials.is_token:
+        return None
+    return credentials.user
 
 
 def _login_request(send: Send, base: str, credentials: Credentials, auth_provider: str | None,

@@ -69,11 +69,13 @@ class FakeSession:
 
     def __init__(self, sources: list[tuple[str, bytes]], version: str = "1.8.10",
                  listing: Any = None, legacy: bool = False, fail: set[str] | None = None,
-                 server: str | None = None) -> None:
+                 server: str | None = None, build: dict[str, str] | None = None) -> None:
         if server is not None:  # a real session has one; it turns on the loader's fast path
             self.server = server
         self.files = dict(sources)
+        # A real session fetches both with one request at connect (buildInfo) and keeps them.
         self.xnat_version = version
+        self.xnat_build_info = {"version": version, "commit": "abc123", **(build or {})}
         self.listing = [name for name, _ in sources] if listing is None else listing
         self.legacy = legacy
         self.fail = fail or set()

@@ -203,7 +203,8 @@ def test_unwritable_cache_still_loads(real_sources, tmp_path: Path, monkeypatch:
 SERVER = "https://xnat.example.org"
 
 
-def test_warm_load_of_a_known_server_fetches_only_the_listing(real_sources, monkeypatch) -> None:
+def test_warm_load_of_a_known_server_fetches_nothing(real_sources, monkeypatch) -> None:
+    # The session's build information (one request at connect, kept) is the whole check.
     cold_session = FakeSession(real_sources, server=SERVER)
     cold = loader.load_model(cold_session)
     assert len(cold_session.requests) == 1 + len(real_sources)
@@ -211,7 +212,7 @@ def test_warm_load_of_a_known_server_fetches_only_the_listing(real_sources, monk
     monkeypatch.setattr(xsd, "read_schemas", lambda *a, **k: pytest.fail("parsed on a warm load"))
     session = FakeSession(real_sources, server=SERVER)
     assert loader.load_model(session) == cold
-    assert session.requests == ["/xapi/schemas"]
+    assert session.requests == []
     core = FakeSession(real_sources, server=SERVER)
     monkeypatch.setattr(xsd, "read_schemas", real_reader)
     loader.load_model(core, extension_types=False)
@@ -220,15 +221,15 @@ def test_warm_load_of_a_known_server_fetches_only_the_listing(real_sources, monk
     assert sorted(core.requests) == ["/xapi/schemas/xdat", "/xapi/schemas/xnat"]
 
 
-@pytest.mark.parametrize("change", ["version", "listing", "server", "max_age", "expired", "damaged"])
+@pytest.mark.parametrize("change", ["version", "build", "server", "max_age", "expired", "damaged"])
 def test_fast_path_falls_back_to_fetching(real_sources, monkeypatch, private_cache: Path, change: str) -> None:
     loader.load_model(FakeSession(real_sources, server=SERVER))
     kwargs = {"server": SERVER}
     sources = real_sources
     if change == "version":
         kwargs["version"] = "1.9.0"
-    elif change == "listing":
-        sources = [item for item in real_sources if item[0] != "birn/birnprov"]
+    elif change == "build":  # a rebuild under the same version string
+        kwargs["build"] = {"commit": "def456"}
     elif change == "server":
         kwargs["server"] = "https://other.example.org"
     elif change == "max_age":
@@ -241,7 +242,18 @@ def test_fast_path_falls_back_to_fetching(real_sources, monkeypatch, private_cac
     session = FakeSession(sources, **kwargs)
     model = loader.load_model(session)
     assert len(session.requests) == 1 + len(sources)
-    assert ("prov:process" in model.types) == (change != "listing")
+    assert "prov:process" in model.types
+
+
+def test_a_plugin_added_without_a_new_build_is_seen_when_the_entry_ages_out(real_sources, monkeypatch) -> None:
+    loader.load_model(FakeSession(real_sources, server=SERVER))
+    fewer = [item for item in real_sources if item[0] != "birn/birnprov"]
+    trusted = FakeSession(fewer, server=SERVER)
+    assert "prov:process" in loader.load_model(trusted).types and trusted.requests == []
+    monkeypatch.setattr(loader.time, "time", lambda: 4_000_000_000.0)
+    checked = FakeSession(fewer, server=SERVER)
+    assert "prov:process" not in loader.load_model(checked).types
+    assert len(checked.requests) == 1 + len(fewer)
 
 
 def test_bad_max_age_setting_uses_the_default(real_sources, monkeypatch, caplog) -> None:
@@ -249,7 +261,7 @@ def test_bad_max_age_setting_uses_the_default(real_sources, monkeypatch, caplog)
     loader.load_model(FakeSession(real_sources, server=SERVER))
     session = FakeSession(real_sources, server=SERVER)
     loader.load_model(session)
-    assert session.requests == ["/xapi/schemas"]
+    assert session.requests == []
     assert "XNAT_SCHEMA_CACHE_MAX_AGE" in caplog.text
 
 

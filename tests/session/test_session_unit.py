@@ -101,11 +101,11 @@ def double():
     return Double()
 
 
-def test_login_takes_two_requests_then_rides_the_cookie(double):
+def test_login_takes_one_request_then_rides_the_cookie(double):
     session = make_session(double)
-    assert [(m, p) for m, p, _ in double.log] == [("GET", "/data/JSESSION"), ("GET", "/data/auth")]
-    assert double.log[0][2] is not None and double.log[1][2] is None
-    assert session.logged_in_user == "admin"
+    assert [(m, p) for m, p, _ in double.log] == [("GET", "/data/JSESSION")]
+    assert double.log[0][2] is not None
+    assert session.logged_in_user == "admin"  # the server refuses wrong credentials with 401
     assert session.jsession in double.sessions
     session.get("/data/projects")
     assert double.log[-1][2] is None  # no Basic auth after login

@@ -25,13 +25,15 @@ step; its result, the :class:`~xnat.schema.model.SchemaModel`, is kept on disk a
 
 **Warm loads.** With the model cached, a load still fetches every schema to compute the key
 and only skips the parsing. To also skip the fetching, the loader remembers which model a
-server answered with: an index entry keyed by the server URL, its XNAT version, the
-``/xapi/schemas`` listing and ``extension_types``. Within :data:`DEFAULT_MAX_AGE` seconds
-of the last full check (``XNAT_SCHEMA_CACHE_MAX_AGE`` overrides it; ``0`` turns the fast
-path off) a warm load is then one request, the listing. A new or removed schema changes the
-listing and an upgrade changes the version, so both are noticed at once; only a schema
-whose *content* changed without either is seen after the entry ages out (or after
-:func:`clear_cache`).
+server answered with: an index entry keyed by the server URL, its build (the XNAT version
+and the rest of ``/xapi/siteConfig/buildInfo``: build number, commit, date) and
+``extension_types``. Within :data:`DEFAULT_MAX_AGE` seconds of the last full check
+(``XNAT_SCHEMA_CACHE_MAX_AGE`` overrides it; ``0`` turns the fast path off) a warm load
+costs one request, the build information, which the session keeps as its
+``xnat_version``: a warm connect is the login and that one request. A server's schemas
+change only when it is redeployed; an upgrade or rebuild changes its build and is noticed
+at once. A plugin added or removed without a new build (or a schema edited in place) is
+seen once the entry ages out, or after :func:`clear_cache`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import XNATError, XNATResponseError, XNATSchemaError
+from ..transport import response_json
 from . import xsd
 from .model import MODEL_FORMAT, SchemaModel, XNATSchemaWarning
 
@@ -85,12 +88,12 @@ def load_model(session: Any, extension_types: bool = True, cache: bool = True) -
     one) enables the fast warm path. Raises :class:`~xnat.exceptions.XNATSchemaError` when
     a core schema cannot be fetched or read.
     """
-    entries = _discover(session, extension_types)
-    index = _index_path(session, extension_types, entries) if cache else None
+    index = _index_path(session, extension_types) if cache else None
     if index is not None:
         model = _from_index(index)
         if model is not None:
             return model
+    entries = _discover(session, extension_types)
     sources = _fetch_all(session, entries)
     key = cache_key(sources)
     path = cache_dir() / f"{key}.json"
@@ -145,13 +148,22 @@ def _max_age() -> float:
         return DEFAULT_MAX_AGE
 
 
-def _index_path(session: Any, extension_types: bool, entries: list[str] | None) -> Path | None:
-    """Where the fast-path entry of this server lives; None when the fast path is off."""
+def _index_path(session: Any, extension_types: bool) -> Path | None:
+    """Where the fast-path entry of this server and build lives; None when the fast path is off."""
     server = getattr(session, "server", None)
     if not isinstance(server, str) or not server or _max_age() <= 0:
         return None
-    identity = json.dumps([server, str(getattr(session, "xnat_version", "")), extension_types, entries])
+    identity = json.dumps([server, str(getattr(session, "xnat_version", "")), _build(session), extension_types])
     return cache_dir() / "index" / f"{hashlib.sha256(identity.encode()).hexdigest()}.json"
+
+
+def _build(session: Any) -> Any:
+    """The server's build information (already fetched with its version), when it has any."""
+    try:
+        info = getattr(session, "xnat_build_info", None)
+    except XNATError:  # XNAT 1.6 has no buildInfo; its version alone names the build
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def _from_index(index: Path) -> SchemaModel | None:
@@ -160,7 +172,7 @@ def _from_index(index: Path) -> SchemaModel | None:
         key, checked = entry["model"], float(entry["checked"])
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:  # a damaged or planted file
         logger.debug("ignoring schema index %s: %s", index, exc)
         return None
     if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{64}", key):
@@ -185,9 +197,9 @@ def _list_entries(session: Any) -> list[str] | None:
     if response.status_code == 404:
         return None
     try:
-        listed = response.json()
-    except ValueError:
-        raise XNATSchemaError("GET /xapi/schemas did not return JSON; cannot discover the schemas") from None
+        listed = response_json(response)
+    except XNATResponseError as error:  # not JSON, or nested too deeply to read
+        raise XNATSchemaError(f"cannot discover the schemas: {error}") from None
     if not isinstance(listed, list):
         raise XNATSchemaError(f"GET /xapi/schemas returned {type(listed).__name__}, not a list of schemas")
     entries: list[str] = []
@@ -268,7 +280,7 @@ def _read_cache(path: Path) -> SchemaModel | None:
         return None
     try:
         return SchemaModel.from_json(text)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         logger.warning("ignoring a damaged schema cache file %s (%s); it will be rewritten", path, exc)
         return None
 
