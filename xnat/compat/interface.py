@@ -1,7 +1,8 @@
 """pyxnat's ``Interface``: a connection with pyxnat's arguments, on our session.
 
-``Interface(server, user, password)`` or ``Interface(config="xnat.cfg")`` (pyxnat's JSON
-file: ``server``, ``user``, ``password``, ``verify``) logs in at once through
+``Interface(server, user, password)``, ``Interface(config="xnat.cfg")`` (pyxnat's JSON
+file: ``server``, ``user``, ``password``, ``verify``) or ``Interface()`` (``~/.xnatPass``,
+:mod:`xnat.compat.xnatpass`) logs in at once through
 :func:`xnat.connect`, so a wrong password or a dead server is an error here rather than
 an empty listing later. The session it holds is ours: one keep-alive connection pool,
 timeouts on every request, retries for idempotent ones, a ``JSESSIONID`` instead of the
@@ -20,10 +21,12 @@ from typing import Any
 
 import requests
 
+from ..auth import SERVER_VARIABLES, read_config, write_config
 from ..exceptions import XNATValueError
 from .errors import NotSupportedError
 from .manage import Array, Inspect, Manage
 from .select import Select
+from .xnatpass import default_path, read_xnat_pass
 
 __all__ = ["Interface"]
 
@@ -35,7 +38,8 @@ _ANY_STATUS = range(100, 600)
 class Interface:
     """A connection to an XNAT server, as pyxnat's ``Interface``.
 
-    :param server: the server URL; with ``config`` it comes from the file
+    :param server: the server URL; with ``config`` it comes from the file; with none of
+        server, user, password and config, from ``~/.xnatPass`` (unless ``XNAT_HOST`` is set)
     :param user: the login (else ``XNAT_USER``/netrc/prompt, as :func:`xnat.connect`)
     :param password: the password or token secret
     :param config: pyxnat's JSON config file; its values win, as in pyxnat
@@ -62,9 +66,10 @@ class Interface:
             )
         if cachedir is not None:
             logger.debug("cachedir=%s is ignored: pyxnat has had no cache since 1.0", cachedir)
+        if not anonymous and server is None and user is None and password is None and config is None \
+                and _use_xnat_pass():
+            server, user, password = read_xnat_pass()
         if config is not None:
-            from ..auth import read_config
-
             settings = read_config(config)
             server, user, password = settings["server"], settings["user"], settings["password"]
             verify = settings["verify"]
@@ -101,8 +106,6 @@ class Interface:
         """Write pyxnat's JSON config file, password included, readable by its owner only (0600)."""
         if self._anonymous:
             raise XNATValueError("an anonymous Interface has no credentials to save")
-        from ..auth import write_config
-
         verify = self._session.interface.verify
         write_config(location, self._session.original_uri, self._user or self._session.logged_in_user,
                      self._password, verify=verify if isinstance(verify, (bool, str)) else True)
@@ -141,6 +144,12 @@ class Interface:
         """The rows of a listing (pyxnat's helper that many scripts call)."""
         document = self._session.get_json(uri)
         return list(document["ResultSet"]["Result"])
+
+
+def _use_xnat_pass() -> bool:
+    """Whether a call without arguments reads ``~/.xnatPass``: when it is there, as pyxnat;
+    when it is not, unless ``XNAT_HOST`` (our own setting) names the server instead."""
+    return default_path().is_file() or not any(os.environ.get(name) for name in SERVER_VARIABLES)
 
 
 def _connect_anonymously(server: str | None, verify: bool | str, options: dict[str, Any]) -> Any:

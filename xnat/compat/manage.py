@@ -5,21 +5,27 @@ beside the archive tree.
   distinct values of a field (one search), the IDs of projects, subjects and experiments
   (one listing each).
 * :class:`Array`: pyxnat's one-request tables of experiments and scans.
-* :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`);
-  ``manage.schemas`` raises :class:`~xnat.compat.errors.NotSupportedError` saying what to use.
+* :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`),
+  ``manage.schemas`` (XSD documents fetched by URL, :class:`SchemaManager`),
+  ``manage.project(id)`` (a project's users and settings, :mod:`xnat.compat.projects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
-from .errors import NotSupportedError
+from lxml import etree
+
+from ..exceptions import XNATValueError
+from ..xmlsafe import safe_parser
 from .jsontable import JsonTable
+from .objects import Project
 from .saved import SearchManager
 from .search import Search
 
-__all__ = ["Array", "Inspect", "Manage", "SearchManager"]
+__all__ = ["Array", "Inspect", "Manage", "SchemaManager", "SearchManager"]
 
 _GLOB = set("*?[")
 
@@ -67,7 +73,11 @@ class Inspect:
 
 
 class Array:
-    """pyxnat's ``array``: experiments and scans as one table, one request."""
+    """pyxnat's ``array``: experiments and scans as one table, one request.
+
+    Filters go to the server as query parameters; ``constraints`` (``{"column": "value"}``)
+    add their columns and keep the rows whose value matches, as pyxnat does.
+    """
 
     def __init__(self, session: Any) -> None:
         self._session = session
@@ -75,24 +85,91 @@ class Array:
     def __repr__(self) -> str:
         return "<Array>"
 
+    def _array(self, names: Sequence[str], project_id: str | None, subject_id: str | None,
+               subject_label: str | None, experiment_id: str | None, experiment_label: str | None,
+               experiment_type: str, columns: Sequence[str] | None,
+               constraints: Mapping[str, str] | None) -> JsonTable:
+        constraints = dict(constraints or {})
+        wanted = [*names, *constraints, *(columns or ())]
+        query: dict[str, Any] = {"xsiType": experiment_type, "columns": ",".join(wanted)}
+        filters = {"project": project_id, f"{experiment_type}/subject_id": subject_id,
+                   "xnat:subjectData/label": subject_label, "ID": experiment_id, "label": experiment_label}
+        query.update({key: value for key, value in filters.items() if value is not None})
+        table = JsonTable(_rows(self._session, "/data/experiments", query))
+        return table.where(**{key.lower(): value for key, value in constraints.items()}) if constraints else table
+
     def experiments(self, project_id: str | None = None, subject_id: str | None = None,
                     subject_label: str | None = None, experiment_id: str | None = None,
                     experiment_label: str | None = None, experiment_type: str = "xnat:subjectAssessorData",
                     columns: Sequence[str] | None = None,
                     constraints: Mapping[str, str] | None = None) -> JsonTable:
-        """The experiments matching the filters, with ``columns`` (xpaths) beside ID, project, subject."""
-        names = ["ID", "project", "subject_ID", *(columns or ())]
-        query: dict[str, Any] = {"xsiType": experiment_type, "columns": ",".join(names)}
-        filters = {"project": project_id, "subject_ID": subject_id, "xnat:subjectData/label": subject_label,
-                   "ID": experiment_id, "label": experiment_label}
-        query.update({key: value for key, value in filters.items() if value})
-        query.update(constraints or {})
-        rows = _rows(self._session, "/data/experiments", query)
-        headers = [*names, "URI"]
-        return JsonTable([{name: row.get(name, "") for name in headers} for row in rows], headers=headers)
+        """The experiments of ``experiment_type`` matching the filters: ID, project, subject ID and ``columns``."""
+        names = ["ID", "project", f"{experiment_type}/subject_id"]
+        return self._array(names, project_id, subject_id, subject_label, experiment_id, experiment_label,
+                           experiment_type, columns, constraints)
 
-    def mrsessions(self, **filters: Any) -> JsonTable:
-        return self.experiments(experiment_type="xnat:mrSessionData", **filters)
+    def mrsessions(self, project_id: str | None = None, subject_id: str | None = None,
+                   subject_label: str | None = None, experiment_id: str | None = None,
+                   experiment_label: str | None = None, columns: Sequence[str] | None = None,
+                   constraints: Mapping[str, str] | None = None) -> JsonTable:
+        return self.experiments(project_id, subject_id, subject_label, experiment_id, experiment_label,
+                                "xnat:mrSessionData", columns, constraints)
+
+    def scans(self, project_id: str | None = None, subject_id: str | None = None, subject_label: str | None = None,
+              experiment_id: str | None = None, experiment_label: str | None = None,
+              experiment_type: str = "xnat:imageSessionData", scan_type: str = "xnat:imageScanData",
+              columns: Sequence[str] | None = None, constraints: Mapping[str, str] | None = None) -> JsonTable:
+        """One row per scan of ``scan_type`` in the matching experiments (experiments without one are left out)."""
+        names = ["ID", "project", f"{experiment_type}/subject_id", f"{scan_type}/ID"]
+        table = self._array(names, project_id, subject_id, subject_label, experiment_id, experiment_label,
+                            experiment_type, columns, constraints)
+        key = f"{scan_type}/ID".lower()
+        return JsonTable([row for row in table if row.get(key)])
+
+    def mrscans(self, project_id: str | None = None, subject_id: str | None = None,
+                subject_label: str | None = None, experiment_id: str | None = None,
+                experiment_label: str | None = None, columns: Sequence[str] | None = None,
+                constraints: Mapping[str, str] | None = None) -> JsonTable:
+        return self.scans(project_id, subject_id, subject_label, experiment_id, experiment_label,
+                          "xnat:mrSessionData", "xnat:mrScanData", columns, constraints)
+
+
+class SchemaManager:
+    """pyxnat's ``manage.schemas``: XSD documents fetched from the server and kept by name.
+
+    ``add("/xapi/schemas/xnat")`` fetches and parses one (safely: no entities, no network);
+    ``manage.schemas()`` lists the names added; ``remove(name)`` forgets one. (The classes
+    of this library come from the schemas read at connect: see :func:`xnat.connect`.)
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._trees: dict[str, etree._Element] = {}
+
+    def __repr__(self) -> str:
+        return f"<SchemaManager {sorted(self._trees)}>"
+
+    def __call__(self) -> list[str]:
+        return list(self._trees)
+
+    def add(self, url: str) -> None:
+        """Fetch the schema at ``url`` (relative to the server: ``/xapi/schemas/xnat``) and keep it."""
+        content = self._session.get(url).content
+        try:
+            tree = etree.fromstring(content, safe_parser())
+        except etree.XMLSyntaxError as error:
+            raise XNATValueError(f"{url} is not an XML schema: {error}") from None
+        self._trees[url.rstrip("/").rpartition("/")[2]] = tree
+
+    def remove(self, name: str) -> None:
+        """Forget a schema (nothing happens for a name not added, as in pyxnat)."""
+        self._trees.pop(name, None)
+
+    def tree(self, name: str) -> etree._Element:
+        """The parsed document of a schema added under ``name``."""
+        if name not in self._trees:
+            raise XNATValueError(f"no schema {name!r} was added; added: {', '.join(self._trees) or 'none'}")
+        return self._trees[name]
 
 
 class Manage:
@@ -101,13 +178,11 @@ class Manage:
     def __init__(self, session: Any) -> None:
         self._session = session
         self.search = SearchManager(session)
+        self.schemas = SchemaManager(session)
 
     def __repr__(self) -> str:
         return "<Manage>"
 
-    @property
-    def schemas(self) -> Any:
-        raise NotSupportedError(
-            "manage.schemas is not offered: the schemas are already read at connect; "
-            "see xnat.connect(...).classes for every data type and its fields"
-        )
+    def project(self, project_id: str) -> Project:
+        """pyxnat's project manager: the project's users, roles and settings (the project object itself)."""
+        return Project(self._session, f"/data/projects/{quote(project_id, safe='')}", "projects")

@@ -31,6 +31,7 @@ from . import transfers
 from .attributes import Attributes, flatten_item
 from .errors import NotSupportedError
 from .paths import LEVELS, ROOT_CHILDREN
+from .projects import ProjectAdmin
 from .search import resolve
 from .subjects import matching_subjects
 
@@ -242,15 +243,8 @@ class EObject(Node):
         self._row = None
 
 
-class Project(EObject):
-    """A project."""
-
-    def accessibility(self) -> str:
-        """``public``, ``protected`` or ``private``."""
-        return str(self._session.get(f"{self._uri}/accessibility").text).strip()
-
-    def set_accessibility(self, accessibility: str = "private") -> None:
-        self._session.put(f"{self._uri}/accessibility/{accessibility}")
+class Project(EObject, ProjectAdmin):
+    """A project: its data, and its users, settings and pipelines (:mod:`xnat.compat.projects`)."""
 
 
 class Subject(EObject):
