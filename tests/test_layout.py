@@ -149,7 +149,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("schemas", ("xnat.schema",)),
     ("objects", ("xnat.classes", "xnat.core")),
     ("services", ("xnat.services", "xnat.prearchive", "xnat.users", "xnat.inspect", "xnat.search", "xnat.map",
-                  "xnat.xnatbases")),
+                  "xnat.xnatbases", "xnat.bids")),
     ("session", ("xnat.session",)),
     ("entry", ("xnat", "xnat.demo", "xnat.cli", "xnat.compat")),
 ]

@@ -32,6 +32,7 @@ __all__ = ["BEHAVIOUR_MODULES", "behaviour", "behaviours_for", "load_behaviours"
 #: of mixins registered for the same xsi type is their order among the class's bases).
 BEHAVIOUR_MODULES: tuple[str, ...] = (
     "xnat.services.behaviour",
+    "xnat.bids.behaviour",
     "xnat.classes.behaviour.custom",
     "xnat.classes.behaviour.experiment",
     "xnat.classes.behaviour.project",
