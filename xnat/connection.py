@@ -51,6 +51,7 @@ from .transport import (
     DEFAULT_REQUEST_DEADLINE,
     Timeout,
     read_body,
+    response_json,
     translate_request_error,
 )
 
@@ -405,17 +406,7 @@ class Connection:
                  accepted_status: Container[int] | None = None) -> Any:
         """GET ``uri`` with ``format=json`` and return the parsed JSON."""
         response = self.get(uri, format="json", query=query, accepted_status=accepted_status)
-        try:
-            return response.json()
-        except ValueError:
-            content_type = response.headers.get("Content-Type", "unknown")
-            raise XNATResponseError(
-                describe_response(response, f"expected JSON but got {content_type}"), response=response
-            ) from None
-        except RecursionError:  # nesting deeper than the parser's stack: a hostile or broken answer
-            raise XNATResponseError(
-                describe_response(response, "the JSON answer is nested too deeply to read"), response=response
-            ) from None
+        return response_json(response)
 
     # ----------------------------------------------------------------- login state
     def _cookie_jar(self) -> requests.cookies.RequestsCookieJar:

@@ -42,9 +42,11 @@ from urllib3.util.retry import Retry
 
 from .exceptions import (
     XNATConnectionError,
+    XNATResponseError,
     XNATSSLError,
     XNATTimeoutError,
     XNATValueError,
+    describe_response,
     redact,
 )
 from .version import __version__
@@ -63,6 +65,7 @@ __all__ = [
     "build_transport",
     "read_body",
     "resolve_verify",
+    "response_json",
     "translate_request_error",
     "user_agent",
 ]
@@ -224,6 +227,23 @@ def read_body(response: requests.Response, deadline: float | None, started: floa
     response._content = b"".join(chunks)
     response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, set as it sets it
     response.close()  # the body is consumed: this hands the connection back to the pool
+
+
+def response_json(response: requests.Response) -> Any:
+    """The parsed JSON body of a server's answer: the one parse every such answer goes through.
+
+    A body that is not JSON, or JSON nested deeper than the parser's stack (a hostile or
+    broken server: ``[[[[...]]]]`` raises ``RecursionError``), is an
+    :class:`~xnat.exceptions.XNATResponseError` naming the request, never a bare
+    ``ValueError`` or ``RecursionError``.
+    """
+    try:
+        return response.json()
+    except ValueError:
+        problem = f"expected JSON but got {response.headers.get('Content-Type', 'unknown')}"
+    except RecursionError:
+        problem = "the JSON answer is nested too deeply to read"
+    raise XNATResponseError(describe_response(response, problem), response=response)
 
 
 def resolve_verify(verify: bool | str | os.PathLike[str] | None) -> bool | str:

@@ -5,7 +5,8 @@
   ``min_transfer_rate`` over ``transfer_rate_window``; both with ``XNATTimeoutError``.
 * A zip that expands past what the listing says its files hold is refused (``max_bytes``, which
   ``download_dir`` sets to the listing's total), as is an entry that expands past its header.
-* JSON nested 100,000 deep and a zip entry 2,000 folders deep give ``XNATError`` subclasses.
+* JSON nested 100,000 deep (any answer: ``get_json``, file listings, ``/xapi/schemas``,
+  ``/data/users``) and a zip entry 2,000 folders deep give ``XNATError`` subclasses.
 * ``session.download`` of a catalogued file whose body arrives corrupted fails and leaves no file.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from werkzeug.wrappers import Response
 
 import xnat
@@ -29,11 +31,14 @@ from xnat.exceptions import (
     XNATError,
     XNATIOError,
     XNATResponseError,
+    XNATSchemaError,
     XNATTimeoutError,
 )
+from xnat.schema.loader import fetch_schemas, load_model
 from xnat.testing.runner import XNATServer
 from xnat.transfer import DownloadJob, Transferer, extract_zip_stream, safe_relpath
 
+from ..schema.conftest import FakeSession, collect_sources
 from .loopback import FakeXNAT, Loopback, run_bounded, trickle
 
 FILE = "/data/projects/P/resources/R/files/f.bin"
@@ -129,6 +134,47 @@ def test_json_nested_too_deeply_is_an_xnat_error(fake):
         assert "nested too deeply" in str(info.value)
         with pytest.raises(XNATResponseError):
             session.transferer().list_files("/data/projects/P/resources/R/files")
+
+
+class _SchemaSession:
+    """What the schema loader needs of a session: ``get`` and a version (XNAT 1.7 lists schemas)."""
+
+    xnat_version = "1.8.0"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def get(self, path: str, accepted_status: Any = None) -> requests.Response:
+        return requests.get(self.url + path, timeout=30)
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "<html>not JSON</html>"])
+def test_a_schema_listing_nested_too_deeply_or_not_json_is_a_schema_error(fake, body):
+    app, server = fake
+    app.routes["/xapi/schemas"] = lambda request: Response(body, content_type="application/json")
+    with pytest.raises(XNATSchemaError) as info:
+        fetch_schemas(_SchemaSession(server.url))
+    assert "cannot discover the schemas" in str(info.value) and "/xapi/schemas" in str(info.value)
+    assert len(str(info.value)) < 600
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "not JSON", "[]", '{"ResultSet": []}',
+                                  '{"ResultSet": {"Result": [{"name": "no login"}]}}'])
+def test_a_user_listing_nested_too_deeply_or_malformed_is_a_response_error(fake, body):
+    app, server = fake
+    app.routes["/data/users"] = lambda request: Response(body, content_type="application/json")
+    with connect(server.url) as session:
+        with pytest.raises(XNATResponseError) as info:
+            list(session.users)
+    assert "/data/users" in str(info.value)
+
+
+def test_a_well_formed_user_listing_still_reads(fake):
+    app, server = fake
+    rows = {"ResultSet": {"Result": [{"login": "ann", "email": "a@x"}, {"login": "bob"}]}}
+    app.routes["/data/users"] = lambda request: Response(json.dumps(rows), content_type="application/json")
+    with connect(server.url) as session:
+        assert sorted(session.users) == ["ann", "bob"] and session.users["ann"].email == "a@x"
 
 
 def test_a_zip_entry_2000_folders_deep_is_an_xnat_error(tmp_path):
@@ -243,3 +289,17 @@ def test_the_catalog_lookup_is_skipped_when_the_caller_knows_the_digest_or_asks_
 def test_every_failure_here_is_an_xnat_error():
     for kind in (XNATTimeoutError, XNATChecksumError, XNATIOError, XNATResponseError):
         assert issubclass(kind, XNATError)
+
+
+@pytest.mark.reference
+def test_a_cached_schema_model_or_index_nested_too_deeply_is_ignored(reference_schemas, tmp_path, monkeypatch):
+    """The schema cache is a local file, but a planted or damaged one must not crash a connect."""
+    monkeypatch.setenv("XNAT_CACHE_DIR", str(tmp_path / "cache"))
+    sources = collect_sources(reference_schemas)
+    good = load_model(FakeSession(sources, server="https://xnat.test"))
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in (tmp_path / "cache").rglob("*.json"):  # the model and the server's index entry
+        path.write_text(deep)
+    session = FakeSession(sources, server="https://xnat.test")
+    assert load_model(session) == good
+    assert session.requests  # the planted index was not trusted: the schemas were read again

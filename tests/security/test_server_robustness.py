@@ -99,11 +99,13 @@ def test_redos_search_is_quick_and_the_server_keeps_serving(tmp_path: Path) -> N
         answers: list[requests.Response] = []
         search = threading.Thread(target=lambda: answers.append(requests.post(
             f"{server.url}/data/search?format=json", data=_label_search("%%%%%%%x"), auth=ADMIN, timeout=60)))
+        started = time.monotonic()
         search.start()
         other = requests.get(f"{server.url}/data/projects?format=json", auth=ADMIN, timeout=30)
-        # A bounded wait for liveness, not a benchmark: the backtracking matcher ran for minutes.
-        search.join(timeout=5)
-        assert not search.is_alive(), "the LIKE search did not come back"
+        # A bounded wait for liveness, not a benchmark: the backtracking matcher ran for
+        # minutes; the issue asks for an answer within 1 s of the search being sent (it takes ms).
+        search.join(timeout=max(0.0, started + 1.0 - time.monotonic()))
+        assert not search.is_alive(), "the LIKE search did not come back within 1 s"
         assert other.status_code == 200
         assert answers[0].status_code == 200 and answers[0].json()["ResultSet"]["Result"] == []
 

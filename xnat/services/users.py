@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..exceptions import XNATValueError
+from ..exceptions import XNATResponseError, XNATValueError, describe_response
+from ..transport import response_json
 from .cached import CachedMapping
 
 __all__ = ["GROUPS", "User", "Users", "project_group"]
@@ -85,7 +86,14 @@ class Users(CachedMapping[User]):
 
     def _read(self) -> dict[str, User]:
         response = self.xnat_session.get(self.path, format="json", accepted_status=[200, 403])
-        rows = response.json()["ResultSet"]["Result"] if response.status_code == 200 else []
+        if response.status_code != 200:
+            return {}
+        data = response_json(response)
+        result_set = data.get("ResultSet") if isinstance(data, dict) else None
+        rows = result_set.get("Result") if isinstance(result_set, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) and "login" in row for row in rows):
+            raise XNATResponseError(describe_response(response, "the user listing is not a ResultSet of users"),
+                                    response=response)
         return {row["login"]: User(row) for row in rows}
 
     def _missing(self, key: str) -> str:
