@@ -96,19 +96,93 @@ def script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
     return out
 
 
+def admin_script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
+    """The rest of a pyxnat user's calls: collection where, RPN, //paths, project roles and
+    settings, array.scans, manage.schemas, and ~/.xnatPass."""
+    out: dict[str, Any] = {}
+    x = pyxnat.Interface(server=url, user="admin", password="admin")
+    project = x.select.project("ADMIN")
+    project.create()
+    for label, age in (("S1", "25"), ("S2", "35"), ("S3", "45")):
+        experiment = project.subject(label).experiment(f"{label}_MR")
+        experiment.create(experiments="xnat:mrSessionData")
+        experiment.attrs.set("xnat:mrSessionData/age", age)
+        experiment.scan("1").create(scans="xnat:mrScanData")
+    older = [("xnat:mrSessionData/AGE", ">", "30"), "AND"]
+    out["where_subjects"] = sorted(s.label() for s in project.subjects().where(older))
+    out["where_deep"] = sorted(e.label() for e in x.select("//experiments").where(older))
+    # objects, not get("label"): after where(), pyxnat 1.6.4's get("label") answers some IDs instead
+    out["where_path"] = sorted(e.label() for e in x.select("/project/ADMIN/subjects/*/experiments/*").where(older))
+    out["where_chained"] = sorted(s.label() for s in x.select.projects().subjects().where(older))
+    search = x.select("xnat:mrSessionData", ["xnat:mrSessionData/LABEL"])
+    out["rpn"] = sorted(row["label"] for row in search.where("xnat:mrSessionData/AGE > 30 AND"))
+    out["rpn_two"] = sorted(row["label"] for row in search.where(
+        "xnat:mrSessionData/AGE > 30 xnat:mrSessionData/AGE < 40 AND"))
+    out["deep_paths"] = [sorted(x.select("//experiments").get()), sorted(x.select("/project/ADMIN//experiments").get())]
+    out["deep_scans"] = sorted(x.select("/project/ADMIN//scans").get())
+
+    out["users"] = [project.users(), project.owners(), project.members(), project.collaborators()]
+    project.add_user("bob", "collaborator")
+    out["added"] = [sorted(project.users()), project.collaborators(), project.user_role("bob")]
+    project.remove_user("bob")
+    out["removed"] = project.users()
+    out["manager"] = x.manage.project("ADMIN").owners()
+    project.set_prearchive_code("4")
+    project.set_quarantine_code("1")
+    arc = project.current_arc()
+    out["codes"] = [project.prearchive_code(), project.quarantine_code(), arc.decode() if isinstance(arc, bytes) else arc]
+    project.set_accessibility("public")
+    access = project.accessibility()
+    out["accessibility"] = access.decode() if isinstance(access, bytes) else access
+    x.put("/data/projects/ALIASED", params={"alias": "OTHER_NAME"})
+    out["aliases"] = [x.select.project("ALIASED").aliases(), project.aliases()]
+    out["pipelines"] = project.pipelines.info()
+
+    out["array_scans"] = sorted(row["xnat:mrscandata/id"] for row in x.array.mrscans(project_id="ADMIN"))
+    kept = x.array.mrsessions(project_id="ADMIN", constraints={"label": "S2_MR"})
+    out["array_constraints"] = [row["ID"] for row in kept]
+    out["schemas_before"] = list(x.manage.schemas())
+    x.manage.schemas.add("/xapi/schemas/xnat")
+    out["schemas_added"] = list(x.manage.schemas())
+    x.manage.schemas.remove("xnat")
+    out["schemas_removed"] = list(x.manage.schemas())
+    x.disconnect()
+
+    home = work / "home"
+    home.mkdir()
+    pass_file = home / ".xnatPass"
+    pass_file.write_text(f"+bob@{url}=bob\n")
+    pass_file.chmod(0o600)
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    try:
+        from_pass = pyxnat.Interface()
+        out["xnat_pass"] = sorted(from_pass.select.projects().get())
+        from_pass.disconnect()
+    finally:
+        if saved_home is not None:
+            os.environ["HOME"] = saved_home
+    return out
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     found = {}
     for name, module in (("pyxnat", real_pyxnat), ("ours", ours)):
         with XNATServer(users=["admin:admin:admin"]) as server:
             found[name] = script(module, server.url, tmp_path_factory.mktemp(name))
+        with XNATServer(users=["admin:admin:admin", "bob:bob"]) as server:
+            found[name].update(admin_script(module, server.url, tmp_path_factory.mktemp(f"{name}-admin")))
     return found
 
 
 KEYS = ["exists_before", "exists_after", "scan_type", "date", "ids", "extra_files", "resources_exist", "first_file",
         "downloaded", "extracted", "subjects", "subject_labels", "fetchall", "first_class", "path", "path_by_label", "path_scans",
         "top_experiments", "via_project", "search", "field_values", "datatypes", "datatype_fields", "datatype_glob", "experiment_values", "array", "shared",
-        "unshared", "raw_status", "deleted"]
+        "unshared", "raw_status", "deleted",
+        "where_subjects", "where_deep", "where_path", "where_chained", "rpn", "rpn_two", "deep_paths", "deep_scans",
+        "users", "added", "removed", "manager", "codes", "accessibility", "aliases", "pipelines", "array_scans",
+        "array_constraints", "schemas_before", "schemas_added", "schemas_removed", "xnat_pass"]
 
 
 @pytest.mark.parametrize("key", KEYS)
