@@ -95,6 +95,9 @@ def nifti_bytes(shape: tuple[int, int, int] = (8, 8, 4), description: str = "xna
 def seed_study(session: Any, plan: StudyPlan = SAMPLE_STUDY, with_files: bool = True) -> Any:
     """Create ``plan`` on the server through the object API; returns the project.
 
+    With ``with_files``, each T1w scan gets a NIFTI resource (a small volume) and each
+    localizer a DICOM resource (a synthetic slice per frame, :mod:`xnat.testing.phantom`).
+
     Refuses (``XNATObjectAlreadyExistsError``) when the project exists, so an existing
     study is never mixed with the demo's.
     """
@@ -114,7 +117,19 @@ def seed_study(session: Any, plan: StudyPlan = SAMPLE_STUDY, with_files: bool = 
             if with_files and scan_plan.type == "T1w":
                 resource = classes.ResourceCatalog(parent=scan, label="NIFTI", format="NIFTI")
                 resource.upload_data(nifti_bytes(description=f"{label} {scan_plan.type}"), "T1w.nii.gz")
+            if with_files and scan_plan.type == "localizer":
+                _upload_phantom(classes, scan, label, experiment.label, scan_plan)
     return project
+
+
+def _upload_phantom(classes: Any, scan: Any, patient: str, study: str, plan: ScanPlan) -> None:
+    """The scan's DICOM: one synthetic slice per frame (something to download and preview)."""
+    from xnat.testing.phantom import phantom_dicom
+
+    resource = classes.ResourceCatalog(parent=scan, label="DICOM", format="DICOM")
+    for number in range(1, plan.frames + 1):
+        data = phantom_dicom(patient, study, int(plan.id), plan.series_description, number, plan.frames, size=128)
+        resource.upload_data(data, f"{study}.MR.{plan.id}.{number}.dcm", file_format="DICOM", file_content="RAW")
 
 
 class _Tour:

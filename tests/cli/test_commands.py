@@ -164,13 +164,19 @@ def test_download_a_session_then_only_some_scans(cli, as_admin, tmp_path):
     folder = tmp_path / "all" / "DEMO_001_MR1"
     assert result.out.strip() == str(folder)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert files == ["scans/2/resources/NIFTI/files/T1w.nii.gz"]
-    data = (folder / files[0]).read_bytes()
+    localizer = [f"scans/1/resources/DICOM/files/DEMO_001_MR1.MR.1.{n}.dcm" for n in (1, 2, 3)]
+    assert files == localizer + ["scans/2/resources/NIFTI/files/T1w.nii.gz"]
+    data = (folder / files[-1]).read_bytes()
     assert hashlib.md5(data).hexdigest() == hashlib.md5(nifti_bytes(description="DEMO_001 T1w")).hexdigest()
 
-    none = cli("download", SESSION, str(tmp_path / "loc"), "--scans", "1", "-q")
+    some = cli("download", SESSION, str(tmp_path / "loc"), "--scans", "1", "-q")
+    assert some.code == 0
+    assert sorted(p.relative_to(tmp_path / "loc" / "DEMO_001_MR1").as_posix()
+                  for p in (tmp_path / "loc").rglob("*") if p.is_file()) == localizer
+
+    none = cli("download", SESSION, str(tmp_path / "rest"), "--scans", "3", "-q")
     assert none.code == 0
-    assert not [p for p in (tmp_path / "loc").rglob("*") if p.is_file()]
+    assert not [p for p in (tmp_path / "rest").rglob("*") if p.is_file()]
 
 
 def test_download_a_resource_flat(cli, as_admin, tmp_path):

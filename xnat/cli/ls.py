@@ -11,6 +11,8 @@ What is listed depends on how deep the PATH goes, following XNAT's hierarchy::
 
 ``--resources`` lists the resources of the object PATH names instead of its children,
 and ``--resource NAME`` the files of one of them. Each segment is an ID or a label.
+``--preview OUT.png`` writes a picture instead of a listing: a scan's thumbnail (P/S/E/SCAN)
+or a contact sheet of a session's scans (P/S/E), from their DICOM (the ``dicom`` extra).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import sys
+from pathlib import Path
 from typing import Any
 
 from xnat.cli.common import CONNECTION_EPILOG, connection_options, open_session, parse_pairs, print_rows
@@ -43,6 +46,10 @@ what is listed:
   xnat ls DEMO/DEMO_001/DEMO_001_MR1/2  resources of scan 2
   xnat ls DEMO/DEMO_001/DEMO_001_MR1/2/NIFTI   files of that resource
   xnat ls DEMO/DEMO_001 --resources     resources of the subject itself
+
+pictures (needs the dicom extra: pip install 'xnat[dicom]'):
+  xnat ls DEMO/DEMO_001/DEMO_001_MR1/1 --preview scan.png       thumbnail of scan 1
+  xnat ls DEMO/DEMO_001/DEMO_001_MR1 --preview session.png      contact sheet of its scans
 
 examples:
   xnat ls DEMO --filter 'label=DEMO_00*' --format csv
@@ -71,6 +78,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="output format (default: %(default)s)")
     parser.add_argument("--no-header", action="store_true", help="leave out the header (table and csv)")
+    parser.add_argument("--preview", metavar="OUT.png", type=Path,
+                        help="instead of listing, write a PNG: a scan's thumbnail (PATH is P/S/E/SCAN) "
+                             "or a contact sheet of a session's scans (PATH is P/S/E)")
+    parser.add_argument("--size", type=int, metavar="PIXELS",
+                        help="with --preview: the thumbnail's longest side, or a contact sheet tile's "
+                             "(default: 256 and 160)")
     parser.set_defaults(handler=run)
 
 
@@ -137,6 +150,10 @@ def _matches(row: dict[str, str], filters: dict[str, str]) -> bool:
 def run(args: argparse.Namespace) -> int:
     from xnat.cli.errors import CommandError
 
+    if args.preview is not None:
+        return write_preview(args)
+    if args.size is not None:
+        raise CommandError("--size goes with --preview OUT.png")
     filters = parse_pairs(args.filter, "--filter")
     wanted = _columns(args)
     with open_session(args) as session:
@@ -177,3 +194,31 @@ def _print_bare(rows: list[dict[str, str]], columns: list[str], fmt: str) -> Non
         return
     for row in rows:
         sys.stdout.write("\t".join(str(row.get(c, "")) for c in columns) + "\n")
+
+
+def write_preview(args: argparse.Namespace) -> int:
+    """``--preview OUT.png``: the picture of the scan or session PATH names, written to OUT.png."""
+    from xnat.cli.errors import CommandError
+    from xnat.exceptions import XNATError
+
+    parts = split_path(args.path)
+    if len(parts) not in (3, 4):
+        raise CommandError(f"--preview needs PATH to a session (P/S/E) or a scan (P/S/E/SCAN), not {args.path!r}")
+    if args.resources or args.resource or args.filter or args.column or args.all_columns:
+        raise CommandError("--preview writes a picture: it takes no --resources, --resource, --filter or --column")
+    size = {"size": args.size} if args.size is not None else {}
+    with open_session(args) as session:
+        obj = resolve(session, parts)
+        if not hasattr(obj, "preview"):
+            raise CommandError(f"{args.path} is not an imaging session: it has no scans to preview")
+        try:
+            png = obj.preview(args.preview, **size)
+        except ModuleNotFoundError as error:  # the dicom extra is missing
+            raise CommandError(str(error)) from None
+        except ValueError as error:  # a size out of range (XNAT errors pass through as they are)
+            if isinstance(error, XNATError):
+                raise
+            raise CommandError(f"--size: {error}") from None
+    what = "thumbnail of scan" if len(parts) == 4 else "contact sheet of the scans of"
+    print(f"wrote {args.preview} ({len(png)} bytes): the {what} {args.path.strip('/')}")
+    return 0
