@@ -321,6 +321,10 @@ OPS: dict[str, Op] = {
     "saved search results": Op(reads_signed_in, _saved_results, False),
     "secure saved search of another": Op(lambda role, accessibility: role == "admin", _saved_private, False),
     "cached search of another": Op(lambda role, accessibility: role == "admin", _cached_of_admin, False),
+    "user profiles": Op(lambda role, accessibility: role == "admin",
+                        lambda w, c, p: status(c.get("/xapi/users/profiles")), False),
+    "groups of another user": Op(lambda role, accessibility: role == "admin",
+                                 lambda w, c, p: status(c.get("/xapi/users/admin/groups")), False),
     # creating and editing
     "create subject": Op(edits, lambda w, c, p: status(c.put(f"/data/projects/{p}/subjects/N{w.next()}"))),
     "edit subject": Op(edits, _edit_subject),

@@ -140,3 +140,54 @@ def test_project_settings_survive_a_restart(tmp_path: Path) -> None:
         assert api.get("/data/projects/P1/quarantine_code").get_data(as_text=True) == "1"
     finally:
         again.close()
+
+
+# -- /xapi/users: XNAT's UsersApi (NrgXnat/xnat-web src/main/java/org/nrg/xapi/rest/users) -----
+def test_a_user_updates_its_own_account(app: XNATApp, alice: Api, bob: Api) -> None:
+    """UsersApi.update: e-mail, and the password only with the current one; names are ignored."""
+    r = alice.put("/xapi/users/update", json={"email": "alice@x.org", "firstName": "Ignored"})
+    assert r.status_code == 200 and (r.json["email"], r.json["firstName"]) == ("alice@x.org", "")
+    assert alice.put("/xapi/users/update", json={"firstName": "Still ignored"}).status_code == 304
+    assert alice.put("/xapi/users/update", json={"password": "new"}).status_code == 400
+    assert alice.put("/xapi/users/update", json={"password": "new", "currentPassword": "wrong"}).status_code == 400
+    assert Api(app, ("alice", "alice")).get("/data/auth").status_code == 200  # refused: nothing changed
+    assert alice.put("/xapi/users/update", json={"password": "new", "currentPassword": "alice"}).status_code == 200
+    assert Api(app, ("alice", "new")).get("/data/auth").status_code == 200
+    assert bob.put("/xapi/users/update", json={"email": "not-an-email"}).status_code == 400
+    assert Api(app, None).put("/xapi/users/update", json={"email": "x@y.z"}).status_code == 401
+
+
+def test_profiles_username_roles_and_groups(admin: Api, alice: Api, bob: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    profiles = admin.get("/xapi/users/profiles").json
+    assert {p["username"] for p in profiles} == {"admin", "alice", "bob"}
+    assert all(p["verified"] and p["enabled"] for p in profiles)
+    assert alice.get("/xapi/users/profiles").status_code == 403
+    assert alice.get("/xapi/users/profile").json["username"] == "alice"
+    assert alice.get("/xapi/users/profile/bob").status_code == 403
+    assert admin.get("/xapi/users/profile/bob").json["username"] == "bob"
+    assert bob.get("/xapi/users/username").get_data(as_text=True) == "bob"
+    assert admin.get("/xapi/users/roles").json == ["Administrator"]
+    assert admin.get("/xapi/users/rolemap").json == {"Administrator": ["admin"]}
+    assert alice.get("/xapi/users/roles").status_code == 403
+    assert admin.get("/xapi/users/admin/roles").json == ["Administrator"]
+    assert alice.get("/xapi/users/alice/roles").json == []
+    assert alice.get("/xapi/users/alice/groups").json == ["P1_member"]
+    assert admin.get("/xapi/users/admin/groups").json == ["P1_owner"]  # the creator owns P1
+    assert bob.get("/xapi/users/alice/groups").status_code == 403  # another user's groups
+    assert admin.get("/xapi/users/ghost/groups").status_code == 404
+
+
+def test_an_unverified_account_does_not_sign_in(app: XNATApp, admin: Api, bob: Api) -> None:
+    assert admin.get("/xapi/users/bob/verified").json is True
+    assert bob.put("/xapi/users/bob/verified/false").status_code == 403
+    assert admin.put("/xapi/users/bob/verified/no").status_code == 400
+    assert admin.put("/xapi/users/bob/verified/false").status_code == 200
+    assert admin.get("/xapi/users/bob/verified").json is False
+    assert Api(app, ("bob", "bob")).get("/data/auth").status_code == 401
+    assert admin.put("/xapi/users/bob/verified/true").status_code == 200
+    assert Api(app, ("bob", "bob")).get("/data/auth").status_code == 200
+    r = admin.post("/xapi/users", json={"username": "carol", "password": "c", "verified": False})
+    assert r.status_code == 201 and r.json["verified"] is False
+    assert Api(app, ("carol", "c")).get("/data/auth").status_code == 401

@@ -177,15 +177,18 @@ def test_pipelines_and_head(admin: Api, bob: Api) -> None:
 
 
 def test_xapi_user_update(app: XNATApp, admin: Api, alice: Api, bob: Api) -> None:
-    r = alice.put("/xapi/users/alice", json={"firstName": "Alice", "email": "a@x.org"})
+    """UsersApi.updateUser (``PUT /xapi/users/{name}``) is for admins; a user changes its own
+    account through ``PUT /xapi/users/update`` (see test_client_routes)."""
+    r = admin.put("/xapi/users/alice", json={"firstName": "Alice", "email": "a@x.org"})
     assert r.status_code == 200 and (r.json["firstName"], r.json["email"]) == ("Alice", "a@x.org")
+    assert admin.put("/xapi/users/alice", json={"firstName": "Alice"}).status_code == 304  # nothing changed
+    assert alice.put("/xapi/users/alice", json={"firstName": "B"}).status_code == 403
     assert bob.put("/xapi/users/alice", json={"firstName": "B"}).status_code == 403
-    assert alice.put("/xapi/users/alice", json={"admin": True}).status_code == 403  # admins' to set
-    assert alice.put("/xapi/users/alice", json={"username": "eve"}).status_code == 400
-    assert alice.put("/xapi/users/alice", json={"nope": 1}).status_code == 400
-    assert alice.put("/xapi/users/alice", data="[", content_type="application/json").status_code == 400
+    assert admin.put("/xapi/users/alice", json={"username": "eve"}).status_code == 400
+    assert admin.put("/xapi/users/alice", json={"nope": 1}).status_code == 400
+    assert admin.put("/xapi/users/alice", data="[", content_type="application/json").status_code == 400
     assert admin.put("/xapi/users/ghost", json={"firstName": "G"}).status_code == 404
-    assert alice.put("/xapi/users/alice", json={"password": "new"}).status_code == 200
+    assert admin.put("/xapi/users/alice", json={"password": "new"}).status_code == 200
     assert Api(app, ("alice", "new")).get("/data/auth").status_code == 200
     assert Api(app, ("alice", "alice")).get("/data/auth").status_code == 401
     assert admin.get("/xapi/users/bob/enabled").json is True

@@ -74,6 +74,14 @@ class Auth:
         # A verified (login, password) pair is remembered by digest: pbkdf2 on every
         # Basic-auth request would make the server CPU bound under concurrent clients.
         self._verified: dict[str, str] = {}
+        self._add_verified_column()
+
+    def _add_verified_column(self) -> None:
+        """``verified`` (XNAT's e-mail verification flag), added to a store made before it."""
+        if "verified" in {r[1] for r in self.store.all("PRAGMA table_info(users)")}:
+            return  # a read only: a restart on a full disk writes nothing
+        with self.store.transaction() as conn:
+            conn.execute("ALTER TABLE users ADD COLUMN verified INTEGER NOT NULL DEFAULT 1")
 
     # -- users ---------------------------------------------------------------------
     def add_user(self, login: str, password: str, admin: bool = False, firstname: str = "",
@@ -99,9 +107,10 @@ class Auth:
             self._verified.pop(login, None)
 
     def update_user(self, login: str, password: str | None = None, **fields: object) -> None:
-        """Change an existing account: ``firstname``, ``lastname``, ``email``, ``enabled``, ``admin``
-        (only those given) and, when given, its password. KeyError for an unknown login."""
-        columns = {"firstname", "lastname", "email", "enabled", "admin"}
+        """Change an existing account: ``firstname``, ``lastname``, ``email``, ``enabled``, ``admin``,
+        ``verified`` (only those given) and, when given, its password. KeyError for an unknown login."""
+        flags = ("enabled", "admin", "verified")
+        columns = {"firstname", "lastname", "email", *flags}
         if set(fields) - columns:
             raise ValueError(f"not a user field: {sorted(set(fields) - columns)}")
         with self.store.transaction() as conn:
@@ -109,7 +118,7 @@ class Auth:
                 raise KeyError(login)
             for name, value in fields.items():
                 conn.execute(f"UPDATE users SET {name}=? WHERE login=?",
-                             (int(bool(value)) if name in ("enabled", "admin") else str(value), login))
+                             (int(bool(value)) if name in flags else str(value), login))
             if password is not None:
                 salt = secrets.token_hex(8)
                 conn.execute("UPDATE users SET salt=?, pwhash=? WHERE login=?", (salt, _hash(password, salt), login))
@@ -117,8 +126,8 @@ class Auth:
             self._verified.pop(login, None)
 
     def user(self, login: str) -> User | None:
-        """The enabled user named ``login``, or None."""
-        row = self.store.one("SELECT login, admin FROM users WHERE login=? AND enabled=1", (login,))
+        """The enabled (and verified) user named ``login``, or None."""
+        row = self.store.one("SELECT login, admin FROM users WHERE login=? AND enabled=1 AND verified=1", (login,))
         return User(row["login"], bool(row["admin"])) if row else None
 
     def user_rows(self, enabled_only: bool = True) -> list[sqlite3.Row]:
@@ -136,7 +145,8 @@ class Auth:
 
     def check_password(self, login: str, password: str) -> User | None:
         """The user if ``password`` is right (or ``login:password`` is a valid alias token)."""
-        row = self.store.one("SELECT * FROM users WHERE login=? AND enabled=1", (login,))
+        # disabled and unverified accounts do not sign in (XNAT refuses both at login)
+        row = self.store.one("SELECT * FROM users WHERE login=? AND enabled=1 AND verified=1", (login,))
         if row is not None:
             digest = hashlib.sha256(f"{row['salt']}:{password}".encode()).hexdigest()
             with self._lock:
