@@ -19,7 +19,12 @@ What it guarantees, and why:
   ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) are honoured. The resolved value is set on the
   session *and* passed with each request by :mod:`xnat.session`, because requests lets
   ``REQUESTS_CA_BUNDLE`` silently override a session-level CA path.
-* **No process-wide side effects.** No ``urllib3.disable_warnings()``, no logging changes.
+* **No process-wide side effects**, bar one that only removes secrets: no
+  ``urllib3.disable_warnings()``, no levels or handlers changed. urllib3 logs each request's
+  path (DEBUG) and the URL of each retry; XNAT puts an alias token's secret in a path
+  (``/data/services/tokens/validate/{alias}/{secret}``, the only form its token service
+  takes: REST-NOTES §3), so :class:`RedactingFilter` is put on those urllib3 loggers when a transport is
+  built, and redacts what they log as :func:`~xnat.exceptions.redact` does our messages.
 * **No hidden Basic auth.** requests reads ``~/.netrc`` on its own when a session has no
   auth; :class:`NoAuth` stops that, so credentials only come from :mod:`xnat.auth`.
 """
@@ -60,10 +65,12 @@ __all__ = [
     "RETRY_STATUSES",
     "CountingRetry",
     "NoAuth",
+    "RedactingFilter",
     "Timeout",
     "TimeoutAdapter",
     "build_transport",
     "read_body",
+    "redact_urllib3_logs",
     "resolve_verify",
     "response_json",
     "translate_request_error",
@@ -109,6 +116,29 @@ class NoAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "NoAuth()"
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts passwords and token secrets in every record of the logger it is put on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+#: The urllib3 loggers that log request paths and URLs.
+URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+
+
+def redact_urllib3_logs() -> None:
+    """Put :class:`RedactingFilter` on urllib3's loggers, once per process."""
+    for name in URLLIB3_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, RedactingFilter) for existing in target.filters):
+            target.addFilter(RedactingFilter())
 
 
 class RetryCounter:
@@ -291,6 +321,7 @@ def build_transport(
     """
     if pool_size < 1:
         raise XNATValueError(f"pool_size must be at least 1, not {pool_size}")
+    redact_urllib3_logs()
     counter = RetryCounter()
     session = requests.Session()
     adapter = TimeoutAdapter(

@@ -25,6 +25,7 @@ from xnat.exceptions import XNATLoginFailedError, XNATResponseError, redact
 from xnat.login import may_receive_credentials
 from xnat.services.services import Services, TokenResult
 from xnat.testing.runner import XNATServer
+from xnat.transport import URLLIB3_LOGGERS, RedactingFilter, build_transport
 
 from .loopback import Loopback
 
@@ -209,6 +210,34 @@ def test_a_secret_in_a_url_path_is_redacted_in_errors_and_debug_logs(served, cap
             and not record.name.startswith("xnat.testing")]
     assert any(f"/tokens/{verb}/" in line for line in ours)
     assert not [line for line in ours if token.secret in line]
+
+
+@pytest.mark.parametrize("verb", ["validate", "invalidate"])
+def test_urllib3_debug_logs_never_show_a_token_secret(served, caplog, verb):
+    """urllib3 logs every request path at DEBUG (``urllib3.connectionpool``): the secret in it is redacted."""
+    caplog.set_level(logging.DEBUG)
+    with xnat.connect(served.url, user="admin", password="admin", no_parse_model=True, keepalive=False) as session:
+        token = Services(session).issue_token()
+        session.get(f"/data/services/tokens/{verb}/{token.alias}/{token.secret}", accepted_status=[200, 403])
+    theirs = [record.getMessage() for record in caplog.records if record.name.startswith("urllib3")]
+    assert any(f"/tokens/{verb}/{token.alias}/***" in line for line in theirs), theirs
+    assert not [line for line in theirs + [caplog.text] if token.secret in line]
+
+
+def test_the_redacting_filter_redacts_urllib3_retry_warnings_and_is_put_on_once(caplog):
+    build_transport()
+    build_transport()
+    for name in URLLIB3_LOGGERS:
+        assert sum(isinstance(item, RedactingFilter) for item in logging.getLogger(name).filters) == 1
+    with caplog.at_level(logging.DEBUG, logger="urllib3"):
+        logging.getLogger("urllib3.connectionpool").warning(
+            "Retrying (%r) after connection broken by '%r': %s", "Retry(total=2)", "reset",
+            "/data/services/tokens/validate/a1/s3cr3t?password=pw")
+        logging.getLogger("urllib3.util.retry").debug("Incremented Retry for (url='%s'): %r",
+                                                      "https://u:pw@x/data/JSESSION?alias=a&secret=s3", "r")
+    for secret in ("s3cr3t", "password=pw", "u:pw@", "secret=s3"):
+        assert secret not in caplog.text
+    assert "/tokens/validate/a1/***" in caplog.text
 
 
 def test_redact_covers_both_token_paths_and_leaves_other_paths_alone():

@@ -22,6 +22,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from xnat.exceptions import redact
 from xnat.testing.app import XNATApp
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         # getattr: a request line refused before parsing (414: over 64 KiB) has no path; an
         # AttributeError here would drop the connection instead of sending the answer
-        logger.debug("%s %s -> %s", getattr(self, "command", "-"), getattr(self, "path", "-"), code)
+        # redact: a token's secret rides in the path (/data/services/tokens/validate/{alias}/{secret})
+        logger.debug("%s %s -> %s", getattr(self, "command", "-"), redact(getattr(self, "path", "-")), code)
 
     def log_error(self, format: str, *args: Any) -> None:
         logger.debug("server error: " + format, *args)
