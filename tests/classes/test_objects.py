@@ -378,3 +378,27 @@ def test_single_nested_parts_read_from_the_flattened_root(session) -> None:
     scan.clearcache()
     assert scan.fulldata["data_fields"]["parameters/tr"] == 2300.5
     assert scan.parameters.tr == 2300.5
+
+
+def test_values_make_the_same_objects_as_lookups_and_other_listings(big) -> None:
+    with xnat.connect(big.url, user="admin", password="admin") as session:
+        listed = session.projects["PROJ001"].experiments.values()
+        site = session.experiments.values()
+        assert len(listed) == 1000 and all(a is b for a, b in zip(listed, site))
+        assert all(a is b for a, b in zip(listed, session.projects["PROJ001"].experiments))
+        assert listed[5] is session.experiments[listed[5].id] is session.projects["PROJ001"].experiments[5]
+        assert session.projects["PROJ001"].experiments[2:4] == listed[2:4]
+        first = listed[0]
+        del listed, site
+        gc.collect()
+        assert session.experiments[0] is first  # still held here: the same object
+
+
+def test_values_of_a_listing_with_a_shared_row_keep_the_share_apart(session) -> None:
+    session.put("/data/projects/OTHER")
+    subject = session.projects["PROJ001"].subjects["PROJ001_S00001"]
+    subject.share("OTHER", label="shared_one")
+    other = session.create_object("/data/projects/OTHER").subjects.values()
+    assert len(other) == 1 and other[0] is not subject and other[0].label == "shared_one"
+    assert other[0].uri == f"/data/projects/OTHER/subjects/{subject.id}"
+    assert session.projects["PROJ001"].subjects.values()[0] is subject

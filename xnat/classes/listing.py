@@ -36,6 +36,10 @@ __all__ = ["ListingRows", "RowView", "XNATListing"]
 Fetch = Callable[[str, dict[str, str]], list[dict[str, str]]]
 # make(row, listing) -> the object for a row (a read-only mapping of column -> text)
 Make = Callable[[Mapping[str, str], "XNATListing"], Any]
+# make_many(rows, listing, span) -> the objects of the rows at the positions in span, in order
+MakeMany = Callable[["ListingRows", "XNATListing", range], list[Any]]
+# How many objects __iter__ makes at a time: a loop that stops early makes few more than it uses.
+_BATCH = 1024
 
 
 class ListingRows:
@@ -159,6 +163,8 @@ class XNATListing:
     :param columns: the columns to ask for (``None``: the server's defaults)
     :param filters: query parameters narrowing the listing (server-side, ``*`` wildcards)
     :param parent: the object owning this listing (``None`` for the session's)
+    :param make_many: ``make_many(rows, listing, span)``, the objects of many rows at once
+        (``values()`` and iteration use it; ``make`` alone does otherwise)
     """
 
     def __init__(
@@ -172,6 +178,7 @@ class XNATListing:
         filters: Mapping[str, str] | None = None,
         parent: Any = None,
         name: str = "",
+        make_many: MakeMany | None = None,
     ) -> None:
         self.uri = uri
         self.parent = parent
@@ -188,6 +195,7 @@ class XNATListing:
         self.on_derive: Callable[[XNATListing], None] | None = None
         self._fetch = fetch
         self._make = make
+        self._make_many = make_many
         self._lock = threading.RLock()
         self._rows: ListingRows | None = None
         self._by_id: dict[str, int] | None = None
@@ -274,7 +282,8 @@ class XNATListing:
 
     def __getitem__(self, item: int | slice | str) -> Any:
         if isinstance(item, slice):
-            return [self._object(index) for index in range(len(self.rows))[item]]
+            rows = self.rows
+            return self._objects(rows, range(len(rows))[item])
         if isinstance(item, int) and not isinstance(item, bool):
             try:
                 index = range(len(self.rows))[item]
@@ -305,9 +314,9 @@ class XNATListing:
 
     def __iter__(self) -> Iterator[Any]:
         # xnatpy yields the objects, not the keys: scripts rely on it.
-        rows, make = self.rows, self._make
-        for index in range(len(rows)):
-            yield make(RowView(rows, index), self)
+        rows = self.rows
+        for start in range(0, len(rows), _BATCH):
+            yield from self._objects(rows, range(start, min(start + _BATCH, len(rows))))
 
     def keys(self) -> list[str]:
         """The IDs of the entries, in listing order."""
@@ -315,8 +324,14 @@ class XNATListing:
         return [rows.value(index, self.id_key) or "" for index in range(len(rows))]
 
     def values(self) -> list[Any]:
-        rows, make = self.rows, self._make
-        return [make(RowView(rows, index), self) for index in range(len(rows))]
+        rows = self.rows
+        return self._objects(rows, range(len(rows)))
+
+    def _objects(self, rows: ListingRows, span: range) -> list[Any]:
+        if self._make_many is not None:
+            return self._make_many(rows, self, span)
+        make = self._make
+        return [make(RowView(rows, index), self) for index in span]
 
     def items(self) -> list[tuple[str, Any]]:
         return list(zip(self.keys(), self))
@@ -334,7 +349,8 @@ class XNATListing:
             if not isinstance(value, (str, int, float)):
                 raise XNATValueError(f"filter {key}={value!r}: values must be strings or numbers")
         narrowed = XNATListing(self.uri, self._fetch, self._make, self.secondary_key, self.id_key,
-                               self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name)
+                               self.columns, {k: str(v) for k, v in combined.items()}, self.parent, self.name,
+                               self._make_many)
         narrowed.caching_from = self.caching_from
         narrowed._caching = self._caching
         narrowed.on_derive = self.on_derive

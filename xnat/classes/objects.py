@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from ..exceptions import XNATValueError
 from . import rest
-from .listing import RowView, XNATListing
+from .listing import ListingRows, RowView, XNATListing
 
 __all__ = ["SPECS", "ListingSpec", "ObjectLayer"]
 
@@ -80,8 +80,11 @@ class ObjectLayer:
         def make(row: Mapping[str, str], listing: XNATListing) -> Any:
             return self.from_row(row, listing, kind)
 
+        def make_many(rows: ListingRows, listing: XNATListing, span: range) -> list[Any]:
+            return self.from_rows(rows, listing, kind, span)
+
         listing = XNATListing(uri, self._fetcher(kind, uri), make, spec.secondary_key, spec.id_key,
-                              spec.columns, filters, parent, kind)
+                              spec.columns, filters, parent, kind, make_many=make_many)
         listing.caching_from = parent if parent is not None else self.session
         listing.on_derive = self._track
         self._track(listing)
@@ -152,12 +155,46 @@ class ObjectLayer:
             return cls._bind(session, uri, ident, row, parent)
 
         obj = self.identity.get_or_create(key, build)
-        if obj._row is not row:  # newer listing values win over what the object knew
-            old = obj._row
-            obj._row = row if old is None or isinstance(old, RowView) else {**old, **row}
-            if obj._parent is None and parent is not None:
-                obj._parent = parent
+        if obj._row is not row:
+            _take_row(obj, row, parent)
         return obj
+
+    def from_rows(self, rows: ListingRows, listing: XNATListing, kind: str, span: range) -> list[Any]:
+        """The objects of the rows at ``span``: :meth:`from_row` for a run of rows at once.
+
+        Projects, subjects and experiments seen in their own project (the common case) are
+        looked up in the identity map in one batch, with the class of each xsi type found
+        once; a row shared in from another project, without an ID or of another level goes
+        through :meth:`from_row`.
+        """
+        level = rest.COLLECTIONS.get(kind)
+        ids = rows.column(listing.id_key)
+        if level not in ("project", "subject", "experiment") or ids is None:
+            return [self.from_row(RowView(rows, index), listing, kind) for index in span]
+        first, names = span.start, ids[span.start:span.stop]
+        project = _listing_project(listing.uri) if kind in ("subjects", "experiments") else None
+        owners = rows.column("project") if project else None
+        # Checked with C loops over the columns: every ID a non-empty text, no share.
+        if span.step != 1 or not all(names) or set(map(type, names)) != {str} or \
+                (owners is not None and not set(owners[span.start:span.stop]) <= {project, "", None}):
+            return [self.from_row(RowView(rows, index), listing, kind) for index in span]
+        session, parent, default = self.session, listing.parent, SPECS[kind].default_type
+        uris, types = rows.column("URI"), rows.column("xsiType")
+        classes: dict[Any, Any] = {}
+
+        def make(position: int) -> Any:
+            index = first + position
+            xsi_type = types[index] if types is not None else None
+            cls = classes.get(xsi_type)
+            if cls is None:
+                cls = classes[xsi_type] = _class_for(session, xsi_type, default)
+            uri = (uris[index] if uris is not None else None) or f"{listing.uri}/{ids[index]}"
+            return cls._bind(session, uri, ids[index], RowView(rows, index), parent)
+
+        def refresh(position: int, obj: Any) -> None:
+            _take_row(obj, RowView(rows, first + position), parent)
+
+        return self.identity.get_or_create_many(level, names, make, refresh)
 
     def create_object(self, uri: str, type_: str | None = None, id_: str | None = None,
                       row: dict[str, str] | None = None, parent: Any = None) -> Any:
@@ -225,6 +262,14 @@ class ObjectLayer:
         self.refresh_listings()
         for obj in self.identity.values():
             obj.clearcache()
+
+
+def _take_row(obj: Any, row: Mapping[str, str], parent: Any) -> None:
+    """A listed object seen again: the newer listing values win over what it knew."""
+    old = obj._row
+    obj._row = row if old is None or isinstance(old, RowView) else {**old, **row}
+    if obj._parent is None and parent is not None:
+        obj._parent = parent
 
 
 def _class_for(session: Any, xsi_type: str | None, default: str) -> Any:

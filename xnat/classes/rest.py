@@ -19,7 +19,7 @@ import collections
 import re
 import threading
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 __all__ = ["COLLECTIONS", "IdentityMap", "identity_key", "normalize_uri", "split_uri"]
@@ -160,6 +160,38 @@ class IdentityMap:
                 self._store(key, objects, name, obj)
             self._touch(key, obj)
             return obj
+
+    def get_or_create_many(self, space: Hashable, names: Sequence[Hashable], make: Callable[[int], Any],
+                           refresh: Callable[[int, Any], None]) -> list[Any]:
+        """The objects for ``names`` in ``space``, in order: ``get_or_create`` for a whole listing.
+
+        ``make(position)`` builds a missing object, ``refresh(position, obj)`` updates one
+        that was already alive. The lock is taken once, the dead entries are swept once and
+        only the last ``keep`` names become the recently used ones (as one call per name
+        would leave them), so a 50,000-row listing costs a dictionary probe per row.
+        """
+        with self._lock:
+            objects = self._spaces.get(space)
+            if objects is None:
+                objects = self._spaces[space] = {}
+            found = objects.get
+            out: list[Any] = []
+            append = out.append
+            for position, name in enumerate(names):
+                ref = found(name)
+                obj = None if ref is None else ref()
+                if obj is None:
+                    obj = make(position)
+                    objects[name] = weakref.ref(obj)
+                else:
+                    refresh(position, obj)
+                append(obj)
+            if out:
+                self._store((space, names[-1]), objects, names[-1], out[-1])  # sweeps when grown
+            tail = len(out) - min(self._keep, len(out))
+            for name, obj in zip(names[tail:], out[tail:]):
+                self._touch((space, name), obj)
+            return out
 
     def put(self, key: Hashable, obj: Any) -> None:
         with self._lock:
