@@ -124,6 +124,8 @@ def test_array_scans_and_experiments(x: Interface) -> None:
     assert label["label"] == ["MR2"]
     kept = x.array.mrsessions(project_id="ARRAY", constraints={"label": "MR1"})
     assert kept["label"] == ["MR1"]
+    assert x.inspect.scan_values("xnat:mrSessionData", project="ARRAY") == ["1", "2"]
+    assert x.inspect.scan_values("xnat:petSessionData") == []
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -71,6 +71,17 @@ class Inspect:
             query["project"] = project
         return [row["ID"] for row in _rows(self._session, "/data/experiments", query)]
 
+    def scan_values(self, experiment_type: str, project: str | None = None) -> list[str]:
+        """The distinct scan IDs of the experiments of ``experiment_type`` (in ``project``), one request.
+
+        (pyxnat asks for a ``<type>/scans/scan/id`` column, which XNAT's listing leaves
+        empty; this asks for ``xnat:imageScanData/ID``, one row per scan.)"""
+        query = {"xsiType": experiment_type, "columns": "ID,xnat:imageScanData/ID"}
+        if project:
+            query["project"] = project
+        rows = _rows(self._session, "/data/experiments", query)
+        return sorted({row.get("xnat:imagescandata/id", "") for row in rows} - {""})
+
 
 class Array:
     """pyxnat's ``array``: experiments and scans as one table, one request.
