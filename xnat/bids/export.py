@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ExportReport:
-    """What an export did. ``ok`` is false when anything was not exported as asked."""
+    """What an export did. ``ok`` is false when a session or a series failed; series that no
+    description matches are listed in ``unmatched`` (often on purpose: a localizer) and do not count."""
 
     target: Path
     converted: list[str] = field(default_factory=list)        #: experiment IDs written by this run
@@ -58,7 +59,7 @@ class ExportReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.failed_sessions or self.unmatched or self.failed_series)
+        return not (self.failed_sessions or self.failed_series)
 
     def summary(self) -> str:
         """The report as lines of text, for a person."""

@@ -8,8 +8,8 @@ line on stderr with a non-zero exit status, never as a traceback.
 Modules: :mod:`.common` (connection options, opening a session, printing rows),
 :mod:`.errors` (``CommandError``), and one per command: :mod:`.demo`, :mod:`.login`
 (``login``/``logout``), :mod:`.ls`, :mod:`.rest` (raw REST verbs),
-:mod:`.transfer` (``download``/``upload``), :mod:`.services` (``import``, ``prearchive``)
-and :mod:`.serve` (the embedded server).
+:mod:`.transfer` (``download``/``upload``), :mod:`.services` (``import``, ``prearchive``),
+:mod:`.serve` (the embedded server) and :mod:`.bids` (``bids export``, ``bids upload-derivatives``).
 
 Exit statuses: 0 success, 1 an error (bad input, the server refused, not found),
 2 the command line itself is wrong (unknown option, missing argument), 130 interrupted.
@@ -69,7 +69,7 @@ def _did_you_mean(message: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     # One import per command; each module is light until its command runs.
-    from xnat.cli import demo, login, ls, rest, serve, services, transfer
+    from xnat.cli import bids, demo, login, ls, rest, serve, services, transfer
 
     parser = _Parser(
         prog="xnat",
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     services.register(commands)
     rest.register(commands)
     serve.register(commands)
+    bids.register(commands)
     return parser
 
 
