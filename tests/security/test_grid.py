@@ -364,6 +364,9 @@ OPS: dict[str, Op] = {
     "write project config": Op(owns, lambda w, c, p: status(
         c.put(f"/data/projects/{p}/config/tool{w.next()}/path?inbody=true", data=b"x"))),
     "head project": Op(sees, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}"))),
+    "head subject": Op(reads, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}/subjects/S"))),
+    "head file": Op(reads, lambda w, c, p: status(
+        c.request("HEAD", f"/data/projects/{p}/experiments/E/scans/1/resources/DICOM/files/a.txt"))),
     "experiment status": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/status"))),
     "quarantine experiment": Op(owns, lambda w, c, p: status(
         c.put(f"/data/projects/{p}/experiments/E?quarantine=true"))),

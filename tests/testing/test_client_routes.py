@@ -191,3 +191,50 @@ def test_an_unverified_account_does_not_sign_in(app: XNATApp, admin: Api, bob: A
     r = admin.post("/xapi/users", json={"username": "carol", "password": "c", "verified": False})
     assert r.status_code == 201 and r.json["verified"] is False
     assert Api(app, ("carol", "c")).get("/data/auth").status_code == 401
+
+
+# -- HEAD: Restlet's handleHead and Spring's implicit HEAD answer as the GET, without a body ----
+HEAD_URLS = ["/data/projects", "/data/projects/P1", "/data/projects/P1/subjects", "/data/projects/P1/accessibility",
+             "/data/projects/P1/prearchive_code", "/data/projects/P1/users", f"{SESSION}", f"{SESSION}/status",
+             f"{SESSION}/scans/1", f"{SESSION}/scans/1/resources/R", f"{SESSION}/scans/1/resources/R/files",
+             f"{SESSION}/scans/1/resources/R/files/a.txt", "/data/experiments", "/data/users", "/xapi/siteConfig",
+             "/xapi/users/admin", "/xapi/users/profiles", "/data/search/elements", "/data/JSESSION"]
+
+
+def test_head_answers_as_get_without_a_body(admin: Api, bob: Api) -> None:
+    _tree(admin)
+    assert admin.put(f"{SESSION}/scans/1?xsiType=xnat:mrScanData").status_code == 201
+    assert admin.put(f"{SESSION}/scans/1/resources/R/files/a.txt?inbody=true", data=b"hello").status_code == 200
+    for url in HEAD_URLS:
+        get, head = admin.get(url), admin.request("HEAD", url)
+        assert (head.status_code, head.get_data()) == (get.status_code, b""), url
+        assert get.status_code == 200, url
+    assert bob.request("HEAD", SESSION).status_code == 404  # a private project: not told, as GET
+    assert admin.request("HEAD", f"{SESSION}/scans/9").status_code == 404
+
+
+# -- issue 15 item 2: round-trip leftovers ----------------------------------------------------
+def test_an_alias_keeps_its_source(admin: Api) -> None:
+    """xnat.xsd: ``projectData/aliases/alias`` has a ``source`` attribute; an XML round trip keeps it."""
+    assert admin.put("/data/projects/P1?alias=A1").status_code == 201
+    xml = admin.get("/data/projects/P1?format=xml").get_data(as_text=True)
+    assert "<xnat:alias>A1</xnat:alias>" in xml  # none given: none written
+    sent = xml.replace("<xnat:alias>A1</xnat:alias>", '<xnat:alias source="legacy">A1</xnat:alias>')
+    assert admin.put("/data/projects/P1", data=sent, content_type="text/xml").status_code == 200
+    assert admin.get("/data/projects/P1?format=xml").get_data(as_text=True) == sent
+    assert admin.put("/data/projects/P1?alias=A1").status_code == 200  # the alias again, no source: kept
+    assert 'source="legacy"' in admin.get("/data/projects/P1?format=xml").get_data(as_text=True)
+    item = admin.get("/data/projects/A1?format=json").json["items"][0]  # still reached by the alias
+    assert item["children"][0]["items"][0]["data_fields"] == {"alias": "A1", "source": "legacy"}
+
+
+def test_a_project_last_modified_follows_changes(app: XNATApp, admin: Api) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    row = admin.rows("/data/projects?columns=last_modified,insert_date")[0]
+    assert row["last_modified"] == row["insert_date"]  # never changed: the insert date
+    for change in ("/data/projects/P1?description=changed", "/data/projects/P1/accessibility/public",
+                   "/data/projects/P1/prearchive_code/4"):
+        app.backend.store.connection().execute("UPDATE projects SET last_modified=NULL")
+        assert admin.put(change).status_code == 200
+        stored = app.backend.projects.get("P1")["last_modified"]  # type: ignore[index]
+        assert stored and admin.rows("/data/projects?columns=last_modified")[0]["last_modified"] == stored, change

@@ -51,8 +51,6 @@ def _fill(types: DataTypes, node: ItemNode, fields: list[FieldDef], prefix: str,
             if text_type:
                 item.fields[found.name] = SAMPLES.get(types.builtin(text_type), "v")
             _fill(types, item, types.fields_of(child_type), "", depth + 1)
-            if path == "aliases/alias":  # an alias is kept as its name (no source)
-                item.fields.pop("source", None)
             if item.fields or item.children:
                 node.children.append((path, [item]))
         elif found.nested is not None:

@@ -7,7 +7,7 @@ about who may call them (that is :mod:`.access`) and raise nothing HTTP.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..store import Store, dumps, loads, now_string
 
@@ -22,6 +22,12 @@ class Projects:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Columns added after the first stores were made: an alias's ``source`` (the schema's
+        # attribute of aliases/alias) and a project's ``last_modified``.
+        for table, column in (("project_aliases", "source"), ("projects", "last_modified")):
+            if column not in {r[1] for r in store.all(f"PRAGMA table_info({table})")}:
+                with store.transaction() as conn:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, key: str) -> sqlite3.Row | None:
@@ -57,6 +63,11 @@ class Projects:
         return [a["alias"] for a in self.store.all("SELECT alias FROM project_aliases WHERE project=? ORDER BY alias",
                                                    (project,))]
 
+    def alias_sources(self, project: str) -> dict[str, str]:
+        """Alias -> its ``source`` ("" when none was given) of every alias of ``project``, sorted."""
+        rows = self.store.all("SELECT alias, source FROM project_aliases WHERE project=? ORDER BY alias", (project,))
+        return {r["alias"]: r["source"] or "" for r in rows}
+
     def alias_owner(self, alias: str) -> str | None:
         """The project holding ``alias``, or None."""
         row = self.store.one("SELECT project FROM project_aliases WHERE alias=?", (alias,))
@@ -81,8 +92,8 @@ class Projects:
 
     # -- writing ----------------------------------------------------------------------------
     def create(self, project: str, columns: dict[str, str], fields: dict[str, str], accessibility: str,
-               login: str, aliases: Iterable[str], owner: str | None) -> None:
-        """Insert a project (with its aliases; ``owner`` gets the owner role when given)."""
+               login: str, aliases: Mapping[str, str], owner: str | None) -> None:
+        """Insert a project (with its aliases, alias -> source; ``owner`` gets the owner role when given)."""
         with self.store.transaction() as conn:
             event = self.store.next_value(conn, "event")
             conn.execute(
@@ -91,14 +102,14 @@ class Projects:
                 (project, columns["secondary_id"], columns["name"], columns.get("description", ""),
                  columns.get("pi_firstname", ""), columns.get("pi_lastname", ""), accessibility,
                  dumps(fields), now_string(), login, event))
-            conn.executemany("INSERT INTO project_aliases(alias, project) VALUES(?,?)",
-                             [(a, project) for a in aliases])
+            _save_aliases(conn, project, aliases)
             if owner is not None:
                 conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,'owner')", (project, owner))
 
     def update(self, project: str, columns: dict[str, str], fields: dict[str, str], cleared: Iterable[str],
-               accessibility: str | None, aliases: Iterable[str]) -> None:
-        """Set columns, merge ``fields`` into the stored ones (dropping ``cleared``), add aliases."""
+               accessibility: str | None, aliases: Mapping[str, str]) -> None:
+        """Set columns, merge ``fields`` into the stored ones (dropping ``cleared``), add aliases
+        (alias -> source; a source given replaces the stored one); the project is modified now."""
         with self.store.transaction() as conn:
             for column, value in columns.items():
                 if column not in PROJECT_COLUMNS:
@@ -112,17 +123,24 @@ class Projects:
                 conn.execute("UPDATE projects SET fields=? WHERE id=?", (dumps(current), project))
             if accessibility:
                 conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (accessibility, project))
-            conn.executemany("INSERT OR IGNORE INTO project_aliases(alias, project) VALUES(?,?)",
-                             [(a, project) for a in aliases])
+            _save_aliases(conn, project, aliases)
+            self.touch(conn, project)
 
     def set_accessibility(self, project: str, value: str) -> None:
         with self.store.transaction() as conn:
             conn.execute("UPDATE projects SET accessibility=? WHERE id=?", (value, project))
+            self.touch(conn, project)
 
     def set_setting(self, project: str, name: str, value: str) -> None:
         with self.store.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO project_settings(project, name, value) VALUES(?,?,?)",
                          (project, name, value))
+            self.touch(conn, project)
+
+    @staticmethod
+    def touch(conn: sqlite3.Connection, project: str) -> None:
+        """Mark a project modified now (its ``last_modified``)."""
+        conn.execute("UPDATE projects SET last_modified=? WHERE id=?", (now_string(), project))
 
     def set_role(self, project: str, login: str, role: str | None) -> None:
         """Give ``login`` a role in ``project`` (None removes it)."""
@@ -138,3 +156,11 @@ class Projects:
             for table_name in ("project_aliases", "project_users", "project_settings", "shares"):
                 conn.execute(f"DELETE FROM {table_name} WHERE project=?", (project,))
             conn.execute("INSERT OR IGNORE INTO deleted_projects(id) VALUES(?)", (project,))
+
+
+def _save_aliases(conn: sqlite3.Connection, project: str, aliases: Mapping[str, str]) -> None:
+    """Add aliases (alias -> source) to ``project``; a source given replaces the stored one.
+    The caller checked that no other project holds them."""
+    conn.executemany("INSERT INTO project_aliases(alias, project, source) VALUES(?,?,?) ON CONFLICT(alias)"
+                     " DO UPDATE SET source=excluded.source WHERE excluded.source<>''",
+                     [(a, project, source) for a, source in aliases.items()])

@@ -56,7 +56,11 @@ class Ctx:
 
     @property
     def method(self) -> str:
-        return self.request.method
+        """The request method; ``HEAD`` reads as ``GET`` everywhere: XNAT's frameworks answer a HEAD
+        as the GET it stands for (Restlet's ``handleHead``, Spring's implicit HEAD on GET mappings),
+        and werkzeug drops the body of the answer to a HEAD."""
+        method: str = self.request.method
+        return "GET" if method == "HEAD" else method
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """A query parameter (form fields of urlencoded bodies count too, as in XNAT)."""

@@ -169,9 +169,10 @@ def _project(ctx: Ctx, row: Any) -> ItemNode:
     pi.update({k: v for k, v in (("firstname", row["pi_firstname"]), ("lastname", row["pi_lastname"])) if v})
     if pi:
         children.append(("PI", [ItemNode("xnat:investigatorData", typed(ctx, "xnat:investigatorData", pi))]))
-    aliases = ctx.backend.projects.aliases(row["id"])
-    if aliases:
-        children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a}) for a in aliases]))
+    aliases = ctx.backend.projects.alias_sources(row["id"])
+    if aliases:  # an alias's source is an attribute of aliases/alias in the schema: kept when given
+        children.append(("aliases/alias", [ItemNode("xnat:projectData_alias", {"alias": a, "source": src or None})
+                                           for a, src in aliases.items()]))
     protocols = ctx.backend.projects.setting(row["id"], "studyProtocol")
     if protocols is not None:  # custom variable definitions, as the project document gave them
         children.append(("studyProtocol", [node_from_data(d) for d in json.loads(protocols)]))

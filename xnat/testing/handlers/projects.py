@@ -70,7 +70,7 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
         out["accessibility"] = row["accessibility"]
         out["alias"] = aliases.get(row["id"], "")
         out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
-        out["last_modified"] = row["insert_date"]  # a project's modification time is not kept yet
+        out["last_modified"] = row["last_modified"] or row["insert_date"]  # the insert date until changed
         rows.append(out)
     return rows
 
@@ -168,7 +168,7 @@ def _split(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return own, rest
 
 
-def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: list[str]) -> None:
+def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: dict[str, str]) -> None:
     projects = ctx.backend.projects
     for column in ("secondary_id", "name"):
         value = own.get(column)
@@ -181,20 +181,23 @@ def _check_unique(ctx: Ctx, project: str, own: dict[str, str], aliases: list[str
             raise HTTPError(409, f"Another project already uses the alias {alias}")
 
 
-def _aliases(ctx: Ctx, body: Any = None, fields: dict[str, str] | None = None) -> list[str]:
-    """Aliases from the query (``alias=``/``aliases=``) and from a project document's
-    ``aliases/alias`` items, so that the XML the server writes is accepted back (issue 15 item 3)."""
+def _aliases(ctx: Ctx, body: Any = None, fields: dict[str, str] | None = None) -> dict[str, str]:
+    """Aliases (alias -> its ``source`` attribute, "" when none) from the query (``alias=``/``aliases=``)
+    and from a project document's ``aliases/alias`` items, so that the XML the server writes is
+    accepted back whole (issue 15 items 3 and 2)."""
     raw = ",".join(ctx.params.getlist("alias") + ctx.params.getlist("aliases"))
-    found = [a.strip() for a in raw.split(",") if a.strip()]
+    found = {a.strip(): "" for a in raw.split(",") if a.strip()}
     if body is not None:
-        found += [str(i.fields["alias"]) for i in body.child_items("aliases/alias") if i.fields.get("alias")]
+        for alias in body.child_items("aliases/alias"):
+            if alias.fields.get("alias"):
+                found[str(alias.fields["alias"])] = str(alias.fields.get("source") or "")
     if fields is not None:
         for key in [k for k in fields if k.startswith("aliases/")]:  # a lone one was flattened
             del fields[key]
-    return list(dict.fromkeys(found))
+    return found
 
 
-def _create(ctx: Ctx, project: str, fields: dict[str, str], aliases: list[str],
+def _create(ctx: Ctx, project: str, fields: dict[str, str], aliases: dict[str, str],
             accessibility: str | None = None) -> None:
     own, rest = _split(fields)
     own.setdefault("secondary_id", project)
@@ -206,7 +209,7 @@ def _create(ctx: Ctx, project: str, fields: dict[str, str], aliases: list[str],
                                 owner=ctx.user.login)
 
 
-def _update(ctx: Ctx, project: str, fields: dict[str, str], aliases: list[str], accessibility: str | None,
+def _update(ctx: Ctx, project: str, fields: dict[str, str], aliases: dict[str, str], accessibility: str | None,
             cleared: set[str] | None = None) -> None:
     cleared = cleared or set()
     own, rest = _split({k: ("" if k in cleared else v) for k, v in fields.items()})
