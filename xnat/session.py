@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -61,8 +61,8 @@ class BaseXNATSession(Connection, SessionObjectsMixin, SessionServicesMixin):
         super().__init__(server, interface, credentials=credentials, logger=logger, debug=debug,
                          default_timeout=default_timeout, auth_provider=auth_provider, original_uri=original_uri)
         self.classes = None
-        #: xsi type -> generated class, filled by :func:`xnat.connect` once the classes are built.
-        self.XNAT_CLASS_LOOKUP: dict[str, type] = {}
+        #: xsi type -> generated class (``classes.lookup``, a class built when read), set by :func:`xnat.connect`.
+        self.XNAT_CLASS_LOOKUP: Mapping[str, type] = {}
         #: What a pickled session gives its worker: ``"token"`` (an alias token issued once for
         #: the job) or ``"jsession"`` (this session's own id); never the password.
         self.worker_credential = "token"

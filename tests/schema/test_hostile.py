@@ -188,7 +188,8 @@ def test_unsafe_names_are_made_safe_or_skipped(paths) -> None:
     sentinel, secret = paths
     model = read_schemas([("evil", corpus("unsafe_names.xsd", sentinel, secret))])
     with pytest.warns(XNATSchemaWarning) as record:
-        classes = build_classes(model)
+        classes = build_classes(model)  # names of classes are checked here, of fields when a class is built
+        list(classes.lookup.values())
     messages = "\n".join(str(w.message) for w in record)
     assert "'1x'" in messages and "'ÄÖ'" in messages and "no safe Python name" in messages
     assert "'xnat:1abc' has no safe Python class name" in messages
@@ -264,6 +265,7 @@ def test_long_inheritance_chain_builds_without_recursion() -> None:
     model = read_schemas([("xnat", data)])
     assert len(model.types) == count
     classes = build_classes(model)
+    assert classes.lookup[f"c:t{count - 1}"].__mro__[count - 1].__xsi_type__ == "c:t0"  # the deepest first
     assert classes.lookup["c:t10"].__mro__[10].__xsi_type__ == "c:t0"
     assert "a1" in classes.lookup[f"c:t{count - 1}"].__fields__
 

@@ -13,8 +13,9 @@ mixins registered for a type (:mod:`xnat.classes.registry`) come first in its ba
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..exceptions import XNATKeyError, XNATSchemaError
@@ -24,7 +25,7 @@ from .base import XNATBaseObject
 from .properties import ChildProperty, FieldProperty
 from .registry import behaviours_for, load_behaviours
 
-__all__ = ["GENERATED_MODULE", "ClassNamespace", "build_classes"]
+__all__ = ["GENERATED_MODULE", "ClassLookup", "ClassNamespace", "build_classes"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,71 +35,179 @@ _DESCRIPTORS = (FieldProperty, ChildProperty)
 
 
 class ClassNamespace:
-    """The classes built for one session: ``session.classes.MrSessionData``.
+    """The classes of one session: ``session.classes.MrSessionData``, each built the first time it is used.
 
-    ``dir()`` lists every class (tab completion), ``lookup`` maps xsi types to classes
-    (xnatpy's ``XNAT_CLASS_LOOKUP``) and ``classes["xnat:mrSessionData"]`` looks one up.
+    A class is made when it is named (``classes.MrSessionData``), looked up by xsi type
+    (``classes["xnat:mrSessionData"]``, ``lookup.get(...)``, a listing's rows) or needed as
+    the base of one, so a session that touches five types builds five classes (and their
+    bases), not every type of the schemas. ``dir()`` lists every class name without building
+    any (tab completion), ``lookup`` maps xsi types to classes (xnatpy's
+    ``XNAT_CLASS_LOOKUP``); iterating over the namespace or the lookup's values builds all.
+    Building is thread-safe: a type is built once, whichever thread asks first.
     """
 
-    def __init__(self, model: SchemaModel, lookup: dict[str, type], by_name: dict[str, type]) -> None:
+    def __init__(self, model: SchemaModel, session: Any = None) -> None:
         self.model = model
-        self.lookup = lookup
-        self._names = sorted(by_name)
-        # Class names always start with a capital letter, so they cannot shadow the
-        # lower-case attributes of this object.
-        self.__dict__.update(by_name)
+        self._session = session
+        self._type_names = _class_names(model)
+        self._types_by_name = {name: key for key, name in self._type_names.items()}
+        self._names = sorted(self._types_by_name)
+        self._depth, self._broken = _inheritance_depths(model)
+        self._built: dict[str, type] = {}
+        self._pending: dict[str, type] = {}
+        self._reserved: dict[type, frozenset[str]] = {}
+        self._hooks: dict[str, Callable[[type], None]] = {}
+        self._lock = threading.RLock()
+        #: xsi type -> class, built on first use (xnatpy's ``XNAT_CLASS_LOOKUP``).
+        self.lookup = ClassLookup(self)
+
+    def _build(self, xsi_type: str) -> type | None:
+        """The class of ``xsi_type`` (built now if it was not yet); None for a type the model lacks."""
+        cls = self._built.get(xsi_type)
+        if cls is not None:
+            return cls
+        if xsi_type not in self.model.types:
+            return None
+        with self._lock:
+            return self._build_locked(xsi_type)
+
+    def _build_locked(self, key: str) -> type:
+        # The unbuilt ancestors first, deepest first: a loop, as a chain may be long.
+        chain: list[str] = []
+        current: str | None = key
+        while current is not None and self._ready(current) is None and current not in chain:
+            chain.append(current)
+            typedef = self.model.types[current]
+            base = typedef.base if typedef.base and current not in self._broken else None
+            if base is not None and base not in self.model.types:
+                logger.debug("type %s: base %s is unknown; built on the generic base", current, base)
+                base = None
+            current = base
+        for item in reversed(chain):
+            self._build_one(item)
+        return self._ready(key)  # type: ignore[return-value]  # built just above
+
+    def _ready(self, key: str) -> type | None:
+        """A class built, or being finished by a hook that looks it up."""
+        return self._built.get(key) or self._pending.get(key)
+
+    def _build_one(self, key: str) -> None:
+        typedef = self.model.types[key]
+        base = self._ready(typedef.base) if typedef.base and key not in self._broken else None
+        cls = _build_class(typedef, self.model, self._type_names.get(key), base or XNATBaseObject, self._session,
+                           self._reserved)
+        # Other threads see the class only once every hook has run on it.
+        self._pending[key] = cls
+        try:
+            for hook in self._hooks.values():
+                hook(cls)
+        finally:
+            del self._pending[key]
+        self._built[key] = cls
+        name = self._type_names.get(key)
+        if name is not None:
+            self.__dict__[name] = cls  # later reads are plain attribute reads
+
+    def built(self) -> dict[str, type]:
+        """The classes made so far, by xsi type (nothing is built by asking)."""
+        return dict(self._built)
+
+    def on_build(self, name: str, hook: Callable[[type], None]) -> None:
+        """Run ``hook(cls)`` on every class: those built already and each one built later.
+
+        ``name`` identifies the hook: installing one under the same name again replaces it.
+        """
+        with self._lock:
+            self._hooks[name] = hook
+            for cls in list(self._built.values()):
+                hook(cls)
 
     def register(self, xsi_type: str, cls: type) -> None:
         """Add a hand-written class (e.g. for ``xnat:fileData``) to the lookup and namespace."""
-        self.lookup[xsi_type] = cls
-        name = cls.__name__
-        if name[:1].isupper() and name.isidentifier() and name not in self.__dict__:
-            self.__dict__[name] = cls
-            self._names = sorted([*self._names, name])
+        with self._lock:
+            self._built[xsi_type] = cls
+            name = cls.__name__
+            if name[:1].isupper() and name.isidentifier() and name not in self._types_by_name:
+                self._types_by_name[name] = xsi_type
+                self.__dict__[name] = cls
+                self._names = sorted([*self._names, name])
+
+    def _known(self, xsi_type: str) -> bool:
+        """Whether ``xsi_type`` has a class here, built or not (nothing is built by asking)."""
+        return xsi_type in self._built or xsi_type in self.model.types
+
+    def _types(self) -> list[str]:
+        """Every xsi type with a class here, built or not."""
+        return [*self.model.types, *(key for key in self._built if key not in self.model.types)]
 
     def __getitem__(self, xsi_type: str) -> type:
-        try:
-            return self.lookup[xsi_type]
-        except KeyError:
-            raise XNATKeyError(f"the server's schemas define no data type {xsi_type!r}") from None
+        cls = self._build(xsi_type) if isinstance(xsi_type, str) else None
+        if cls is None:
+            raise XNATKeyError(f"the server's schemas define no data type {xsi_type!r}")
+        return cls
 
     def __contains__(self, key: object) -> bool:
-        return key in self.lookup or key in self._names
+        return isinstance(key, str) and (self._known(key) or key in self._types_by_name)
 
     def __iter__(self) -> Iterator[type]:
-        return (self.__dict__[name] for name in self._names)
+        return (getattr(self, name) for name in list(self._names))
 
     def __len__(self) -> int:
         return len(self._names)
 
     def __dir__(self) -> list[str]:
-        return [*self._names, "lookup", "model", "register"]
+        return [*self._names, "built", "lookup", "model", "on_build", "register"]
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails, i.e. for an unknown class name.
-        if name.startswith("__"):
+        # Only called when normal lookup fails: a class not built yet, or an unknown name.
+        if name.startswith("_"):
             raise AttributeError(name)
-        raise AttributeError(f"the server's schemas define no class {name!r} (see dir(session.classes))")
+        key = self.__dict__.get("_types_by_name", {}).get(name)
+        cls = self._build(key) if key is not None else None
+        if cls is None:
+            raise AttributeError(f"the server's schemas define no class {name!r} (see dir(session.classes))")
+        return cls
 
     def __repr__(self) -> str:
-        return f"<ClassNamespace: {len(self._names)} classes>"
+        return f"<ClassNamespace: {len(self._names)} classes, {len(self._built)} built>"
+
+
+class ClassLookup(Mapping[str, type]):
+    """xsi type -> class of a :class:`ClassNamespace`, building a class when it is read.
+
+    ``in``, ``len`` and ``keys()`` build nothing; reading a value (``[]``, ``get``,
+    ``values()``, ``items()``) builds what it returns.
+    """
+
+    def __init__(self, namespace: ClassNamespace) -> None:
+        self._namespace = namespace
+
+    def __getitem__(self, xsi_type: str) -> type:
+        cls = self._namespace._build(xsi_type) if isinstance(xsi_type, str) else None
+        if cls is None:
+            raise KeyError(xsi_type)
+        return cls
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._namespace._known(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._namespace._types())
+
+    def __len__(self) -> int:
+        return len(self._namespace._types())
+
+    def __setitem__(self, xsi_type: str, cls: type) -> None:
+        self._namespace.register(xsi_type, cls)
+
+    def __repr__(self) -> str:
+        return f"<ClassLookup: {len(self)} types, {len(self._namespace.built())} built>"
 
 
 def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
-    """One class per type of ``model``, bound to ``session`` (their ``xnat_session``)."""
+    """The classes of ``model``, bound to ``session`` (their ``xnat_session``), built as they are used."""
     load_behaviours()
-    names = _class_names(model)
-    depth, broken = _inheritance_depths(model)
-    classes: dict[str, type] = {}
-    reserved: dict[type, frozenset[str]] = {}
-    for key in sorted(model.types, key=depth.__getitem__):
-        typedef = model.types[key]
-        base = classes.get(typedef.base or "") if key not in broken else None
-        if typedef.base and base is None and key not in broken:
-            logger.debug("type %s: base %s is unknown; built on the generic base", key, typedef.base)
-        classes[key] = _build_class(typedef, model, names.get(key), base or XNATBaseObject, session, reserved)
-    by_name = {names[key]: cls for key, cls in classes.items() if key in names}
-    return ClassNamespace(model, dict(classes), by_name)
+    return ClassNamespace(model, session)
 
 
 def _class_name(typedef: TypeDef) -> str | None:

@@ -15,6 +15,7 @@ collide with a named type, and the namespace prefix keeps two schemas apart.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -149,16 +150,6 @@ class SchemaModel:
 
 # --- strict JSON -> dataclass conversion (no reflection on untrusted names) -------------
 
-_SCALARS: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "str | None": (str, type(None)),
-    "int": (int,),
-    "int | None": (int, type(None)),
-    "bool": (bool,),
-    "Number | None": (int, float, type(None)),
-}
-
-
 def _defaults(kind: type) -> dict[str, Any]:
     """Field name -> default value of dataclass ``kind`` (fresh containers each call)."""
     values = {}
@@ -192,7 +183,59 @@ def _compact(obj: Any) -> Any:
     return obj
 
 
-_SPECS: dict[type, tuple[list[tuple[str, str]], frozenset[str]]] = {}
+def _exact(*allowed: type) -> Callable[[Any], Any]:
+    """A check that a JSON value has one of the ``allowed`` types exactly (so a bool is no int)."""
+    def check(value: Any) -> Any:
+        if type(value) not in allowed:
+            raise ValueError("bad value")
+        return value
+    return check
+
+
+def _str_list(value: Any) -> list[str]:
+    return [_str(v) for v in _as_list(value)]
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    return {_str(k): _str(v) for k, v in _as_dict(value).items()}
+
+
+def _facets(value: Any) -> Facets:
+    facets: Facets = _build(Facets, value)
+    return facets
+
+
+def _field_list(value: Any) -> list[FieldDef]:
+    return [_build(FieldDef, v) for v in _as_list(value)]
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "str": _exact(str),
+    "str | None": _exact(str, type(None)),
+    "int": _exact(int),
+    "int | None": _exact(int, type(None)),
+    "bool": _exact(bool),
+    "Number | None": _exact(int, float, type(None)),
+    "list[str]": _str_list,
+    "dict[str, str]": _str_dict,
+    "Facets": _facets,
+    "list[FieldDef]": _field_list,
+}
+#: dataclass -> field name -> the check (and conversion) of its JSON value; made once per class.
+_PLANS: dict[type, dict[str, Callable[[Any], Any]]] = {}
+
+
+def _plan(kind: type) -> dict[str, Callable[[Any], Any]]:
+    plan = _PLANS.get(kind)
+    if plan is None:
+        plan = {}
+        for item in fields(kind):
+            check = _CHECKS.get(str(item.type))
+            if check is None:  # pragma: no cover - a new field type must be added above
+                raise ValueError(f"{kind.__name__}.{item.name}: unsupported type {item.type}")
+            plan[item.name] = check
+        _PLANS[kind] = plan
+    return plan
 
 
 def _build(kind: type, data: Any) -> Any:
@@ -202,33 +245,16 @@ def _build(kind: type, data: Any) -> Any:
     """
     if not isinstance(data, dict):
         raise ValueError(f"{kind.__name__}: expected an object")
-    if kind not in _SPECS:
-        spec_list = [(item.name, str(item.type)) for item in fields(kind)]
-        _SPECS[kind] = (spec_list, frozenset(name for name, _ in spec_list))
-    spec, known = _SPECS[kind]
-    if not known.issuperset(data):
-        raise ValueError(f"{kind.__name__}: unexpected keys {sorted(set(data) - known)}")
+    plan = _plan(kind)
     values: dict[str, Any] = {}
-    for name, annotation in spec:
-        if name not in data:
-            continue
-        value = data[name]
-        if annotation in _SCALARS:
-            if not isinstance(value, _SCALARS[annotation]) or (
-                isinstance(value, bool) and annotation != "bool"
-            ):
-                raise ValueError(f"{kind.__name__}.{name}: bad value")
-        elif annotation == "list[str]":
-            value = [_str(v) for v in _as_list(value)]
-        elif annotation == "dict[str, str]":
-            value = {_str(k): _str(v) for k, v in _as_dict(value).items()}
-        elif annotation == "Facets":
-            value = _build(Facets, value)
-        elif annotation == "list[FieldDef]":
-            value = [_build(FieldDef, v) for v in _as_list(value)]
-        else:  # pragma: no cover - a new field type must be added above
-            raise ValueError(f"{kind.__name__}.{name}: unsupported type {annotation}")
-        values[name] = value
+    for name, value in data.items():
+        check = plan.get(name)
+        if check is None:
+            raise ValueError(f"{kind.__name__}: unexpected keys {sorted(set(data) - set(plan))}")
+        try:
+            values[name] = check(value)
+        except ValueError as exc:
+            raise ValueError(f"{kind.__name__}.{name}: {exc}") from None
     return kind(**values)
 
 

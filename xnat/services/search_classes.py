@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from .search import BaseConstraint, Query, SearchField
@@ -41,7 +42,7 @@ _LEVELS = (
 _LOCK = threading.Lock()
 
 
-def _level(cls: type, lookup: dict[str, type]) -> tuple[str, tuple[str, ...], str] | None:
+def _level(cls: type, lookup: Mapping[str, type]) -> tuple[str, tuple[str, ...], str] | None:
     for base, fields, template in reversed(_LEVELS):  # most specific first
         base_cls = lookup.get(base)
         if getattr(cls, "__xsi_type__", "") == base or (base_cls is not None and issubclass(cls, base_cls)):
@@ -105,20 +106,28 @@ class _QueryMethod:
         return query
 
 
-def install_search(session: Any) -> int:
-    """Give the session's generated classes ``query()`` and the search templates; how many."""
-    lookup: dict[str, type] = dict(getattr(session, "XNAT_CLASS_LOOKUP", {}) or {})
-    count = 0
-    for cls in set(lookup.values()):
+def install_search(session: Any) -> None:
+    """Give the session's generated classes ``query()`` and the search templates.
+
+    With a namespace that builds its classes on first use, each class gets them when it
+    is built; classes built already get them now.
+    """
+    lookup = getattr(session, "XNAT_CLASS_LOOKUP", None) or {}
+    classes: Any = getattr(session, "classes", None)
+
+    def install(cls: type) -> None:
         found = _level(cls, lookup)
         if found is None:
-            continue
+            return
         _, fields, template = found
         xsi_type = cls.__xsi_type__  # type: ignore[attr-defined]
         defaults = tuple(SearchField(xsi_type, f"{xsi_type}/{path}", "xs:string") for path in fields)
         type.__setattr__(cls, "query", _QueryMethod(session))
         type.__setattr__(cls, "DEFAULT_SEARCH_FIELDS", defaults)
         type.__setattr__(cls, "FROM_SEARCH_URI", template)
-        count += 1
-    logger.debug("search installed on %d classes", count)
-    return count
+
+    if hasattr(classes, "on_build"):
+        classes.on_build("search", install)
+        return
+    for cls in set(lookup.values()):
+        install(cls)
