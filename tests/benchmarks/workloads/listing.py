@@ -22,7 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 FIGURES = [("list experiments: label and ID", "s"), ("list experiments: label, date, xsi type", "s"),
-           ("memory per listed experiment", "KB")]
+           ("memory per listed experiment", "KB"), ("server: build the listing JSON", "s")]
+
+#: The columns our client asks a project's experiments for (xnat.classes.objects.SPECS).
+CLIENT_COLUMNS = "ID,URI,label,xsiType,date,project,subject_ID,insert_date"
 
 
 def _fetch_and_readers(params: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
@@ -76,11 +79,60 @@ def _fetch_and_readers(params: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     return fetch, main, lambda exp: exp.date, session
 
 
+def _server_build(params: dict[str, Any]) -> dict[str, Any]:
+    """The embedded server's own cost for the listing, against ``json.dumps`` of its rows.
+
+    A copy of the running server's database (SQLite's backup API: consistent while it
+    runs) is opened by an in-process app; the listing our client asks for is requested
+    through the in-process adapter (no socket: the handler, its query and the encoder), then
+    the rows it answered are encoded with ``json.dumps``. Both timed in this one process.
+    """
+    import json
+    import shutil
+    import sqlite3
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from xnat.testing import XNATApp, mount
+
+    folder = Path(tempfile.mkdtemp(prefix="xnat-bench-server-"))
+    try:
+        source = sqlite3.connect(Path(params["data_dir"]) / "xnat.db")
+        target = sqlite3.connect(folder / "xnat.db")
+        source.backup(target)
+        source.close()
+        target.close()
+        app = XNATApp(data_dir=folder, schemas_dir=params.get("schemas"),
+                      users=(f"{params['user']}:{params['password']}:admin",))
+        http = requests.Session()
+        http.auth = (params["user"], params["password"])
+        mount(http, app, "http://bench.test")
+        url = f"http://bench.test/data/projects/{params['project']}/experiments"
+        query = {"format": "json", "columns": CLIENT_COLUMNS}
+        http.get(url, params=query, timeout=600).raise_for_status()   # warm: SQLite's page cache
+        start = time.perf_counter()
+        response = http.get(url, params=query, timeout=600)
+        build_s = time.perf_counter() - start
+        response.raise_for_status()
+        rows = json.loads(response.content)["ResultSet"]["Result"]
+        start = time.perf_counter()
+        json.dumps(rows)
+        dumps_s = time.perf_counter() - start
+        return {"build_s": build_s, "dumps_s": dumps_s, "count": len(rows)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
     import gc
     import time
     import tracemalloc
 
+    if params.get("mode") == "server":
+        return _server_build(params)
     counter = probe.RequestCounter().install()
     fetch, read_main, read_date, handle = _fetch_and_readers(params)
     requests_before = counter.count
@@ -136,6 +188,9 @@ def measure(bench: Any) -> list[Any]:
     label_id_runs = bench.alternate(__file__, impls, {**params, "mode": "label_id"}, reps=min(bench.cfg.reps, 3))
     runs = bench.alternate(__file__, impls, params, reps=min(bench.cfg.reps, 3))
     memory_runs = bench.alternate(__file__, impls, {**params, "mode": "memory"}, reps=1)
+    server_runs = bench.alternate(__file__, ["ours"], {**params, "mode": "server", "schemas": _text(bench.schemas),
+                                                       "data_dir": str(bench.scratch / "server-data")},
+                                  reps=min(bench.cfg.reps, 3))
     n = seed.list_count
 
     def cells_of(results: dict[str, list[dict[str, Any]]], key: str = "seconds") -> dict[str, Any]:
@@ -164,7 +219,17 @@ def measure(bench: Any) -> list[Any]:
     memory.notes.append("Python memory still allocated (tracemalloc, after gc) once the listing is fetched and "
                         "label and type of every row read, divided by the rows; one run each, without timing; "
                         "limit = the raw JSON rows (list of dicts)")
-    return [label_id, label_id_raw, vs_peer, vs_raw, memory]
+    server = Row(f"server: build the {n:,}-row listing JSON", "s",
+                 {"ours": summarize(server_runs["ours"], "build_s", "not built yet"),
+                  "limit": summarize(server_runs["ours"], "dumps_s")}, Target("<=", 3, "limit"))
+    server.notes.append("the embedded server's handler on a copy of the benchmark's database, in-process "
+                        f"(GET ...?columns={CLIENT_COLUMNS}: query, rows, JSON); limit = json.dumps of the "
+                        "rows it answered; both timed in the same process")
+    return [label_id, label_id_raw, vs_peer, vs_raw, memory, server]
+
+
+def _text(path: Any) -> str | None:
+    return None if path is None else str(path)
 
 
 def _request_notes(row: Any, runs: dict[str, list[dict[str, Any]]], impls: list[str], n: int,
