@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from xnat.compat import pyxnat as ours
 from xnat.testing import XNATServer
@@ -146,6 +147,16 @@ def admin_script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
     out["schemas_added"] = list(x.manage.schemas())
     x.manage.schemas.remove("xnat")
     out["schemas_removed"] = list(x.manage.schemas())
+    assessor = project.subject("S1").experiment("S1_MR").assessor("QC")
+    assessor.create(assessors="xnat:qcAssessmentData")
+    assessor.provenance.set({"program": "bet", "program_version": "6.0", "timestamp": "2011-03-01T12:01:01",
+                             "user": "angus", "machine": "war", "platform": "linux"})
+    assessor.provenance.set([{"program": "fast", "timestamp": "2011-03-02T12:01:01", "user": "angus",
+                              "machine": "war", "platform": "linux", "platform_version": "5.4"}])
+    document = x.get("/data/projects/ADMIN/subjects/S1/experiments/S1_MR/assessors/QC?format=xml").content
+    out["provenance_set"] = [[(child.tag.rpartition("}")[2], child.text, sorted(child.attrib.items()))
+                              for child in step]
+                             for step in etree.fromstring(document).iter("{http://www.nbirn.net/prov}processStep")]
     x.disconnect()
 
     home = work / "home"
@@ -182,7 +193,7 @@ KEYS = ["exists_before", "exists_after", "scan_type", "date", "ids", "extra_file
         "unshared", "raw_status", "deleted",
         "where_subjects", "where_deep", "where_path", "where_chained", "rpn", "rpn_two", "deep_paths", "deep_scans",
         "users", "added", "removed", "manager", "codes", "accessibility", "aliases", "pipelines", "array_scans",
-        "array_constraints", "schemas_before", "schemas_added", "schemas_removed", "xnat_pass"]
+        "array_constraints", "schemas_before", "schemas_added", "schemas_removed", "xnat_pass", "provenance_set"]
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -14,6 +14,7 @@ Modules (one concept each):
 * ``objects``     selected objects (``EObject``, per level) and lazy collections (``CObject``)
 * ``subjects``    the subjects a constraint tree selects, for ``collection.where([...])``
 * ``projects``    a project's users and roles, codes, accessibility, aliases, pipelines
+* ``provenance``  the processing steps of assessors and reconstructions (``obj.provenance``)
 * ``attributes``  ``obj.attrs``: get/set fields by xpath or short name
 * ``transfers``   file and resource downloads and uploads, through our verified transfers
 * ``search``      pyxnat's constraint lists and RPN strings run as our search; saved searches and templates read back

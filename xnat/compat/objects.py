@@ -32,10 +32,11 @@ from .attributes import Attributes, flatten_item
 from .errors import NotSupportedError
 from .paths import LEVELS, ROOT_CHILDREN
 from .projects import ProjectAdmin
+from .provenance import Provenance
 from .search import resolve
 from .subjects import matching_subjects
 
-__all__ = ["CObject", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject", "Union",
+__all__ = ["CObject", "Derived", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject", "Union",
            "element_class", "subject_of"]
 
 _MISSING = (403, 404)
@@ -85,14 +86,14 @@ class Node:
     def scans(self, id_filter: str = "*") -> CObject:
         return self._children("scans", id_filter)
 
-    def assessor(self, id: str) -> EObject:
-        return self._child("assessors", id)  # type: ignore[no-any-return]  # always an EObject
+    def assessor(self, id: str) -> Derived:
+        return self._child("assessors", id)  # type: ignore[no-any-return]  # the level fixes the class
 
     def assessors(self, id_filter: str = "*") -> CObject:
         return self._children("assessors", id_filter)
 
-    def reconstruction(self, id: str) -> EObject:
-        return self._child("reconstructions", id)  # type: ignore[no-any-return]  # always an EObject
+    def reconstruction(self, id: str) -> Derived:
+        return self._child("reconstructions", id)  # type: ignore[no-any-return]  # the level fixes the class
 
     def reconstructions(self, id_filter: str = "*") -> CObject:
         return self._children("reconstructions", id_filter)
@@ -280,6 +281,15 @@ class Experiment(Subject):
     """An experiment (a session or an assessor at the top of an experiment path)."""
 
 
+class Derived(EObject):
+    """An assessor or a reconstruction: data made by processing, with its provenance."""
+
+    @property
+    def provenance(self) -> Provenance:
+        """The processing steps that made it (:mod:`xnat.compat.provenance`)."""
+        return Provenance(self._session, self._uri)
+
+
 class Resource(EObject):
     """A resource: a folder of files."""
 
@@ -379,12 +389,13 @@ class File(EObject):
 
 _CLASSES: dict[str, type[EObject]] = {
     "projects": Project, "subjects": Subject, "experiments": Experiment,
+    "assessors": Derived, "reconstructions": Derived,
     "resources": Resource, "in_resources": Resource, "out_resources": Resource, "files": File,
 }
 
 
 def element_class(level: str) -> type[EObject]:
-    """The object class of a level (scans, assessors and reconstructions are plain objects)."""
+    """The object class of a level (scans are plain objects)."""
     return _CLASSES.get(level, EObject)
 
 
