@@ -69,15 +69,52 @@ def test_the_ready_file_holds_the_url(tmp_path):
         child.wait(timeout=30)
 
 
-def test_populate_says_what_it_made(tmp_path):
-    child = subprocess.Popen([sys.executable, "-m", "xnat.cli", "serve", "--port", "0",
-                              "--populate", "projects=2,subjects=3,experiments=2,scans=1"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+def _first_lines(argv, count, env=None):
+    child = subprocess.Popen([sys.executable, "-m", "xnat.cli", "serve", "--port", "0", *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        assert child.stdout.readline().startswith("XNAT emulator listening on http://")  # type: ignore[union-attr]
-        said = child.stdout.readline()  # type: ignore[union-attr]
-        assert said == ("Populated 2 private projects (PROJnnn), 6 subjects, 12 MR sessions, 12 scans, "
+        return [child.stdout.readline() for _ in range(count)]  # type: ignore[union-attr]
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def test_populate_says_what_it_made(tmp_path):
+    # No reference data here: the example files are the synthetic ones.
+    env = {**os.environ, "XNAT_REFERENCE": str(tmp_path / "none")}
+    lines = _first_lines(["--populate", "projects=2,subjects=3,experiments=2,scans=1"], 3, env)
+    assert lines[0].startswith("XNAT emulator listening on http://")
+    assert lines[1:] == [
+        ("Populated 2 private projects (PROJnnn), 6 subjects, 12 MR sessions, 9 scans, "
+        "owned by the first administrator (list them with: xnat ls)\n"),
+        ("  the first 3 sessions hold scans with synthetic DICOM; "
+        "download one: xnat download PROJ001/PROJ001_S00001/PROJ001_S00001_MR001 ./data\n")]
+
+
+def test_populate_files_zero_makes_no_files_and_says_no_more(tmp_path):
+    lines = _first_lines(["--populate", "projects=1,subjects=1,experiments=1,files=0", "--data-dir",
+                          str(tmp_path / "data")], 2)
+    assert lines[1] == ("Populated 1 private projects (PROJnnn), 1 subjects, 1 MR sessions, "
                         "owned by the first administrator (list them with: xnat ls)\n")
+    assert list((tmp_path / "data").rglob("*.dcm")) == []
+
+
+def test_a_populated_session_can_be_downloaded_as_the_server_says(tmp_path):
+    env = {**os.environ, "XNAT_REFERENCE": str(tmp_path / "none")}
+    child = subprocess.Popen([sys.executable, "-m", "xnat.cli", "serve", "--port", "0", "--populate",
+                              "projects=1,subjects=1,experiments=1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = child.stdout.readline().split(" on ")[1].strip()  # type: ignore[union-attr]
+        child.stdout.readline()  # type: ignore[union-attr]
+        command = child.stdout.readline().split("download one: ")[1].split()  # type: ignore[union-attr]
+        assert command[0] == "xnat"
+        done = subprocess.run([sys.executable, "-m", "xnat.cli", *command[1:], "-q"], cwd=tmp_path, text=True,
+                              capture_output=True, timeout=120,
+                              env={**env, "XNATPY_HOST": url, "XNATPY_USER": "admin", "XNATPY_PASS": "admin"})
+        assert done.returncode == 0, done.stderr
+        got = sorted(p.name for p in (tmp_path / "data").rglob("*.dcm"))
+        assert got == sorted([f"localizer.{n}.dcm" for n in (1, 2, 3)] + [f"T1w.{n}.dcm" for n in (1, 2, 3, 4, 5)])
     finally:
         child.terminate()
         child.wait(timeout=30)

@@ -16,6 +16,8 @@ from typing import Any
 DEFAULT_USER = "admin:admin:admin"
 # How long --background waits for the server to listen (a large --populate takes a while).
 BACKGROUND_START_SECONDS = 300.0
+# How many populated sessions get example scans with DICOM files unless --populate says files=N.
+EXAMPLE_SESSIONS = 3
 
 
 def register(commands: Any) -> None:
@@ -45,7 +47,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--allow-anonymous", action="store_true", help="let requests without credentials in as guest")
     parser.add_argument("--populate", metavar="SPEC",
-                        help="bulk-create data, e.g. projects=1,subjects=200,experiments=100")
+                        help="bulk-create data, e.g. projects=1,subjects=200,experiments=100 (per parent; "
+                             f"scans=N adds scans, files=N gives the first N sessions scans with DICOM files; "
+                             f"default files={EXAMPLE_SESSIONS})")
     parser.add_argument("--site-id", default="XNAT",
                         help="site ID, the prefix of server-made IDs (default: %(default)s)")
     parser.add_argument("--xnat-version", default=None, help="XNAT version the server reports (default: a 1.8.x)")
@@ -110,15 +114,17 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         server.close()  # removes the temporary data folder it made
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    made = None
     try:
         if args.populate:
-            server.populate(args.populate)
+            spec = _with_examples(args.populate)
+            made = server.populate(spec)
         if args.ready_file is not None:
             _write_ready_file(args.ready_file, server.url)
         # The banner stays the first line: scripts wait for it.
         print(f"XNAT emulator listening on {server.url}", flush=True)
         if args.populate:
-            print(_populated(args.populate), flush=True)
+            print(_populated(spec, made), flush=True)
         _wait_for_signal()
     except ValueError as error:
         raise CommandError(str(error)) from None
@@ -127,18 +133,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _populated(spec: str) -> str:
+def _with_examples(spec: str) -> str:
+    """``spec`` with ``files=3`` unless it names ``files``: a newcomer gets something to download."""
+    named = {part.partition("=")[0].strip() for part in spec.split(",")}
+    return spec if "files" in named else f"{spec},files={EXAMPLE_SESSIONS}"
+
+
+def _populated(spec: str, made: Any) -> str:
     """What --populate made, in words, so a newcomer knows what there is to look at."""
     from xnat.testing.backend.populate import parse_spec
 
     counts = parse_spec(spec)
     total = 1
-    made = []
+    told = []
     for key, noun in (("projects", "private projects (PROJnnn)"), ("subjects", "subjects"),
-                      ("experiments", "MR sessions"), ("scans", "scans")):
+                      ("experiments", "MR sessions")):
         total *= counts[key]
-        made.append(f"{total} {noun}")
-    return f"Populated {', '.join(made)}, owned by the first administrator (list them with: xnat ls)"
+        told.append(f"{total} {noun}")
+    examples = len(made.sessions) if made is not None else 0
+    if counts["scans"] and total > examples:  # sessions with example scans have those instead
+        told.append(f"{(total - examples) * counts['scans']} scans")
+    said = f"Populated {', '.join(told)}, owned by the first administrator (list them with: xnat ls)"
+    if made is not None and made.sessions:
+        which = "session holds" if len(made.sessions) == 1 else f"{len(made.sessions)} sessions hold"
+        said += (f"\n  the first {which} scans with {made.source}; "
+                 f"download one: xnat download {made.sessions[0]} ./data")
+    return said
 
 
 def _write_ready_file(path: Path, url: str) -> None:

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 
 from .auth import GUEST, Auth, User
 from .backend import Backend
+from .backend.populate import Populated
 from .backend.populate import populate as _populate
 from .handlers import (
     archive,
@@ -244,9 +245,11 @@ class XNATApp:
         """The schema's spelling of an xsi type named in any case (``xnat:mrsessiondata``)."""
         return self.datatypes.canonical(name) or name
 
-    def populate(self, spec: str | dict[str, int]) -> None:
-        """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent)."""
-        _populate(self.store, self.backend.archive, spec)
+    def populate(self, spec: str | dict[str, int]) -> Populated:
+        """Bulk-create data: ``"projects=1,subjects=200,experiments=100"`` (per parent); ``files=N``
+        gives the first N sessions scans with DICOM files. Returns where those files came from, and which
+        sessions hold them."""
+        return _populate(self.store, self.backend.archive, spec, self.backend.resources, self.files)
 
     def __enter__(self) -> XNATApp:
         return self

@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from xnat.exceptions import redact
 from xnat.testing.app import XNATApp
+from xnat.testing.backend.populate import Populated
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +216,11 @@ class XNATServer:
         """Add a user who can log in with ``login``/``password``."""
         self._require_app().add_user(login, password, admin=admin, **fields)
 
-    def populate(self, spec: str | Mapping[str, int]) -> None:
-        """Bulk-create projects, subjects and MR sessions, e.g. ``"projects=1,subjects=10"``."""
-        self._require_app().populate(_populate_spec(spec))
+    def populate(self, spec: str | Mapping[str, int]) -> Populated:
+        """Bulk-create projects, subjects and MR sessions, e.g. ``"projects=1,subjects=10"``; ``files=N``
+        gives the first N sessions scans with DICOM files. Returns where those files came from, and which
+        sessions hold them."""
+        return self._require_app().populate(_populate_spec(spec))
 
     def _require_app(self) -> XNATApp:
         if self.app is None:
