@@ -56,7 +56,7 @@ def test_case001_exports_into_a_dataset_the_validator_accepts(connection: Any, p
     description = json.loads((dataset / "dataset_description.json").read_text())
     assert description["SourceDatasets"] == [{"URL": f"{connection.server}/data/projects/{project}"}]
     assert (dataset / "participants.tsv").read_text().splitlines() == ["participant_id\tgender", "sub-Case001\tn/a"]
-    assert not (dataset / ".xnat-staging").exists()
+    assert [p.name for p in (dataset / ".xnat-staging").iterdir()] == ["lock"]  # no session left half way
 
 
 def test_a_second_export_converts_only_new_or_changed_sessions(connection: Any, project: str, imported: Any,

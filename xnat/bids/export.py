@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from .config import Config, load_config
 from .convert import TIMEOUT, find_dcm2niix
 from .entities import sanitise
 from .errors import BidsLabelError, BidsToolMissing
-from .layout import STAGING, check_target, source_url, write_dataset_files
+from .layout import check_target, exclusive, source_url, write_dataset_files
 from .mapping import write_mapping
 from .state import read_records
 from .worker import SessionTask, export_session
@@ -55,6 +54,7 @@ class ExportReport:
     unmatched: list[dict[str, str]] = field(default_factory=list)  #: series no (or several) descriptions match
     failed_series: list[dict[str, str]] = field(default_factory=list)  #: series dcm2niix could not convert
     series_converted: int = 0                                  #: scans run through dcm2niix by this run
+    gone: list[str] = field(default_factory=list)              #: exported before, no longer in the project
     files: int = 0                                             #: files in the dataset's mapping
 
     @property
@@ -67,6 +67,7 @@ class ExportReport:
                 f"{len(self.failed_sessions)} failed; {self.files} files in the dataset")
         lines = [head]
         lines += [f"  session {key} not written: {why}" for key, why in sorted(self.failed_sessions.items())]
+        lines += [f"  session {key} is no longer in the project; its files stay in the dataset" for key in self.gone]
         lines += [f"  series not converted: {item['experiment_id']} scan {item['scan_id']} ({item['scan_type']}): "
                   f"{item['reason']}" for item in self.failed_series]
         lines += [f"  series not exported: {item['experiment_id']} scan {item['scan_id']} ({item['scan_type']}) "
@@ -97,14 +98,17 @@ def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.Path
     check_target(folder, source)
     program = _converter(checked)
     report = ExportReport(folder)
-    tasks = _tasks(root, project, folder, checked, list(participant_fields), dates, program, timeout, report)
-    _run(tasks, executor, workers, progress, max_requests, report)
-    records = read_records(folder)
-    report.files = write_mapping(folder, records.values())
-    write_dataset_files(folder, str(getattr(project, "name", None) or project.id), source, records.values(),
-                        {str(r["sub"]): r.get("participant", {}) for r in records.values()},
-                        list(participant_fields), dates)
-    _tidy(folder)
+    with exclusive(folder):
+        tasks = _tasks(root, project, folder, checked, list(participant_fields), dates, program, timeout, report)
+        _run(tasks, executor, workers, progress, max_requests, report)
+        records = read_records(folder)
+        if root is project:
+            # sessions exported before and no longer in the project: kept (nothing is deleted), but said
+            report.gone = sorted(set(records) - {key for key, _ in tasks} - set(report.failed_sessions))
+        report.files = write_mapping(folder, records.values())
+        write_dataset_files(folder, str(getattr(project, "name", None) or project.id), source, records.values(),
+                            {str(r["sub"]): r.get("participant", {}) for r in records.values()},
+                            list(participant_fields), dates)
     return report
 
 
@@ -227,8 +231,3 @@ def _collect(report: ExportReport, key: str, success: bool, result: Any) -> None
     report.unmatched += [{"experiment_id": key, **item} for item in result["unmatched"]]
     report.failed_series += [{"experiment_id": key, **item} for item in result["failed"]]
 
-
-def _tidy(folder: Path) -> None:
-    staging = folder / STAGING
-    if staging.is_dir() and not any(staging.iterdir()):
-        shutil.rmtree(staging, ignore_errors=True)

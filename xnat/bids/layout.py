@@ -7,6 +7,9 @@
   (``.xnat-staging/``, on the same file system, so that the move is a rename) into
   ``sub-<sub>/ses-<ses>``, replacing an older version; the folder is at every moment the
   old session whole or the new one whole.
+* :func:`exclusive` lets one export at a time write into a dataset (a lock on
+  ``.xnat-staging/lock``, which the system releases if the process dies) and clears what a
+  stopped run left in the staging folder.
 * :func:`write_dataset_files` writes ``dataset_description.json``, ``README``,
   ``participants.tsv`` and each subject's ``sub-<sub>_sessions.tsv``.
 """
@@ -16,17 +19,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..version import __version__
 from .errors import BidsTargetError
 
-__all__ = ["BIDS_VERSION", "STAGING", "check_target", "install_session", "source_url", "staging_folder",
-           "write_dataset_files"]
+__all__ = ["BIDS_VERSION", "STAGING", "check_target", "exclusive", "install_session", "remove_session",
+           "source_url", "staging_folder", "write_dataset_files"]
 
 BIDS_VERSION = "1.10.0"
 #: The staging folder, inside the dataset (hidden files are outside BIDS' rules).
@@ -64,6 +69,28 @@ def check_target(target: Path, source: str) -> None:
         name = data.get("Name", "?") if isinstance(data, dict) else "?"
         raise BidsTargetError(f"the target {target} holds another dataset ({name!r}, from "
                               f"{', '.join(map(str, sources)) or 'no XNAT source'}): {advice}")
+
+
+@contextmanager
+def exclusive(target: Path) -> Iterator[None]:
+    """Hold the dataset for one export; what a stopped export left in staging is removed.
+
+    :raises BidsTargetError: another export is writing into ``target`` now
+    """
+    staging = target / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    with open(staging / "lock", "a+b") as handle:
+        if sys.platform != "win32":  # elsewhere one export at a time is the user's to keep
+            import fcntl
+
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BidsTargetError(f"another export is writing into {target} now: wait until it ends") from None
+        for item in staging.iterdir():
+            if item.name != "lock":
+                shutil.rmtree(item, ignore_errors=True)
+        yield
 
 
 def staging_folder(target: Path, name: str) -> Path:

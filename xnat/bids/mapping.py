@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = ["COLUMNS", "MAPPING_FILE", "read_mapping", "session_index", "write_ma
 
 #: The mapping file, relative to the dataset.
 MAPPING_FILE = Path("code") / "xnat" / "mapping.tsv"
+_ID = re.compile(r"[A-Za-z0-9_.-]+")
 COLUMNS = ("filename", "project", "subject_id", "subject_label", "experiment_id", "experiment_label", "scan_id",
            "scan_type", "source")
 
@@ -71,12 +73,18 @@ def read_mapping(path: Path) -> list[dict[str, str]]:
 
 
 def session_index(rows: Iterable[dict[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
-    """``(sub, ses)`` -> ``{"project", "subject_id", "experiment_id", ...}``, from the files' paths."""
+    """``(sub, ses)`` -> ``{"project", "subject_id", "experiment_id", ...}``, from the files' paths.
+
+    :raises BidsTargetError: a row's IDs could not be XNAT IDs (they go into request paths)
+    """
     found: dict[tuple[str, str], dict[str, str]] = {}
     for row in rows:
         parts = row["filename"].split("/")
         if len(parts) < 3 or not parts[0].startswith("sub-") or not parts[1].startswith("ses-"):
             continue
+        for key in ("project", "subject_id", "experiment_id"):
+            if not _ID.fullmatch(row[key] or "") or row[key] in (".", ".."):
+                raise BidsTargetError(f"the mapping's {key} {row[key]!r} (for {row['filename']}) is not an XNAT ID")
         found[(parts[0][4:], parts[1][4:])] = {key: row[key] for key in COLUMNS if key not in ("filename", "scan_id",
                                                                                                 "scan_type", "source")}
     return found

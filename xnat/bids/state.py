@@ -15,11 +15,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SESSIONS_DIR", "is_current", "read_records", "session_digest", "write_record"]
+__all__ = ["SESSIONS_DIR", "id_filename", "is_current", "read_record", "read_records", "record_path", "session_digest",
+           "write_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,25 @@ def session_digest(scans: list[dict[str, Any]], config_digest: str) -> str:
     """A digest of a session's sources: ``scans`` (ID, type, resource, files with size and MD5)."""
     text = json.dumps({"scans": scans, "config": config_digest}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def id_filename(identifier: str) -> str:
+    """An ID the server gave, as one plain file name: no separator, no leading dot."""
+    return re.sub(r"^\.|[^A-Za-z0-9_.-]", "_", str(identifier)) or "_"
+
+
+def record_path(target: Path, experiment_id: str) -> Path:
+    """Where the record of one session lives."""
+    return target / SESSIONS_DIR / f"{id_filename(experiment_id)}.json"
+
+
+def read_record(target: Path, experiment_id: str) -> dict[str, Any] | None:
+    """One session's record, or None when there is none (or it cannot be read)."""
+    try:
+        loaded = json.loads(record_path(target, experiment_id).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def read_records(target: Path) -> dict[str, dict[str, Any]]:
@@ -57,7 +78,7 @@ def write_record(target: Path, record: dict[str, Any]) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(record, stream, indent=1, sort_keys=True)
-        os.replace(temporary, folder / f"{record['experiment_id']}.json")
+        os.replace(temporary, record_path(target, record["experiment_id"]))
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -17,18 +17,18 @@ import datetime
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..transfer.paths import safe_component
 from .config import Config
 from .convert import ConversionFailed, Series, find_dcm2niix, read_series, run_dcm2niix
 from .errors import BidsToolMissing
 from .layout import install_session, remove_session, staging_folder
 from .plan import Candidate, Placement, plan_session
-from .state import SESSIONS_DIR, is_current, session_digest, write_record
+from .state import id_filename, is_current, read_record, session_digest, write_record
 
 __all__ = ["SessionTask", "export_session"]
 
@@ -82,11 +82,10 @@ def export_session(task: SessionTask) -> dict[str, Any]:
     scans.clearcache()  # the scans as they are now: a scan added since the last listing counts
     sources = [_source(scan, task.config, transferer) for scan in scans.values()]
     digest = session_digest([s.digestible() for s in sources], task.config.digest)
-    record_path = target / SESSIONS_DIR / f"{experiment.id}.json"
-    previous = _read(record_path)
+    previous = read_record(target, experiment.id)
     if is_current(previous, digest, target):
         return _summary(experiment.id, "unchanged", previous or {}, 0)
-    staging = staging_folder(target, safe_component(str(experiment.id)))
+    staging = staging_folder(target, id_filename(experiment.id))
     try:
         candidates, failed = _convert_all(sources, task, transferer, staging)
         plan = plan_session(candidates, task.config, task.sub, task.ses)
@@ -103,14 +102,6 @@ def export_session(task: SessionTask) -> dict[str, Any]:
         return _summary(experiment.id, "converted", record, sum(1 for s in sources if s.kind == "dicom"))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else None
-    except (OSError, ValueError):
-        return None
 
 
 def _source(scan: Any, config: Config, transferer: Any) -> _Source:
@@ -155,8 +146,9 @@ def _series_of(source: _Source, task: SessionTask, transferer: Any, folder: Path
         return read_series(downloaded)
     transferer.download_tree(source.files_url, downloaded, verbose=False)
     program = task.dcm2niix if task.dcm2niix and os.path.isfile(task.dcm2niix) else find_dcm2niix()
-    return run_dcm2niix(program, downloaded, folder / "nifti", f"scan{safe_component(source.scan_id)}",
-                        task.timeout)
+    # dcm2niix reads % in a name as a field of the DICOM: the name keeps letters and digits only
+    name = "scan" + re.sub(r"[^A-Za-z0-9]", "_", source.scan_id)
+    return run_dcm2niix(program, downloaded, folder / "nifti", name, task.timeout)
 
 
 def _image_file(path: str) -> bool:
