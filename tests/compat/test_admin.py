@@ -121,9 +121,9 @@ def test_array_scans_and_experiments(x: Interface) -> None:
     assert sorted(x.array.experiments(project_id="ARRAY")["ID"]) == sorted(
         x.select.project("ARRAY").experiments().get())
     label = x.array.experiments(project_id="ARRAY", experiment_label="MR2", columns=["label"])
-    assert label["label"] == ["MR2"]
+    assert label["label"] == "MR2"
     kept = x.array.mrsessions(project_id="ARRAY", constraints={"label": "MR1"})
-    assert kept["label"] == ["MR1"]
+    assert kept["label"] == "MR1"
     assert x.inspect.scan_values("xnat:mrSessionData", project="ARRAY") == ["1", "2"]
     assert x.inspect.scan_values("xnat:petSessionData") == []
 

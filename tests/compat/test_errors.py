@@ -166,7 +166,9 @@ def test_jsontable_helpers() -> None:
     table = JsonTable([{"label": "A", "date": "1"}, {"label": "B", "date": "2"}])
     assert table["label"] == ["A", "B"]
     assert table.where(label="B").items() == [("B", "2")]
-    assert table.get("label", "A") == "A"
+    assert table.get("label", "A") == ["A"]  # pyxnat: a list unless the table has one row
+    assert table.where(label="B")["date"] == "2" and table.where(label="B").get("date", always_list=True) == ["2"]
+    assert table.where(label="C")["date"] == []
     assert table.select(["date"]).as_list() == [["date"], ["1"], ["2"]]
     assert table.dumps_csv().splitlines() == ["label,date", "A,1", "B,2"]
     assert json.loads(table.dumps_json()) == table.data

@@ -39,8 +39,8 @@ class JsonTable:
         return iter(self.data)
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return [row.get(key) for row in self.data]
+        if isinstance(key, str):  # as pyxnat: the column, one value alone when there is one row
+            return self.get(key)
         if isinstance(key, int):
             return JsonTable([self.data[key]], headers=self._headers)
         if isinstance(key, slice):
@@ -63,9 +63,12 @@ class JsonTable:
         return JsonTable([{name: row.get(name) for name in columns} for row in self.data], headers=columns)
 
     def get(self, col: str, val_pattern: str = "*", always_list: bool = False) -> Any:
-        """The values of ``col`` matching ``val_pattern``; a single value unless ``always_list``."""
+        """The values of ``col`` matching ``val_pattern``; with one row (and ``always_list``
+        False) its value alone, as pyxnat answers (``None`` when it does not match)."""
         values = [row.get(col) for row in self.data if fnmatch.fnmatch(str(row.get(col, "")), val_pattern)]
-        return values[0] if len(values) == 1 and not always_list else values
+        if len(self.data) == 1 and not always_list:
+            return values[0] if values else None
+        return values
 
     def where(self, **constraints: str) -> JsonTable:
         """The rows whose columns match the given glob patterns."""

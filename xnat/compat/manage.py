@@ -55,7 +55,7 @@ class Inspect:
         datatype = field_name.partition("/")[0]
         table = Search(self._session, datatype, [field_name]).all()
         key = table.headers()[0]
-        return sorted({str(value) for value in table[key] if value not in (None, "")})
+        return sorted({str(value) for value in table.get(key, always_list=True) if value not in (None, "")})
 
     def project_values(self) -> list[str]:
         return [row["ID"] for row in _rows(self._session, "/data/projects")]
