@@ -13,10 +13,12 @@ import tempfile
 import requests
 
 
-def test_background_returns_once_the_server_answers(tmp_path):
+def test_background_returns_once_the_server_answers_and_says_where_its_log_is(tmp_path):
+    scratch, cache = tmp_path / "tmp", tmp_path / "cache"
+    scratch.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "xnat.cli", "serve", "--port", "0", "--background"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)},
+        [sys.executable, "-m", "xnat.cli", "serve", "--port", "0", "--background"], capture_output=True, text=True,
+        timeout=120, cwd=tmp_path, env={**os.environ, "TMPDIR": str(scratch), "XNAT_CACHE_DIR": str(cache)},
     )
     assert done.returncode == 0, done.stderr
     url = re.search(r"listening on (http://\S+)", done.stdout).group(1)  # type: ignore[union-attr]
@@ -25,6 +27,11 @@ def test_background_returns_once_the_server_answers(tmp_path):
         # No wait, no retry: the command returned, so the server answers now.
         answer = requests.get(f"{url}/data/projects", auth=("admin", "admin"), timeout=30)
         assert answer.status_code == 200
+        log = cache / "serve" / f"xnat-serve-{url.rsplit(':', 1)[1]}.log"
+        assert done.stdout.splitlines()[-1] == f"  its log: {log}"
+        assert list(log.parent.iterdir()) == [log]
+        assert log.read_text(encoding="utf-8").startswith(f"XNAT emulator listening on {url}\n")
+        assert list(scratch.rglob("*.log")) == []  # no log in the temporary folder
     finally:
         os.kill(pid, signal.SIGTERM)
 
@@ -36,10 +43,12 @@ def test_background_on_a_busy_port_says_why(tmp_path):
         port = busy.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "xnat.cli", "serve", "--port", str(port), "--background"],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)},
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**os.environ, "TMPDIR": str(tmp_path), "XNAT_CACHE_DIR": str(tmp_path / "cache")},
         )
     assert done.returncode == 1
     assert done.stderr.strip() == f"xnat: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert list((tmp_path / "cache" / "serve").iterdir()) == []  # the log said it all: removed
 
 
 def test_a_busy_port_leaves_no_temporary_folder(cli, tmp_path, monkeypatch):

@@ -182,18 +182,29 @@ def _wait_for_signal() -> None:
     print("XNAT emulator stopped", file=sys.stderr, flush=True)
 
 
+def log_folder() -> Path:
+    """Where ``--background`` servers write their logs: ``serve/`` in xnat's cache folder."""
+    from xnat.schema.loader import cache_dir
+
+    return cache_dir().parent / "serve"
+
+
 def _serve_in_background(argv: list[str]) -> int:
     """Start ``xnat serve`` (these options) in its own process; return once it listens.
 
     The child writes its URL to a ready file once it is listening; until then we wait,
-    and if it exits first we show why. Its own session keeps it alive after the shell.
+    and if it exits first we show why (and remove its log). Its own session keeps it
+    alive after the shell. Its log is ``xnat-serve-PORT.log`` in :func:`log_folder`
+    (one per port: a later server on the port replaces it), printed for the user.
     """
     from xnat.cli.errors import CommandError
 
     child_argv = [arg for arg in argv if arg != "--background"]
-    log_fd, log_name = tempfile.mkstemp(prefix="xnat-serve-", suffix=".log")
-    with tempfile.TemporaryDirectory(prefix="xnat-serve-") as folder:
-        ready = Path(folder) / "url"
+    folder = log_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    log_fd, log_name = tempfile.mkstemp(prefix="xnat-serve-", suffix=".log", dir=folder)
+    with tempfile.TemporaryDirectory(prefix="xnat-serve-") as scratch:
+        ready = Path(scratch) / "url"
         with os.fdopen(log_fd, "wb") as log:
             child = subprocess.Popen(
                 [sys.executable, "-m", "xnat.cli", *child_argv, "--ready-file", str(ready)],
@@ -213,7 +224,10 @@ def _serve_in_background(argv: list[str]) -> int:
                 )
             time.sleep(0.1)
         url = ready.read_text(encoding="utf-8").strip()
+    # The child keeps writing to the same file under its new name.
+    log_path = folder / f"xnat-serve-{url.rsplit(':', 1)[-1].strip('/')}.log"
+    os.replace(log_name, log_path)
     print(f"XNAT emulator listening on {url}", flush=True)
-    print(f"  running in the background as process {child.pid}: stop it with 'kill {child.pid}' (log: {log_name})",
-          flush=True)
+    print(f"  running in the background as process {child.pid}: stop it with 'kill {child.pid}'", flush=True)
+    print(f"  its log: {log_path}", flush=True)
     return 0
