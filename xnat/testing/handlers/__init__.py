@@ -17,6 +17,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``files``          uploads, downloads, file listings, zip/tar.gz
 * ``items``          item JSON/XML trees
 * ``listing``        columns, filters, sorting, paging of tables
+* ``child_columns``  listing columns into child items (custom variables, provenance steps), joined
 * ``writes``         reading xsiType / xpath=value / XML bodies
 * ``lookup``         ID/label resolution; access verdicts answered as 404/403
 * ``prearchive``     /data/prearchive: listings, one session, its scans and files

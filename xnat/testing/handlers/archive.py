@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..store import loads
-from . import archive_write, files, items, resources, status
+from . import archive_write, child_columns, files, items, resources, status
 from .base import Ctx, HTTPError
 from .listing import table, xpaths_named
 from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_rows
@@ -242,7 +242,7 @@ def subject_rows(ctx: Ctx, project: str | None) -> list[dict[str, Any]]:
             row[key] = fields.get(f"demographics/{key}", "")
         row["group"], row["src"] = fields.get("group", ""), fields.get("src", "")
         out.append(row)
-    return out
+    return child_columns.expand(ctx, out, "subject")
 
 
 def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = None) -> list[dict[str, Any]]:
@@ -267,7 +267,7 @@ def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = Non
         if r["session_id"]:
             row["session_ID"], row["session_label"] = r["session_id"], r["session_label"] or ""
         out.append(row)
-    return _join_scans(ctx, out)
+    return _join_scans(ctx, child_columns.expand(ctx, out, "experiment"))
 
 
 def _join_scans(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
