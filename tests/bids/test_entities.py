@@ -28,5 +28,7 @@ def test_names_follow_the_specification_order() -> None:
 
 
 def test_custom_entities_as_text_or_list() -> None:
-    assert parse_entities("acq-se_rec-norm") == parse_entities(["acq-se", "rec-norm"]) == {"acq": "se", "rec": "norm"}
-    assert parse_entities(None) == {}
+    assert parse_entities("acq-se_rec-norm") == parse_entities(["acq-se", "rec-norm"]) == (
+        {"acq": "se", "rec": "norm"}, ())
+    assert parse_entities(["task", "acq-se", "run"]) == ({"acq": "se"}, ("task", "run"))  # found by extractors
+    assert parse_entities(None) == ({}, ())

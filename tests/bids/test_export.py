@@ -14,6 +14,7 @@ import pytest
 import xnat.bids.worker
 from tests.bids.conftest import T1_CONFIG, validate
 from xnat.bids.errors import BidsTargetError, BidsToolMissing
+from xnat.exceptions import XNATValueError
 
 pytestmark = pytest.mark.reference
 ANAT = "sub-Case001/ses-Case001/anat/sub-Case001_ses-Case001_T1w"
@@ -179,3 +180,23 @@ def test_dates_go_into_sessions_tsv_only_when_allowed(connection: Any, project: 
     dated = tmp_path / "dated" / "sub-Case001" / "sub-Case001_sessions.tsv"
     assert dated.read_text().splitlines() == ["session_id\tacq_time", "ses-Case001\t2021-03-04T00:00:00"]
     assert validate(tmp_path / "dated") == []
+
+
+def test_participant_fields_sidecar_changes_and_sessions_gone(connection: Any, project: str, imported: Any,
+                                                              tmp_path: Path, needs_dcm2niix: str) -> None:
+    imported(project)
+    extra = imported(project, subject="Sub2", label="Sub2_MR")
+    connection.projects[project].subjects["Case001"].demographics.gender = "female"
+    config = {"descriptions": [{"datatype": "anat", "suffix": "T1w", "criteria": {"SeriesDescription": "T1*"},
+                                "sidecar_changes": {"ProtocolName": "t1-se"}}]}
+    dataset = tmp_path / "bids"
+    connection.projects[project].export_bids(dataset, config, participant_fields=["gender"])
+    assert (dataset / "participants.tsv").read_text().splitlines() == [
+        "participant_id\tgender", "sub-Case001\tfemale", "sub-Sub2\tn/a"]
+    assert json.loads((dataset / f"{ANAT}.json").read_text())["ProtocolName"] == "t1-se"
+    connection.delete(f"/data/experiments/{extra.id}", query={"removeFiles": "true"})
+    report = connection.projects[project].export_bids(dataset, config, participant_fields=["gender"])
+    assert report.gone == [extra.id] and "no longer in the project" in report.summary()
+    assert (dataset / "sub-Sub2" / "ses-Sub2MR" / "anat").is_dir()  # nothing is deleted
+    with pytest.raises(XNATValueError, match="has no field 'colour'"):
+        connection.projects[project].export_bids(dataset, config, participant_fields=["colour"])

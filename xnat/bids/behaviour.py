@@ -19,6 +19,8 @@ __all__ = ["ExportBidsBehaviour"]
 class ExportBidsBehaviour:
     """``export_bids(target, config, ...)`` below a project, a subject or one image session."""
 
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
+
     def export_bids(self, target: str | os.PathLike[str], config: Any, participant_fields: Sequence[str] = (),
                     dates: bool = False, executor: Any = "threads", workers: int | None = 4,
                     progress: bool | None = None, max_requests: int | None = None) -> Any:

@@ -21,12 +21,20 @@ expression matched at the start; a number is compared as a number; a list is mat
 by item; ``{"any": [...]}`` is any of its patterns; ``lt``, ``lte``, ``gt``, ``gte``,
 ``btw`` and ``btwe`` compare numbers. ``SidecarFilename`` matches the name dcm2niix gave.
 
+``extractors`` (``{"SeriesDescription": ["task-(?P<task>[a-z]+)"]}``) find entity values
+in sidecar fields with named groups; a bare name in ``custom_entities`` (``"task"``) takes
+the value found (letters and digits kept), and is left out where none is found. A
+description's ``id`` may be named in another's ``sidecar_changes`` (``"IntendedFor":
+"rest"``): it becomes the files that description matched in the same session, as BIDS
+URIs (``bids::sub-1/ses-1/func/...``) or, with ``"bids_uri": "relative"``, as paths
+relative to the subject folder.
+
 The ``xnat`` block is ours (dcm2bids ignores it): which scan resource holds the DICOM,
 which one holds NIfTI to use instead of converting (e.g. from a pipeline), and whether two
 series matching one description become ``run-`` entities (``"run"``, dcm2bids' way) or
 an error (``"error"``). What this export does not do is refused with a clear error rather
-than ignored: ``post_op`` (running commands named in a file), ``extractors``,
-``dcm2niixOptions`` and dcm2bids' ``dup_method: "dup"`` (its names are not valid BIDS).
+than ignored: ``post_op`` (running commands named in a file), ``dcm2niixOptions`` and
+dcm2bids' ``dup_method: "dup"`` (its names are not valid BIDS).
 """
 
 from __future__ import annotations
@@ -50,7 +58,6 @@ _DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "pet", "beh", "eeg", "ieeg"
               "mrs")
 _REFUSED = {
     "post_op": "post_op runs commands named in the configuration file; this export does not run them",
-    "extractors": "extractors are not supported yet: use custom_entities with fixed values",
     "dcm2niixOptions": "dcm2niixOptions are not supported: the export runs dcm2niix with '-b y -ba y -z y'",
 }
 _OLD_NAMES = {"dataType": "datatype", "modalityLabel": "suffix", "customLabels": "custom_entities",
@@ -69,6 +76,8 @@ class Description:
     criteria: dict[str, Any]
     entities: dict[str, str] = field(default_factory=dict)
     sidecar_changes: dict[str, Any] = field(default_factory=dict)
+    extracted: tuple[str, ...] = ()  #: entities whose values the extractors find
+    id: str | None = None
 
     def __str__(self) -> str:
         return f"description {self.index} ({self.datatype}/{self.suffix})"
@@ -85,11 +94,28 @@ class Config:
     dicom_resource: str = "DICOM"
     nifti_resource: str | None = None
     digest: str = ""
+    extractors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    bids_uri: str = "URI"
 
     def matching(self, sidecar: dict[str, Any], filename: str) -> list[Description]:
         """The descriptions whose every criterion holds for ``sidecar`` (written as ``filename``)."""
         return [d for d in self.descriptions if all(
             self._holds(key, wanted, sidecar, filename) for key, wanted in d.criteria.items())]
+
+    def extract(self, sidecar: dict[str, Any]) -> dict[str, str]:
+        """Entity values the extractors find in ``sidecar`` (the first pattern to find one wins)."""
+        found: dict[str, str] = {}
+        for key, patterns in self.extractors.items():
+            if key not in sidecar:
+                continue
+            text = sidecar[key] if isinstance(sidecar[key], str) else json.dumps(sidecar[key])
+            for pattern in patterns:
+                match = re.search(pattern, text)
+                for name, value in (match.groupdict() if match else {}).items():
+                    cleaned = re.sub(r"[^A-Za-z0-9]", "", value or "")
+                    if cleaned and name not in found:
+                        found[name] = cleaned
+        return found
 
     def _holds(self, key: str, wanted: Any, sidecar: dict[str, Any], filename: str) -> bool:
         if key == "SidecarFilename":
@@ -180,9 +206,49 @@ def _config(data: dict[str, Any]) -> Config:
     for name, value in (("dicom_resource", dicom_resource), ("nifti_resource", nifti_resource)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise BidsConfigError(f"xnat.{name} is a resource label, not {value!r}")
+    extractors = _extractors(data.get("extractors", {}))
+    bids_uri = data.get("bids_uri", "URI")
+    if bids_uri not in ("URI", "relative"):
+        raise BidsConfigError(f"bids_uri is 'URI' or 'relative', not {bids_uri!r}")
     checked = tuple(_description(index, item, search_method) for index, item in enumerate(descriptions))
+    _check_references(checked, extractors)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-    return Config(checked, search_method, case_sensitive, duplicates, dicom_resource, nifti_resource, digest)
+    return Config(checked, search_method, case_sensitive, duplicates, dicom_resource, nifti_resource, digest,
+                  extractors, bids_uri)
+
+
+def _extractors(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise BidsConfigError("extractors is an object: sidecar field -> list of regular expressions")
+    found = {}
+    for key, patterns in value.items():
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise BidsConfigError(f"extractors.{key} is a list of regular expressions")
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as error:
+                raise BidsConfigError(f"extractors.{key}: {pattern!r} is not a regular expression: {error}") from None
+            if not compiled.groupindex:
+                raise BidsConfigError(f"extractors.{key}: {pattern!r} has no named group such as (?P<task>...)")
+        found[str(key)] = tuple(patterns)
+    return found
+
+
+def _check_references(descriptions: tuple[Description, ...], extractors: dict[str, tuple[str, ...]]) -> None:
+    """Every extracted entity has an extractor group; ids are unique."""
+    groups = {name for patterns in extractors.values() for p in patterns for name in re.compile(p).groupindex}
+    ids: set[str] = set()
+    for description in descriptions:
+        for name in description.extracted:
+            if name not in groups:
+                raise BidsConfigError(f"descriptions[{description.index}]: custom_entities {name!r} has no "
+                                      f"extractor with a group (?P<{name}>...)")
+        if description.id is not None:
+            if description.id in ids:
+                raise BidsConfigError(f"descriptions[{description.index}]: the id {description.id!r} is taken")
+            ids.add(description.id)
 
 
 def _duplicates(dup_method: Any, ours: Any) -> str:
@@ -219,10 +285,13 @@ def _description(index: int, item: Any, search_method: str) -> Description:
     if not isinstance(changes, dict):
         raise BidsConfigError(f"{where}: sidecar_changes must be an object")
     try:
-        entities = parse_entities(item.get("custom_entities"))
+        entities, extracted = parse_entities(item.get("custom_entities"))
     except BidsConfigError as error:
         raise BidsConfigError(f"{where}: {error}") from None
-    return Description(index, datatype, suffix, dict(criteria), entities, dict(changes))
+    identifier = item.get("id")
+    if identifier is not None and (not isinstance(identifier, str) or not identifier):
+        raise BidsConfigError(f"{where}: id is a name, not {identifier!r}")
+    return Description(index, datatype, suffix, dict(criteria), entities, dict(changes), extracted, identifier)
 
 
 def _check_criterion(where: str, wanted: Any, search_method: str) -> None:

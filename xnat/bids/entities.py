@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from .errors import BidsConfigError, BidsLabelError
 
-__all__ = ["ENTITY_ORDER", "bids_name", "parse_entities", "sanitise"]
+__all__ = ["ENTITY_ORDER", "bids_name", "check_value", "parse_entities", "sanitise"]
 
 #: The entities of BIDS 1.10, in the order they appear in a file name.
 ENTITY_ORDER: tuple[str, ...] = (
@@ -37,32 +37,40 @@ def sanitise(label: str, entity: str) -> str:
     return value
 
 
-def parse_entities(custom: str | Iterable[str] | None) -> dict[str, str]:
-    """dcm2bids' ``custom_entities`` (``"acq-highres_rec-norm"`` or a list of ``key-value``) as a dict.
+def parse_entities(custom: str | Iterable[str] | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """dcm2bids' ``custom_entities`` (``"acq-highres_rec-norm"`` or a list): the fixed ``key-value``
+    entities, and the bare entity names whose values the configuration's ``extractors`` find.
 
-    :raises BidsConfigError: an item is not ``key-value``, names an unknown entity, sets
-        ``sub``/``ses`` (those come from XNAT), or has a value that is not a BIDS label
+    :raises BidsConfigError: an item names an unknown entity, sets ``sub``/``ses`` (those come
+        from XNAT), or has a value that is not a BIDS label
     """
     if custom is None:
-        return {}
+        return {}, ()
     items = custom.split("_") if isinstance(custom, str) else list(custom)
-    found: dict[str, str] = {}
+    fixed: dict[str, str] = {}
+    extracted: list[str] = []
     for item in items:
-        if not isinstance(item, str):
-            raise BidsConfigError(f"custom_entities holds {item!r}: each item is a 'key-value' string")
+        if not isinstance(item, str) or not item:
+            raise BidsConfigError(f"custom_entities holds {item!r}: each item is 'key-value' or an entity name")
         key, sep, value = item.partition("-")
-        if not sep or not key or not value:
-            raise BidsConfigError(f"custom_entities item {item!r} is not 'key-value' (e.g. 'acq-highres')")
         if key not in ENTITY_ORDER:
             raise BidsConfigError(f"custom_entities item {item!r}: {key!r} is not a BIDS entity "
                                   f"({', '.join(ENTITY_ORDER)})")
         if key in ("sub", "ses"):
             raise BidsConfigError(f"custom_entities item {item!r}: sub- and ses- come from the XNAT labels")
-        if _NOT_ALNUM.search(value) or (key in _INDEX_ENTITIES and not value.isdigit()):
-            kind = "a number" if key in _INDEX_ENTITIES else "letters and digits only"
-            raise BidsConfigError(f"custom_entities item {item!r}: the value of {key}- must be {kind}")
-        found[key] = value
-    return found
+        if not sep:
+            extracted.append(key)
+            continue
+        check_value(key, value, f"custom_entities item {item!r}")
+        fixed[key] = value
+    return fixed, tuple(extracted)
+
+
+def check_value(key: str, value: str, where: str) -> None:
+    """:raises BidsConfigError: ``value`` cannot be the value of entity ``key``"""
+    if not value or _NOT_ALNUM.search(value) or (key in _INDEX_ENTITIES and not value.isdigit()):
+        kind = "a number" if key in _INDEX_ENTITIES else "letters and digits only"
+        raise BidsConfigError(f"{where}: the value of {key}- must be {kind}, not {value!r}")
 
 
 def bids_name(entities: Mapping[str, str], suffix: str) -> str:

@@ -27,7 +27,7 @@ from .config import Config
 from .convert import ConversionFailed, Series, find_dcm2niix, read_series, run_dcm2niix
 from .errors import BidsToolMissing
 from .layout import install_session, remove_session, staging_folder
-from .plan import Candidate, Placement, plan_session
+from .plan import Candidate, Placement, plan_session, sidecar_changes
 from .state import id_filename, is_current, read_record, session_digest, write_record
 
 __all__ = ["SessionTask", "export_session"]
@@ -164,7 +164,7 @@ def _lay_out(placements: list[Placement], folder: Path, task: SessionTask) -> li
             destination = folder / f"{placement.relstem}{extension}"
             destination.parent.mkdir(parents=True, exist_ok=True)
             if extension == ".json":
-                sidecar = {**series.sidecar, **placement.description.sidecar_changes}
+                sidecar = {**series.sidecar, **sidecar_changes(placement, placements, task.config, task.sub, task.ses)}
                 destination.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
             else:
                 os.replace(path, destination)
