@@ -21,5 +21,7 @@ Modules (one concept each):
 * ``saved``       ``manage.search``: saved searches and templates on /data/search/saved
 * ``jsontable``   ``JsonTable``, the table search results and arrays come back as
 * ``manage``      ``interface.inspect``, ``interface.manage`` (schemas, project), ``interface.array``
+* ``users``       ``manage.users``: the server's users
+* ``prearchive``  ``manage.prearchive``: sessions in the prearchive, by pyxnat's triples
 * ``errors``      pyxnat's exception names as aliases over ours
 """

@@ -7,7 +7,8 @@ beside the archive tree.
 * :class:`Array`: pyxnat's one-request tables of experiments and scans.
 * :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`),
   ``manage.schemas`` (XSD documents fetched by URL, :class:`SchemaManager`),
-  ``manage.project(id)`` (a project's users and settings, :mod:`xnat.compat.projects`).
+  ``manage.project(id)`` (a project's users and settings, :mod:`xnat.compat.projects`),
+  ``manage.users`` (:mod:`xnat.compat.users`), ``manage.prearchive`` (:mod:`xnat.compat.prearchive`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from ..exceptions import XNATValueError
 from ..xmlsafe import safe_parser
 from .jsontable import JsonTable
 from .objects import Project
+from .prearchive import PreArchive
 from .saved import SearchManager
 from .search import Search
+from .users import Users
 
 __all__ = ["Array", "Inspect", "Manage", "SchemaManager", "SearchManager"]
 
@@ -190,6 +193,8 @@ class Manage:
         self._session = session
         self.search = SearchManager(session)
         self.schemas = SchemaManager(session)
+        self.users = Users(session)
+        self.prearchive = PreArchive(session)
 
     def __repr__(self) -> str:
         return "<Manage>"
