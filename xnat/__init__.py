@@ -127,8 +127,9 @@ def connect(
         or port. By default credentials go only to the server named (or its https upgrade on
         the same host) and such a redirect is refused, naming the URL to connect to instead
     :param request_deadline: seconds an ordinary request may take in all, body included
-        (600 by default; ``default_timeout`` bounds each read only); ``None``: no bound
-    :param min_transfer_rate: the slowest a download may run, in bytes per second (1 KiB/s
+        (600 by default; ``default_timeout`` bounds each read only), and the longest any
+        answer, transfers included, may take to begin (its headers); ``None``: no bound
+    :param min_transfer_rate: the slowest a download or upload may run, in bytes per second (1 KiB/s
         by default), measured over ``transfer_rate_window`` seconds (60 by default); a
         slower one stops with :class:`~xnat.exceptions.XNATTimeoutError`; ``None``: no rule
     """

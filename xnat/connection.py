@@ -52,6 +52,7 @@ from .transport import (
     Timeout,
     read_body,
     response_json,
+    set_answer_deadline,
     translate_request_error,
 )
 
@@ -128,8 +129,7 @@ class Connection:
         self.login_timeout: Timeout | None = None
         #: Log in where a redirect leads even on another host or port (``connect(trust_redirect=)``).
         self.trust_redirect = False
-        #: Seconds an ordinary (not streamed) request may take in all, body included; None: no bound.
-        self.request_deadline: float | None = DEFAULT_REQUEST_DEADLINE
+        self.request_deadline = DEFAULT_REQUEST_DEADLINE
         #: The slowest a transfer may be (bytes/s over ``transfer_rate_window`` seconds); None: no rule.
         self.min_transfer_rate: float | None = DEFAULT_MIN_RATE
         self.transfer_rate_window: float = DEFAULT_RATE_WINDOW
@@ -333,6 +333,21 @@ class Connection:
         if self._debug:
             self._logger.debug("%s %s -> %s", method, redact(url), response.status_code)
         return response
+
+    @property
+    def request_deadline(self) -> float | None:
+        """Seconds an ordinary (not streamed) request may take in all, body included; None: no bound.
+
+        Every request's answer, streamed ones included, must also begin (status line and
+        headers) within it of being sent: the transport holds it to that.
+        """
+        return self._request_deadline
+
+    @request_deadline.setter
+    def request_deadline(self, seconds: float | None) -> None:
+        self._request_deadline = seconds
+        if self._interface is not None:
+            set_answer_deadline(self._interface, seconds)
 
     def _session_lost(self, response: requests.Response, jsession: str | None) -> bool:
         """Whether the server no longer knows our session (it expired, or the server restarted)."""

@@ -5,9 +5,13 @@ What it guarantees, and why:
 * **Every wait has a bound.** :class:`TimeoutAdapter` applies ``default_timeout`` to every
   request that does not bring its own, streamed ones included (xnatpy left streamed
   transfers without any timeout). That bounds each read only: a server trickling one byte
-  per read would hold a request for ever, so :func:`read_body` reads the body of an
-  ordinary (not streamed) request within an overall deadline (``request_deadline``, 600 s
-  by default), and the transfer engine holds streams to a minimum throughput.
+  per read would hold a request for ever. So the answer's status line and headers must
+  arrive within ``answer_deadline`` seconds of the request being sent (the session's
+  ``request_deadline``, 600 s by default; :func:`set_answer_deadline`), every request and
+  transfer alike; :func:`read_body` reads the body of an ordinary (not streamed) request
+  within the same deadline counted from the start; and the transfer engine holds streams
+  to a minimum throughput, uploads through :func:`counting_sent`, which reports the bytes
+  as the socket takes them.
 * **Retries only where they are safe.** A refused connection (the request never reached the
   server) gets one immediate retry for every method; dropped connections and 502/503/504
   answers are retried with backoff for idempotent methods (GET, HEAD, OPTIONS, DELETE) only.
@@ -31,11 +35,16 @@ What it guarantees, and why:
 
 from __future__ import annotations
 
+import functools
+import http.client
+import io
 import logging
 import os
 import platform
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +78,12 @@ __all__ = [
     "Timeout",
     "TimeoutAdapter",
     "build_transport",
+    "counting_sent",
     "read_body",
     "redact_urllib3_logs",
     "resolve_verify",
     "response_json",
+    "set_answer_deadline",
     "translate_request_error",
     "user_agent",
 ]
@@ -204,18 +215,169 @@ def make_retry(retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
     return retry
 
 
-class TimeoutAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` that puts ``default_timeout`` on every request lacking one."""
+class _Watch(threading.local):
+    """What the request being sent on this thread is held to, between the adapter and its socket.
 
-    def __init__(self, default_timeout: Timeout | None, *args: Any, **kwargs: Any) -> None:
+    ``answer_deadline`` (seconds) is set by :meth:`TimeoutAdapter.send`, ``on_sent`` by
+    :func:`counting_sent`; ``late`` records that the answer missed its deadline.
+    """
+
+    answer_deadline: float | None = None
+    late = False
+    on_sent: Callable[[int], None] | None = None
+
+
+_watch = _Watch()
+#: The largest piece of a body handed to the socket at once while its bytes are counted.
+_SEND_PIECE = 64 * 1024
+
+
+@contextmanager
+def counting_sent(on_sent: Callable[[int], None] | None) -> Iterator[None]:
+    """Requests sent on this thread within: ``on_sent(n)`` after each ``n`` bytes the socket took.
+
+    The throughput rule of uploads (:class:`~xnat.transfer.connection.RateGuard`): a body
+    is handed to the socket in pieces of at most 64 KiB, so a server that reads slowly is
+    noticed while one block of the body is still being sent. ``on_sent`` may raise to stop.
+    """
+    previous = _watch.on_sent
+    _watch.on_sent = on_sent
+    try:
+        yield
+    finally:
+        _watch.on_sent = previous
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A response's socket stream that must deliver by ``deadline`` (``time.monotonic()``) until lifted."""
+
+    def __init__(self, raw: Any, sock: Any, deadline: float) -> None:
+        super().__init__()
+        self._raw, self._sock = raw, sock
+        self.deadline: float | None = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is None:
+            return int(self._raw.readinto(buffer))
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            _watch.late = True
+            raise TimeoutError("the answer did not arrive within the request deadline")
+        timeout = self._sock.gettimeout()
+        # Each read waits at most until the deadline: a trickle of one byte per read ends there.
+        self._sock.settimeout(left if timeout is None else min(timeout, left))
+        try:
+            return int(self._raw.readinto(buffer))
+        except TimeoutError:
+            _watch.late = time.monotonic() >= self.deadline
+            raise
+        finally:
+            self._sock.settimeout(timeout)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()  # the socket's own stream: hands back its reference to the socket
+        super().close()
+
+
+class _WatchedResponse(http.client.HTTPResponse):
+    """``http.client``'s response, reading its status line and headers within the answer deadline."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._deadline_reader: _DeadlineReader | None = None
+        seconds = _watch.answer_deadline
+        if seconds is not None and hasattr(sock, "settimeout"):
+            # The request is sent when the response is made: the deadline counts from here.
+            self._deadline_reader = _DeadlineReader(self.fp.detach(), sock, time.monotonic() + seconds)
+            self.fp = io.BufferedReader(self._deadline_reader)
+
+    def begin(self) -> None:
+        try:
+            super().begin()
+        finally:
+            if self._deadline_reader is not None:
+                self._deadline_reader.deadline = None  # the headers are in: the body has its own rules
+
+
+class _WatchedConnection(http.client.HTTPConnection):
+    """Put before a pool's connection class: the answer deadline on responses, sent bytes counted."""
+
+    response_class = _WatchedResponse
+
+    def send(self, data: Any) -> None:
+        on_sent = _watch.on_sent
+        if on_sent is None or not isinstance(data, (bytes, bytearray, memoryview)):
+            super().send(data)
+            return
+        # In pieces, reporting each (see counting_sent): a slow reader is noticed within a block.
+        view = memoryview(data)
+        for start in range(0, len(view), _SEND_PIECE):
+            piece = view[start:start + _SEND_PIECE]
+            super().send(piece)
+            on_sent(len(piece))
+
+
+@functools.cache
+def _watched(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` (urllib3's HTTP or HTTPS connection) with :class:`_WatchedConnection` first."""
+    if issubclass(connection_class, _WatchedConnection):
+        return connection_class
+    return type(f"Watched{connection_class.__name__}", (_WatchedConnection, connection_class), {})
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that bounds every wait: ``default_timeout`` per read, ``answer_deadline`` in all.
+
+    ``default_timeout`` goes on every request lacking a timeout. The answer's status line
+    and headers must arrive within ``answer_deadline`` seconds (None: no bound) of the
+    request being sent, however slowly they trickle: past it the request fails with
+    ``requests.exceptions.Timeout``. The pools' connections are made by :func:`_watched`.
+    """
+
+    def __init__(self, default_timeout: Timeout | None, *args: Any,
+                 answer_deadline: float | None = DEFAULT_REQUEST_DEADLINE, **kwargs: Any) -> None:
         self.default_timeout = default_timeout
+        self.answer_deadline = answer_deadline
         super().__init__(*args, **kwargs)
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _watch_pool(super().get_connection_with_tls_context(*args, **kwargs))
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:  # requests before 2.32.2 calls this one
+        return _watch_pool(super().get_connection(*args, **kwargs))
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, *args: Any, **kwargs: Any) -> requests.Response:
         if timeout is None:
             timeout = self.default_timeout
-        return super().send(request, stream, timeout, *args, **kwargs)
+        previous = _watch.answer_deadline
+        _watch.answer_deadline, _watch.late = self.answer_deadline, False
+        try:
+            return super().send(request, stream, timeout, *args, **kwargs)
+        except requests.exceptions.ReadTimeout:
+            if not _watch.late:
+                raise
+            raise requests.exceptions.Timeout(
+                f"the answer did not arrive within its deadline of {self.answer_deadline:g} s "
+                "(request_deadline=)", request=request) from None
+        finally:
+            _watch.answer_deadline = previous
+
+
+def _watch_pool(pool: Any) -> Any:
+    pool.ConnectionCls = _watched(pool.ConnectionCls)
+    return pool
+
+
+def set_answer_deadline(http: requests.Session, seconds: float | None) -> None:
+    """Give every :class:`TimeoutAdapter` of ``http`` this answer deadline (seconds; None: none)."""
+    for adapter in http.adapters.values():
+        if isinstance(adapter, TimeoutAdapter):
+            adapter.answer_deadline = seconds
 
 
 def read_body(response: requests.Response, deadline: float | None, started: float) -> None:
@@ -313,11 +475,13 @@ def build_transport(
     pool_size: int = DEFAULT_POOL_SIZE,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
+    answer_deadline: float | None = DEFAULT_REQUEST_DEADLINE,
 ) -> requests.Session:
     """A new ``requests.Session`` with timeouts, retries, TLS, pool and User-Agent set.
 
     ``pool_size`` is the number of connections kept per host: enough for parallel
     transfers from a thread pool. The retry count so far is ``session.retry_counter.count``.
+    ``answer_deadline`` bounds the wait for each answer's headers (:class:`TimeoutAdapter`).
     """
     if pool_size < 1:
         raise XNATValueError(f"pool_size must be at least 1, not {pool_size}")
@@ -329,6 +493,7 @@ def build_transport(
         pool_connections=4,
         pool_maxsize=pool_size,
         max_retries=make_retry(retries, backoff, counter),
+        answer_deadline=answer_deadline,
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)

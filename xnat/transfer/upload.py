@@ -10,6 +10,9 @@
 * A dropped connection or a 502/503/504 answer is retried (bounded, with backoff) when
   the source can be rewound (a path, bytes, a seekable stream); a one-way stream cannot
   be replayed, so its first failure is final.
+* A server that takes the body more slowly than ``min_transfer_rate`` over
+  ``transfer_rate_window`` (:class:`~xnat.transfer.connection.RateGuard`, counted as the
+  socket takes the bytes) stops the upload with :class:`~xnat.exceptions.XNATTimeoutError`.
 * XNAT answers 200 with ``{"duplicates": [...]}`` when the file exists and
   ``overwrite`` was not given, and keeps the old file: that is reported as an error
   rather than as a success.
@@ -40,6 +43,7 @@ from ..exceptions import (
     describe_response,
     redact,
 )
+from ..transport import counting_sent
 from .connection import (
     RETRY_STATUSES,
     STREAM_ERRORS,
@@ -254,8 +258,11 @@ def _request(conn: Connection, method: str, url: str, body: _Body, opened: _Open
         filename = PurePosixPath(unquote(urlsplit(url).path)).name or "file"
         return conn.http.request(method, conn.url(url, params), files={"file": (filename, b"", content_type)},
                                  timeout=conn.stream_timeout)
-    return conn.http.request(method, conn.url(url, {**params, "inbody": "true"}), data=body,
-                             headers={"Content-Type": content_type}, timeout=conn.stream_timeout)
+    # The throughput rule, as downloads have it: counted as the socket takes the body.
+    guard = conn.rate_guard("Upload of", url)
+    with counting_sent(guard.add if guard is not None else None):
+        return conn.http.request(method, conn.url(url, {**params, "inbody": "true"}), data=body,
+                                 headers={"Content-Type": content_type}, timeout=conn.stream_timeout)
 
 
 def _check_response(conn: Connection, response: Any) -> None:
