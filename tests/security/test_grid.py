@@ -367,6 +367,10 @@ OPS: dict[str, Op] = {
     "head subject": Op(reads, lambda w, c, p: status(c.request("HEAD", f"/data/projects/{p}/subjects/S"))),
     "head file": Op(reads, lambda w, c, p: status(
         c.request("HEAD", f"/data/projects/{p}/experiments/E/scans/1/resources/DICOM/files/a.txt"))),
+    "files by absolute path": Op(reads, lambda w, c, p: status(
+        c.get(f"/data/projects/{p}/experiments/E/scans/1/resources/DICOM/files?locator=absolutePath"))),
+    "zip, improved structure": Op(reads, lambda w, c, p: status(
+        c.get(f"/data/experiments/{_tree(w, p).session}/scans/ALL/files?format=zip&structure=improved"))),
     "experiment status": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/status"))),
     "quarantine experiment": Op(owns, lambda w, c, p: status(
         c.put(f"/data/projects/{p}/experiments/E?quarantine=true"))),

@@ -238,3 +238,53 @@ def test_a_project_last_modified_follows_changes(app: XNATApp, admin: Api) -> No
         assert admin.put(change).status_code == 200
         stored = app.backend.projects.get("P1")["last_modified"]  # type: ignore[index]
         assert stored and admin.rows("/data/projects?columns=last_modified")[0]["last_modified"] == stored, change
+
+
+# -- issue 15 item 10: locator= and structure= (FileList.handleMultipleCatalogs, representTable) --
+def _files_tree(admin: Api) -> None:
+    _tree(admin)
+    assert admin.put(f"{SESSION}/scans/1?xsiType=xnat:mrScanData&type=T1/MPRAGE").status_code == 201
+    assert admin.put(f"{SESSION}/scans/1/resources/DICOM/files/a/b.dcm?inbody=true", data=b"x").status_code == 200
+    assert admin.put(f"{SESSION}/resources/NOTES/files/n.txt?inbody=true", data=b"n").status_code == 200
+
+
+def test_file_listing_locators(app: XNATApp, admin: Api) -> None:
+    _files_tree(admin)
+    by_uri = admin.rows(f"{SESSION}/files")
+    assert by_uri[0]["URI"].endswith("/files/n.txt") and "absolutePath" not in by_uri[0]
+    absolute = admin.rows(f"{SESSION}/files?locator=absolutePath")[0]
+    assert "URI" not in absolute and Path(absolute["absolutePath"]).read_bytes() == b"n"
+    project = admin.rows(f"{SESSION}/scans/1/resources/DICOM/files?locator=projectPath")[0]["projectPath"]
+    assert project.startswith("P1/arc001/") and project.endswith("/a/b.dcm")
+    assert (app.files.root / project).read_bytes() == b"x"
+    header = admin.get(f"{SESSION}/files?locator=projectPath&format=csv").get_data(as_text=True).splitlines()[0]
+    assert header.split(",")[2] == "projectPath"
+    assert admin.get(f"{SESSION}/files?locator=nowhere").status_code == 400
+
+
+def _names(api: Api, url: str) -> list[str]:
+    import io
+    import tarfile
+    import zipfile
+    r = api.get(url)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    if "format=zip" in url:
+        return sorted(zipfile.ZipFile(io.BytesIO(r.get_data())).namelist())
+    return sorted(tarfile.open(fileobj=io.BytesIO(r.get_data())).getnames())
+
+
+def test_archive_structures(admin: Api) -> None:
+    _files_tree(admin)
+    eid = admin.rows("/data/experiments")[0]["ID"]
+    scans = f"{SESSION}/scans/ALL/files?format=zip"
+    assert _names(admin, scans) == ["E1/scans/1/resources/DICOM/files/a/b.dcm"]
+    assert _names(admin, scans + "&structure=default") == ["E1/scans/1/resources/DICOM/files/a/b.dcm"]
+    assert _names(admin, scans + "&structure=simplified") == ["E1/scans/1/DICOM/a/b.dcm"]
+    # getImprovedPath: the scan's folder carries its type, with file-name-unsafe characters as _
+    assert _names(admin, scans + "&structure=improved") == ["scans/1_T1_MPRAGE/DICOM/a/b.dcm"]
+    assert _names(admin, f"{SESSION}/scans/ALL/files?format=tar.gz&structure=improved") == \
+        ["scans/1/DICOM/a/b.dcm"]  # tar names stay short: no type
+    scan_pk = admin.rows(f"{SESSION}/scans")[0]["xnat_imagescandata_id"]  # this server's scan folder
+    assert _names(admin, scans + "&structure=legacy") == [f"{eid}/SCANS/{scan_pk}/DICOM/a/b.dcm"]
+    assert _names(admin, f"{SESSION}/files?format=zip&structure=improved") == ["resources/NOTES/n.txt"]
+    assert admin.get(scans + "&structure=flat").status_code == 400

@@ -20,7 +20,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
-from . import resources
+from . import file_paths, resources
 from .base import Ctx, HTTPError, text
 from .deps import ArchiveTooLarge, DuplicateFiles, IncompleteUpload, StoredFile, UnsafePath
 from .listing import table
@@ -98,15 +98,22 @@ def _download(ctx: Ctx, res: sqlite3.Row, relpath: str) -> Response:
                      download_name=posixpath.basename(relpath), as_attachment=False)
 
 
-def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> list[dict[str, Any]]:
+def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "", locator: str = "URI") -> list[dict[str, Any]]:
+    """Rows of the files of ``res_nodes``, each located by ``locator`` (see :mod:`.file_paths`)."""
     out = []
+    root = ctx.app.files.root
     for res in res_nodes:
         base = res.uri()
         for f in ctx.backend.resources.files(res.row["pk"]):
             if folder and not f["path"].startswith(folder + "/"):
                 continue
+            if locator == "URI":
+                where = f"{base}/files/{f['path']}"
+            else:
+                disk = ctx.app.files.path_of(resources.folder_of(ctx, res.row), f["path"])
+                where = str(disk.resolve()) if locator == "absolutePath" else disk.relative_to(root).as_posix()
             out.append({"Name": posixpath.basename(f["path"]), "Size": str(f["size"]),
-                        "URI": f"{base}/files/{f['path']}", "collection": res.row["label"],
+                        locator: where, "collection": res.row["label"],
                         "file_tags": f["tags"], "file_format": f["format"], "file_content": f["content"],
                         "cat_ID": str(res.row["pk"]), "digest": f["md5"], "path": f["path"],
                         "_res": res, "_file": f})
@@ -114,10 +121,14 @@ def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> list[dict[s
 
 
 def _listing_or_archive(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> Response:
-    rows = _file_rows(ctx, res_nodes, folder)
     fmt = (ctx.param("format") or "json").lower()
-    if fmt in ("zip", "tar.gz", "tgz"):
-        entries = [(_archive_name(r["_res"], r["path"]), _disk_path(ctx, r)) for r in rows]
+    archive = fmt in ("zip", "tar.gz", "tgz")
+    locator = "URI" if archive else file_paths.locator(ctx.param("locator"))  # archives need the URI
+    rows = _file_rows(ctx, res_nodes, folder, locator)
+    if archive:
+        how, root = file_paths.structure(ctx.param("structure")), ctx.app.files.root
+        entries = [(file_paths.archive_name(r["_res"], r["path"], _disk_path(ctx, r), root, how, fmt != "zip"),
+                    _disk_path(ctx, r)) for r in rows]
         entries = [(name, path) for name, path in entries if path.is_file()]
         if fmt == "zip":
             body, mimetype, ext = ctx.app.files.stream_zip(entries), "application/zip", "zip"
@@ -130,7 +141,10 @@ def _listing_or_archive(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> Re
         if ctx.param(key) == "NULL":
             rows = [r for r in rows if not r[key]]
             ctx.params.pop(key)
-    return table(ctx, rows, FILE_DEFAULTS, "Files", columns_meta=[{"key": "URI", "serverRoot": ""}], total=False)
+    defaults = [locator if c == "URI" else c for c in FILE_DEFAULTS]
+    # XNAT describes the URI column whatever the locator (FileList's column properties)
+    return table(ctx, rows, defaults, "Files", columns_meta=[{"key": "URI", "serverRoot": ""}], total=False,
+                 always=(locator,))
 
 
 def _chunks(body: Iterator[bytes]) -> Iterator[bytes]:
@@ -139,21 +153,6 @@ def _chunks(body: Iterator[bytes]) -> Iterator[bytes]:
 
 def _disk_path(ctx: Ctx, row: dict[str, Any]) -> Path:
     return ctx.app.files.path_of(resources.folder_of(ctx, row["_res"].row), row["path"])
-
-
-def _archive_name(res: Node, relpath: str) -> str:
-    """Path inside a downloaded archive: ``{owner}/[scans/{ID}/]resources/{label}/files/{path}``."""
-    owner = res.parent
-    label = res.row["label"]
-    if owner is None:
-        return f"resources/{label}/files/{relpath}"
-    if owner.kind in ("scan", "reconstruction") and owner.parent is not None:
-        top = owner.parent.row["label"]
-        sub = "scans" if owner.kind == "scan" else "reconstructions"
-        return f"{top}/{sub}/{owner.row['id']}/resources/{label}/files/{relpath}"
-    top = owner.row["label"] if "label" in owner.row.keys() else owner.key
-    io = f"{res.io}/" if res.io else ""
-    return f"{top}/{io}resources/{label}/files/{relpath}"
 
 
 # -- writing ----------------------------------------------------------------------------
