@@ -20,6 +20,7 @@ How a download to a path goes:
 from __future__ import annotations
 
 import errno
+import http.client
 import logging
 import os
 import re
@@ -49,7 +50,7 @@ from .connection import (
     log_retry,
     request_error,
 )
-from .hashing import BackgroundMD5
+from .hashing import BUFFER_SIZE, BackgroundMD5
 from .paths import temp_name
 from .progress import Progress
 
@@ -58,6 +59,8 @@ __all__ = ["DownloadResult", "check_target", "download_to_path", "download_to_st
 logger = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+#: Bodies from this size on are read into reused buffers (see ``_readinto_source``).
+READINTO_MIN_SIZE = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class DownloadResult:
 class _Sink(Protocol):
     written: int
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
     def restart(self) -> bool: ...
 
 
@@ -126,7 +129,7 @@ class TempFileSink:
             raise XNATIOError(f"Could not create a temporary file in {target.parent}")
         self.file: IO[bytes] = os.fdopen(fd, "wb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         try:
             self.file.write(data)
         except OSError as error:
@@ -173,7 +176,9 @@ class _StreamSink:
         except (AttributeError, OSError):
             self.start = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
+        if isinstance(data, memoryview):  # the buffer is reused: the caller's stream may keep what it gets
+            data = data.tobytes()
         try:
             self.stream.write(data)
         except OSError as error:
@@ -258,7 +263,7 @@ def _fetch(conn: Connection, url: str, sink: _Sink, expected_md5: str | None,
            cancel: threading.Event | None, on_total: Callable[[int], None] | None = None) -> DownloadResult:
     """Run one download into ``sink``; ``on_total(size)`` is called when the size is first learnt."""
     # Without an expected MD5 the size is the check: no CPU is spent on a digest.
-    digest = BackgroundMD5() if expected_md5 else None
+    digest = BackgroundMD5(depth=4) if expected_md5 else None
     try:
         return _Download(conn, url, sink, expected_md5, expected_size, progress, cancel, on_total, digest).run()
     finally:
@@ -355,8 +360,8 @@ class _Download:
         self.total = announced
         self.etag = _strong_etag(response) or self.etag
         try:
-            _copy_body(response, self.sink, self.url, self.digest.update if self.digest else None,
-                       self.progress, self.cancel, self.conn.rate_guard("Download of", self.url))
+            _copy_body(response, self.sink, self.url, self.digest, self.progress, self.cancel,
+                       self.conn.rate_guard("Download of", self.url))
         except STREAM_ERRORS as error:
             if _encoded(response) and not self.start_over():  # encoded offsets cannot resume
                 raise XNATIOError(f"Download of {redact(self.url)} dropped and cannot be restarted") from error
@@ -374,8 +379,13 @@ class _Download:
         return True
 
 
-def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update: Callable[[bytes], None] | None,
+def _copy_body(response: requests.Response, sink: _Sink, url: str, digest: BackgroundMD5 | None,
                progress: Progress | None, cancel: threading.Event | None, guard: RateGuard | None) -> None:
+    source = _readinto_source(response)
+    if source is not None:
+        _copy_into_buffers(source, response, sink, url, digest, progress, cancel, guard)
+        return
+    hash_update = digest.update if digest is not None else None
     first = sink.written == 0
     for chunk in body_chunks(response, 1024 * 1024, guard):
         if cancel is not None and cancel.is_set():
@@ -388,6 +398,59 @@ def _copy_body(response: requests.Response, sink: _Sink, url: str, hash_update: 
             hash_update(chunk)
         if progress is not None:
             progress.add(len(chunk))
+
+
+def _readinto_source(response: requests.Response) -> http.client.HTTPResponse | None:
+    """The standard library response under a big, unencoded body, to be read with ``readinto``.
+
+    urllib3's own ``readinto`` reads into a new bytes object and copies it over; the
+    ``http.client`` response beneath it reads straight into our buffer. Reading past
+    urllib3 means the connection is closed afterwards instead of going back to the pool:
+    a few milliseconds against the seconds such a body takes, so only big bodies do.
+    Anything else (a test double, an encoded or small body) takes the chunked path.
+    """
+    length = response.headers.get("Content-Length", "")
+    if _encoded(response) or not (length.isdigit() and int(length) >= READINTO_MIN_SIZE):
+        return None
+    source = getattr(response.raw, "_fp", None)
+    return source if isinstance(source, http.client.HTTPResponse) else None
+
+
+def _copy_into_buffers(source: http.client.HTTPResponse, response: requests.Response, sink: _Sink, url: str,
+                       digest: BackgroundMD5 | None, progress: Progress | None, cancel: threading.Event | None,
+                       guard: RateGuard | None) -> None:
+    """Read into reused buffers: write each one out, then hand it to the hashing thread.
+
+    A drop in the middle of a read loses that read's bytes (at most one buffer): the
+    resume starts after the last buffer written, so the file stays right.
+    """
+    spare = bytearray(BUFFER_SIZE) if digest is None else None
+    first = sink.written == 0
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Download of {redact(url)} cancelled")
+        buffer = spare if spare is not None else digest.take()  # type: ignore[union-attr]  # one is set
+        try:
+            length = source.readinto(buffer)
+            if not length:
+                break
+            with memoryview(buffer) as view:
+                if first:
+                    _refuse_html_page(response, bytes(view[:512]), url)
+                    first = False
+                sink.write(view[:length])
+        except BaseException:
+            if digest is not None:
+                digest.give_back(buffer)
+            raise
+        if digest is not None:
+            digest.submit(buffer, length)
+        if guard is not None:
+            guard.add(length)
+        if progress is not None:
+            progress.add(length)
+    if digest is not None:
+        digest.give_back(buffer)
 
 
 def body_chunks(response: requests.Response, size: int, guard: RateGuard | None = None) -> Iterator[bytes]:
