@@ -169,3 +169,14 @@ def test_interface_without_arguments_reads_home_xnat_pass(admin_server: XNATServ
     interface = Interface()
     assert interface.session.logged_in_user == "bob"
     interface.disconnect()
+
+
+def test_types_in_use_at_each_level(x: Interface) -> None:
+    experiment = x.select.project("TYPES").subject("S1").experiment("PET1")
+    experiment.create(experiments="xnat:petSessionData")
+    experiment.scan("1").create(scans="xnat:petScanData")
+    experiment.assessor("QC").create(assessors="xnat:qcAssessmentData")
+    assert "xnat:petSessionData" in x.inspect.experiment_types()
+    assert "xnat:petScanData" in x.inspect.scan_types() and "xnat:petSessionData" not in x.inspect.scan_types()
+    assert x.inspect.assessor_types() == ["xnat:qcAssessmentData"]
+    assert "xnat:ctSessionData" not in x.inspect.experiment_types()  # a type with no items is not in use

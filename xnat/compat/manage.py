@@ -2,8 +2,9 @@
 beside the archive tree.
 
 * :class:`Inspect`: data types and their search fields (``/data/search/elements``), the
-  distinct values of a field (one search), the IDs of projects, subjects and experiments
-  (one listing each).
+  types in use at each level (the server's counts and the schemas' type hierarchy), the
+  distinct values of a field (one search), the IDs of projects, subjects, experiments and
+  scans (one listing each).
 * :class:`Array`: pyxnat's one-request tables of experiments and scans.
 * :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`),
   ``manage.schemas`` (XSD documents fetched by URL, :class:`SchemaManager`),
@@ -20,6 +21,8 @@ from urllib.parse import quote
 from lxml import etree
 
 from ..exceptions import XNATValueError
+from ..schema import SchemaModel
+from ..schema.loader import load_model
 from ..xmlsafe import safe_parser
 from .jsontable import JsonTable
 from .objects import Project
@@ -42,6 +45,7 @@ class Inspect:
 
     def __init__(self, session: Any) -> None:
         self._session = session
+        self._model: SchemaModel | None = None
 
     def __repr__(self) -> str:
         return "<Inspect>"
@@ -52,6 +56,35 @@ class Inspect:
         if fields_pattern is None and not _GLOB & set(pattern):
             fields_pattern = "*"
         return list(self._session.inspect.datatypes(pattern, fields_pattern))
+
+    def experiment_types(self) -> list[str]:
+        """The experiment (subject assessor) types the archive holds items of."""
+        return self._types_in_use("xnat:subjectAssessorData")
+
+    def assessor_types(self) -> list[str]:
+        return self._types_in_use("xnat:imageAssessorData")
+
+    def scan_types(self) -> list[str]:
+        return self._types_in_use("xnat:imageScanData")
+
+    def _types_in_use(self, base: str) -> list[str]:
+        """The searchable types derived from ``base`` (or ``base`` itself) that the server counts
+        items of. pyxnat answers the types its own session happened to list, at every level."""
+        rows = self._session.get_json("/data/search/elements")["ResultSet"]["Result"]
+        if self._model is None:
+            self._model = load_model(self._session)  # cached on disk; read once per Interface
+        types = self._model.types
+        found = []
+        for row in rows:
+            name = row["ELEMENT_NAME"]
+            seen: set[str] = set()
+            key: str | None = name
+            while key is not None and key not in seen and key != base:  # the seen set stops a cyclic model
+                seen.add(key)
+                key = types[key].base if key in types else None
+            if key == base and str(row.get("COUNT", "0")) not in ("", "0"):
+                found.append(name)
+        return sorted(found)
 
     def field_values(self, field_name: str) -> list[str]:
         """The distinct values of a search field, e.g. ``xnat:mrSessionData/PROJECT``."""
