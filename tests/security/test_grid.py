@@ -371,6 +371,11 @@ OPS: dict[str, Op] = {
         c.get(f"/data/projects/{p}/experiments/E/scans/1/resources/DICOM/files?locator=absolutePath"))),
     "zip, improved structure": Op(reads, lambda w, c, p: status(
         c.get(f"/data/experiments/{_tree(w, p).session}/scans/ALL/files?format=zip&structure=improved"))),
+    # DIRResource answers the guest 401 even on public data (refusal codes differ: not checked)
+    "session folder (DIR)": Op(lambda role, acc: reads(role, acc) and role != "guest",
+                               lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/DIR")), False),
+    "session archive (XAR)": Op(lambda role, acc: reads(role, acc) and role != "guest", lambda w, c, p: status(
+        c.get(f"/data/experiments/{_tree(w, p).session}/XAR")), False),
     "experiment status": Op(reads, lambda w, c, p: status(c.get(f"/data/projects/{p}/experiments/E/status"))),
     "quarantine experiment": Op(owns, lambda w, c, p: status(
         c.put(f"/data/projects/{p}/experiments/E?quarantine=true"))),

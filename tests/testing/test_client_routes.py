@@ -288,3 +288,43 @@ def test_archive_structures(admin: Api) -> None:
     assert _names(admin, scans + "&structure=legacy") == [f"{eid}/SCANS/{scan_pk}/DICOM/a/b.dcm"]
     assert _names(admin, f"{SESSION}/files?format=zip&structure=improved") == ["resources/NOTES/n.txt"]
     assert admin.get(scans + "&structure=flat").status_code == 400
+
+
+# -- /DIR and /XAR: DIRResource -----------------------------------------------------------------
+def test_session_folder_dir_and_xar(app: XNATApp, admin: Api, bob: Api) -> None:
+    import io
+    import zipfile
+    _files_tree(admin)
+    eid = admin.rows("/data/experiments")[0]["ID"]
+    top = admin.rows(f"/data/experiments/{eid}/DIR")
+    assert [(r["Name"], r["DIR"]) for r in top] == [("RESOURCES/", "true"), ("SCANS/", "true")]
+    assert top[0]["URI"] == f"/data/experiments/{eid}/DIR/RESOURCES/"
+    every = admin.rows(f"/data/projects/P1/experiments/E1/DIR?recursive=true")
+    assert [r["Name"] for r in every] == ["RESOURCES/NOTES/n.txt", f"SCANS/{_scan_pk(admin)}/DICOM/a/b.dcm"]
+    assert [r["Name"] for r in admin.rows(f"/data/experiments/{eid}/DIR/SCANS/*/DICOM")] == ["a/"]
+    assert admin.get(f"/data/experiments/{eid}/DIR/RESOURCES/NOTES/n.txt").get_data() == b"n"
+    assert admin.get(f"/data/experiments/{eid}/DIR/RESOURCES/%2E%2E/x").status_code == 400
+    assert admin.get(f"/data/experiments/{eid}/DIR/nothing*").status_code == 404
+    zipped = zipfile.ZipFile(io.BytesIO(admin.get(f"/data/experiments/{eid}/DIR/RESOURCES?format=zip").get_data()))
+    assert zipped.namelist() == ["E1/RESOURCES/NOTES/n.txt"]
+    before = set(Path(tempfile_dir()).glob(".xar-*.xml"))
+    xar = admin.get(f"/data/experiments/{eid}/XAR")
+    assert xar.headers["Content-Disposition"] == 'attachment; filename="E1.xar"'
+    names = zipfile.ZipFile(io.BytesIO(xar.get_data())).namelist()
+    assert names[0] == f"{eid}.xml" and sorted(names[1:]) == ["E1/RESOURCES/NOTES/n.txt",
+                                                              f"E1/SCANS/{_scan_pk(admin)}/DICOM/a/b.dcm"]
+    assert b"<xnat:MRSession" in zipfile.ZipFile(io.BytesIO(xar.get_data())).read(f"{eid}.xml")
+    assert bob.get(f"/data/experiments/{eid}/DIR").status_code == 404  # a private project, not told
+    assert admin.put(f"/data/experiments/{eid}/DIR").status_code == 405
+    assert admin.put(f"{SESSION}/assessors/QC?xsiType=xnat:qcAssessmentData").status_code == 201
+    assert admin.get(f"{SESSION}/assessors/QC/DIR").status_code == 400  # subject assessors only
+    assert set(Path(tempfile_dir()).glob(".xar-*.xml")) <= before  # the XAR's document was removed
+
+
+def _scan_pk(admin: Api) -> str:
+    return admin.rows(f"{SESSION}/scans")[0]["xnat_imagescandata_id"]
+
+
+def tempfile_dir() -> str:
+    import tempfile
+    return tempfile.gettempdir()

@@ -15,6 +15,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``status``         an experiment's status: .../status, activate/quarantine flags, the quarantine code
 * ``resources``      resource catalogues, recursive delete
 * ``files``          uploads, downloads, file listings, zip/tar.gz
+* ``session_dir``    /DIR and /XAR: a session's folder on disk, listed, zipped, or as an XNAT archive
 * ``file_paths``     where a file appears: ``locator=`` of listings, ``structure=`` of archive paths
 * ``items``          item JSON/XML trees
 * ``listing``        columns, filters, sorting, paging of tables

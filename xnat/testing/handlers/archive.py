@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..store import loads
-from . import archive_write, child_columns, files, items, resources, status
+from . import archive_write, child_columns, files, items, resources, session_dir, status
 from .base import Ctx, HTTPError
 from .listing import table, xpaths_named
 from .lookup import Node, bad_segment, find_experiment, find_subject, global_node, project_node, readable_rows
@@ -96,6 +96,8 @@ def walk(ctx: Ctx, node: Node, segs: list[str]) -> Response:
     coll = segs[0]
     if segs == ["status"] and node.kind in ("experiment", "assessor"):
         return status.status(ctx, node)
+    if coll in ("DIR", "XAR") and node.kind in ("experiment", "assessor") and (coll == "DIR" or len(segs) == 1):
+        return session_dir.serve(ctx, node, coll, "/".join(segs[1:]))
     if node.kind == "resource" and coll != "files":
         raise HTTPError(400, "This resource works at the catalog level only; append '/files' to reach files")
     if coll not in CHILDREN[node.kind]:
