@@ -299,7 +299,7 @@ def test_session_folder_dir_and_xar(app: XNATApp, admin: Api, bob: Api) -> None:
     top = admin.rows(f"/data/experiments/{eid}/DIR")
     assert [(r["Name"], r["DIR"]) for r in top] == [("RESOURCES/", "true"), ("SCANS/", "true")]
     assert top[0]["URI"] == f"/data/experiments/{eid}/DIR/RESOURCES/"
-    every = admin.rows(f"/data/projects/P1/experiments/E1/DIR?recursive=true")
+    every = admin.rows("/data/projects/P1/experiments/E1/DIR?recursive=true")
     assert [r["Name"] for r in every] == ["RESOURCES/NOTES/n.txt", f"SCANS/{_scan_pk(admin)}/DICOM/a/b.dcm"]
     assert [r["Name"] for r in admin.rows(f"/data/experiments/{eid}/DIR/SCANS/*/DICOM")] == ["a/"]
     assert admin.get(f"/data/experiments/{eid}/DIR/RESOURCES/NOTES/n.txt").get_data() == b"n"
