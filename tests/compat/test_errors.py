@@ -189,3 +189,11 @@ def test_cachedir_is_accepted_and_unused(server: XNATServer, tmp_path: Path) -> 
     assert interface.select.projects().get() == ["xnatDownload"]
     interface.disconnect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tags_say_they_are_not_offered_and_why(x: Interface) -> None:
+    for call in (lambda: x.select.projects().tag("mine"), lambda: x.select.project("xnatDownload").tag("mine"),
+                 lambda: x.select.project("xnatDownload").untag("mine"), lambda: x.select.tags(),
+                 lambda: x.select("/tags"), lambda: x.select.tag("mine")):
+        with pytest.raises(NotSupportedError, match="tags are not offered: pyxnat 1.6.4's own do not work"):
+            call()

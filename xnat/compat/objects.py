@@ -36,10 +36,14 @@ from .provenance import Provenance
 from .search import resolve
 from .subjects import matching_subjects
 
-__all__ = ["CObject", "Derived", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject", "Union",
-           "element_class", "subject_of"]
+__all__ = ["TAGS", "CObject", "Derived", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject",
+           "Union", "element_class", "subject_of"]
 
 _MISSING = (403, 404)
+#: why tags are not offered: pyxnat 1.6.4's own fail on first use (they read the accessibility
+#: of the ``metabase_<user>`` project before creating it) and write rows as characters on Python 3
+TAGS = ("tags are not offered: pyxnat 1.6.4's own do not work on Python 3 (they fail on first use); "
+        "keep such lists in a resource file of your own project instead")
 
 
 class Node:
@@ -167,6 +171,11 @@ class EObject(Node):
     def parent(self) -> EObject | None:
         """The object this one hangs below (None at the top)."""
         return self._parent
+
+    def tag(self, name: str) -> None:
+        raise NotSupportedError(TAGS)
+
+    untag = tag
 
     # -- identity -------------------------------------------------------------------
     def _document_row(self) -> dict[str, str]:
@@ -515,7 +524,7 @@ class CObject(Node):
         return CObject(self._session, self._parents, self._level, self._filter, source=source, subjects=subjects)
 
     def tag(self, name: str) -> None:
-        raise NotSupportedError("tags are not offered (pyxnat keeps them in a private 'metabase' project)")
+        raise NotSupportedError(TAGS)
 
     untag = tag
 

@@ -13,7 +13,8 @@ from typing import Any, cast
 from urllib.parse import quote, unquote
 
 from ..exceptions import XNATValueError
-from .objects import CObject, EObject, Node, Union, element_class
+from .errors import NotSupportedError
+from .objects import TAGS, CObject, EObject, Node, Union, element_class
 from .paths import LEVELS, routes
 from .search import Search
 
@@ -39,6 +40,12 @@ class Select(Node):
     def __repr__(self) -> str:
         return "<Root Object>"
 
+    def tag(self, name: str) -> None:
+        raise NotSupportedError(TAGS)
+
+    def tags(self) -> None:
+        raise NotSupportedError(TAGS)
+
     def _child(self, level: str, name: str) -> EObject:
         self._check_child(level)
         uri = f"/data/{LEVELS[level].segment}/{quote(name, safe='')}"
@@ -54,6 +61,8 @@ class Select(Node):
             raise XNATValueError(f"select() takes a path or a data type, not {path_or_datatype!r}")
         if not path_or_datatype.startswith("/"):
             return Search(self._session, path_or_datatype, columns)
+        if path_or_datatype.startswith("/tag"):
+            raise NotSupportedError(TAGS)
         if path_or_datatype.rstrip("/") in ("", "/data"):
             return self
         if path_or_datatype.startswith("/data/"):
