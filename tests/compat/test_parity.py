@@ -143,6 +143,15 @@ def admin_script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
     out["array_scans"] = sorted(row["xnat:mrscandata/id"] for row in x.array.mrscans(project_id="ADMIN"))
     kept = x.array.mrsessions(project_id="ADMIN", constraints={"label": "S2_MR"})
     out["array_constraints"] = [row["ID"] for row in kept]
+    s3 = project.subject("S3")
+    out["array_filters"] = [
+        [row["label"] for row in x.array.experiments(subject_id=s3.id(), columns=["label"])],
+        [row["label"] for row in x.array.experiments(subject_label="S3", columns=["label"])],
+        [row["label"] for row in x.array.experiments(experiment_label="S1_MR", columns=["label"])],
+        [row["ID"] for row in x.array.experiments(experiment_id=project.subject("S2").experiment("S2_MR").id())],
+        sorted(row["xnat:mrscandata/id"] for row in x.array.scans(project_id="ADMIN", experiment_label="S1_MR",
+                                                                     experiment_type="xnat:mrSessionData",
+                                                                     scan_type="xnat:mrScanData"))]
     out["schemas_before"] = list(x.manage.schemas())
     x.manage.schemas.add("/xapi/schemas/xnat")
     out["schemas_added"] = list(x.manage.schemas())
@@ -208,7 +217,7 @@ KEYS = ["exists_before", "exists_after", "scan_type", "date", "ids", "extra_file
         "where_subjects", "where_deep", "where_path", "where_chained", "rpn", "rpn_two", "deep_paths", "deep_scans",
         "users", "added", "removed", "manager", "codes", "accessibility", "aliases", "pipelines", "array_scans",
         "array_constraints", "schemas_before", "schemas_added", "schemas_removed", "xnat_pass", "provenance_set",
-        "site_users", "prearchive", "prearchive_deleted"]
+        "site_users", "prearchive", "prearchive_deleted", "array_filters"]
 
 
 @pytest.mark.parametrize("key", KEYS)
