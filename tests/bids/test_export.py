@@ -200,3 +200,14 @@ def test_participant_fields_sidecar_changes_and_sessions_gone(connection: Any, p
     assert (dataset / "sub-Sub2" / "ses-Sub2MR" / "anat").is_dir()  # nothing is deleted
     with pytest.raises(XNATValueError, match="has no field 'colour'"):
         connection.projects[project].export_bids(dataset, config, participant_fields=["colour"])
+
+
+def test_sessions_run_on_a_dask_cluster(connection: Any, project: str, imported: Any, tmp_path: Path,
+                                        needs_dcm2niix: str) -> None:
+    distributed = pytest.importorskip("distributed")
+    first = imported(project)
+    with distributed.LocalCluster(processes=True, n_workers=1, threads_per_worker=2, dashboard_address=":0",
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        report = connection.projects[project].export_bids(tmp_path / "bids", T1_CONFIG, executor=client)
+    assert report.converted == [first.id] and report.ok
+    assert (tmp_path / "bids" / f"{ANAT}.nii.gz").is_file()
