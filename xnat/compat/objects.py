@@ -4,6 +4,10 @@ An object is a URI and, when it came out of a listing, the listing's row: ``id()
 ``label()`` and ``datatype()`` then cost nothing (pyxnat lists the whole parent again for
 each). A collection is lazy: iterating it lists each parent once (one request per parent,
 JSON) and filters the rows with pyxnat's ``fnmatch`` globs on the ID (as pyxnat does).
+``collection.where([...])`` keeps the objects whose subject the constraints select
+(:mod:`xnat.compat.subjects`), filtering as high up the chain as it can: at the subjects
+level when the chain has one, so that nothing is listed below the subjects left out. A
+``//level`` path with several routes is a :class:`Union` of one collection per route.
 
 The chaining methods (``subjects()``, ``experiment("E")``, ...) are written out rather than
 made by a metaclass, so that editors and type checkers see them. A level that does not hang
