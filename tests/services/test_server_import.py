@@ -142,7 +142,6 @@ def test_project_that_is_not_yours(app: XNATApp, alice: Api, bob: Api, admin: Ap
 
 
 @pytest.mark.parametrize("query, status, words", [
-    ("", 400, "No project"),
     ("project=P1&overwrite=sometimes", 400, "overwrite"),
     ("project=P1&import-handler=XAR", 400, "import handler"),
     ("dest=/elsewhere/P1", 400, "destination"),

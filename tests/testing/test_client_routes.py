@@ -328,3 +328,32 @@ def _scan_pk(admin: Api) -> str:
 def tempfile_dir() -> str:
     import tempfile
     return tempfile.gettempdir()
+
+
+# -- imports that name no project: the Unassigned prearchive (PrearcUtils.COMMON) --------------
+@pytest.fixture(scope="module")
+def case001_zip(reference: Path) -> bytes:
+    from tests.services.conftest import zip_folder
+    return zip_folder(reference / "dicom" / "Case001")
+
+
+def test_an_import_with_no_project_lands_in_the_unassigned_prearchive(admin: Api, alice: Api,
+                                                                      case001_zip: bytes) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    r = alice.post("/data/services/import", data=case001_zip, headers={"Content-Type": "application/zip"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    uri = r.get_data(as_text=True).strip()
+    assert uri.startswith("/data/prearchive/projects/Unassigned/") and uri.endswith("/Case001")
+    assert alice.rows("/data/prearchive/projects") == []  # only admins see the Unassigned prearchive
+    assert alice.get("/data/prearchive/projects/Unassigned").status_code == 404
+    assert alice.get(uri + "?format=json").status_code == 404
+    rows = admin.rows("/data/prearchive/projects/Unassigned")
+    assert [(row["project"], row["name"], row["status"]) for row in rows] == [("Unassigned", "Case001", "READY")]
+    # an admin moves it into a project, where its members archive it
+    src = uri.removeprefix("/data")
+    assert admin.post(f"/data/services/prearchive/move?src={src}&newProject=P1&async=false").status_code == 200
+    moved = alice.rows("/data/prearchive/projects/P1")
+    assert len(moved) == 1 and admin.rows("/data/prearchive/projects/Unassigned") == []
+    r = alice.post(f"/data/services/archive?src={moved[0]['url']}")
+    assert r.status_code == 200 and "/projects/P1/" in r.get_data(as_text=True)

@@ -29,7 +29,12 @@ from typing import Any
 from .filestore import FileStore
 from .store import Store, now_string
 
-__all__ = ["IN_PROGRESS", "STATUSES", "PrearchiveSession", "PrearchiveStore", "prearchive_of", "timestamp_now"]
+__all__ = ["IN_PROGRESS", "STATUSES", "UNASSIGNED", "PrearchiveSession", "PrearchiveStore", "prearchive_of",
+           "timestamp_now"]
+
+#: The prearchive "project" of uploads that name none (XNAT's ``PrearcUtils.COMMON``): only
+#: site admins see it; its sessions are moved into a project, or archived with ``project=``.
+UNASSIGNED = "Unassigned"
 
 STATUSES = ("READY", "RECEIVING", "BUILDING", "ARCHIVING", "MOVING", "DELETING", "ERROR", "CONFLICT",
             "QUEUED_BUILDING", "QUEUED_ARCHIVING", "QUEUED_MOVING", "QUEUED_DELETING", "_RECEIVING",

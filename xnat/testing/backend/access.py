@@ -56,7 +56,9 @@ PUT under an existing ID   an object the user may not read is not there for it: 
                            the share rule [SRC SubjectResource: existing objects are looked
                            up with the user's permissions]
 import, overwrite=delete   owner (it drops the existing session's scans) [DECIDED: the
-                           delete rule]; other imports: owner or member [ROLES]
+                           delete rule]; other imports: owner or member [ROLES]; an import
+                           naming no project: any signed-in user, into the Unassigned
+                           prearchive, which only admins see [SRC PrearcUtils COMMON]
 change a project           owner (settings, accessibility, users, delete) [ROLES]
 change a status            owner of the experiment's own project (``activate``,
  (quarantine...)           ``quarantine``, ``_lock``, ``_unlock``, ``_obsolete``) [SRC
@@ -249,6 +251,12 @@ class Access:
         rows = self.store.all("SELECT project FROM project_users WHERE login=? AND role IN ('owner','member')",
                               (user.login,))
         return {r["project"] for r in rows}
+
+    @staticmethod
+    def uses_unassigned(user: User) -> bool:
+        """May ``user`` see and act on the Unassigned prearchive, where uploads that name no project
+        land (site admins, as XNAT's prearchive shows it to them only)?"""
+        return user.admin
 
     def use_prearchive(self, user: User, project: str, accessibility: str) -> Verdict:
         """May ``user`` use a project's prearchive (a private project it cannot read stays hidden)?"""

@@ -1,7 +1,8 @@
 """``POST /data/services/import``: DICOM (zip, tar, tar.gz) into the prearchive or the archive.
 
 Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multipart file;
-``dest=/archive/projects/P[/subjects/S[/experiments/E]]`` or ``/prearchive/projects/P``,
+``dest=/archive/projects/P[/subjects/S[/experiments/E]]`` or ``/prearchive/projects/P`` (no
+project at all: the Unassigned prearchive, which admins see),
 ``project``/``subject``/``session`` override the destination and the labels the
 headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
 ``overwrite=none|append|delete``; ``Ignore-Unparsable=true`` skips non-DICOM members
@@ -26,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from ..dicomreader import Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
-from ..prearchive_store import PrearchiveSession, prearchive_of
+from ..prearchive_store import UNASSIGNED, PrearchiveSession, prearchive_of
 from . import status
 from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
@@ -111,9 +112,10 @@ def import_(ctx: Ctx) -> Response:
     if ctx.flag("Direct-Archive"):
         dest["kind"] = "archive"
     project = ctx.param("project") or dest.get("project")
-    if not project:
-        raise HTTPError(400, "No project given: send project= or dest=/archive/projects/{P}")
-    node = project_node(ctx, project, write=True)  # 404 unknown project, 403 not yours
+    if project:
+        project = project_node(ctx, project, write=True).key  # 404 unknown project, 403 not yours
+    else:  # no project: staged in the Unassigned prearchive, as XNAT's importer does
+        project, dest["kind"] = UNASSIGNED, "prearchive"
     overwrite = (ctx.param("overwrite") or ("append" if gradual else "none")).lower()
     if overwrite not in ("none", "append", "delete"):
         raise HTTPError(400, f"Invalid overwrite value {overwrite!r}: use none, append or delete")
@@ -128,7 +130,7 @@ def import_(ctx: Ctx) -> Response:
         shown = ", ".join(archive.unparsable[:5]) + (" ..." if len(archive.unparsable) > 5 else "")
         raise HTTPError(400, f"The upload holds {len(archive.unparsable)} file(s) that are not DICOM ({shown});"
                              " nothing was imported (send Ignore-Unparsable=true to skip them)")
-    targets = [Target(node.key, *_labels(ctx, dest, study, len(archive) > 1)) for study in archive]
+    targets = [Target(project, *_labels(ctx, dest, study, len(archive) > 1)) for study in archive]
     uris = [_one(ctx, study, target, dest["kind"], overwrite, gradual) for study, target in zip(archive, targets)]
     return _uri_answer(ctx, uris)
 

@@ -18,7 +18,7 @@ import posixpath
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
-from ..prearchive_store import IN_PROGRESS, STATUSES, PrearchiveSession, prearchive_of
+from ..prearchive_store import IN_PROGRESS, STATUSES, UNASSIGNED, PrearchiveSession, prearchive_of
 from .base import Ctx, HTTPError, not_found, text
 from .listing import table
 from .lookup import project_row, refuse
@@ -40,6 +40,8 @@ def _editable(ctx: Ctx) -> set[str] | None:
 def check_project(ctx: Ctx, project: str) -> str:
     """The project's ID; 404 unknown, 403 when the user may not use its prearchive."""
     row = project_row(ctx, project)
+    if row is None and project == UNASSIGNED and ctx.backend.access.uses_unassigned(ctx.user):
+        return UNASSIGNED
     if row is None:
         raise not_found("project")
     # a private project the user cannot read stays invisible (404), to the guest too
