@@ -85,6 +85,14 @@ def test_codes_archive_folder_accessibility_and_aliases(x: Interface) -> None:
         project.set_accessibility("secret")
     assert project.accessibility() == "protected"
     assert project.aliases() == ["CODES_ALIAS"]
+    project.add_alias("CODES_TWO")
+    assert sorted(project.aliases()) == ["CODES_ALIAS", "CODES_TWO"]
+    assert x.select.project("CODES_TWO").id() == "CODES"
+    with pytest.raises(InterfaceError, match="an alias is a non-empty name"):
+        project.add_alias(" ")
+    with pytest.raises(XNATResponseError, match="409|400"):
+        x.select.project("ROLES").add_alias("CODES_TWO")  # another project's alias
+    assert x.select.project("ROLES").aliases() == []
     assert x.select.project("ROLES").aliases() == []
 
 

@@ -15,15 +15,19 @@ answer ``str`` (pyxnat 1.6.4 answers ``bytes``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
+
+from lxml import etree
 
 from ..exceptions import XNATValueError
+from ..xmlsafe import safe_parser
 
 __all__ = ["ROLES", "Pipeline", "Pipelines", "ProjectAdmin"]
 
 #: pyxnat's role names and the group each is listed under (``displayname``)
 ROLES = {"owner": "Owners", "member": "Members", "collaborator": "Collaborators"}
 ACCESSIBILITY = ("private", "protected", "public")
+_XNAT = "{http://nrg.wustl.edu/xnat}"
 
 
 class ProjectAdmin:
@@ -106,10 +110,17 @@ class ProjectAdmin:
         self._set("accessibility", accessibility)
 
     def aliases(self) -> list[str]:
-        """The project's other names (its aliases), as the project listing shows them."""
-        rows = self._session.get_json("/data/projects", query={"columns": "ID,alias"})["ResultSet"]["Result"]
-        project = unquote(self._uri.rpartition("/")[2])  # as pyxnat: the name the project was selected by
-        return [row["alias"] for row in rows if row.get("ID") == project and row.get("alias")]
+        """The project's other names, from its own document (one request; pyxnat reads the
+        project listing's ``alias`` column, which may hold one alias per project)."""
+        content = self._session.get(self._uri, format="xml").content
+        root = etree.fromstring(content, safe_parser())
+        return [node.text or "" for node in root.iterfind(f"{_XNAT}aliases/{_XNAT}alias") if node.text]
+
+    def add_alias(self, alias: str) -> None:
+        """Give the project another name (not in pyxnat 1.6.4; XNAT adds it to the ones it has)."""
+        if not isinstance(alias, str) or not alias.strip():
+            raise XNATValueError(f"an alias is a non-empty name, not {alias!r}")
+        self._session.put(self._uri, query={"alias": alias.strip()})
 
     def last_modified(self) -> dict[str, str]:
         """When each subject of the project (or anything below it) last changed, by subject ID."""
