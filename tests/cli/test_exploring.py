@@ -23,3 +23,49 @@ def test_an_unloaded_listing_says_how_to_load_it(served):
         assert "print() it, len() or a loop fetches it" in subjects._repr_html_()
         assert len(subjects) > 0
         assert "not loaded" not in repr(subjects) and "DEMO_001" in repr(subjects)
+
+
+def test_listing_keys_complete_once_loaded_and_never_ask_the_server(served):
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        projects = session.projects
+        assert projects._ipython_key_completions_() == []
+        assert projects.loaded_size is None  # completing made no request
+        assert len(projects) >= 1
+        assert "DEMO" in projects._ipython_key_completions_()
+        assert session.projects is projects  # the same listing on every read
+
+
+def test_session_listings_are_read_only_attributes(served):
+    import pytest
+
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        for name in ("projects", "subjects", "experiments"):
+            assert not isinstance(getattr(type(session), name), property)
+            with pytest.raises(AttributeError, match=f"session.{name} is read-only"):
+                setattr(session, name, None)
+        assert "Every project visible to the user" in type(session).projects.__doc__
+
+
+def test_ipython_completes_session_projects_keys_and_attributes(served):
+    import pytest
+
+    pytest.importorskip("IPython")
+    from IPython.core.completer import provisionalcompleter
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+
+    def complete(text):
+        with provisionalcompleter():
+            return [c.text for c in shell.Completer.completions(text, len(text))]
+
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        shell.user_ns["session"] = session
+        try:
+            assert "DEMO" not in complete("session.projects['")
+            assert session.projects.loaded_size is None  # completion asked the server nothing
+            assert "filter" in complete("session.projects.fil")
+            len(session.projects)
+            assert "DEMO" in complete("session.projects['")
+        finally:
+            del shell.user_ns["session"]

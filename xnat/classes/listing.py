@@ -337,6 +337,10 @@ class XNATListing:
         return list(zip(self.keys(), self))
 
     def _ipython_key_completions_(self) -> list[str]:
+        # listing['<TAB> in IPython: the IDs and labels of a listing already fetched, and
+        # never a request (an unloaded listing completes nothing until it is used).
+        if self._rows is None or not self.caching:
+            return []
         by_id, by_key = self._indexes()
         return sorted(set(by_id) | set(by_key))
 

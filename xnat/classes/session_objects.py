@@ -26,6 +26,31 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SessionObjectsMixin"]
 
 
+class _TopListing:
+    """``session.projects``, ``.subjects``, ``.experiments``: the session's listing of that
+    kind, made on first read without a request (it loads when it is used).
+
+    A read-only descriptor rather than a ``property``: IPython completes
+    ``session.projects['<TAB>`` and ``session.projects.<TAB>`` only through attributes it
+    may read, and it runs no property; reading this one runs no request either.
+    """
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.kind = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.kind = name
+
+    def __get__(self, session: Any, owner: type | None = None) -> Any:
+        if session is None:
+            return self
+        return session._top_listing(self.kind)
+
+    def __set__(self, session: Any, value: Any) -> None:
+        raise AttributeError(f"session.{self.kind} is read-only")
+
+
 class SessionObjectsMixin:
     """Objects, listings and transfers of a session (see the module docstring)."""
 
@@ -70,20 +95,9 @@ class SessionObjectsMixin:
             listing = cache.setdefault(kind, self._layer.listing(f"/data/{kind}", kind))
         return listing
 
-    @property
-    def projects(self) -> Any:
-        """Every project visible to the user (one request, then cached)."""
-        return self._top_listing("projects")
-
-    @property
-    def subjects(self) -> Any:
-        """Every subject visible to the user (one request, then cached)."""
-        return self._top_listing("subjects")
-
-    @property
-    def experiments(self) -> Any:
-        """Every experiment visible to the user (one request, then cached)."""
-        return self._top_listing("experiments")
+    projects = _TopListing("Every project visible to the user (one request on first use, then cached).")
+    subjects = _TopListing("Every subject visible to the user (one request on first use, then cached).")
+    experiments = _TopListing("Every experiment visible to the user (one request on first use, then cached).")
 
     def create_object(self, uri: str, type_: str | None = None, fieldname: str | None = None,
                       datafields: Mapping[str, Any] | None = None, parent: Any = None, **kwargs: Any) -> Any:
