@@ -20,6 +20,10 @@ from xnat.transfer.paths import local_path
     ("trailing. ", "trailing"),
     ("...", "_"),
     ("back\\slash", "back_slash"),
+    # one component stays one: a server-given name cannot climb or nest through it
+    ("../../E2", ".._.._E2"),
+    ("..", "_"),
+    ("a/b", "a_b"),
 ])
 def test_safe_component(name, expected):
     assert safe_component(name) == expected

@@ -7,7 +7,7 @@ touches the local file system it is checked and cleaned here:
   ``..`` is **refused** (:class:`~xnat.exceptions.XNATIOError`): silently dropping the
   ``..`` would put the file somewhere the archive did not mean;
 * each component loses control characters and characters no common file system accepts
-  (``<>:"|?*`` and backslash), Windows device names (``CON``, ``NUL``...) get a ``_``,
+  (``<>:"|?*``, slash and backslash), Windows device names (``CON``, ``NUL``...) get a ``_``,
   trailing dots and spaces go, and a component longer than 255 bytes is shortened
   keeping its extension;
 * a path deeper than :data:`MAX_DEPTH` folders is refused: no archive of XNAT's comes near
@@ -26,7 +26,8 @@ from ..exceptions import XNATIOError
 
 __all__ = ["MAX_DEPTH", "local_path", "safe_component", "safe_relpath", "temp_name"]
 
-_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
+# A slash would make one component many: inside a component it is data, like the rest.
+_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]')
 _RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")
 _DRIVE = re.compile(r"^[A-Za-z]:(/|$)")
 MAX_COMPONENT_BYTES = 255
