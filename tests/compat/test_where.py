@@ -50,7 +50,9 @@ def test_where_keeps_subjects_and_their_experiments_by_a_session_field(x: Interf
 
 
 def test_where_works_without_a_subject_level_in_the_chain(x: Interface) -> None:
-    """pyxnat fails on ``project.experiments().where``; here the experiment's subject is read."""
+    """pyxnat fails on ``project.experiments().where``; here the listing row names the subject."""
+    first = x.select.project("WHERE").experiments().first()
+    assert first._row["subject_ID"] == x.select.project("WHERE").subject(first.label()[:2]).id()
     assert labels(x.select.project("WHERE").experiments().where(OLDER)) == ["S2_MR", "S3_MR"]
     assert labels(x.select.experiments().where(OLDER)) == ["S2_MR", "S3_MR"]
     scans = x.select.project("WHERE").experiments().scans().where([("xnat:subjectData/SUB_GROUP", "=", "control"), "AND"])
