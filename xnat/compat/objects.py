@@ -429,7 +429,8 @@ def _row_path(level: str, row: dict[str, str], id_: str, label: str) -> str:
 
 def subject_of(obj: EObject) -> str:
     """The ID of the subject an object belongs to: its own, or its nearest subject's; an
-    experiment selected without its subject reads it from its document (one request)."""
+    experiment listed without its subject has it in its row, one selected by ID reads its
+    document (one request)."""
     node: EObject | None = obj
     while node is not None and node._level in LEVELS:
         if node._level == "subjects":
