@@ -1,0 +1,143 @@
+"""Decisions of the server's file store that a mutation run found no test guarding.
+
+Each test here kills mutants of ``xnat/testing/filestore.py`` that survived
+``python -m tests.mutation.run xnat/testing/filestore.py`` (CONTRIBUTING.rst, "Mutation
+testing"): the extraction caps at their exact bounds and through the ratio, archive members
+with real Unix modes (a regular file accepted, a link refused), folder entries (the root
+skipped without ending the listing, an escaping folder refused), and no temporary file left
+when the final rename fails.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from xnat.testing import filestore
+from xnat.testing.filestore import ArchiveTooLarge, ExtractLimits, FileStore, UnsafePath
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "archive", durable=False)
+
+
+def _zip(members: list[tuple[str, bytes, int | None]]) -> io.BytesIO:
+    """A zip of (name, data, Unix mode or None) members; a mode goes in the high 16 bits, as zip -r writes it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (mode << 16) if mode is not None else 0
+            archive.writestr(info, data)
+    buffer.seek(0)
+    return buffer
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+# -- the caps, at their bounds ---------------------------------------------------------------------
+
+def test_the_entry_cap_allows_exactly_max_files() -> None:
+    limits = ExtractLimits(max_files=3)
+    limits.check(100, 10, 3)
+    with pytest.raises(ArchiveTooLarge, match="4 files"):
+        limits.check(100, 10, 4)
+
+
+def test_the_size_cap_allows_exactly_what_is_allowed() -> None:
+    limits = ExtractLimits(max_ratio=10.0, min_allowance=0, max_bytes=1 << 40)
+    limits.check(1000, 10_000, 1)  # ten times the archive: the bound itself
+    with pytest.raises(ArchiveTooLarge, match="expands to 10001 bytes"):
+        limits.check(1000, 10_001, 1)
+
+
+def test_the_ratio_allows_a_large_archive_past_the_small_allowance() -> None:
+    limits = ExtractLimits()  # 100x, at least 16 MiB, at most 10 GiB
+    limits.check(1 << 20, 50 << 20, 1)  # 1 MiB expanding to 50 MiB: within 100x, past 16 MiB
+    with pytest.raises(ArchiveTooLarge):
+        limits.check(1 << 20, 101 << 20, 1)
+    with pytest.raises(ArchiveTooLarge):  # and never past max_bytes, whatever the ratio
+        ExtractLimits(max_bytes=1 << 30).check(1 << 30, (1 << 30) + 1, 1)
+
+
+# -- members with Unix modes -----------------------------------------------------------------------
+
+def test_members_with_a_regular_files_unix_mode_are_extracted(store: FileStore, tmp_path: Path) -> None:
+    folder = tmp_path / "archive" / "R"
+    archive = _zip([("a.txt", b"a", stat.S_IFREG | 0o644), ("d/b.txt", b"b", stat.S_IFREG | 0o755)])
+    stored = store.extract(folder, "", archive, "up.zip", overwrite=False)
+    assert sorted(item.path for item in stored) == ["a.txt", "d/b.txt"]
+    assert _files(folder) == ["a.txt", "d/b.txt"]
+
+
+@pytest.mark.parametrize("mode", [stat.S_IFLNK | 0o777, stat.S_IFCHR | 0o644, stat.S_IFIFO | 0o644])
+def test_a_zip_member_that_is_a_link_or_special_file_is_refused(store: FileStore, tmp_path: Path,
+                                                                mode: int) -> None:
+    folder = tmp_path / "archive" / "R"
+    archive = _zip([("ok.txt", b"fine", None), ("link", b"/etc/passwd", mode)])
+    with pytest.raises(UnsafePath, match="'link' is a link or special file"):
+        store.extract(folder, "", archive, "up.zip", overwrite=False)
+    assert _files(tmp_path / "archive") == []  # all or nothing
+
+
+def test_a_tar_member_that_is_a_link_is_refused(store: FileStore, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+    buffer.seek(0)
+    with pytest.raises(UnsafePath, match="'link' is a link or special file"):
+        store.extract(tmp_path / "archive" / "R", "", buffer, "up.tar", overwrite=False)
+
+
+# -- folder entries --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ["./", "b/"])
+def test_folder_entries_are_skipped_and_the_members_after_them_extracted(store: FileStore, tmp_path: Path,
+                                                                         entry: str) -> None:
+    folder = tmp_path / "archive" / "R"
+    archive = _zip([(entry, b"", None), ("a.txt", b"a", None), ("b/c.txt", b"c", None)])
+    store.extract(folder, "", archive, "up.zip", overwrite=False)
+    assert _files(folder) == ["a.txt", "b/c.txt"]
+
+
+@pytest.mark.parametrize("name", ["/", "../up/", "../"])
+def test_a_folder_entry_that_is_absolute_or_escapes_is_refused(store: FileStore, tmp_path: Path,
+                                                               name: str) -> None:
+    archive = _zip([(name, b"", None), ("a.txt", b"a", None)])
+    with pytest.raises(UnsafePath):
+        store.extract(tmp_path / "archive" / "R", "", archive, "up.zip", overwrite=False)
+    assert _files(tmp_path / "archive") == []
+
+
+def test_a_file_member_named_like_the_root_is_refused(store: FileStore, tmp_path: Path) -> None:
+    archive = _zip([(".", b"not a folder", None)])
+    with pytest.raises(UnsafePath, match="empty file name"):
+        store.extract(tmp_path / "archive" / "R", "", archive, "up.zip", overwrite=False)
+
+
+# -- no temporary file left behind -----------------------------------------------------------------
+
+def test_a_write_whose_rename_fails_leaves_no_temporary_file(store: FileStore, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "archive" / "R"
+    store.write(folder, "keep.txt", io.BytesIO(b"old"))
+
+    def failing_replace(source: str, target: object) -> None:
+        raise PermissionError(13, "refused", str(target))
+
+    monkeypatch.setattr(filestore.os, "replace", failing_replace)
+    with pytest.raises(PermissionError):
+        store.write(folder, "new.txt", io.BytesIO(b"new data"))
+    monkeypatch.undo()
+    assert _files(folder) == ["keep.txt"] and os.listdir(folder) == ["keep.txt"]
