@@ -357,3 +357,42 @@ def test_an_import_with_no_project_lands_in_the_unassigned_prearchive(admin: Api
     assert len(moved) == 1 and admin.rows("/data/prearchive/projects/Unassigned") == []
     r = alice.post(f"/data/services/archive?src={moved[0]['url']}")
     assert r.status_code == 200 and "/projects/P1/" in r.get_data(as_text=True)
+
+
+# -- CSRF: SecureAction.isCsrfTokenOk (REST-NOTES §3) ----------------------------------------------
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+
+
+def test_csrf_token_on_browser_writes_that_ride_a_session(app: XNATApp, admin: Api) -> None:
+    from werkzeug.test import Client
+    assert admin.put("/data/projects/P1").status_code == 201
+    browser = Client(app)
+    login = browser.post("/login", data={"username": "admin", "password": "admin"})
+    assert login.status_code == 302
+    sid, token = browser.get("/data/JSESSION?CSRF=true").get_data(as_text=True).split("; XNAT_CSRF=")
+    assert browser.get("/data/JSESSION?CSRF=true").get_data(as_text=True) == f"{sid}; XNAT_CSRF={token}"
+    refused = browser.put("/data/projects/P1?description=x", headers=BROWSER)
+    assert refused.status_code == 403 and "XNAT_CSRF" in refused.get_data(as_text=True)
+    assert browser.put("/data/projects/P1?description=x&XNAT_CSRF=wrong", headers=BROWSER).status_code == 403
+    assert "description" not in admin.get("/data/projects/P1?format=json").json["items"][0]["data_fields"]
+    assert browser.put(f"/data/projects/P1?description=x&XNAT_CSRF={token}", headers=BROWSER).status_code == 200
+    assert browser.get("/data/projects/P1?format=json", headers=BROWSER).status_code == 200  # reads: no token
+    # exempt: other clients riding the same session, a Java client, Basic credentials from a browser
+    assert browser.put("/data/projects/P1?description=y", headers={"User-Agent": "python-requests/2.32"}) \
+        .status_code == 200
+    assert browser.put("/data/projects/P1?description=y", headers={"User-Agent": "Mozilla/5.0 Java/17"}) \
+        .status_code == 200
+    fresh = Api(app, ("admin", "admin"))  # no session yet: this write rides Basic credentials
+    assert fresh.put("/data/projects/P1?description=z", headers=BROWSER).status_code == 200
+    # the site setting turns it off
+    assert admin.post("/xapi/siteConfig", json={"enableCsrfToken": False}).status_code == 200
+    assert browser.put("/data/projects/P1?description=w", headers=BROWSER).status_code == 200
+
+
+def test_real_clients_never_need_the_token(served: tuple[str, XNATApp]) -> None:
+    """pyxnat and xnatpy ride a session after logging in; their User-Agents are not browsers."""
+    import xnat
+    url, _ = served
+    with xnat.connect(url, user="admin", password="admin") as session:
+        session.put("/data/projects/PC")
+        assert "PC" in session.projects

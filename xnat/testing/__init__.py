@@ -30,6 +30,7 @@ folder agree):
 * ``auth``             users, passwords, JSESSIONID sessions, alias tokens, project roles
 * ``backend/``         the archive's storage and access decisions: all SQL the handlers need, who may do what
 * ``bundles``          reads an ``xdat:bundle`` (a ``POST /data/search`` body) into a plain description
+* ``csrf``             when a write riding a browser's session must carry ``XNAT_CSRF``, and whether it does
 * ``datatypes``        what the server knows from its schema set (types, fields, inheritance)
 * ``dicomdump``        one DICOM file's header as XNAT's DICOM dump rows (``/data/services/dicomdump``)
 * ``dicomreader``      uploaded DICOM archives read into studies, series and files, as XNAT's importer sees them

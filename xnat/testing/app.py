@@ -23,6 +23,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from . import csrf
 from .auth import GUEST, Auth, User
 from .backend import Backend
 from .backend.populate import Populated
@@ -305,7 +306,9 @@ class XNATApp:
                 user, sid, new_session = self._authenticate(request)
             if endpoint is None:
                 raise HTTPError(404, "Not Found")
-            ctx = Ctx(self, request, user, path, self._params(request), session_id=new_session or sid)
+            params = self._params(request)
+            self._check_csrf(request, params, sid if new_session is None else None)
+            ctx = Ctx(self, request, user, path, params, session_id=new_session or sid)
             response: Response = endpoint(ctx, **args)
             new_session = ctx.new_session or new_session
             if ctx.ended_session:
@@ -337,6 +340,18 @@ class XNATApp:
             return Response("File name or path too long", status=400, mimetype="text/plain")
         logger.exception("error handling %s %s", request.method, request.path)
         return Response("Internal Server Error", status=500, mimetype="text/plain")
+
+    def _check_csrf(self, request: Request, params: MultiDict[str, str], riding: str | None) -> None:
+        """403 for a browser's write that rides session ``riding`` without its CSRF token
+        (see :mod:`xnat.testing.csrf`; the site setting is read only for such a write)."""
+        if not csrf.needs_token(request, riding is not None, enabled=True):
+            return
+        if self.backend.settings.all().get("enableCsrfToken", True) in (False, "false"):
+            return
+        assert riding is not None  # needs_token asked for a session
+        if not csrf.token_ok(params.get("XNAT_CSRF"), self.auth.csrf_token(riding)):
+            raise HTTPError(403, "Invalid submit value: a write from a browser session must carry the session's"
+                                 " XNAT_CSRF token (GET /data/JSESSION?CSRF=true)")
 
     def _authenticate(self, request: Request) -> tuple[User, str | None, str | None]:
         """(user, existing session id, new session id) or 401, in XNAT's guard order."""

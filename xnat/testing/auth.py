@@ -74,6 +74,8 @@ class Auth:
         # A verified (login, password) pair is remembered by digest: pbkdf2 on every
         # Basic-auth request would make the server CPU bound under concurrent clients.
         self._verified: dict[str, str] = {}
+        # sid -> the session's CSRF token (XNAT keeps one per HTTP session, set at login)
+        self._csrf: dict[str, str] = {}
         self._add_verified_column()
 
     def _add_verified_column(self) -> None:
@@ -180,8 +182,14 @@ class Auth:
             while len(mine) >= self.max_sessions_per_user:
                 self._drop(next(iter(mine)))
             self._sessions[sid] = (user.login, now + self.session_timeout)
+            self._csrf[sid] = str(uuid.uuid4())
             mine[sid] = None
         return sid
+
+    def csrf_token(self, sid: str) -> str | None:
+        """The CSRF token of a live session (``XNAT_CSRF``), or None."""
+        with self._lock:
+            return self._csrf.get(sid)
 
     @property
     def session_count(self) -> int:
@@ -192,6 +200,7 @@ class Auth:
     def _drop(self, sid: str) -> None:
         """Forget a session (the lock is held)."""
         entry = self._sessions.pop(sid, None)
+        self._csrf.pop(sid, None)
         if entry is None:
             return
         mine = self._by_login.get(entry[0])

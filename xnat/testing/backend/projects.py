@@ -13,6 +13,9 @@ from ..store import Store, dumps, loads, now_string
 
 __all__ = ["PROJECT_COLUMNS", "Projects"]
 
+#: A project's aliases as a write gives them: names, or alias -> its ``source`` attribute.
+Aliases = Mapping[str, str] | Iterable[str]
+
 #: Columns of the ``projects`` table a write may set besides the JSON ``fields``.
 PROJECT_COLUMNS = ("secondary_id", "name", "description", "pi_firstname", "pi_lastname")
 
@@ -92,8 +95,9 @@ class Projects:
 
     # -- writing ----------------------------------------------------------------------------
     def create(self, project: str, columns: dict[str, str], fields: dict[str, str], accessibility: str,
-               login: str, aliases: Mapping[str, str], owner: str | None) -> None:
-        """Insert a project (with its aliases, alias -> source; ``owner`` gets the owner role when given)."""
+               login: str, aliases: Aliases, owner: str | None) -> None:
+        """Insert a project (with its aliases: names, or alias -> source; ``owner`` gets the owner role
+        when given)."""
         with self.store.transaction() as conn:
             event = self.store.next_value(conn, "event")
             conn.execute(
@@ -107,7 +111,7 @@ class Projects:
                 conn.execute("INSERT INTO project_users(project, login, role) VALUES(?,?,'owner')", (project, owner))
 
     def update(self, project: str, columns: dict[str, str], fields: dict[str, str], cleared: Iterable[str],
-               accessibility: str | None, aliases: Mapping[str, str]) -> None:
+               accessibility: str | None, aliases: Aliases) -> None:
         """Set columns, merge ``fields`` into the stored ones (dropping ``cleared``), add aliases
         (alias -> source; a source given replaces the stored one); the project is modified now."""
         with self.store.transaction() as conn:
@@ -158,9 +162,10 @@ class Projects:
             conn.execute("INSERT OR IGNORE INTO deleted_projects(id) VALUES(?)", (project,))
 
 
-def _save_aliases(conn: sqlite3.Connection, project: str, aliases: Mapping[str, str]) -> None:
-    """Add aliases (alias -> source) to ``project``; a source given replaces the stored one.
-    The caller checked that no other project holds them."""
+def _save_aliases(conn: sqlite3.Connection, project: str, aliases: Aliases) -> None:
+    """Add aliases (names, or alias -> source) to ``project``; a source given replaces the stored
+    one. The caller checked that no other project holds them."""
+    sources = dict(aliases) if isinstance(aliases, Mapping) else dict.fromkeys(aliases, "")
     conn.executemany("INSERT INTO project_aliases(alias, project, source) VALUES(?,?,?) ON CONFLICT(alias)"
                      " DO UPDATE SET source=excluded.source WHERE excluded.source<>''",
-                     [(a, project, source) for a, source in aliases.items()])
+                     [(a, project, source) for a, source in sources.items()])

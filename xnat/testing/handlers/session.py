@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError, forbidden, json_response, text
@@ -26,8 +24,8 @@ def jsession(ctx: Ctx) -> Response:
     if sid is None:  # anonymous guests get a session too, as in XNAT
         sid = ctx.new_session = ctx.app.auth.new_session(ctx.user)
     body = sid
-    if ctx.flag("CSRF"):
-        body += f"; XNAT_CSRF={uuid.uuid4()}"
+    if ctx.flag("CSRF"):  # the session's own token, the one its browser writes must carry
+        body += f"; XNAT_CSRF={ctx.app.auth.csrf_token(sid)}"
     return text(body)
 
 
