@@ -21,6 +21,7 @@ the mixins of the object and services layers.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 import re
@@ -62,6 +63,8 @@ __all__ = ["HEARTBEAT_TIMEOUT", "Connection"]
 _default_logger = logging.getLogger("xnat.session")
 _C = TypeVar("_C", bound="Connection")
 
+#: How many of the latest requests the round-trip estimate looks at.
+_ROUND_TRIP_WINDOW = 16
 #: Heartbeats get a short timeout of their own: a hung heartbeat must not hold the thread.
 HEARTBEAT_TIMEOUT = 10.0
 
@@ -138,6 +141,8 @@ class Connection:
         self._jsession: str | None = None
         self._logged_in_user: str | None = None
         self._info_cache: dict[str, Any] = {}
+        # Seconds to the answer's headers of the latest requests (the round-trip estimate).
+        self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIP_WINDOW)
         self._keepalive: KeepAlive | None = None
         self.logins = 0  # how many times this session logged in (1 + re-logins)
         self.accepted_status_get: list[int] = [200]
@@ -208,6 +213,16 @@ class Connection:
     def credentials_source(self) -> str:
         """Where the credentials came from: argument, environment, netrc, prompt, ..."""
         return self._credentials.source
+
+    @property
+    def round_trip(self) -> float | None:
+        """Seconds to the server and back, estimated: the quickest answer (time to its headers)
+        among the latest requests, so a slow request does not count; ``None`` before any request.
+
+        It is what :mod:`xnat.transfer.plan` weighs when choosing how to move many files.
+        """
+        trips = list(self._round_trips)
+        return min(trips) if trips else None
 
     @property
     def session_expiration_time(self) -> tuple[datetime.datetime, float] | None:
@@ -330,6 +345,7 @@ class Connection:
                 read_body(response, self.request_deadline, started)
         except requests.RequestException as error:
             raise translate_request_error(error, method, url) from None
+        self._round_trips.append(response.elapsed.total_seconds())
         if self._debug:
             self._logger.debug("%s %s -> %s", method, redact(url), response.status_code)
         return response

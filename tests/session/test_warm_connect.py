@@ -47,3 +47,16 @@ def test_a_token_login_asks_who_the_token_belongs_to(server, request_log, cache)
                       keepalive=False) as session:
         assert [path for _, path, _ in request_log.requests] == ["/data/JSESSION", "/data/auth"]
         assert session.logged_in_user == "admin"
+
+
+def test_the_session_measures_its_round_trip(server, cache):
+    from tests.benchmarks.proxy import DelayProxy
+
+    with _connect(server, no_parse_model=True) as session:
+        assert session.round_trip is not None and session.round_trip > 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with DelayProxy("127.0.0.1", port, 0.05) as proxy:
+        with xnat.connect(proxy.url, user="admin", password="admin", no_parse_model=True,
+                          keepalive=False) as slow:
+            slow.get("/data/projects", format="json")
+            assert slow.round_trip >= 0.05  # every request was held 50 ms: the quickest too

@@ -80,10 +80,12 @@ def run_download(obj: BehaviourHost, groups: FileGroups, verbose: bool | None, w
     """Download every group: many small files as one zip, the rest file by file in parallel."""
     from .zipdir import download_zipped, worth_zipping
 
-    transferer = obj._session().transferer()
+    session = obj._session()
+    transferer = session.transferer()
+    round_trip = getattr(session, "round_trip", None)  # measured on the listing requests just made
     remaining: list[DownloadJob] = []
     for files_url, jobs, labels in groups:
-        if worth_zipping(jobs):
+        if worth_zipping(jobs, round_trip, workers or transferer.workers):
             remaining += download_zipped(transferer, files_url, jobs, labels, verbose)
         else:
             remaining += jobs

@@ -5,8 +5,9 @@ and on XNAT the per-request cost dominates small files. Here the source's ``file
 is fetched once as ``?format=zip`` and extracted as it streams (no zip on disk). The zip
 itself carries only CRCs, so each extracted file is then checked against the listing it
 came from (MD5 when the catalog has one, size otherwise); a file that is missing or wrong
-is fetched again on its own, verified. Large files keep the per-file path, which runs in
-parallel and resumes a dropped connection.
+is fetched again on its own, verified. Whether the zip is worth it is decided by
+:func:`xnat.transfer.plan.choose_method` (count, sizes, measured round trip, parallelism);
+large files keep the per-file path, which runs in parallel and resumes a dropped connection.
 """
 
 from __future__ import annotations
@@ -27,20 +28,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["download_zipped", "worth_zipping"]
 
-#: At least this many files, of at most this average size, go as one zip.
-ZIP_MIN_FILES = 50
-ZIP_MAX_AVERAGE_SIZE = 1024 * 1024
+def worth_zipping(jobs: list[DownloadJob], round_trip: float | None = None, workers: int = 4) -> bool:
+    """Whether one zip beats a request per file for these download jobs, over a link of this
+    round trip (None: not measured) with this many parallel transfers (the rule: :mod:`xnat.transfer.plan`)."""
+    from ...transfer.plan import choose_method
 
-
-def worth_zipping(jobs: list[DownloadJob]) -> bool:
-    """Whether one zip beats a request per file for these download jobs."""
-    if len(jobs) < ZIP_MIN_FILES:
-        return False
-    sizes = [job.expected_size for job in jobs]
-    known = [size for size in sizes if size is not None]
-    if len(known) < len(sizes):
-        return False
-    return sum(known) / len(known) <= ZIP_MAX_AVERAGE_SIZE
+    return choose_method([job.expected_size for job in jobs], round_trip, workers) == "archive"
 
 
 def _entry_key(entry: str) -> tuple[str, str, str] | None:
