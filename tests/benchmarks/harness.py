@@ -53,6 +53,7 @@ class Config:
     list_budget_s: float        # per-phase budget before a per-object loop is extrapolated
     run_timeout_s: float        # any single subprocess
     suite_budget_s: float       # the whole run; workloads past it are reported n/a
+    slow_files: int = 500       # files of the small-file rows over the slow (20 ms) network
 
     @property
     def experiments(self) -> int:
@@ -60,9 +61,11 @@ class Config:
 
 
 QUICK = Config(quick=True, reps=2, subjects=100, experiments_per_subject=20, big_mb=64, small_files=200,
-               small_kb=16, slow_delay_s=0.020, list_budget_s=1.5, run_timeout_s=60, suite_budget_s=110)
+               small_kb=16, slow_delay_s=0.020, list_budget_s=1.5, run_timeout_s=60, suite_budget_s=110,
+               slow_files=100)
 FULL = Config(quick=False, reps=5, subjects=500, experiments_per_subject=100, big_mb=1024, small_files=2000,
-              small_kb=16, slow_delay_s=0.020, list_budget_s=10.0, run_timeout_s=300, suite_budget_s=1500)
+              small_kb=16, slow_delay_s=0.020, list_budget_s=10.0, run_timeout_s=300, suite_budget_s=1500,
+              slow_files=500)
 
 Params = dict[str, Any]
 
@@ -211,6 +214,10 @@ def _seed(server_url: str, cfg: Config, scratch: Path, names: set[str]) -> Seed:
             make_small_files(folder, cfg.small_files, cfg.small_kb << 10)
             seed.small_dir = str(folder)
             seeder.small_files(seed, folder)
+            slow = scratch / "slow-files"
+            make_small_files(slow, cfg.slow_files, cfg.small_kb << 10)
+            seed.slow_dir = str(slow)
+            seed.slow_count = seeder.small_files(seed, slow, seed.slow_resource)
         steps.append(("small files", small))
     for label, step in steps:
         try:

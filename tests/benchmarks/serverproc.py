@@ -123,6 +123,10 @@ class Seed:
     small_resource: str = "SMALL"
     small_count: int = 0
     small_dir: str = ""
+    #: A smaller resource for the slow-network rows (500 files; a peer pays a round trip per file).
+    slow_resource: str = "SLOW"
+    slow_count: int = 0
+    slow_dir: str = ""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -180,10 +184,12 @@ class Seeder:
                        headers={"Content-Type": "application/octet-stream"})
         seed.big_size = local.stat().st_size
 
-    def small_files(self, seed: Seed, folder: Path) -> None:
-        """Upload a folder's files as one zip extracted by the server, or one by one."""
-        self.resource(seed, seed.small_resource)
-        base = f"{seed.experiment_uri}/resources/{seed.small_resource}/files"
+    def small_files(self, seed: Seed, folder: Path, label: str | None = None) -> int:
+        """Upload a folder's files (into ``label``, else the small-file resource) as one zip
+        extracted by the server, or one by one; how many files."""
+        label = label or seed.small_resource
+        self.resource(seed, label)
+        base = f"{seed.experiment_uri}/resources/{label}/files"
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -196,10 +202,12 @@ class Seeder:
             logger.info("zip upload refused (%s); uploading %d files one by one", error, len(files))
             for path in files:
                 self._call("PUT", f"{base}/{path.relative_to(folder).as_posix()}", data=path.read_bytes())
-        listed = self.file_count(seed, seed.small_resource)
+        listed = self.file_count(seed, label)
         if listed != len(files):
             raise ServerError(f"{base} lists {listed} files after uploading {len(files)}")
-        seed.small_count = len(files)
+        if label == seed.small_resource:
+            seed.small_count = len(files)
+        return len(files)
 
 
     def file_count(self, seed: Seed, label: str) -> int:

@@ -1,13 +1,19 @@
-"""``download_dir`` and ``upload_dir`` of a resource of many small files.
+"""``download_dir`` and ``upload_dir`` of a resource of many small files, on loopback and over 20 ms.
 
-Targets (ours / xnatpy 0.8.1): ``upload_dir`` with each library's default method (both
-``tgz_file``) <= 0.8x, the row that compares like with like; download_dir <= 0.33x;
-``upload_dir(method="per_file")`` <= 0.33x, a flattering row (our PUTs run in parallel,
-xnatpy's one after another). 2,000 files of 16 KB (200 with --quick) in sub-folders of 100. Navigation to
-the resource (listings) is not timed; the transfer call is. Every run is checked: the
-download must produce every file, the upload must leave every file listed on the server
-(each upload run gets a fresh resource). pyxnat's ``Resource.get(extract=True)`` is shown
-for the download; it has no per-file directory upload.
+Targets (ours / xnatpy 0.8.1, each library with its defaults unless the row says otherwise):
+
+* loopback, 2,000 files of 16 KB (200 with --quick) in sub-folders of 100: ``upload_dir``
+  with each library's default method (both ``tgz_file``) <= 0.8x, the row that compares
+  like with like; download_dir <= 0.33x; ``upload_dir(method="per_file")`` <= 0.33x, a
+  flattering row (our PUTs run in parallel, xnatpy's one after another);
+* 20 ms per request (``proxy.DelayProxy``), 500 files of 16 KB (100 with --quick), where each
+  request costs a round trip as on a real network: download_dir <= 0.2x and
+  ``upload_dir(method="per_file")`` <= 0.2x.
+
+Navigation to the resource (listings) is not timed; the transfer call is. Every run is
+checked: the download must produce every file, the upload must leave every file listed on
+the server (each upload run gets a fresh resource). pyxnat's ``Resource.get(extract=True)``
+is shown for the loopback download; it has no per-file directory upload.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 FIGURES = [("download_dir: many small files", "s"), ("upload_dir, default method: many small files", "s"),
-           ("upload_dir per_file: many small files", "s")]
+           ("upload_dir per_file: many small files", "s"), ("download_dir, 20 ms per request", "s"),
+           ("upload_dir per_file, 20 ms per request", "s")]
 
 
 def _resource(params: dict[str, Any]) -> tuple[Any, Any, str]:
@@ -79,6 +86,7 @@ def client(params: dict[str, Any], probe: Any) -> dict[str, Any]:
 
 
 def measure(bench: Any) -> list[Any]:
+    from ..proxy import DelayProxy
     from ..results import Cell, Row, Target, server_share, summarize
     from ..serverproc import Seeder
 
@@ -112,13 +120,18 @@ def measure(bench: Any) -> list[Any]:
     _check_uploads(seeder, seed, defaults, "UPD")
     uploads = bench.alternate(__file__, ["ours", "xnatpy"], uploader("upload", "UP"))
     _check_uploads(seeder, seed, uploads, "UP")
-    n = seed.small_count
+    slow_runs = _slow_runs(bench, base, folder, seeder, labels, DelayProxy)
+    n, m, delay = seed.small_count, seed.slow_count, f"{bench.cfg.slow_delay_s * 1000:.0f} ms"
     rows = []
     for figure, runs, impls, bound in (
             (f"download_dir: {n:,} files of 16 KB", downloads, ["ours", "xnatpy", "pyxnat"], 0.33),
             (f"upload_dir, default method (tgz_file): {n:,} files of 16 KB", defaults, ["ours", "xnatpy"], 0.8),
             (f"upload_dir per_file: {n:,} files of 16 KB (flattering: ours parallel, xnatpy sequential)",
-             uploads, ["ours", "xnatpy"], 0.33)):
+             uploads, ["ours", "xnatpy"], 0.33),
+            (f"download_dir, {delay} per request: {m:,} files of 16 KB", slow_runs["download"], ["ours", "xnatpy"],
+             0.2),
+            (f"upload_dir per_file, {delay} per request: {m:,} files of 16 KB", slow_runs["upload"],
+             ["ours", "xnatpy"], 0.2)):
         cells = {i: summarize(runs[i], "seconds", "not built yet" if i == "ours" else "") for i in impls}
         shares = {i: s for i in ("ours", "xnatpy") if (s := server_share(runs[i])) is not None}
         row = Row(figure, "s", cells, Target("<=", bound, "xnatpy"), server_cpu=shares)
@@ -131,11 +144,46 @@ def measure(bench: Any) -> list[Any]:
                 row.notes.append(f"{impl}: resource reached by {fallbacks.pop()}")
         rows.append(row)
     rows[0].notes.append("pyxnat: Resource.get(extract=True)")
+    for row in rows[3:]:
+        row.notes.append(f"loopback proxy holding each request {delay}; {slow_runs['proxied']} requests went through it")
+    rows[3].notes.append("xnatpy's download_dir fetches one zip of the resource and extracts it")
     return rows
 
 
-def _check_uploads(seeder: Any, seed: Any, uploads: dict[str, list[dict[str, Any]]], prefix: str) -> None:
+def _slow_runs(bench: Any, base: dict[str, Any], folder: Any, seeder: Any, labels: list[str],
+               proxy_class: Any) -> dict[str, Any]:
+    """download_dir and upload_dir per_file through the delaying proxy (the 500-file resource)."""
+    seed = bench.seed
+    if not seed.slow_count:
+        failed = {"error": "seeding: no slow-network resource on the server"}
+        return {"download": {"ours": [failed], "xnatpy": [failed]}, "upload": {"ours": [failed], "xnatpy": [failed]},
+                "proxied": 0}
+    slow = {**base, "count": seed.slow_count}
+    with proxy_class("127.0.0.1", int(bench.url.rsplit(":", 1)[1]), bench.cfg.slow_delay_s) as proxy:
+        def down(impl: str, rep: int) -> dict[str, Any]:
+            return {**slow, "url": proxy.url, "mode": "download", "resource": seed.slow_resource,
+                    "resource_uri": f"{seed.experiment_uri}/resources/{seed.slow_resource}",
+                    "target": str(folder / f"slow-down-{impl}-{rep}")}
+
+        def up(impl: str, rep: int) -> dict[str, Any]:
+            label = f"SLOWUP_{impl}_{rep}".upper()
+            seeder.resource(seed, label)
+            labels.append(label)
+            return {**slow, "url": proxy.url, "mode": "upload", "resource": label, "source": seed.slow_dir,
+                    "resource_uri": f"{seed.experiment_uri}/resources/{label}"}
+
+        reps = min(bench.cfg.reps, 3)
+        downloads = bench.alternate(__file__, ["ours", "xnatpy"], down, reps=reps)
+        uploads = bench.alternate(__file__, ["ours", "xnatpy"], up, reps=reps)
+        proxied = proxy.requests
+    _check_uploads(seeder, seed, uploads, "SLOWUP", seed.slow_count)
+    return {"download": downloads, "upload": uploads, "proxied": proxied}
+
+
+def _check_uploads(seeder: Any, seed: Any, uploads: dict[str, list[dict[str, Any]]], prefix: str,
+                   count: int | None = None) -> None:
     """Mark an upload run failed if its resource does not list every file afterwards."""
+    count = count or seed.small_count
     for impl, runs in uploads.items():
         for rep, result in enumerate(runs):
             if result.get("error"):
@@ -146,5 +194,5 @@ def _check_uploads(seeder: Any, seed: Any, uploads: dict[str, list[dict[str, Any
             except Exception as error:  # the check itself failed: say so rather than trust the run
                 result["error"] = f"could not check the upload: {error}"
                 continue
-            if listed != seed.small_count:
-                result["error"] = f"server lists {listed} of {seed.small_count} uploaded files"
+            if listed != count:
+                result["error"] = f"server lists {listed} of {count} uploaded files"
