@@ -2,10 +2,15 @@
 
 Blocks are taken from the page in reading order: Python blocks run in one namespace per
 page (as in one interpreter), shell blocks run in bash with the installed ``xnat``
-command. Port 8080 becomes a free port (the only change). Installation and test commands
-(``pip``, ``python3 -m venv``, ``python -m pytest``, ``sphinx-build``) are not run here:
-``.ci/run`` runs them. ``xnat serve``, which serves until interrupted, runs with
-``--background`` so that the next block can follow. A page that works on the tutorial's
+command (a console block's ``$`` lines, with their ``>`` continuation lines; what a block
+exports or unsets holds for the blocks after it, as in one terminal). Port 8080 becomes a
+free port (the only change). Installation and test commands (``pip``, ``python3 -m venv``,
+``python -m pytest``, ``sphinx-build``) are not run here: ``.ci/run`` runs them; nor is
+``xnat demo --keep``, which waits for Ctrl-C (``tests/cli/test_demo.py`` runs it), nor
+``xnat bids`` (the CLI page's lines need a dcm2bids configuration and data to match it;
+the BIDS how-to's worked example is run by its own test).
+``xnat serve``, which serves until interrupted, runs with ``--background`` (in place of a
+trailing ``&``) so that the next block can follow. A page that works on the tutorial's
 server first runs the tutorial's block that starts it.
 """
 
@@ -22,7 +27,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build")
+NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build", "xnat demo --keep", "xnat bids ")
 BLOCK = re.compile(r"(?:\.\. code-block:: (\w+)|::)\n\n((?:(?:    |   ).*\n|\n)+)")
 
 
@@ -34,7 +39,7 @@ def blocks(page: str) -> list[tuple[str, str]]:
         indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
         text = "\n".join(line[indent:] for line in lines) + "\n"
         if language == "console":
-            kind, text = "shell", "".join(_command(line) + "\n" for line in text.splitlines() if line.startswith("$ "))
+            kind, text = "shell", _console_commands(text)
         elif "def test_" in text:
             kind = "pytest"
         elif language == "python" or (not language and re.search(r"^(import |def |with )", text, re.M)):
@@ -47,9 +52,20 @@ def blocks(page: str) -> list[tuple[str, str]]:
     return found
 
 
+def _console_commands(text: str) -> str:
+    """The commands of a console block: ``$`` lines and their ``>`` continuations, no output."""
+    commands: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("$ "):
+            commands.append(_command(line))
+        elif line.startswith("> ") and commands:
+            commands[-1] += "\n" + _command(line)
+    return "".join(command + "\n" for command in commands)
+
+
 def _in_background(line: str) -> str:
     if line.startswith("xnat serve ") and "--background" not in line:
-        return line + " --background"
+        return line.rstrip().removesuffix("&").rstrip() + " --background"
     return line
 
 
@@ -64,7 +80,7 @@ def _free_port() -> int:
 
 
 # Pages whose examples use the demo's server, which the tutorial's first block starts.
-ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst", "docs/howto/transfers.rst")
+ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst", "docs/howto/transfers.rst", "docs/howto/import.rst")
 
 
 def run_page(page: str, workdir: Path, port: int) -> list[int]:
@@ -87,7 +103,7 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
                                   text=True, timeout=300)
             servers += [int(pid) for pid in re.findall(r"stop it with 'kill (\d+)'", done.stdout)]
             assert done.returncode == 0, f"{page} block {number}:\n{script}\n{done.stdout}\n{done.stderr}"
-            exports += "".join(line + "\n" for line in script.splitlines() if line.startswith("export "))
+            exports += "".join(line + "\n" for line in script.splitlines() if line.startswith(("export ", "unset ")))
         elif kind == "python":
             exec(compile(text, f"{page} block {number}", "exec"), namespace)
         elif kind == "pytest":  # a test for the reader's own suite: run it with pytest, as they would
@@ -109,7 +125,8 @@ def _stop(pids: list[int]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst",
-                                  "docs/testing.rst", "docs/howto/search.rst", "docs/howto/transfers.rst"])
+                                  "docs/testing.rst", "docs/howto/search.rst", "docs/howto/transfers.rst",
+                                  "docs/cli.rst", "docs/howto/import.rst"])
 def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in [name for name in os.environ if name.startswith("XNATPY_")]:
@@ -125,3 +142,14 @@ def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
 def test_the_blocks_are_found():
     kinds = [kind for kind, _ in blocks("README.rst")]
     assert kinds == ["shell", "shell", "shell", "python", "pytest"]
+
+
+def test_console_blocks_keep_continuation_lines_and_drop_output():
+    text = "$ xnat ls | while read a; do   # a loop\n>   echo $a\n> done\noutput line\n$ xnat logout\n"
+    assert _console_commands(text) == "xnat ls | while read a; do\n  echo $a\ndone\nxnat logout\n"
+
+
+def test_a_server_started_with_an_ampersand_runs_in_the_background():
+    assert _in_background("xnat serve --port 0 --ready-file url.txt &") == \
+        "xnat serve --port 0 --ready-file url.txt --background"
+    assert _in_background("xnat serve --background") == "xnat serve --background"
