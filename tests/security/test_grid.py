@@ -289,6 +289,25 @@ def _fresh_project_op(method: str, suffix: str) -> Run:
     return run
 
 
+def signed_in(role: str, accessibility: str) -> bool:
+    """Site reads that need an account (XNAT answers the guest 401)."""
+    return role != "guest"
+
+
+def admin_only(role: str, accessibility: str) -> bool:
+    """Site administration: users, site settings, tokens for others (access.py: manages_users, manages_site)."""
+    return role == "admin"
+
+
+def _on_fresh_user(method: str, suffix: str, **kwargs: object) -> Run:
+    """A request on an account made for the one cell, so that changing it touches no other cell."""
+    def run(w: World, c: Caller, p: str) -> Outcome:
+        login = f"victim{w.next()}"
+        w.app.auth.add_user(login, "victim-password")
+        return status(c.request(method, f"/xapi/users/{login}{suffix}", **kwargs))
+    return run
+
+
 OPS: dict[str, Op] = {
     # reading
     "list projects": Op(sees, lambda w, c, p: listed(c.get("/data/projects?format=json"), f'"{p}"'), False),
@@ -408,6 +427,32 @@ OPS: dict[str, Op] = {
     "set accessibility": Op(owns, _fresh_project_op("PUT", "/accessibility/private")),
     "add project user": Op(owns, _fresh_project_op("PUT", "/users/Collaborators/outsider")),
     "delete project": Op(owns, _fresh_project_op("DELETE", "")),
+    # the site: accounts, settings, configuration documents, tokens (the same for every project)
+    "user list": Op(signed_in, lambda w, c, p: status(c.get("/data/users?format=json")), False),
+    "site settings": Op(signed_in, lambda w, c, p: status(c.get("/xapi/siteConfig")), False),
+    "set site settings": Op(admin_only, lambda w, c, p: status(
+        c.post("/xapi/siteConfig", json={"siteDescriptionText": f"d{w.next()}"})), False),
+    "set a site setting": Op(admin_only, lambda w, c, p: status(
+        c.put("/xapi/siteConfig/siteDescriptionText", data=f"d{w.next()}")), False),
+    "site config documents": Op(signed_in, lambda w, c, p: status(c.get("/data/config?format=json")), False),
+    "write site config": Op(admin_only, lambda w, c, p: status(
+        c.put(f"/data/config/tool{w.next()}/path?inbody=true", data=b"x")), False),
+    "account list": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users")), False),
+    "create account": Op(admin_only, lambda w, c, p: status(
+        c.post("/xapi/users", json={"username": f"made{w.next()}", "password": "made-password"})), False),
+    "change another account": Op(admin_only, _on_fresh_user("PUT", "", json={"firstName": "Changed"}), False),
+    "disable an account": Op(admin_only, _on_fresh_user("PUT", "/enabled/false"), False),
+    "unverify an account": Op(admin_only, _on_fresh_user("PUT", "/verified/false"), False),
+    "another account": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users/admin")), False),
+    "another profile": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users/profile/admin")), False),
+    "another account's roles": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users/admin/roles")), False),
+    "another account's flag": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users/admin/enabled")), False),
+    "site roles": Op(admin_only, lambda w, c, p: status(c.get("/xapi/users/rolemap")), False),
+    "own token": Op(signed_in, lambda w, c, p: status(c.get("/data/services/tokens/issue")), False),
+    "token for another": Op(admin_only, lambda w, c, p: status(
+        c.get("/data/services/tokens/issue/user/owner")), False),
+    "change own e-mail": Op(signed_in, lambda w, c, p: status(
+        c.put("/xapi/users/update", json={"email": f"e{w.next()}@example.org"})), False),
 }
 
 
