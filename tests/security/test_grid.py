@@ -120,6 +120,13 @@ def _cached_of_admin(w: World, c: Caller, p: str) -> Outcome:
     return listed(c.get(f"/data/search/{r.json['ResultSet']['ID']}?format=json"), _tree(w, p).subject)
 
 
+def _admin_cache_file(w: World, c: Caller, p: str) -> Outcome:
+    """A file in the admin's user cache: each user reaches only its own (UserCacheResource)."""
+    w.ok(w.admin.put("/data/user/cache/resources/mine/files/secret.txt", data=b"admin's"))
+    r = c.get("/data/user/cache/resources/mine/files/secret.txt")
+    return Outcome(r.status_code, r.status_code == 200 and r.data == b"admin's")
+
+
 def _project_resources(w: World, c: Caller, p: str) -> Outcome:
     r = c.get(f"/data/projects/{p}?format=json")
     return Outcome(r.status_code, r.status_code == 200 and '"PR"' in r.text)
@@ -340,6 +347,7 @@ OPS: dict[str, Op] = {
     "saved search results": Op(reads_signed_in, _saved_results, False),
     "secure saved search of another": Op(lambda role, accessibility: role == "admin", _saved_private, False),
     "cached search of another": Op(lambda role, accessibility: role == "admin", _cached_of_admin, False),
+    "user cache of another": Op(lambda role, accessibility: role == "admin", _admin_cache_file, False),
     "user profiles": Op(lambda role, accessibility: role == "admin",
                         lambda w, c, p: status(c.get("/xapi/users/profiles")), False),
     "groups of another user": Op(lambda role, accessibility: role == "admin",

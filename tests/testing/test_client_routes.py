@@ -396,3 +396,43 @@ def test_real_clients_never_need_the_token(served: tuple[str, XNATApp]) -> None:
     with xnat.connect(url, user="admin", password="admin") as session:
         session.put("/data/projects/PC")
         assert "PC" in session.projects
+
+
+# -- the user cache (UserCacheResource) and import src= (Importer.retrievePrestoreFile) -------------
+CACHE = "/data/user/cache/resources"
+
+
+def test_user_cache_is_each_users_own(admin: Api, alice: Api, bob: Api, anon: Api) -> None:
+    assert alice.rows(CACHE) == []
+    assert alice.put(f"{CACHE}/up").status_code == 200
+    assert alice.put(f"{CACHE}/up").status_code == 412  # exists
+    assert alice.put(f"{CACHE}/up/files/a/b.txt?inbody=true", data=b"hello").status_code == 200
+    assert alice.put(f"{CACHE}/new/files/c.txt", data=b"c").status_code == 200  # the folder is made
+    assert [r["Resource"] for r in alice.rows(CACHE)] == ["new", "up"]
+    assert [(r["Name"], r["Size"], r["URI"]) for r in alice.rows(f"{CACHE}/up/files")] == \
+        [("a/b.txt", "5", f"{CACHE}/up/files/a/b.txt")]
+    assert alice.get(f"{CACHE}/up/files/a/b.txt").get_data() == b"hello"
+    assert bob.rows(CACHE) == [] and bob.get(f"{CACHE}/up/files/a/b.txt").status_code == 404  # bob's own
+    assert anon.get(CACHE).status_code == 401
+    assert alice.put(f"{CACHE}/up/files/..%2F..%2Fx?inbody=true", data=b"x").status_code == 400
+    assert alice.put(f"{CACHE}/up/files/empty.txt").status_code == 400
+    assert alice.delete(f"{CACHE}/up/files/a/b.txt,nope.txt").status_code == 404  # all or nothing
+    assert alice.get(f"{CACHE}/up/files/a/b.txt").status_code == 200
+    assert alice.delete(f"{CACHE}/up/files/a/b.txt").status_code == 200
+    assert alice.delete(f"{CACHE}/new").status_code == 200
+    assert alice.get(f"{CACHE}/new").status_code == 404
+
+
+def test_import_from_the_user_cache(admin: Api, alice: Api, bob: Api, case001_zip: bytes) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    assert alice.put(f"{CACHE}/upload/files/case.zip", data=case001_zip).status_code == 200
+    r = alice.post("/data/services/import?project=P1&src=/user/cache/resources/upload/files/case.zip")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert "/projects/P1/" in r.get_data(as_text=True)
+    assert [e["label"] for e in alice.rows("/data/projects/P1/experiments")] == ["Case001"]
+    # another user's cache is not reachable: the name resolves in the caller's own
+    assert admin.put("/data/projects/P1/users/Members/bob").status_code == 200
+    r = bob.post("/data/services/import?project=P1&src=/user/cache/resources/upload/files/case.zip")
+    assert r.status_code == 404 and "Unknown src file" in r.get_data(as_text=True)
+    assert alice.post("/data/services/import?project=P1&src=/elsewhere/case.zip").status_code == 400

@@ -40,6 +40,7 @@ from .handlers import (
     services,
     session,
     site,
+    user_cache,
     users,
 )
 from .handlers.base import Ctx, HTTPError
@@ -129,6 +130,10 @@ _URL_MAP = Map([
     Rule("/data/prearchive/projects/<project>/<timestamp>/<folder>/<path:rest>", endpoint=prearchive.session_below),
     Rule("/data/scanners", endpoint=services.scanners),  # /data/archive/scanners, folded
     Rule("/data/scan_types", endpoint=services.scan_types),
+    Rule("/data/user/cache/resources", endpoint=user_cache.resources),
+    Rule("/data/user/cache/resources/<xname>", endpoint=user_cache.resource),
+    Rule("/data/user/cache/resources/<xname>/files", endpoint=user_cache.resource),
+    Rule("/data/user/cache/resources/<xname>/files/<path:path>", endpoint=user_cache.resource),
     Rule("/data/search", endpoint=search_run.search),
     Rule("/data/search/<search_id>", endpoint=search_saved.cached),
     Rule("/xapi/plugins", endpoint=services.plugins),
@@ -209,6 +214,9 @@ class XNATApp:
                                max_files=extract_max_files)
         self.files = FileStore(self.data_dir / "archive", durable=durable, limits=limits)
         self.files.sweep_temp()  # what a crash left mid-upload; nothing uploads yet
+        #: each user's upload space (/data/user/cache/resources), beside the archive
+        self.user_cache = FileStore(self.data_dir / "user-cache", durable=durable, limits=limits)
+        self.user_cache.sweep_temp()
         #: seconds a search may run (``POST /data/search``) before it answers 503
         self.search_timeout = float(search_timeout)
         self.datatypes = DataTypes.load(Path(schemas_dir) if schemas_dir is not None else None)

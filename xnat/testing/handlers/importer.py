@@ -5,7 +5,8 @@ Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multip
 project at all: the Unassigned prearchive, which admins see),
 ``project``/``subject``/``session`` override the destination and the labels the
 headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
-``overwrite=none|append|delete``; ``Ignore-Unparsable=true`` skips non-DICOM members
+``overwrite=none|append|delete``; ``src=/user/cache/resources/X/files/f.zip`` imports a file the
+user uploaded to its cache before; ``Ignore-Unparsable=true`` skips non-DICOM members
 (otherwise an upload holding any is refused, 400). The answer is the new URI(s),
 ``/data``-prefixed, as text. ``import-handler=gradual-DICOM`` takes files one by one: they
 go to the prearchive (or, with ``Direct-Archive=true``, are appended to the archived
@@ -28,7 +29,7 @@ from werkzeug.wrappers import Response
 from ..dicomreader import Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import UNASSIGNED, PrearchiveSession, prearchive_of
-from . import status
+from . import status, user_cache
 from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
 from .writes import check_label
@@ -62,7 +63,13 @@ def parse_dest(dest: str) -> dict[str, str]:
 
 
 def _body(ctx: Ctx) -> tuple[BinaryIO, str | None]:
-    """The uploaded archive, spooled (it has to be seekable for zip), and its file name."""
+    """The uploaded archive, spooled (it has to be seekable for zip), and its file name; with
+    ``src=`` the user's cached file instead (XNAT's Importer: ``src`` names a file of
+    ``/user/cache/resources``, uploaded before)."""
+    src = ctx.param("src")
+    if src:
+        cached = user_cache.cached_file(ctx, src)
+        return cast(BinaryIO, open(cached, "rb")), cached.name  # closed by the caller, as the spool is
     request = ctx.request
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=str(ctx.app.data_dir))  # noqa: SIM115 -- closed by its owner
     if request.mimetype == "multipart/form-data":
