@@ -60,7 +60,7 @@ class SessionObjectsMixin:
     #: through attributes it may read without running code.
     classes: Any = None
     #: Parallel transfers for jobs of many files (download_dir, upload_dir per_file).
-    transfer_workers: int = 4
+    transfer_workers: int = 8  # xnat.transfer.parallel.DEFAULT_WORKERS (transfers are imported when first used)
     #: How often a failed transfer is tried again, and the first wait (doubling) in seconds.
     transfer_retries: int = 3
     transfer_backoff: float = 0.5

@@ -28,7 +28,7 @@ from .connection import (
     log_retry,
 )
 from .download import DownloadResult, body_chunks, check_target, download_to_path, download_to_stream
-from .parallel import resolve_workers, run_jobs
+from .parallel import DEFAULT_WORKERS, resolve_workers, run_jobs
 from .paths import local_path
 from .progress import Progress, UpdateFunc
 from .remotefile import DEFAULT_READAHEAD, RemoteFile
@@ -73,7 +73,7 @@ class Transferer:
     """
 
     def __init__(self, http: requests.Session, base_url: str, timeout: float | tuple[float, float] = 300.0,
-                 *, retries: int = 3, backoff: float = 0.5, workers: int = 4,
+                 *, retries: int = 3, backoff: float = 0.5, workers: int = DEFAULT_WORKERS,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, min_rate: float | None = DEFAULT_MIN_RATE,
                  rate_window: float = DEFAULT_RATE_WINDOW, deadline: float | None = DEFAULT_REQUEST_DEADLINE) -> None:
         self.conn = Connection(http, base_url, timeout, retries, backoff, chunk_size, min_rate, rate_window, deadline)
