@@ -22,6 +22,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,6 +31,9 @@ from werkzeug.wrappers import Response
 
 import xnat
 from xnat.classes.behaviour.zipdir import download_zipped
+from xnat.compat.projects import ProjectAdmin
+from xnat.compat.provenance import Provenance
+from xnat.compat.search import query_of
 from xnat.exceptions import (
     XNATChecksumError,
     XNATError,
@@ -37,10 +41,12 @@ from xnat.exceptions import (
     XNATResponseError,
     XNATSchemaError,
     XNATTimeoutError,
+    XNATValueError,
 )
 from xnat.schema.loader import fetch_schemas, load_model
 from xnat.testing.runner import XNATServer
 from xnat.transfer import DownloadJob, Transferer, extract_zip_stream, safe_relpath
+from xnat.xmlsafe import parse_xml
 
 from ..schema.conftest import FakeSession, collect_sources
 from .loopback import FakeXNAT, Loopback, RawXNAT, read_byte_by_byte, run_bounded, trickle, trickle_head
@@ -346,3 +352,40 @@ def test_a_cached_schema_model_or_index_nested_too_deeply_is_ignored(reference_s
     session = FakeSession(sources, server="https://xnat.test")
     assert load_model(session) == good
     assert session.requests  # the planted index was not trusted: the schemas were read again
+
+
+# -- XML from the server: one guarded parse too ---------------------------------------------------------
+
+DEEP_XML = b"<a>" * 300 + b"</a>" * 300  # past lxml's depth limit of 256 (huge_tree off)
+BAD_XML = [DEEP_XML, b"<html>not closed", b""]
+
+
+class _XMLSession:
+    """What the pyxnat layer's XML readers need of a session: ``get(uri, format=)`` with a ``.content``."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def get(self, uri: str, format: str | None = None) -> Any:
+        return SimpleNamespace(content=self.content, text=self.content.decode("utf-8", "replace"))
+
+
+@pytest.mark.parametrize("content", BAD_XML)
+def test_a_server_document_that_is_not_readable_xml_is_an_xnat_error(content):
+    with pytest.raises(XNATValueError, match="the document of /data/experiments/E"):
+        Provenance(_XMLSession(content), "/data/experiments/E").get()
+
+    class Project(ProjectAdmin):
+        _session, _uri = _XMLSession(content), "/data/projects/P"
+
+    with pytest.raises(XNATValueError, match="the document of /data/projects/P"):
+        Project().aliases()
+    with pytest.raises(XNATValueError, match="the search bundle"):
+        query_of(content)
+
+
+def test_an_entity_is_never_expanded():
+    root = parse_xml(b'<!DOCTYPE a [<!ENTITY e "expanded">]><a>&e;</a>', "a document")
+    assert "expanded" not in (root.text or "")
+    root = parse_xml(b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/hostname">]><a>&e;</a>', "a document")
+    assert not (root.text or "").strip()

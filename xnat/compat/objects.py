@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from lxml import etree
-
 from ..exceptions import XNATIOError, XNATValueError
-from ..xmlsafe import safe_parser
+from ..xmlsafe import parse_xml
 from . import transfers
 from .attributes import Attributes, flatten_item
 from .errors import NotSupportedError
@@ -220,7 +218,7 @@ class EObject(Node):
     def xpath(self, expression: str) -> list[Any]:
         """Evaluate an XPath on the object's XML document (namespace prefixes ``xnat``, ``xdat``...)."""
         content = self._session.get(self._uri, format="xml").content
-        tree = etree.fromstring(content, safe_parser())
+        tree = parse_xml(content, f"the document of {self._uri}")
         namespaces = {key: value for key, value in tree.nsmap.items() if key}
         found = tree.xpath(expression, namespaces=namespaces)
         return found if isinstance(found, list) else [found]  # a count or a string for scalar expressions

@@ -17,10 +17,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from lxml import etree
-
 from ..exceptions import XNATValueError
-from ..xmlsafe import safe_parser
+from ..xmlsafe import parse_xml
 
 __all__ = ["ROLES", "Pipeline", "Pipelines", "ProjectAdmin"]
 
@@ -113,7 +111,7 @@ class ProjectAdmin:
         """The project's other names, from its own document (one request; pyxnat reads the
         project listing's ``alias`` column, which may hold one alias per project)."""
         content = self._session.get(self._uri, format="xml").content
-        root = etree.fromstring(content, safe_parser())
+        root = parse_xml(content, f"the document of {self._uri}")
         return [node.text or "" for node in root.iterfind(f"{_XNAT}aliases/{_XNAT}alias") if node.text]
 
     def add_alias(self, alias: str) -> None:

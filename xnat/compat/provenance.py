@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 from ..exceptions import XNATValueError
-from ..xmlsafe import safe_parser
+from ..xmlsafe import parse_xml
 
 __all__ = ["FIELDS", "Provenance"]
 
@@ -61,7 +61,7 @@ class Provenance:
         return f"<Provenance of {self._uri}>"
 
     def _document(self) -> etree._Element:
-        return etree.fromstring(self._session.get(self._uri, format="xml").content, safe_parser())
+        return parse_xml(self._session.get(self._uri, format="xml").content, f"the document of {self._uri}")
 
     def _put(self, root: etree._Element, allow_deletion: bool) -> None:
         query = {"inbody": "true", **({"allowDataDeletion": "true"} if allow_deletion else {})}

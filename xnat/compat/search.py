@@ -24,7 +24,7 @@ from lxml import etree
 from ..criteria import BaseConstraint, CompoundConstraint, Constraint, SearchField
 from ..exceptions import XNATValueError
 from ..services.search import Query
-from ..xmlsafe import safe_parser
+from ..xmlsafe import parse_xml
 from .errors import DatabaseError
 from .jsontable import JsonTable
 
@@ -195,8 +195,7 @@ def _criteria_set(node: etree._Element) -> list[Any]:
 
 def query_of(bundle: bytes | str) -> dict[str, Any]:
     """pyxnat's representation of a bundle: row, columns, users, constraints, description."""
-    data = bundle.encode() if isinstance(bundle, str) else bundle
-    root = etree.fromstring(data, safe_parser())
+    root = parse_xml(bundle, "the search bundle")
     row = root.findtext(_Q + "root_element_name", "")
     columns = [f"{n.findtext(_Q + 'element_name', '')}/{n.findtext(_Q + 'field_ID', '')}"
                for n in root.iterfind(_Q + "search_field")]
