@@ -152,3 +152,30 @@ def test_duplicate_ids_and_ambiguous_labels_keep_their_lookup_rules() -> None:
     with pytest.raises(XNATKeyError, match="several entries"):
         listing["L"]
     assert [o.id for o in listing.values()] == ["E1", "E2", "E3"] == [o.id for o in listing]
+
+
+def test_a_repeated_value_and_a_uri_made_of_the_id_are_held_once() -> None:
+    from xnat.classes.listing import ListingRows, RowView
+
+    rows = ListingRows(make_rows(300))
+    project, uri = rows.column("project"), rows.column("URI")
+    assert type(project) is not list and type(uri) is not list      # held as one value / a prefix
+    assert list(project) == ["P1"] * 300 and project[-1] == "P1" and project[2:4] == ["P1", "P1"]
+    assert uri[7] == "/data/experiments/XNAT_E00007" == RowView(rows, 7)["URI"]
+    assert list(uri) == [row["URI"] for row in make_rows(300)] and uri[:2] == list(uri)[:2]
+    with pytest.raises(IndexError):
+        project[300]
+    # A URI that is not prefix + ID, or a column whose values differ, stays a list.
+    odd = make_rows(3)
+    odd[1]["URI"] = "/data/experiments/other"
+    odd[2]["project"] = "P2"
+    kept = ListingRows(odd)
+    assert type(kept.column("URI")) is list and type(kept.column("project")) is list
+    assert kept.value(1, "URI") == "/data/experiments/other" and kept.value(2, "project") == "P2"
+    tracemalloc.start()
+    compact = ListingRows(make_rows(20000))
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(compact) == 20000
+    # ID and label (two strings of ~60 bytes) and a few pointers per row; no URI string.
+    assert size / 20000 < 200, f"{size / 20000:.0f} bytes per row"

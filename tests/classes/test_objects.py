@@ -402,3 +402,21 @@ def test_values_of_a_listing_with_a_shared_row_keep_the_share_apart(session) -> 
     assert len(other) == 1 and other[0] is not subject and other[0].label == "shared_one"
     assert other[0].uri == f"/data/projects/OTHER/subjects/{subject.id}"
     assert session.projects["PROJ001"].subjects.values()[0] is subject
+
+
+def test_listed_objects_are_small_and_refuse_unknown_attributes(big) -> None:
+    import pickle
+
+    with xnat.connect(big.url, user="admin", password="admin") as session:
+        experiments = session.projects["PROJ001"].experiments.values()
+        experiment = experiments[3]
+        assert not hasattr(experiment, "__dict__")      # slots all the way down the generated class
+        with pytest.raises(AttributeError):
+            experiment.no_such_attribute = 1
+        assert experiment.uri == f"/data/experiments/{experiment.id}"    # read from the listing row
+        assert experiment._row["label"] == experiment.label and experiment.xnat_session is session
+        assert type(experiment).xnat_session is session
+        clone = pickle.loads(pickle.dumps(experiment))
+        assert (clone.id, clone.label, clone.uri) == (experiment.id, experiment.label, experiment.uri)
+        experiment.clearcache()                            # keeps ID, URI and type of the row
+        assert experiment.uri == f"/data/experiments/{experiment.id}" and experiment.id == clone.id

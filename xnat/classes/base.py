@@ -28,11 +28,12 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
 from ..exceptions import XNATObjectDestroyedError, XNATValueError
 from . import rest
 from .creation import create_on_server
+from .listing import ListingRows, RowView
 from .sublisting import child_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +44,7 @@ __all__ = ["XNATBaseObject", "restore_object"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 
 # Striped locks: one per object would cost memory on big listings.
 _LOCKS = [threading.RLock() for _ in range(64)]
@@ -50,8 +52,59 @@ _LOCKS = [threading.RLock() for _ in range(64)]
 _LOCAL, _BOUND, _NESTED = "local", "bound", "nested"
 
 
+class _Extra(Generic[_V]):
+    """Rarely set per-object state (deleted, caching switch, nested part, local fields, fetched
+    document): kept in one dict made on the first write, so a listed object has none."""
+
+    def __init__(self, default: _V) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Extra[_V]: ...
+
+    @overload
+    def __get__(self, obj: XNATBaseObject, owner: type | None = None) -> _V: ...
+
+    def __get__(self, obj: XNATBaseObject | None, owner: type | None = None) -> _V | _Extra[_V]:
+        if obj is None:
+            return self
+        extra = obj._extra
+        return self.default if extra is None else cast(_V, extra.get(self.name, self.default))
+
+    def __set__(self, obj: XNATBaseObject, value: _V) -> None:
+        if obj._extra is None:
+            obj._extra = {}
+        obj._extra[self.name] = value
+
+
+class _SessionAttribute:
+    """``xnat_session``: on an instance the session it belongs to; on a class the session whose
+    schemas built it (``_class_session``, set by the class factory)."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return getattr(owner, "_class_session", None)
+        return obj._session_of
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._session_of = value
+
+
 class XNATBaseObject:
-    """An XNAT object of one data type (its xsi type is ``__xsi_type__``)."""
+    """An XNAT object of one data type (its xsi type is ``__xsi_type__``).
+
+    Instances are small: a few slots (``__slots__`` here, in the behaviour mixins and in
+    every generated class), the listing row kept as the listing's column store and a row
+    number, the URI of a listed object read from that row, rare state in one dict made on
+    first use. Attributes that are not declared cannot be set on them.
+    """
+
+    __slots__ = ("__weakref__", "_extra", "_fieldname", "_id", "_index", "_mode", "_parent", "_path", "_rows",
+                 "_session_of")
 
     __xsi_type__: ClassVar[str] = ""
     #: The schema type this class was built from (set by the class factory).
@@ -65,15 +118,27 @@ class XNATBaseObject:
     _RELABEL_BY_QUERY: ClassVar[bool] = False
     #: The session: on a class, the one whose schemas built it (set by the class factory);
     #: on an instance, the one it belongs to.
-    xnat_session: Any = None
+    xnat_session: Any = _SessionAttribute()
+    _class_session: ClassVar[Any] = None
 
-    # Per-instance state; these class-level values are the defaults (see _setup).
-    _row: Mapping[str, str] | None = None
-    _destroyed: bool = False
-    _caching: bool | None = None
-    _root: XNATBaseObject | None = None
-    _nested_item: dict[str, Any] | None = None
-    _datafields: Mapping[str, Any] = MappingProxyType({})
+    # The slots' types.
+    _session_of: Any
+    _path: str | None
+    _id: str | None
+    _parent: Any
+    _fieldname: str | None
+    _mode: str
+    _rows: ListingRows | Mapping[str, str] | None
+    _index: int
+    _extra: dict[str, Any] | None
+
+    # Rare per-instance state, with its defaults (see _Extra).
+    _destroyed = _Extra[bool](False)
+    _caching = _Extra["bool | None"](None)
+    _root = _Extra["XNATBaseObject | None"](None)
+    _nested_item = _Extra["dict[str, Any] | None"](None)
+    _datafields = _Extra["Mapping[str, Any]"](MappingProxyType({}))
+    _cache_store = _Extra["dict[str, Any] | None"](None)
 
     def __init__(
         self,
@@ -111,15 +176,45 @@ class XNATBaseObject:
         return fields
 
     def _setup(self, session: Any, uri: str | None, id_: str | None, parent: Any, fieldname: str | None) -> None:
-        self.xnat_session = session
-        self._uri = uri
+        self._session_of = session
+        self._path = uri
         self._id = id_
         self._parent = parent
         self._fieldname = fieldname
         self._mode = _LOCAL
-        self._row = None
-        # Rarely used state stays at the class-level defaults until set: a listed object
-        # costs a few slots, not a dozen dicts.
+        self._rows = None
+        self._index = 0
+        self._extra = None
+
+    # -- the listing row ---------------------------------------------------------------------
+
+    @property
+    def _row(self) -> Mapping[str, str] | None:
+        """The listing row the object was made from (a view of the listing's columns), or a
+        dict of the values known from elsewhere, or None."""
+        rows = self._rows
+        if isinstance(rows, ListingRows):
+            return RowView(rows, self._index)
+        return rows
+
+    @_row.setter
+    def _row(self, row: Mapping[str, str] | None) -> None:
+        if type(row) is RowView:
+            self._rows, self._index = row.rows, row.index
+        else:
+            self._rows = row
+
+    @property
+    def _uri(self) -> str | None:
+        path = self._path
+        if path is None and self._rows is not None:  # a listed object: the row's URI
+            rows = self._rows
+            return (rows.value(self._index, "URI") if isinstance(rows, ListingRows) else rows.get("URI")) or None
+        return path
+
+    @_uri.setter
+    def _uri(self, uri: str | None) -> None:
+        self._path = uri
 
     # -- construction by the object layer ------------------------------------------------
 
@@ -131,6 +226,22 @@ class XNATBaseObject:
         obj._setup(session, uri, id_, parent, None)
         obj._mode = _BOUND
         obj._row = row
+        return obj
+
+    @classmethod
+    def _bind_row(cls, session: Any, rows: ListingRows, index: int, uri: str | None, id_: str,
+                  parent: Any) -> XNATBaseObject:
+        """A bound object for row ``index`` of a listing; ``uri`` None: the row's URI column."""
+        obj = cls.__new__(cls)
+        obj._session_of = session
+        obj._path = uri
+        obj._id = id_
+        obj._parent = parent
+        obj._fieldname = None
+        obj._mode = _BOUND
+        obj._rows = rows
+        obj._index = index
+        obj._extra = None
         return obj
 
     @classmethod
@@ -224,13 +335,18 @@ class XNATBaseObject:
         # A scan of a deleted session is gone too: walk the known parents (no requests).
         node: Any = self
         while isinstance(node, XNATBaseObject):
-            if node._destroyed:
+            extra = node._extra
+            if extra is None:  # nothing rare set: neither deleted nor a nested part
+                node = node._parent
+                continue
+            if extra.get("_destroyed"):
                 what = "was deleted" if node is self else \
                     f"belongs to {type(node).__name__} {node._id}, which was deleted"
                 raise XNATObjectDestroyedError(
                     f"{type(self).__name__} {self._id or self._uri} {what}; it cannot be used any more"
                 )
-            node = node._root if node._root is not None else node._parent
+            root = extra.get("_root")
+            node = root if root is not None else node._parent
 
     def _session(self) -> Any:
         """The session, for a request (refusing a deleted object)."""
@@ -257,9 +373,12 @@ class XNATBaseObject:
     @property
     def _cache(self) -> dict[str, Any]:
         """Fetched document and listings of this object, made on first use."""
-        store: dict[str, Any] | None = self.__dict__.get("_cache_store")
+        store: dict[str, Any] | None = self._cache_store
         if store is None:
-            store = self.__dict__.setdefault("_cache_store", {})
+            with _LOCKS[id(self) % 64]:
+                store = self._cache_store
+                if store is None:
+                    store = self._cache_store = {}
         return store
 
     def clearcache(self) -> None:
@@ -341,9 +460,13 @@ class XNATBaseObject:
         self._check_alive()
         if self._flattened() and self._root is not None:  # single nested parts live in the root: "scanner/model"
             return self._root._get_field(f"{self._fieldname}/{name}")
-        row = self._row
-        if row is not None and name in row:
-            value = row[name]
+        rows = self._rows
+        if isinstance(rows, ListingRows):  # a listed object: read its row without a view
+            value = rows.value(self._index, name)
+            if value is not None:
+                return value if value != "" else None
+        elif rows is not None and name in rows:
+            value = rows[name]
             return value if value != "" else None
         return self.fulldata.get("data_fields", {}).get(name)
 

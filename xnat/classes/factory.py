@@ -269,7 +269,8 @@ def _build_class(
         "__doc__": _class_doc(typedef),
         "__xsi_type__": typedef.key,
         "__schema_type__": typedef,
-        "xnat_session": session,
+        "_class_session": session,  # read as the class's xnat_session
+        "__slots__": (),  # instances keep the base's few slots: no dict per object
     }
     taken = frozenset().union(*(_reserved(b, reserved) for b in bases))
     fields, schema_fields = _descriptors(typedef, model, taken)

@@ -22,9 +22,11 @@ from __future__ import annotations
 import csv
 import html
 import io
+import operator
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -58,8 +60,11 @@ class ListingRows:
         self.columns: tuple[str, ...] = _columns_of(result)
         self._position = {name: index for index, name in enumerate(self.columns)}
         shared: dict[Any, Any] = {}
-        #: One list per column, in ``columns`` order.
-        self.data: list[list[Any]] = [_column(result, name, shared) for name in self.columns]
+        #: One sequence per column, in ``columns`` order: a list, or for a column with one
+        #: value in every row (project, xsi type) that value once, or for a URI that is a fixed
+        #: prefix and the row's ID (``/data/experiments/<ID>``) the prefix once.
+        self.data: list[Sequence[Any]] = [_column(result, name, shared) for name in self.columns]
+        _derive_uris(self)
 
     def __len__(self) -> int:
         return len(self.data[0]) if self.data else 0
@@ -72,7 +77,7 @@ class ListingRows:
     def row(self, index: int) -> tuple[str, ...]:
         return tuple(_text(column[index]) for column in self.data)
 
-    def column(self, name: str) -> list[Any] | None:
+    def column(self, name: str) -> Sequence[Any] | None:
         """The raw values of one column, or None when the listing has no such column."""
         position = self._position.get(name)
         return None if position is None else self.data[position]
@@ -96,11 +101,74 @@ def _columns_of(result: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(columns)
 
 
-def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, Any]) -> list[Any]:
+class _Same(Sequence[Any]):
+    """A column with one value in every row, held once."""
+
+    __slots__ = ("_length", "_value")
+
+    def __init__(self, value: Any, length: int) -> None:
+        self._value, self._length = value, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._value] * len(range(self._length)[index])
+        range(self._length)[index]  # raises IndexError as a list does
+        return self._value
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[:])
+
+
+class _Prefixed(Sequence[Any]):
+    """A column whose every value is one prefix and the same row's value in another column
+    (a URI that is ``/data/experiments/`` and the ID): the prefix is held once."""
+
+    __slots__ = ("_base", "_prefix")
+
+    def __init__(self, prefix: str, base: Sequence[str]) -> None:
+        self._prefix, self._base = prefix, base
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(map(operator.concat, repeat(self._prefix), self._base[index]))
+        return self._prefix + self._base[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[:])
+
+
+def _derive_uris(rows: ListingRows) -> None:
+    """Hold the URI column as a prefix of the ID column when every row's URI is that prefix
+    and its ID (checked with C loops: ``map`` and a list comparison)."""
+    uris, ids = rows.column("URI"), rows.column("ID")
+    if type(uris) is not list or type(ids) is not list or not ids:
+        return
+    first_uri, first_id = uris[0], ids[0]
+    if not (isinstance(first_uri, str) and isinstance(first_id, str) and first_id
+            and first_uri.endswith("/" + first_id)):
+        return
+    prefix = first_uri[:-len(first_id)]
+    try:
+        derived = list(map(operator.concat, repeat(prefix), ids))
+    except TypeError:  # an ID that is not text
+        return
+    if derived == uris:
+        rows.data[rows.columns.index("URI")] = _Prefixed(prefix, ids)
+
+
+def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, Any]) -> Sequence[Any]:
     try:
         values = list(map(itemgetter(name), result))
     except KeyError:  # a row without this column
         values = [row.get(name) for row in result]
+    if len(values) > 1 and values.count(values[0]) == len(values):
+        return _Same(values[0], len(values))
     try:
         # Repeated values (types, dates, projects, users) become one object.
         return list(map(shared.setdefault, values, values))
@@ -119,6 +187,16 @@ class RowView(Mapping[str, str]):
     def __init__(self, rows: ListingRows, index: int) -> None:
         self._rows = rows
         self._index = index
+
+    @property
+    def rows(self) -> ListingRows:
+        """The listing's rows this view reads."""
+        return self._rows
+
+    @property
+    def index(self) -> int:
+        """The row's position in :attr:`rows`."""
+        return self._index
 
     def __getitem__(self, key: str) -> str:
         position = self._rows._position.get(key)

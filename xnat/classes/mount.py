@@ -164,6 +164,8 @@ class HasDataDir:
     """``data_dir`` and ``expected_data_dir`` for the behaviour mixins of projects, experiments,
     scans and resources (xnatpy's names)."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     @property
     def data_dir(self) -> Path | None:
         """This object's folder in the mounted archive, when there is a mount and the folder exists."""

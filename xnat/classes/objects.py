@@ -155,8 +155,7 @@ class ObjectLayer:
             return cls._bind(session, uri, ident, row, parent)
 
         obj = self.identity.get_or_create(key, build)
-        if obj._row is not row:
-            _take_row(obj, row, parent)
+        _take_row(obj, row, parent)
         return obj
 
     def from_rows(self, rows: ListingRows, listing: XNATListing, kind: str, span: range) -> list[Any]:
@@ -188,8 +187,9 @@ class ObjectLayer:
             cls = classes.get(xsi_type)
             if cls is None:
                 cls = classes[xsi_type] = _class_for(session, xsi_type, default)
-            uri = (uris[index] if uris is not None else None) or f"{listing.uri}/{ids[index]}"
-            return cls._bind(session, uri, ids[index], RowView(rows, index), parent)
+            # The URI stays in the row (None here) unless the row has none.
+            uri = None if uris is not None and uris[index] else f"{listing.uri}/{ids[index]}"
+            return cls._bind_row(session, rows, index, uri, ids[index], parent)
 
         def refresh(position: int, obj: Any) -> None:
             _take_row(obj, RowView(rows, first + position), parent)
@@ -267,7 +267,8 @@ class ObjectLayer:
 def _take_row(obj: Any, row: Mapping[str, str], parent: Any) -> None:
     """A listed object seen again: the newer listing values win over what it knew."""
     old = obj._row
-    obj._row = row if old is None or isinstance(old, RowView) else {**old, **row}
+    if old is not row:
+        obj._row = row if old is None or isinstance(old, RowView) else {**old, **row}
     if obj._parent is None and parent is not None:
         obj._parent = parent
 

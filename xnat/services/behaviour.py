@@ -33,6 +33,8 @@ __all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour", "
 class ScanDicomBehaviour:
     """DICOM of a scan."""
 
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
+
     def dicom_dump(self, fields: list[str] | str | None = None) -> list[dict[str, str]]:
         """The header of the scan's first DICOM file: rows ``{tag1, tag2, vr, value, desc}``."""
         return scan_dicom_dump(self, fields)
@@ -45,6 +47,8 @@ class ScanDicomBehaviour:
 @behaviour("xnat:imageScanData")
 class ScanPreviewBehaviour:
     """A scan's picture: the middle frame of one of its DICOM files."""
+
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
 
     def preview(self, path: str | os.PathLike[str] | None = None, size: int = DEFAULT_SIZE,
                 refresh: bool = False) -> bytes:
@@ -61,6 +65,8 @@ class ScanPreviewBehaviour:
 class SessionPreviewBehaviour:
     """An imaging session's contact sheet: a picture of each of its scans."""
 
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
+
     def preview(self, path: str | os.PathLike[str] | None = None, size: int = 160, columns: int = 4,
                 refresh: bool = False) -> bytes:
         """A PNG grid of the scans' thumbnails, ``size`` pixels per tile, ``columns`` a row (written
@@ -74,6 +80,8 @@ class SessionPreviewBehaviour:
 @behaviour("xnat:projectData")
 class ProjectUsersBehaviour:
     """Users of a project."""
+
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
 
     @property
     def users(self) -> Users:
@@ -104,6 +112,8 @@ class ProjectUsersBehaviour:
 
 class MappableBehaviour:
     """``map``, ``search`` and ``batch_download`` below an object."""
+
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
 
     def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
             logfile: str | os.PathLike[str] | None = None, executor: Any = None, workers: int | None = None,

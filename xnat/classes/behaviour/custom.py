@@ -177,6 +177,8 @@ class CustomVariableMap(MutableMapping[str, CustomVariableGroup]):
 
 
 class _CustomVariables:
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     @property
     def custom_variables(self) -> CustomVariableMap:
         """The object's custom variables by group: ``custom_variables['group']['name']``."""
@@ -184,5 +186,5 @@ class _CustomVariables:
 
 
 for _xsi in ("xnat:projectData", "xnat:subjectData", "xnat:experimentData"):
-    behaviour(_xsi)(type(f"CustomVariables_{_xsi.split(':')[1]}", (_CustomVariables,), {}))
+    behaviour(_xsi)(type(f"CustomVariables_{_xsi.split(':')[1]}", (_CustomVariables,), {"__slots__": ()}))
 

@@ -32,6 +32,8 @@ def _scan_segment(scan_filter: str | Sequence[str] | None) -> str:
 class ExperimentBehaviour(HasDataDir, LabelledHostBase):
     """Any experiment: keyed by ID or label."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     SECONDARY_LOOKUP_FIELD = "label"
     _RELABEL_BY_QUERY = True
 
@@ -91,6 +93,8 @@ class ExperimentBehaviour(HasDataDir, LabelledHostBase):
 class SubjectAssessorBehaviour(HostBase):
     """Experiments of a subject."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     @property
     def subject(self) -> Any:
         """The subject the experiment belongs to."""
@@ -104,6 +108,8 @@ class SubjectAssessorBehaviour(HostBase):
 @behaviour("xnat:imageSessionData")
 class ImageSessionBehaviour(LabelledHostBase):
     """MR, PET, CT... sessions."""
+
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
 
     @property
     def scans(self) -> Any:
@@ -156,6 +162,8 @@ class ImageSessionBehaviour(LabelledHostBase):
 @behaviour("xnat:derivedData")
 class DerivedBehaviour(HostBase):
     """Assessors: resources, files, download."""
+
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
 
     @property
     def files(self) -> Any:

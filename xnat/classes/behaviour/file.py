@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 class FileData(XNATBaseObject):
     """One file in a resource: ``resource.files['sub/dir/image.dcm']``."""
 
+    __slots__ = ()  # a mixin of XNATBaseObject: no dict per object
+
     __xsi_type__ = "xnat:fileData"
     SECONDARY_LOOKUP_FIELD = "Name"
 

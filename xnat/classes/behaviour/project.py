@@ -15,6 +15,8 @@ from .host import HostBase
 class ProjectBehaviour(HasDataDir, HostBase):
     """``session.projects['P']``: keyed by ID or name."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     SECONDARY_LOOKUP_FIELD = "name"
 
     @property

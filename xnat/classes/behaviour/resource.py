@@ -16,6 +16,8 @@ from .host import HostBase
 class ResourceBehaviour(HasDataDir, HostBase):
     """``scan.resources['DICOM']``: keyed by resource number or label."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     SECONDARY_LOOKUP_FIELD = "label"
 
     def __init__(self, uri: str | None = None, xnat_session: Any = None, id_: str | None = None,

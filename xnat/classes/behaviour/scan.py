@@ -15,6 +15,8 @@ from .host import HostBase
 class ImageScanBehaviour(HasDataDir, HostBase):
     """``experiment.scans['1']``: keyed by scan ID or type."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     SECONDARY_LOOKUP_FIELD = "type"
 
     @property

@@ -45,6 +45,8 @@ def unshare(obj: Any, project: Any, kind: str) -> None:
 class SubjectBehaviour(LabelledHostBase):
     """``project.subjects['S']``: keyed by ID or label."""
 
+    __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
+
     SECONDARY_LOOKUP_FIELD = "label"
     _RELABEL_BY_QUERY = True
 
