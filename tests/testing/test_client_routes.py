@@ -436,3 +436,57 @@ def test_import_from_the_user_cache(admin: Api, alice: Api, bob: Api, case001_zi
     r = bob.post("/data/services/import?project=P1&src=/user/cache/resources/upload/files/case.zip")
     assert r.status_code == 404 and "Unknown src file" in r.get_data(as_text=True)
     assert alice.post("/data/services/import?project=P1&src=/elsewhere/case.zip").status_code == 400
+
+
+# -- import-handler=inbox (DicomInboxImporter) and /xapi/dicom/{id} ------------------------------
+def _inbox_copy(app: XNATApp, reference: Path, where: str) -> Path:
+    import shutil
+    target = app.data_dir / "inbox" / where
+    shutil.copytree(reference / "dicom" / "Case001", target)
+    return target
+
+
+def test_inbox_import(app: XNATApp, admin: Api, alice: Api, bob: Api, reference: Path, tmp_path: Path) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    inbox = Path(admin.get("/xapi/siteConfig").json["inboxPath"])
+    assert inbox == app.data_dir / "inbox"
+    source = _inbox_copy(app, reference, "P1/case1")
+    r = alice.post(f"/data/services/import?import-handler=inbox&path={source}&PROJECT_ID=P1&EXPT_LABEL=MR1"
+                   "&cleanupAfterImport=false")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    uri = r.get_data(as_text=True).strip()
+    assert uri.startswith("/xapi/dicom/")
+    request = alice.get(uri).json
+    assert (request["status"], request["username"], request["sessionPath"]) == ("Completed", "alice", str(source))
+    assert request["parameters"]["PROJECT_ID"] == "P1" and request["cleanupAfterImport"] is False
+    assert [e["label"] for e in alice.rows("/data/projects/P1/experiments")] == ["MR1"]
+    assert source.is_dir()  # cleanupAfterImport=false keeps it
+    assert bob.get(uri).status_code == 403 and admin.get(uri).status_code == 200
+    again = alice.post(f"/data/services/import?import-handler=inbox&path={source}&PROJECT_ID=P1&EXPT_LABEL=MR1")
+    assert again.status_code == 409
+    # the default removes the imported folder
+    r = alice.post(f"/data/services/import?import-handler=inbox&path={source}&PROJECT_ID=P1&EXPT_LABEL=MR2")
+    assert r.status_code == 200 and not source.exists()
+    assert alice.get(r.get_data(as_text=True).strip()).json["status"] == "Completed"
+
+
+def test_inbox_import_refuses_what_xnat_refuses(app: XNATApp, admin: Api, alice: Api, bob: Api, reference: Path,
+                                                tmp_path: Path) -> None:
+    assert admin.put("/data/projects/P1").status_code == 201
+    assert admin.put("/data/projects/P2").status_code == 201
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    source = _inbox_copy(app, reference, "P1/case1")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (app.data_dir / "inbox" / "P1" / "link").symlink_to(outside)
+    base = "/data/services/import?import-handler=inbox"
+    for query in ("", f"&path={outside}&PROJECT_ID=P1", f"&path={source}/../../../..&PROJECT_ID=P1",
+                  f"&path={app.data_dir}/inbox/P1/link&PROJECT_ID=P1", f"&path={source}&PROJECT_ID=P2"):
+        r = alice.post(base + query)
+        assert r.status_code == 400, query
+    assert bob.post(f"{base}&path={source}&PROJECT_ID=P1").status_code == 400  # bob edits neither project
+    (source.parent / "notes.txt").write_text("x")
+    r = alice.post(f"{base}&path={source.parent / 'notes.txt'}&PROJECT_ID=P1")
+    assert r.status_code == 400 and "archive extension" in r.get_data(as_text=True)
+    assert source.is_dir() and alice.rows("/data/projects/P1/experiments") == []  # nothing imported, nothing lost

@@ -32,6 +32,7 @@ from .handlers import (
     archive,
     config,
     importer,
+    inbox,
     prearchive,
     projects,
     search,
@@ -136,6 +137,7 @@ _URL_MAP = Map([
     Rule("/data/user/cache/resources/<xname>/files/<path:path>", endpoint=user_cache.resource),
     Rule("/data/search", endpoint=search_run.search),
     Rule("/data/search/<search_id>", endpoint=search_saved.cached),
+    Rule("/xapi/dicom/<request_id>", endpoint=inbox.request),
     Rule("/xapi/plugins", endpoint=services.plugins),
     Rule("/xapi/plugins/<plugin_id>", endpoint=services.plugin),
 ], strict_slashes=False, merge_slashes=False)

@@ -12,6 +12,7 @@ rooms over one :class:`~xnat.testing.store.Store` (the SQLite pool and transacti
 * ``saved``      saved searches (``xdat:stored_search``) and who may use them
 * ``config``     the configuration service's versioned documents (``/data/config``)
 * ``settings``   site settings set through ``/xapi/siteConfig``, kept across restarts
+* ``inbox``      DICOM inbox import requests (``/xapi/dicom/{id}``)
 * ``populate``   bulk creation of test data
 
 Users, sessions and tokens live in :mod:`xnat.testing.auth`; the prearchive in
@@ -25,14 +26,15 @@ from ..store import Store
 from .access import Access, Verdict
 from .archive import Archive, ShareConflict
 from .config import Configs
+from .inbox import InboxRequests
 from .projects import Projects
 from .resources import Resources
 from .saved import SavedSearches
 from .search import SearchRows
 from .settings import SiteSettings
 
-__all__ = ["Access", "Archive", "Backend", "Configs", "Projects", "Resources", "SavedSearches", "SearchRows",
-           "ShareConflict", "SiteSettings", "Verdict"]
+__all__ = ["Access", "Archive", "Backend", "Configs", "InboxRequests", "Projects", "Resources", "SavedSearches",
+           "SearchRows", "ShareConflict", "SiteSettings", "Verdict"]
 
 
 class Backend:
@@ -52,3 +54,5 @@ class Backend:
         self.configs = Configs(store)
         #: site settings (/xapi/siteConfig)
         self.settings = SiteSettings(store)
+        #: DICOM inbox import requests (/xapi/dicom/{id})
+        self.inbox = InboxRequests(store)

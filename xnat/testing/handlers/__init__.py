@@ -24,6 +24,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``lookup``         ID/label resolution; access verdicts answered as 404/403
 * ``prearchive``     /data/prearchive: listings, one session, its scans and files
 * ``importer``       /data/services/import: DICOM into the prearchive or the archive
+* ``inbox``          import-handler=inbox: a session from the site's inbox folder; /xapi/dicom/{id}
 * ``user_cache``     /data/user/cache/resources: each user's own upload space (import ``src=``)
 * ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
 * ``search``         /data/search/elements: searchable types and their fields

@@ -5,6 +5,7 @@ Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multip
 project at all: the Unassigned prearchive, which admins see),
 ``project``/``subject``/``session`` override the destination and the labels the
 headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
+``import-handler=inbox`` imports a folder below the site's inbox (:mod:`.inbox`);
 ``overwrite=none|append|delete``; ``src=/user/cache/resources/X/files/f.zip`` imports a file the
 user uploaded to its cache before; ``Ignore-Unparsable=true`` skips non-DICOM members
 (otherwise an upload holding any is refused, 400). The answer is the new URI(s),
@@ -26,17 +27,17 @@ from typing import Any, BinaryIO, cast
 
 from werkzeug.wrappers import Response
 
-from ..dicomreader import Study, read_dicom_archive
+from ..dicomreader import DicomArchive, Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import UNASSIGNED, PrearchiveSession, prearchive_of
-from . import status, user_cache
+from . import inbox, status, user_cache
 from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
 from .writes import check_label
 
 logger = logging.getLogger(__name__)
 
-HANDLERS = ("SI", "DICOM-zip", "gradual-DICOM")
+HANDLERS = ("SI", "DICOM-zip", "gradual-DICOM", "inbox")
 _SPOOL = 64 * 1024 * 1024
 
 
@@ -112,6 +113,8 @@ def import_(ctx: Ctx) -> Response:
     handler = ctx.param("import-handler") or "SI"
     if handler not in HANDLERS:
         raise HTTPError(400, f"Unsupported import handler {handler!r} (this server has {', '.join(HANDLERS)})")
+    if handler == "inbox":  # a folder already on the server: its own parameters (see handlers.inbox)
+        return inbox.run(ctx, _import_studies)
     gradual = handler == "gradual-DICOM"
     # gradual-DICOM (file by file, as DICOM senders do) lands in the prearchive by default
     raw_dest = ctx.param("dest")
@@ -133,13 +136,18 @@ def import_(ctx: Ctx) -> Response:
         raise HTTPError(400, f"Unable to import the upload: {error}") from None
     finally:
         body.close()
+    return _uri_answer(ctx, _import_studies(ctx, archive, project, dest, overwrite, gradual))
+
+
+def _import_studies(ctx: Ctx, archive: DicomArchive, project: str, dest: dict[str, str], overwrite: str,
+                    gradual: bool = False) -> list[str]:
+    """Stage (and, for an archive destination, archive) every study; their URIs."""
     if archive.unparsable and not ctx.flag("Ignore-Unparsable"):
         shown = ", ".join(archive.unparsable[:5]) + (" ..." if len(archive.unparsable) > 5 else "")
         raise HTTPError(400, f"The upload holds {len(archive.unparsable)} file(s) that are not DICOM ({shown});"
                              " nothing was imported (send Ignore-Unparsable=true to skip them)")
     targets = [Target(project, *_labels(ctx, dest, study, len(archive) > 1)) for study in archive]
-    uris = [_one(ctx, study, target, dest["kind"], overwrite, gradual) for study, target in zip(archive, targets)]
-    return _uri_answer(ctx, uris)
+    return [_one(ctx, study, target, dest["kind"], overwrite, gradual) for study, target in zip(archive, targets)]
 
 
 def _one(ctx: Ctx, study: Study, target: Target, kind: str, overwrite: str, gradual: bool = False) -> str:

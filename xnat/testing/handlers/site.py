@@ -82,7 +82,8 @@ def schema_file(ctx: Ctx, relpath: str) -> Response:
 def _site_config(ctx: Ctx) -> dict[str, object]:
     app = ctx.app
     return {"siteId": app.site_id, "siteUrl": app.site_url, "initialized": True,
-            "requireLogin": not app.allow_anonymous, "adminEmail": "", **ctx.backend.settings.all()}
+            "requireLogin": not app.allow_anonymous, "adminEmail": "", "enableCsrfToken": True,
+            **ctx.backend.settings.all(), "inboxPath": str(app.data_dir / "inbox")}
 
 
 def site_config(ctx: Ctx) -> Response:
