@@ -117,6 +117,8 @@ class ZipStreamExtractor:
         self.written = 0
         #: Entry name -> the local path written, in archive order.
         self.extracted: dict[str, Path] = {}
+        # Folders already checked to lie under target_dir and created (see _place).
+        self._ready: set[Path] = set()
 
     def extract(self, chunks: Iterable[bytes]) -> dict[str, Path]:
         self.written = 0  # an archive started again (a dropped connection) is counted afresh
@@ -204,16 +206,30 @@ class ZipStreamExtractor:
         local = self.rename(name) if self.rename is not None else name
         if local is None:
             return None
-        path = local_path(self.target_dir, local)
+        path = self._place(local)
         if path.is_dir():
             raise XNATIOError(f"Cannot extract {name!r}: {path} is a directory")
         if not self.overwrite and name not in self.extracted and os.path.lexists(path):
             raise XNATIOError(f"Cannot extract {name!r}: {path} already exists (pass overwrite=True)")
+        return TempFileSink(path)
+
+    def _place(self, local: str) -> Path:
+        """Where ``local`` goes, its folder checked to be under the target and created.
+
+        The check resolves every component of the folder (a system call each), so a folder
+        checked and created once is remembered for the rest of the archive: its many
+        entries then cost no more than the file itself.
+        """
+        path = self.target_dir.joinpath(*safe_relpath(local).parts)
+        if path.parent in self._ready:
+            return path
+        path = local_path(self.target_dir, local)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise os_error(error, "create the folder", path.parent) from error
-        return TempFileSink(path)
+        self._ready.add(path.parent)
+        return path
 
     def _central_directory(self, reader: _Reader) -> None:
         """Read the central directory: refuse entries that it marks as symbolic links."""
