@@ -193,6 +193,31 @@ def test_the_middle_frame_of_a_multi_frame_file_is_read_by_byte_ranges(mr, monke
     assert len(fetched) >= 2 and sum(fetched) < len(data) / 3  # the header block and the frame's, not the file
 
 
+def test_a_server_that_ignores_range_still_gives_the_picture(mr, monkeypatch):
+    from xnat.testing.handlers import files as file_handlers
+
+    real_send_file = file_handlers.send_file
+
+    def whole_file(*args, **kwargs):  # as a server without Range support: 200 and every byte
+        return real_send_file(*args, **{**kwargs, "conditional": False})
+
+    monkeypatch.setattr(file_handlers, "send_file", whole_file)
+    skipped = []
+    real_slice = RemoteFile._slice_of_full_body
+
+    def sliced(response, start, stop):
+        skipped.append(response.status_code)
+        return real_slice(response, start, stop)
+
+    monkeypatch.setattr(RemoteFile, "_slice_of_full_body", staticmethod(sliced))
+    frames = np.zeros((3, 64, 64), np.uint16)
+    frames[1, :32] = 1000
+    scan = add_scan(mr, "11", {"multi.dcm": dicom_bytes(frames)})
+    pixels = picture(scan.preview(size=64))
+    assert pixels[:32].mean() > 200 and pixels[32:].mean() < 30
+    assert skipped and set(skipped) == {200}  # the body came whole, read up to what was needed
+
+
 def test_a_picture_is_cached_per_scan_and_refresh_reads_again(mr):
     scan = add_scan(mr, "4", {"a.dcm": dicom_bytes(gradient())})
     first = scan.preview()
@@ -210,6 +235,18 @@ def test_a_scan_without_dicom_says_so_and_shows_nothing_in_a_notebook(mr, caplog
     with caplog.at_level(logging.INFO, logger="xnat.services.preview"):
         assert scan._repr_png_() is None
     assert "has no DICOM files to preview" in caplog.text
+
+
+def test_a_compressed_file_pydicom_decodes_is_shown(mr):
+    frames = np.zeros((5, 32, 32), np.uint16)
+    frames[2, :16] = 1000  # the middle frame: bright top half
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(frames)))
+    ds.compress(pydicom.uid.RLELossless)
+    out = io.BytesIO()
+    ds.save_as(out)
+    scan = add_scan(mr, "10", {"rle.dcm": out.getvalue()})
+    pixels = picture(scan.preview(size=32))
+    assert pixels[:16].mean() > 200 and pixels[16:].mean() < 30
 
 
 def test_pixels_no_decoder_reads_are_a_clear_error(mr):
