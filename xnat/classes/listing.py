@@ -47,11 +47,11 @@ _BATCH = 1024
 class ListingRows:
     """The rows of one listing response, stored by column.
 
-    ``columns`` names the columns; each is one list holding that column's value for every
-    row. Building them is one pass per column in C (``itemgetter`` and ``dict.setdefault``
-    mapped over the parsed rows): no Python work per cell, and values that repeat across
-    rows (project, xsi type, dates, users) are stored once. Values are kept as parsed and
-    read as text (a missing value is ``""``).
+    ``columns`` names the columns; each holds that column's value for every row. Building
+    them is one pass per column in C (``itemgetter`` and ``dict.setdefault`` mapped over the
+    parsed rows): no Python work per cell, and values that repeat across rows (project, xsi
+    type, dates, users) are stored once; a column whose first rows do not repeat (IDs,
+    labels) is kept as parsed. Values are read as text (a missing value is ``""``).
     """
 
     __slots__ = ("_position", "columns", "data")
@@ -170,6 +170,9 @@ def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, An
     if len(values) > 1 and values.count(values[0]) == len(values):
         return _Same(values[0], len(values))
     try:
+        sample = values[:256]
+        if len(set(sample)) == len(sample):  # no repeats in the first rows (IDs, labels): keep as parsed
+            return values
         # Repeated values (types, dates, projects, users) become one object.
         return list(map(shared.setdefault, values, values))
     except TypeError:  # an unhashable value: keep the column as parsed

@@ -179,16 +179,16 @@ class ObjectLayer:
             return [self.from_row(RowView(rows, index), listing, kind) for index in span]
         session, parent, default = self.session, listing.parent, SPECS[kind].default_type
         uris, types = rows.column("URI"), rows.column("xsiType")
-        classes: dict[Any, Any] = {}
+        # The URI stays in the row unless some row has none; one class when the type is one.
+        all_uris = uris is not None and (type(uris) is not list or all(uris))
+        types = [None] if types is None else types
+        classes = {xsi_type: _class_for(session, xsi_type, default) for xsi_type in set(types)}
+        one_class = classes[types[0]] if len(classes) == 1 else None
 
         def make(position: int) -> Any:
             index = first + position
-            xsi_type = types[index] if types is not None else None
-            cls = classes.get(xsi_type)
-            if cls is None:
-                cls = classes[xsi_type] = _class_for(session, xsi_type, default)
-            # The URI stays in the row (None here) unless the row has none.
-            uri = None if uris is not None and uris[index] else f"{listing.uri}/{ids[index]}"
+            cls = one_class or classes[types[index]]
+            uri = None if all_uris or (uris is not None and uris[index]) else f"{listing.uri}/{ids[index]}"
             return cls._bind_row(session, rows, index, uri, ids[index], parent)
 
         def refresh(position: int, obj: Any) -> None:
