@@ -262,6 +262,34 @@ def test_a_file_that_is_not_dicom_in_the_dicom_resource(mr):
         scan.preview()
 
 
+def test_a_file_cut_short_is_a_clear_error_and_no_picture_in_a_notebook(mr):
+    whole = dicom_bytes(gradient())
+    scan = add_scan(mr, "12", {"cut.dcm": whole[:154]})  # in the middle of an element's header
+    with pytest.raises(XNATValueError, match="cut.dcm is not a DICOM file"):
+        scan.preview()
+    assert scan._repr_png_() is None
+    header_only = add_scan(mr, "15", {"header.dcm": whole[:300]})  # whole elements, no image ones
+    with pytest.raises(XNATValueError, match=r"header.dcm holds no image \(no pixel data\)"):
+        header_only.preview()
+    pixels_cut = add_scan(mr, "13", {"half.dcm": whole[: len(whole) - 2000]})
+    with pytest.raises(XNATValueError, match=r"half.dcm: cannot decode its pixels \(Explicit VR Little Endian\)"):
+        pixels_cut.preview()
+
+
+def test_a_server_error_while_reading_is_not_taken_for_bad_dicom(mr, monkeypatch):
+    from xnat.exceptions import XNATResponseError
+
+    scan = add_scan(mr, "14", {"a.dcm": dicom_bytes(gradient())})
+
+    def refused(self, start, stop):
+        raise XNATResponseError("GET .../a.dcm failed: 503 Service Unavailable")
+
+    monkeypatch.setattr(RemoteFile, "_get_range", refused)
+    with pytest.raises(XNATResponseError, match="503 Service Unavailable"):
+        scan.preview()
+    assert scan._repr_png_() is None
+
+
 def test_without_the_extra_preview_says_what_to_install_and_a_notebook_shows_nothing(mr, monkeypatch):
     scan = add_scan(mr, "8", {"a.dcm": dicom_bytes(gradient())})
     monkeypatch.setitem(sys.modules, "PIL", None)

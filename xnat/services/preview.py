@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
 import threading
 import weakref
 from pathlib import Path
@@ -87,7 +88,9 @@ def _read_middle_frame(xnat_session: Any, uri: str, size: int | None) -> tuple[A
     with xnat_session.transferer().open(uri, size=size) as remote:
         try:
             header = pydicom.dcmread(remote, stop_before_pixels=True)
-        except InvalidDicomError as error:
+        except XNATError:  # the server or the network, said as such
+            raise
+        except (InvalidDicomError, OSError, EOFError, ValueError, struct.error) as error:  # not DICOM, or cut short
             raise XNATValueError(f"{uri} is not a DICOM file: {error}") from None
         if "PixelData" not in header and "Rows" not in header:
             raise XNATValueError(f"{uri} holds no image (no pixel data)")
@@ -95,6 +98,8 @@ def _read_middle_frame(xnat_session: Any, uri: str, size: int | None) -> tuple[A
         remote.seek(0)
         try:
             pixels = pixel_array(remote, index=frames // 2 if frames > 1 else None)
+        except XNATError:
+            raise
         except (NotImplementedError, RuntimeError, ValueError, AttributeError, KeyError) as error:
             syntax = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
             name = getattr(syntax, "name", None) or str(syntax or "unknown transfer syntax")
