@@ -151,3 +151,19 @@ def test_download_tree_refuses_escaping_names(transferer, server, tmp_path, monk
     with pytest.raises(XNATIOError, match="Refused"):
         transferer.download_tree(f"{RES}/files", tmp_path / "t")
     assert not (tmp_path / "evil").exists()
+
+
+def test_tgz_archives_are_packed_at_the_fastest_level_and_hashed_only_when_verified(tree):
+    import io
+
+    from xnat.transfer import tree as tree_module
+
+    root, expected = tree
+    files = tree_module.list_tree(root)
+    archive = io.BytesIO()
+    sent = tree_module._pack(archive, files, compressed=True, digests=False)
+    header = archive.getvalue()[:10]
+    assert header[:2] == b"\x1f\x8b" and header[8] == 4  # gzip's XFL byte: 4 = fastest compression
+    assert set(sent) == set(expected) and {digest for _, digest in sent.values()} == {""}
+    hashed = tree_module._pack(io.BytesIO(), files, compressed=False, digests=True)
+    assert all(len(digest) == 32 for _, digest in hashed.values())

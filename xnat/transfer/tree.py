@@ -11,6 +11,11 @@ Methods (xnatpy's names):
 ``tar_file`` / ``tgz_file``
     The same with the archive in a temporary file on disk, for trees larger than RAM.
 
+A ``tgz`` archive is compressed at zlib's fastest level: on DICOM files level 1 packs
+about ten times faster than tarfile's default level 9 (88 against 8 MB/s here) for an
+archive 3% bigger, so it is the faster choice on any link slower than several hundred
+MB/s. Each file's MD5 is computed while packing only when the upload is verified.
+
 Only regular files are uploaded (symbolic links to files count as their target);
 directory links are not followed, so a tree cannot loop. Names in the archive use ``/``.
 """
@@ -96,7 +101,7 @@ def upload_tree(conn: Connection, files_url: str, directory: str | os.PathLike[s
         if method == "per_file":
             sent = _per_file(conn, files_url, files, overwrite, query, workers, progress, verify)
         else:
-            sent = _as_archive(conn, files_url, files, method, overwrite, query, progress)
+            sent = _as_archive(conn, files_url, files, method, overwrite, query, progress, verify)
     finally:
         progress.finish()
     if verify:
@@ -138,11 +143,11 @@ class _Hashing(io.RawIOBase):
 
 
 def _as_archive(conn: Connection, files_url: str, files: list[LocalFile], method: str, overwrite: bool,
-                query: Mapping[str, Any] | None, progress: Progress) -> dict[str, tuple[int, str]]:
+                query: Mapping[str, Any] | None, progress: Progress, digests: bool) -> dict[str, tuple[int, str]]:
     compressed = method.startswith("tgz")
     archive: IO[bytes] = io.BytesIO() if method.endswith("_memory") else tempfile.TemporaryFile()  # noqa: SIM115
     with archive:
-        sent = _pack(archive, files, compressed)
+        sent = _pack(archive, files, compressed, digests)
         progress.set_total(archive.tell())  # the bar now counts the archive's bytes
         archive.seek(0)
         name = "upload.tar.gz" if compressed else "upload.tar"
@@ -154,9 +159,17 @@ def _as_archive(conn: Connection, files_url: str, files: list[LocalFile], method
     return sent
 
 
-def _pack(archive: IO[bytes], files: list[LocalFile], compressed: bool) -> dict[str, tuple[int, str]]:
+#: zlib level of tgz archives (see the module docstring).
+TGZ_LEVEL = 1
+
+
+def _pack(archive: IO[bytes], files: list[LocalFile], compressed: bool,
+          digests: bool = True) -> dict[str, tuple[int, str]]:
+    """Write the tar (gzipped when ``compressed``); each file's (size, MD5), the MD5 "" without ``digests``."""
     sent: dict[str, tuple[int, str]] = {}
-    with tarfile.open(fileobj=archive, mode="w:gz" if compressed else "w", format=tarfile.PAX_FORMAT) as tar:
+    options: dict[str, Any] = {"compresslevel": TGZ_LEVEL} if compressed else {}
+    with tarfile.open(fileobj=archive, mode="w:gz" if compressed else "w", format=tarfile.PAX_FORMAT,
+                      **options) as tar:
         for item in files:
             info = tarfile.TarInfo(item.relpath)
             info.size = item.size
@@ -164,9 +177,9 @@ def _pack(archive: IO[bytes], files: list[LocalFile], compressed: bool) -> dict[
             info.mode = 0o644  # no local owner names or ids leave the machine
             try:
                 with open(item.path, "rb") as source:
-                    reader = _Hashing(source)
-                    tar.addfile(info, reader)
+                    reader = _Hashing(source) if digests else None
+                    tar.addfile(info, reader or source)
             except OSError as error:
                 raise XNATUploadError(f"Cannot upload {item.path}: {error.strerror or error}") from error
-            sent[item.relpath] = (item.size, reader.md5.hexdigest())
+            sent[item.relpath] = (item.size, reader.md5.hexdigest() if reader is not None else "")
     return sent
