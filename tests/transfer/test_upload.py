@@ -225,3 +225,17 @@ def test_dropped_one_way_upload_fails_clearly(transferer, server):
     with pytest.raises(XNATUploadError, match="cannot be rewound"):
         transferer.upload(URL, OneWay())
     assert stored(server) is None
+
+
+def test_per_file_uploads_ride_a_few_kept_alive_connections(transferer, server, tmp_path, caplog):
+    import logging
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for index in range(60):
+        (root / f"f{index:02d}.dat").write_bytes(bytes([index]) * 100)
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        results = transferer.upload_tree(f"{RES}/files", root, method="per_file", workers=4)
+    opened = [r for r in caplog.records if r.getMessage().startswith("Starting new HTTP connection")]
+    assert len(results) == 60
+    assert 1 <= len(opened) <= 4  # one connection per worker at most, each reused for many files
