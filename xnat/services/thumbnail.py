@@ -35,7 +35,7 @@ def _first(value: Any) -> float | None:
     """A header number, or the first of several (``WindowCenter`` may hold one per window)."""
     if value is None or value == "":
         return None
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+    if isinstance(value, Sequence) and not isinstance(value, str):  # pydicom's MultiValue, a list
         return float(value[0]) if len(value) else None
     return float(value)
 
