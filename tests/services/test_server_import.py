@@ -143,7 +143,7 @@ def test_project_that_is_not_yours(app: XNATApp, alice: Api, bob: Api, admin: Ap
 
 @pytest.mark.parametrize("query, status, words", [
     ("project=P1&overwrite=sometimes", 400, "overwrite"),
-    ("project=P1&import-handler=XAR", 400, "import handler"),
+    ("project=P1&import-handler=NOPE", 400, "import handler"),
     ("dest=/elsewhere/P1", 400, "destination"),
     ("dest=/prearchive/projects/P1/subjects/S", 400, "only the project"),
 ])

@@ -490,3 +490,44 @@ def test_inbox_import_refuses_what_xnat_refuses(app: XNATApp, admin: Api, alice:
     r = alice.post(f"{base}&path={source.parent / 'notes.txt'}&PROJECT_ID=P1")
     assert r.status_code == 400 and "archive extension" in r.get_data(as_text=True)
     assert source.is_dir() and alice.rows("/data/projects/P1/experiments") == []  # nothing imported, nothing lost
+
+
+# -- import-handler=XAR (XarImporter): what GET .../XAR makes goes back in --------------------------
+def test_xar_round_trip(admin: Api, alice: Api, bob: Api) -> None:
+    import io
+    import zipfile
+    _files_tree(admin)
+    eid = admin.rows("/data/experiments")[0]["ID"]
+    assert admin.put(f"{SESSION}?note=kept").status_code == 200
+    xar = admin.get(f"/data/experiments/{eid}/XAR").get_data()
+    document = zipfile.ZipFile(io.BytesIO(xar)).read(f"{eid}.xml").decode()
+    assert 'URI="SCANS/' in document  # resource paths relative to the session folder, as XNAT writes them
+    # back in under a new label (the label is the document's: rename it in the document)
+    moved = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xar)) as source, zipfile.ZipFile(moved, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.endswith(".xml"):
+                data = data.replace(b'label="E1"', b'label="E1_COPY"')
+            target.writestr(name, data)
+    assert admin.put("/data/projects/P1/users/Members/alice").status_code == 200
+    r = alice.post("/data/services/import?import-handler=XAR", data=moved.getvalue(),
+                   headers={"Content-Type": "application/zip"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    new_id = r.get_data(as_text=True).strip().rsplit("/", 1)[1]
+    assert new_id != eid  # the document's ID is taken here: a new one
+    copy = admin.get(f"/data/experiments/{new_id}?format=json").json["items"][0]["data_fields"]
+    assert (copy["label"], copy["note"], copy["project"]) == ("E1_COPY", "kept", "P1")
+    assert admin.get(f"/data/experiments/{new_id}/scans/1/resources/DICOM/files/a/b.dcm").get_data() == b"x"
+    assert admin.get(f"/data/experiments/{new_id}/resources/NOTES/files/n.txt").get_data() == b"n"
+    # the same again: the label is in use, and nothing is left behind
+    before = len(admin.rows("/data/experiments"))
+    assert alice.post("/data/services/import?import-handler=XAR", data=moved.getvalue()).status_code == 409
+    assert len(admin.rows("/data/experiments")) == before
+    assert bob.post("/data/services/import?import-handler=XAR", data=moved.getvalue()).status_code == 404
+    assert alice.post("/data/services/import?import-handler=XAR", data=b"not a zip").status_code == 400
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as target:
+        target.writestr("E1/x.txt", b"x")
+    r = alice.post("/data/services/import?import-handler=XAR", data=empty.getvalue())
+    assert r.status_code == 400 and "xml document" in r.get_data(as_text=True)

@@ -25,6 +25,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``prearchive``     /data/prearchive: listings, one session, its scans and files
 * ``importer``       /data/services/import: DICOM into the prearchive or the archive
 * ``inbox``          import-handler=inbox: a session from the site's inbox folder; /xapi/dicom/{id}
+* ``xar``            import-handler=XAR: an XNAT archive (session document and folder) into the archive
 * ``user_cache``     /data/user/cache/resources: each user's own upload space (import ``src=``)
 * ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
 * ``search``         /data/search/elements: searchable types and their fields

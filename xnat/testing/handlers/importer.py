@@ -5,7 +5,8 @@ Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multip
 project at all: the Unassigned prearchive, which admins see),
 ``project``/``subject``/``session`` override the destination and the labels the
 headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
-``import-handler=inbox`` imports a folder below the site's inbox (:mod:`.inbox`);
+``import-handler=inbox`` imports a folder below the site's inbox (:mod:`.inbox`), ``XAR`` an
+XNAT archive (:mod:`.xar`);
 ``overwrite=none|append|delete``; ``src=/user/cache/resources/X/files/f.zip`` imports a file the
 user uploaded to its cache before; ``Ignore-Unparsable=true`` skips non-DICOM members
 (otherwise an upload holding any is refused, 400). The answer is the new URI(s),
@@ -30,14 +31,14 @@ from werkzeug.wrappers import Response
 from ..dicomreader import DicomArchive, Study, read_dicom_archive
 from ..importing import ImportError_, Target, commit, merge, stage
 from ..prearchive_store import UNASSIGNED, PrearchiveSession, prearchive_of
-from . import inbox, status, user_cache
+from . import inbox, status, user_cache, xar
 from .base import Ctx, HTTPError, forbidden, text
 from .lookup import project_node
 from .writes import check_label
 
 logger = logging.getLogger(__name__)
 
-HANDLERS = ("SI", "DICOM-zip", "gradual-DICOM", "inbox")
+HANDLERS = ("SI", "DICOM-zip", "gradual-DICOM", "inbox", "XAR")
 _SPOOL = 64 * 1024 * 1024
 
 
@@ -115,6 +116,12 @@ def import_(ctx: Ctx) -> Response:
         raise HTTPError(400, f"Unsupported import handler {handler!r} (this server has {', '.join(HANDLERS)})")
     if handler == "inbox":  # a folder already on the server: its own parameters (see handlers.inbox)
         return inbox.run(ctx, _import_studies)
+    if handler == "XAR":  # an XNAT archive: a session document and its folder (see handlers.xar)
+        body, name = _body(ctx)
+        try:
+            return _uri_answer(ctx, xar.run(ctx, body, name))
+        finally:
+            body.close()
     gradual = handler == "gradual-DICOM"
     # gradual-DICOM (file by file, as DICOM senders do) lands in the prearchive by default
     raw_dest = ctx.param("dest")

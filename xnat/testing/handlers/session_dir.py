@@ -7,8 +7,8 @@ Source: ``NrgXnat/xnat-web``, ``restlet/resources/files/DIRResource.java`` (rout
   ``URI`` = ``/data/experiments/{ID}/DIR/{path}``, title "Files"); ``recursive=true`` lists every
   file below. ``.../DIR/{glob}/{glob}...`` matches each segment as a file-name pattern (``..``
   is refused with 400); one matching file is sent as is; ``format=zip|tar.gz`` zips the matches.
-* ``GET .../XAR`` is the whole folder as a zip with the session document ``{ID}.xml`` beside it
-  (an XNAT archive, what the ``XAR`` import handler takes).
+* ``GET .../XAR`` is the whole folder as a zip with the session document ``{ID}.xml`` beside it,
+  its resource paths relative to the folder (an XNAT archive, what the ``XAR`` import handler takes).
 * Only for subject assessors (``xnat:subjectAssessorData``): others answer 400; the guest 401;
   a session without a folder 404.
 
@@ -28,7 +28,7 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError
-from .deps import item_xml
+from .deps import ItemNode, item_xml
 from .items import build
 from .listing import table
 from .lookup import Node
@@ -98,9 +98,22 @@ def _entry(node: Node, session_dir: Path, path: Path) -> str:
 
 def _xar(ctx: Ctx, node: Node, session_dir: Path) -> Response:
     """The session folder zipped with its document ``{ID}.xml`` (written when the download starts)."""
-    document = item_xml(build(ctx, node), ctx.app.datatypes, ctx.app.site_url)
+    tree = build(ctx, node)
+    _relative_uris(tree, f"{session_dir}/")
+    document = item_xml(tree, ctx.app.datatypes, ctx.app.site_url)
     files = [(_entry(node, session_dir, f), f) for f in _walk(session_dir)]
     return _response(node, _xar_body(ctx, node, document, files), "application/zip", "xar")
+
+
+def _relative_uris(node: ItemNode, prefix: str) -> None:
+    """Resource ``URI`` paths made relative to the session folder, as XNAT writes a XAR's document
+    (``SAXWriter.setRelativizePath``), so that the archive means the same on another server."""
+    uri = node.fields.get("URI")
+    if isinstance(uri, str) and uri.startswith(prefix):
+        node.fields["URI"] = uri[len(prefix):]
+    for _, items in node.children:
+        for item in items:
+            _relative_uris(item, prefix)
 
 
 def _xar_body(ctx: Ctx, node: Node, document: bytes, files: list[tuple[str, Path]]) -> Iterator[bytes]:
