@@ -111,3 +111,33 @@ def test_xnatpy_upload_dir_and_tabulate_without_columns(xnatpy_python: list[str]
     assert [(r["project"], r["quarantine_status"]) for r in out["sessions"]] == [("P1", "active")]
     # experiment.status / quarantine() / activate(): GET .../status, PUT ?quarantine=true, ?activate=true
     assert out["statuses"] == ["active", "quarantine", "active"]
+
+
+INBOX_SCRIPT = r"""
+import json, sys
+import xnat
+url, path = sys.argv[1], sys.argv[2]
+with xnat.connect(url, user="admin", password="admin") as session:
+    request = session.services.import_dicom_inbox(path, project="P1", experiment="MR1")
+    out = {"status": request.status, "id": request.id, "project": request.project_id,
+           "path": request.session_path, "experiments": sorted(session.projects["P1"].experiments.keys())}
+print(json.dumps(out))
+"""
+
+
+def test_xnatpy_dicom_inbox_import(xnatpy_python: list[str], server: XNATServer, reference: Path) -> None:
+    """xnatpy's import_dicom_inbox: the inbox handler, then GET /xapi/dicom/{id} for the request."""
+    import shutil
+
+    import requests
+    assert requests.put(server.url + "/data/projects/P1", auth=("admin", "admin"), timeout=30).status_code == 201
+    inbox = Path(requests.get(server.url + "/xapi/siteConfig/inboxPath", auth=("admin", "admin"), timeout=30).text)
+    source = inbox / "P1" / "case1"
+    shutil.copytree(reference / "dicom" / "Case001", source)
+    done = subprocess.run([*xnatpy_python, "-c", INBOX_SCRIPT, server.url, str(source)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (out["status"], out["project"], out["path"]) == ("Completed", "P1", str(source))
+    assert len(out["experiments"]) == 1
+    assert source.is_dir()  # xnatpy sends cleanupAfterImport=false by default
