@@ -141,3 +141,34 @@ def test_a_write_whose_rename_fails_leaves_no_temporary_file(store: FileStore, t
         store.write(folder, "new.txt", io.BytesIO(b"new data"))
     monkeypatch.undo()
     assert _files(folder) == ["keep.txt"] and os.listdir(folder) == ["keep.txt"]
+
+
+# -- archives are recognised by their first bytes, whatever their name -------------------------------
+
+def _tar(compression: str) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}" if compression else "w",
+                      format=tarfile.USTAR_FORMAT) as archive:
+        info = tarfile.TarInfo("t.txt")
+        info.size = 4
+        archive.addfile(info, io.BytesIO(b"data"))
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize("compression", ["", "gz", "bz2", "xz"])
+def test_a_tar_is_recognised_by_its_magic_under_any_name(store: FileStore, tmp_path: Path, compression: str) -> None:
+    folder = tmp_path / "archive" / "R"
+    stored = store.extract(folder, "", _tar(compression), "upload.bin", overwrite=False)
+    assert [item.path for item in stored] == ["t.txt"] and (folder / "t.txt").read_bytes() == b"data"
+
+
+def test_an_empty_zip_is_recognised_and_extracts_nothing(store: FileStore, tmp_path: Path) -> None:
+    empty = _zip([])
+    assert empty.getvalue()[:4] == b"PK\x05\x06"  # only the end-of-directory record
+    assert store.extract(tmp_path / "archive" / "R", "", empty, "upload.bin", overwrite=False) == []
+
+
+def test_what_is_no_archive_is_refused_with_a_reason(store: FileStore, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a zip, tar or tar.gz archive"):
+        store.extract(tmp_path / "archive" / "R", "", io.BytesIO(b"just text"), "notes.txt", overwrite=False)
