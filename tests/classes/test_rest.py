@@ -51,3 +51,30 @@ def test_identity_map_sweeps_the_entries_of_dead_objects() -> None:
     assert len(identity._spaces["experiment"]) <= 1025          # swept as the space grew
     alive = identity.get_or_create(("experiment", "x"), Thing)
     assert identity.get(("experiment", "x")) is alive and ("experiment", "x") in identity
+
+
+def test_listing_rows_hold_their_objects_and_let_go_of_them_when_released() -> None:
+    from xnat.classes.rest import RowObjects
+
+    identity = IdentityMap(keep=0)
+    alone = identity.get_or_create(("experiment", "E2"), Thing)       # made alone, before the listing
+    rows = RowObjects("experiment", ["E1", "E2", "E3"])
+    refreshed: list[int] = []
+    made = identity.get_or_create_rows("experiment", rows, range(3), lambda i: Thing(),
+                                       lambda i, obj: refreshed.append(i))
+    assert made[1] is alone and refreshed == [1] and rows.objects == made
+    assert identity.get_or_create_rows("experiment", rows, range(2, 3), lambda i: Thing(), print)[0] is made[2]
+    gc.collect()
+    assert identity.get(("experiment", "E3")) is made[2] and ("experiment", "E1") in identity
+    other = RowObjects("experiment", ["E3", "E4"])                    # another listing meets the same E3
+    again = identity.get_or_create_rows("experiment", other, range(2), lambda i: Thing(), lambda i, o: None)
+    assert again[0] is made[2] and len(identity) == 4
+    kept = made[0]
+    del made, again, alone
+    identity.release(rows)
+    identity.release(other)
+    gc.collect()
+    assert identity.get(("experiment", "E1")) is kept                 # still used: still found
+    assert identity.get(("experiment", "E3")) is None and len(identity) == 1
+    identity.remove(("experiment", "E1"))
+    assert identity.get(("experiment", "E1")) is None

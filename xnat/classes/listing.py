@@ -54,9 +54,11 @@ class ListingRows:
     labels) is kept as parsed. Values are read as text (a missing value is ``""``).
     """
 
-    __slots__ = ("_position", "columns", "data")
+    __slots__ = ("__weakref__", "_position", "columns", "data", "held")
 
     def __init__(self, result: Sequence[Mapping[str, Any]]) -> None:
+        #: What the object layer keeps with these rows (the objects made for them), or None.
+        self.held: Any = None
         self.columns: tuple[str, ...] = _columns_of(result)
         self._position = {name: index for index, name in enumerate(self.columns)}
         shared: dict[Any, Any] = {}
@@ -274,6 +276,9 @@ class XNATListing:
         #: Called with every listing made from this one by :meth:`filter` (the session
         #: keeps track of them to refresh them after a create or delete).
         self.on_derive: Callable[[XNATListing], None] | None = None
+        #: Called with the rows this listing stops holding (cache cleared, rows fetched
+        #: again): the object layer then lets go of the objects it made for them.
+        self.on_release: Callable[[ListingRows], None] | None = None
         self._fetch = fetch
         self._make = make
         self._make_many = make_many
@@ -313,14 +318,20 @@ class XNATListing:
                 rows = self._rows if self.caching else None
                 if rows is None:
                     rows = ListingRows(self._fetch(self.uri, self._query()))
+                    self._release(self._rows)
                     self._rows, self._by_id, self._by_key = rows, None, None
         return rows
 
     def clearcache(self) -> None:
         """Forget the cached rows: the next use asks the server again."""
         with self._lock:
+            self._release(self._rows)
             self._rows = self._by_id = self._by_key = None
             self._ambiguous = set()
+
+    def _release(self, rows: ListingRows | None) -> None:
+        if rows is not None and self.on_release is not None:
+            self.on_release(rows)
 
     def _indexes(self) -> tuple[dict[str, int], dict[str, int]]:
         rows = self.rows
@@ -343,7 +354,10 @@ class XNATListing:
     # -- mapping and sequence access -----------------------------------------------------
 
     def _object(self, index: int) -> Any:
-        return self._make(RowView(self.rows, index), self)
+        rows = self.rows
+        if self._make_many is not None:  # the object values() made for this row, if any
+            return self._make_many(rows, self, range(index, index + 1))[0]
+        return self._make(RowView(rows, index), self)
 
     def _locate(self, key: str) -> int:
         by_id, by_key = self._indexes()
@@ -439,6 +453,7 @@ class XNATListing:
         narrowed.caching_from = self.caching_from
         narrowed._caching = self._caching
         narrowed.on_derive = self.on_derive
+        narrowed.on_release = self.on_release
         if self.on_derive is not None:
             self.on_derive(narrowed)
         return narrowed

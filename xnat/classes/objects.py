@@ -87,8 +87,16 @@ class ObjectLayer:
                               spec.columns, filters, parent, kind, make_many=make_many)
         listing.caching_from = parent if parent is not None else self.session
         listing.on_derive = self._track
+        listing.on_release = self._release
         self._track(listing)
         return listing
+
+    def _release(self, rows: ListingRows) -> None:
+        """A listing let go of ``rows``: so do the objects made for them (see IdentityMap.release)."""
+        with self._lock:
+            held, rows.held = rows.held, None
+        if isinstance(held, rest.RowObjects):
+            self.identity.release(held)
 
     def _track(self, listing: XNATListing) -> None:
         with self._lock:
@@ -170,11 +178,12 @@ class ObjectLayer:
         ids = rows.column(listing.id_key)
         if level not in ("project", "subject", "experiment") or ids is None:
             return [self.from_row(RowView(rows, index), listing, kind) for index in span]
-        first, names = span.start, ids[span.start:span.stop]
+        names = ids[span.start:span.stop]
         project = _listing_project(listing.uri) if kind in ("subjects", "experiments") else None
         owners = rows.column("project") if project else None
+        source = self._held_objects(rows, ids, level, listing)
         # Checked with C loops over the columns: every ID a non-empty text, no share.
-        if span.step != 1 or not all(names) or set(map(type, names)) != {str} or \
+        if source is None or span.step != 1 or not all(names) or set(map(type, names)) != {str} or \
                 (owners is not None and not set(owners[span.start:span.stop]) <= {project, "", None}):
             return [self.from_row(RowView(rows, index), listing, kind) for index in span]
         session, parent, default = self.session, listing.parent, SPECS[kind].default_type
@@ -185,16 +194,29 @@ class ObjectLayer:
         classes = {xsi_type: _class_for(session, xsi_type, default) for xsi_type in set(types)}
         one_class = classes[types[0]] if len(classes) == 1 else None
 
-        def make(position: int) -> Any:
-            index = first + position
+        def make(index: int) -> Any:
             cls = one_class or classes[types[index]]
             uri = None if all_uris or (uris is not None and uris[index]) else f"{listing.uri}/{ids[index]}"
             return cls._bind_row(session, rows, index, uri, ids[index], parent)
 
-        def refresh(position: int, obj: Any) -> None:
-            _take_row(obj, RowView(rows, first + position), parent)
+        def refresh(index: int, obj: Any) -> None:
+            _take_row(obj, RowView(rows, index), parent)
 
-        return self.identity.get_or_create_many(level, names, make, refresh)
+        return self.identity.get_or_create_rows(level, source, span, make, refresh)
+
+    def _held_objects(self, rows: ListingRows, ids: Any, level: str, listing: XNATListing) -> rest.RowObjects | None:
+        """The objects of ``rows`` by row (made on first use), or None when two rows share an
+        ID (each row then goes through the identity map by key). They are let go of when the
+        listing drops the rows (``on_release``) or is itself freed."""
+        with self._lock:
+            if rows.held is None:
+                weakref.finalize(listing, _release_rows, weakref.ref(self), weakref.ref(rows))
+                try:
+                    unique = len(set(ids)) == len(ids) if type(ids) is list else len(ids) < 2
+                except TypeError:  # an ID that is not text: no batch
+                    unique = False
+                rows.held = rest.RowObjects(level, ids) if unique else _SHARED_IDS
+            return rows.held if isinstance(rows.held, rest.RowObjects) else None
 
     def create_object(self, uri: str, type_: str | None = None, id_: str | None = None,
                       row: dict[str, str] | None = None, parent: Any = None) -> Any:
@@ -262,6 +284,17 @@ class ObjectLayer:
         self.refresh_listings()
         for obj in self.identity.values():
             obj.clearcache()
+
+
+def _release_rows(layer: weakref.ref[ObjectLayer], rows: weakref.ref[ListingRows]) -> None:
+    """A listing was freed: its rows, if something still holds them, let go of their objects."""
+    alive_layer, alive_rows = layer(), rows()
+    if alive_layer is not None and alive_rows is not None:
+        alive_layer._release(alive_rows)
+
+
+#: ``rows.held`` of a listing where two rows share an ID.
+_SHARED_IDS = object()
 
 
 def _take_row(obj: Any, row: Mapping[str, str], parent: Any) -> None:

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-__all__ = ["COLLECTIONS", "IdentityMap", "identity_key", "normalize_uri", "split_uri"]
+__all__ = ["COLLECTIONS", "IdentityMap", "RowObjects", "identity_key", "normalize_uri", "split_uri"]
 
 #: REST collection segment -> the level name used in identity keys.
 COLLECTIONS = {
@@ -99,6 +99,44 @@ def identity_key(uri: str, id_: str | None = None) -> Hashable:
     return ("uri", normalize_uri(uri))
 
 
+class RowObjects:
+    """The objects made for the rows of one listing response, by row number.
+
+    A listing's rows hold one of these: the objects live as long as the rows (the listing's
+    cache, or any object made from them, holds those), without a weak reference each. The
+    :class:`IdentityMap` finds them again by name (``names``: the ID of each row, unique),
+    through an index built the first time it is asked.
+    """
+
+    __slots__ = ("__weakref__", "_index", "names", "objects", "space")
+
+    def __init__(self, space: Hashable, names: Sequence[Hashable]) -> None:
+        self.space = space
+        self.names = names
+        self.objects: list[Any] = [None] * len(names)
+        self._index: dict[Hashable, int] | None = None
+
+    def find(self, name: Hashable) -> Any:
+        """The object made for the row named ``name``, or None."""
+        if self._index is None:
+            self._index = dict(zip(self.names, range(len(self.names))))
+        position = self._index.get(name)
+        return None if position is None else self.objects[position]
+
+    def forget(self, name: Hashable) -> None:
+        """After a delete: the row's object is no longer found."""
+        if self.find(name) is not None and self._index is not None:
+            self.objects[self._index[name]] = None
+
+
+def _found_in(sources: list[RowObjects], name: Hashable) -> Any:
+    for source in sources:
+        obj = source.find(name)
+        if obj is not None:
+            return obj
+    return None
+
+
 class IdentityMap:
     """Weakly held objects by key, with the ``keep`` most recently used held strongly.
 
@@ -118,6 +156,8 @@ class IdentityMap:
         self._recent: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self._keep = keep
         self._lock = threading.RLock()
+        #: space -> the objects of listings' rows (weakly: they live as long as their rows)
+        self._sources: dict[Hashable, list[weakref.ref[RowObjects]]] = {}
 
     def _space(self, key: Hashable) -> tuple[dict[Hashable, weakref.ref[Any]], Hashable]:
         space, name = key if isinstance(key, tuple) and len(key) == 2 else ("", key)
@@ -128,7 +168,9 @@ class IdentityMap:
 
     def _store(self, key: Hashable, objects: dict[Hashable, weakref.ref[Any]], name: Hashable, obj: Any) -> None:
         objects[name] = weakref.ref(obj)
-        space = key[0] if isinstance(key, tuple) and len(key) == 2 else ""
+        self._sweep(key[0] if isinstance(key, tuple) and len(key) == 2 else "", objects)
+
+    def _sweep(self, space: Hashable, objects: dict[Hashable, weakref.ref[Any]]) -> None:
         if len(objects) > 2 * self._swept.get(space, 512):
             for dead in [n for n, ref in objects.items() if ref() is None]:
                 del objects[dead]
@@ -141,57 +183,94 @@ class IdentityMap:
         while len(recent) > self._keep:
             recent.popitem(last=False)
 
+    def _lookup(self, key: Hashable) -> tuple[Any, dict[Hashable, weakref.ref[Any]], Hashable]:
+        """(the live object for ``key`` or None, its space's weak entries, its name)."""
+        objects, name = self._space(key)
+        ref = objects.get(name)
+        obj = None if ref is None else ref()
+        if obj is None and self._sources:
+            space = key[0] if isinstance(key, tuple) and len(key) == 2 else ""
+            obj = _found_in(self._live_sources(space), name)
+        return obj, objects, name
+
     def get(self, key: Hashable) -> Any:
         with self._lock:
-            objects, name = self._space(key)
-            ref = objects.get(name)
-            obj = None if ref is None else ref()
+            obj, _, _ = self._lookup(key)
             if obj is not None:
                 self._touch(key, obj)
             return obj
 
     def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
         with self._lock:
-            objects, name = self._space(key)
-            ref = objects.get(name)
-            obj = None if ref is None else ref()
+            obj, objects, name = self._lookup(key)
             if obj is None:
                 obj = factory()
                 self._store(key, objects, name, obj)
             self._touch(key, obj)
             return obj
 
-    def get_or_create_many(self, space: Hashable, names: Sequence[Hashable], make: Callable[[int], Any],
-                           refresh: Callable[[int, Any], None]) -> list[Any]:
-        """The objects for ``names`` in ``space``, in order: ``get_or_create`` for a whole listing.
+    def get_or_create_rows(self, space: Hashable, source: RowObjects, positions: range,
+                           make: Callable[[int], Any], refresh: Callable[[int, Any], None]) -> list[Any]:
+        """The objects of the rows at ``positions`` of a listing, in order (``get_or_create`` for a
+        whole listing): held by ``source``, found again through it by row or by name.
 
-        ``make(position)`` builds a missing object, ``refresh(position, obj)`` updates one
-        that was already alive. The lock is taken once, the dead entries are swept once and
-        only the last ``keep`` names become the recently used ones (as one call per name
-        would leave them), so a 50,000-row listing costs a dictionary probe per row.
+        An object already alive for a row's name (made alone, or by another listing) is reused
+        and ``refresh(position, obj)`` updates it; a missing one is ``make(position)``. A row
+        costs a slot in ``source.objects`` and a dictionary probe: no weak reference, and only
+        the last ``keep`` objects become the recently used ones.
         """
         with self._lock:
-            objects = self._spaces.get(space)
-            if objects is None:
-                objects = self._spaces[space] = {}
-            found = objects.get
+            self._add_source(space, source)
+            weak = self._spaces.get(space) or {}
+            others = [other for other in self._live_sources(space) if other is not source]
+            names, objects = source.names, source.objects
             out: list[Any] = []
             append = out.append
-            for position, name in enumerate(names):
-                ref = found(name)
-                obj = None if ref is None else ref()
+            for position in positions:
+                obj = objects[position]
                 if obj is None:
-                    obj = make(position)
-                    objects[name] = weakref.ref(obj)
-                else:
-                    refresh(position, obj)
+                    name = names[position]
+                    ref = weak.get(name)
+                    obj = None if ref is None else ref()
+                    if obj is None and others:
+                        obj = _found_in(others, name)
+                    if obj is None:
+                        obj = make(position)
+                    else:
+                        refresh(position, obj)
+                    objects[position] = obj
                 append(obj)
-            if out:
-                self._store((space, names[-1]), objects, names[-1], out[-1])  # sweeps when grown
             tail = len(out) - min(self._keep, len(out))
-            for name, obj in zip(names[tail:], out[tail:]):
-                self._touch((space, name), obj)
+            for position, obj in zip(positions[tail:], out[tail:]):
+                self._touch((space, names[position]), obj)
             return out
+
+    def release(self, source: RowObjects) -> None:
+        """The listing rows ``source`` belongs to are no longer held by their listing: its
+        objects become weakly held entries (those still in use stay found; the rest are
+        freed), so an object kept by a script does not keep the objects of its whole listing."""
+        with self._lock:
+            refs = self._sources.get(source.space, [])
+            refs[:] = [ref for ref in refs if ref() is not None and ref() is not source]
+            objects = self._spaces.setdefault(source.space, {})
+            for name, obj in zip(source.names, source.objects):
+                if obj is not None:
+                    ref = objects.get(name)
+                    if ref is None or ref() is None:
+                        objects[name] = weakref.ref(obj)
+            source.objects = []
+            source._index = None
+            self._sweep(source.space, objects)
+
+    def _add_source(self, space: Hashable, source: RowObjects) -> None:
+        refs = self._sources.setdefault(space, [])
+        if not any(ref() is source for ref in refs):
+            refs[:] = [ref for ref in refs if ref() is not None]  # forget the rows of dead listings
+            refs.append(weakref.ref(source))
+
+    def _live_sources(self, space: Hashable) -> list[RowObjects]:
+        found = (ref() for ref in self._sources.get(space, ()))
+        return [source for source in found if source is not None]
 
     def put(self, key: Hashable, obj: Any) -> None:
         with self._lock:
@@ -204,6 +283,9 @@ class IdentityMap:
             objects, name = self._space(key)
             objects.pop(name, None)
             self._recent.pop(key, None)
+            space = key[0] if isinstance(key, tuple) and len(key) == 2 else ""
+            for source in self._live_sources(space):
+                source.forget(name)
 
     def clear(self) -> None:
         """Drop the strong references (objects still in use elsewhere stay reachable)."""
@@ -211,16 +293,18 @@ class IdentityMap:
             self._recent.clear()
 
     def values(self) -> list[Any]:
+        """Every live object, once (weakly held ones and those the rows of live listings hold)."""
         with self._lock:
             found = (ref() for objects in self._spaces.values() for ref in objects.values())
-            return [obj for obj in found if obj is not None]
+            alive = {id(obj): obj for obj in found if obj is not None}
+            for space in self._sources:
+                for source in self._live_sources(space):
+                    alive.update((id(obj), obj) for obj in source.objects if obj is not None)
+            return list(alive.values())
 
     def __len__(self) -> int:
-        with self._lock:
-            return sum(ref() is not None for objects in self._spaces.values() for ref in objects.values())
+        return len(self.values())
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
-            objects, name = self._space(key)
-            ref = objects.get(name)
-            return ref is not None and ref() is not None
+            return self._lookup(key)[0] is not None
