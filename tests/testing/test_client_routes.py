@@ -531,3 +531,26 @@ def test_xar_round_trip(admin: Api, alice: Api, bob: Api) -> None:
         target.writestr("E1/x.txt", b"x")
     r = alice.post("/data/services/import?import-handler=XAR", data=empty.getvalue())
     assert r.status_code == 400 and "xml document" in r.get_data(as_text=True)
+
+
+# -- includeHistory / includeHeaders: ItemJSONBuilder.convert --------------------------------------
+def test_include_history_and_headers(admin: Api) -> None:
+    _tree(admin)
+    assert admin.put(f"{SESSION}?note=first").status_code == 200
+    assert admin.put(f"{SESSION}?note=first").status_code == 200  # no change: no version
+    assert admin.put(f"{SESSION}?note=second&label=E1B").status_code == 200
+    plain = admin.get("/data/projects/P1/experiments/E1B?format=json").json
+    assert len(plain["items"]) == 1 and "headers" not in plain
+    items = admin.get("/data/projects/P1/experiments/E1B?format=json&includeHistory=true").json["items"]
+    assert [i["meta"]["isHistory"] for i in items] == [False, True, True]
+    assert [(i["data_fields"]["label"], i["data_fields"].get("note")) for i in items] == \
+        [("E1B", "second"), ("E1", "first"), ("E1", None)]  # newest first
+    assert all(i["meta"]["start_date"] and i["meta"]["end_date"] for i in items[1:])
+    with_headers = admin.get("/data/projects/P1/experiments/E1B?format=json&includeHeaders=true").json
+    assert {"ID", "label", "note"} <= set(with_headers["headers"])
+    assert all("headers" in child for child in with_headers["items"][0]["children"])
+    assert admin.get("/data/projects/P1/experiments/E1B?format=json&includeHistory=maybe").status_code == 400
+    assert admin.delete("/data/projects/P1/experiments/E1B").status_code == 200
+    assert admin.put("/data/projects/P1/subjects/S1/experiments/E1B?xsiType=xnat:mrSessionData").status_code == 201
+    again = admin.get("/data/projects/P1/experiments/E1B?format=json&includeHistory=true").json["items"]
+    assert len(again) == 1  # a deleted item's versions went with it

@@ -198,26 +198,40 @@ def render_table(rows: list[dict[str, str]], column_names: list[str] | None, fmt
 # ====================================================================== item JSON
 
 
-def _item_dict(node: ItemNode) -> dict[str, object]:
+def _item_dict(node: ItemNode, headers: bool) -> dict[str, object]:
     # XNAT's meta: event ids first, then xsi:type and isHistory, then dates.
     meta: dict[str, object] = {k: node.meta[k] for k in ("create_event_id", "modified_event_id")
                                if node.meta.get(k) is not None}
     meta["xsi:type"] = node.xsi_type
     meta["isHistory"] = bool(node.meta.get("isHistory", False))
     meta.update((k, v) for k, v in node.meta.items() if k not in meta and v is not None)
-    children = [{"field": path, "items": [_item_dict(item) for item in items]}
-                for path, items in node.children if items]
+    children = [{"field": path, **_items(items, headers)} for path, items in node.children if items]
     data_fields = {k: v for k, v in node.fields.items() if v is not None}
     return {"children": children, "meta": meta, "data_fields": data_fields}
 
 
-def item_json(node: ItemNode) -> bytes:
+def _items(nodes: list[ItemNode], headers: bool) -> dict[str, object]:
+    """XNAT's ItemJSONBuilder.convert: ``items``, and with ``headers`` the data field names
+    of those items in the order first seen (at every level, as it converts each child list)."""
+    items = [_item_dict(node, headers) for node in nodes]
+    out: dict[str, object] = {"items": items}
+    if headers:
+        names: dict[str, None] = {}
+        for node in nodes:
+            names.update((k, None) for k, v in node.fields.items() if v is not None)
+        out["headers"] = list(names)
+    return out
+
+
+def item_json(node: ItemNode, history: list[ItemNode] | None = None, headers: bool = False) -> bytes:
     """``GET <item>?format=json``: ``{"items":[{"children":[...],"meta":{...},"data_fields":{...}}]}``.
 
     ``data_fields`` keep their types (ints stay JSON numbers); None values are omitted,
-    as are empty child collections.
+    as are empty child collections. ``history`` (``includeHistory=true``) follows the item
+    as more entries of ``items`` (their ``meta.isHistory`` true); ``headers``
+    (``includeHeaders=true``) adds the field names (XNAT's ItemJSONBuilder).
     """
-    return _compact_json({"items": [_item_dict(node)]}).encode("utf-8")
+    return _compact_json(_items([node, *(history or [])], headers)).encode("utf-8")
 
 
 # ====================================================================== item XML

@@ -32,6 +32,15 @@ _EXPERIMENT_ROWS = ("SELECT e.*, s.label AS subject_label, se.label AS session_l
 STATUSES = ("active", "quarantine", "locked", "obsolete")
 
 
+_HISTORY_TABLE = ("CREATE TABLE IF NOT EXISTS history(pk INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+                  " obj_id TEXT NOT NULL, xsi_type TEXT NOT NULL, label TEXT NOT NULL, date TEXT NOT NULL,"
+                  " fields TEXT NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL)")
+# What a version of each kind is made of (scans and reconstructions have no label or date).
+_VERSIONED = {"subject": ("subjects", "id", "label", "''"), "experiment": ("experiments", "id", "label", "date"),
+              "assessor": ("experiments", "id", "label", "date"), "scan": ("scans", "pk", "id", "''"),
+              "reconstruction": ("reconstructions", "pk", "id", "''")}
+
+
 def status_of(row: sqlite3.Row) -> str:
     """The status of an experiment row (a row of a store made before statuses: active)."""
     keys = row.keys()
@@ -61,6 +70,9 @@ class Archive:
                 names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
                 if column not in names:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        if not store.one("SELECT 1 FROM sqlite_master WHERE name='history'"):
+            with store.transaction() as conn:  # earlier versions of items (includeHistory=true)
+                conn.execute(_HISTORY_TABLE)
 
     # -- finding ----------------------------------------------------------------------------
     def find(self, kind: str, key: str, project: str | None) -> sqlite3.Row | None:
@@ -239,6 +251,33 @@ class Archive:
         conn.execute(f"UPDATE {_table(kind)} SET last_modified=? WHERE id=?", (now_string(), obj_id))
 
     @staticmethod
+    def version(conn: sqlite3.Connection, level: str, key: str | int) -> sqlite3.Row | None:
+        """The versioned state of an item (type, label, date, fields, when it began), or None."""
+        table, column, label, date = _VERSIONED[level]
+        began = "COALESCE(last_modified, insert_date)" if table in ("subjects", "experiments") else "''"
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT xsi_type, {label} AS label, {date} AS date, fields, {began} AS began FROM {table}"
+            f" WHERE {column}=?", (key,)).fetchone()
+        return row
+
+    @staticmethod
+    def keep_version(conn: sqlite3.Connection, level: str, key: str | int, before: sqlite3.Row) -> None:
+        """Keep ``before`` (a :meth:`version`) as an earlier version of the item, if the item changed since."""
+        after = Archive.version(conn, level, key)
+        if after is None or tuple(after)[:4] == tuple(before)[:4]:
+            return
+        conn.execute("INSERT INTO history(kind, obj_id, xsi_type, label, date, fields, start_date, end_date)"
+                     " VALUES(?,?,?,?,?,?,?,?)", (share_kind(level) if level in ("subject", "experiment", "assessor")
+                                                   else level, str(key), before["xsi_type"], before["label"],
+                                                   before["date"] or "", before["fields"], before["began"] or "",
+                                                   now_string()))
+
+    def history(self, level: str, key: str | int) -> list[sqlite3.Row]:
+        """Earlier versions of an item, newest first."""
+        kind = share_kind(level) if level in ("subject", "experiment", "assessor") else level
+        return self.store.all("SELECT * FROM history WHERE kind=? AND obj_id=? ORDER BY pk DESC", (kind, str(key)))
+
+    @staticmethod
     def set_status(conn: sqlite3.Connection, experiment_id: str, status: str) -> None:
         """Set an experiment's status (one of :data:`STATUSES`)."""
         if status not in STATUSES:
@@ -384,12 +423,14 @@ class Archive:
         elif kind in ("scan", "reconstruction"):
             conn.execute(f"DELETE FROM {LEVEL_TABLES[kind]} WHERE pk=?", (int(key),))
             conn.execute("DELETE FROM custom_fields WHERE kind=? AND obj_id=?", (kind, key))
+            conn.execute("DELETE FROM history WHERE kind=? AND obj_id=?", (kind, key))
 
     @staticmethod
     def _drop(conn: sqlite3.Connection, kind: str, key: str) -> None:
         conn.execute(f"DELETE FROM {_table(kind)} WHERE id=?", (key,))
         conn.execute("DELETE FROM shares WHERE kind=? AND obj_id=?", (kind, key))
         conn.execute("DELETE FROM custom_fields WHERE kind=? AND obj_id=?", (kind, key))
+        conn.execute("DELETE FROM history WHERE kind=? AND obj_id=?", (kind, key))
 
     # -- bulk -----------------------------------------------------------------------------------
     def bulk_insert(self, conn: sqlite3.Connection, projects: Iterable[Sequence[Any]],

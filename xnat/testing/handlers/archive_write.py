@@ -265,6 +265,7 @@ def update(ctx: Ctx, node: Node) -> Response:
     new_status = status.requested(ctx, node.row["project"], node.project) if is_experiment else None
     pk = node.row["pk"] if level in ("scan", "reconstruction") else node.key
     with archive.transaction() as conn:
+        before = archive.version(conn, level, pk)  # kept as a history version if this write changes it
         current = archive.stored_fields(conn, level, pk)
         if is_experiment and ("date" in fields or "date" in cleared):
             archive.set_date(conn, pk, fields.pop("date", ""))
@@ -281,6 +282,8 @@ def update(ctx: Ctx, node: Node) -> Response:
             _save_scans(ctx, conn, node.key, write.scans)
         if new_status is not None:
             archive.set_status(conn, node.key, new_status)
+        if before is not None:
+            archive.keep_version(conn, level, pk, before)
     return text(node.row["id"], 200)
 
 

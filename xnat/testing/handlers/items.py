@@ -200,12 +200,34 @@ def build(ctx: Ctx, node: Node) -> ItemNode:
     return resource_node(ctx, node.row)
 
 
+def _history(ctx: Ctx, node: Node) -> list[ItemNode]:
+    """Earlier versions of the item (``includeHistory=true``), newest first, each with its own
+    fields (not its children) and ``meta.isHistory`` true, the time it began and ended, as XNAT's
+    ItemPropBuilder lists them after the item. Kept for subjects, experiments, scans and
+    reconstructions changed by a PUT."""
+    if node.kind not in ("subject", "experiment", "assessor", "scan", "reconstruction"):
+        return []
+    key = node.row["pk"] if node.kind in ("scan", "reconstruction") else node.key
+    out = []
+    for row in ctx.backend.archive.history(node.kind, key):
+        fields = {k: v for k, v in loads(row["fields"]).items() if isinstance(v, str)}  # own simple fields
+        ident = {"ID": node.row["id"], "label": row["label"]} if node.kind not in ("scan", "reconstruction") \
+            else {"ID": row["label"]}
+        if row["date"]:
+            ident["date"] = row["date"]
+        meta = {"isHistory": True, "start_date": _start_date(row["start_date"] or None),
+                "end_date": _start_date(row["end_date"])}
+        out.append(ItemNode(row["xsi_type"], typed(ctx, row["xsi_type"], {**ident, **fields}), meta))
+    return out
+
+
 def respond(ctx: Ctx, node: Node) -> Response:
     """``GET <item>?format=json|xml|html``; without ``format`` XNAT renders its HTML report page."""
     fmt = (ctx.param("format") or "html").lower()
     tree = build(ctx, node)
     if fmt == "json":
-        return Response(item_json(tree), mimetype="application/json")
+        history = _history(ctx, node) if ctx.flag("includeHistory") else []
+        return Response(item_json(tree, history, headers=ctx.flag("includeHeaders")), mimetype="application/json")
     if fmt == "xml":
         return Response(item_xml(tree, ctx.app.datatypes, ctx.app.site_url), mimetype="text/xml")
     if fmt == "html":
