@@ -330,3 +330,42 @@ def test_copying_a_session_keeps_it_and_issues_no_token(server: XNATServer) -> N
     with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
         assert copy.copy(own) is own and copy.deepcopy({"s": own})["s"] is own
         assert own._recipe is None  # nothing was issued
+
+
+def test_a_worker_process_killed_mid_run_restarts_the_pool(session: Any, tmp_path: Path) -> None:
+    serial = session.map(label, "experiment")
+    log = tmp_path / "map.jsonl"
+    results = session.map(die_once, "experiment", kwargs={"marker": str(tmp_path / "died")}, executor="processes",
+                          workers=2, logfile=log)
+    assert (tmp_path / "died").exists()  # a worker did die
+    assert dict(results) == serial
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == len({line["uri"] for line in lines}) == 200 and all(line["success"] for line in lines)
+
+
+def test_a_broken_executor_of_the_callers_own_fails_what_is_left_clearly(session: Any, tmp_path: Path) -> None:
+    import concurrent.futures
+
+    serial = session.map(label, "experiment")
+    log = tmp_path / "map.jsonl"
+    with concurrent.futures.ProcessPoolExecutor(2) as own:
+        broken = session.map(die_once, "experiment", kwargs={"marker": str(tmp_path / "died")}, executor=own,
+                             logfile=log)
+    failed = {uri: r.reason for uri, r in broken.items() if isinstance(r, xnat.MappedFunctionFailed)}
+    assert failed and all("worker process running it died" in reason for reason in failed.values())
+    assert len(broken) == 200 and all(broken[uri] == serial[uri] for uri in broken if uri not in failed)
+    rerun = session.map(label, "experiment", executor="processes", workers=2, logfile=log)
+    assert dict(rerun) == serial  # the failures ran again; the others came from the log
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == 200 + len(failed)  # each failure once, then its success once
+
+
+def test_batches_keep_every_object_once_in_order() -> None:
+    from xnat.services import executors
+
+    for count, slots in [(200, 8), (5, 8), (1000, 2), (0, 3), (33, 8)]:
+        items = [(str(i), i) for i in range(count)]
+        cut = executors.batches(items, slots)
+        assert [item for batch in cut for item in batch] == items
+        assert all(1 <= len(batch) <= executors.MAX_BATCH for batch in cut)
+        assert max(map(len, cut), default=0) - min(map(len, cut), default=0) <= 1

@@ -14,13 +14,24 @@ back in the order they complete. ``executor`` is one of
 
 A call that raises is an outcome like any other (``(False, "Type: message")``), made on the
 worker, so that one bad object never stops the job.
+
+On processes and Dask the objects travel in batches (:func:`batches`: about eight per worker
+slot, at most :data:`MAX_BATCH` objects each), so that a batch's session recipe is pickled
+once and the scheduler's cost is paid per batch, not per object; outcomes come back a batch
+at a time. A worker process that dies breaks a ``ProcessPoolExecutor`` for every pending
+call: a pool of ours is started again for the batches not back yet (:data:`POOL_RESTARTS`
+times); with the caller's own executor, or past that bound, those objects are recorded as
+failed (the log then retries them on the next run).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
+import logging
 import multiprocessing
+import os
 import pickle
 import threading
 import uuid
@@ -30,10 +41,18 @@ from typing import Any
 from ..exceptions import XNATValueError
 from . import throttle
 
-__all__ = ["EXECUTOR_KINDS", "call", "check_executor", "run"]
+__all__ = ["EXECUTOR_KINDS", "MAX_BATCH", "POOL_RESTARTS", "batches", "call", "call_batch", "check_executor", "run"]
+
+logger = logging.getLogger(__name__)
 
 #: The executors named by a string.
 EXECUTOR_KINDS = ("threads", "processes")
+#: The most objects one task carries to a worker process.
+MAX_BATCH = 16
+#: Batches per worker slot: enough that the last ones are short, so no slot works alone at the end.
+_PER_SLOT = 8
+#: How many times a process pool of ours is started again after a worker process died.
+POOL_RESTARTS = 3
 
 Outcome = tuple[bool, Any]
 
@@ -86,6 +105,26 @@ def check_max_requests(max_requests: int | None) -> None:
         raise XNATValueError(f"max_requests must be a positive number, not {max_requests!r}")
 
 
+def call_batch(function: Callable[..., Any], batch: Sequence[tuple[str, Any]], args: Sequence[Any],
+               kwargs: dict[str, Any], gate: Any = None) -> list[tuple[str, Outcome]]:
+    """:func:`call` on each ``(uri, obj)`` of a batch: one task carries several objects to a
+    worker process, so that their session recipe is pickled once and the scheduler's cost
+    per task is shared."""
+    return [(uri, call(function, obj, args, kwargs, gate)) for uri, obj in batch]
+
+
+def batches(items: Sequence[tuple[str, Any]], slots: int) -> list[list[tuple[str, Any]]]:
+    """``items`` cut into batches of nearly equal size (at most :data:`MAX_BATCH`), eight per
+    worker slot when there are enough: each slot gets the same share, so that none is left
+    working alone at the end, and each task carries several objects."""
+    if not items:
+        return []
+    count = max(-(-len(items) // MAX_BATCH), min(len(items), _PER_SLOT * max(slots, 1)))
+    size, extra = divmod(len(items), count)
+    cuts = [i * size + min(i, extra) for i in range(count + 1)]
+    return [list(items[cuts[i]:cuts[i + 1]]) for i in range(count)]
+
+
 def run(executor: Any, workers: int | None, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
         args: Sequence[Any], kwargs: dict[str, Any],
         max_requests: int | None = None) -> Generator[tuple[str, Outcome], None, None]:
@@ -108,10 +147,9 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
         elif max_requests is not None:
             manager = stack.enter_context(multiprocessing.Manager())
             gate = manager.BoundedSemaphore(max_requests)
-        pool = _pool(executor, workers)
-        if isinstance(executor, str):
-            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        yield from _run_pool(pool, function, items, args, kwargs, gate)
+        slots = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+        work = [[item] for item in items] if threads else batches(items, slots)
+        yield from _run_pool(executor, workers, function, work, tuple(args), dict(kwargs), gate)
 
 
 def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
@@ -122,17 +160,42 @@ def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
     return executor  # type: ignore[no-any-return]  # checked by check_executor
 
 
-def _run_pool(pool: concurrent.futures.Executor, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
-              args: Sequence[Any], kwargs: dict[str, Any], gate: Any) -> Generator[tuple[str, Outcome], None, None]:
-    futures: dict[concurrent.futures.Future[Outcome], str] = {}
-    try:
-        for uri, obj in items:
-            futures[pool.submit(call, function, obj, tuple(args), dict(kwargs), gate)] = uri
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        for future in futures:
-            future.cancel()
+def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], work: list[list[tuple[str, Any]]],
+              args: tuple[Any, ...], kwargs: dict[str, Any], gate: Any) -> Generator[tuple[str, Outcome], None, None]:
+    """The batches on a pool. A worker process that dies breaks a ``ProcessPoolExecutor`` for
+    every call pending; a pool of ours is then started again for the batches not yet back (at
+    most :data:`POOL_RESTARTS` times; after that they are failures)."""
+    pending = dict(enumerate(work))
+    for attempt in range(POOL_RESTARTS + 1):
+        pool = _pool(executor, workers)
+        broken = None
+        try:
+            futures = {pool.submit(call_batch, function, batch, args, kwargs, gate): index
+                       for index, batch in pending.items()}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    outcomes = future.result()
+                except concurrent.futures.process.BrokenProcessPool as error:
+                    broken = error  # the batches done before the break still come back
+                    continue
+                del pending[futures[future]]
+                yield from outcomes
+        finally:
+            for future in futures:
+                future.cancel()
+            if isinstance(executor, str):
+                pool.shutdown(wait=True, cancel_futures=True)
+        if broken is None:
+            return
+        if not isinstance(executor, str) or attempt == POOL_RESTARTS:
+            break
+        logger.warning("a worker process died: the pool starts again for the %d objects not done",
+                       sum(map(len, pending.values())))
+    reason = ("BrokenProcessPool: the worker process running it died"
+              + ("" if isinstance(executor, str) else " (the executor given cannot be started again)"))
+    for batch in pending.values():
+        for uri, _obj in batch:
+            yield uri, (False, reason)
 
 
 def _run_dask(client: Any, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
@@ -144,14 +207,14 @@ def _run_dask(client: Any, function: Callable[..., Any], items: Sequence[tuple[s
     gate = None
     if max_requests is not None:
         gate = untyped.Semaphore(max_leases=max_requests, name=f"xnat-map-{uuid.uuid4()}")
-    futures = {}
+    futures = []
     try:
-        for uri, obj in items:
-            future = client.submit(call, function, obj, tuple(args), dict(kwargs), gate, pure=False, retries=1)
-            futures[future.key] = (uri, future)
-        for future in untyped.as_completed([f for _, f in futures.values()]):
-            yield futures[future.key][0], future.result()
+        for batch in batches(items, sum(client.nthreads().values())):
+            futures.append(client.submit(call_batch, function, batch, tuple(args), dict(kwargs), gate, pure=False,
+                                         retries=1))
+        for future in untyped.as_completed(futures):
+            yield from future.result()
     finally:
-        client.cancel([f for _, f in futures.values()])
+        client.cancel(futures)
         if gate is not None:
             gate.close()

@@ -26,6 +26,7 @@ the order they complete, each object once. The result is a :class:`MapResults` d
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import enum
 import fnmatch
@@ -35,7 +36,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ class MappingLevel(str, enum.Enum):
 
 
 _ORDER = ["connection", "project", "subject", "experiment", "scan"]
+#: At most this many listings are fetched at once by the walk of a map with an executor.
+_WALK_THREADS = 8
 _CHILDREN = {"connection": "projects", "project": "subjects", "subject": "experiments", "experiment": "scans"}
 
 
@@ -198,20 +201,41 @@ def _level_of(root: Any) -> str:
     raise XNATValueError(f"cannot map over {root!r}: map from a session, project, subject, experiment or scan")
 
 
-def _walk(obj: Any, kind: str, target: str, filters: FilterFunctions) -> Iterator[Any]:
+Lister = Callable[[Callable[[Any], list[Any]], list[Any]], Iterable[list[Any]]]
+
+
+def _serial_lister(listing: Callable[[Any], list[Any]], owners: list[Any]) -> Iterable[list[Any]]:
+    return map(listing, owners)
+
+
+@contextmanager
+def _parallel_lister(threads: int) -> Iterator[Lister]:
+    """Listings fetched ``threads`` at a time, in their owners' order: with an executor, the
+    walk's one request per subject (or experiment) would otherwise hold back every worker."""
+    with concurrent.futures.ThreadPoolExecutor(threads, "xnat-map-walk") as pool:
+        yield lambda listing, owners: pool.map(listing, owners) if len(owners) > 1 else map(listing, owners)
+
+
+def _listed(attribute: str) -> Callable[[Any], list[Any]]:
+    return lambda owner: list(getattr(owner, attribute).values())
+
+
+def _walk(root: Any, start: str, target: str, filters: FilterFunctions,
+          lister: Lister = _serial_lister) -> Iterator[Any]:
+    """The objects at ``target`` below ``root``, level by level, in the tree's order; a filter
+    that turns an object down spares the listing below it."""
     owner_target = target.replace("_resource", "")
-    if kind == owner_target:
-        if target.endswith("_resource"):
-            for resource in obj.resources.values():
-                if filters.allows("resource", resource):
-                    yield resource
-        else:
-            yield obj
+    owners, kind = [root], start
+    while kind != owner_target:
+        child_kind, attribute = _ORDER[_ORDER.index(kind) + 1], _CHILDREN[kind]
+        listings = lister(_listed(attribute), owners)
+        owners = [child for children in listings for child in children if filters.allows(child_kind, child)]
+        kind = child_kind
+    if not target.endswith("_resource"):
+        yield from owners
         return
-    child_kind = _ORDER[_ORDER.index(kind) + 1]
-    for child in getattr(obj, _CHILDREN[kind]).values():
-        if filters.allows(child_kind, child):
-            yield from _walk(child, child_kind, target, filters)
+    for resources in lister(_listed("resources"), owners):
+        yield from (resource for resource in resources if filters.allows("resource", resource))
 
 
 @contextmanager
@@ -273,13 +297,14 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
                            MapProgress(None, progress))
     results = MapResults()
     todo = []
-    for obj in _walk(root, start, target, filters):
-        uri = _uri(obj)
-        if log.succeeded(uri):
-            results[uri] = log.states[uri]["result"]
-        elif uri not in results:
-            results[uri] = None  # keeps the walk's order; filled as the calls complete
-            todo.append((uri, obj))
+    with _parallel_lister(min(_WALK_THREADS, workers or _WALK_THREADS, max_requests or _WALK_THREADS)) as lister:
+        for obj in _walk(root, start, target, filters, lister):
+            uri = _uri(obj)
+            if log.succeeded(uri):
+                results[uri] = log.states[uri]["result"]
+            elif uri not in results:
+                results[uri] = None  # keeps the walk's order; filled as the calls complete
+                todo.append((uri, obj))
     bar = MapProgress(len(results), progress)
     for _ in range(len(results) - len(todo)):
         bar.add("skipped")

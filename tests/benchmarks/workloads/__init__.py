@@ -10,7 +10,7 @@ Each module has two halves that never import each other's world:
   broken workload can still be reported.
 """
 
-from . import connect, download, import_time, listing, pyxnat_select, transfer_dir
+from . import connect, download, import_time, listing, map_scale, pyxnat_select, transfer_dir
 
 ALL = {
     "import": import_time,
@@ -19,4 +19,5 @@ ALL = {
     "pyxnat_select": pyxnat_select,
     "download": download,
     "transfer_dir": transfer_dir,
+    "map_scale": map_scale,
 }
