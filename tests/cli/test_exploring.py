@@ -67,5 +67,28 @@ def test_ipython_completes_session_projects_keys_and_attributes(served):
             assert "filter" in complete("session.projects.fil")
             len(session.projects)
             assert "DEMO" in complete("session.projects['")
+            # A child listing through a name: project.subjects is no property either.
+            shell.user_ns["project"] = session.projects["DEMO"]
+            assert "filter" in complete("project.subjects.fil")
+            assert "DEMO_001" not in complete("project.subjects['")
+            len(session.projects["DEMO"].subjects)
+            assert "DEMO_001" in complete("project.subjects['")
         finally:
-            del shell.user_ns["session"]
+            shell.user_ns.pop("session", None)
+            shell.user_ns.pop("project", None)
+
+
+def test_child_listings_are_read_only_attributes_made_once(served):
+    import pytest
+
+    with xnat.connect(served.url, user="admin", password="admin", keepalive=False) as session:
+        project = session.projects["DEMO"]
+        experiment = project.subjects["DEMO_001"].experiments["DEMO_001_MR1"]
+        scans = experiment.scans
+        assert scans is experiment.scans and scans.loaded_size is None  # made once, no request
+        for obj, name in ((project, "subjects"), (project, "experiments"), (experiment, "scans"),
+                          (experiment, "resources"), (scans["2"], "files")):
+            assert not isinstance(getattr(type(obj), name), property)
+            with pytest.raises(AttributeError, match=f"{name} is read-only"):
+                setattr(obj, name, None)
+        assert "scans, keyed by scan ID or type" in type(experiment).scans.__doc__

@@ -14,7 +14,33 @@ from .host import BehaviourHost
 if TYPE_CHECKING:  # pragma: no cover - imported where used: transfers load only when needed
     from ...transfer import DownloadJob
 
-__all__ = ["child_listing", "create_resource", "download_sources", "file_jobs", "place_under"]
+__all__ = ["ChildListing", "child_listing", "create_resource", "download_sources", "file_jobs", "place_under"]
+
+
+class ChildListing:
+    """``project.subjects``, ``experiment.scans``, ``resource.files``...: the object's listing
+    of that kind (named by the attribute), made once per object without a request (it loads
+    when it is used).
+
+    A read-only descriptor rather than a ``property``: IPython completes
+    ``subject.experiments.<TAB>`` and ``subject.experiments['<TAB>`` only through
+    attributes it may read, and it runs no property; reading this one runs no request.
+    """
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.kind = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.kind = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return child_listing(obj, self.kind)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"{self.kind} is read-only")
 
 
 def child_listing(obj: BehaviourHost, kind: str, suffix: str | None = None) -> Any:

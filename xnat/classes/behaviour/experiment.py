@@ -10,7 +10,7 @@ from typing import Any
 from ...exceptions import XNATValueError
 from ..mount import HasDataDir
 from ..registry import behaviour
-from .common import Place, child_listing, create_resource, download_dir, place_under
+from .common import ChildListing, Place, create_resource, download_dir, place_under
 from .host import HostBase, LabelledHostBase
 from .subject import share, unshare
 
@@ -37,9 +37,7 @@ class ExperimentBehaviour(HasDataDir, LabelledHostBase):
     SECONDARY_LOOKUP_FIELD = "label"
     _RELABEL_BY_QUERY = True
 
-    @property
-    def resources(self) -> Any:
-        return child_listing(self, "resources")
+    resources = ChildListing("The experiment's resources, keyed by label.")
 
     def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
                         method: str | None = None) -> Any:
@@ -111,23 +109,13 @@ class ImageSessionBehaviour(LabelledHostBase):
 
     __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
 
-    @property
-    def scans(self) -> Any:
-        """The session's scans, keyed by scan ID or type (one request)."""
-        return child_listing(self, "scans")
+    scans = ChildListing("The session's scans, keyed by scan ID or type (one request).")
 
-    @property
-    def assessors(self) -> Any:
-        return child_listing(self, "assessors")
+    assessors = ChildListing("The session's assessors, keyed by ID or label.")
 
-    @property
-    def reconstructions(self) -> Any:
-        return child_listing(self, "reconstructions")
+    reconstructions = ChildListing("The session's reconstructions, keyed by ID.")
 
-    @property
-    def files(self) -> Any:
-        """The files of the session-level resources."""
-        return child_listing(self, "files")
+    files = ChildListing("The files of the session-level resources.")
 
     def create_assessor(self, label: str, type_: str) -> Any:
         """A new assessor of data type ``type_`` (e.g. ``xnat:qcAssessmentData``)."""
@@ -165,9 +153,7 @@ class DerivedBehaviour(HostBase):
 
     __slots__ = ()  # the objects' state lives in XNATBaseObject's slots
 
-    @property
-    def files(self) -> Any:
-        return child_listing(self, "files")
+    files = ChildListing("Every file of the assessor's resources.")
 
     def download(self, path: str | os.PathLike[str], verbose: bool | None = None) -> str:
         """A zip of the assessor's files."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..mount import HasDataDir
 from ..registry import behaviour
-from .common import Place, child_listing, create_resource, download_dir, place_under
+from .common import ChildListing, Place, create_resource, download_dir, place_under
 from .host import HostBase
 
 
@@ -19,25 +19,13 @@ class ProjectBehaviour(HasDataDir, HostBase):
 
     SECONDARY_LOOKUP_FIELD = "name"
 
-    @property
-    def subjects(self) -> Any:
-        """The project's subjects (one request; label, project and dates included)."""
-        return child_listing(self, "subjects")
+    subjects = ChildListing("The project's subjects (one request; label, project and dates included).")
 
-    @property
-    def experiments(self) -> Any:
-        """The project's experiments (one request; label, xsi type, date... included)."""
-        return child_listing(self, "experiments")
+    experiments = ChildListing("The project's experiments (one request; label, xsi type, date... included).")
 
-    @property
-    def resources(self) -> Any:
-        """The project-level resources."""
-        return child_listing(self, "resources")
+    resources = ChildListing("The project-level resources.")
 
-    @property
-    def files(self) -> Any:
-        """Every file of the project-level resources."""
-        return child_listing(self, "files")
+    files = ChildListing("Every file of the project-level resources.")
 
     def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
                         method: str | None = None) -> Any:

@@ -8,7 +8,7 @@ from typing import IO, Any
 from ...exceptions import XNATIOError, XNATValueError
 from ..mount import HasDataDir
 from ..registry import behaviour
-from .common import Place, child_listing, download_dir, place_under
+from .common import ChildListing, Place, download_dir, place_under
 from .host import HostBase
 
 
@@ -34,10 +34,7 @@ class ResourceBehaviour(HasDataDir, HostBase):
         if data_dir is not None:
             self.upload_dir(data_dir, method=upload_method or "tgz_file")
 
-    @property
-    def files(self) -> Any:
-        """The resource's files, keyed by path (one request; size and digest included)."""
-        return child_listing(self, "files")
+    files = ChildListing("The resource's files, keyed by path (one request; size and digest included).")
 
     def _files_url(self) -> str:
         self._session()

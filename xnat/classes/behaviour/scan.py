@@ -7,7 +7,7 @@ from typing import Any
 
 from ..mount import HasDataDir
 from ..registry import behaviour
-from .common import Place, child_listing, create_resource, download_dir, place_under
+from .common import ChildListing, Place, create_resource, download_dir, place_under
 from .host import HostBase
 
 
@@ -19,15 +19,9 @@ class ImageScanBehaviour(HasDataDir, HostBase):
 
     SECONDARY_LOOKUP_FIELD = "type"
 
-    @property
-    def resources(self) -> Any:
-        """The scan's resources (DICOM, NIFTI, SNAPSHOTS...), keyed by label."""
-        return child_listing(self, "resources")
+    resources = ChildListing("The scan's resources (DICOM, NIFTI, SNAPSHOTS...), keyed by label.")
 
-    @property
-    def files(self) -> Any:
-        """Every file of every resource of the scan."""
-        return child_listing(self, "files")
+    files = ChildListing("Every file of every resource of the scan.")
 
     def create_resource(self, label: str, format: str | None = None, data_dir: str | None = None,
                         method: str | None = None) -> Any:

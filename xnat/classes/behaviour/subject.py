@@ -7,7 +7,7 @@ from typing import Any
 
 from ...exceptions import XNATValueError
 from ..registry import behaviour
-from .common import Place, child_listing, create_resource, download_dir, place_under
+from .common import ChildListing, Place, create_resource, download_dir, place_under
 from .host import LabelledHostBase
 
 
@@ -50,18 +50,11 @@ class SubjectBehaviour(LabelledHostBase):
     SECONDARY_LOOKUP_FIELD = "label"
     _RELABEL_BY_QUERY = True
 
-    @property
-    def experiments(self) -> Any:
-        """The subject's experiments (one request)."""
-        return child_listing(self, "experiments")
+    experiments = ChildListing("The subject's experiments (one request).")
 
-    @property
-    def resources(self) -> Any:
-        return child_listing(self, "resources")
+    resources = ChildListing("The subject's resources, keyed by label.")
 
-    @property
-    def files(self) -> Any:
-        return child_listing(self, "files")
+    files = ChildListing("Every file of the subject's resources.")
 
     def unshare(self, project: Any) -> None:
         """Take the subject out of ``project``, a project it is shared into."""
