@@ -90,3 +90,25 @@ def test_threads_asking_at_once_get_the_same_class(fresh) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert len(found) == 8 and len(set(found)) == 1
+
+
+def test_ipython_completes_class_names_without_building_them(fresh) -> None:
+    pytest.importorskip("IPython")
+    from IPython.core.completer import provisionalcompleter
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+
+    def complete(text: str) -> list[str]:
+        with provisionalcompleter():
+            return [c.text for c in shell.Completer.completions(text, len(text))]
+
+    shell.user_ns["classes"] = fresh
+    try:
+        offered = complete("classes.")
+        assert len(offered) >= 517 and "MrSessionData" in offered
+        assert len(fresh.built()) < 10  # every name offered, next to none built
+        assert complete("classes.MrSe") == ["MrSessionData"]
+        assert len(fresh.built()) < 15  # what IPython inspects of a short match list: that class and its bases
+    finally:
+        shell.user_ns.pop("classes", None)
