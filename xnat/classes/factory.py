@@ -68,6 +68,7 @@ class ClassNamespace:
             return cls
         if xsi_type not in self.model.types:
             return None
+        load_behaviours()  # the mixins, imported with the first class (a session may never need one)
         with self._lock:
             return self._build_locked(xsi_type)
 
@@ -206,7 +207,6 @@ class ClassLookup(Mapping[str, type]):
 
 def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
     """The classes of ``model``, bound to ``session`` (their ``xnat_session``), built as they are used."""
-    load_behaviours()
     return ClassNamespace(model, session)
 
 
