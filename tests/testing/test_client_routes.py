@@ -554,3 +554,15 @@ def test_include_history_and_headers(admin: Api) -> None:
     assert admin.put("/data/projects/P1/subjects/S1/experiments/E1B?xsiType=xnat:mrSessionData").status_code == 201
     again = admin.get("/data/projects/P1/experiments/E1B?format=json&includeHistory=true").json["items"]
     assert len(again) == 1  # a deleted item's versions went with it
+
+
+def test_require_login_is_the_sites_setting(app: XNATApp, admin: Api, anon: Api) -> None:
+    """XnatSecureGuard: no credentials are let in as the guest only when requireLogin is off."""
+    assert admin.put("/data/projects/PUB?accessibility=public").status_code == 201
+    assert admin.put("/data/projects/PRIV").status_code == 201
+    assert anon.get("/data/projects").status_code == 401
+    assert admin.post("/xapi/siteConfig", json={"requireLogin": False}).status_code == 200
+    assert [r["ID"] for r in anon.rows("/data/projects")] == ["PUB"]  # the guest sees public data only
+    assert anon.put("/data/projects/PUB?description=x").status_code in (401, 403)
+    assert admin.post("/xapi/siteConfig/requireLogin", data="true").status_code == 200
+    assert anon.get("/data/projects").status_code == 401

@@ -377,9 +377,17 @@ class XNATApp:
                 raise HTTPError(401, "Login attempt failed. Please try again.",
                                 {"WWW-Authenticate": 'Basic realm="XNAT"'})
             return user, None, self.auth.new_session(user)
-        if self.allow_anonymous:
+        if self._anonymous_allowed():
             return User(GUEST), None, None
         raise HTTPError(401, "Authentication required", {"WWW-Authenticate": 'Basic realm="XNAT"'})
+
+    def _anonymous_allowed(self) -> bool:
+        """The site's ``requireLogin`` set through ``/xapi/siteConfig`` (XNAT's guard reads it), else
+        the ``allow_anonymous`` option (read only for a request that brings no credentials)."""
+        stored = self.backend.settings.all().get("requireLogin")
+        if stored is None:
+            return self.allow_anonymous
+        return stored in (False, "false")
 
     @staticmethod
     def _finish_body(request: Request, response: Response) -> None:
