@@ -164,17 +164,24 @@ def _defaults(kind: type) -> dict[str, Any]:
 _DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
+#: dataclass -> its field names, in order (``dataclasses.fields`` is slow to ask per object).
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _compact(obj: Any) -> Any:
     """Dataclasses as dicts without the fields that equal their defaults."""
-    if hasattr(obj, "__dataclass_fields__"):
-        defaults = _DEFAULTS.get(type(obj))
-        if defaults is None:  # only compared with, never handed out
-            defaults = _DEFAULTS[type(obj)] = _defaults(type(obj))
+    kind = type(obj)
+    names = _NAMES.get(kind)
+    if names is None and hasattr(obj, "__dataclass_fields__"):
+        names = _NAMES[kind] = tuple(item.name for item in fields(obj))
+        _DEFAULTS[kind] = _defaults(kind)  # only compared with, never handed out
+    if names is not None:
+        defaults = _DEFAULTS[kind]
         out = {}
-        for item in fields(obj):
-            value = getattr(obj, item.name)
-            if item.name not in defaults or value != defaults[item.name] or item.name == "format":
-                out[item.name] = _compact(value)
+        for name in names:
+            value = getattr(obj, name)
+            if name not in defaults or value != defaults[name] or name == "format":
+                out[name] = _compact(value)
         return out
     if isinstance(obj, list):
         return [_compact(v) for v in obj]
