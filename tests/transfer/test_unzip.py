@@ -202,3 +202,24 @@ def test_download_zip_to_file(transferer, server, tmp_path):
     transferer.download_zip(f"{RES}/files", tmp_path / "r.zip")
     with zipfile.ZipFile(tmp_path / "r.zip") as archive:
         assert archive.read("R/files/a.txt") == b"A"
+
+
+def test_digests_of_the_extracted_entries_are_computed_as_they_are_written(tmp_path):
+    import hashlib
+    import io
+    import zipfile
+
+    from xnat.transfer.unzip import extract_zip_stream
+
+    contents = {"a/one.bin": b"1" * 70_000, "b/two.txt": b"two", "skipped.txt": b"not extracted"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    digests: dict[str, str] = {}
+    body = buffer.getvalue()
+    extracted = extract_zip_stream((body[i:i + 1000] for i in range(0, len(body), 1000)), tmp_path,
+                                   rename=lambda name: None if name.startswith("skipped") else name, digests=digests)
+    assert set(extracted) == set(digests) == {"a/one.bin", "b/two.txt"}
+    for name, digest in digests.items():
+        assert digest == hashlib.md5(contents[name]).hexdigest() == hashlib.md5(extracted[name].read_bytes()).hexdigest()

@@ -132,7 +132,7 @@ class Transferer:
     def extract_zip(self, path_or_url: str, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                     overwrite: bool = False, query: Mapping[str, Any] | None = None,
                     verbose: bool | None = None, update_func: UpdateFunc | None = None,
-                    max_bytes: int | None = None) -> dict[str, Path]:
+                    max_bytes: int | None = None, digests: dict[str, str] | None = None) -> dict[str, Path]:
         """Stream the zip of ``path_or_url`` straight into ``target_dir``; returns entry name -> path.
 
         ``rename(entry_name)`` gives the local relative path (``None`` skips the entry).
@@ -140,12 +140,12 @@ class Transferer:
         entries already extracted by this call are then replaced, never duplicated.
         ``max_bytes`` caps what the archive may expand to on disk (a zip bomb stops there
         with :class:`~xnat.exceptions.XNATIOError`); each entry is always held to the size
-        its header announces.
+        its header announces. ``digests``, when given, receives each entry's MD5 as written.
         """
         url = self.conn.url(path_or_url, {**(query or {}), "format": "zip"})
         progress = Progress(None, verbose=verbose, update_func=update_func, label="zip")
         extractor = ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=progress.add,
-                                       max_bytes=max_bytes)
+                                       max_bytes=max_bytes, digests=digests)
         failed = 0
         try:
             while True:

@@ -22,6 +22,7 @@ instead:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -29,6 +30,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import XNATChecksumError, XNATIOError
 from .download import TempFileSink, os_error
@@ -100,12 +102,14 @@ class ZipStreamExtractor:
     how callers flatten or re-arrange XNAT's layout. Existing files are refused unless
     ``overwrite``. ``on_bytes(n)`` is called with the compressed bytes consumed.
     ``max_bytes`` caps the bytes written for the whole archive (``None``: no cap beyond
-    each entry's announced size).
+    each entry's announced size). With ``digests`` each extracted entry's MD5 is computed
+    as it is written and put there (entry name -> hex digest), so a caller checking the
+    files against a catalog need not read them back.
     """
 
     def __init__(self, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                  overwrite: bool = False, on_bytes: Callable[[int], None] | None = None,
-                 max_bytes: int | None = None) -> None:
+                 max_bytes: int | None = None, digests: dict[str, str] | None = None) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise XNATIOError(f"max_bytes must be 0 or more, not {max_bytes}")
         self.target_dir = Path(target_dir)
@@ -119,6 +123,7 @@ class ZipStreamExtractor:
         self.extracted: dict[str, Path] = {}
         # Folders already checked to lie under target_dir and created (see _place).
         self._ready: set[Path] = set()
+        self.digests = digests
 
     def extract(self, chunks: Iterable[bytes]) -> dict[str, Path]:
         self.written = 0  # an archive started again (a dropped connection) is counted afresh
@@ -163,7 +168,8 @@ class ZipStreamExtractor:
             usize, csize = _zip64_sizes(extra, usize, csize)
         descriptor = bool(flags & FLAG_DESCRIPTOR)
         sink = self._open(name)
-        write = self._writer(name, sink, None if descriptor else usize)
+        digest = hashlib.md5() if sink is not None and self.digests is not None else None
+        write = self._writer(name, sink, None if descriptor else usize, digest)
         try:
             if method == DEFLATED:
                 actual_crc, size = _inflate(reader, None if descriptor else csize, write)
@@ -178,13 +184,17 @@ class ZipStreamExtractor:
             if sink is not None:
                 sink.commit(self.overwrite or name in self.extracted)
                 self.extracted[name] = sink.target
+                if digest is not None and self.digests is not None:
+                    self.digests[name] = digest.hexdigest()
         except BaseException:
             if sink is not None:
                 sink.discard()
             raise
 
-    def _writer(self, name: str, sink: TempFileSink | None, announced: int | None) -> Write:
-        """How the entry's bytes are written: counted against its announced size and ``max_bytes``."""
+    def _writer(self, name: str, sink: TempFileSink | None, announced: int | None,
+                digest: Any = None) -> Write:
+        """How the entry's bytes are written: counted against its announced size and ``max_bytes``
+        (and fed to ``digest``, an MD5, when given)."""
         def write(data: bytes) -> None:
             if sink is None or not data:
                 return
@@ -195,6 +205,8 @@ class ZipStreamExtractor:
                 raise XNATIOError(f"Refused the zip: it expands past {self.max_bytes} bytes (the cap for this "
                                   f"extraction) at entry {name!r}; the server sent more than the files it lists")
             sink.write(data)
+            if digest is not None:
+                digest.update(data)
             self.written += len(data)
         return write
 
@@ -373,7 +385,7 @@ def _stored_until_descriptor(reader: _Reader, write: Write, wide: bool) -> tuple
 def extract_zip_stream(chunks: Iterable[bytes], target_dir: str | os.PathLike[str], *,
                        rename: Rename | None = None, overwrite: bool = False,
                        on_bytes: Callable[[int], None] | None = None,
-                       max_bytes: int | None = None) -> dict[str, Path]:
+                       max_bytes: int | None = None, digests: dict[str, str] | None = None) -> dict[str, Path]:
     """Extract the zip arriving as ``chunks`` under ``target_dir``; returns name -> path."""
     return ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=on_bytes,
-                              max_bytes=max_bytes).extract(chunks)
+                              max_bytes=max_bytes, digests=digests).extract(chunks)

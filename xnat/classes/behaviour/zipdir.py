@@ -65,7 +65,9 @@ def _job_key(job: DownloadJob, resource_labels: dict[str, str]) -> tuple[str, st
     return scan, resource, "/".join(parts[files_at + 1:])
 
 
-def _matches(path: Path, job: DownloadJob) -> bool:
+def _matches(path: Path, job: DownloadJob, written_md5: str | None = None) -> bool:
+    """Whether the file at ``path`` is the job's: its size, and its MD5 (as computed while it
+    was extracted, ``written_md5``, else read back from disk)."""
     try:
         if job.expected_size is not None and path.stat().st_size != job.expected_size:
             return False
@@ -73,6 +75,8 @@ def _matches(path: Path, job: DownloadJob) -> bool:
         return False
     if not job.expected_md5:
         return True
+    if written_md5 is not None:
+        return written_md5 == job.expected_md5
     digest = hashlib.md5()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1024 * 1024), b""):
@@ -115,12 +119,15 @@ def download_zipped(transferer: Transferer, files_url: str, jobs: list[DownloadJ
 
     # The zip may not write more than the listed files hold: a bigger one is refused (a zip bomb).
     listed = sum(job.expected_size for job in jobs if job.expected_size is not None)
+    digests: dict[str, str] = {}
     try:
-        transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose, max_bytes=listed)
+        extracted = transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose,
+                                           max_bytes=listed, digests=digests)
     except XNATError as error:
         logger.info("zip download of %s failed (%s); fetching the files one by one", files_url, error)
         return jobs
-    missing = [job for job in jobs if not _matches(Path(job.target), job)]
+    written = {os.fspath(path): digests.get(entry) for entry, path in extracted.items()}
+    missing = [job for job in jobs if not _matches(Path(job.target), job, written.get(os.fspath(job.target)))]
     if missing:
         logger.info("%d of %d files from the zip of %s are missing or differ; fetching them one by one",
                     len(missing), len(jobs), files_url)
