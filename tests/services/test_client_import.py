@@ -212,3 +212,74 @@ def test_gradual_upload_of_single_files(connection: Any, project: str, case001: 
     session = staged.pop()
     assert [(s.id, len(s.files)) for s in session.scans] == [("9", 4)]
     assert guess_content_type(files[0]) == "application/dicom"
+
+
+# -- import_dicom_inbox: XNAT answers the request it queued (/xapi/dicom/{id}) ------------------------
+def _inbox_source(connection: Any, project: str, case001: Path, name: str) -> Path:
+    import shutil
+    inbox = Path(connection.get("/xapi/siteConfig/inboxPath").text.strip())
+    source = inbox / project / name
+    shutil.copytree(case001, source)
+    return source
+
+
+def test_import_dicom_inbox_answers_the_import_request(connection: Any, project: str, case001: Path) -> None:
+    import xnat.services
+    from xnat.services import DicomBoxImportRequest
+
+    assert xnat.services.DicomBoxImportRequest is DicomBoxImportRequest  # where xnatpy has it
+    source = _inbox_source(connection, project, case001, "case1")
+    request = connection.services.import_dicom_inbox(source, project=project, subject="SUBJ", experiment="MR1")
+    assert isinstance(request, DicomBoxImportRequest) and request.uri.startswith("/xapi/dicom/")
+    assert request.status == "Completed" and request.id == int(request.uri.rsplit("/", 1)[1])
+    assert (request.username, request.project_id, request.subject_id) == ("admin", project, "SUBJ")
+    assert request.session_path == str(source) and request.cleanup_after_import is False and request.enabled
+    assert request.created <= request.timestamp and request.resolution
+    assert source.is_dir()  # cleanup=False (the default, as xnatpy) keeps the folder
+    assert [e["label"] for e in _experiments(connection, project)] == ["MR1"]
+    again = connection.services.import_dicom_inbox(source, project=project, experiment="MR2", cleanup=True)
+    assert again.status == "Completed" and again.cleanup_after_import is True and not source.exists()
+
+
+def test_import_dicom_inbox_refused_names_the_reason(connection: Any, project: str, case001: Path) -> None:
+    source = _inbox_source(connection, project, case001, "case2")
+    with pytest.raises(XNATUploadError, match="400"):
+        connection.services.import_dicom_inbox(source, project=project + "NOPE")
+    assert source.is_dir() and _experiments(connection, project) == []
+
+
+class _Answers:
+    """Stands in for a session: the import answers ``answer``; ``get_json`` answers ``request``."""
+
+    def __init__(self, answer: str, request: Any = None) -> None:
+        self.answer, self.request, self.reads = answer, request, 0
+
+    def post(self, path: str, query: dict[str, str], **kwargs: Any) -> Any:
+        return type("Answer", (), {"text": self.answer + "\r\n"})()
+
+    def get_json(self, uri: str) -> Any:
+        self.reads += 1
+        return self.request
+
+    def create_object(self, uri: str) -> str:
+        return f"object {uri}"
+
+
+def test_import_dicom_inbox_other_answers() -> None:
+    from xnat.services import DicomBoxImportRequest
+
+    archive = "/data/archive/projects/P/subjects/S/experiments/E1"
+    assert Services(_Answers(archive)).import_dicom_inbox("/inbox/P/c") == f"object {archive}"
+    staged = Services(_Answers("/data/prearchive/projects/P/20260101_120000/S")).import_dicom_inbox("/inbox/P/c")
+    assert isinstance(staged, PrearchiveSession)
+    # the misspelt key xnatpy reads is the fallback; the request is read when first asked, not when made
+    session = _Answers("/xapi/dicom/7", {"id": 7, "clenaupAfterImport": True, "status": "Queued"})
+    request = Services(session).import_dicom_inbox("/inbox/P/c")
+    assert isinstance(request, DicomBoxImportRequest) and session.reads == 0 and "7" in repr(request)
+    assert request.cleanup_after_import is True and request.resolution is None and session.reads == 1
+    with pytest.raises(XNATValueError, match="sessionPath"):
+        request.session_path
+    assert request.status == "Queued" and session.reads == 2  # status reads it again
+    session.request = ["not", "an", "object"]
+    with pytest.raises(XNATValueError, match="not an import request"):
+        request.status

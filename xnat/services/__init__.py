@@ -4,6 +4,7 @@
 module                                  what it holds
 ======================================  ==================================================
 :mod:`xnat.services.services`           ``session.services``: import, DICOM dump, alias tokens, catalog refresh
+:mod:`xnat.services.inbox`              a DICOM inbox import request (``/xapi/dicom/{id}``) and its status
 :mod:`xnat.services.prearchive`         ``session.prearchive``: sessions received but not archived
 :mod:`xnat.services.dicom`              the server's DICOM dump; DICOM files read with pydicom
 :mod:`xnat.services.preview`            ``scan.preview()``, ``experiment.preview()``: pictures from one DICOM file each
@@ -29,6 +30,7 @@ xnatpy's documented paths ``xnat.prearchive``, ``xnat.users``, ``xnat.inspect`` 
 ``xnat.search`` are thin aliases over the modules here.
 """
 
+from .inbox import DicomBoxImportRequest
 from .services import Services, TokenResult, guess_content_type
 
-__all__ = ["Services", "TokenResult", "guess_content_type"]
+__all__ = ["DicomBoxImportRequest", "Services", "TokenResult", "guess_content_type"]

@@ -26,6 +26,7 @@ from typing import IO, Any, NamedTuple
 
 from ..exceptions import XNATResponseError, XNATUploadError, XNATValueError, describe_response
 from .dicom import dicom_dump
+from .inbox import DicomBoxImportRequest
 from .paths import archive_path
 from .prearchive import Prearchive
 
@@ -200,7 +201,10 @@ class Services:
         """Import a folder that is already on the server (its DICOM inbox) with XNAT's ``inbox``
         import handler; ``project`` and ``subject`` are IDs (or objects), ``experiment`` a label.
 
-        :return: the archived experiment, or the prearchive session it went to
+        XNAT answers the URI of the import request it queued (``/xapi/dicom/{id}``): that comes
+        back as a :class:`~xnat.services.inbox.DicomBoxImportRequest`, whose ``status`` reads it
+        again. A ``/data/prearchive/...`` answer comes back as that prearchive session, an
+        archive URI (older servers) as that experiment.
         """
         query = {"import-handler": "inbox", "path": os.fspath(path),
                  "cleanupAfterImport": _flag("cleanup", cleanup) or "false"}
@@ -216,6 +220,8 @@ class Services:
         uris = [line.strip() for line in response.text.splitlines() if line.strip()]
         if not uris:
             raise XNATUploadError(describe_response(response, f"inbox import of {os.fspath(path)}: no URI"))
+        if uris[0].startswith("/xapi/"):
+            return DicomBoxImportRequest(uris[0], self.xnat_session)
         return self._object(uris[0])
 
     # -- tokens and catalogs ----------------------------------------------------------------------
