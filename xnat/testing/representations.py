@@ -105,13 +105,25 @@ def table_json(rows: list[dict[str, str]], title: str | None = None, columns: li
     is a string. ``total_records`` overrides the count (a paged listing reports all
     matches); ``meta`` adds keys such as ``rootElementName``.
     """
+    return _table_json_body(_compact_json(_project(rows, None)), len(rows), title, columns, total,
+                            total_records, meta)
+
+
+def table_json_encoded(encoded_rows: list[str], title: str | None = None) -> bytes:
+    """:func:`table_json` of rows each already written as a compact JSON object of strings
+    (by SQLite: see ``backend.archive.experiment_listing_json``)."""
+    return _table_json_body("[" + ",".join(encoded_rows) + "]", len(encoded_rows), title, None, True, None, None)
+
+
+def _table_json_body(result: str, count: int, title: str | None, columns: list[dict[str, Any]] | None,
+                     total: bool, total_records: int | None, meta: Mapping[str, str] | None) -> bytes:
     body = ['{"ResultSet":{']
     if columns is not None:
         body.append('"Columns":' + _compact_json(columns) + ",")
-    body.append('"Result":' + _compact_json(_project(rows, None)))
+    body.append('"Result":' + result)
     extra: list[tuple[str, str]] = list((meta or {}).items())
     if total:
-        extra.append(("totalRecords", str(len(rows) if total_records is None else total_records)))
+        extra.append(("totalRecords", str(count if total_records is None else total_records)))
     if title is not None:
         extra.append(("title", title))
     for index, (key, value) in enumerate(extra):

@@ -9,9 +9,12 @@ validates as it goes); the others open their own.
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
+from operator import itemgetter
 from typing import Any
 
 from ..store import Store, dumps, loads, now_string
@@ -25,6 +28,40 @@ _OWNER_KIND = {"project": "project", "subject": "subject", "experiment": "experi
                "scan": "scan", "reconstruction": "reconstruction"}
 _EXPERIMENT_ROWS = ("SELECT e.*, s.label AS subject_label, se.label AS session_label FROM experiments e"
                     " LEFT JOIN subjects s ON s.id = e.subject_id LEFT JOIN experiments se ON se.id = e.session_id")
+
+
+#: Each listing column of an experiment row, as SQL giving the text the handlers write for it
+#: (``handlers/archive.experiment_rows``): "" for none, the label in the listing's project.
+_LISTING_SQL = {
+    "ID": "e.id", "project": "e.project", "date": "COALESCE(e.date, '')", "xsiType": "e.xsi_type",
+    "label": "COALESCE(sh.label, e.label)", "insert_date": "COALESCE(e.insert_date, '')",
+    "insert_user": "COALESCE(e.insert_user, '')",
+    "last_modified": "COALESCE(NULLIF(e.last_modified, ''), NULLIF(e.insert_date, ''), '')",
+    "URI": "'/data/experiments/' || e.id", "subject_ID": "COALESCE(e.subject_id, '')",
+    "subject_label": "COALESCE(s.label, '')",
+}
+
+
+def _experiments_where(project: str | None, subject: str | None, session: str | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) selecting the experiments of a listing."""
+    if session is not None:
+        return "e.session_id=?", (session,)
+    if subject is not None:
+        return "e.subject_id=? AND e.session_id IS NULL", (subject,)
+    if project is not None:
+        return ("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND project=?))"
+                " AND e.session_id IS NULL"), (project, project)
+    return "1", ()
+
+
+@functools.cache
+def _json_as_python() -> bool:
+    """Whether this process's SQLite writes text in JSON byte for byte as
+    ``json.dumps(ensure_ascii=False)`` does (control characters, quotes, backslashes, non-ASCII)."""
+    sample = "".join(map(chr, [*range(0x20), 0x22, 0x2F, 0x5C, 0x7F, 0xE9, 0x2028, 0x1F600]))
+    with closing(sqlite3.connect(":memory:")) as conn:
+        written = conn.execute("SELECT json_object('k', ?)", (sample,)).fetchone()[0]
+    return bool(written == json.dumps({"k": sample}, ensure_ascii=False, separators=(",", ":")))
 
 
 #: An experiment's status as XNAT keeps it in its meta data (``ViewManager``): new data is
@@ -358,17 +395,31 @@ class Archive:
                         session: str | None = None) -> list[sqlite3.Row]:
         """Experiments with ``subject_label`` and ``session_label``: the assessors of ``session``, the
         experiments of ``subject`` or those of ``project`` (own and shared), or with none given, all."""
-        params: tuple[str, ...]
-        if session is not None:
-            where, params = "e.session_id=?", (session,)
-        elif subject is not None:
-            where, params = "e.subject_id=? AND e.session_id IS NULL", (subject,)
-        elif project is not None:
-            where, params = ("(e.project=? OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment' AND"
-                             " project=?)) AND e.session_id IS NULL"), (project, project)
-        else:
-            return self.store.all(_EXPERIMENT_ROWS + " ORDER BY e.id")
+        where, params = _experiments_where(project, subject, session)
         return self.store.all(f"{_EXPERIMENT_ROWS} WHERE {where} ORDER BY e.id", params)
+
+    def experiment_keys(self, project: str | None = None, subject: str | None = None) -> list[sqlite3.Row]:
+        """``id`` and ``project`` of the experiments :meth:`experiment_rows` answers (for an access check)."""
+        where, params = _experiments_where(project, subject, None)
+        return self.store.all(f"SELECT e.id, e.project FROM experiments e WHERE {where} ORDER BY e.id", params)
+
+    def experiment_listing_json(self, columns: Sequence[str], project: str | None = None,
+                                subject: str | None = None, labels_in: str | None = None) -> list[str] | None:
+        """The listing rows of :meth:`experiment_keys`' experiments as JSON objects of ``columns``,
+        built by SQLite in one query (a label is the one in ``labels_in`` for a shared experiment).
+
+        The values are the text the handlers write for them (``""`` for none); None when a
+        column is not one of those, or when this SQLite escapes text unlike Python's ``json``.
+        """
+        if not columns or any(name not in _LISTING_SQL for name in columns) or not _json_as_python():
+            return None
+        where, params = _experiments_where(project, subject, None)
+        pairs = ", ".join(f"'{name}', CAST({_LISTING_SQL[name]} AS TEXT)" for name in columns)  # names: our keys
+        rows = self.store.all(
+            f"SELECT json_object({pairs}) FROM experiments e LEFT JOIN subjects s ON s.id = e.subject_id"
+            " LEFT JOIN shares sh ON sh.kind='experiment' AND sh.project=? AND sh.obj_id=e.id"
+            f" WHERE {where} ORDER BY e.id", (labels_in or "", *params))
+        return list(map(itemgetter(0), rows))
 
     def share_labels(self, kind: str, project: str) -> dict[str, str]:
         """Object ID -> label of every object of ``kind`` shared into ``project``."""

@@ -16,7 +16,7 @@ from ..filestore import (
     UnsafePath,
     is_disk_full,
 )
-from ..representations import ItemNode, item_json, item_xml, parse_item_xml, render_table
+from ..representations import ItemNode, item_json, item_xml, parse_item_xml, render_table, table_json_encoded
 
 __all__ = [
            "ArchiveTooLarge",
@@ -33,4 +33,5 @@ __all__ = [
            "item_xml",
            "parse_item_xml",
            "render_table",
+           "table_json_encoded",
 ]

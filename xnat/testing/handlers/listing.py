@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError
-from .deps import render_table
+from .deps import render_table, table_json_encoded
 
 # Query parameters that steer the listing itself and never become filters.
 CONTROL = {"format", "columns", "sortBy", "sortOrder", "limit", "offset", "xsiType", "stats",
@@ -171,6 +171,24 @@ def table(ctx: Ctx, rows: list[Row], defaults: Sequence[str], title: str | None 
     body, mimetype = render_table(out, None if exact else names, fmt, title=title or None, columns=columns_meta,
                                   total=total)
     return Response(body, mimetype=mimetype.split(";")[0])
+
+
+def plain_json_columns(ctx: Ctx, aliases: Sequence[str], defaults: Sequence[str], always: Sequence[str] = ("URI",),
+                       keys: Sequence[str] = ()) -> list[str] | None:
+    """The columns of a listing asked in JSON with no filter, sort, paging or ``xsiType`` and only
+    alias columns (what a client's listing asks): a level may then write the rows in one query.
+    None for any other query, which :func:`table` answers."""
+    if (ctx.param("format") or "json").lower() != "json" or any(key not in CONTROL for key in ctx.params):
+        return None
+    if any(ctx.param(name) for name in ("sortBy", "offset", "limit", "xsiType")):
+        return None
+    columns = _columns(ctx, aliases, defaults, always, keys)
+    return columns if all(column in aliases for column in columns) else None
+
+
+def encoded_table(rows: list[str], title: str) -> Response:
+    """A JSON listing of rows already written as JSON objects, shaped as :func:`table` writes it."""
+    return Response(table_json_encoded(rows, title), mimetype="application/json")
 
 
 def _projected(ctx: Ctx, rows: list[Row], columns: list[str], aliases: Sequence[str]) -> list[dict[str, str]]:
