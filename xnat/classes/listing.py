@@ -169,10 +169,10 @@ def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, An
         values = list(map(itemgetter(name), result))
     except KeyError:  # a row without this column
         values = [row.get(name) for row in result]
-    if len(values) > 1 and values.count(values[0]) == len(values):
+    sample = values[:256]
+    if len(values) > 1 and sample.count(sample[0]) == len(sample) and values.count(values[0]) == len(values):
         return _Same(values[0], len(values))
     try:
-        sample = values[:256]
         if len(set(sample)) == len(sample):  # no repeats in the first rows (IDs, labels): keep as parsed
             return values
         # Repeated values (types, dates, projects, users) become one object.

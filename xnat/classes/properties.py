@@ -12,7 +12,13 @@ Every field of a generated class is one of these descriptors:
   calls ``instance._set_field(name, text)``; ``del`` calls ``instance._del_field(name)``.
 
 Complex fields (nested objects, repeated elements) are :class:`ChildProperty` descriptors
-that hand the work to ``instance._get_child(descriptor)``, the seam the object layer fills.
+that hand the work to ``instance._get_child(descriptor)``, the seam the object layer fills;
+assigning one raises :class:`~xnat.exceptions.XNATValueError` saying what to do instead.
+A single element with a text value and attributes (XSD ``simpleContent``: ``scanner``,
+``weight``, ``dcmValidation``) is a :class:`SimpleContentProperty`: it reads as its nested
+object (``session.scanner.manufacturer``, its text as ``session.scanner.value``, a
+:class:`SimpleValueProperty`) and is assigned its text, as XNAT's REST takes it
+(``xnat:mrSessionData/scanner=...``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ __all__ = [
     "ChildProperty",
     "FieldProperty",
     "SearchField",
+    "SimpleContentProperty",
+    "SimpleValueProperty",
     "convert_from_text",
     "convert_to_text",
     "python_type_of",
@@ -249,6 +257,9 @@ class FieldProperty:
         self.xpath = field.name  # the schema/REST name, e.g. fieldStrength
         self.type = field.type
         self.facets = field.facets
+        # A text field reads as the text itself: no conversion to look up on every read.
+        self._text = self.type not in _INTEGERS and self.type not in _FLOATS and self.type != "xs:boolean" \
+            and self.type not in _READERS
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -257,6 +268,8 @@ class FieldProperty:
         if instance is None:
             return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.type, self.field)
         raw = instance._get_field(self.xpath)
+        if self._text:
+            return raw if raw is None or type(raw) is str else str(raw)
         try:
             return convert_from_text(self.type, raw)
         except ValueError as exc:
@@ -309,8 +322,81 @@ class ChildProperty:
             return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.item_type, self.field)
         return instance._get_child(self)
 
+    def __set__(self, instance: Any, value: Any) -> None:
+        owner = type(instance).__name__
+        if self.xpath.endswith("fields/field"):
+            hint = f"set one custom field at a time: obj.{self.name}['name'] = value, once the object exists"
+        elif self.kind == "object":
+            hint = f"set its own fields instead: obj.{self.name}.<field> = value, once the object exists"
+        else:
+            hint = "change its items once the object exists (create each with parent=obj)"
+        what = {"object": "a nested object", "listing": "a list of nested objects", "values": "a list of values"}
+        raise XNATValueError(f"{owner}.{self.name} is {what.get(self.kind, self.kind)} in XNAT "
+                             f"({self.item_type}), not a value, so it cannot be assigned: {hint}")
+
     def __repr__(self) -> str:
         return f"<ChildProperty {self.name} ({self.kind} of {self.item_type} at {self.xpath})>"
+
+
+class SimpleContentProperty(ChildProperty):
+    """A single element with a text value and attributes (``scanner``; see the module docstring).
+
+    Reads as its nested object; assigning a value stores the element's text (converted to
+    ``value_type``, the builtin type of its content), ``None`` clears it.
+    """
+
+    __doc__ = _FieldDoc(__doc__)
+
+    def __init__(self, field: FieldDef, python_name: str, value_type: str) -> None:
+        super().__init__(field, python_name, "object", field.type, field.name)
+        self.value_type = value_type
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        if value is None:
+            instance._del_field(self.xpath)
+            return
+        if isinstance(value, (dict, list, tuple, set)) or hasattr(value, "__xsi_type__"):
+            raise XNATValueError(f"{type(instance).__name__}.{self.name} takes its text value ({self.value_type}), "
+                                 f"not {type(value).__name__}: set its attributes with obj.{self.name}.<attribute> "
+                                 "= value once the object exists")
+        try:
+            text = convert_to_text(self.value_type, value)
+            convert_from_text(self.value_type, text)
+        except ValueError as exc:
+            raise XNATValueError(f"{self.name}: {exc}") from None
+        instance._set_field(self.xpath, text)
+
+    def __repr__(self) -> str:
+        return f"<SimpleContentProperty {self.name} ({self.value_type} text of {self.item_type} at {self.xpath})>"
+
+
+class SimpleValueProperty:
+    """The text of a simpleContent element, read on its nested object (``session.scanner.value``).
+
+    XNAT keeps that text under the element's own name in the document that holds it
+    (``data_fields["scanner"]`` beside ``"scanner/model"``); it is assigned through the
+    owner (``session.scanner = "..."``).
+    """
+
+    def __init__(self, value_type: str) -> None:
+        self.value_type = value_type
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        raw = instance._content_text()
+        try:
+            return convert_from_text(self.value_type, raw)
+        except ValueError as exc:
+            logger.warning("%s.value: %s; returning the raw value", type(instance).__name__, exc)
+            return raw
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        name = (instance.fieldname or "element").rsplit("/", 1)[-1]
+        raise XNATValueError(f"the text of {name} is set on the object that holds it: obj.{name} = value")
+
+    def __repr__(self) -> str:
+        return f"<SimpleValueProperty value ({self.value_type})>"
 
 
 def _docstring(field: FieldDef) -> str:
