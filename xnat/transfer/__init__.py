@@ -55,15 +55,21 @@ beside a transfer); :mod:`.paths` (safe local names for server-given names);
 :mod:`.progress` (counts, ``update_func`` and the stderr bar).
 """
 
-from .connection import Connection
-from .download import DownloadResult
-from .paths import safe_component, safe_relpath
-from .progress import Progress, UpdateFunc
-from .remotefile import RemoteFile
-from .transferer import DownloadJob, Transferer, UploadJob
-from .tree import UPLOAD_METHODS, LocalFile
-from .unzip import ZipStreamExtractor, extract_zip_stream
-from .upload import UploadResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
+    from .connection import Connection
+    from .download import DownloadResult
+    from .paths import safe_component, safe_relpath
+    from .progress import Progress, UpdateFunc
+    from .remotefile import RemoteFile
+    from .transferer import DownloadJob, Transferer, UploadJob
+    from .tree import UPLOAD_METHODS, LocalFile
+    from .unzip import ZipStreamExtractor, extract_zip_stream
+    from .upload import UploadResult
 
 __all__ = [
     "UPLOAD_METHODS",
@@ -82,3 +88,27 @@ __all__ = [
     "safe_component",
     "safe_relpath",
 ]
+
+# Where each public name lives. The package imports a module the first time one of its
+# names is asked for: a session that only reports progress (the map results do) does
+# not pay for tarfile, zlib and the thread pools at connect.
+_HOMES = {
+    "UPLOAD_METHODS": "tree", "Connection": "connection", "DownloadJob": "transferer",
+    "DownloadResult": "download", "LocalFile": "tree", "Progress": "progress", "RemoteFile": "remotefile",
+    "Transferer": "transferer", "UpdateFunc": "progress", "UploadJob": "transferer", "UploadResult": "upload",
+    "ZipStreamExtractor": "unzip", "extract_zip_stream": "unzip", "safe_component": "paths",
+    "safe_relpath": "paths",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later reads are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
