@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overloa
 
 from ..exceptions import XNATObjectDestroyedError, XNATValueError
 from . import rest
-from .creation import create_on_server
+from .creation import assign_fields, create_on_server
 from .listing import ListingRows, RowView
 from .sublisting import child_value
 
@@ -166,8 +166,7 @@ class XNATBaseObject:
         if parent is not None and uri is None and fieldname is None:
             create_on_server(self, parent, fields)
             return
-        for name, value in fields.items():
-            setattr(self, name, value)
+        assign_fields(self, fields)
 
     def _local_fields(self) -> dict[str, Any]:
         """The fields of a local object (not on a server yet): its own dict, made in ``__init__``."""
@@ -245,10 +244,12 @@ class XNATBaseObject:
         return obj
 
     @classmethod
-    def _nested(cls, root: XNATBaseObject, xpath: str, item: dict[str, Any] | None) -> XNATBaseObject:
-        """A part of ``root``'s document at ``xpath`` (``demographics``, ``scanner``...)."""
+    def _nested(cls, root: XNATBaseObject, xpath: str, item: dict[str, Any] | None,
+                holder: XNATBaseObject | None = None) -> XNATBaseObject:
+        """A part of ``root``'s document at ``xpath`` (``demographics``, ``scanner``...), inside
+        ``holder`` (its parent: ``root``, or a nested part such as ``demographics`` for ``weight``)."""
         obj = cls.__new__(cls)
-        obj._setup(root.xnat_session, None, None, root, xpath)
+        obj._setup(root.xnat_session, None, None, holder if holder is not None else root, xpath)
         obj._mode = _NESTED
         obj._root = root
         obj._nested_item = item
@@ -445,8 +446,9 @@ class XNATBaseObject:
 
     def _children(self, xpath: str) -> list[dict[str, Any]]:
         """The child items at ``xpath`` in the document (``scans/scan``, ``demographics``...)."""
-        if self._flattened() and self._root is not None:  # e.g. scan parameters: "parameters/addParam"
-            return self._root._children(f"{self._fieldname}/{xpath}")
+        if self._flattened():  # e.g. scan parameters: "parameters/addParam"
+            holder, key = self._in_holder(xpath)
+            return holder._children(key)
         for child in self.fulldata.get("children", []):
             if child.get("field") == xpath:
                 return [i for i in child.get("items", []) if not i.get("meta", {}).get("isHistory")]
@@ -458,8 +460,9 @@ class XNATBaseObject:
         if self._mode == _LOCAL:
             return self._datafields.get(name)
         self._check_alive()
-        if self._flattened() and self._root is not None:  # single nested parts live in the root: "scanner/model"
-            return self._root._get_field(f"{self._fieldname}/{name}")
+        if self._flattened():  # single nested parts live in their holder's document: "scanner/model"
+            holder, key = self._in_holder(name)
+            return holder._get_field(key)
         rows = self._rows
         if isinstance(rows, ListingRows):  # a listed object: read its row without a view
             value = rows.value(self._index, name)
@@ -470,9 +473,32 @@ class XNATBaseObject:
             return value if value != "" else None
         return self.fulldata.get("data_fields", {}).get(name)
 
+    def _content_text(self) -> Any:
+        """The text of a simpleContent part (``scanner``): its own name's value in the document holding it."""
+        if self._mode != _NESTED or self._root is None or not self._fieldname:
+            return None
+        if self._nested_item is not None:
+            return self._nested_item.get("data_fields", {}).get(self._fieldname.rsplit("/", 1)[-1])
+        holder, key = self._in_holder(None)
+        return holder._get_field(key)
+
     def _flattened(self) -> bool:
-        """A nested part with no item of its own: its values live in the root's document."""
+        """A nested part with no item of its own: its values live in its holder's document."""
         return self._mode == _NESTED and self._nested_item is None and self._root is not None
+
+    def _in_holder(self, name: str | None) -> tuple[XNATBaseObject, str]:
+        """(the object whose document holds this flattened part, the key of ``name`` there).
+
+        XNAT writes a single part without an item of its own into the document around it:
+        ``scanner/model`` in the session's, ``weight/units`` in its ``demographics`` item's.
+        """
+        holder = self._parent if isinstance(self._parent, XNATBaseObject) else self._root
+        assert holder is not None and self._fieldname is not None, "only a nested part has a holder"
+        prefix = holder._fieldname if holder is not self._root else None
+        local = self._fieldname
+        if prefix and local.startswith(prefix + "/"):
+            local = local[len(prefix) + 1:]
+        return holder, local if name is None else f"{local}/{name}"
 
     def _set_field(self, name: str, text: str) -> None:
         """Store ``text`` (already converted and checked) for schema field ``name``."""

@@ -23,7 +23,7 @@ from ..exceptions import XNATObjectAlreadyExistsError, XNATResponseError, XNATVa
 #: An :class:`~xnat.classes.base.XNATBaseObject`; named, not imported (base imports this module).
 XNATObject = Any
 
-__all__ = ["container_for", "create_on_server", "kind_of"]
+__all__ = ["assign_fields", "container_for", "create_on_server", "kind_of"]
 
 # Data types by where they live, most specific first; resolved through the class MRO.
 _KINDS = (
@@ -123,8 +123,7 @@ def create_on_server(obj: XNATObject, parent: Any, fields: dict[str, Any]) -> No
     if "/" in key or key in (".", ".."):
         raise XNATValueError(f"{key!r} is not a valid {key_field} for a {cls.__name__}")
     # 2. every field checked locally (the object is still local, so nothing is sent).
-    for name, value in fields.items():
-        setattr(obj, name, value)
+    assign_fields(obj, fields)
     pending = dict(obj._datafields)
     if key_field == "ID":
         pending["ID"] = key
@@ -156,6 +155,16 @@ def create_on_server(obj: XNATObject, parent: Any, fields: dict[str, Any]) -> No
     register = getattr(session, "_register_new", None)
     if register is not None:
         register(obj, parent)
+
+
+def assign_fields(obj: XNATObject, fields: dict[str, Any]) -> None:
+    """Set each of ``fields`` on ``obj``; a name that cannot be set raises XNATValueError naming it."""
+    for name, value in fields.items():
+        try:
+            setattr(obj, name, value)
+        except AttributeError as error:  # a read-only name: a listing, a computed value
+            raise XNATValueError(f"{type(obj).__name__}.{name} cannot be given a value ({error}): it is read "
+                                 "from the server; create or change what it lists once the object exists") from None
 
 
 def _refuse_existing(session: Any, cls: type, parent: Any, kind: str, container: str, key: str) -> None:

@@ -22,7 +22,7 @@ from ..exceptions import XNATKeyError, XNATSchemaError
 from ..schema.model import FieldDef, SchemaModel, TypeDef, XNATSchemaWarning
 from ..schema.names import anonymous_class_name, pythonize_attribute_name, pythonize_class_name
 from .base import XNATBaseObject
-from .properties import ChildProperty, FieldProperty
+from .properties import ChildProperty, FieldProperty, SimpleContentProperty, SimpleValueProperty
 from .registry import behaviours_for, load_behaviours
 
 __all__ = ["GENERATED_MODULE", "ClassLookup", "ClassNamespace", "build_classes"]
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: The ``__module__`` of every generated class (there is no such module on disk).
 GENERATED_MODULE = "xnat.classes.generated"
-_DESCRIPTORS = (FieldProperty, ChildProperty)
+_DESCRIPTORS = (FieldProperty, ChildProperty, SimpleValueProperty)
 
 
 class ClassNamespace:
@@ -275,6 +275,8 @@ def _build_class(
     taken = frozenset().union(*(_reserved(b, reserved) for b in bases))
     fields, schema_fields = _descriptors(typedef, model, taken)
     namespace.update(fields)
+    if typedef.simple_content and "value" not in fields and "value" not in taken:
+        namespace["value"] = SimpleValueProperty(typedef.value_type or "xs:string")  # the element's text
     namespace["__fields__"] = {**getattr(base, "__fields__", {}), **fields}
     namespace["__schema_fields__"] = {**getattr(base, "__schema_fields__", {}), **schema_fields}
     try:
@@ -339,6 +341,8 @@ def _descriptor(field: FieldDef, python_name: str, model: SchemaModel) -> Any:
         # A wrapper element around one repeated element (fields/field): one listing, as xnatpy does.
         kind = "listing" if inner.type in model.types else "values"
         return ChildProperty(field, python_name, kind, inner.type, f"{field.name}/{inner.name}")
+    if target.simple_content:  # a text value with attributes (scanner): XNAT takes the text as a value
+        return SimpleContentProperty(field, python_name, target.value_type or "xs:string")
     return ChildProperty(field, python_name, "object", field.type, field.name)
 
 

@@ -48,7 +48,7 @@ def child_value(owner: XNATObject, prop: ChildProperty, generic: type) -> Any:
         else:
             cls = _concrete(owner, cls)
         root = owner._root if owner._root is not None else owner
-        nested = cls._nested(root, _relative(owner, prop.xpath), item)
+        nested = cls._nested(root, _relative(owner, prop.xpath), item, owner)
         return nested
     return XNATSubListing(owner, prop.xpath, cls)
 
