@@ -167,6 +167,8 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
             server.app = counter.app
             killed = session.map(die_once, "experiment", kwargs={"marker": str(tmp_path / "died")},
                                  executor=client, logfile=tmp_path / "map.jsonl")
+            server.app = busy = BusyOnce(counter.app, after=3, retry_after=1.0)
+            paused = subject.map(get_document, "experiment", executor=client)
     finally:
         server.app = counter.app
     assert results == serial and len(results) == 200
@@ -179,6 +181,9 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
     lines = [json.loads(line) for line in (tmp_path / "map.jsonl").read_text().splitlines()]
     assert len(lines) == len({line["uri"] for line in lines}) == 200
     assert 1 <= in_flight.most <= 2
+    # a 429 pauses every Dask worker (each reads the pause at most every DASK_REFRESH s, one
+    # request per 50 ms: at most 2 more each; the 4 threads of 2 workers: 8 at most, 80 without)
+    assert len(paused) == 10 and busy.seen == 11 and busy.during <= 8
 
 
 class InFlight:
@@ -211,6 +216,11 @@ class InFlight:
 
 def read_document(obj: Any) -> str:
     return str(obj.fulldata["data_fields"].get("ID"))  # one GET of the object's document
+
+
+def get_document(obj: Any) -> str:
+    """One GET of the object's document, whatever a worker read before."""
+    return str(obj.xnat_session.get_json(obj.uri, query={"format": "json"})["items"][0]["data_fields"]["ID"])
 
 
 @pytest.mark.parametrize(("executor", "workers", "bound"), [("threads", 8, 2), ("processes", 2, 1)])
@@ -258,15 +268,77 @@ def test_busy_answers_are_waited_out_holding_the_lease() -> None:
     waits: list[float] = []
     gate = threading.BoundedSemaphore(1)
     inner = Busy([429, 503, 200])
-    adapter = throttle.GatedAdapter(inner, gate, sleep=waits.append)
+    politeness = throttle.Politeness(gate, throttle.JobPause(throttle.LocalValue()))
+    adapter = throttle.GatedAdapter(inner, politeness, sleep=waits.append)  # a sleep that does not sleep
     get = requests.Request("GET", "http://xnat.test/data/projects").prepare()
-    assert adapter.send(get).status_code == 200 and waits == [0.5, 0.5]
+    assert adapter.send(get).status_code == 200 and waits == pytest.approx([0.5, 0.5], abs=0.1)
     assert gate.acquire(blocking=False)  # the lease was given back
     gate.release()
     post = requests.Request("POST", "http://xnat.test/data/projects").prepare()
-    always = throttle.GatedAdapter(Busy([503]), gate, sleep=waits.append)
+    always = throttle.GatedAdapter(Busy([503]), throttle.Politeness(gate, politeness.pause), sleep=waits.append)
     assert always.send(post).status_code == 503 and always.inner.sent == 1  # not repeatable: handed back
     assert always.send(get).status_code == 503 and always.inner.sent == 1 + 1 + throttle.BACKOFF_TRIES
+
+
+def test_a_busy_answer_pauses_every_session_of_the_job() -> None:
+    pause = throttle.JobPause(throttle.LocalValue())
+    told = throttle.GatedAdapter(Busy([429, 200]), throttle.Politeness(None, pause), sleep=lambda s: None)
+    waits: list[float] = []
+    other = throttle.GatedAdapter(Busy([200]), throttle.Politeness(None, pause), sleep=waits.append)
+    get = requests.Request("GET", "http://xnat.test/data/projects").prepare()
+    assert told.send(get).status_code == 200
+    assert other.send(get).status_code == 200 and waits == pytest.approx([0.5], abs=0.1)  # it waited too
+    stale = throttle.JobPause(throttle.LocalValue(), refresh=3600)
+    assert stale.until() == 0.0
+    stale.store.set(123.0)
+    copy = pickle.loads(pickle.dumps(stale))  # what a worker receives reads the store afresh
+    assert stale.until() == 0.0 and copy.until() == 123.0
+
+
+class BusyOnce:
+    """A WSGI wrapper: answers one experiment request 429 with Retry-After, then counts the
+    requests that arrive while that pause lasts. Each request is held 50 ms, so that a worker
+    cannot send a second one in the moment before the pause reaches it."""
+
+    def __init__(self, app: Any, after: int, retry_after: float) -> None:
+        self.app, self.after, self.retry_after = app, after, retry_after
+        self.seen = self.during = 0
+        self.paused_at: float | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "/experiments/" not in environ.get("PATH_INFO", ""):
+            return self.app(environ, start_response)
+        with self.lock:
+            self.seen += 1
+            now = time.monotonic()
+            if self.paused_at is None and self.seen > self.after:
+                self.paused_at = now
+                start_response("429 Too Many Requests", [("Retry-After", str(self.retry_after)),
+                                                         ("Content-Length", "0")])
+                return [b""]
+            if self.paused_at is not None and now < self.paused_at + self.retry_after:
+                self.during += 1
+        time.sleep(0.05)
+        return list(self.app(environ, start_response))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_a_429_pauses_every_worker_of_the_job(server: XNATServer, session: Any, executor: str) -> None:
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    server.app = busy = BusyOnce(server.app, after=3, retry_after=1.0)
+    try:
+        results = subject.map(get_document, "experiment", executor=executor, workers=2)
+    finally:
+        server.app = busy.app
+    assert len(results) == 10 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+    assert busy.paused_at is not None and busy.seen == 11  # the 429 was waited out and sent again
+    # Without a shared pause the other worker goes on (about 20 requests in that second);
+    # with it, only a request already on its way when the 429 was answered gets through.
+    assert busy.during <= 1
 
 
 def interrupt_at_third(obj: Any) -> str:

@@ -58,13 +58,13 @@ Outcome = tuple[bool, Any]
 
 
 def call(function: Callable[..., Any], obj: Any, args: Sequence[Any], kwargs: dict[str, Any],
-         gate: Any = None) -> Outcome:
+         politeness: throttle.Politeness | None = None) -> Outcome:
     """Run one call where the executor runs it; an exception becomes a failed outcome.
 
-    ``gate``: the job's request bound, put in front of the object's session on the worker."""
+    ``politeness``: the job's request bound and pause, put in front of the object's session."""
     try:
-        if gate is not None:
-            throttle.install(obj.xnat_session, gate)
+        if politeness is not None:
+            throttle.install(obj.xnat_session, politeness)
         return True, function(obj, *args, **kwargs)
     except Exception as error:  # noqa: BLE001 - recorded per object, the job goes on
         return False, f"{type(error).__name__}: {error}"
@@ -106,11 +106,11 @@ def check_max_requests(max_requests: int | None) -> None:
 
 
 def call_batch(function: Callable[..., Any], batch: Sequence[tuple[str, Any]], args: Sequence[Any],
-               kwargs: dict[str, Any], gate: Any = None) -> list[tuple[str, Outcome]]:
+               kwargs: dict[str, Any], politeness: throttle.Politeness | None = None) -> list[tuple[str, Outcome]]:
     """:func:`call` on each ``(uri, obj)`` of a batch: one task carries several objects to a
     worker process, so that their session recipe is pickled once and the scheduler's cost
     per task is shared."""
-    return [(uri, call(function, obj, args, kwargs, gate)) for uri, obj in batch]
+    return [(uri, call(function, obj, args, kwargs, politeness)) for uri, obj in batch]
 
 
 def batches(items: Sequence[tuple[str, Any]], slots: int) -> list[list[tuple[str, Any]]]:
@@ -140,16 +140,19 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
     if not threads:
         _check_picklable(function, args, kwargs)
     with contextlib.ExitStack() as stack:
-        gate = None
-        if max_requests is not None and threads:
+        politeness = None
+        if threads:  # the threads share the caller's sessions: the job's politeness goes in front of them
+            gate = threading.BoundedSemaphore(max_requests) if max_requests is not None else None
+            shared = throttle.Politeness(gate, throttle.JobPause(throttle.LocalValue()))
             for session in {id(obj.xnat_session): obj.xnat_session for _, obj in items}.values():
-                stack.callback(throttle.install(session, threading.BoundedSemaphore(max_requests)))
-        elif max_requests is not None:
+                stack.callback(throttle.install(session, shared))
+        else:
             manager = stack.enter_context(multiprocessing.Manager())
-            gate = manager.BoundedSemaphore(max_requests)
+            gate = manager.BoundedSemaphore(max_requests) if max_requests is not None else None
+            politeness = throttle.Politeness(gate, throttle.JobPause(manager.Value("d", 0.0)))
         slots = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         work = [[item] for item in items] if threads else batches(items, slots)
-        yield from _run_pool(executor, workers, function, work, tuple(args), dict(kwargs), gate)
+        yield from _run_pool(executor, workers, function, work, tuple(args), dict(kwargs), politeness)
 
 
 def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
@@ -161,7 +164,8 @@ def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
 
 
 def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], work: list[list[tuple[str, Any]]],
-              args: tuple[Any, ...], kwargs: dict[str, Any], gate: Any) -> Generator[tuple[str, Outcome], None, None]:
+              args: tuple[Any, ...], kwargs: dict[str, Any],
+              politeness: throttle.Politeness | None) -> Generator[tuple[str, Outcome], None, None]:
     """The batches on a pool. A worker process that dies breaks a ``ProcessPoolExecutor`` for
     every call pending; a pool of ours is then started again for the batches not yet back (at
     most :data:`POOL_RESTARTS` times; after that they are failures)."""
@@ -170,7 +174,7 @@ def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], 
         pool = _pool(executor, workers)
         broken = None
         try:
-            futures = {pool.submit(call_batch, function, batch, args, kwargs, gate): index
+            futures = {pool.submit(call_batch, function, batch, args, kwargs, politeness): index
                        for index, batch in pending.items()}
             for future in concurrent.futures.as_completed(futures):
                 try:
@@ -204,17 +208,22 @@ def _run_dask(client: Any, function: Callable[..., Any], items: Sequence[tuple[s
     import distributed  # the xnat[dask] extra
 
     untyped: Any = distributed  # distributed's as_completed and Semaphore are unannotated
+    job = f"xnat-map-{uuid.uuid4()}"
     gate = None
     if max_requests is not None:
-        gate = untyped.Semaphore(max_leases=max_requests, name=f"xnat-map-{uuid.uuid4()}")
+        gate = untyped.Semaphore(max_leases=max_requests, name=job)
+    until = untyped.Variable(f"{job}-pause", client=client)
+    until.set(0.0)
+    politeness = throttle.Politeness(gate, throttle.JobPause(until, refresh=throttle.DASK_REFRESH))
     futures = []
     try:
         for batch in batches(items, sum(client.nthreads().values())):
-            futures.append(client.submit(call_batch, function, batch, tuple(args), dict(kwargs), gate, pure=False,
-                                         retries=1))
+            futures.append(client.submit(call_batch, function, batch, tuple(args), dict(kwargs), politeness,
+                                         pure=False, retries=1))
         for future in untyped.as_completed(futures):
             yield from future.result()
     finally:
         client.cancel(futures)
+        until.delete()
         if gate is not None:
             gate.close()
