@@ -5,7 +5,7 @@ Imported in one place so handlers say ``from .deps import render_table`` and so 
 
 from __future__ import annotations
 
-from ..datatypes import DataTypes
+from ..datatypes import DataTypes, coerce_value
 from ..filestore import (
     ArchiveTooLarge,
     DuplicateFiles,
@@ -28,6 +28,7 @@ __all__ = [
            "ItemNode",
            "StoredFile",
            "UnsafePath",
+           "coerce_value",
            "is_disk_full",
            "item_json",
            "item_xml",

@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from .base import Ctx, HTTPError
-from .deps import render_table, table_json_encoded
+from .deps import coerce_value, render_table, table_json_encoded
 
 # Query parameters that steer the listing itself and never become filters.
 CONTROL = {"format", "columns", "sortBy", "sortOrder", "limit", "offset", "xsiType", "stats",
@@ -31,20 +31,35 @@ Row = dict[str, Any]
 XpathResolver = Callable[[Row, str], str | None]
 
 
-def _xpath_value(ctx: Ctx, row: Row, xpath: str) -> str | None:
+def _xpath_value(ctx: Ctx, row: Row, xpath: str, memo: dict[Any, Any] | None = None) -> str | None:
     """The value of a ``type/path`` column for ``row``; None when the row is not of that type.
 
     The row's own type is tried first, then the joined items it carries in ``_related``
-    (its subject, one of its scans...), as XNAT joins tables named in an xpath.
+    (its subject, one of its scans...), as XNAT joins tables named in an xpath. ``memo``
+    keeps what holds for every row of a listing (does a type match, a field's xs type), so
+    a listing resolves each of those once, not once per row.
     """
+    memo = {} if memo is None else memo
     type_name, _, path = xpath.partition("/")
-    candidates = [(row.get("_type", ""), row, fields_of(row))]
-    candidates += [(t, values, values) for t, values in row.get("_related", ())]
-    for item_type, aliases, fields in candidates:
-        if item_type and _type_matches(ctx, item_type, type_name):
-            key, value = _lookup(aliases, fields, path.lower())
-            return _as_xnat_writes(ctx, item_type, key, value)
+    low = path.lower()
+    own = row.get("_type", "")
+    if own and _type_matches_memo(ctx, memo, own, type_name):
+        key, value = _lookup(row, {}, low)
+        if not key:  # not one of the level's aliases: the item's fields (decoded only now)
+            key, value = _lookup({}, fields_of(row), low)
+        return _as_xnat_writes(ctx, own, key, value, memo)
+    for item_type, values in row.get("_related", ()):
+        if item_type and _type_matches_memo(ctx, memo, item_type, type_name):
+            key, value = _lookup(values, values, low)
+            return _as_xnat_writes(ctx, item_type, key, value, memo)
     return None
+
+
+def _type_matches_memo(ctx: Ctx, memo: dict[Any, Any], row_type: str, type_name: str) -> bool:
+    key = ("type", row_type, type_name)
+    if key not in memo:
+        memo[key] = _type_matches(ctx, row_type, type_name)
+    return bool(memo[key])
 
 
 def fields_of(row: Row) -> dict[str, Any]:
@@ -67,13 +82,21 @@ def _lookup(aliases: Row, fields: dict[str, Any], low: str) -> tuple[str, str]:
     return "", ""
 
 
-def _as_xnat_writes(ctx: Ctx, item_type: str, path: str, value: str) -> str:
+def _as_xnat_writes(ctx: Ctx, item_type: str, path: str, value: str, memo: dict[Any, Any]) -> str:
     """A stored value as XNAT's tables write it: a float field set to ``42`` reads ``42.0``
     (Java's ``Double.toString``; issue 15 item 7). Other values are kept as stored."""
     if not value or not path:
         return value
+    key = ("field", item_type, path)
+    if key not in memo:
+        try:
+            memo[key] = ctx.app.datatypes.field_type(item_type, path) or "xs:string"
+        except KeyError:
+            memo[key] = None
+    if memo[key] is None:
+        return value
     try:
-        typed = ctx.app.datatypes.coerce(item_type, path, value)
+        typed = coerce_value(memo[key], value, path)   # as DataTypes.coerce types it
     except (ValueError, KeyError):
         return value
     return repr(typed) if isinstance(typed, float) else value
@@ -121,6 +144,7 @@ def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
     if xsi_type:
         rows = [r for r in rows if r.get("_type") and _type_matches(ctx, r["_type"], xsi_type)]
     lower_aliases = {a.lower(): a for a in aliases}
+    memo: dict[Any, Any] = {}
     for key, value in ctx.params.items(multi=True):
         if key in CONTROL:
             continue
@@ -128,7 +152,7 @@ def select_rows(ctx: Ctx, rows: list[Row], aliases: Sequence[str]) -> list[Row]:
             alias = lower_aliases[key.lower()]
             rows = [r for r in rows if _matches(str(r.get(alias, "")), value)]
         elif "/" in key and ":" in key.split("/", 1)[0]:
-            rows = [r for r in rows if _matches(_xpath_value(ctx, r, key) or "", value)]
+            rows = [r for r in rows if _matches(_xpath_value(ctx, r, key, memo) or "", value)]
     return rows
 
 
@@ -203,13 +227,14 @@ def _projected(ctx: Ctx, rows: list[Row], columns: list[str], aliases: Sequence[
         if len(cells) == len(rows) and set(map(type, chain.from_iterable(cells))) <= {str}:
             return list(map(dict, map(zip, repeat(columns), cells)))
     out = []
+    memo: dict[Any, Any] = {}
     for row in rows:
         made = {}
         for col in columns:
             if col in aliases:
                 made[col] = "" if row.get(col) is None else str(row.get(col))
             else:  # an xpath column, keyed lower-case as XNAT does
-                value = _xpath_value(ctx, row, col)
+                value = _xpath_value(ctx, row, col, memo)
                 made[col.lower()] = "" if value is None else value
         out.append(made)
     return out
