@@ -172,3 +172,94 @@ def test_an_empty_zip_is_recognised_and_extracts_nothing(store: FileStore, tmp_p
 def test_what_is_no_archive_is_refused_with_a_reason(store: FileStore, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a zip, tar or tar.gz archive"):
         store.extract(tmp_path / "archive" / "R", "", io.BytesIO(b"just text"), "notes.txt", overwrite=False)
+
+
+# -- where and how a file is written -----------------------------------------------------------------
+
+def test_a_symlink_raced_in_while_the_folders_are_made_is_refused(store: FileStore, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """path_of checks the target first; the folder made next is checked again against the resource
+    folder (not only the archive root), so a link swapped in meanwhile cannot lead into another project."""
+    folder, other = tmp_path / "archive" / "P1" / "R", tmp_path / "archive" / "P2" / "R"
+    folder.mkdir(parents=True)
+    other.mkdir(parents=True)
+
+    def plant_a_link(path: Path) -> None:
+        path.symlink_to(other, target_is_directory=True)
+
+    monkeypatch.setattr(FileStore, "_make_dirs", staticmethod(plant_a_link))
+    with pytest.raises(UnsafePath, match="resolves outside"):
+        store.write(folder, "sub/x.txt", io.BytesIO(b"x"))
+    assert list(other.iterdir()) == []
+
+
+def test_a_stored_file_is_readable_by_all_and_writable_by_its_owner_only(store: FileStore, tmp_path: Path) -> None:
+    folder = tmp_path / "archive" / "R"
+    store.write(folder, "f.txt", io.BytesIO(b"data"))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((folder / "f.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_durable_store_syncs_each_file_before_it_takes_its_name(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(filestore.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    FileStore(tmp_path / "archive", durable=True).write(tmp_path / "archive" / "R", "f.txt", io.BytesIO(b"data"))
+    assert synced and all(isinstance(fd, int) for fd in synced)
+
+
+class _Watching(io.BytesIO):
+    """A body that records the folder's entries while it is being read (the temp file is there)."""
+
+    def __init__(self, data: bytes, folder: Path) -> None:
+        super().__init__(data)
+        self.folder, self.seen = folder, set[str]()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.seen.update(os.listdir(self.folder))
+        return super().read(size)
+
+
+def test_an_upload_in_progress_is_a_temp_file_the_start_up_sweep_recognises(store: FileStore, tmp_path: Path) -> None:
+    folder = tmp_path / "archive" / "R"
+    folder.mkdir(parents=True)
+    body = _Watching(b"data", folder)
+    store.write(folder, "f.txt", body)
+    temps = [name for name in body.seen if name != "f.txt"]
+    assert temps and all(name.startswith(filestore.TEMP_PREFIX) for name in temps)
+
+
+class _Generous(io.BytesIO):
+    """A body that ignores the size asked for and hands over everything it has."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(-1)
+
+
+LONG = filestore.CHUNK_SIZE + 10  # more than one read's worth
+
+
+@pytest.mark.parametrize(("body", "length"), [(io.BytesIO(b"a" * 2 * LONG), LONG), (_Generous(b"a" * 100), 60)])
+def test_no_more_than_the_declared_length_is_stored(store: FileStore, tmp_path: Path, body: io.BytesIO,
+                                                    length: int) -> None:
+    stored = store.write(tmp_path / "archive" / "R", "f.txt", body, length=length)
+    assert stored.size == length and (tmp_path / "archive" / "R" / "f.txt").read_bytes() == b"a" * length
+
+
+def test_path_and_name_lengths_are_allowed_up_to_their_bounds() -> None:
+    name = "n" * 255  # the longest name a file system takes
+    assert filestore.safe_relpath(name) == name
+    with pytest.raises(UnsafePath, match="name too long"):
+        filestore.safe_relpath("n" * 256)
+    longest = "/".join(["d" * 200] * 10) + "/" + "f" * (filestore.MAX_RELPATH_BYTES - 2010)
+    assert len(longest.encode()) == filestore.MAX_RELPATH_BYTES
+    assert filestore.safe_relpath(longest) == longest
+    with pytest.raises(UnsafePath, match="path longer than"):
+        filestore.safe_relpath(longest + "f")
+
+
+def test_the_store_makes_its_root_and_the_folders_above_it(tmp_path: Path) -> None:
+    FileStore(tmp_path / "not" / "yet" / "archive", durable=False)
+    assert (tmp_path / "not" / "yet" / "archive").is_dir()
