@@ -260,6 +260,7 @@ def test_path_and_name_lengths_are_allowed_up_to_their_bounds() -> None:
         filestore.safe_relpath(longest + "f")
 
 
-def test_the_store_makes_its_root_and_the_folders_above_it(tmp_path: Path) -> None:
-    FileStore(tmp_path / "not" / "yet" / "archive", durable=False)
-    assert (tmp_path / "not" / "yet" / "archive").is_dir()
+def test_the_store_makes_its_root_and_the_folders_above_it_and_reopens_it(tmp_path: Path) -> None:
+    root = tmp_path / "not" / "yet" / "archive"
+    FileStore(root, durable=False).write(root / "R", "f.txt", io.BytesIO(b"kept"))
+    assert FileStore(root, durable=False).list_files(root / "R") == ["f.txt"]  # a restart on the same root
