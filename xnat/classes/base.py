@@ -457,10 +457,11 @@ class XNATBaseObject:
     # --- storage seam ----------------------------------------------------------------------
     def _get_field(self, name: str) -> Any:
         """The raw value of schema field ``name`` (as the server spells it), or None."""
-        if self._mode == _LOCAL:
+        mode = self._mode
+        if mode == _LOCAL:
             return self._datafields.get(name)
         self._check_alive()
-        if self._flattened():  # single nested parts live in their holder's document: "scanner/model"
+        if mode == _NESTED and self._flattened():  # single nested parts live in their holder's document
             holder, key = self._in_holder(name)
             return holder._get_field(key)
         rows = self._rows

@@ -86,7 +86,10 @@ class ListingRows:
 
     def value(self, index: int, column: str) -> str | None:
         position = self._position.get(column)
-        return None if position is None else _text(self.data[position][index])
+        if position is None:
+            return None
+        value = self.data[position][index]
+        return value if type(value) is str else _text(value)  # read per field of a listed object: kept lean
 
     def as_dict(self, index: int) -> dict[str, str]:
         return dict(zip(self.columns, self.row(index)))
