@@ -7,9 +7,12 @@ server for the columns that scripts commonly read (label, xsi type, date, ...), 
 reading those across a listing costs no further request.
 
 Memory: rows are kept by column (one list per column, built in one pass in C), repeated
-values (project, xsi type, dates, users) are stored once, the ID and label indexes are built on the
-first lookup by key, and objects are made only when asked for (and then held weakly by
-the session's identity map). That is what keeps a 50,000-row listing small.
+values (project, xsi type, dates, users) are stored once, a column with one value in every
+row holds it once and a URI made of a prefix and the ID holds the prefix; the ID and label
+indexes are built on the first lookup by key. Objects are made only when asked for, a run
+of rows at a time (``make_many``): one small object per row (slots, reading its row from
+the columns), held by the rows they were made for and let go of when the listing drops
+them (see :mod:`xnat.classes.rest`). That is what keeps a 50,000-row listing small.
 
 Indexing follows xnatpy: ``listing["XNAT_E00001"]`` by ID, ``listing["label"]`` by the
 secondary key (label, or name for projects, type for scans), ``listing[0]`` and

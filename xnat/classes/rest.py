@@ -10,7 +10,10 @@ are the same Python object.
 The :class:`IdentityMap` holds objects weakly (an object nobody uses is freed) plus a
 bounded set of the most recently used ones, so a walk down the hierarchy does not rebuild
 objects (and refetch their listings) at every step, and memory stays bounded however many
-rows a script visits. It is safe to use from several threads.
+rows a script visits. The objects made for a listing's rows are held by those rows
+(:class:`RowObjects`, a slot per row instead of a weak reference each) while the listing
+keeps them, and found through them; when the listing lets go of its rows they become weak
+entries like the others. It is safe to use from several threads.
 """
 
 from __future__ import annotations
