@@ -441,3 +441,74 @@ def test_batches_keep_every_object_once_in_order() -> None:
         assert [item for batch in cut for item in batch] == items
         assert all(1 <= len(batch) <= executors.MAX_BATCH for batch in cut)
         assert max(map(len, cut), default=0) - min(map(len, cut), default=0) <= 1
+
+
+def test_a_token_refused_before_the_job_is_renewed_through_the_caller(server: XNATServer, tmp_path: Path) -> None:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        subject = next(iter(next(iter(own.projects.values())).subjects.values()))
+        old = own.recipe()
+        assert server.app.auth.invalidate_token(old.alias, old.secret)  # the token of an earlier job expired
+        log = tmp_path / "map.jsonl"
+        results = subject.map(get_document, "experiment", executor="processes", workers=2, logfile=log)
+        assert len(results) == 10 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(lines) == len({line["uri"] for line in lines}) == 10
+        assert own.recipe() is old  # the job issued its own fresh token; the session's recipe is left
+
+
+class ExpireMidJob:
+    """A WSGI wrapper: at the ``after``-th experiment request, the job's token expires and every
+    server session but the caller's ends, so the workers must log in again mid-job."""
+
+    def __init__(self, app: Any, after: int, token: Any, keep: str) -> None:
+        self.app, self.after, self.token, self.keep = app, after, token, keep
+        self.seen = 0
+        self.sessions: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "/experiments/" in environ.get("PATH_INFO", ""):
+            with self.lock:
+                self.seen += 1
+                cookie = environ.get("HTTP_COOKIE", "")
+                self.sessions |= {part.split("=", 1)[1] for part in cookie.split("; ") if part.startswith("JSESSIONID=")}
+                if self.seen == self.after:
+                    self.app.auth.invalidate_token(self.token.alias, self.token.secret)
+                    for sid in self.sessions - {self.keep}:
+                        self.app.auth.end_session(sid)
+        return self.app(environ, start_response)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def test_a_token_that_expires_mid_job_is_renewed_and_each_object_recorded_once(server: XNATServer,
+                                                                                tmp_path: Path) -> None:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        project = next(iter(own.projects.values()))
+        server.app = hook = ExpireMidJob(server.app, after=20, token=own.recipe(), keep=own.jsession)
+        log = tmp_path / "map.jsonl"
+        try:
+            results = project.map(get_document, "experiment", executor="processes", workers=2, logfile=log)
+        finally:
+            server.app = hook.app
+        assert hook.seen > 200  # the objects refused mid-job went again
+        assert len(results) == 200 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(lines) == len({line["uri"] for line in lines}) == 200
+
+
+def test_a_refused_jsession_fails_clearly_and_never_prompts(server: XNATServer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("a prompt"))
+    monkeypatch.setattr("getpass.getpass", lambda *a: pytest.fail("a password prompt"))
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        own.worker_credential = "jsession"
+        subject = next(iter(next(iter(own.projects.values())).subjects.values()))
+        server.app.auth.end_session(own.recipe().jsession)  # the session the workers would share ends
+        log = tmp_path / "map.jsonl"
+        results = subject.map(get_document, "experiment", executor="processes", workers=2, logfile=log)
+    assert len(results) == 10 and all(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+    reason = next(iter(results.values())).reason
+    assert "cannot be renewed" in reason and "worker_credential" in reason, reason
+    assert len(log.read_text().splitlines()) == 10  # recorded as failures: a later run retries them

@@ -19,6 +19,7 @@ module                                  what it holds
 :mod:`xnat.services.throttle`           a map's bound on requests in flight across workers; backoff on 429/503
 :mod:`xnat.services.mapresults`         a map's results (``to_pandas()``) and its progress bar
 :mod:`xnat.services.recipe`             a pickled session: the recipe a worker process rebuilds it from
+:mod:`xnat.services.jobcredential`      a map's objects pickled with the job's token; a fresh one when refused
 :mod:`xnat.services.search`             the query builder for ``/data/search``: fields, constraints, ``Query``
 :mod:`xnat.services.search_classes`     search wired onto generated classes: ``Class.query()``, display fields
 :mod:`xnat.services.behaviour`          the mixins this layer adds to generated classes, by xsi type

@@ -21,7 +21,8 @@ once and the scheduler's cost is paid per batch, not per object; outcomes come b
 at a time. A worker process that dies breaks a ``ProcessPoolExecutor`` for every pending
 call: a pool of ours is started again for the batches not back yet (:data:`POOL_RESTARTS`
 times); with the caller's own executor, or past that bound, those objects are recorded as
-failed (the log then retries them on the next run).
+failed (the log then retries them on the next run). Objects whose worker was refused the
+job's credential go again with a fresh token the caller issues (:mod:`.jobcredential`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import os
 import pickle
 import threading
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from ..exceptions import XNATValueError
-from . import throttle
+from . import jobcredential, throttle
 
 __all__ = ["EXECUTOR_KINDS", "MAX_BATCH", "POOL_RESTARTS", "batches", "call", "call_batch", "check_executor", "run"]
 
@@ -58,16 +59,19 @@ Outcome = tuple[bool, Any]
 
 
 def call(function: Callable[..., Any], obj: Any, args: Sequence[Any], kwargs: dict[str, Any],
-         politeness: throttle.Politeness | None = None) -> Outcome:
+         politeness: throttle.Politeness | None = None, remote: bool = False) -> Outcome:
     """Run one call where the executor runs it; an exception becomes a failed outcome.
 
-    ``politeness``: the job's request bound and pause, put in front of the object's session."""
+    ``politeness``: the job's request bound and pause, put in front of the object's session.
+    ``remote``: in a worker process, whose session logs in with the job's recipe: a login the
+    server refuses comes back as :class:`~xnat.services.jobcredential.Refused`, for the caller
+    to renew the credential."""
     try:
         if politeness is not None:
             throttle.install(obj.xnat_session, politeness)
         return True, function(obj, *args, **kwargs)
     except Exception as error:  # noqa: BLE001 - recorded per object, the job goes on
-        return False, f"{type(error).__name__}: {error}"
+        return False, (remote and jobcredential.refused(error)) or f"{type(error).__name__}: {error}"
 
 
 def _is_dask_client(executor: Any) -> bool:
@@ -105,12 +109,31 @@ def check_max_requests(max_requests: int | None) -> None:
         raise XNATValueError(f"max_requests must be a positive number, not {max_requests!r}")
 
 
-def call_batch(function: Callable[..., Any], batch: Sequence[tuple[str, Any]], args: Sequence[Any],
+#: A batch as threads get it (the objects themselves) or as a worker process gets it: the
+#: URIs and the objects pickled by the caller with the job's recipe (:mod:`.jobcredential`).
+Batch = list[tuple[str, Any]]
+Packed = tuple[list[str], bytes]
+
+
+def call_batch(function: Callable[..., Any], batch: Batch | Packed, args: Sequence[Any],
                kwargs: dict[str, Any], politeness: throttle.Politeness | None = None) -> list[tuple[str, Outcome]]:
-    """:func:`call` on each ``(uri, obj)`` of a batch: one task carries several objects to a
-    worker process, so that their session recipe is pickled once and the scheduler's cost
-    per task is shared."""
-    return [(uri, call(function, obj, args, kwargs, politeness)) for uri, obj in batch]
+    """:func:`call` on each object of a batch: one task carries several objects to a worker
+    process, so that their session recipe is pickled once and the scheduler's cost per task
+    is shared. A packed batch that cannot be unpickled here (its session cannot log in) fails
+    as a whole."""
+    if isinstance(batch, list):
+        return [(uri, call(function, obj, args, kwargs, politeness)) for uri, obj in batch]
+    uris, payload = batch
+    try:
+        objects = jobcredential.unpack(payload)
+    except Exception as error:  # noqa: BLE001 - each object of the batch records it
+        outcome = (False, jobcredential.refused(error) or f"{type(error).__name__}: {error}")
+        return [(uri, outcome) for uri in uris]
+    return [(uri, call(function, obj, args, kwargs, politeness, remote=True)) for uri, obj in zip(uris, objects)]
+
+
+def _uris(batch: Batch | Packed) -> list[str]:
+    return [uri for uri, _ in batch] if isinstance(batch, list) else batch[0]
 
 
 def batches(items: Sequence[tuple[str, Any]], slots: int) -> list[list[tuple[str, Any]]]:
@@ -133,26 +156,58 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
     requests in flight across all workers (:mod:`xnat.services.throttle`)."""
     check_executor(executor, workers)
     check_max_requests(max_requests)
-    if _is_dask_client(executor):
-        yield from _run_dask(executor, function, items, args, kwargs, max_requests)
-        return
-    threads = executor == "threads" or isinstance(executor, concurrent.futures.ThreadPoolExecutor)
-    if not threads:
+    dask = _is_dask_client(executor)
+    threads = not dask and (executor == "threads" or isinstance(executor, concurrent.futures.ThreadPoolExecutor))
+    if not threads and not dask:
         _check_picklable(function, args, kwargs)
+    sessions = list({id(obj.xnat_session): obj.xnat_session for _, obj in items}.values())
     with contextlib.ExitStack() as stack:
-        politeness = None
         if threads:  # the threads share the caller's sessions: the job's politeness goes in front of them
             gate = threading.BoundedSemaphore(max_requests) if max_requests is not None else None
             shared = throttle.Politeness(gate, throttle.JobPause(throttle.LocalValue()))
-            for session in {id(obj.xnat_session): obj.xnat_session for _, obj in items}.values():
+            for session in sessions:
                 stack.callback(throttle.install(session, shared))
+            yield from _run_pool(executor, workers, function, [[item] for item in items], args, kwargs, None)
+            return
+        if dask:
+            politeness = _dask_politeness(stack, executor, max_requests)
+            slots = sum(executor.nthreads().values())
         else:
             manager = stack.enter_context(multiprocessing.Manager())
             gate = manager.BoundedSemaphore(max_requests) if max_requests is not None else None
             politeness = throttle.Politeness(gate, throttle.JobPause(manager.Value("d", 0.0)))
-        slots = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
-        work = [[item] for item in items] if threads else batches(items, slots)
-        yield from _run_pool(executor, workers, function, work, tuple(args), dict(kwargs), politeness)
+            slots = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+
+        def send(work: list[Packed]) -> Iterator[tuple[str, Outcome]]:
+            if dask:
+                return _run_dask(executor, function, work, args, kwargs, politeness)
+            return _run_pool(executor, workers, function, work, args, kwargs, politeness)
+
+        yield from _run_remote(send, items, slots, jobcredential.JobCredential(sessions))
+
+
+def _run_remote(send: Callable[[list[Packed]], Iterator[tuple[str, Outcome]]], items: Sequence[tuple[str, Any]],
+                slots: int, credential: jobcredential.JobCredential) -> Generator[tuple[str, Outcome], None, None]:
+    """The items on worker processes; those whose workers were refused the job's credential go
+    again with a fresh one (:meth:`~.jobcredential.JobCredential.renew`), or fail saying why not."""
+    objects = dict(items)
+    todo = list(items)
+    while todo:
+        work = [(_uris(batch), credential.pack([obj for _, obj in batch])) for batch in batches(todo, slots)]
+        refused: list[tuple[str, jobcredential.Refused]] = []
+        for uri, (success, result) in send(work):
+            if isinstance(result, jobcredential.Refused):
+                refused.append((uri, result))
+            else:
+                yield uri, (success, result)
+        if not refused:
+            return
+        reason = credential.renew()
+        if reason is not None:
+            for uri, why in refused:
+                yield uri, (False, f"{why} ({reason})")
+            return
+        todo = [(uri, objects[uri]) for uri, _ in refused]
 
 
 def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
@@ -163,8 +218,8 @@ def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
     return executor  # type: ignore[no-any-return]  # checked by check_executor
 
 
-def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], work: list[list[tuple[str, Any]]],
-              args: tuple[Any, ...], kwargs: dict[str, Any],
+def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], work: Sequence[Batch | Packed],
+              args: Sequence[Any], kwargs: dict[str, Any],
               politeness: throttle.Politeness | None) -> Generator[tuple[str, Outcome], None, None]:
     """The batches on a pool. A worker process that dies breaks a ``ProcessPoolExecutor`` for
     every call pending; a pool of ours is then started again for the batches not yet back (at
@@ -173,9 +228,10 @@ def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], 
     for attempt in range(POOL_RESTARTS + 1):
         pool = _pool(executor, workers)
         broken = None
+        futures: dict[concurrent.futures.Future[list[tuple[str, Outcome]]], int] = {}
         try:
-            futures = {pool.submit(call_batch, function, batch, args, kwargs, politeness): index
-                       for index, batch in pending.items()}
+            for index, batch in pending.items():
+                futures[pool.submit(call_batch, function, batch, tuple(args), dict(kwargs), politeness)] = index
             for future in concurrent.futures.as_completed(futures):
                 try:
                     outcomes = future.result()
@@ -194,36 +250,41 @@ def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], 
         if not isinstance(executor, str) or attempt == POOL_RESTARTS:
             break
         logger.warning("a worker process died: the pool starts again for the %d objects not done",
-                       sum(map(len, pending.values())))
+                       sum(len(_uris(batch)) for batch in pending.values()))
     reason = ("BrokenProcessPool: the worker process running it died"
               + ("" if isinstance(executor, str) else " (the executor given cannot be started again)"))
     for batch in pending.values():
-        for uri, _obj in batch:
+        for uri in _uris(batch):
             yield uri, (False, reason)
 
 
-def _run_dask(client: Any, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
-              args: Sequence[Any], kwargs: dict[str, Any],
-              max_requests: int | None) -> Generator[tuple[str, Outcome], None, None]:
+def _dask_politeness(stack: contextlib.ExitStack, client: Any, max_requests: int | None) -> throttle.Politeness:
+    """The job's bound (a ``distributed.Semaphore``) and pause (a ``distributed.Variable``), removed afterwards."""
     import distributed  # the xnat[dask] extra
 
-    untyped: Any = distributed  # distributed's as_completed and Semaphore are unannotated
+    untyped: Any = distributed  # distributed's Semaphore and Variable are unannotated
     job = f"xnat-map-{uuid.uuid4()}"
     gate = None
     if max_requests is not None:
         gate = untyped.Semaphore(max_leases=max_requests, name=job)
+        stack.callback(gate.close)
     until = untyped.Variable(f"{job}-pause", client=client)
     until.set(0.0)
-    politeness = throttle.Politeness(gate, throttle.JobPause(until, refresh=throttle.DASK_REFRESH))
+    stack.callback(until.delete)
+    return throttle.Politeness(gate, throttle.JobPause(until, refresh=throttle.DASK_REFRESH))
+
+
+def _run_dask(client: Any, function: Callable[..., Any], work: Sequence[Packed], args: Sequence[Any],
+              kwargs: dict[str, Any], politeness: throttle.Politeness) -> Generator[tuple[str, Outcome], None, None]:
+    import distributed  # the xnat[dask] extra
+
+    untyped: Any = distributed  # distributed's as_completed is unannotated
     futures = []
     try:
-        for batch in batches(items, sum(client.nthreads().values())):
+        for batch in work:
             futures.append(client.submit(call_batch, function, batch, tuple(args), dict(kwargs), politeness,
                                          pure=False, retries=1))
         for future in untyped.as_completed(futures):
             yield from future.result()
     finally:
         client.cancel(futures)
-        until.delete()
-        if gate is not None:
-            gate.close()

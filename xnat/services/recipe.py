@@ -11,7 +11,10 @@ never the password:
   logs in again with it when its server session expires;
 * ``"jsession"``: the caller's own server session id, when the user asks for it
   (``session.worker_credential = "jsession"``); no token is issued, and when that session
-  expires the worker fails with :class:`~xnat.exceptions.XNATExpiredCredentialsError`.
+  expires the worker's objects fail with an error that says it cannot be renewed.
+
+During a map, a token the server refuses (expired, revoked) is renewed by the caller, never
+by the worker (:mod:`xnat.services.jobcredential`).
 
 Unpickling in a worker process looks the session up in a per-process cache keyed by server,
 user and credential, so a worker logs in once however many objects it receives. Nothing here
