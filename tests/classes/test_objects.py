@@ -429,3 +429,14 @@ def test_listed_objects_are_small_and_refuse_unknown_attributes(big) -> None:
         assert (clone.id, clone.label, clone.uri) == (experiment.id, experiment.label, experiment.uri)
         experiment.clearcache()                            # keeps ID, URI and type of the row
         assert experiment.uri == f"/data/experiments/{experiment.id}" and experiment.id == clone.id
+
+
+def test_an_object_kept_from_a_freed_listing_stays_itself_and_the_rest_are_freed(big) -> None:
+    with xnat.connect(big.url, user="admin", password="admin") as session:
+        listing = session.projects["PROJ001"].experiments.filter(label="*")   # held by nothing but this test
+        kept = listing.values()[7]
+        del listing
+        gc.collect()
+        assert len(session._layer.identity) <= 512 + 10     # the recently used few, and kept
+        assert session.experiments[kept.id] is kept
+        assert session.experiments.values()[7] is kept
