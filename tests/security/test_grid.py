@@ -10,10 +10,14 @@ not told), as XNAT answers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+from tests.services.conftest import zip_folder
 
 from .conftest import ACCESSIBILITIES, MR, PROJECT_OF, ROLES, Caller, World
 
@@ -315,6 +319,26 @@ def _on_fresh_user(method: str, suffix: str, **kwargs: object) -> Run:
     return run
 
 
+_STAGED: dict[tuple[int, str], str] = {}  # (world, project) -> the session the admin staged in its prearchive
+
+
+def _staged(w: World, p: str) -> str:
+    """A DICOM session in the project's prearchive (imported once per project, by the admin)."""
+    if (id(w), p) not in _STAGED:
+        case = Path(os.environ["XNAT_REFERENCE"]) / "dicom" / "Case001"
+        r = w.ok(w.admin.post(f"/data/services/import?dest=/prearchive/projects/{p}", data=zip_folder(case),
+                              headers={"Content-Type": "application/zip"}))
+        _STAGED[id(w), p] = r.get_data(as_text=True).strip()
+    return _STAGED[id(w), p]
+
+
+def _delete_staged(w: World, c: Caller, p: str) -> Outcome:
+    r = c.delete(_staged(w, p))
+    if r.status_code == 200:
+        del _STAGED[id(w), p]  # gone: the next cell stages another
+    return status(r)
+
+
 OPS: dict[str, Op] = {
     # reading
     "list projects": Op(sees, lambda w, c, p: listed(c.get("/data/projects?format=json"), f'"{p}"'), False),
@@ -418,6 +442,11 @@ OPS: dict[str, Op] = {
     "scan zip": Op(reads, lambda w, c, p: status(
         c.get(f"/data/experiments/{_tree(w, p).session}/scans/1/resources/DICOM/files?format=zip"))),
     "prearchive": Op(uses_prearchive, lambda w, c, p: status(c.get(f"/data/prearchive/projects/{p}"))),
+    # a session in the prearchive: seen and acted on by those who may archive it (its prearchive's users)
+    "prearchive session": Op(uses_prearchive, lambda w, c, p: status(c.get(f"{_staged(w, p)}?format=json")), False),
+    "prearchive session scans": Op(uses_prearchive, lambda w, c, p: status(
+        c.get(f"{_staged(w, p)}/scans?format=json")), False),
+    "delete prearchive session": Op(uses_prearchive, _delete_staged, False),
     # more writes
     "edit scan": Op(edits, _edit_scan),
     "create reconstruction": Op(edits, lambda w, c, p: status(
