@@ -40,9 +40,16 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                           "tests/security/test_client_paths.py"]),
     # server: who may do what, where files go, sessions and tokens
     "xnat/testing/backend/access.py": ("server", ["tests/testing/test_access.py", "tests/security"]),
+    # the file store and the server's auth: only the tests that reach them (the grid goes
+    # through both, but judges access, which the rows above already mutate), so a run is minutes
     "xnat/testing/filestore.py": ("server", ["tests/testing/test_filestore.py", "tests/testing/test_files_transfer.py",
-                                             "tests/security"]),
-    "xnat/testing/auth.py": ("server", ["tests/testing/test_auth.py", "tests/security"]),
+                                             "tests/security/test_server_robustness.py",
+                                             "tests/security/test_regressions.py",
+                                             "tests/security/test_server_store.py"]),
+    "xnat/testing/auth.py": ("server", ["tests/testing/test_auth.py", "tests/testing/test_access.py",
+                                        "tests/security/test_server_robustness.py",
+                                        "tests/security/test_regressions.py",
+                                        "tests/security/test_server_accounts.py"]),
 }
 
 
