@@ -54,11 +54,11 @@ class Projects:
         """Was a project with this ID deleted (XNAT never reuses the ID)?"""
         return self.store.one("SELECT 1 FROM deleted_projects WHERE id=?", (project,)) is not None
 
-    def first_aliases(self) -> dict[str, str]:
-        """Project -> its first alias (XNAT's listing joins one row per alias and shows one)."""
-        found: dict[str, str] = {}
+    def aliases_by_project(self) -> dict[str, list[str]]:
+        """Project -> its aliases, sorted (the project listing joins them, one row per alias)."""
+        found: dict[str, list[str]] = {}
         for a in self.store.all("SELECT alias, project FROM project_aliases ORDER BY alias"):
-            found.setdefault(a["project"], a["alias"])
+            found.setdefault(a["project"], []).append(a["alias"])
         return found
 
     def aliases(self, project: str) -> list[str]:

@@ -10,7 +10,7 @@ from ..store import Store
 __all__ = ["SEARCH_TABLES", "SearchRows"]
 
 #: The archive tables a search can run over.
-SEARCH_TABLES = ("projects", "subjects", "experiments", "scans")
+SEARCH_TABLES = ("projects", "subjects", "experiments", "scans", "reconstructions")
 
 
 _COUNTS = {
@@ -18,6 +18,8 @@ _COUNTS = {
     "subjects": "SELECT t.xsi_type, COUNT(*) AS n FROM subjects t",
     "experiments": "SELECT t.xsi_type, COUNT(*) AS n FROM experiments t",
     "scans": "SELECT t.xsi_type, COUNT(*) AS n FROM scans t JOIN experiments e ON e.id = t.experiment_id",
+    "reconstructions": "SELECT t.xsi_type, COUNT(*) AS n FROM reconstructions t"
+                       " JOIN experiments e ON e.id = t.experiment_id",
 }
 # Rows a reader of the projects {marks} may count: its own project's, or shared into one.
 _READABLE = {
@@ -29,6 +31,7 @@ _READABLE = {
     "scans": "(e.project IN ({marks}) OR e.id IN (SELECT obj_id FROM shares WHERE kind='experiment'"
              " AND project IN ({marks})))",
 }
+_READABLE["reconstructions"] = _READABLE["scans"]  # a reconstruction goes with its session too
 
 
 class SearchRows:
@@ -55,10 +58,10 @@ class SearchRows:
         return counts
 
     def rows(self, table_name: str) -> list[sqlite3.Row]:
-        """Every row of a searchable table: scans with their session's ``project``, experiments
+        """Every row of a searchable table: scans and reconstructions with their session's ``project``, experiments
         with their ``subject_label``."""
-        if table_name == "scans":
-            return self.store.all("SELECT s.*, e.project AS project FROM scans s JOIN experiments e"
+        if table_name in ("scans", "reconstructions"):
+            return self.store.all(f"SELECT s.*, e.project AS project FROM {table_name} s JOIN experiments e"
                                   " ON e.id = s.experiment_id ORDER BY s.pk")
         if table_name == "experiments":
             return self.store.all("SELECT e.*, s.label AS subject_label FROM experiments e LEFT JOIN subjects s"

@@ -295,29 +295,7 @@ def experiment_rows(ctx: Ctx, rows: list[sqlite3.Row], project: str | None = Non
         if r["session_id"]:
             row["session_ID"], row["session_label"] = r["session_id"], r["session_label"] or ""
         out.append(row)
-    return _join_scans(ctx, child_columns.expand(ctx, out, "experiment"))
-
-
-def _join_scans(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per scan when the query names a scan xpath (``xnat:mrScanData/ID``), as XNAT joins."""
-    datatypes = ctx.app.datatypes
-    if not any(datatypes.is_a(ctx.app.canonical_type(x.split("/", 1)[0]), "xnat:imageScanData")
-               for x in xpaths_named(ctx)):
-        return rows
-    scans: dict[str, list[Any]] = {}
-    wanted = {r["ID"] for r in rows}
-    for scan in ctx.backend.archive.all_scans():
-        if scan["experiment_id"] in wanted:
-            scans.setdefault(scan["experiment_id"], []).append(scan)
-    joined = []
-    for row in rows:
-        for scan in scans.get(row["ID"], [None]):  # a left join: sessions without scans stay
-            if scan is None:
-                joined.append(row)
-                continue
-            values = {"ID": scan["id"], "xnat_imagescandata_id": str(scan["pk"]), **loads(scan["fields"])}
-            joined.append({**row, "_related": [*row.get("_related", ()), (scan["xsi_type"], values)]})
-    return joined
+    return child_columns.join_session_children(ctx, child_columns.expand(ctx, out, "experiment"))
 
 
 def scan_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
@@ -342,4 +320,4 @@ def recon_rows(ctx: Ctx, node: Node) -> list[dict[str, Any]]:
                     "baseScanType": fields.get("baseScanType", ""), "xsiType": r["xsi_type"],
                     "URI": f"/data/experiments/{node.key}/reconstructions/{r['id']}",
                     "_type": r["xsi_type"], "_fields": fields})
-    return out
+    return child_columns.expand(ctx, out, "reconstruction")  # provenance/processStep/... (pyxnat's provenance)

@@ -5,17 +5,30 @@
 step: XNAT's listings join the child table named by the xpath, one row per child item (pyxnat's
 ``attrs.get`` and ``provenance.get`` read them this way). A listing that names no such xpath
 pays nothing here: rows pass through untouched.
+
+A session's scans, reconstructions and assessors are tables of their own: an xpath naming one
+(``xnat:mrScanData/type``, ``xnat:imageAssessorData/ID``) or reaching into the session's list of
+them (``xnat:mrSessionData/scans/scan/id``, as pyxnat's ``inspect.scan_values`` asks) joins
+that table, one row per item, as XNAT's query organizer does (:func:`join_session_children`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..store import loads
 from .base import Ctx
 from .listing import fields_of, xpaths_named
+from .lookup import readable_rows
 from .writes import DOCUMENTS_KEY
 
 _CUSTOM = "fields/field["
+# A session's child tables: (kind, the type its items derive from, its list's path in the session)
+_SESSION_CHILDREN = (
+    ("scan", "xnat:imageScanData", "scans/scan/"),
+    ("reconstruction", "xnat:reconstructedImageData", "reconstructions/reconstructedImage/"),
+    ("assessor", "xnat:imageAssessorData", "assessors/assessor/"),
+)
 
 
 def expand(ctx: Ctx, rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -66,3 +79,59 @@ def _flatten(prefix: str, item: dict[str, Any]) -> list[dict[str, Any]]:
             rows = [{**row, **child} for row in rows for item_ in children
                     for child in _flatten(f"{prefix}{name}/", item_)]
     return rows
+
+
+def join_session_children(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Experiment ``rows`` joined with the scans, reconstructions or assessors the query's xpaths
+    name (a left join: a session without such items keeps its one row); see the module docstring."""
+    kinds = _kinds_named(ctx)
+    for kind, _, list_path in _SESSION_CHILDREN:
+        if kind in kinds:
+            items = _items_of(ctx, kind, [r["ID"] for r in rows])
+            rows = [joined for row in rows for joined in _joined(row, items.get(row["ID"], []), list_path)]
+    return rows
+
+
+def _kinds_named(ctx: Ctx) -> set[str]:
+    datatypes, kinds = ctx.app.datatypes, set()
+    for xpath in xpaths_named(ctx):
+        type_name, _, path = xpath.partition("/")
+        canonical = ctx.app.canonical_type(type_name)
+        for kind, base, list_path in _SESSION_CHILDREN:
+            if datatypes.is_a(canonical, base) or path.lower().startswith(list_path.lower()):
+                kinds.add(kind)
+    return kinds
+
+
+def _items_of(ctx: Ctx, kind: str, session_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Session ID -> (xsi type, values) of each of its items of ``kind`` that the user may read."""
+    archive = ctx.backend.archive
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    if kind == "scan":
+        wanted = set(session_ids)
+        for scan in archive.all_scans():
+            if scan["experiment_id"] in wanted:
+                values = {"ID": scan["id"], "xnat_imagescandata_id": str(scan["pk"]), **loads(scan["fields"])}
+                found.setdefault(scan["experiment_id"], []).append((scan["xsi_type"], values))
+        return found
+    for session_id in dict.fromkeys(session_ids):
+        if kind == "reconstruction":
+            found[session_id] = [(r["xsi_type"], {"ID": r["id"], "xnat_reconstructedimagedata_id": str(r["pk"]),
+                                                  **loads(r["fields"])})
+                                 for r in archive.reconstructions(session_id)]
+        else:  # an assessor is secured by its own project, as any experiment
+            found[session_id] = [(r["xsi_type"], {"ID": r["id"], "label": r["label"], "project": r["project"],
+                                                  **loads(r["fields"])})
+                                 for r in readable_rows(ctx, "experiment", archive.assessors(session_id))]
+    return found
+
+
+def _joined(row: dict[str, Any], items: list[tuple[str, dict[str, Any]]], list_path: str) -> list[dict[str, Any]]:
+    """``row`` once per item: the item among the row's related items (its own type's xpaths) and
+    its values under the session's list path (``scans/scan/id``)."""
+    if not items:
+        return [row]
+    fields = fields_of(row)
+    return [{**row, "_related": [*row.get("_related", ()), (xsi_type, values)],
+             "_fields": {**fields, **{list_path + key: value for key, value in values.items()}}}
+            for xsi_type, values in items]

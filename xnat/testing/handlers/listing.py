@@ -29,6 +29,9 @@ FORMATS = ("json", "csv", "xml", "html")
 
 Row = dict[str, Any]
 XpathResolver = Callable[[Row, str], str | None]
+# ``demographics[@xsi:type=xnat:demographicData]/gender`` names the nested item's type, as pyxnat's
+# attrs.get sends it; the field is stored under its plain path (``demographics/gender``).
+_TYPE_PREDICATE = re.compile(r"\[@xsi:type=[^\]]*\]", re.IGNORECASE)
 
 
 def _xpath_value(ctx: Ctx, row: Row, xpath: str, memo: dict[Any, Any] | None = None) -> str | None:
@@ -41,7 +44,7 @@ def _xpath_value(ctx: Ctx, row: Row, xpath: str, memo: dict[Any, Any] | None = N
     """
     memo = {} if memo is None else memo
     type_name, _, path = xpath.partition("/")
-    low = path.lower()
+    low = _TYPE_PREDICATE.sub("", path).lower()
     own = row.get("_type", "")
     if own and _type_matches_memo(ctx, memo, own, type_name):
         key, value = _lookup(row, {}, low)

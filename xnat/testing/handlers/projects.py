@@ -52,7 +52,8 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
     access, user = ctx.backend.access, ctx.user
     rows = []
     roles = access.roles(user)
-    aliases = ctx.backend.projects.first_aliases()
+    aliases = ctx.backend.projects.aliases_by_project()
+    joined = _aliases_named(ctx)
     for row in ctx.backend.projects.all():
         if not access.can_see(user, row["id"], row["accessibility"]):
             continue
@@ -68,11 +69,23 @@ def project_rows(ctx: Ctx) -> list[dict[str, Any]]:
         out = {"ID": row["id"], **{k: row[v] for k, v in COLUMNS.items()},
                "URI": f"/data/projects/{row['id']}", "_type": row["xsi_type"], "_fields": loads(row["fields"])}
         out["accessibility"] = row["accessibility"]
-        out["alias"] = aliases.get(row["id"], "")
         out["insert_date"], out["insert_user"] = row["insert_date"], row["insert_user"]
         out["last_modified"] = row["last_modified"] or row["insert_date"]  # the insert date until changed
-        rows.append(out)
+        names = aliases.get(row["id"]) or [""]
+        if joined:  # the alias also under its xpath, for columns=xnat:projectData/aliases/alias/alias
+            rows += [{**out, "alias": alias, "_fields": {**out["_fields"], "aliases/alias/alias": alias}}
+                     for alias in names]
+        else:
+            rows.append({**out, "alias": names[0]})
     return rows
+
+
+def _aliases_named(ctx: Ctx) -> bool:
+    """Does the query name the alias column (or filter on it)? XNAT's query organizer then joins
+    the project's aliases table (the ``alias`` shortcut is ``xnat:projectData/aliases/alias/alias``):
+    one row per alias, a project without one keeps its row (ProjectListResource, DefaultProjectHandler)."""
+    named = [c.strip().lower() for c in (ctx.param("columns") or "").split(",")] + [k.lower() for k in ctx.params]
+    return any(n == "alias" or n.endswith("/aliases/alias/alias") for n in named)
 
 
 def item(ctx: Ctx, project: str) -> Response:

@@ -2,7 +2,7 @@
 
 xnatpy reads both while connecting (to attach display fields to its classes), so
 they must answer. Searchable elements are the archive data types (projects,
-subjects, experiments, scans) with a count of stored rows, as XNAT lists them.
+subjects, experiments, scans, reconstructions) with a count of stored rows, as XNAT lists them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from .base import Ctx, HTTPError
 from .listing import table
 from .search_display import element_display
 
-BASES = ("xnat:projectData", "xnat:subjectData", "xnat:experimentData", "xnat:imageScanData")
+BASES = ("xnat:projectData", "xnat:subjectData", "xnat:experimentData", "xnat:imageScanData",
+         "xnat:reconstructedImageData")
 ELEMENT_DEFAULTS = ["ELEMENT_NAME", "PLURAL", "SINGULAR", "CATEGORY", "SECURED", "BROWSEABLE", "COUNT"]
 FIELD_DEFAULTS = ["FIELD_ID", "HEADER", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC", "ELEMENT_NAME", "SRC",
                   "VISIBLE", "SEARCHABLE", "VALUE"]

@@ -2,7 +2,7 @@
 
 The bundle is parsed by :func:`xnat.testing.bundles.parse_bundle` (422 when malformed).
 Rows are the stored objects of the root data type and its subtypes (projects, subjects,
-experiments or scans) in projects the user may read. A field is found by name, without
+experiments, scans or reconstructions) in projects the user may read. A field is found by name, without
 regard to case, among the row's own columns (``ID``, ``project``, ``label``, ``date``,
 ``insert_date``...), XNAT's display-field names (``PROJECT``, ``SUBJECT_ID``,
 ``SUBJECT_LABEL``, ``INSERT_DATE``...) and the type's stored schema fields
@@ -39,7 +39,8 @@ from .search_display import DisplayValues, element_display, find
 Record = dict[str, Any]
 
 _LEVELS = (("xnat:projectData", "projects"), ("xnat:subjectData", "subjects"),
-           ("xnat:experimentData", "experiments"), ("xnat:imageScanData", "scans"))
+           ("xnat:experimentData", "experiments"), ("xnat:imageScanData", "scans"),
+           ("xnat:reconstructedImageData", "reconstructions"))
 # XNAT display-field names that are not simply a column's name.
 _DISPLAY = {"expt_id": "id", "session_id": "id", "subject_id": "subject_id", "subjectid": "subject_id",
             "subject_label": "subject_label", "insert_date": "insert_date", "insert_user": "insert_user",
@@ -81,7 +82,8 @@ def _level(ctx: Ctx, xsi_type: str) -> str:
     for base, table_name in _LEVELS:
         if ctx.app.datatypes.is_a(xsi_type, base):
             return table_name
-    raise SearchError(f"{xsi_type} cannot be searched here (search projects, subjects, experiments or scans)")
+    raise SearchError(f"{xsi_type} cannot be searched here (search projects, subjects, experiments, scans or"
+                      " reconstructions)")
 
 
 def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
@@ -96,7 +98,7 @@ def _records(ctx: Ctx, table_name: str, root: str) -> list[Record]:
         if not datatypes.is_a(row["xsi_type"], root):
             continue
         record = _record(row)
-        if table_name == "scans":
+        if table_name in ("scans", "reconstructions"):
             record["image_session_id"] = record["id_session"] = row["experiment_id"]
         elif table_name == "subjects":  # the subject display fields SUBJECT_ID / SUBJECT_LABEL
             record["subject_id"], record["subject_label"] = record["id"], record["label"]
