@@ -20,6 +20,7 @@ from requests.adapters import BaseAdapter
 import xnat
 from xnat.exceptions import XNATValueError
 from xnat.services import recipe, throttle
+from xnat.services.mapresults import KEPT_ON_CLUSTER
 from xnat.session import restore_session
 from xnat.testing import XNATServer
 
@@ -169,6 +170,10 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
                                  executor=client, logfile=tmp_path / "map.jsonl")
             server.app = busy = BusyOnce(counter.app, after=3, retry_after=1.0)
             paused = subject.map(get_document, "experiment", executor=client)
+            server.app = counter.app
+            kept = session.map(fail_on_odd, "experiment", executor=client, gather=False)
+            table = kept.to_dask().compute()
+            gathered = session.map(fail_on_odd, "experiment", executor=client).to_dask(npartitions=4)
     finally:
         server.app = counter.app
     assert results == serial and len(results) == 200
@@ -184,6 +189,16 @@ def test_dask_local_cluster_gives_the_serial_results_without_fetching_schemas(se
     # a 429 pauses every Dask worker (each reads the pause at most every DASK_REFRESH s, one
     # request per 50 ms: at most 2 more each; the 4 threads of 2 workers: 8 at most, 80 without)
     assert len(paused) == 10 and busy.seen == 11 and busy.during <= 8
+    # gather=False: the caller holds which objects succeeded; the results stay on the cluster,
+    # where the Dask DataFrame's partitions are made from them
+    ok = {uri for uri, r in kept.items() if not isinstance(r, xnat.MappedFunctionFailed)}
+    assert len(kept) == 200 and ok and all(kept[uri] is KEPT_ON_CLUSTER for uri in ok) and kept.futures
+    assert len(table) == 200 and sorted(table["uri"]) == sorted(serial)
+    assert {u: r for u, r in zip(table["uri"], table["result"]) if u in ok} == {u: serial[u] for u in ok}
+    assert set(table.loc[~table["success"], "uri"]) == set(kept) - ok
+    assert table.loc[~table["success"], "error"].str.startswith("ValueError: odd").all()
+    frame = gathered.compute()
+    assert gathered.npartitions == 4 and sorted(frame["uri"]) == sorted(serial)
 
 
 class InFlight:
@@ -244,6 +259,16 @@ def test_bad_max_requests(session: Any) -> None:
         session.map(label, "experiment", executor="threads", max_requests=0)
     with pytest.raises(XNATValueError, match="give executor= as well"):
         session.map(label, "experiment", max_requests=2)
+
+
+def test_gather_false_needs_a_dask_client_and_no_logfile(session: Any, tmp_path: Path) -> None:
+    with pytest.raises(XNATValueError, match="gather=False keeps the results on a Dask cluster"):
+        session.map(label, "experiment", executor="threads", gather=False)
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        with pytest.raises(XNATValueError, match="use one or the other"):
+            session.map(label, "experiment", executor=client, gather=False, logfile=tmp_path / "map.jsonl")
+    assert not (tmp_path / "map.jsonl").exists()
 
 
 class Busy(BaseAdapter):

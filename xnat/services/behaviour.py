@@ -117,12 +117,14 @@ class MappableBehaviour:
 
     def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
             logfile: str | os.PathLike[str] | None = None, executor: Any = None, workers: int | None = None,
-            progress: bool | None = False, max_requests: int | None = None) -> mapping.MapResults:
+            progress: bool | None = False, max_requests: int | None = None,
+            gather: bool = True) -> mapping.MapResults:
         """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``);
         on ``executor`` (``"threads"``, ``"processes"``, an Executor, a Dask client) with ``workers``,
-        at most ``max_requests`` requests in flight across them."""
+        at most ``max_requests`` requests in flight across them; ``gather=False`` keeps the results
+        on the Dask cluster (see :func:`xnat.services.mapping.map_objects`)."""
         return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile, executor, workers,
-                                   progress, max_requests)
+                                   progress, max_requests, gather)
 
     def search(self, project: Any = None, subject: Any = None, experiment: Any = None, scan: Any = None,
                resource: Any = None, use_regex: bool = False, level: Any = mapping.MappingLevel.SCAN) -> list[Any]:

@@ -74,7 +74,7 @@ def call(function: Callable[..., Any], obj: Any, args: Sequence[Any], kwargs: di
         return False, (remote and jobcredential.refused(error)) or f"{type(error).__name__}: {error}"
 
 
-def _is_dask_client(executor: Any) -> bool:
+def is_dask_client(executor: Any) -> bool:
     return any(cls.__module__.startswith("distributed") and cls.__name__ == "Client"
                for cls in type(executor).__mro__)
 
@@ -83,7 +83,7 @@ def check_executor(executor: Any, workers: int | None) -> None:
     """A clear error for an executor of an unknown kind or a bad worker count."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise XNATValueError(f"workers must be a positive number, not {workers!r}")
-    if executor is None or executor in EXECUTOR_KINDS or _is_dask_client(executor):
+    if executor is None or executor in EXECUTOR_KINDS or is_dask_client(executor):
         return
     if isinstance(executor, str) or not isinstance(executor, concurrent.futures.Executor):
         raise XNATValueError(f"executor must be None, 'threads', 'processes', a concurrent.futures.Executor or a "
@@ -149,14 +149,16 @@ def batches(items: Sequence[tuple[str, Any]], slots: int) -> list[list[tuple[str
 
 
 def run(executor: Any, workers: int | None, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
-        args: Sequence[Any], kwargs: dict[str, Any],
-        max_requests: int | None = None) -> Generator[tuple[str, Outcome], None, None]:
+        args: Sequence[Any], kwargs: dict[str, Any], max_requests: int | None = None,
+        keep: list[Any] | None = None) -> Generator[tuple[str, Outcome], None, None]:
     """``(uri, outcome)`` for each item, in completion order. Closing the iterator (Ctrl-C,
     an error in the caller) cancels the calls not started yet. ``max_requests`` bounds the
-    requests in flight across all workers (:mod:`xnat.services.throttle`)."""
+    requests in flight across all workers (:mod:`xnat.services.throttle`). ``keep`` (Dask
+    only): the batches' outcomes stay on the cluster, their futures are added to ``keep``,
+    and a successful outcome here is ``(True, None)``."""
     check_executor(executor, workers)
     check_max_requests(max_requests)
-    dask = _is_dask_client(executor)
+    dask = is_dask_client(executor)
     threads = not dask and (executor == "threads" or isinstance(executor, concurrent.futures.ThreadPoolExecutor))
     if not threads and not dask:
         _check_picklable(function, args, kwargs)
@@ -180,7 +182,7 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
 
         def send(work: list[Packed]) -> Iterator[tuple[str, Outcome]]:
             if dask:
-                return _run_dask(executor, function, work, args, kwargs, politeness)
+                return _run_dask(executor, function, work, args, kwargs, politeness, keep)
             return _run_pool(executor, workers, function, work, args, kwargs, politeness)
 
         yield from _run_remote(send, items, slots, jobcredential.JobCredential(sessions))
@@ -274,17 +276,32 @@ def _dask_politeness(stack: contextlib.ExitStack, client: Any, max_requests: int
     return throttle.Politeness(gate, throttle.JobPause(until, refresh=throttle.DASK_REFRESH))
 
 
+def summary(outcomes: list[tuple[str, Outcome]]) -> list[tuple[str, Outcome]]:
+    """A batch's outcomes without the successful results, which stay where they are."""
+    return [(uri, (True, None) if success else (success, result)) for uri, (success, result) in outcomes]
+
+
 def _run_dask(client: Any, function: Callable[..., Any], work: Sequence[Packed], args: Sequence[Any],
-              kwargs: dict[str, Any], politeness: throttle.Politeness) -> Generator[tuple[str, Outcome], None, None]:
+              kwargs: dict[str, Any], politeness: throttle.Politeness,
+              keep: list[Any] | None) -> Generator[tuple[str, Outcome], None, None]:
     import distributed  # the xnat[dask] extra
 
     untyped: Any = distributed  # distributed's as_completed is unannotated
     futures = []
+    watched = []
+    finished = False
     try:
         for batch in work:
             futures.append(client.submit(call_batch, function, batch, tuple(args), dict(kwargs), politeness,
                                          pure=False, retries=1))
-        for future in untyped.as_completed(futures):
+        # with keep, the caller hears of each batch through its summary; its results stay put
+        watched = futures if keep is None else [client.submit(summary, f, pure=False) for f in futures]
+        for future in untyped.as_completed(watched):
             yield from future.result()
+        finished = True
     finally:
-        client.cancel(futures)
+        if keep is not None and finished:
+            keep.extend(futures)
+            client.cancel(watched)
+        else:
+            client.cancel(futures + watched)

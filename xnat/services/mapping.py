@@ -44,7 +44,7 @@ from typing import Any
 
 from ..exceptions import XNATValueError
 from . import executors
-from .mapresults import MapProgress, MapResults
+from .mapresults import KEPT_ON_CLUSTER, MapProgress, MapResults
 
 __all__ = [
     "FilterFunctions",
@@ -264,7 +264,7 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
                 filter_function: FilterFunctions | None = None,
                 logfile: str | os.PathLike[str] | None = None, executor: Any = None,
                 workers: int | None = None, progress: bool | None = False,
-                max_requests: int | None = None) -> MapResults:
+                max_requests: int | None = None, gather: bool = True) -> MapResults:
     """Call ``function(obj, *args, **kwargs)`` on every object at ``level`` below ``root``.
 
     With ``executor`` (``"threads"``, ``"processes"``, a ``concurrent.futures.Executor`` or a
@@ -272,7 +272,9 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     the calls run there, ``workers`` at a time; results are logged as they complete.
     ``progress`` draws a bar with done/failed/skipped counts (``None``: on a terminal).
     ``max_requests`` bounds the requests in flight across all workers, with backoff on
-    429/503 (:mod:`xnat.services.throttle`).
+    429/503 (:mod:`xnat.services.throttle`). ``gather=False`` (a Dask client only) leaves the
+    results on the cluster, for :meth:`MapResults.to_dask`: the caller hears only which objects
+    succeeded (their result here is ``KEPT_ON_CLUSTER``) and which failed, and why.
 
     :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
     :raises TypeError: with a ``logfile``, a result that JSON cannot hold
@@ -286,6 +288,12 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     executors.check_max_requests(max_requests)
     if max_requests is not None and executor is None:
         raise XNATValueError("max_requests bounds the workers of an executor: give executor= as well")
+    if not gather and not executors.is_dask_client(executor):
+        raise XNATValueError("gather=False keeps the results on a Dask cluster: "
+                             "give executor=a dask.distributed.Client")
+    if not gather and logfile is not None:
+        raise XNATValueError("a logfile keeps every result on the caller, gather=False keeps them on the cluster: "
+                             "use one or the other")
     start = _level_of(root)
     target = level.value
     if _ORDER.index(target.replace("_resource", "")) < _ORDER.index(start):
@@ -308,11 +316,13 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     bar = MapProgress(len(results), progress)
     for _ in range(len(results) - len(todo)):
         bar.add("skipped")
-    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {}, max_requests)
+    kept: list[Any] | None = None if gather else []
+    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {}, max_requests, kept)
     try:
         for uri, (success, result) in outcomes:
-            _keep(results, log, logfile, uri, success, result)
+            _keep(results, log, logfile, uri, success, result if gather or not success else KEPT_ON_CLUSTER)
             bar.add("done" if success else "failed")
+        results.futures = kept
     except KeyboardInterrupt:
         # Ctrl-C: the calls not started are cancelled; every logged line is whole.
         logger.warning("Interrupted: the map stopped; %d objects were not run", len(todo) - bar.done - bar.failed)
