@@ -114,3 +114,31 @@ def test_a_token_signs_in_until_it_expires_or_is_invalidated(app: XNATApp, monke
     assert app.auth.invalidate_token(alias, secret)
     assert app.auth.validate_token(alias, secret) is None and not signs_in(app, alias, secret)
     assert not app.auth.invalidate_token(alias, secret)  # already gone
+
+
+def test_a_session_ends_at_logout(app: XNATApp) -> None:
+    browser = Client(app)
+    sid = browser.get("/data/JSESSION", auth=("ann", "ann-password")).get_data(as_text=True).strip()
+    assert app.auth.session_user(sid) is not None
+    assert browser.get("/data/auth").status_code == 200  # the cookie alone signs in
+    assert browser.delete("/data/JSESSION").status_code == 200
+    assert browser.get("/data/auth").status_code == 401
+    assert app.auth.session_user(sid) is None
+
+
+def test_each_token_is_its_own_and_hard_to_guess(app: XNATApp) -> None:
+    first, second = app.auth.issue_token("ann"), app.auth.issue_token("admin")
+    assert first["alias"] != second["alias"]
+    assert len(str(first["secret"])) >= 64  # 48 random bytes, URL-safe
+    assert app.auth.validate_token(str(first["alias"]), str(first["secret"])) == "ann"
+    assert app.auth.validate_token(str(second["alias"]), str(second["secret"])) == "admin"
+    assert app.auth.validate_token(str(first["alias"]), str(second["secret"])) is None
+
+
+def test_a_token_is_good_up_to_its_expiry_instant(app: XNATApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = app.auth.issue_token("ann")
+    alias, secret = str(token["alias"]), str(token["secret"])
+    row = app.auth.store.one("SELECT expires FROM tokens WHERE alias=?", (alias,))
+    assert row is not None
+    monkeypatch.setattr(auth_module.time, "time", lambda: row["expires"])
+    assert app.auth.validate_token(alias, secret) == "ann"
