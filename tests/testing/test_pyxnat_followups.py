@@ -106,3 +106,57 @@ def test_attrs_get_of_a_typed_xpath_step(intf: Any) -> None:
     path = "xnat:subjectData/demographics[@xsi:type=xnat:demographicData]/gender"
     subject.attrs.set(path, "female")
     assert subject.attrs.get(path) == "female" and subject.attrs.get("gender") == "female"
+
+
+# -- the pipeline engine's routes, for a server that runs no pipelines (handlers/pipelines.py) ----------
+def _get(served: XNATServer, path: str, user: str = "admin", **query: str) -> requests.Response:
+    return requests.get(served.url + path, params=query, auth=(user, user), timeout=30)
+
+
+def test_archive_spec(intf: Any, served: XNATServer) -> None:
+    from xml.etree import ElementTree
+
+    assert intf.select.project("PF").pipelines.aliases() == {}  # pyxnat reads .../archive_spec
+    intf.manage.project("PF").set_prearchive_code("4")
+    answer = _get(served, "/data/projects/PF/archive_spec")
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/xml")
+    root = ElementTree.fromstring(answer.content)
+    assert root.tag == "{http://nrg.wustl.edu/arc}project"
+    assert (root.get("id"), root.get("current_arc"), root.get("prearchive_code"), root.get("quarantine_code")) == \
+        ("PF", "arc001", "4", "0")
+    assert root.findtext("{http://nrg.wustl.edu/arc}paths/{http://nrg.wustl.edu/arc}archivePath", "").endswith("/PF/")
+    assert _get(served, "/data/projects/PF/archive_spec", user="bob").status_code in (403, 404)  # PF is private
+    assert _get(served, "/data/projects/NOPE/archive_spec").status_code == 404
+    assert requests.put(f"{served.url}/data/projects/PF/archive_spec", auth=("admin", "admin"),
+                        timeout=30).status_code == 405
+
+
+def test_workflows_of_a_server_that_runs_no_pipelines(intf: Any, served: XNATServer) -> None:
+    experiment = intf.select.project("PF").subject("S1").experiment("MR1").id()
+    listing = _get(served, "/data/services/workflows/fsl", format="json")
+    assert listing.status_code == 200 and listing.json()["ResultSet"]["Result"] == []
+    every = _get(served, "/data/services/workflows/fsl", format="json", project="PF", experiment=experiment,
+                 display="ALL")
+    assert every.status_code == 200 and every.json()["ResultSet"]["Result"] == []  # what pyxnat's status() reads
+    latest = _get(served, "/data/services/workflows/fsl", project="PF", experiment=experiment)
+    assert latest.status_code == 404 and experiment in latest.text
+    # an experiment bob may not read answers as one that does not exist
+    hidden = _get(served, "/data/services/workflows/fsl", user="bob", experiment=experiment)
+    missing = _get(served, "/data/services/workflows/fsl", user="bob", experiment="NO_SUCH")
+    assert hidden.status_code == missing.status_code == 200 and experiment not in hidden.text
+    assert _get(served, "/data/services/workflows").status_code == 404  # XNAT's query fails without a name
+    assert _get(served, "/data/workflows", format="json").json()["ResultSet"]["Result"] == []
+    assert _get(served, "/data/workflows/7").status_code == 404
+    stored = requests.put(f"{served.url}/data/workflows", auth=("admin", "admin"), timeout=30)
+    assert stored.status_code == 405 and "records no workflows" in stored.text
+
+
+def test_a_subfolder_of_the_current_arc_has_no_route(intf: Any, served: XNATServer) -> None:
+    """pyxnat's set_subfolder_in_current_arc would PUT current_arc/{arc}/{subfolder}, but XNAT routes
+    only current_arc/{folder} (exact match): the two-segment URL is a 404 and nothing changes. (pyxnat
+    1.6.4 never sends it: it joins the bytes current_arc() answers with a str and raises TypeError.)"""
+    manager = intf.manage.project("PF")
+    with pytest.raises(TypeError):
+        manager.set_subfolder_in_current_arc("sub")
+    put = requests.put(f"{served.url}/data/projects/PF/current_arc/arc001/sub", auth=("admin", "admin"), timeout=30)
+    assert put.status_code == 404 and manager.current_arc() == b"arc001"

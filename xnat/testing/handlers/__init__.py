@@ -28,6 +28,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``xar``            import-handler=XAR: an XNAT archive (session document and folder) into the archive
 * ``user_cache``     /data/user/cache/resources: each user's own upload space (import ``src=``)
 * ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
+* ``pipelines``      what the pipeline engine answers: a project's archive_spec, workflows (none run here)
 * ``search``         /data/search/elements: searchable types and their fields
 * ``search_run``     POST /data/search: an ``xdat:bundle`` run over the archive
 * ``search_saved``   /data/search/saved: stored searches, their bundles and results
