@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..exceptions import XNATKeyError, XNATSchemaError
-from ..schema.model import FieldDef, SchemaModel, TypeDef, XNATSchemaWarning
+from ..schema.model import FieldDef, SchemaModel, TypeDef, TypeHeader, XNATSchemaWarning
 from ..schema.names import anonymous_class_name, pythonize_attribute_name, pythonize_class_name
 from .base import XNATBaseObject
 from .properties import ChildProperty, FieldProperty, SimpleContentProperty, SimpleValueProperty
@@ -210,7 +210,7 @@ def build_classes(model: SchemaModel, session: Any = None) -> ClassNamespace:
     return ClassNamespace(model, session)
 
 
-def _class_name(typedef: TypeDef) -> str | None:
+def _class_name(typedef: TypeHeader) -> str | None:
     if typedef.anonymous:
         return anonymous_class_name(typedef.prefix, typedef.path)
     local = typedef.path[0] if typedef.path else ""
@@ -221,7 +221,7 @@ def _class_names(model: SchemaModel) -> dict[str, str]:
     """xsi type -> exposed class name; the core schema wins a clash of names."""
     names: dict[str, str] = {}
     taken: dict[str, str] = {}
-    ordered = sorted(model.types.values(), key=lambda t: t.schema != "xnat")
+    ordered = sorted((model.header(key) for key in model.types), key=lambda t: t.schema != "xnat")
     for typedef in ordered:
         name = _class_name(typedef)
         if name is None:
@@ -241,12 +241,12 @@ def _inheritance_depths(model: SchemaModel) -> tuple[dict[str, int], set[str]]:
     for key in model.types:
         chain: list[str] = []
         current: str | None = key
-        while current in model.types and current not in depth and current not in chain:
+        while current is not None and current in model.types and current not in depth and current not in chain:
             chain.append(current)
-            current = model.types[current].base
+            current = model.header(current).base
         if current in chain:
             broken.add(chain[-1])
-            _warn(model.types[chain[-1]], f"type {chain[-1]!r} is its own base (a cycle); its base is ignored")
+            _warn(model.header(chain[-1]), f"type {chain[-1]!r} is its own base (a cycle); its base is ignored")
             level = -1
         else:
             level = depth.get(current or "", -1)
@@ -353,5 +353,5 @@ def _collapsed_item(target: TypeDef) -> FieldDef | None:
     return inner if inner.kind == "element" and inner.is_list else None
 
 
-def _warn(typedef: TypeDef, message: str) -> None:
+def _warn(typedef: TypeDef | TypeHeader, message: str) -> None:
     warnings.warn(f"schema {typedef.schema!r}: {message}", XNATSchemaWarning, stacklevel=4)

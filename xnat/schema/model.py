@@ -15,7 +15,7 @@ collide with a named type, and the namespace prefix keeps two schemas apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -26,6 +26,8 @@ __all__ = [
     "SchemaInfo",
     "SchemaModel",
     "TypeDef",
+    "TypeHeader",
+    "TypeTable",
     "XNATSchemaWarning",
 ]
 
@@ -117,15 +119,80 @@ class SchemaInfo:
     type_count: int = 0
 
 
+@dataclass(frozen=True)
+class TypeHeader:
+    """What naming a type's class and placing it in the inheritance tree need of it."""
+
+    key: str
+    schema: str
+    prefix: str
+    path: tuple[str, ...]
+    anonymous: bool
+    base: str | None
+
+
+class TypeTable(Mapping[str, TypeDef]):
+    """The types of a model read back from JSON: each checked and built the first time it is read.
+
+    A warm connect reads the model from the cache and then builds the few classes a session
+    uses; building all 517 :class:`TypeDef` (and their 1,700 fields) up front was most of
+    its time. The headers (:meth:`header`) are checked when the table is made, so a cache
+    file with a damaged entry is refused at load like any other damaged file; a damaged
+    field list is refused with a :class:`ValueError` naming the type when it is first read.
+    """
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self._raw: dict[str, dict[str, Any]] = {}
+        self._headers: dict[str, TypeHeader] = {}
+        for key, data in raw.items():
+            self._headers[_str(key)] = _header(key, data)
+            self._raw[key] = data
+        self._built: dict[str, TypeDef] = {}
+
+    def header(self, key: str) -> TypeHeader:
+        return self._headers[key]
+
+    def __getitem__(self, key: str) -> TypeDef:
+        typedef = self._built.get(key)
+        if typedef is None:
+            try:
+                typedef = _build_type(self._raw[key])
+            except ValueError as exc:
+                raise ValueError(f"schema model: type {key!r} is damaged ({exc}); "
+                                 "xnat.schema.loader.clear_cache() removes the cached model") from None
+            self._built[key] = typedef  # two threads building the same type make equal ones
+        return typedef
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"<TypeTable: {len(self._raw)} types, {len(self._built)} built>"
+
+
 @dataclass
 class SchemaModel:
     """All data types of a server, as read from its schemas."""
 
     schemas: list[SchemaInfo] = field(default_factory=list)
-    types: dict[str, TypeDef] = field(default_factory=dict)
+    types: Mapping[str, TypeDef] = field(default_factory=dict)
     elements: dict[str, str] = field(default_factory=dict)  # root element -> type key
     notes: list[str] = field(default_factory=list)  # warnings raised while reading
     format: int = MODEL_FORMAT
+
+    def header(self, key: str) -> TypeHeader:
+        """The naming and inheritance facts of type ``key`` (without building it when read from JSON)."""
+        if isinstance(self.types, TypeTable):
+            return self.types.header(key)
+        typedef = self.types[key]
+        return TypeHeader(typedef.key, typedef.schema, typedef.prefix, tuple(typedef.path), typedef.anonymous,
+                          typedef.base)
 
     def to_json(self) -> str:
         """The model as compact JSON text (fields equal to their default are left out)."""
@@ -142,7 +209,7 @@ class SchemaModel:
             raise ValueError(f"SchemaModel: unexpected keys {sorted(unknown)}")
         return cls(
             schemas=[_build(SchemaInfo, item) for item in _list(data, "schemas")],
-            types={_str(k): _build_type(v) for k, v in _dict(data, "types").items()},
+            types=TypeTable(_dict(data, "types")),
             elements={_str(k): _str(v) for k, v in _dict(data, "elements").items()},
             notes=[_str(v) for v in _list(data, "notes")],
         )
@@ -185,7 +252,7 @@ def _compact(obj: Any) -> Any:
         return out
     if isinstance(obj, list):
         return [_compact(v) for v in obj]
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {k: _compact(v) for k, v in obj.items()}
     return obj
 
@@ -263,6 +330,21 @@ def _build(kind: type, data: Any) -> Any:
         except ValueError as exc:
             raise ValueError(f"{kind.__name__}.{name}: {exc}") from None
     return kind(**values)
+
+
+def _header(key: Any, data: Any) -> TypeHeader:
+    """A type's header, checked like the rest of the model (``ValueError`` if anything is off)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"TypeDef {key!r}: expected an object")
+    known = _plan(TypeDef)
+    if not data.keys() <= known.keys():
+        raise ValueError(f"TypeDef {key!r}: unexpected keys {sorted(set(data) - set(known))}")
+    path = _str_list(data.get("path", []))
+    base = data.get("base")
+    anonymous = data.get("anonymous", False)
+    if not isinstance(anonymous, bool) or not (base is None or isinstance(base, str)):
+        raise ValueError(f"TypeDef {key!r}: bad base or anonymous")
+    return TypeHeader(_str(key), _str(data.get("schema")), _str(data.get("prefix")), tuple(path), anonymous, base)
 
 
 def _build_type(data: Any) -> TypeDef:

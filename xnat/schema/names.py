@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+from collections.abc import Sequence
 
 __all__ = ["is_safe_identifier", "pythonize_attribute_name", "pythonize_class_name", "safe_identifier"]
 
@@ -75,7 +76,7 @@ def pythonize_class_name(xsi_type: str) -> str | None:
     return safe_identifier("".join(parts))
 
 
-def anonymous_class_name(prefix: str, path: list[str]) -> str | None:
+def anonymous_class_name(prefix: str, path: Sequence[str]) -> str | None:
     """The class name of an anonymous nested type, e.g. ``XnatpyMrScanDataParameters``.
 
     ``path`` is the containing type's local name followed by the element names that lead to
