@@ -38,6 +38,7 @@ folder agree):
 * ``filestore``        files on disk in an archive tree: safe paths, atomic writes, archives
 * ``handlers/``        the REST resources, one module per area (site, auth, archive, files, ...)
 * ``importing``        DICOM import: stage a study in the prearchive, then archive it in one transaction
+* ``intervals``        durations in PostgreSQL's interval notation, as XNAT's preferences take them
 * ``phantom``          small synthetic DICOM files (a head-like phantom) for the demo and ``--populate``
 * ``prearchive_store`` the prearchive: received sessions, their status and files, before archiving
 * ``pytest_plugin``    the ``xnat_server`` and ``xnat_server_factory`` fixtures (entry point ``pytest11``)

@@ -47,6 +47,7 @@ from .handlers import (
 )
 from .handlers.base import Ctx, HTTPError
 from .handlers.deps import DataTypes, ExtractLimits, FileStore, is_disk_full
+from .intervals import seconds_of
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,9 @@ class XNATApp:
         self.auth = Auth(self.store, session_timeout, max_sessions_per_user)
         #: every SQL statement and access decision of the handlers (see :mod:`xnat.testing.backend`)
         self.backend = Backend(self.store, site_id)
+        stored_timeout = self.backend.settings.all().get("sessionTimeout")  # set through /xapi/siteConfig
+        if stored_timeout is not None:
+            self.auth.session_timeout = seconds_of(stored_timeout)
         limits = ExtractLimits(max_ratio=extract_max_ratio, max_bytes=extract_max_bytes,
                                max_files=extract_max_files)
         self.files = FileStore(self.data_dir / "archive", durable=durable, limits=limits)

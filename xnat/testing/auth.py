@@ -66,8 +66,9 @@ class Auth:
         self.store = store
         self.session_timeout = float(session_timeout)
         self.max_sessions_per_user = max_sessions_per_user
-        # sid -> (login, expiry), least recently used first; the timeout is the same for
-        # all, so expiries rise along the order and the expired ones sit at the front.
+        # sid -> (login, expiry), least recently used first. The timeout changes rarely (the
+        # sessionTimeout preference), so expiries rise along the order and the expired ones sit
+        # at the front; each use still checks its own session's expiry.
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._by_login: dict[str, OrderedDict[str, None]] = {}  # login -> its sids, LRU first
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ import time
 
 from werkzeug.wrappers import Response
 
+from ..intervals import interval_text, seconds_of
 from .base import Ctx, HTTPError, forbidden, json_response, text
 
 # Site configuration properties a client may set (``POST /xapi/siteConfig``); the others are
@@ -83,7 +84,22 @@ def _site_config(ctx: Ctx) -> dict[str, object]:
     app = ctx.app
     return {"siteId": app.site_id, "siteUrl": app.site_url, "initialized": True,
             "requireLogin": not app.allow_anonymous, "adminEmail": "", "enableCsrfToken": True,
+            "sessionTimeout": interval_text(app.auth.session_timeout),
             **ctx.backend.settings.all(), "inboxPath": str(app.data_dir / "inbox")}
+
+
+def _store(ctx: Ctx, values: dict[str, object]) -> None:
+    """Keep site properties; ``sessionTimeout`` is checked first (nothing is kept when it is not a
+    duration) and applies to sessions from their next request on, as Tomcat's idle timeout does."""
+    timeout = None
+    if "sessionTimeout" in values:
+        try:
+            timeout = seconds_of(values["sessionTimeout"])
+        except ValueError as error:
+            raise HTTPError(400, f"sessionTimeout: {error}") from None
+    ctx.backend.settings.set({k: v if isinstance(v, (bool, int)) else str(v) for k, v in values.items()})
+    if timeout is not None:
+        ctx.app.auth.session_timeout = timeout
 
 
 def site_config(ctx: Ctx) -> Response:
@@ -106,7 +122,7 @@ def site_config(ctx: Ctx) -> Response:
     unknown = sorted(set(data) - SETTABLE)
     if unknown:
         raise HTTPError(400, f"Not a settable site property: {', '.join(unknown)}")
-    ctx.backend.settings.set({k: v if isinstance(v, (bool, int)) else str(v) for k, v in data.items()})
+    _store(ctx, data)
     return text("")
 
 
@@ -117,7 +133,7 @@ def site_config_property(ctx: Ctx, prop: str) -> Response:
             raise forbidden()
         if prop not in SETTABLE:
             raise HTTPError(400, f"Not a settable site property: {prop}")
-        ctx.backend.settings.set({prop: ctx.request.get_data(as_text=True).strip().strip('"')})
+        _store(ctx, {prop: ctx.request.get_data(as_text=True).strip().strip('"')})
         return text("")
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
