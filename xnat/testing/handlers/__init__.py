@@ -25,7 +25,7 @@ every access decision) and render the answer; they hold no SQL.
 * ``prearchive``     /data/prearchive: listings, one session, its scans and files
 * ``importer``       /data/services/import: DICOM into the prearchive or the archive
 * ``inbox``          import-handler=inbox: a session from the site's inbox folder; /xapi/dicom/{id}
-* ``xar``            import-handler=XAR: an XNAT archive (session document and folder) into the archive
+* ``xar``            import-handler=XAR: a session, or scans, reconstructions or assessors of one, with files
 * ``user_cache``     /data/user/cache/resources: each user's own upload space (import ``src=``)
 * ``services``       archive, prearchive move/delete/rebuild, DICOM dump, catalog refresh, scanners
 * ``pipelines``      what the pipeline engine answers: a project's archive_spec, workflows (none run here)
