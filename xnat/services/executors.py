@@ -150,12 +150,14 @@ def batches(items: Sequence[tuple[str, Any]], slots: int) -> list[list[tuple[str
 
 def run(executor: Any, workers: int | None, function: Callable[..., Any], items: Sequence[tuple[str, Any]],
         args: Sequence[Any], kwargs: dict[str, Any], max_requests: int | None = None,
-        keep: list[Any] | None = None) -> Generator[tuple[str, Outcome], None, None]:
+        keep: list[Any] | None = None,
+        credential: jobcredential.JobCredential | None = None) -> Generator[tuple[str, Outcome], None, None]:
     """``(uri, outcome)`` for each item, in completion order. Closing the iterator (Ctrl-C,
     an error in the caller) cancels the calls not started yet. ``max_requests`` bounds the
     requests in flight across all workers (:mod:`xnat.services.throttle`). ``keep`` (Dask
     only): the batches' outcomes stay on the cluster, their futures are added to ``keep``,
-    and a successful outcome here is ``(True, None)``."""
+    and a successful outcome here is ``(True, None)``. ``credential``: the job's, when
+    :func:`warmed_up` made it already."""
     check_executor(executor, workers)
     check_max_requests(max_requests)
     dask = is_dask_client(executor)
@@ -185,7 +187,28 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
                 return _run_dask(executor, function, work, args, kwargs, politeness, keep)
             return _run_pool(executor, workers, function, work, args, kwargs, politeness)
 
-        yield from _run_remote(send, items, slots, jobcredential.JobCredential(sessions))
+        yield from _run_remote(send, items, slots, credential or jobcredential.JobCredential(sessions))
+
+
+@contextlib.contextmanager
+def warmed_up(executor: Any, session: Any) -> Iterator[jobcredential.JobCredential | None]:
+    """With a Dask client, every worker process rebuilds the job's session (imports, logs in,
+    builds its classes) while the caller walks the tree, instead of on its first batch; yields
+    the job's credential for :func:`run` (None for other executors, whose workers start with
+    their first batch)."""
+    if not is_dask_client(executor):
+        yield None
+        return
+    credential = jobcredential.JobCredential([session])
+    payload = credential.pack([session])
+    # one task per worker process, run in its thread pool; what it returns stays there, and a
+    # refused login is left to the batches, which report it
+    futures = [executor.submit(jobcredential.unpack, payload, workers=[address], allow_other_workers=False,
+                               pure=False) for address in executor.nthreads()]
+    try:
+        yield credential
+    finally:
+        executor.cancel(futures)
 
 
 def _run_remote(send: Callable[[list[Packed]], Iterator[tuple[str, Outcome]]], items: Sequence[tuple[str, Any]],

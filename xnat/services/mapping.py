@@ -303,6 +303,14 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     if executor is None:
         return _map_serial(_walk(root, start, target, filters), function, args, kwargs, log, logfile,
                            MapProgress(None, progress))
+    with executors.warmed_up(executor, root if start == "connection" else root.xnat_session) as credential:
+        return _map_on(executor, workers, _walk_once(root, start, target, filters, log, workers, max_requests),
+                       function, args, kwargs, log, logfile, progress, max_requests, gather, credential)
+
+
+def _walk_once(root: Any, start: str, target: str, filters: FilterFunctions, log: MappingLog, workers: int | None,
+               max_requests: int | None) -> tuple[MapResults, list[tuple[str, Any]]]:
+    """The results the log already holds (in the walk's order, None for the rest) and the objects to run."""
     results = MapResults()
     todo = []
     with _parallel_lister(min(_WALK_THREADS, workers or _WALK_THREADS, max_requests or _WALK_THREADS)) as lister:
@@ -313,11 +321,20 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
             elif uri not in results:
                 results[uri] = None  # keeps the walk's order; filled as the calls complete
                 todo.append((uri, obj))
+    return results, todo
+
+
+def _map_on(executor: Any, workers: int | None, walked: tuple[MapResults, list[tuple[str, Any]]],
+            function: Callable[..., Any], args: Any, kwargs: Any, log: MappingLog, logfile: Any,
+            progress: bool | None, max_requests: int | None, gather: bool, credential: Any) -> MapResults:
+    """The calls of the walked objects on the executor, their outcomes logged as they complete."""
+    results, todo = walked
     bar = MapProgress(len(results), progress)
     for _ in range(len(results) - len(todo)):
         bar.add("skipped")
     kept: list[Any] | None = None if gather else []
-    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {}, max_requests, kept)
+    outcomes = executors.run(executor, workers, function, todo, args or (), kwargs or {}, max_requests, kept,
+                             credential)
     try:
         for uri, (success, result) in outcomes:
             _keep(results, log, logfile, uri, success, result if gather or not success else KEPT_ON_CLUSTER)

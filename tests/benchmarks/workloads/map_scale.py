@@ -112,12 +112,15 @@ def measure(bench: Any) -> list[Any]:
 
     count = _seed(bench)
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    # --quick (CI, a 2-minute budget for every workload): one round of the targets' modes only
+    modes = ["serial", "threads", "dask2x4"] if bench.cfg.quick else list(MODES)
     with DelayProxy("127.0.0.1", int(bench.url.rsplit(":", 1)[1]), bench.cfg.slow_delay_s) as proxy:
-        for _rep in range(min(bench.cfg.reps, 3)):
-            for mode in MODES:  # alternated, so drift in the machine's load is shared
+        for _rep in range(1 if bench.cfg.quick else min(bench.cfg.reps, 3)):
+            for mode in modes:  # alternated, so drift in the machine's load is shared
                 runs[mode].append(bench.run(__file__, "ours", {"mode": mode, "url": proxy.url, "project": PROJECT,
                                                               "count": count}, timeout=180))
-    cells = {mode: summarize(runs[mode], "seconds", "not built yet") for mode in MODES}
+    cells = {mode: summarize(runs[mode], "seconds", "not built yet") if mode in modes else
+             Cell(None, error="not run with --quick") for mode in MODES}
     cells["dask2x4 next"] = summarize(runs["dask2x4"], "next_seconds", "not built yet")
     rows = []
     for (figure, _unit), mode in zip(FIGURES, MODES):
