@@ -119,3 +119,11 @@ def test_a_value_inside_a_nested_part_reads_from_that_part(real: Any, subject: A
     assert (again.weight.value, again.weight.units) == (70.5, "kg") and again.weight.parent is not None
     with pytest.raises(XNATValueError, match="weight"):
         again.weight = "heavy"
+
+
+def test_a_search_compares_the_text(real: Any, subject: Any) -> None:
+    mr = real.classes.MrSessionData
+    real.classes.MrSessionData(parent=subject, label="MR_FOUND", scanner="Skyra")
+    assert mr.scanner.type == "xs:string"
+    found = mr.query().filter(mr.scanner == "Skyra").all()
+    assert [experiment.label for experiment in found] == ["MR_FOUND"]

@@ -351,6 +351,11 @@ class SimpleContentProperty(ChildProperty):
         super().__init__(field, python_name, "object", field.type, field.name)
         self.value_type = value_type
 
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:  # a search compares the element's text: MrSessionData.scanner == "Trio"
+            return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.value_type, self.field)
+        return instance._get_child(self)
+
     def __set__(self, instance: Any, value: Any) -> None:
         if value is None:
             instance._del_field(self.xpath)
