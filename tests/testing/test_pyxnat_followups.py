@@ -56,6 +56,13 @@ def test_scan_and_assessor_values(intf: Any, served: XNATServer) -> None:
     rows = _rows(served, "/data/experiments", columns="ID,label,xnat:mrSessionData/scans/scan/type,xnat:mrScanData/ID")
     assert sorted((r["label"], r["xnat:mrscandata/id"]) for r in rows) == [
         ("MR1", "1"), ("MR1", "2"), ("PET1", ""), ("QC1", "")]  # a left join: sessions without scans stay
+    session = intf.select.project("PF").subject("S1").experiment("MR1").id()
+    requests.put(f"{served.url}/data/experiments/{session}/reconstructions/R1?type=MPR", auth=("admin", "admin"),
+                 timeout=30)
+    rows = _rows(served, "/data/experiments", columns="ID,label,xnat:reconstructedImageData/ID,"
+                 "xnat:mrSessionData/reconstructions/reconstructedImage/type")
+    assert [(r["xnat:reconstructedimagedata/id"], r["xnat:mrsessiondata/reconstructions/reconstructedimage/type"])
+            for r in rows if r["label"] == "MR1"] == [("R1", "MPR")]
 
 
 def test_child_table_joins_keep_what_the_user_may_not_read_out(intf: Any, served: XNATServer) -> None:
