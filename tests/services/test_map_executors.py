@@ -19,7 +19,7 @@ from requests.adapters import BaseAdapter
 
 import xnat
 from xnat.exceptions import XNATValueError
-from xnat.services import recipe, throttle
+from xnat.services import jobcredential, recipe, throttle
 from xnat.services.mapresults import KEPT_ON_CLUSTER
 from xnat.session import restore_session
 from xnat.testing import XNATServer
@@ -81,6 +81,8 @@ def test_a_pickled_object_keeps_its_row_and_no_password(server: XNATServer, sess
     experiment = next(iter(session.experiments.values()))
     data = pickle.dumps(experiment)
     assert PASSWORD.encode() not in data
+    job = jobcredential.JobCredential([session])
+    assert PASSWORD.encode() not in job.pack([experiment, session])  # what a map sends its workers
     copy = pickle.loads(data)
     assert type(copy).__xsi_type__ == type(experiment).__xsi_type__ and copy is not experiment
     server.app = recorder = InFlight(server.app)

@@ -19,8 +19,9 @@ that already succeeded, returns its logged result, and retries the failures. A S
 (Ctrl-C) during a map finishes the current object and stops cleanly; the log stays valid.
 
 ``executor=`` runs the calls elsewhere (threads, processes, a Dask cluster: see
-:mod:`xnat.services.executors`) while the walk stays on the caller; results are logged in
-the order they complete, each object once. The result is a :class:`MapResults` dict, with
+:mod:`xnat.services.executors`) while the walk stays on the caller, fetching up to eight
+listings at a time (and, on Dask, while the workers log in); results are logged in the order
+they complete, each object once. The result is a :class:`MapResults` dict, with
 ``to_pandas()``.
 """
 
