@@ -75,7 +75,7 @@ class JobPause:
         self._read_at = float("-inf")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (JobPause, (self.store, self.refresh))  # what was read stays behind
+        return (_received, (self.store, self.refresh))  # what was read stays behind
 
     def until(self) -> float:
         """The wall-clock time before which no request goes out (0: none)."""
@@ -95,6 +95,25 @@ class JobPause:
         left = min(self.until() - time.time(), MAX_PAUSE)
         if left > 0:
             sleep(left)
+
+
+_RECEIVED: dict[str, JobPause] = {}
+_RECEIVED_LOCK = threading.Lock()
+
+
+def _received(store: Any, refresh: float) -> JobPause:
+    """A pause as a worker process receives it with each batch: one per named store (a Dask
+    ``Variable``) per process, so that what it read lasts across the job's batches."""
+    name = getattr(store, "name", None)
+    if not isinstance(name, str) or not refresh:
+        return JobPause(store, refresh)
+    with _RECEIVED_LOCK:
+        pause = _RECEIVED.get(name)
+        if pause is None:
+            if len(_RECEIVED) > 64:  # the pauses of past jobs go; a job's is made again if needed
+                _RECEIVED.clear()
+            pause = _RECEIVED[name] = JobPause(store, refresh)
+        return pause
 
 
 @dataclass(frozen=True, eq=False)
