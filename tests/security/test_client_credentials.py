@@ -20,8 +20,9 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 import xnat
+from xnat.auth import resolve_credentials
 from xnat.cli import main
-from xnat.exceptions import XNATLoginFailedError, XNATResponseError, redact
+from xnat.exceptions import XNATAuthError, XNATLoginFailedError, XNATResponseError, redact
 from xnat.login import may_receive_credentials
 from xnat.services.services import Services, TokenResult
 from xnat.testing.runner import XNATServer
@@ -353,3 +354,30 @@ def test_a_password_given_as_an_argument_wins_over_the_environment(clean_env):
     assert credentials.password == "from-the-argument" and credentials.source == "argument"
     clean_env.setenv("XNATPY_USER", "bob")  # the environment's password is bob's, not alice's
     assert resolve_credentials("https://xnat.example.org", "alice", "pw").password == "pw"
+
+
+# -- where a missing password may come from -------------------------------------------------------
+
+class _Stdin:
+    def __init__(self, tty: bool | None) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        if self.tty is None:
+            raise ValueError("I/O operation on closed file")
+        return self.tty
+
+
+@pytest.mark.parametrize("stdin", [_Stdin(False), _Stdin(None), None])
+def test_without_a_terminal_a_missing_password_is_never_asked_for(clean_env, stdin):
+    clean_env.setattr("sys.stdin", stdin)
+    clean_env.setattr("getpass.getpass", lambda prompt="": pytest.fail("asked for a password without a terminal"))
+    with pytest.raises(XNATAuthError, match="No password for user 'ann'"):
+        resolve_credentials("https://xnat.example.org", user="ann")
+
+
+def test_at_a_terminal_a_missing_password_is_asked_for(clean_env):
+    clean_env.setattr("sys.stdin", _Stdin(True))
+    clean_env.setattr("getpass.getpass", lambda prompt="": "typed")
+    credentials = resolve_credentials("https://xnat.example.org", user="ann")
+    assert (credentials.user, credentials.password, credentials.source) == ("ann", "typed", "prompt")
