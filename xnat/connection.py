@@ -452,17 +452,18 @@ class Connection:
             self._logged_in_user = result.user
             self.logins += 1
 
-    def authenticate(self, detect_redirect: bool = True) -> None:
+    def authenticate(self, detect_redirect: bool = True, known_user: str | None = None) -> None:
         """Log in with the session's credentials (:func:`xnat.login.login`) and apply the result.
 
         With ``detect_redirect`` a redirect (http -> https) or a context path (``/xnat``) found
         on the way becomes the session's server URL. One that leads to another host or port is
         refused unless :attr:`trust_redirect` is set: credentials go only to the server named.
+        ``known_user``: whose an alias token is, when known (the login then does not ask).
         """
         with self._lock:
             result = login.login(self._send, self._cookie_jar(), self._base, self._credentials, self._auth_provider,
                                  detect_redirect=detect_redirect, timeout=self.login_timeout,
-                                 trust_redirect=self.trust_redirect)
+                                 trust_redirect=self.trust_redirect, known_user=known_user)
             self._apply_login(result)
 
     def adopt_jsession(self, jsession: str) -> None:

@@ -120,11 +120,14 @@ def set_jsession_cookie(cookies: RequestsCookieJar, base: str, jsession: str) ->
 
 def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Credentials,
           auth_provider: str | None = None, detect_redirect: bool = True,
-          timeout: Timeout | None = None, trust_redirect: bool = False) -> LoginResult:
+          timeout: Timeout | None = None, trust_redirect: bool = False,
+          known_user: str | None = None) -> LoginResult:
     """Open a server session for ``credentials``; what it established, to be applied by the caller.
 
     ``trust_redirect``: log in where a redirect or context path leads even when it is another
     host or port (by default that is refused, so that the password stays with ``base``).
+    ``known_user``: whose the credentials are when they do not say (an alias token issued for
+    that user, as a pickled session's recipe carries it), so that the login need not ask.
     """
     clear_jsession(cookies)
     named = base
@@ -140,7 +143,7 @@ def login(send: Send, cookies: RequestsCookieJar, base: str, credentials: Creden
                 response, base = _login_following(send, base, credentials, auth_provider, timeout, trust_redirect,
                                                    named)
     jsession = _read_session_id(cookies, base, response, credentials)
-    user = _known_user(credentials)
+    user = _known_user(credentials) or (known_user if not credentials.anonymous else None)
     if user is None and not credentials.anonymous:
         user = check_auth(send, base, credentials, timeout)
     logger.info("Logged in to %s %s", base, _who(credentials))

@@ -146,8 +146,8 @@ def _build_from_recipe(recipe: SessionRecipe) -> BaseXNATSession:
     try:
         if recipe.credential == "jsession" and recipe.jsession:
             session.adopt_jsession(recipe.jsession)
-        else:
-            session.authenticate(detect_redirect=False)
+        else:  # the token was issued for recipe.user: the worker's login need not ask whose it is
+            session.authenticate(detect_redirect=False, known_user=recipe.user)
         model_json = recipe.model_json()
         if model_json is not None:
             session.classes = build_classes(SchemaModel.from_json(model_json), session)

@@ -60,3 +60,19 @@ def test_the_session_measures_its_round_trip(server, cache):
                           keepalive=False) as slow:
             slow.get("/data/projects", format="json")
             assert slow.round_trip >= 0.05  # every request was held 50 ms: the quickest too
+
+
+def test_an_unpickled_session_logs_in_with_one_request(server, request_log, cache):
+    import pickle
+
+    with _connect(server, no_parse_model=True) as session:
+        data = pickle.dumps(session)  # issues the job's alias token
+        request_log.reset()
+        worker = pickle.loads(data)
+        try:
+            # The recipe says whose the token is: the worker does not ask /data/auth.
+            assert [path for _, path, _ in request_log.requests] == ["/data/JSESSION"]
+            assert worker is not session and worker.logged_in_user == "admin"
+            assert worker.get("/data/auth").text == "User 'admin' is logged in"
+        finally:
+            worker.disconnect()
