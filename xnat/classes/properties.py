@@ -99,6 +99,18 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean")
 
 
+def _parse_date(text: str) -> datetime.date:
+    # XNAT writes "2016-05-02": read in C; other ISO 8601 spellings (reduced precision,
+    # week dates) through isodate.
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            pass
+    value: datetime.date = isodate.parse_date(text)
+    return value
+
+
 def _parse_datetime(text: str) -> datetime.datetime:
     # XNAT writes "2016-05-02 12:34:56.0" in listings; ISO 8601 wants a "T".
     value: datetime.datetime = isodate.parse_datetime(text.strip().replace(" ", "T", 1))
@@ -107,7 +119,7 @@ def _parse_datetime(text: str) -> datetime.datetime:
 
 _READERS: dict[str, Callable[[str], Any]] = {
     "xs:boolean": _parse_bool,
-    "xs:date": lambda text: isodate.parse_date(text.strip()),
+    "xs:date": lambda text: _parse_date(text.strip()),
     "xs:dateTime": _parse_datetime,
     "xs:time": lambda text: isodate.parse_time(text.strip()),
     "xs:duration": lambda text: isodate.parse_duration(text.strip()),
