@@ -176,7 +176,8 @@ def _column(result: Sequence[Mapping[str, Any]], name: str, shared: dict[Any, An
     except KeyError:  # a row without this column
         values = [row.get(name) for row in result]
     sample = values[:256]
-    if len(values) > 1 and sample.count(sample[0]) == len(sample) and values.count(values[0]) == len(values):
+    if len(values) > 1 and values[-1] == values[0] and sample.count(values[0]) == len(sample) \
+            and values.count(values[0]) == len(values):
         return _Same(values[0], len(values))
     try:
         if len(set(sample)) == len(sample):  # no repeats in the first rows (IDs, labels): keep as parsed
