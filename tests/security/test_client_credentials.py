@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +22,9 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 import xnat
-from xnat.auth import resolve_credentials
+from xnat.auth import read_config, resolve_credentials, write_config
 from xnat.cli import main
-from xnat.exceptions import XNATAuthError, XNATLoginFailedError, XNATResponseError, redact
+from xnat.exceptions import XNATAuthError, XNATLoginFailedError, XNATResponseError, XNATValueError, redact
 from xnat.login import may_receive_credentials
 from xnat.services.services import Services, TokenResult
 from xnat.testing.runner import XNATServer
@@ -381,3 +383,30 @@ def test_at_a_terminal_a_missing_password_is_asked_for(clean_env):
     clean_env.setattr("getpass.getpass", lambda prompt="": "typed")
     credentials = resolve_credentials("https://xnat.example.org", user="ann")
     assert (credentials.user, credentials.password, credentials.source) == ("ann", "typed", "prompt")
+
+
+# -- the pyxnat config file -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("stored", "verify"), [({}, True), ({"verify": None}, True), ({"verify": False}, False),
+                                                ({"verify": "/etc/ca.pem"}, "/etc/ca.pem")])
+def test_a_config_file_verifies_tls_unless_it_says_otherwise(tmp_path, stored, verify):
+    path = tmp_path / "xnat.cfg"
+    path.write_text(json.dumps({"server": "https://xnat.example.org", "user": "ann", **stored}))
+    assert read_config(path)["verify"] == verify
+
+
+@pytest.mark.parametrize("key", ["server", "user", "password"])
+def test_a_config_value_that_is_not_text_is_refused(tmp_path, key):
+    path = tmp_path / "xnat.cfg"
+    path.write_text(json.dumps({"server": "https://xnat.example.org", key: ["not", "text"]}))
+    with pytest.raises(XNATValueError, match=f"{key} must be a string"):
+        read_config(path)
+
+
+def test_a_written_config_file_is_its_owners_alone(tmp_path):
+    path = tmp_path / "xnat.cfg"
+    path.write_text("{}")
+    path.chmod(0o644)  # an existing file is tightened before the password goes in
+    write_config(path, "https://xnat.example.org", "ann", "secret-password")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_config(path)["password"] == "secret-password"
