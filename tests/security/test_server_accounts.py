@@ -73,7 +73,8 @@ def test_the_admin_flag_given_and_taken(app: XNATApp) -> None:
     assert Client(app).get(PRIVATE, auth=ann).status_code == 404  # a private project it has no role in
     app.auth.update_user("ann", admin=True)
     assert app.auth.user("ann") is not None and app.auth.user("ann").admin  # type: ignore[union-attr]
-    assert Client(app).get(PRIVATE, auth=ann).status_code == 200
+    for _ in range(2):  # the password checked, then the remembered check: an admin both times
+        assert Client(app).get(PRIVATE, auth=ann).status_code == 200
     app.auth.update_user("ann", admin=False)
     assert Client(app).get(PRIVATE, auth=ann).status_code == 404
 
@@ -84,6 +85,13 @@ def test_update_refuses_an_unknown_account_or_field(app: XNATApp) -> None:
     with pytest.raises(ValueError, match="not a user field"):
         app.auth.update_user("ann", pwhash="x")  # the SQL column of the password: never set this way
     assert signs_in(app, "ann", "ann-password")
+
+
+def test_a_user_added_without_the_flag_is_no_admin(app: XNATApp) -> None:
+    app.auth.add_user("carl", "carl-password")
+    user = app.auth.check_password("carl", "carl-password")
+    assert user is not None and not user.admin
+    assert Client(app).get(PRIVATE, auth=("carl", "carl-password")).status_code == 404
 
 
 def test_listings_of_accounts(app: XNATApp) -> None:
