@@ -28,8 +28,24 @@ the command line imports it (generated classes get :mod:`xnat.bids.behaviour` th
 registry's list of behaviour modules).
 """
 
-from .config import Config, Description, load_config
+from typing import TYPE_CHECKING, Any
+
 from .errors import BidsConfigError, BidsLabelError, BidsTargetError, BidsToolMissing, DuplicateMatchError
+
+if TYPE_CHECKING:
+    from .config import Config, Description, load_config
+
+# Every session imports this package (its behaviour module is registered with the classes):
+# the configuration reader is loaded when first named, not at connect.
+_LAZY = {"Config", "Description", "load_config"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BidsConfigError",

@@ -15,6 +15,7 @@ module                                  what it holds
 :mod:`xnat.services.cached`             a mapping read in one request and cached (users, plugins)
 :mod:`xnat.services.inspect`            ``session.inspect``: searchable data types and their fields
 :mod:`xnat.services.mapping`            bulk work over the tree: ``map``, ``search``, ``batch_download``
+:mod:`xnat.services.levels`             ``MappingLevel``: the archive levels a map visits
 :mod:`xnat.services.executors`          a map's calls on threads, processes, an Executor or a Dask cluster
 :mod:`xnat.services.throttle`           a map's bound on requests in flight across workers; backoff on 429/503
 :mod:`xnat.services.mapresults`         a map's results (``to_pandas()``) and its progress bar

@@ -16,14 +16,18 @@ lists it with the other behaviour modules, and the class factory loads that list
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..classes.registry import behaviour
 from ..exceptions import XNATValueError
-from . import mapping, preview
+from . import preview
 from .dicom import scan_dicom_dump, scan_read_dicom
+from .levels import MappingLevel
 from .thumbnail import DEFAULT_SIZE
 from .users import User, Users, project_group
+
+if TYPE_CHECKING:
+    from .mapresults import MapResults
 
 __all__ = ["MappableBehaviour", "ProjectUsersBehaviour", "ScanDicomBehaviour", "ScanPreviewBehaviour",
            "SessionPreviewBehaviour"]
@@ -118,23 +122,29 @@ class MappableBehaviour:
     def map(self, function: Any, level: Any, args: Any = None, kwargs: Any = None, filter_function: Any = None,
             logfile: str | os.PathLike[str] | None = None, executor: Any = None, workers: int | None = None,
             progress: bool | None = False, max_requests: int | None = None,
-            gather: bool = True) -> mapping.MapResults:
+            gather: bool = True) -> MapResults:
         """``function(obj)`` on every object at ``level`` below this one (resumable with ``logfile``);
         on ``executor`` (``"threads"``, ``"processes"``, an Executor, a Dask client) with ``workers``,
         at most ``max_requests`` requests in flight across them; ``gather=False`` keeps the results
         on the Dask cluster (see :func:`xnat.services.mapping.map_objects`)."""
+        from . import mapping  # the map machinery (executors, multiprocessing) loads when used
+
         return mapping.map_objects(self, function, level, args, kwargs, filter_function, logfile, executor, workers,
                                    progress, max_requests, gather)
 
     def search(self, project: Any = None, subject: Any = None, experiment: Any = None, scan: Any = None,
-               resource: Any = None, use_regex: bool = False, level: Any = mapping.MappingLevel.SCAN) -> list[Any]:
+               resource: Any = None, use_regex: bool = False, level: Any = MappingLevel.SCAN) -> list[Any]:
         """The objects at ``level`` below this one whose names match the filters."""
+        from . import mapping
+
         return mapping.search(self, project, subject, experiment, scan, resource, use_regex, level)
 
     def batch_download(self, target_directory: str | os.PathLike[str], project: Any = None, subject: Any = None,
                        experiment: Any = None, scan: Any = None, resource: Any = None, use_regex: bool = False,
-                       level: Any = mapping.MappingLevel.SCAN) -> list[str]:
+                       level: Any = MappingLevel.SCAN) -> list[str]:
         """``download_dir`` on every matching object below this one."""
+        from . import mapping
+
         return mapping.batch_download(self, target_directory, project, subject, experiment, scan, resource,
                                       use_regex, level)
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
-import enum
 import fnmatch
 import json
 import logging
@@ -45,6 +44,7 @@ from typing import Any
 
 from ..exceptions import XNATValueError
 from . import executors
+from .levels import MappingLevel
 from .mapresults import KEPT_ON_CLUSTER, MapProgress, MapResults
 
 __all__ = [
@@ -60,20 +60,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class MappingLevel(str, enum.Enum):
-    """The level of the objects a map visits."""
-
-    CONNECTION = "connection"
-    PROJECT = "project"
-    PROJECT_RESOURCE = "project_resource"
-    SUBJECT = "subject"
-    SUBJECT_RESOURCE = "subject_resource"
-    EXPERIMENT = "experiment"
-    EXPERIMENT_RESOURCE = "experiment_resource"
-    SCAN = "scan"
-    SCAN_RESOURCE = "scan_resource"
 
 
 _ORDER = ["connection", "project", "subject", "experiment", "scan"]
