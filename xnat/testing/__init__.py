@@ -37,6 +37,7 @@ folder agree):
 * ``displayfields``    XNAT's search fields, read from its display documents or ``display_fields.json`` (data)
 * ``filestore``        files on disk in an archive tree: safe paths, atomic writes, archives
 * ``handlers/``        the REST resources, one module per area (site, auth, archive, files, ...)
+* ``httpserve``       the HTTP/1.1 request handler: persistent connections, bounded waits and body drains
 * ``importing``        DICOM import: stage a study in the prearchive, then archive it in one transaction
 * ``intervals``        durations in PostgreSQL's interval notation, as XNAT's preferences take them
 * ``phantom``          small synthetic DICOM files (a head-like phantom) for the demo and ``--populate``

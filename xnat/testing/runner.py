@@ -1,7 +1,8 @@
 """``XNATServer``: the embedded XNAT served over real HTTP on this machine.
 
 A threaded werkzeug server runs :class:`~xnat.testing.app.XNATApp` in a background
-thread. The data folder outlives :meth:`XNATServer.stop`, so a server can be stopped
+thread; connections are kept alive between requests, as a real XNAT (Tomcat) keeps them
+(:mod:`xnat.testing.httpserve`). The data folder outlives :meth:`XNATServer.stop`, so a server can be stopped
 and started again on the same port with the same archive (a "restart")::
 
     with XNATServer(users=["admin:admin:admin"], populate="projects=1,subjects=3") as server:
@@ -20,22 +21,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from xnat.exceptions import redact
 from xnat.testing.app import XNATApp
 from xnat.testing.backend.populate import Populated
+from xnat.testing.httpserve import KeepAliveHandler
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["XNATServer"]
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _QuietHandler(KeepAliveHandler):
     """Request handler that logs through ``logging`` instead of printing to stderr."""
-
-    # HTTP/1.1 keeps connections alive, as a real XNAT (Tomcat) does.
-    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         # getattr: a request line refused before parsing (414: over 64 KiB) has no path; an
@@ -48,6 +47,13 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug(format, *args)
+
+
+def _handler(keep_alive: bool, idle_timeout: float) -> type[_QuietHandler]:
+    """The request handler class for one server's connection settings."""
+    if idle_timeout <= 0:
+        raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
+    return type("_QuietHandler", (_QuietHandler,), {"keep_alive": keep_alive, "idle_timeout": float(idle_timeout)})
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -76,7 +82,8 @@ def _check_app_options(options: Mapping[str, Any]) -> None:
     app_options = frozenset(parameters) - {"data_dir"}  # the server sets data_dir itself
     unknown = sorted(set(options) - app_options)
     if unknown:
-        known = ", ".join(sorted(app_options | {"host", "port", "data_dir", "populate", "schemas"}))
+        known = ", ".join(sorted(app_options | {"host", "port", "data_dir", "populate", "schemas",
+                                                "keep_alive", "idle_timeout"}))
         raise TypeError(f"XNATServer() got unexpected option(s) {', '.join(map(repr, unknown))}; it takes: {known}")
 
 
@@ -91,6 +98,10 @@ class XNATServer:
     :param schemas: the schema folder to serve (laid out as ``<dir>/<name>.xsd``), as
         ``xnat serve --schemas`` names it; None serves the compact built-in set.
         ``schemas_dir=``, :class:`XNATApp`'s name for it, is accepted too (not both).
+    :param keep_alive: serve many requests per connection (HTTP/1.1 persistent
+        connections, as XNAT's Tomcat does); False closes each after one answer
+    :param idle_timeout: seconds a kept-alive connection may wait for its next request
+        (Tomcat's ``connectionTimeout``), and the most any single read or write waits
     :param app_options: passed to :class:`XNATApp` (``users``, ``allow_anonymous``,
         ``site_id``, ``version``, ``session_timeout``, ``durable``, ``extract_max_bytes``,
         ``extract_max_ratio``, ``extract_max_files``, ``search_timeout``,
@@ -105,9 +116,12 @@ class XNATServer:
         data_dir: str | Path | None = None,
         populate: str | Mapping[str, int] | None = None,
         schemas: str | Path | None = None,
+        keep_alive: bool = True,
+        idle_timeout: float = 20.0,
         **app_options: Any,
     ) -> None:
         _check_app_options(app_options)
+        self._handler = _handler(keep_alive, idle_timeout)
         if schemas is not None:
             if app_options.get("schemas_dir") is not None:
                 raise TypeError("XNATServer() takes schemas= or schemas_dir= (the same folder), not both")
@@ -134,7 +148,7 @@ class XNATServer:
         listener = _listen(self.host, self.port)
         try:
             self._server = make_server(self.host, self.port, self._dispatch, threaded=True,
-                                       request_handler=_QuietHandler, fd=listener.fileno())
+                                       request_handler=self._handler, fd=listener.fileno())
         finally:
             listener.close()  # werkzeug works on its own duplicate of the descriptor
         self.port = self._server.socket.getsockname()[1]  # keep a picked port for restarts
