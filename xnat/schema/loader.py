@@ -53,7 +53,6 @@ from typing import Any
 
 from ..exceptions import XNATError, XNATResponseError, XNATSchemaError
 from ..transport import response_json
-from . import xsd
 from .model import MODEL_FORMAT, SchemaModel, XNATSchemaWarning
 
 __all__ = [
@@ -102,6 +101,8 @@ def load_model(session: Any, extension_types: bool = True, cache: bool = True) -
         logger.debug("schema model read from cache %s", path)
         _repeat_notes(model)
     else:
+        from . import xsd  # the XSD reader (and lxml) loads only when the cache cannot answer
+
         model = xsd.read_schemas(sources, core=_CORE_ENTRIES)
         if cache:
             _write_cache(path, model.to_json())
