@@ -231,26 +231,29 @@ class _Response:
         code = int(code_text)
         handler = self._handler
         self._no_body = self._no_body or 100 <= code < 200 or code in (204, 304)
-        handler.send_response(code, reason)
         close = handler.close_connection
-        for name, value in self._headers:
+        headers = []
+        for name, value in self._headers:  # all checked before the first byte goes out
             lower = name.lower()
             if lower == "connection":  # ours to send; the application may only ask to close
                 close = close or "close" in value.lower()
             elif lower != "transfer-encoding":
-                handler.send_header(name, value)
+                headers.append((name, value))
                 if lower == "content-length":
                     self._length = int(value)
         if self._length is None and not self._no_body:
             if handler.request_version == "HTTP/1.1":
                 self._chunked = True
-                handler.send_header("Transfer-Encoding", "chunked")
+                headers.append(("Transfer-Encoding", "chunked"))
             else:
                 close = True  # an HTTP/1.0 client reads such a body to the end of the connection
         if close:
-            handler.send_header("Connection", "close")
+            headers.append(("Connection", "close"))
         elif handler.request_version != "HTTP/1.1":
-            handler.send_header("Connection", "keep-alive")
+            headers.append(("Connection", "keep-alive"))
+        handler.send_response(code, reason)
+        for name, value in headers:
+            handler.send_header(name, value)
         handler.close_connection = close
         handler.end_headers()
         self.head_sent = True
