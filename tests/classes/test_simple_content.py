@@ -127,3 +127,13 @@ def test_a_search_compares_the_text(real: Any, subject: Any) -> None:
     assert mr.scanner.type == "xs:string"
     found = mr.query().filter(mr.scanner == "Skyra").all()
     assert [experiment.label for experiment in found] == ["MR_FOUND"]
+
+
+def test_set_and_mset_take_the_text_too(real: Any, subject: Any) -> None:
+    experiment = real.classes.MrSessionData(parent=subject, label="MR_MSET")
+    experiment.mset(scanner="Prisma", note="n")
+    experiment.set("scanner", "Vida")
+    assert _fields(real, experiment)["scanner"] == "Vida" and _fields(real, experiment)["note"] == "n"
+    with pytest.raises(XNATValueError, match="fields is a list of nested objects"):
+        experiment.mset(fields={"a": "1"}, note="not sent")
+    assert _fields(real, experiment)["note"] == "n"  # nothing sent on a bad one

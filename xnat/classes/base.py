@@ -574,12 +574,14 @@ class XNATBaseObject:
         written: dict[str, str] = {}
         for name, value in {**(values or {}), **kwargs}.items():
             descriptor = type(self).__fields__.get(name) or getattr(type(self), "__schema_fields__", {}).get(name)
-            if descriptor is None or not hasattr(descriptor, "facets"):
+            if descriptor is None:
                 raise XNATValueError(f"{type(self).__name__} has no field {name!r}")
+            if not hasattr(descriptor, "facets"):
+                descriptor.__set__(self, value)  # a nested object or a list: raises what to do instead
+            value_type = getattr(descriptor, "value_type", descriptor.type)  # a simpleContent element: its text's
             try:
-                text = convert_to_text(descriptor.type, value)
-                check_facets(descriptor.name, descriptor.type, descriptor.facets,
-                             convert_from_text(descriptor.type, text), text)
+                text = convert_to_text(value_type, value)
+                check_facets(descriptor.name, value_type, descriptor.facets, convert_from_text(value_type, text), text)
             except ValueError as exc:
                 raise XNATValueError(f"{descriptor.name}: {exc}") from None
             query[f"{self.xpath}/{descriptor.xpath}"] = text

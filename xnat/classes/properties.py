@@ -362,6 +362,7 @@ class SimpleContentProperty(ChildProperty):
     def __init__(self, field: FieldDef, python_name: str, value_type: str) -> None:
         super().__init__(field, python_name, "object", field.type, field.name)
         self.value_type = value_type
+        self.facets = field.facets  # the element's own restrictions (set() and mset() check them)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:  # a search compares the element's text: MrSessionData.scanner == "Trio"
@@ -378,9 +379,10 @@ class SimpleContentProperty(ChildProperty):
                                  "= value once the object exists")
         try:
             text = convert_to_text(self.value_type, value)
-            convert_from_text(self.value_type, text)
+            typed = convert_from_text(self.value_type, text)
         except ValueError as exc:
             raise XNATValueError(f"{self.name}: {exc}") from None
+        check_facets(self.name, self.value_type, self.facets, typed, text)
         instance._set_field(self.xpath, text)
 
     def __repr__(self) -> str:
