@@ -108,11 +108,15 @@ def test_every_alias_of_a_project(intf: Any, served: XNATServer) -> None:
     assert [r["ID"] for r in _rows(served, "/data/projects", columns="ID,alias", alias="PF_TWO")] == ["PF"]
 
 
-def test_attrs_get_of_a_typed_xpath_step(intf: Any) -> None:
+def test_attrs_get_of_a_typed_xpath_step(intf: Any, served: XNATServer) -> None:
     subject = intf.select.project("PF").subject("S1")
     path = "xnat:subjectData/demographics[@xsi:type=xnat:demographicData]/gender"
     subject.attrs.set(path, "female")
     assert subject.attrs.get(path) == "female" and subject.attrs.get("gender") == "female"
+    # as a filter too (the key's own '=' travels encoded)
+    assert [r["label"] for r in _rows(served, "/data/projects/PF/subjects", columns="label", **{path: "female"})] == \
+        ["S1"]
+    assert _rows(served, "/data/projects/PF/subjects", columns="label", **{path: "male"}) == []
 
 
 # -- the pipeline engine's routes, for a server that runs no pipelines (handlers/pipelines.py) ----------
