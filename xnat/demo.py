@@ -54,6 +54,7 @@ class StudyPlan:
     description: str
     subjects: tuple[tuple[str, str, int], ...]  # (label, gender, age at scan)
     scans: tuple[ScanPlan, ...] = field(default_factory=tuple)
+    scanner: str = "Siemens Prisma_fit"
     field_strength: str = "3.0"
 
 
@@ -108,7 +109,8 @@ def seed_study(session: Any, plan: StudyPlan = SAMPLE_STUDY, with_files: bool = 
         subject.demographics.gender = gender
         subject.demographics.age = age
         experiment = classes.MrSessionData(parent=subject, label=f"{label}_MR1",
-                                           date=datetime.date(2021, 3, number), field_strength=plan.field_strength)
+                                           date=datetime.date(2021, 3, number),
+                                           scanner=plan.scanner, field_strength=plan.field_strength)
         for scan_plan in plan.scans:
             scan = classes.MrScanData(parent=experiment, id=scan_plan.id, type=scan_plan.type,
                                       series_description=scan_plan.series_description, frames=scan_plan.frames)
