@@ -20,7 +20,7 @@ import requests
 from werkzeug.serving import make_server
 
 from xnat.testing import XNATServer
-from xnat.testing.httpserve import KeepAliveHandler
+from xnat.testing.httpserve import KeepAliveHandler, OpenConnections
 
 ADMIN = "Authorization: Basic " + base64.b64encode(b"admin:admin").decode()
 WAIT = 10  # seconds a socket read may block before a test fails (liveness only)
@@ -278,6 +278,16 @@ def test_a_head_trickled_byte_by_byte_is_cut_off(impatient: XNATServer) -> None:
         wire.close()
 
 
+def test_a_stopped_server_answers_on_no_kept_alive_connection(server: XNATServer) -> None:
+    with _session() as http:
+        assert http.get(f"{server.url}/data/projects", params={"format": "json"}).status_code == 200
+        server.stop()
+        with pytest.raises(requests.ConnectionError):
+            http.get(f"{server.url}/data/projects", params={"format": "json"}, timeout=WAIT)
+        server.start()  # the same port again
+        assert http.get(f"{server.url}/data/projects", params={"format": "json"}).status_code == 200
+
+
 def test_a_bad_idle_timeout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="idle_timeout"):
         XNATServer(data_dir=tmp_path, idle_timeout=0)
@@ -291,8 +301,8 @@ App = Callable[[dict[str, Any], Any], Iterable[bytes]]
 def serve(connections: list[int]) -> Iterator[Callable[[App], Any]]:
     servers: list[Any] = []
 
-    def start(app: App) -> Any:
-        served = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
+    def start(app: App, handler: type[KeepAliveHandler] = KeepAliveHandler) -> Any:
+        served = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)
         threading.Thread(target=served.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         served.host, served.port = served.server_address[:2]
         servers.append(served)
@@ -383,5 +393,27 @@ def test_a_body_on_204_or_to_head_is_not_sent(serve: Callable[[App], Any]) -> No
         assert wire.answer().status == 204
         assert "transfer-encoding" not in wire.answer(head_only=True).headers
         assert wire.answer().body == b"should not be sent"
+    finally:
+        wire.close()
+
+
+def test_stopping_lets_a_busy_connection_finish_its_answer_then_closes_it(serve: Callable[..., Any]) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        entered.set()
+        release.wait(WAIT)
+        return _never_reads(environ, start_response)
+
+    connections = OpenConnections()
+    wire = Wire(serve(slow, type("Tracked", (KeepAliveHandler,), {"connections": connections})))
+    try:
+        wire.send(wire.request("GET", "/"))
+        assert entered.wait(WAIT)
+        connections.close()  # what XNATServer.stop() does
+        release.set()
+        answer = wire.answer()
+        assert answer.body == b"ok" and answer.headers["connection"] == "close"
+        assert wire.closed_by_server()
     finally:
         wire.close()

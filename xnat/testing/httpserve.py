@@ -12,6 +12,10 @@ must arrive within :attr:`KeepAliveHandler.idle_timeout` of the previous answer;
 later read and write waits at most that long; an unread body is drained up to
 :data:`DRAIN_LIMIT` bytes in :data:`DRAIN_SECONDS`, else the connection is closed; a
 connection serves at most :attr:`KeepAliveHandler.max_requests` requests.
+
+A stopped server must not go on answering on connections it kept open: a handler class
+with an :class:`OpenConnections` (``connections``) lets the server end them, the idle ones
+at once and the busy ones after their current answer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from email.message import Message
@@ -31,7 +36,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BodyError", "ChunkedBody", "KeepAliveHandler", "LengthBody", "request_body"]
+__all__ = ["BodyError", "ChunkedBody", "KeepAliveHandler", "LengthBody", "OpenConnections", "request_body"]
 
 DRAIN_LIMIT = 1 << 30  # bytes of an unread body worth reading to keep the connection
 DRAIN_SECONDS = 30.0  # time worth spending on it
@@ -231,7 +236,7 @@ class _Response:
         code = int(code_text)
         handler = self._handler
         self._no_body = self._no_body or 100 <= code < 200 or code in (204, 304)
-        close = handler.close_connection
+        close = handler.close_connection or (handler.connections is not None and handler.connections.stopping)
         headers = []
         for name, value in self._headers:  # all checked before the first byte goes out
             lower = name.lower()
@@ -259,6 +264,48 @@ class _Response:
         self.head_sent = True
 
 
+class OpenConnections:
+    """The connections one server holds open, so that stopping the server ends them too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[socket.socket, bool] = {}  # connection -> waiting for its next request
+        self._closed = False
+
+    def idle(self, connection: socket.socket) -> bool:
+        """The connection waits for its next request; False when the server is stopping (close it)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._idle[connection] = True
+            return True
+
+    def busy(self, connection: socket.socket) -> None:
+        """The connection is answering a request."""
+        with self._lock:
+            self._idle[connection] = False
+
+    @property
+    def stopping(self) -> bool:
+        """The server is stopping: an answer now tells its client the connection ends."""
+        return self._closed
+
+    def forget(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._idle.pop(connection, None)
+
+    def close(self) -> None:
+        """End every idle connection now; busy ones end after their current answer."""
+        with self._lock:
+            self._closed = True
+            idle = [connection for connection, waiting in self._idle.items() if waiting]
+        for connection in idle:
+            try:  # the handler's blocked read returns at once, and it closes the socket itself
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+
+
 class KeepAliveHandler(WSGIRequestHandler):
     """werkzeug's request handler, with persistent HTTP/1.1 connections (see the module's docstring)."""
 
@@ -266,6 +313,7 @@ class KeepAliveHandler(WSGIRequestHandler):
     keep_alive = True  # False: one request per connection, as werkzeug serves them
     idle_timeout = 20.0  # seconds, for the next request's head and for any single read or write
     max_requests = 100  # per connection
+    connections: OpenConnections | None = None  # set one per server, to end its connections on stop
 
     def setup(self) -> None:
         super().setup()
@@ -279,7 +327,15 @@ class KeepAliveHandler(WSGIRequestHandler):
         except OSError:
             pass  # not TCP
 
+    def finish(self) -> None:
+        if self.connections is not None:
+            self.connections.forget(self.connection)
+        super().finish()
+
     def handle_one_request(self) -> None:
+        if self.connections is not None and not self.connections.idle(self.connection):
+            self.close_connection = True
+            return
         self._reader.deadline = time.monotonic() + self.idle_timeout
         super().handle_one_request()
 
@@ -287,6 +343,8 @@ class KeepAliveHandler(WSGIRequestHandler):
         """Answer the request parsed so far, then leave the connection at the next request's first byte."""
         self._reader.deadline = None
         self._served += 1
+        if self.connections is not None:
+            self.connections.busy(self.connection)
         if not self.keep_alive or self._served >= self.max_requests:
             self.close_connection = True
         try:

@@ -26,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from xnat.exceptions import redact
 from xnat.testing.app import XNATApp
 from xnat.testing.backend.populate import Populated
-from xnat.testing.httpserve import KeepAliveHandler
+from xnat.testing.httpserve import KeepAliveHandler, OpenConnections
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +49,10 @@ class _QuietHandler(KeepAliveHandler):
         logger.debug(format, *args)
 
 
-def _handler(keep_alive: bool, idle_timeout: float) -> type[_QuietHandler]:
-    """The request handler class for one server's connection settings."""
-    if idle_timeout <= 0:
-        raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
-    return type("_QuietHandler", (_QuietHandler,), {"keep_alive": keep_alive, "idle_timeout": float(idle_timeout)})
+def _handler(keep_alive: bool, idle_timeout: float, connections: OpenConnections) -> type[_QuietHandler]:
+    """The request handler class for one run of a server: its connection settings, its open connections."""
+    settings = {"keep_alive": keep_alive, "idle_timeout": idle_timeout, "connections": connections}
+    return type("_QuietHandler", (_QuietHandler,), settings)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -121,7 +120,10 @@ class XNATServer:
         **app_options: Any,
     ) -> None:
         _check_app_options(app_options)
-        self._handler = _handler(keep_alive, idle_timeout)
+        if not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
+        self._keep_alive, self._idle_timeout = keep_alive, float(idle_timeout)
+        self._connections = OpenConnections()
         if schemas is not None:
             if app_options.get("schemas_dir") is not None:
                 raise TypeError("XNATServer() takes schemas= or schemas_dir= (the same folder), not both")
@@ -146,9 +148,11 @@ class XNATServer:
         # We bind the socket ourselves because werkzeug prints and exits on a busy port;
         # here the caller gets an OSError it can handle.
         listener = _listen(self.host, self.port)
+        self._connections = OpenConnections()
+        handler = _handler(self._keep_alive, self._idle_timeout, self._connections)
         try:
             self._server = make_server(self.host, self.port, self._dispatch, threaded=True,
-                                       request_handler=self._handler, fd=listener.fileno())
+                                       request_handler=handler, fd=listener.fileno())
         finally:
             listener.close()  # werkzeug works on its own duplicate of the descriptor
         self.port = self._server.socket.getsockname()[1]  # keep a picked port for restarts
@@ -185,6 +189,7 @@ class XNATServer:
         if server is not None:
             server.shutdown()
             server.server_close()
+            self._connections.close()  # a stopped server answers on no kept-alive connection either
         if thread is not None:
             thread.join(timeout=10)
 
