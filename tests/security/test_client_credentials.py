@@ -16,16 +16,25 @@ import json
 import logging
 import stat
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 from werkzeug.wrappers import Request, Response
 
 import xnat
-from xnat.auth import read_config, resolve_credentials, write_config
+from xnat.auth import Credentials, read_config, resolve_credentials, write_config
 from xnat.cli import main
-from xnat.exceptions import XNATAuthError, XNATLoginFailedError, XNATResponseError, XNATValueError, redact
-from xnat.login import may_receive_credentials
+from xnat.exceptions import (
+    XNATAuthError,
+    XNATExpiredCredentialsError,
+    XNATLoginFailedError,
+    XNATResponseError,
+    XNATValueError,
+    redact,
+)
+from xnat.login import check_auth, may_receive_credentials, set_jsession_cookie
 from xnat.services.services import Services, TokenResult
 from xnat.testing.runner import XNATServer
 from xnat.transport import URLLIB3_LOGGERS, RedactingFilter, build_transport
@@ -410,3 +419,57 @@ def test_a_written_config_file_is_its_owners_alone(tmp_path):
     write_config(path, "https://xnat.example.org", "ann", "secret-password")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_config(path)["password"] == "secret-password"
+
+
+# -- what /data/auth must say for a login to count --------------------------------------------------
+
+def _auth_answer(status: int, text: str) -> Any:
+    def send(method: str, url: str, **kwargs: Any) -> Any:
+        return SimpleNamespace(status_code=status, text=text, url=url)
+    return send
+
+
+ANN = Credentials("ann", "pw", "argument")
+GUEST = Credentials(None, None, "anonymous")
+
+
+@pytest.mark.parametrize(("status", "text", "error"), [
+    (401, "", XNATLoginFailedError),
+    (403, "", XNATLoginFailedError),
+    (500, "oops", XNATResponseError),
+    (200, "Your password has expired; change it to continue", XNATExpiredCredentialsError),
+    (200, "<!DOCTYPE html><html><body>Login</body></html>", XNATLoginFailedError),
+    (200, "\n  <html><form action='/login'></form></html>", XNATLoginFailedError),
+    (200, "User 'guest' is logged in", XNATLoginFailedError),  # the credentials were not taken
+    (200, "User 'anonymous' is logged in", XNATLoginFailedError),
+])
+def test_a_login_counts_only_when_the_server_names_the_user(status, text, error):
+    with pytest.raises(error):
+        check_auth(_auth_answer(status, text), "https://xnat.example.org", ANN)
+
+
+@pytest.mark.parametrize(("text", "user"), [
+    ("User 'ann' is logged in", "ann"),
+    ('<span id="user_info">Logged in as: &nbsp;<a href="/u">ann</a></span>', "ann"),
+])
+def test_the_logged_in_user_is_read_from_either_answer(text, user):
+    assert check_auth(_auth_answer(200, text), "https://xnat.example.org", ANN) == user
+
+
+def test_a_guest_session_is_fine_for_an_anonymous_login():
+    assert check_auth(_auth_answer(200, "User 'guest' is logged in"), "https://xnat.example.org", GUEST) is None
+
+
+@pytest.mark.parametrize(("server", "same_host", "other_host"), [
+    ("https://xnat.example.org", "https://xnat.example.org/data/projects", "https://other.example.org/data"),
+    ("http://localhost:8080", "http://localhost:8080/data/projects", "http://127.0.0.1:8080/data"),
+])
+def test_the_session_cookie_goes_to_the_servers_host_only(server, same_host, other_host):
+    jar = requests.cookies.RequestsCookieJar()
+    set_jsession_cookie(jar, server, "0123456789ABCDEF0123456789ABCDEF")
+
+    def cookie_for(url: str) -> str:
+        return requests.cookies.get_cookie_header(jar, requests.Request("GET", url).prepare()) or ""
+
+    assert "JSESSIONID=0123456789ABCDEF0123456789ABCDEF" in cookie_for(same_host)
+    assert "JSESSIONID" not in cookie_for(other_host)
