@@ -11,7 +11,16 @@ free port (the only change). Installation and test commands (``pip``, ``python3 
 the BIDS how-to's worked example is run by its own test).
 ``xnat serve``, which serves until interrupted, runs with ``--background`` (in place of a
 trailing ``&``) so that the next block can follow. A page that works on the tutorial's
-server first runs the tutorial's block that starts it.
+server (it uses ``127.0.0.1:8080`` and starts no server itself) first runs the tutorial's
+block that starts it.
+
+Every page is found by globbing ``docs/`` (and the README), so a new page is run without
+being listed here. Which blocks run is said in the page itself: ``python``, ``console``,
+``bash`` and unlabelled ``::`` blocks that read as Python or shell run; ``text`` and data
+formats (``json``...) do not; a block that cannot run here is preceded by an rst comment
+``.. not-run: <reason>``, which readers do not see. A Python block whose first line is
+``# <name>.py`` is a module the reader saves under that name: it is written to the working
+folder, which is on ``sys.path`` as it is for ``python`` started there.
 """
 
 from __future__ import annotations
@@ -27,29 +36,49 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["README.rst", *sorted(str(page.relative_to(ROOT)) for page in (ROOT / "docs").rglob("*.rst"))]
 NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build", "xnat demo --keep", "xnat bids ")
-BLOCK = re.compile(r"(?:\.\. code-block:: (\w+)|::)\n\n((?:(?:    |   ).*\n|\n)+)")
+# A code-block directive, or a paragraph ending in "::" (not a directive such as ".. note::").
+BLOCK = re.compile(r"(?:^\.\. not-run: *(.*)\n\n)?(?:^\.\. code-block:: ([\w-]+)|^(?!\s*\.\. )[^\n]*::)\n\n"
+                   r"((?:(?:    |   ).*\n|\n)+)", re.M)
+RUN_AS = {"python": "python", "pycon": "python", "console": "shell", "bash": "shell", "shell": "shell", "sh": "shell"}
+MODULE = re.compile(r"# \w+\.py\n")
 
 
 def blocks(page: str) -> list[tuple[str, str]]:
-    """(kind, text) of each code block, in order: kind is python, shell or text."""
+    """(kind, text) of each code block, in order.
+
+    kind is python, module, pytest or shell (run), text (not code: an output, a data file)
+    or not-run (marked so in the page); an unlabelled block that reads as neither Python nor
+    shell is unknown, which the page must say.
+    """
+    return blocks_of((ROOT / page).read_text(encoding="utf-8"))
+
+
+def blocks_of(source: str) -> list[tuple[str, str]]:
     found = []
-    for language, body in BLOCK.findall((ROOT / page).read_text(encoding="utf-8")):
+    for not_run, language, body in BLOCK.findall(source):
         lines = body.rstrip("\n").splitlines()
         indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
         text = "\n".join(line[indent:] for line in lines) + "\n"
-        if language == "console":
-            kind, text = "shell", _console_commands(text)
-        elif "def test_" in text:
-            kind = "pytest"
-        elif language == "python" or (not language and re.search(r"^(import |def |with )", text, re.M)):
-            kind = "python"
-        elif not language and text.startswith(("xnat ", "export ", "python3 ", "pip ")):
-            kind = "shell"
-        else:
-            kind = "text"
-        found.append((kind, text))
+        found.append(("not-run", not_run) if not_run else _kind(language, text))
     return found
+
+
+def _kind(language: str, text: str) -> tuple[str, str]:
+    if language == "console":
+        return "shell", _console_commands(text)
+    if language and RUN_AS.get(language) == "shell":
+        return "shell", text
+    if language and language not in RUN_AS:
+        return "text", text
+    if "def test_" in text:
+        return "pytest", text
+    if language or re.search(r"^(import |from \w+ import |def |with )", text, re.M):
+        return ("module" if MODULE.match(text) else "python"), text
+    if text.startswith(("xnat ", "export ", "python3 ", "pip ")):
+        return "shell", text
+    return "unknown", text
 
 
 def _console_commands(text: str) -> str:
@@ -79,8 +108,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-# Pages whose examples use the demo's server, which the tutorial's first block starts.
-ON_THE_TUTORIALS_SERVER = ("docs/howto/search.rst", "docs/howto/transfers.rst", "docs/howto/import.rst")
+def on_the_tutorials_server(page: str) -> bool:
+    """Whether the page's examples use the demo's server (port 8080) without starting one."""
+    code = [text for kind, text in blocks(page) if kind in ("python", "module", "shell")]
+    return any("8080" in text for text in code) and not any("xnat serve" in text for text in code)
 
 
 def run_page(page: str, workdir: Path, port: int) -> list[int]:
@@ -91,7 +122,7 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
     namespace: dict[str, object] = {}
     servers = []
     exports = ""  # the reader's terminal keeps what a block exported
-    setup = blocks("docs/tutorial.rst")[:1] if page in ON_THE_TUTORIALS_SERVER else []
+    setup = blocks("docs/tutorial.rst")[:1] if on_the_tutorials_server(page) else []
     for number, (kind, text) in enumerate(setup + blocks(page), 1 - len(setup)):
         text = text.replace("8080", str(port))
         if kind == "shell":
@@ -106,6 +137,8 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
             exports += "".join(line + "\n" for line in script.splitlines() if line.startswith(("export ", "unset ")))
         elif kind == "python":
             exec(compile(text, f"{page} block {number}", "exec"), namespace)
+        elif kind == "module":  # the reader saves it under the name its first line gives
+            (workdir / text.splitlines()[0].removeprefix("# ")).write_text(text, encoding="utf-8")
         elif kind == "pytest":  # a test for the reader's own suite: run it with pytest, as they would
             (workdir / f"test_block_{number}.py").write_text(text, encoding="utf-8")
             done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -123,12 +156,30 @@ def _stop(pids: list[int]) -> None:
             pass
 
 
+def _needs(page: str, request: pytest.FixtureRequest) -> None:
+    """Skip, with the reason, a page whose blocks need what this machine lacks."""
+    code = "".join(text for kind, text in blocks(page) if kind in ("python", "module", "shell"))
+    if "XNAT_REFERENCE" in code:
+        request.getfixturevalue("reference")
+    if "dask" in code:
+        pytest.importorskip("distributed", reason='the Dask how-to needs the dask extra (pip install "xnat[dask]")')
+    if "export_bids" in code:
+        from xnat.bids.convert import find_dcm2niix
+        from xnat.bids.errors import BidsToolMissing
+
+        try:
+            find_dcm2niix()
+        except BidsToolMissing:
+            pytest.skip('dcm2niix is not installed (pip install "xnat[bids]")')
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["README.rst", "docs/index.rst", "docs/quickstart.rst", "docs/tutorial.rst",
-                                  "docs/testing.rst", "docs/howto/search.rst", "docs/howto/transfers.rst",
-                                  "docs/cli.rst", "docs/howto/import.rst"])
-def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_runs_as_pasted(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  request: pytest.FixtureRequest) -> None:
+    _needs(page, request)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # as for python started in the folder: the reader's modules import
     for name in [name for name in os.environ if name.startswith("XNATPY_")]:
         monkeypatch.delenv(name)
     servers: list[int] = []
@@ -137,6 +188,32 @@ def test_the_page_runs_as_pasted(page, tmp_path, monkeypatch):
         servers += run_page(page, tmp_path, port)
     finally:
         _stop(servers)
+        for name in [name for name, module in sys.modules.items()
+                     if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path))]:
+            del sys.modules[name]  # a later page's module of the same name is its own
+
+
+def test_every_block_either_runs_or_says_why_not() -> None:
+    for page in PAGES:
+        for number, (kind, text) in enumerate(blocks(page), 1):
+            assert kind != "unknown", (f"{page} block {number} reads as neither Python nor shell: label it "
+                                       f"(.. code-block:: text for output) or put '.. not-run: <reason>' "
+                                       f"before it:\n{text}")
+            assert kind != "not-run" or text.strip(), f"{page} block {number}: '.. not-run:' needs a reason"
+        source = (ROOT / page).read_text(encoding="utf-8")
+        directives = [language for _, language, _ in BLOCK.findall(source) if language]
+        assert len(directives) == source.count(".. code-block::"), f"{page}: a code block is not found (options?)"
+
+
+def test_the_pages_are_found_by_discovery() -> None:
+    assert {"README.rst", "docs/tutorial.rst", "docs/howto/dask.rst", "docs/architecture.rst"} <= set(PAGES)
+
+
+def test_marked_and_module_blocks() -> None:
+    text = ("Run::\n\n    xnat ls\n\n.. not-run: there is no cluster here\n\n.. code-block:: python\n\n"
+            "   cluster = SLURMCluster()\n\n.. code-block:: python\n\n   # qc.py\n   def f(x):\n"
+            "       return x\n\n.. code-block:: json\n\n   {}\n\nOut::\n\n   3 files\n\n.. note::\n\n   Not code.\n")
+    assert [kind for kind, _ in blocks_of(text)] == ["shell", "not-run", "module", "text", "unknown"]
 
 
 def test_the_blocks_are_found():
