@@ -1,4 +1,4 @@
-"""Every code block of the README and the quick start runs as a reader pastes it, in order.
+"""Every code block of the README and of every page of docs/ runs as a reader pastes it, in order.
 
 Blocks are taken from the page in reading order: Python blocks run in one namespace per
 page (as in one interpreter), shell blocks run in bash with the installed ``xnat``
@@ -6,9 +6,7 @@ command (a console block's ``$`` lines, with their ``>`` continuation lines; wha
 exports or unsets holds for the blocks after it, as in one terminal). Port 8080 becomes a
 free port (the only change). Installation and test commands (``pip``, ``python3 -m venv``,
 ``python -m pytest``, ``sphinx-build``) are not run here: ``.ci/run`` runs them; nor is
-``xnat demo --keep``, which waits for Ctrl-C (``tests/cli/test_demo.py`` runs it), nor
-``xnat bids`` (the CLI page's lines need a dcm2bids configuration and data to match it;
-the BIDS how-to's worked example is run by its own test).
+``xnat demo --keep``, which waits for Ctrl-C (``tests/cli/test_demo.py`` runs it).
 ``xnat serve``, which serves until interrupted, runs with ``--background`` (in place of a
 trailing ``&``) so that the next block can follow. A page that works on the tutorial's
 server (it uses ``127.0.0.1:8080`` and starts no server itself) first runs the tutorial's
@@ -37,7 +35,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.rst", *sorted(str(page.relative_to(ROOT)) for page in (ROOT / "docs").rglob("*.rst"))]
-NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build", "xnat demo --keep", "xnat bids ")
+NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build", "xnat demo --keep")
 # A code-block directive, or a paragraph ending in "::" (not a directive such as ".. note::").
 BLOCK = re.compile(r"(?:^\.\. not-run: *(.*)\n\n)?(?:^\.\. code-block:: ([\w-]+)|^(?!\s*\.\. )[^\n]*::)\n\n"
                    r"((?:(?:    |   ).*\n|\n)+)", re.M)
