@@ -369,7 +369,8 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.connection_dropped(error, environ)
             return False
         except Exception:
-            logger.debug("error on %s %s", self.command, self.path.partition("?")[0], exc_info=True)
+            # no path in the log: a token's secret may ride in it
+            logger.debug("the application failed on a %s request", self.command, exc_info=True)
             if response.head_sent:
                 return False  # the client has part of an answer: only a closed connection tells it so
             try:
