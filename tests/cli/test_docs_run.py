@@ -1,4 +1,4 @@
-"""Every code block of the README and of every page of docs/ runs as a reader pastes it, in order.
+"""Every code block of the README, CONTRIBUTING and every page of docs/ runs as a reader pastes it, in order.
 
 Blocks are taken from the page in reading order: Python blocks run in one namespace per
 page (as in one interpreter), shell blocks run in bash with the installed ``xnat``
@@ -12,7 +12,7 @@ trailing ``&``) so that the next block can follow. A page that works on the tuto
 server (it uses ``127.0.0.1:8080`` and starts no server itself) first runs the tutorial's
 block that starts it.
 
-Every page is found by globbing ``docs/`` (and the README), so a new page is run without
+Every page is found by globbing ``docs/`` and the top folder's ``*.rst``, so a new page is run without
 being listed here. Which blocks run is said in the page itself: ``python``, ``console``,
 ``bash`` and unlabelled ``::`` blocks that read as Python or shell run; ``text`` and data
 formats (``json``...) do not; a block that cannot run here is preceded by an rst comment
@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["README.rst", *sorted(str(page.relative_to(ROOT)) for page in (ROOT / "docs").rglob("*.rst"))]
+PAGES = sorted(str(page.relative_to(ROOT)) for page in [*ROOT.glob("*.rst"), *(ROOT / "docs").rglob("*.rst")])
 NOT_RUN_HERE = ("python3 -m venv", "pip install", "python -m pytest", "sphinx-build", "xnat demo --keep")
 # A code-block directive, or a paragraph ending in "::" (not a directive such as ".. note::").
 BLOCK = re.compile(r"(?:^\.\. not-run: *(.*)\n\n)?(?:^\.\. code-block:: ([\w-]+)|^(?!\s*\.\. )[^\n]*::)\n\n"
@@ -200,11 +200,12 @@ def test_every_block_either_runs_or_says_why_not() -> None:
             assert kind != "not-run" or text.strip(), f"{page} block {number}: '.. not-run:' needs a reason"
         source = (ROOT / page).read_text(encoding="utf-8")
         directives = [language for _, language, _ in BLOCK.findall(source) if language]
-        assert len(directives) == source.count(".. code-block::"), f"{page}: a code block is not found (options?)"
+        written = re.findall(r"^\s*\.\. code-block::", source, re.M)
+        assert len(directives) == len(written), f"{page}: a code block is not found (indented? options?)"
 
 
 def test_the_pages_are_found_by_discovery() -> None:
-    assert {"README.rst", "docs/tutorial.rst", "docs/howto/dask.rst", "docs/architecture.rst"} <= set(PAGES)
+    assert {"README.rst", "CONTRIBUTING.rst", "docs/tutorial.rst", "docs/howto/dask.rst", "docs/architecture.rst"} <= set(PAGES)
 
 
 def test_marked_and_module_blocks() -> None:
