@@ -66,6 +66,8 @@ def blocks_of(source: str) -> list[tuple[str, str]]:
 def _kind(language: str, text: str) -> tuple[str, str]:
     if language == "console":
         return "shell", _console_commands(text)
+    if language == "pycon":
+        return "python", _session_source(text)
     if language and RUN_AS.get(language) == "shell":
         return "shell", text
     if language and language not in RUN_AS:
@@ -77,6 +79,11 @@ def _kind(language: str, text: str) -> tuple[str, str]:
     if text.startswith(("xnat ", "export ", "python3 ", "pip ")):
         return "shell", text
     return "unknown", text
+
+
+def _session_source(text: str) -> str:
+    """The code of an interactive session (pycon): ``>>>`` and ``...`` lines, no output."""
+    return "".join(line[4:] + "\n" for line in text.splitlines() if line[:4] in (">>> ", "... ", ">>>", "..."))
 
 
 def _console_commands(text: str) -> str:
@@ -218,6 +225,12 @@ def test_marked_and_module_blocks() -> None:
 def test_the_blocks_are_found():
     kinds = [kind for kind, _ in blocks("README.rst")]
     assert kinds == ["shell", "shell", "shell", "python", "pytest"]
+
+
+def test_interactive_sessions_keep_their_code_and_drop_output() -> None:
+    text = ">>> for a in [1]:\n...     print(a)\n...\n1\n>>> a\n1\n"
+    indented = "".join("   " + line + "\n" for line in text.splitlines())
+    assert blocks_of(f".. code-block:: pycon\n\n{indented}") == [("python", "for a in [1]:\n    print(a)\n\na\n")]
 
 
 def test_console_blocks_keep_continuation_lines_and_drop_output():
