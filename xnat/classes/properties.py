@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -99,6 +100,7 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean")
 
 
+@functools.lru_cache(maxsize=4096)  # a listing's dates repeat; a date is immutable, so shared
 def _parse_date(text: str) -> datetime.date:
     # XNAT writes "2016-05-02": read in C; other ISO 8601 spellings (reduced precision,
     # week dates) through isodate.
