@@ -150,3 +150,22 @@ def test_a_token_is_good_up_to_its_expiry_instant(app: XNATApp, monkeypatch: pyt
     assert row is not None
     monkeypatch.setattr(auth_module.time, "time", lambda: row["expires"])
     assert app.auth.validate_token(alias, secret) == "ann"
+
+
+def test_a_guest_session_never_counts_as_signed_in(tmp_path: Path) -> None:
+    app = XNATApp(data_dir=tmp_path / "open", allow_anonymous=True)
+    try:
+        browser = Client(app)
+        sid = browser.get("/data/JSESSION").get_data(as_text=True).strip()  # an anonymous session
+        user = app.auth.session_user(sid)
+        assert user is not None and user.is_guest
+        for url in ("/data/users?format=json", "/xapi/siteConfig", "/data/services/tokens/issue"):
+            assert browser.get(url).status_code in (401, 403), url  # with the guest's cookie
+    finally:
+        app.close()
+
+
+def test_one_session_per_user_is_a_valid_bound_and_none_is_not(app: XNATApp) -> None:
+    auth_module.Auth(app.store, max_sessions_per_user=1)
+    with pytest.raises(ValueError, match="at least 1"):
+        auth_module.Auth(app.store, max_sessions_per_user=0)
