@@ -473,3 +473,37 @@ def test_the_session_cookie_goes_to_the_servers_host_only(server, same_host, oth
 
     assert "JSESSIONID=0123456789ABCDEF0123456789ABCDEF" in cookie_for(same_host)
     assert "JSESSIONID" not in cookie_for(other_host)
+
+
+# -- the session id the login answer gives --------------------------------------------------------
+
+SID = "0123456789ABCDEF0123456789ABCDEF"
+
+
+def _body_only_login(body: str) -> Any:
+    """A server that gives the session id in the body of /data/JSESSION only (no Set-Cookie), and
+    answers /data/auth only to a request carrying that id as its cookie."""
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path == "/data/JSESSION":
+            response = Response(body)
+        elif request.path == "/data/auth":
+            carried = request.cookies.get("JSESSIONID") == SID
+            response = Response("User 'ann' is logged in" if carried else "no session", status=200 if carried else 401)
+        else:
+            response = Response("ok" if request.cookies.get("JSESSIONID") == SID else "no session")
+        return response(environ, start_response)
+    return app
+
+
+def test_a_session_id_given_in_the_body_only_is_carried_as_the_cookie(clean_env):
+    with Loopback(_body_only_login(SID + "; Path=/")) as server:
+        with xnat.connect(server.url, user="ann", password="pw", no_parse_model=True, keepalive=False) as session:
+            assert session.get("/data/anything").text == "ok"
+
+
+@pytest.mark.parametrize("body", ["", "not a session id", "<html>Login</html>", SID[:-1] + "!"])
+def test_a_login_answer_without_a_session_id_fails(clean_env, body):
+    with Loopback(_body_only_login(body)) as server:
+        with pytest.raises(XNATLoginFailedError, match="did not return a session id"):
+            xnat.connect(server.url, user="ann", password="pw", no_parse_model=True, keepalive=False)
