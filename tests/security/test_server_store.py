@@ -264,3 +264,38 @@ def test_the_store_makes_its_root_and_the_folders_above_it_and_reopens_it(tmp_pa
     root = tmp_path / "not" / "yet" / "archive"
     FileStore(root, durable=False).write(root / "R", "f.txt", io.BytesIO(b"kept"))
     assert FileStore(root, durable=False).list_files(root / "R") == ["f.txt"]  # a restart on the same root
+
+
+class _WatchingTree(io.BytesIO):
+    """An upload body that records every name under ``folder`` while it is being read."""
+
+    def __init__(self, data: bytes, folder: Path) -> None:
+        super().__init__(data)
+        self.folder, self.seen = folder, set[str]()
+
+    def read(self, size: int | None = -1) -> bytes:
+        for where, folders, files in os.walk(self.folder):
+            self.seen.update(str(Path(where, name).relative_to(self.folder)) for name in folders + files)
+        return super().read(size)
+
+
+def test_an_archive_is_spooled_and_staged_inside_its_folder_under_the_sweep_prefix(store: FileStore,
+                                                                                   tmp_path: Path) -> None:
+    """Inside the folder: its disk is the one whose free space counts, and a crash leaves
+    nothing but what the start-up sweep removes."""
+    folder = tmp_path / "archive" / "R"
+    folder.mkdir(parents=True)
+    body = _WatchingTree(_zip([("a.txt", b"a", None)]).getvalue(), folder)
+    store.extract(folder, "", body, "up.zip", overwrite=False)
+    staged = [Path(name) for name in body.seen]
+    assert staged and all(path.parts[0].startswith(filestore.TEMP_PREFIX) for path in staged)
+    assert any(len(path.parts) == 2 and path.name.startswith(filestore.TEMP_PREFIX) for path in staged)  # the spool
+    assert _files(folder) == ["a.txt"]
+
+
+@pytest.mark.parametrize(("prefix", "stored"), [("", "a.txt"), (".", "a.txt"), ("sub/dir", "sub/dir/a.txt")])
+def test_an_archive_extracts_into_a_new_nested_folder_under_any_prefix(store: FileStore, tmp_path: Path,
+                                                                       prefix: str, stored: str) -> None:
+    folder = tmp_path / "archive" / "P" / "R" / "new"
+    store.extract(folder, prefix, _zip([("a.txt", b"a", None)]), "up.zip", overwrite=False)
+    assert _files(folder) == [stored]
