@@ -507,3 +507,21 @@ def test_a_login_answer_without_a_session_id_fails(clean_env, body):
     with Loopback(_body_only_login(body)) as server:
         with pytest.raises(XNATLoginFailedError, match="did not return a session id"):
             xnat.connect(server.url, user="ann", password="pw", no_parse_model=True, keepalive=False)
+
+
+def _refusing_login(status: int, reason: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return Response(reason, status=status)(environ, start_response)
+    return app
+
+
+@pytest.mark.parametrize(("status", "reason", "error"), [
+    (401, "Bad password for this user", XNATLoginFailedError),
+    (403, "Forbidden", XNATLoginFailedError),
+    (401, "Your password has expired", XNATExpiredCredentialsError),
+])
+def test_a_refused_login_says_why(clean_env, status, reason, error):
+    with Loopback(_refusing_login(status, reason)) as server:
+        with pytest.raises(error) as info:
+            xnat.connect(server.url, user="ann", password="pw", no_parse_model=True, keepalive=False)
+    assert type(info.value) is error  # a wrong password is not reported as an expired one
