@@ -58,8 +58,10 @@ def test_a_changed_password_replaces_the_old_one_at_once(app: XNATApp) -> None:
     app.auth.update_user("ann", password="new-password")
     assert not signs_in(app, "ann", "ann-password")
     assert signs_in(app, "ann", "new-password")
-    app.auth.update_user("ann", firstname="Ann")  # a change without a password keeps it
-    assert signs_in(app, "ann", "new-password") and app.auth.user_row("ann")["firstname"] == "Ann"
+    app.auth.update_user("ann", firstname="Ann", lastname="Lee", email="ann@example.org")  # keeps the password
+    row = app.auth.user_row("ann")
+    assert row is not None and (row["firstname"], row["lastname"], row["email"]) == ("Ann", "Lee", "ann@example.org")
+    assert signs_in(app, "ann", "new-password")
 
 
 def test_re_adding_a_user_with_another_password_replaces_it(app: XNATApp) -> None:
