@@ -31,9 +31,10 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = xnat.bids.worker.run_dcm2niix
 
-    def counted(program: str, dicom_dir: Path, out_dir: Path, name: str, timeout: float) -> Any:
+    def counted(program: str, dicom_dir: Path, out_dir: Path, name: str, timeout: float,
+                options: tuple[str, ...] = ()) -> Any:
         calls.append(name)
-        return real(program, dicom_dir, out_dir, name, timeout)
+        return real(program, dicom_dir, out_dir, name, timeout, options)
 
     monkeypatch.setattr(xnat.bids.worker, "run_dcm2niix", counted)
     return calls

@@ -10,6 +10,7 @@ runs per session on the executors of ``map`` (``docs/howto/bids.rst`` says more)
 module                                  what it holds
 ======================================  ==================================================
 :mod:`xnat.bids.config`                 dcm2bids 3 configuration: read, checked, matched against sidecars
+:mod:`xnat.bids.options`                ``dcm2niixOptions`` split and checked against dcm2niix's flags
 :mod:`xnat.bids.entities`               labels sanitised into ``sub-``/``ses-``; BIDS names from entities
 :mod:`xnat.bids.convert`                dcm2niix found and run on one series
 :mod:`xnat.bids.plan`                   a session's series matched to descriptions; ``run-`` or an error for duplicates

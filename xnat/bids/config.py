@@ -32,9 +32,10 @@ relative to the subject folder.
 The ``xnat`` block is ours (dcm2bids ignores it): which scan resource holds the DICOM,
 which one holds NIfTI to use instead of converting (e.g. from a pipeline), and whether two
 series matching one description become ``run-`` entities (``"run"``, dcm2bids' way) or
-an error (``"error"``). What this export does not do is refused with a clear error rather
-than ignored: ``post_op`` (running commands named in a file), ``dcm2niixOptions`` and
-dcm2bids' ``dup_method: "dup"`` (its names are not valid BIDS).
+an error (``"error"``). ``dcm2niixOptions`` is a string of dcm2niix flags, checked flag by
+flag (:mod:`xnat.bids.options`). What this export does not do is refused with a clear
+error rather than ignored: ``post_op`` (running commands named in a file) and dcm2bids'
+``dup_method: "dup"`` (its names are not valid BIDS).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from typing import Any
 
 from .entities import parse_entities
 from .errors import BidsConfigError
+from .options import parse_options
 
 __all__ = ["Config", "Description", "load_config"]
 
@@ -58,7 +60,6 @@ _DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "pet", "beh", "eeg", "ieeg"
               "mrs")
 _REFUSED = {
     "post_op": "post_op runs commands named in the configuration file; this export does not run them",
-    "dcm2niixOptions": "dcm2niixOptions are not supported: the export runs dcm2niix with '-b y -ba y -z y'",
 }
 _OLD_NAMES = {"dataType": "datatype", "modalityLabel": "suffix", "customLabels": "custom_entities",
               "sidecarChanges": "sidecar_changes"}
@@ -96,6 +97,7 @@ class Config:
     digest: str = ""
     extractors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bids_uri: str = "URI"
+    dcm2niix_options: tuple[str, ...] = ()  #: checked flags from ``dcm2niixOptions``
 
     def matching(self, sidecar: dict[str, Any], filename: str) -> list[Description]:
         """The descriptions whose every criterion holds for ``sidecar`` (written as ``filename``)."""
@@ -210,11 +212,12 @@ def _config(data: dict[str, Any]) -> Config:
     bids_uri = data.get("bids_uri", "URI")
     if bids_uri not in ("URI", "relative"):
         raise BidsConfigError(f"bids_uri is 'URI' or 'relative', not {bids_uri!r}")
+    options = parse_options(data["dcm2niixOptions"]) if "dcm2niixOptions" in data else ()
     checked = tuple(_description(index, item, search_method) for index, item in enumerate(descriptions))
     _check_references(checked, extractors)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Config(checked, search_method, case_sensitive, duplicates, dicom_resource, nifti_resource, digest,
-                  extractors, bids_uri)
+                  extractors, bids_uri, options)
 
 
 def _extractors(value: Any) -> dict[str, tuple[str, ...]]:

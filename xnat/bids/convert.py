@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BidsToolMissing
+from .options import BASE_OPTIONS
 
 __all__ = ["ConversionFailed", "Series", "find_dcm2niix", "read_series", "run_dcm2niix"]
 
@@ -70,14 +71,18 @@ def find_dcm2niix() -> str:
     return found
 
 
-def run_dcm2niix(program: str, dicom_dir: Path, out_dir: Path, name: str, timeout: float = TIMEOUT) -> list[Series]:
+def run_dcm2niix(program: str, dicom_dir: Path, out_dir: Path, name: str, timeout: float = TIMEOUT,
+                 options: tuple[str, ...] = ()) -> list[Series]:
     """Convert the DICOM in ``dicom_dir`` into ``out_dir`` (files named ``name`` + dcm2niix's suffixes).
+
+    ``options``: checked dcm2niix flags (:func:`xnat.bids.options.parse_options`); they
+    come after the export's defaults, which they override, and before the output flags.
 
     :raises ConversionFailed: dcm2niix failed, timed out or wrote no image
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    # -b y: BIDS sidecar; -ba y: without patient names and dates; -z y: gzip; -f: the names.
-    command = [program, "-b", "y", "-ba", "y", "-z", "y", "-f", name, "-o", str(out_dir), str(dicom_dir)]
+    # a list, never a shell: dcm2niix takes the last of a repeated flag, so the output flags are last
+    command = [program, *BASE_OPTIONS, *options, "-f", name, "-o", str(out_dir), str(dicom_dir)]
     try:
         done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

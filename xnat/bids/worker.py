@@ -148,7 +148,7 @@ def _series_of(source: _Source, task: SessionTask, transferer: Any, folder: Path
     program = task.dcm2niix if task.dcm2niix and os.path.isfile(task.dcm2niix) else find_dcm2niix()
     # dcm2niix reads % in a name as a field of the DICOM: the name keeps letters and digits only
     name = "scan" + re.sub(r"[^A-Za-z0-9]", "_", source.scan_id)
-    return run_dcm2niix(program, downloaded, folder / "nifti", name, task.timeout)
+    return run_dcm2niix(program, downloaded, folder / "nifti", name, task.timeout, task.config.dcm2niix_options)
 
 
 def _image_file(path: str) -> bool:
