@@ -5,7 +5,7 @@
 * ``admin``, ``alice``, ``bob``, ``anon``: in-process ``werkzeug.test.Client`` wrappers
   that send that user's Basic credentials on every request.
 * ``served``: the same app on 127.0.0.1:<free port> through a threaded werkzeug
-  server, for real-HTTP clients (pyxnat, concurrency).
+  server with the runner's keep-alive handler, for real-HTTP clients (pyxnat, concurrency).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 from werkzeug.test import Client, TestResponse
 
 from xnat.testing.app import XNATApp
+from xnat.testing.httpserve import KeepAliveHandler
 
 USERS = ("admin:admin:admin", "alice:alice", "bob:bob")
 
@@ -96,10 +97,8 @@ def session_tree(admin: Api) -> dict[str, str]:
     return {"project": "P1", "subject": sid, "experiment": eid}
 
 
-class _KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive, as the runner serves (and as Tomcat does)."""
-
-    protocol_version = "HTTP/1.1"
+class _QuietKeepAliveHandler(KeepAliveHandler):
+    """The runner's persistent HTTP/1.1 connections (as Tomcat keeps them), without access lines on stderr."""
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:  # quiet test output
         pass
@@ -109,7 +108,7 @@ class _KeepAliveHandler(WSGIRequestHandler):
 def served(tmp_path: Path) -> Iterator[tuple[str, XNATApp]]:
     """(base URL, app) served over real HTTP on a free loopback port."""
     application = XNATApp(data_dir=tmp_path / "served", users=USERS)
-    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=_KeepAliveHandler)
+    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=_QuietKeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
