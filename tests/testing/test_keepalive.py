@@ -417,3 +417,86 @@ def test_stopping_lets_a_busy_connection_finish_its_answer_then_closes_it(serve:
         assert wire.closed_by_server()
     finally:
         wire.close()
+
+
+def test_the_served_fixture_keeps_connections_alive(served: tuple[str, Any], connections: list[int]) -> None:
+    url, _ = served
+    with _session() as http:
+        for _ in range(5):
+            answer = http.get(f"{url}/data/projects", params={"format": "json"})
+            assert answer.status_code == 200 and answer.headers.get("Connection") != "close"
+    assert len(connections) == 1
+
+
+# -- a body that trickles in ----------------------------------------------------------------
+def _stores(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+_PACED = {"min_body_rate": 100.0, "body_grace": 0.3}
+
+
+def _trickle(wire: Wire, pause: float) -> None:
+    """Send body bytes, one each ``pause`` seconds, until the server gives up (or WAIT passes)."""
+    deadline = time.monotonic() + WAIT
+    with pytest.raises(OSError):
+        while time.monotonic() < deadline:
+            wire.send(b"x")
+            time.sleep(pause)
+
+
+def test_a_body_trickled_below_the_minimum_rate_is_408_and_closes(serve: Callable[..., Any]) -> None:
+    wire = Wire(serve(_stores, type("Paced", (KeepAliveHandler,), _PACED)))
+    try:
+        wire.send(wire.request("PUT", "/", "Content-Length: 100000"))
+        # each byte well within the idle timeout of the previous one, far below 100 bytes/s
+        threading.Thread(target=_trickle, args=(wire, 0.05), daemon=True).start()
+        answer = wire.answer()
+        assert answer.status == 408 and answer.headers["connection"] == "close"
+        assert wire.closed_by_server()
+    finally:
+        wire.close()
+
+
+def test_a_chunked_body_trickled_below_the_minimum_rate_is_408(serve: Callable[..., Any]) -> None:
+    wire = Wire(serve(_stores, type("Paced", (KeepAliveHandler,), _PACED)))
+    try:
+        wire.send(wire.request("PUT", "/", "Transfer-Encoding: chunked") + b"100000\r\n")
+        threading.Thread(target=_trickle, args=(wire, 0.05), daemon=True).start()
+        assert wire.answer().status == 408
+    finally:
+        wire.close()
+
+
+def test_a_body_at_the_minimum_rate_is_read_whole(serve: Callable[..., Any]) -> None:
+    wire = Wire(serve(_stores, type("Paced", (KeepAliveHandler,), _PACED)))
+    try:
+        body = b"y" * 600
+        wire.send(wire.request("PUT", "/", f"Content-Length: {len(body)}"))
+        for start in range(0, len(body), 100):  # 100 bytes at a time: 2000 bytes/s, above the minimum
+            time.sleep(0.05)
+            wire.send(body[start:start + 100])
+        wire.send(wire.request("PUT", "/", body=b"next"))
+        assert wire.answer().body == body
+        assert wire.answer().body == b"next"  # the connection is kept
+    finally:
+        wire.close()
+
+
+def test_a_trickled_upload_to_the_archive_is_408_and_stores_nothing(tmp_path: Path) -> None:
+    with XNATServer(data_dir=tmp_path / "data", users=["admin:admin:admin"], **_PACED) as server:
+        wire = Wire(server)
+        try:
+            wire.send(wire.request("PUT", "/data/projects/P1"))
+            assert wire.answer().status in (200, 201)
+            wire.send(wire.request("PUT", "/data/projects/P1/resources/R/files/slow.bin", "Content-Length: 100000"))
+            threading.Thread(target=_trickle, args=(wire, 0.05), daemon=True).start()
+            answer = wire.answer()
+            assert answer.status == 408 and answer.headers["connection"] == "close"
+        finally:
+            wire.close()
+        with _session() as http:
+            listing = http.get(f"{server.url}/data/projects/P1/resources/R/files", params={"format": "json"})
+            assert "slow.bin" not in listing.text

@@ -9,7 +9,10 @@ the body after the answer, and then waits for the next request on the same conne
 Bounds, so that an idle or hostile client cannot hold a thread for ever (Tomcat's
 ``connectionTimeout`` and ``maxKeepAliveRequests``): the next request's line and headers
 must arrive within :attr:`KeepAliveHandler.idle_timeout` of the previous answer; every
-later read and write waits at most that long; an unread body is drained up to
+later read and write waits at most that long; a request's body must arrive at
+:attr:`KeepAliveHandler.min_body_rate` bytes per second on average once
+:attr:`KeepAliveHandler.body_grace` seconds have passed, else the answer is 408 and the
+connection is closed (a client trickling a byte now and then holds no thread for ever); an unread body is drained up to
 :data:`DRAIN_LIMIT` bytes in :data:`DRAIN_SECONDS`, else the connection is closed; a
 connection serves at most :attr:`KeepAliveHandler.max_requests` requests.
 
@@ -45,6 +48,7 @@ _TRAILER_LIMIT = 100  # trailer lines after the last chunk
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _SMALL_WRITE = 1 << 16  # below this, a chunk goes out in one send (header, data, CRLF)
 _DROPPED = (ConnectionError, TimeoutError, ssl.SSLEOFError)  # the client is gone
+_LATE_BODY = b"The request body did not arrive in time"
 
 
 class BodyError(OSError):
@@ -155,7 +159,11 @@ class _DeadlineReader(io.RawIOBase):
     """The socket's bytes; a read waits at most ``timeout``, and never past ``deadline`` when one is set.
 
     The deadline bounds a whole request head, so a client that trickles a header byte now
-    and then (slow loris) is cut off as surely as an idle one.
+    and then (slow loris) is cut off as surely as an idle one. While a body is read
+    (:meth:`pace`), a second deadline grows with the bytes received: after ``grace``
+    seconds the body must have come at ``min_rate`` bytes per second on average, so one
+    byte every few seconds cannot hold a thread for ever either. A timeout then sets
+    :attr:`late`.
     """
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
@@ -163,21 +171,46 @@ class _DeadlineReader(io.RawIOBase):
         self._sock = sock
         self.timeout = timeout
         self.deadline: float | None = None
+        self._pace: tuple[float, float] | None = None  # (start + grace, min_rate) while a body is read
+        self._received = 0
+        self.late = False  # a body read timed out
 
     def readable(self) -> bool:
         return True
 
+    def pace(self, min_rate: float, grace: float) -> None:
+        """Bound the reads from now on by a minimum average rate (see the class docstring)."""
+        self._pace = (time.monotonic() + grace, min_rate)
+        self._received = 0
+        self.late = False
+
+    def unpace(self) -> None:
+        self._pace = None
+
+    def _limit(self) -> float | None:
+        if self._pace is None:
+            return self.deadline
+        start, rate = self._pace
+        paced = start + self._received / rate
+        return paced if self.deadline is None else min(paced, self.deadline)
+
     def readinto(self, buffer: Any) -> int:
-        if self.deadline is None:
+        limit = self._limit()
+        if limit is None:
             return self._sock.recv_into(buffer)
-        wait = min(self.timeout, self.deadline - time.monotonic())
-        if wait <= 0:
-            raise TimeoutError("the client took too long")
-        self._sock.settimeout(wait)
+        wait = min(self.timeout, limit - time.monotonic())
         try:
-            return self._sock.recv_into(buffer)
+            if wait <= 0:
+                raise TimeoutError("the client took too long")
+            self._sock.settimeout(wait)
+            count = self._sock.recv_into(buffer)
+        except TimeoutError:
+            self.late = self._pace is not None
+            raise
         finally:  # writes, and reads without a deadline, wait the full timeout
             self._sock.settimeout(self.timeout)
+        self._received += count
+        return count
 
 
 class _Response:
@@ -193,6 +226,7 @@ class _Response:
         self._length: int | None = None  # the Content-Length sent, if any
         self._written = 0
         self.broken = False  # the bytes sent do not frame the body the headers promised
+        self._late = False  # the answer is a 408 in place of the application's
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
                        exc_info: Any = None) -> Callable[[bytes], None]:
@@ -204,7 +238,7 @@ class _Response:
     def write(self, data: bytes) -> None:
         if not self.head_sent:
             self._send_head()
-        if not data or self._no_body:
+        if not data or self._no_body or self._late:
             return
         if self._length is not None and self._written + len(data) > self._length:
             data = data[: self._length - self._written]  # never past the promised length
@@ -224,7 +258,9 @@ class _Response:
         """End the answer: its head if nothing was written, the last chunk, the length check."""
         if not self.head_sent:
             self._send_head()
-        if self._chunked:
+        if self._late and not self._no_body:
+            self._handler.wfile.write(_LATE_BODY)
+        elif self._chunked:
             self._handler.wfile.write(b"0\r\n\r\n")
         elif self._length is not None and not self._no_body and self._written != self._length:
             self.broken = True
@@ -235,6 +271,10 @@ class _Response:
         code_text, _, reason = self._status.partition(" ")
         code = int(code_text)
         handler = self._handler
+        if handler.body_late:  # what the application made of a body cut short is moot
+            code, reason, self._late = 408, "Request Timeout", True
+            self._headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(_LATE_BODY))),
+                             ("Connection", "close")]
         self._no_body = self._no_body or 100 <= code < 200 or code in (204, 304)
         close = handler.close_connection or (handler.connections is not None and handler.connections.stopping)
         headers = []
@@ -262,6 +302,12 @@ class _Response:
         handler.close_connection = close
         handler.end_headers()
         self.head_sent = True
+
+
+def _timed_out(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """An answer for a request whose body stopped arriving; :class:`_Response` makes it the 408."""
+    start_response("408 Request Timeout", [])
+    return []
 
 
 class OpenConnections:
@@ -313,6 +359,8 @@ class KeepAliveHandler(WSGIRequestHandler):
     keep_alive = True  # False: one request per connection, as werkzeug serves them
     idle_timeout = 20.0  # seconds, for the next request's head and for any single read or write
     max_requests = 100  # per connection
+    min_body_rate = 1024.0  # bytes per second a request body must average, after body_grace seconds
+    body_grace = 20.0
     connections: OpenConnections | None = None  # set one per server, to end its connections on stop
 
     def setup(self) -> None:
@@ -354,11 +402,20 @@ class KeepAliveHandler(WSGIRequestHandler):
             return
         if self.headers.get("Expect", "").strip().lower() == "100-continue" and self.request_version == "HTTP/1.1":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._reader.pace(self.min_body_rate, self.body_grace)
         self.environ = environ = self.make_environ()
         environ["wsgi.input"] = body
         environ["wsgi.input_terminated"] = isinstance(body, ChunkedBody)
-        if not self._answer(environ) or not self._drain(body):
-            self.close_connection = True
+        try:
+            if not self._answer(environ) or not self._drain(body):
+                self.close_connection = True
+        finally:
+            self._reader.unpace()
+
+    @property
+    def body_late(self) -> bool:
+        """The request's body stopped arriving (too slowly on average, or not at all): answer 408 and close."""
+        return self._reader.late
 
     def _answer(self, environ: dict[str, Any]) -> bool:
         """Run the application and write its answer; False when the connection cannot carry another."""
@@ -366,6 +423,12 @@ class KeepAliveHandler(WSGIRequestHandler):
         try:
             self._run(self.server.app, environ, response)
         except _DROPPED as error:
+            if self.body_late and not response.head_sent:  # the client is slow, not gone: tell it
+                try:
+                    self._run(_timed_out, environ, _Response(self))
+                except OSError:
+                    pass
+                return False
             self.connection_dropped(error, environ)
             return False
         except Exception:
@@ -398,6 +461,7 @@ class KeepAliveHandler(WSGIRequestHandler):
         if isinstance(body, LengthBody) and body.remaining > DRAIN_LIMIT:
             return False
         self._reader.deadline = time.monotonic() + DRAIN_SECONDS
+        self._reader.pace(self.min_body_rate, self.body_grace)  # the application's time is not the client's
         buffer = bytearray(1 << 16)
         drained = 0
         try:

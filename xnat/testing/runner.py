@@ -49,10 +49,9 @@ class _QuietHandler(KeepAliveHandler):
         logger.debug(format, *args)
 
 
-def _handler(keep_alive: bool, idle_timeout: float, connections: OpenConnections) -> type[_QuietHandler]:
+def _handler(settings: Mapping[str, Any], connections: OpenConnections) -> type[_QuietHandler]:
     """The request handler class for one run of a server: its connection settings, its open connections."""
-    settings = {"keep_alive": keep_alive, "idle_timeout": idle_timeout, "connections": connections}
-    return type("_QuietHandler", (_QuietHandler,), settings)
+    return type("_QuietHandler", (_QuietHandler,), {**settings, "connections": connections})
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -82,7 +81,7 @@ def _check_app_options(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - app_options)
     if unknown:
         known = ", ".join(sorted(app_options | {"host", "port", "data_dir", "populate", "schemas",
-                                                "keep_alive", "idle_timeout"}))
+                                                "keep_alive", "idle_timeout", "min_body_rate", "body_grace"}))
         raise TypeError(f"XNATServer() got unexpected option(s) {', '.join(map(repr, unknown))}; it takes: {known}")
 
 
@@ -101,6 +100,9 @@ class XNATServer:
         connections, as XNAT's Tomcat does); False closes each after one answer
     :param idle_timeout: seconds a kept-alive connection may wait for its next request
         (Tomcat's ``connectionTimeout``), and the most any single read or write waits
+    :param min_body_rate: bytes per second a request body must arrive at on average, once
+        ``body_grace`` seconds have passed; a slower one is answered 408 and its connection closed
+    :param body_grace: seconds a request body may take before ``min_body_rate`` applies
     :param app_options: passed to :class:`XNATApp` (``users``, ``allow_anonymous``,
         ``site_id``, ``version``, ``session_timeout``, ``durable``, ``extract_max_bytes``,
         ``extract_max_ratio``, ``extract_max_files``, ``search_timeout``,
@@ -117,12 +119,17 @@ class XNATServer:
         schemas: str | Path | None = None,
         keep_alive: bool = True,
         idle_timeout: float = 20.0,
+        min_body_rate: float = KeepAliveHandler.min_body_rate,
+        body_grace: float = KeepAliveHandler.body_grace,
         **app_options: Any,
     ) -> None:
         _check_app_options(app_options)
-        if not idle_timeout > 0:
-            raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
-        self._keep_alive, self._idle_timeout = keep_alive, float(idle_timeout)
+        for name, value in (("idle_timeout", idle_timeout), ("min_body_rate", min_body_rate),
+                            ("body_grace", body_grace)):
+            if not (isinstance(value, (int, float)) and value > 0 and value != float("inf")):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        self._handler_settings = {"keep_alive": keep_alive, "idle_timeout": float(idle_timeout),
+                                  "min_body_rate": float(min_body_rate), "body_grace": float(body_grace)}
         self._connections = OpenConnections()
         if schemas is not None:
             if app_options.get("schemas_dir") is not None:
@@ -149,7 +156,7 @@ class XNATServer:
         # here the caller gets an OSError it can handle.
         listener = _listen(self.host, self.port)
         self._connections = OpenConnections()
-        handler = _handler(self._keep_alive, self._idle_timeout, self._connections)
+        handler = _handler(self._handler_settings, self._connections)
         try:
             self._server = make_server(self.host, self.port, self._dispatch, threaded=True,
                                        request_handler=handler, fd=listener.fileno())
