@@ -188,3 +188,41 @@ def test_types_in_use_at_each_level(x: Interface) -> None:
     assert "xnat:petScanData" in x.inspect.scan_types() and "xnat:petSessionData" not in x.inspect.scan_types()
     assert x.inspect.assessor_types() == ["xnat:qcAssessmentData"]
     assert "xnat:ctSessionData" not in x.inspect.experiment_types()  # a type with no items is not in use
+
+
+def test_assessor_and_reconstruction_values_and_types(x: Interface) -> None:
+    assert x.inspect.reconstruction_types() == []  # no reconstruction yet: the type is not in use
+    x.select.project("DERIVED").create()
+    first = x.select.project("DERIVED").subject("S1").experiment("MR1")
+    first.create(experiments="xnat:mrSessionData")
+    first.assessor("QC").create(assessors="xnat:qcAssessmentData")
+    first.reconstruction("R1").create(reconstructions="xnat:reconstructedImageData")
+    first.reconstruction("R2").create(reconstructions="xnat:reconstructedImageData")
+    x.select.project("DERIVED").subject("S1").experiment("MR2").create(experiments="xnat:mrSessionData")
+    pet = x.select.project("DERIVED").subject("S1").experiment("PET1")
+    pet.create(experiments="xnat:petSessionData")
+    pet.reconstruction("PR").create(reconstructions="xnat:reconstructedImageData")
+    assessor_id = first.assessor("QC").id()
+    assert x.inspect.assessor_values("xnat:mrSessionData", project="DERIVED") == [assessor_id]
+    assert x.inspect.assessor_values("xnat:petSessionData", project="DERIVED") == []
+    assert x.inspect.reconstruction_values("xnat:mrSessionData", project="DERIVED") == ["R1", "R2"]
+    assert x.inspect.reconstruction_values("xnat:petSessionData", project="DERIVED") == ["PR"]
+    assert x.inspect.reconstruction_values("xnat:mrSessionData", project="NOSUCH") == []
+    assert x.inspect.reconstruction_types() == ["xnat:reconstructedImageData"]
+
+
+def test_a_registered_callback_sees_every_element_a_collection_yields(x: Interface) -> None:
+    project = x.select.project("CALLBACK")
+    project.create()
+    for label in ("S1", "S2"):
+        project.subject(label).experiment(f"{label}_MR").create(experiments="xnat:mrSessionData")
+    seen: list[tuple[str, str]] = []
+    x.manage.register_callback(lambda collection, element: seen.append((collection._level, element.label())))
+    labels = [experiment.label() for experiment in project.subjects().experiments()]
+    assert labels == ["S1_MR", "S2_MR"]
+    assert seen == [("subjects", "S1"), ("experiments", "S1_MR"), ("subjects", "S2"), ("experiments", "S2_MR")]
+    x.manage.unregister_callback()
+    project.subjects().get()
+    assert len(seen) == 4
+    with pytest.raises(ValueError, match="needs a callable"):
+        x.manage.register_callback("print")  # type: ignore[arg-type]

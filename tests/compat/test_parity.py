@@ -85,6 +85,15 @@ def script(pyxnat: ModuleType, url: str, work: Path) -> dict[str, Any]:
     out["datatype_glob"] = sorted(x.inspect.datatypes("xnat:mr*"))
     out["experiment_values"] = x.inspect.experiment_values("xnat:mrSessionData")
     out["array"] = x.array.experiments(project_id="PARITY").data
+    experiment.assessor("QC").create(assessors="xnat:qcAssessmentData")
+    # pyxnat keeps the empty value of experiments without assessors; ours leaves it out
+    out["assessor_values"] = sorted(set(x.inspect.assessor_values("xnat:mrSessionData", project="PARITY")) - {""})
+    seen: list[str] = []
+    x.manage.register_callback(lambda collection, element: seen.append(element.label()))
+    out["callback_labels"] = [e.label() for e in project.subjects().experiments()]
+    x.manage.unregister_callback()
+    project.subjects().get()
+    out["callback_seen"] = sorted(set(seen))  # pyxnat calls it once more for a subject of a nested walk
 
     subject.share("OTHER")
     out["shared"] = [s.label() for s in x.select.project("OTHER").subjects()]
@@ -212,7 +221,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
 
 KEYS = ["exists_before", "exists_after", "scan_type", "date", "ids", "extra_files", "resources_exist", "first_file",
         "downloaded", "extracted", "subjects", "subject_labels", "fetchall", "first_class", "path", "path_by_label", "path_scans",
-        "top_experiments", "via_project", "search", "field_values", "datatypes", "datatype_fields", "datatype_glob", "experiment_values", "array", "shared",
+        "top_experiments", "via_project", "search", "field_values", "datatypes", "datatype_fields", "datatype_glob", "experiment_values", "array", "assessor_values",
+        "callback_labels", "callback_seen", "shared",
         "unshared", "raw_status", "deleted",
         "where_subjects", "where_deep", "where_path", "where_chained", "rpn", "rpn_two", "deep_paths", "deep_scans",
         "users", "added", "removed", "manager", "codes", "accessibility", "aliases", "pipelines", "array_scans",

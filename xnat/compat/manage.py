@@ -9,12 +9,13 @@ beside the archive tree.
 * :class:`Manage`: ``manage.search`` (saved searches and templates, :mod:`xnat.compat.saved`),
   ``manage.schemas`` (XSD documents fetched by URL, :class:`SchemaManager`),
   ``manage.project(id)`` (a project's users and settings, :mod:`xnat.compat.projects`),
-  ``manage.users`` (:mod:`xnat.compat.users`), ``manage.prearchive`` (:mod:`xnat.compat.prearchive`).
+  ``manage.users`` (:mod:`xnat.compat.users`), ``manage.prearchive`` (:mod:`xnat.compat.prearchive`),
+  ``manage.register_callback`` (called for every element a collection yields).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from ..schema import SchemaModel
 from ..schema.loader import load_model
 from ..xmlsafe import safe_parser
 from .jsontable import JsonTable
-from .objects import Project
+from .objects import CALLBACKS, Project
 from .prearchive import PreArchive
 from .saved import SearchManager
 from .search import Search
@@ -66,6 +67,9 @@ class Inspect:
 
     def scan_types(self) -> list[str]:
         return self._types_in_use("xnat:imageScanData")
+
+    def reconstruction_types(self) -> list[str]:
+        return self._types_in_use("xnat:reconstructedImageData")
 
     def _types_in_use(self, base: str) -> list[str]:
         """The searchable types derived from ``base`` (or ``base`` itself) that the server counts
@@ -112,11 +116,27 @@ class Inspect:
 
         (pyxnat asks for a ``<type>/scans/scan/id`` column, which XNAT's listing leaves
         empty; this asks for ``xnat:imageScanData/ID``, one row per scan.)"""
-        query = {"xsiType": experiment_type, "columns": "ID,xnat:imageScanData/ID"}
+        return self._child_values(experiment_type, project, "xnat:imageScanData/ID")
+
+    def assessor_values(self, experiment_type: str, project: str | None = None) -> list[str]:
+        """The distinct assessor IDs of the experiments of ``experiment_type`` (in ``project``), one request."""
+        return self._child_values(experiment_type, project, "xnat:imageAssessorData/ID")
+
+    def reconstruction_values(self, experiment_type: str, project: str | None = None) -> list[str]:
+        """The distinct reconstruction IDs of the experiments of ``experiment_type`` (in ``project``).
+
+        (pyxnat asks for ``<type>/reconstructions/reconstruction/id``, which the listing leaves
+        empty; this asks for ``xnat:reconstructedImageData/ID``, one row per reconstruction.)"""
+        return self._child_values(experiment_type, project, "xnat:reconstructedImageData/ID")
+
+    def _child_values(self, experiment_type: str, project: str | None, column: str) -> list[str]:
+        """The distinct non-empty values of ``column`` over the experiments of a type: one listing.
+        (pyxnat keeps the empty value of experiments without children and does not filter by type.)"""
+        query = {"xsiType": experiment_type, "columns": f"ID,{column}"}
         if project:
             query["project"] = project
         rows = _rows(self._session, "/data/experiments", query)
-        return sorted({row.get("xnat:imagescandata/id", "") for row in rows} - {""})
+        return sorted({row.get(column.lower(), "") for row in rows} - {""})
 
 
 class Array:
@@ -231,6 +251,16 @@ class Manage:
 
     def __repr__(self) -> str:
         return "<Manage>"
+
+    def register_callback(self, func: Callable[[Any, Any], Any]) -> None:
+        """Call ``func(collection, element)`` for every element a collection yields, as pyxnat does
+        (one callback per interface; a new one replaces the old)."""
+        if not callable(func):
+            raise XNATValueError(f"register_callback needs a callable (collection, element), not {func!r}")
+        CALLBACKS[self._session] = func
+
+    def unregister_callback(self) -> None:
+        CALLBACKS.pop(self._session, None)
 
     def project(self, project_id: str) -> Project:
         """pyxnat's project manager: the project's users, roles and settings (the project object itself)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -38,8 +39,8 @@ from .provenance import Provenance
 from .search import resolve
 from .subjects import matching_subjects
 
-__all__ = ["TAGS", "CObject", "Derived", "EObject", "Experiment", "File", "Node", "Project", "Resource", "Subject",
-           "Union", "element_class", "subject_of"]
+__all__ = ["CALLBACKS", "TAGS", "CObject", "Derived", "EObject", "Experiment", "File", "Node", "Project", "Resource",
+           "Subject", "Union", "element_class", "subject_of"]
 
 _MISSING = (403, 404)
 #: listing columns asked for beside XNAT's defaults: an experiment's subject, so that where()
@@ -49,6 +50,11 @@ _COLUMNS = {"experiments": "ID,label,xsiType,date,project,subject_ID,insert_date
 #: of the ``metabase_<user>`` project before creating it) and write rows as characters on Python 3
 TAGS = ("tags are not offered: pyxnat 1.6.4's own do not work on Python 3 (they fail on first use); "
         "keep such lists in a resource file of your own project instead")
+
+
+#: pyxnat's ``manage.register_callback``: per session, called with (collection, element) for every
+#: element a collection yields. Weak keys: a callback goes with its closed session.
+CALLBACKS: weakref.WeakKeyDictionary[Any, Callable[[Any, Any], Any]] = weakref.WeakKeyDictionary()
 
 
 class Node:
@@ -469,6 +475,9 @@ class CObject(Node):
                 uri = f"{parent._uri}/{level.segment}/{_row_path(self._level, row, id_, label)}"
                 obj = cls(self._session, uri, self._level, row=dict(row), parent=parent)
                 if self._subjects is None or subject_of(obj) in self._subjects:
+                    callback = CALLBACKS.get(self._session)
+                    if callback is not None:
+                        callback(self, obj)
                     yield obj
 
     def _child(self, level: str, name: str) -> CObject:
