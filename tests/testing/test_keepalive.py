@@ -500,3 +500,40 @@ def test_a_trickled_upload_to_the_archive_is_408_and_stores_nothing(tmp_path: Pa
         with _session() as http:
             listing = http.get(f"{server.url}/data/projects/P1/resources/R/files", params={"format": "json"})
             assert "slow.bin" not in listing.text
+
+
+# -- a cap on connections ----------------------------------------------------------------------
+def test_a_connection_beyond_the_cap_is_503_with_retry_after(tmp_path: Path) -> None:
+    with XNATServer(data_dir=tmp_path / "data", users=["admin:admin:admin"], max_connections=2) as server:
+        held = [Wire(server), Wire(server)]
+        try:
+            for wire in held:  # both connections are served, and kept open
+                wire.send(wire.request("GET", "/data/projects?format=json"))
+                assert wire.answer().status == 200
+            extra = Wire(server)
+            try:
+                refused = extra.answer()
+                assert refused.status == 503 and refused.headers["retry-after"].isdigit()
+                assert refused.headers["connection"] == "close" and extra.closed_by_server()
+            finally:
+                extra.close()
+            held.pop().close()  # a slot comes free once its connection ends
+            deadline = time.monotonic() + WAIT
+            while True:
+                again = Wire(server)
+                again.send(again.request("GET", "/data/projects?format=json"))
+                status = again.answer().status
+                again.close()
+                if status == 200 or time.monotonic() > deadline:
+                    break
+            assert status == 200
+        finally:
+            for wire in held:
+                wire.close()
+
+
+@pytest.mark.parametrize("option", [{"max_connections": 0}, {"max_connections": 2.5}, {"min_body_rate": 0},
+                                    {"body_grace": -1}, {"min_body_rate": "fast"}])
+def test_bad_connection_bounds_are_refused(tmp_path: Path, option: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(option))):
+        XNATServer(data_dir=tmp_path, **option)

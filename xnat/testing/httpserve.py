@@ -16,6 +16,10 @@ connection is closed (a client trickling a byte now and then holds no thread for
 :data:`DRAIN_LIMIT` bytes in :data:`DRAIN_SECONDS`, else the connection is closed; a
 connection serves at most :attr:`KeepAliveHandler.max_requests` requests.
 
+A server holds at most :attr:`CappedServer.max_connections` connections at once (one
+thread each, Tomcat's ``maxConnections``); a connection beyond them is answered 503 with
+``Retry-After`` and closed, rather than given one more thread.
+
 A stopped server must not go on answering on connections it kept open: a handler class
 with an :class:`OpenConnections` (``connections``) lets the server end them, the idle ones
 at once and the busy ones after their current answer.
@@ -35,11 +39,12 @@ from email.message import Message
 from typing import Any
 
 from werkzeug.exceptions import InternalServerError
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BodyError", "ChunkedBody", "KeepAliveHandler", "LengthBody", "OpenConnections", "request_body"]
+__all__ = ["BodyError", "CappedServer", "ChunkedBody", "KeepAliveHandler", "LengthBody", "OpenConnections",
+           "request_body"]
 
 DRAIN_LIMIT = 1 << 30  # bytes of an unread body worth reading to keep the connection
 DRAIN_SECONDS = 30.0  # time worth spending on it
@@ -49,6 +54,8 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _SMALL_WRITE = 1 << 16  # below this, a chunk goes out in one send (header, data, CRLF)
 _DROPPED = (ConnectionError, TimeoutError, ssl.SSLEOFError)  # the client is gone
 _LATE_BODY = b"The request body did not arrive in time"
+_FULL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 36\r\n"
+         b"Retry-After: 1\r\nConnection: close\r\n\r\nThe server has too many connections\n")
 
 
 class BodyError(OSError):
@@ -475,3 +482,43 @@ class KeepAliveHandler(WSGIRequestHandler):
         finally:
             self._reader.deadline = None
         return False
+
+
+class CappedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, with one thread per connection up to :attr:`max_connections`."""
+
+    max_connections = 256
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: nothing else gives the slot back
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 on the accepting thread: a few bytes into an empty send buffer, never a long wait."""
+        try:
+            request.settimeout(1.0)
+            request.sendall(_FULL)
+            request.shutdown(socket.SHUT_WR)
+            request.setblocking(False)
+            while request.recv(1 << 16):  # what the client sent already: closing on unread bytes
+                pass  # resets the connection, and the client might lose the answer
+        except OSError:
+            pass  # gone, or nothing more to read now
+        finally:
+            self.shutdown_request(request)

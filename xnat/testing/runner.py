@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from xnat.exceptions import redact
 from xnat.testing.app import XNATApp
 from xnat.testing.backend.populate import Populated
-from xnat.testing.httpserve import KeepAliveHandler, OpenConnections
+from xnat.testing.httpserve import CappedServer, KeepAliveHandler, OpenConnections
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ def _check_app_options(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - app_options)
     if unknown:
         known = ", ".join(sorted(app_options | {"host", "port", "data_dir", "populate", "schemas",
-                                                "keep_alive", "idle_timeout", "min_body_rate", "body_grace"}))
+                                                "keep_alive", "idle_timeout", "min_body_rate", "body_grace",
+                                                "max_connections"}))
         raise TypeError(f"XNATServer() got unexpected option(s) {', '.join(map(repr, unknown))}; it takes: {known}")
 
 
@@ -103,6 +104,8 @@ class XNATServer:
     :param min_body_rate: bytes per second a request body must arrive at on average, once
         ``body_grace`` seconds have passed; a slower one is answered 408 and its connection closed
     :param body_grace: seconds a request body may take before ``min_body_rate`` applies
+    :param max_connections: connections served at once (one thread each, Tomcat's
+        ``maxConnections``); one more is answered 503 with ``Retry-After`` and closed
     :param app_options: passed to :class:`XNATApp` (``users``, ``allow_anonymous``,
         ``site_id``, ``version``, ``session_timeout``, ``durable``, ``extract_max_bytes``,
         ``extract_max_ratio``, ``extract_max_files``, ``search_timeout``,
@@ -121,9 +124,13 @@ class XNATServer:
         idle_timeout: float = 20.0,
         min_body_rate: float = KeepAliveHandler.min_body_rate,
         body_grace: float = KeepAliveHandler.body_grace,
+        max_connections: int = CappedServer.max_connections,
         **app_options: Any,
     ) -> None:
         _check_app_options(app_options)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be a whole number of at least 1, not {max_connections!r}")
+        self._max_connections = max_connections
         for name, value in (("idle_timeout", idle_timeout), ("min_body_rate", min_body_rate),
                             ("body_grace", body_grace)):
             if not (isinstance(value, (int, float)) and value > 0 and value != float("inf")):
@@ -158,8 +165,8 @@ class XNATServer:
         self._connections = OpenConnections()
         handler = _handler(self._handler_settings, self._connections)
         try:
-            self._server = make_server(self.host, self.port, self._dispatch, threaded=True,
-                                       request_handler=handler, fd=listener.fileno())
+            server_class = type("_Server", (CappedServer,), {"max_connections": self._max_connections})
+            self._server = server_class(self.host, self.port, self._dispatch, handler, fd=listener.fileno())
         finally:
             listener.close()  # werkzeug works on its own duplicate of the descriptor
         self.port = self._server.socket.getsockname()[1]  # keep a picked port for restarts
