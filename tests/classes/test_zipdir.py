@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import requests
 
 import xnat
 from xnat.classes.behaviour import zipdir
-from xnat.exceptions import XNATIOError
+from xnat.exceptions import XNATChecksumError, XNATIOError
 
 
 @pytest.fixture()
@@ -114,3 +115,108 @@ def test_small_jobs_or_unknown_sizes_are_not_zipped():
     assert zipdir.worth_zipping([Job(10)] * 60)
     assert not zipdir.worth_zipping([Job(10)] * 59 + [Job(None)])
     assert not zipdir.worth_zipping([Job(50 * 1024 * 1024)] * 60)
+
+
+@pytest.fixture()
+def slow_link(monkeypatch):
+    """Any measured round trip counts as slow: the zip is asked for while the listing is read."""
+    from xnat.transfer import plan
+
+    monkeypatch.setattr(plan, "EARLY_ARCHIVE_MIN_ROUND_TRIP", 0.0)
+
+
+def test_over_a_slow_link_the_zip_is_asked_while_the_listing_is_read(resource, tmp_path, monkeypatch, slow_link):
+    _session, resource, source = resource
+    zip_sent = threading.Event()
+    overlapped = []
+    real_send = requests.Session.send
+
+    def send(self, request, **kwargs):
+        if "format=zip" in request.path_url:
+            zip_sent.set()
+        elif request.path_url.split("?")[0].endswith("/files"):
+            # The listing's answer waits for the zip request: it comes only if both are under way.
+            overlapped.append(zip_sent.wait(timeout=30))
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    sent = count_requests(monkeypatch)
+    resource.download_dir(tmp_path / "out", flatten_dirs=True)
+    assert overlapped == [True]
+    assert same_tree(source, tmp_path / "out")
+    assert sum("format=zip" in line for line in sent) == 1
+    assert [line for line in sent if "/files/" in line.split("?")[0]] == []
+
+
+def test_an_early_zip_is_still_checked_file_by_file(resource, tmp_path, monkeypatch, slow_link):
+    test_a_wrong_file_in_the_zip_is_fetched_again(resource, tmp_path, monkeypatch)
+
+
+def test_an_early_zip_is_still_bounded_by_the_listed_sizes(resource, tmp_path, monkeypatch, slow_link):
+    session, resource, _source = resource
+    real_list = session.get_json
+
+    def shrunk(url, *args, **kwargs):
+        answer = real_list(url, *args, **kwargs)
+        for row in answer["ResultSet"]["Result"]:
+            row["Size"] = "1"  # the listing says 1 byte a file: the zip expands past that
+        return answer
+
+    monkeypatch.setattr(session, "get_json", shrunk)
+    bounds = []
+    real_extract = type(session.transferer()).extract_zip
+
+    def extract(self, *args, **kwargs):
+        bounds.append(kwargs["max_bytes"])
+        return real_extract(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(session.transferer()), "extract_zip", extract)
+    with pytest.raises(XNATChecksumError):  # the per-file fallback then finds the sizes wrong as well
+        resource.download_dir(tmp_path / "out", flatten_dirs=True)
+    assert bounds == [61]
+
+
+def test_an_early_zip_the_listing_does_not_want_is_closed_unread(xnat_server, tmp_path, monkeypatch, slow_link):
+    session = xnat.connect(xnat_server.url, user="admin", password="admin", keepalive=False)
+    try:
+        project = session.classes.ProjectData(parent=session, id="ZIPONE", name="One")
+        subject = session.classes.SubjectData(parent=project, label="S1")
+        experiment = session.classes.MrSessionData(parent=subject, label="E1")
+        resource = session.classes.ResourceCatalog(parent=experiment, label="ONE")
+        source = tmp_path / "one"
+        source.mkdir()
+        (source / "only.bin").write_bytes(b"x" * 5000)
+        resource.upload_dir(source, method="tgz_memory")
+        closed = []
+        real_close = requests.Response.close
+
+        def close(self):
+            if "format=zip" in (self.url or ""):
+                closed.append(self._content_consumed)
+            real_close(self)
+
+        monkeypatch.setattr(requests.Response, "close", close)
+        sent = count_requests(monkeypatch)
+        resource.download_dir(tmp_path / "out", flatten_dirs=True)
+        assert (tmp_path / "out" / "only.bin").read_bytes() == b"x" * 5000
+        assert sum("format=zip" in line for line in sent) == 1
+        assert closed and not any(closed)  # one file goes on its own: the zip was closed, never read
+    finally:
+        session.disconnect()
+
+
+def test_a_failed_early_zip_is_asked_again(resource, tmp_path, monkeypatch, slow_link):
+    session, resource, source = resource
+    real_start = type(session.transferer()).start_zip
+    calls = []
+
+    def failing(self, *args, **kwargs):
+        calls.append(args)
+        raise XNATIOError("connection refused")
+
+    monkeypatch.setattr(type(session.transferer()), "start_zip", failing)
+    sent = count_requests(monkeypatch)
+    resource.download_dir(tmp_path / "out", flatten_dirs=True)
+    assert same_tree(source, tmp_path / "out")
+    assert len(calls) == 1 and real_start is not None
+    assert sum("format=zip" in line for line in sent) == 1  # the extraction's own request

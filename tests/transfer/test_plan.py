@@ -42,3 +42,13 @@ def test_unknown_or_big_sizes_go_one_by_one() -> None:
 def test_an_unmeasured_round_trip_is_taken_as_loopback() -> None:
     sizes = [SMALL] * 60
     assert plan.choose_method(sizes, None, 4) == plan.choose_method(sizes, plan.DEFAULT_ROUND_TRIP, 4)
+
+
+def test_the_archive_is_asked_early_only_over_a_measured_slow_link_for_few_sources() -> None:
+    slow = plan.EARLY_ARCHIVE_MIN_ROUND_TRIP
+    assert plan.ask_archive_early(1, slow)
+    assert plan.ask_archive_early(plan.EARLY_ARCHIVE_MAX_SOURCES, 0.5)
+    assert not plan.ask_archive_early(1, None)  # not measured
+    assert not plan.ask_archive_early(1, slow / 2)  # loopback: a round trip is cheaper than a wasted archive
+    assert not plan.ask_archive_early(plan.EARLY_ARCHIVE_MAX_SOURCES + 1, 0.5)  # a project of many subjects
+    assert not plan.ask_archive_early(0, 0.5)

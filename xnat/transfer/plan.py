@@ -23,6 +23,12 @@ goes on its own, where a dropped connection resumes instead of restarting the ar
 On loopback (round trip ~1 ms, 4 workers) the archive wins from about 50 files; over a
 20 ms link from about 12. A longer round trip never turns the choice back to per file.
 The constants come from the embedded server and are deliberately conservative.
+
+Over a slow link the choice itself costs a round trip: the sizes come from a listing.
+:func:`ask_archive_early` says when to ask for the archive at the same time as the
+listing (two connections, one round trip): from :data:`EARLY_ARCHIVE_MIN_ROUND_TRIP`, where
+a round trip saved is worth an archive the server starts and may be told to drop, and for
+at most :data:`EARLY_ARCHIVE_MAX_SOURCES` listings at once.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["ARCHIVE_MAX_AVERAGE_SIZE", "ARCHIVE_PER_FILE_S", "ARCHIVE_SETUP_S", "DEFAULT_ROUND_TRIP", "PER_REQUEST_S",
-           "SERVER_PARALLELISM", "archive_seconds", "choose_method", "per_file_seconds"]
+__all__ = ["ARCHIVE_MAX_AVERAGE_SIZE", "ARCHIVE_PER_FILE_S", "ARCHIVE_SETUP_S", "DEFAULT_ROUND_TRIP",
+           "EARLY_ARCHIVE_MAX_SOURCES", "EARLY_ARCHIVE_MIN_ROUND_TRIP", "PER_REQUEST_S", "SERVER_PARALLELISM",
+           "archive_seconds", "ask_archive_early", "choose_method", "per_file_seconds"]
 
 #: The server's handling of one file request, beyond the round trip.
 PER_REQUEST_S = 0.005
@@ -45,6 +52,10 @@ ARCHIVE_PER_FILE_S = 0.0005
 DEFAULT_ROUND_TRIP = 0.001
 #: Files bigger than this on average go one by one (they resume after a drop).
 ARCHIVE_MAX_AVERAGE_SIZE = 1024 * 1024
+#: From this measured round trip on, the archive is asked for while the listing is read.
+EARLY_ARCHIVE_MIN_ROUND_TRIP = 0.005
+#: At most this many archives are asked for early (a project's many subjects are not).
+EARLY_ARCHIVE_MAX_SOURCES = 2
 
 
 def per_file_seconds(count: int, round_trip: float, workers: int) -> float:
@@ -71,3 +82,13 @@ def choose_method(sizes: Sequence[int | None], round_trip: float | None, workers
     if archive_seconds(count, round_trip) < per_file_seconds(count, round_trip, workers):
         return "archive"
     return "per_file"
+
+
+def ask_archive_early(sources: int, round_trip: float | None) -> bool:
+    """Whether to ask for the archives of ``sources`` listings while the listings are read.
+
+    Only over a measured slow link (on loopback a round trip costs less than an archive
+    the server starts for nothing) and for a few sources at once.
+    """
+    return (round_trip is not None and round_trip >= EARLY_ARCHIVE_MIN_ROUND_TRIP
+            and 0 < sources <= EARLY_ARCHIVE_MAX_SOURCES)

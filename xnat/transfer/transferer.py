@@ -132,7 +132,8 @@ class Transferer:
     def extract_zip(self, path_or_url: str, target_dir: str | os.PathLike[str], *, rename: Rename | None = None,
                     overwrite: bool = False, query: Mapping[str, Any] | None = None,
                     verbose: bool | None = None, update_func: UpdateFunc | None = None,
-                    max_bytes: int | None = None, digests: dict[str, str] | None = None) -> dict[str, Path]:
+                    max_bytes: int | None = None, digests: dict[str, str] | None = None,
+                    opened: requests.Response | None = None) -> dict[str, Path]:
         """Stream the zip of ``path_or_url`` straight into ``target_dir``; returns entry name -> path.
 
         ``rename(entry_name)`` gives the local relative path (``None`` skips the entry).
@@ -141,16 +142,19 @@ class Transferer:
         ``max_bytes`` caps what the archive may expand to on disk (a zip bomb stops there
         with :class:`~xnat.exceptions.XNATIOError`); each entry is always held to the size
         its header announces. ``digests``, when given, receives each entry's MD5 as written.
+        ``opened``, from :meth:`start_zip` on the same URL and query, is read instead of a
+        first request of its own (a retry asks again).
         """
         url = self.conn.url(path_or_url, {**(query or {}), "format": "zip"})
         progress = Progress(None, verbose=verbose, update_func=update_func, label="zip")
-        extractor = ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=progress.add,
-                                       max_bytes=max_bytes, digests=digests)
         failed = 0
         try:
+            extractor = ZipStreamExtractor(target_dir, rename=rename, overwrite=overwrite, on_bytes=progress.add,
+                                           max_bytes=max_bytes, digests=digests)
             while True:
                 try:
-                    return self._extract_once(url, extractor)
+                    first, opened = opened, None
+                    return self._extract_once(url, extractor, first)
                 except _ZIP_RETRY as error:
                     failed += 1
                     if failed > self.conn.retries:
@@ -163,10 +167,23 @@ class Transferer:
                     progress.add(-progress.done)
                     self.conn.wait(failed)
         finally:
+            if opened is not None:  # not read: a bad argument failed first
+                opened.close()
             progress.finish()
 
-    def _extract_once(self, url: str, extractor: ZipStreamExtractor) -> dict[str, Path]:
-        response = self.conn.request("GET", url, stream=True, headers={"Accept-Encoding": "identity"})
+    def start_zip(self, path_or_url: str, query: Mapping[str, Any] | None = None) -> requests.Response:
+        """Ask for the zip of ``path_or_url``: the answer's head, its body still unread.
+
+        For :meth:`extract_zip`'s ``opened``; whoever does not pass it on closes it.
+        """
+        return self._zip_request(self.conn.url(path_or_url, {**(query or {}), "format": "zip"}))
+
+    def _zip_request(self, url: str) -> requests.Response:
+        return self.conn.request("GET", url, stream=True, headers={"Accept-Encoding": "identity"})
+
+    def _extract_once(self, url: str, extractor: ZipStreamExtractor,
+                      opened: requests.Response | None = None) -> dict[str, Path]:
+        response = opened if opened is not None else self._zip_request(url)
         with response:
             if response.status_code in RETRY_STATUSES:
                 raise _Retry(response)

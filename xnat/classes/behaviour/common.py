@@ -13,8 +13,10 @@ from .host import BehaviourHost
 
 if TYPE_CHECKING:  # pragma: no cover - imported where used: transfers load only when needed
     from ...transfer import DownloadJob
+    from .zipdir import EarlyZips
 
-__all__ = ["ChildListing", "child_listing", "create_resource", "download_sources", "file_jobs", "place_under"]
+__all__ = ["ChildListing", "child_listing", "create_resource", "download_listed", "download_sources", "file_jobs",
+           "place_under"]
 
 
 class ChildListing:
@@ -102,7 +104,20 @@ def file_relpath(row: dict[str, str]) -> tuple[list[tuple[str, str]], str]:
     return pairs, pairs[-1][1] if pairs and pairs[-1][0] == "files" else row.get("Name", "")
 
 
-def run_download(obj: BehaviourHost, groups: FileGroups, verbose: bool | None, workers: int | None = None) -> None:
+def download_listed(obj: BehaviourHost, sources: list[tuple[str, Place]], target_dir: str | os.PathLike[str],
+                    verbose: bool | None, workers: int | None = None) -> None:
+    """List each source's files and download them (:func:`run_download`); over a slow link
+    each source's zip is asked for while its listing is read (:class:`.zipdir.EarlyZips`)."""
+    from .zipdir import EarlyZips
+
+    session = obj._session()
+    round_trip = getattr(session, "round_trip", None)  # measured on the requests made so far
+    with EarlyZips(session.transferer(), [url for url, _ in sources], round_trip) as early:
+        run_download(obj, file_jobs(session, sources, target_dir), verbose, workers, early)
+
+
+def run_download(obj: BehaviourHost, groups: FileGroups, verbose: bool | None, workers: int | None = None,
+                 early: EarlyZips | None = None) -> None:
     """Download every group: many small files as one zip, the rest file by file in parallel."""
     from .zipdir import download_zipped, worth_zipping
 
@@ -112,7 +127,8 @@ def run_download(obj: BehaviourHost, groups: FileGroups, verbose: bool | None, w
     remaining: list[DownloadJob] = []
     for files_url, jobs, labels in groups:
         if worth_zipping(jobs, round_trip, workers or transferer.workers):
-            remaining += download_zipped(transferer, files_url, jobs, labels, verbose)
+            opened = early.take(files_url) if early is not None else None
+            remaining += download_zipped(transferer, files_url, jobs, labels, verbose, opened)
         else:
             remaining += jobs
     if remaining:
@@ -161,8 +177,6 @@ def make_target_dir(target_dir: str | os.PathLike[str]) -> None:
 def download_dir(obj: BehaviourHost, target_dir: str | os.PathLike[str], prefix: str, verbose: bool | None = None,
                  workers: int | None = None) -> str:
     """Download every file of ``obj`` under ``target_dir`` (parallel, each verified)."""
-    session = obj._session()
     make_target_dir(target_dir)
-    jobs = file_jobs(session, download_sources(obj, prefix), target_dir)
-    run_download(obj, jobs, verbose, workers)
+    download_listed(obj, download_sources(obj, prefix), target_dir, verbose, workers)
     return str(Path(target_dir, prefix)) if prefix else str(target_dir)

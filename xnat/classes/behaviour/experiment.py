@@ -138,12 +138,12 @@ class ImageSessionBehaviour(LabelledHostBase):
     def download_dir(self, target_dir: str | os.PathLike[str], scan_filter: str | Sequence[str] = "ALL",
                      verbose: bool | None = None, workers: int | None = None) -> str:
         """Download the session's files (only the scans ``scan_filter`` names) to ``target_dir/<label>``."""
-        from .common import file_jobs, make_target_dir, run_download
+        from .common import download_listed, make_target_dir
 
         prefix = str(self.label)
-        jobs = file_jobs(self._session(), self._download_sources(prefix, scan_filter), target_dir)
+        sources = self._download_sources(prefix, scan_filter)  # a bad filter fails before any folder is made
         make_target_dir(target_dir)
-        run_download(self, jobs, verbose, workers)
+        download_listed(self, sources, target_dir, verbose, workers)
         return os.path.join(os.fspath(target_dir), prefix)
 
 

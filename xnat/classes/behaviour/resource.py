@@ -152,9 +152,8 @@ class ResourceBehaviour(HasDataDir, HostBase):
         or straight into ``target_dir`` with ``flatten_dirs=True``. Returns that folder."""
         if not flatten_dirs:
             return download_dir(self, target_dir, self._prefix(), verbose, workers)
-        from .common import file_jobs, run_download
+        from .common import download_listed
 
         os.makedirs(target_dir, exist_ok=True)
-        run_download(self, file_jobs(self._session(), self._download_sources("", True), target_dir), verbose,
-                     workers)
+        download_listed(self, self._download_sources("", True), target_dir, verbose, workers)
         return os.fspath(target_dir)

@@ -8,6 +8,12 @@ came from (MD5 when the catalog has one, size otherwise); a file that is missing
 is fetched again on its own, verified. Whether the zip is worth it is decided by
 :func:`xnat.transfer.plan.choose_method` (count, sizes, measured round trip, parallelism);
 large files keep the per-file path, which runs in parallel and resumes a dropped connection.
+
+Over a slow link (:func:`xnat.transfer.plan.ask_archive_early`) the zip is asked for on a
+second connection while the listing is read (:class:`EarlyZips`), so the two cost one round
+trip, as a peer's single zip request does. The checks wait for the listing: entries are
+placed, bounded (the listed sizes cap the expansion) and verified from it. A zip that the
+listing says not to use is closed unread.
 """
 
 from __future__ import annotations
@@ -16,17 +22,62 @@ import hashlib
 import logging
 import os
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ...exceptions import XNATError
 
 if TYPE_CHECKING:  # pragma: no cover - the transfer layer is loaded when a download runs
+    import requests
+
     from ...transfer import DownloadJob, Transferer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["download_zipped", "worth_zipping"]
+__all__ = ["EarlyZips", "download_zipped", "worth_zipping"]
+
+
+class EarlyZips:
+    """The zips of some ``files`` URLs, asked for while their listings are read (a context manager).
+
+    Nothing is asked unless :func:`~xnat.transfer.plan.ask_archive_early` says so. A zip
+    that is not taken is closed unread on exit.
+    """
+
+    def __init__(self, transferer: Transferer, files_urls: list[str], round_trip: float | None) -> None:
+        from ...transfer.plan import ask_archive_early
+
+        self._pending: dict[str, Future[requests.Response]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        if ask_archive_early(len(files_urls), round_trip):
+            self._pool = ThreadPoolExecutor(max_workers=len(files_urls), thread_name_prefix="xnat-early-zip")
+            self._pending = {url: self._pool.submit(transferer.start_zip, url) for url in files_urls}
+
+    def take(self, files_url: str) -> requests.Response | None:
+        """The zip asked for ``files_url``, now the caller's to read or close; None when none was
+        asked or asking failed (the caller then asks again, with its retries)."""
+        future = self._pending.pop(files_url, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as error:  # noqa: BLE001 - any failure here is retried by the caller's own request
+            logger.debug("The early zip of %s failed (%s); asking again", files_url, error)
+            return None
+
+    def __enter__(self) -> EarlyZips:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        for url in list(self._pending):
+            response = self.take(url)
+            if response is not None:
+                response.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 def worth_zipping(jobs: list[DownloadJob], round_trip: float | None = None, workers: int = 4) -> bool:
     """Whether one zip beats a request per file for these download jobs, over a link of this
@@ -85,11 +136,12 @@ def _matches(path: Path, job: DownloadJob, written_md5: str | None = None) -> bo
 
 
 def download_zipped(transferer: Transferer, files_url: str, jobs: list[DownloadJob], resource_labels: dict[str, str],
-                    verbose: bool | None) -> list[DownloadJob]:
+                    verbose: bool | None, opened: requests.Response | None = None) -> list[DownloadJob]:
     """Fetch ``jobs`` as one zip of ``files_url``; returns the jobs still to fetch one by one.
 
     ``resource_labels`` maps a job's URL to its resource label, since listings give
-    resource IDs in URIs but zips name resources by label.
+    resource IDs in URIs but zips name resources by label. ``opened``: the zip already
+    asked for (:class:`EarlyZips`).
     """
     wanted: dict[tuple[str, str, str], DownloadJob] = {}
     # A scan segment in a zip may read "<id>-<type>": entries are also found by
@@ -122,7 +174,7 @@ def download_zipped(transferer: Transferer, files_url: str, jobs: list[DownloadJ
     digests: dict[str, str] = {}
     try:
         extracted = transferer.extract_zip(files_url, root, rename=rename, overwrite=True, verbose=verbose,
-                                           max_bytes=listed, digests=digests)
+                                           max_bytes=listed, digests=digests, opened=opened)
     except XNATError as error:
         logger.info("zip download of %s failed (%s); fetching the files one by one", files_url, error)
         return jobs
