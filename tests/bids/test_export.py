@@ -57,7 +57,7 @@ def test_case001_exports_into_a_dataset_the_validator_accepts(connection: Any, p
     assert sorted({item["scan_id"] for item in report.unmatched}) == ["4", "9"]
     description = json.loads((dataset / "dataset_description.json").read_text())
     assert description["SourceDatasets"] == [{"URL": f"{connection.server}/data/projects/{project}"}]
-    assert (dataset / "participants.tsv").read_text().splitlines() == ["participant_id\tgender", "sub-Case001\tn/a"]
+    assert (dataset / "participants.tsv").read_text().splitlines() == ["participant_id\tsex", "sub-Case001\tn/a"]
     assert [p.name for p in (dataset / ".xnat-staging").iterdir()] == ["lock"]  # no session left half way
 
 
@@ -193,7 +193,7 @@ def test_participant_fields_sidecar_changes_and_sessions_gone(connection: Any, p
     dataset = tmp_path / "bids"
     connection.projects[project].export_bids(dataset, config, participant_fields=["gender"])
     assert (dataset / "participants.tsv").read_text().splitlines() == [
-        "participant_id\tgender", "sub-Case001\tfemale", "sub-Sub2\tn/a"]
+        "participant_id\tsex", "sub-Case001\tF", "sub-Sub2\tn/a"]
     assert json.loads((dataset / f"{ANAT}.json").read_text())["ProtocolName"] == "t1-se"
     connection.delete(f"/data/experiments/{extra.id}", query={"removeFiles": "true"})
     report = connection.projects[project].export_bids(dataset, config, participant_fields=["gender"])

@@ -14,6 +14,7 @@ module                                  what it holds
 :mod:`xnat.bids.entities`               labels sanitised into ``sub-``/``ses-``; BIDS names from entities
 :mod:`xnat.bids.convert`                dcm2niix found and run on one series
 :mod:`xnat.bids.plan`                   a session's series matched to descriptions; ``run-`` or an error for duplicates
+:mod:`xnat.bids.participants`           ``participants.tsv`` in BIDS' names (sex, age, handedness) and its sidecar
 :mod:`xnat.bids.layout`                 the target checked; dataset-level files; a session moved in whole
 :mod:`xnat.bids.state`                  per-session records and digests: the incremental state
 :mod:`xnat.bids.mapping`                ``code/xnat/mapping.tsv``: every file linked to its XNAT IDs

@@ -34,6 +34,7 @@ from .entities import sanitise
 from .errors import BidsLabelError, BidsToolMissing
 from .layout import check_target, exclusive, source_url, write_dataset_files
 from .mapping import write_mapping
+from .participants import bids_columns, participant_values, participants_rows
 from .state import read_records
 from .worker import SessionTask, export_session
 
@@ -82,8 +83,9 @@ def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.Path
     """Export ``root`` (a project, subject or image session) into the BIDS dataset at ``target``.
 
     ``config``: a dcm2bids 3 configuration (path, dict or :class:`~xnat.bids.config.Config`);
-    ``participant_fields``: subject fields for ``participants.tsv`` (``gender``, ``age``,
-    ``yob``, ``handedness``, ...); ``dates``: put session dates in ``sessions.tsv``.
+    ``participant_fields``: subject fields for ``participants.tsv`` (``gender`` as ``sex``,
+    ``age``/``yob``/``dob`` as ``age``, ``handedness``, others by their XNAT name: see
+    :mod:`xnat.bids.participants`); ``dates``: put session dates in ``sessions.tsv``.
 
     :raises BidsConfigError: the configuration is wrong
     :raises BidsTargetError: ``target`` holds something else than this project's export
@@ -106,9 +108,13 @@ def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.Path
             # sessions exported before and no longer in the project: kept (nothing is deleted), but said
             report.gone = sorted(set(records) - {key for key, _ in tasks} - set(report.failed_sessions))
         report.files = write_mapping(folder, records.values())
+        # the subjects' fields as read now, also for sessions unchanged since an earlier run
+        current = {key: task.participant for key, task in tasks}
+        columns = bids_columns(list(participant_fields))
+        participants = participants_rows(
+            [{**r, "participant": current.get(key, r.get("participant"))} for key, r in records.items()], columns)
         write_dataset_files(folder, str(getattr(project, "name", None) or project.id), source, records.values(),
-                            {str(r["sub"]): r.get("participant", {}) for r in records.values()},
-                            list(participant_fields), dates)
+                            participants, columns, dates)
     return report
 
 
@@ -158,7 +164,8 @@ def _tasks(root: Any, project: Any, folder: Path, config: Config, fields: list[s
             continue
         tasks.append((str(experiment.id), SessionTask(
             experiment, str(folder), config, sub, ses, str(project.id), str(subject.id), str(subject.label),
-            _participant(subject, fields), _acq_time(experiment) if dates else None, program, timeout)))
+            participant_values(subject, fields, getattr(experiment, "date", None)),
+            _acq_time(experiment) if dates else None, program, timeout)))
     return tasks
 
 
@@ -176,23 +183,6 @@ def _entities(subject: Any, experiment: Any, subject_of: dict[str, str],
         raise BidsLabelError(f"session {experiment.label!r} ({experiment.id}) would be sub-{sub}/ses-{ses}, which "
                              f"is already XNAT session {other}: rename one of them in XNAT")
     return sub, ses
-
-
-def _participant(subject: Any, fields: list[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    demographics = getattr(subject, "demographics", None)
-    for name in fields:
-        for holder in (demographics, subject):
-            try:
-                value = getattr(holder, name)
-                break
-            except AttributeError:
-                continue
-        else:
-            raise XNATValueError(f"subject {subject.label!r} has no field {name!r} (try gender, age, yob, "
-                                 "handedness, ...)")
-        values[name] = None if value is None else str(value)
-    return values
 
 
 def _acq_time(experiment: Any) -> str | None:

@@ -11,7 +11,7 @@
   ``.xnat-staging/lock``, which the system releases if the process dies) and clears what a
   stopped run left in the staging folder.
 * :func:`write_dataset_files` writes ``dataset_description.json``, ``README``,
-  ``participants.tsv`` and each subject's ``sub-<sub>_sessions.tsv``.
+  ``participants.tsv`` with its ``participants.json`` and each subject's ``sub-<sub>_sessions.tsv``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 from ..version import __version__
 from .errors import BidsTargetError
+from .participants import sidecar
 
 __all__ = ["BIDS_VERSION", "STAGING", "check_target", "exclusive", "install_session", "remove_session",
            "source_url", "staging_folder", "write_dataset_files"]
@@ -125,7 +126,8 @@ def remove_session(target: Path, sub: str, ses: str) -> None:
 def write_dataset_files(target: Path, name: str, source: str, records: Iterable[Mapping[str, Any]],
                         participants: Mapping[str, Mapping[str, Any]], fields: Sequence[str],
                         dates: bool) -> None:
-    """The dataset-level files, from the session records and the subjects' selected ``fields``."""
+    """The dataset-level files, from the session records; ``participants``: sub -> column -> value,
+    for the ``fields`` (BIDS' column names, :mod:`xnat.bids.participants`)."""
     records = list(records)
     _write_json(target / "dataset_description.json", {
         "Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "raw",
@@ -140,6 +142,7 @@ def write_dataset_files(target: Path, name: str, source: str, records: Iterable[
     subjects = sorted({str(r["sub"]) for r in records if r.get("files")})
     rows = [[f"sub-{sub}"] + [_cell(participants.get(sub, {}).get(f)) for f in fields] for sub in subjects]
     _write_tsv(target / "participants.tsv", ["participant_id", *fields], rows)
+    _write_json(target / "participants.json", sidecar(fields))
     for sub in subjects:
         mine = sorted((r for r in records if r["sub"] == sub and r.get("files")), key=lambda r: str(r["ses"]))
         columns = ["session_id"] + (["acq_time"] if dates else [])
