@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 import requests
 
 
@@ -127,3 +128,74 @@ def test_a_populated_session_can_be_downloaded_as_the_server_says(tmp_path):
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def _started(argv):
+    """A ``xnat serve --port 0`` child with these options, and its URL once it listens."""
+    child = subprocess.Popen([sys.executable, "-m", "xnat.cli", "serve", "--port", "0", *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline()  # type: ignore[union-attr]
+    assert line.startswith("XNAT emulator listening on "), (line, child.stderr.read())  # type: ignore[union-attr]
+    return child, line.split(" on ")[1].strip()
+
+
+def _stop(child):
+    child.terminate()
+    child.wait(timeout=30)
+
+
+def test_no_keep_alive_closes_every_connection_after_one_answer():
+    child, url = _started(["--no-keep-alive"])
+    try:
+        with requests.Session() as http:
+            answer = http.get(f"{url}/data/projects", auth=("admin", "admin"), timeout=30)
+        assert answer.status_code == 200 and answer.headers["Connection"] == "close"
+    finally:
+        _stop(child)
+
+
+def test_connections_are_kept_alive_by_default():
+    child, url = _started([])
+    try:
+        with requests.Session() as http:
+            answer = http.get(f"{url}/data/projects", auth=("admin", "admin"), timeout=30)
+        assert answer.status_code == 200 and "Connection" not in answer.headers
+    finally:
+        _stop(child)
+
+
+def _get(url):
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(b"GET /data/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\r\n")
+    return sock
+
+
+def test_idle_timeout_closes_a_quiet_connection():
+    child, url = _started(["--idle-timeout", "0.5"])
+    try:
+        with _get(url) as sock, sock.makefile("rb") as answer:
+            assert answer.readline().startswith(b"HTTP/1.1 200")
+            answer.read()  # to the end of the connection: the server closes it (within the socket's 30 s)
+    finally:
+        _stop(child)
+
+
+def test_max_connections_answers_one_more_with_503():
+    child, url = _started(["--max-connections", "1"])
+    try:
+        with _get(url) as held, held.makefile("rb") as first:
+            assert first.readline().startswith(b"HTTP/1.1 200")  # and the connection is kept
+            with _get(url) as extra, extra.makefile("rb") as refused:
+                assert refused.readline().startswith(b"HTTP/1.1 503")
+    finally:
+        _stop(child)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--idle-timeout", "0"), ("--idle-timeout", "-1"),
+                                               ("--idle-timeout", "soon"), ("--idle-timeout", "nan"),
+                                               ("--max-connections", "0"), ("--max-connections", "2.5")])
+def test_a_bad_connection_option_is_refused(cli, option, value):
+    result = cli("serve", "--port", "0", option, value)
+    assert result.code == 2
+    assert f"argument {option}: must be" in result.err and repr(value) in result.err

@@ -63,11 +63,33 @@ def register(commands: Any) -> None:
                         help="... or holding more than N files (default: 100000)")
     parser.add_argument("--search-timeout", type=float, default=None, metavar="SECONDS",
                         help="stop a search running longer than this with 503 (default: 60)")
+    parser.add_argument("--idle-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                        help="close a kept-alive connection that sends no next request within this (default: 20)")
+    parser.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
+                        help="close every connection after one answer (default: keep connections alive)")
+    parser.add_argument("--max-connections", type=_at_least_one, default=None, metavar="N",
+                        help="serve at most N connections at once; one more is answered 503 (default: 256)")
     parser.add_argument("--background", action="store_true",
                         help="run the server in a background process and return once it is listening")
     parser.add_argument("--ready-file", type=Path, metavar="PATH",
                         help="write the server's URL to PATH once it is listening (for scripts to wait on)")
     parser.set_defaults(handler=run)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return seconds
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _check_users(users: list[str]) -> list[str]:
@@ -98,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
         "allow_anonymous": args.allow_anonymous,
         "site_id": args.site_id,
         "durable": args.durable,
+        "keep_alive": args.keep_alive,
     }
-    for name in ("extract_max_bytes", "extract_max_ratio", "extract_max_files", "search_timeout"):
+    for name in ("extract_max_bytes", "extract_max_ratio", "extract_max_files", "search_timeout", "idle_timeout",
+                 "max_connections"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.schemas is not None:
