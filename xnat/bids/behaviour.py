@@ -23,13 +23,13 @@ class ExportBidsBehaviour:
 
     def export_bids(self, target: str | os.PathLike[str], config: Any, participant_fields: Sequence[str] = (),
                     dates: bool = False, executor: Any = "threads", workers: int | None = 4,
-                    progress: bool | None = None, max_requests: int | None = None) -> Any:
+                    progress: bool | None = None, max_requests: int | None = None, prune: bool = False) -> Any:
         """Export into the BIDS dataset at ``target`` with a dcm2bids 3 ``config`` (path or dict);
         returns an :class:`~xnat.bids.export.ExportReport`. See :func:`xnat.bids.export.export_bids`."""
         from .export import export_bids
 
         return export_bids(self, target, config, participant_fields, dates, executor, workers, progress,
-                           max_requests)
+                           max_requests, prune=prune)
 
 
 for _xsi_type in ("xnat:projectData", "xnat:subjectData", "xnat:imageSessionData"):

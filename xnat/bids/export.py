@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +33,17 @@ from .config import Config, load_config
 from .convert import TIMEOUT, find_dcm2niix
 from .entities import sanitise
 from .errors import BidsLabelError, BidsToolMissing
-from .layout import check_target, exclusive, source_url, write_dataset_files
+from .layout import check_target, exclusive, remove_session, remove_subject, source_url, write_dataset_files
 from .mapping import write_mapping
 from .participants import bids_columns, participant_values, participants_rows
-from .state import read_records
+from .state import read_records, remove_record
 from .worker import SessionTask, export_session
 
 __all__ = ["ExportReport", "export_bids"]
 
 logger = logging.getLogger(__name__)
+#: What a ``sub-``/``ses-`` value is once sanitised (:func:`xnat.bids.entities.sanitise`).
+_ENTITY = re.compile(r"[A-Za-z0-9]+")
 
 
 @dataclass
@@ -56,6 +59,7 @@ class ExportReport:
     failed_series: list[dict[str, str]] = field(default_factory=list)  #: series dcm2niix could not convert
     series_converted: int = 0                                  #: scans run through dcm2niix by this run
     gone: list[str] = field(default_factory=list)              #: exported before, no longer in the project
+    pruned: list[str] = field(default_factory=list)            #: of ``gone``, removed from the dataset (``prune``)
     files: int = 0                                             #: files in the dataset's mapping
 
     @property
@@ -68,7 +72,9 @@ class ExportReport:
                 f"{len(self.failed_sessions)} failed; {self.files} files in the dataset")
         lines = [head]
         lines += [f"  session {key} not written: {why}" for key, why in sorted(self.failed_sessions.items())]
-        lines += [f"  session {key} is no longer in the project; its files stay in the dataset" for key in self.gone]
+        lines += [f"  session {key} is no longer in the project; "
+                  f"{'removed from the dataset' if key in self.pruned else 'its files stay in the dataset'}"
+                  for key in self.gone]
         lines += [f"  series not converted: {item['experiment_id']} scan {item['scan_id']} ({item['scan_type']}): "
                   f"{item['reason']}" for item in self.failed_series]
         lines += [f"  series not exported: {item['experiment_id']} scan {item['scan_id']} ({item['scan_type']}) "
@@ -79,21 +85,28 @@ class ExportReport:
 def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.PathLike[str] | dict[str, Any] | Config,
                 participant_fields: Sequence[str] = (), dates: bool = False, executor: Any = "threads",
                 workers: int | None = 4, progress: bool | None = None, max_requests: int | None = None,
-                timeout: float = TIMEOUT) -> ExportReport:
+                timeout: float = TIMEOUT, prune: bool = False) -> ExportReport:
     """Export ``root`` (a project, subject or image session) into the BIDS dataset at ``target``.
 
     ``config``: a dcm2bids 3 configuration (path, dict or :class:`~xnat.bids.config.Config`);
     ``participant_fields``: subject fields for ``participants.tsv`` (``gender`` as ``sex``,
     ``age``/``yob``/``dob`` as ``age``, ``handedness``, others by their XNAT name: see
-    :mod:`xnat.bids.participants`); ``dates``: put session dates in ``sessions.tsv``.
+    :mod:`xnat.bids.participants`); ``dates``: put session dates in ``sessions.tsv``;
+    ``prune``: sessions exported before and since deleted from the project are removed from
+    the dataset (their files, mapping rows, ``sessions.tsv`` rows and records; a subject
+    left without sessions goes too); without it they are only reported (``gone``).
 
     :raises BidsConfigError: the configuration is wrong
     :raises BidsTargetError: ``target`` holds something else than this project's export
     :raises BidsToolMissing: dcm2niix is not installed (``pip install "xnat[bids]"``)
+    :raises XNATValueError: ``prune`` on a subject or a session (only a whole project says which are gone)
     """
     checked = config if isinstance(config, Config) else load_config(config)
     executors.check_executor(executor, workers)
     project = _project_of(root)
+    if prune and root is not project:
+        raise XNATValueError("prune needs the export of a whole project: a subject or session cannot tell "
+                             "which sessions were deleted")
     session = root.xnat_session
     source = source_url(str(session.server), str(project.id))
     folder = Path(target).absolute()
@@ -107,6 +120,9 @@ def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.Path
         if root is project:
             # sessions exported before and no longer in the project: kept (nothing is deleted), but said
             report.gone = sorted(set(records) - {key for key, _ in tasks} - set(report.failed_sessions))
+            if prune:
+                _prune(folder, records, report)
+                records = {key: r for key, r in records.items() if key not in report.pruned}
         report.files = write_mapping(folder, records.values())
         # the subjects' fields as read now, also for sessions unchanged since an earlier run
         current = {key: task.participant for key, task in tasks}
@@ -116,6 +132,22 @@ def export_bids(root: Any, target: str | os.PathLike[str], config: str | os.Path
         write_dataset_files(folder, str(getattr(project, "name", None) or project.id), source, records.values(),
                             participants, columns, dates)
     return report
+
+
+def _prune(folder: Path, records: dict[str, dict[str, Any]], report: ExportReport) -> None:
+    """Remove the ``gone`` sessions: files first, record last (a run stopped between prunes again)."""
+    for key in report.gone:
+        sub, ses = str(records[key].get("sub", "")), str(records[key].get("ses", ""))
+        if not (_ENTITY.fullmatch(sub) and _ENTITY.fullmatch(ses)):
+            # a record is a file in the dataset: its names must be entities before they become a path
+            logger.warning("session %s not pruned: its record names sub-%r/ses-%r", key, sub, ses)
+            continue
+        remove_session(folder, sub, ses)
+        remove_record(folder, key)
+        report.pruned.append(key)
+    left = {str(r.get("sub")) for key, r in records.items() if key not in report.pruned}
+    for sub in sorted({str(records[key]["sub"]) for key in report.pruned} - left):
+        remove_subject(folder, sub)
 
 
 def _converter(config: Config) -> str | None:

@@ -32,7 +32,7 @@ from .errors import BidsTargetError
 from .participants import sidecar
 
 __all__ = ["BIDS_VERSION", "STAGING", "check_target", "exclusive", "install_session", "remove_session",
-           "source_url", "staging_folder", "write_dataset_files"]
+           "remove_subject", "source_url", "staging_folder", "write_dataset_files"]
 
 BIDS_VERSION = "1.10.0"
 #: The staging folder, inside the dataset (hidden files are outside BIDS' rules).
@@ -120,6 +120,15 @@ def remove_session(target: Path, sub: str, ses: str) -> None:
     if destination.exists():
         retired = staging_folder(target, f"removed-{sub}-{ses}")
         os.replace(destination, retired / "session")
+        shutil.rmtree(retired)
+
+
+def remove_subject(target: Path, sub: str) -> None:
+    """Take ``sub-<sub>`` (with its ``sessions.tsv``) out of the dataset: its last session is gone."""
+    destination = target / f"sub-{sub}"
+    if destination.exists():
+        retired = staging_folder(target, f"removed-{sub}")
+        os.replace(destination, retired / "subject")
         shutil.rmtree(retired)
 
 

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SESSIONS_DIR", "id_filename", "is_current", "read_record", "read_records", "record_path", "session_digest",
-           "write_record"]
+__all__ = ["SESSIONS_DIR", "id_filename", "is_current", "read_record", "read_records", "record_path", "remove_record",
+           "session_digest", "write_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,11 @@ def write_record(target: Path, record: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_record(target: Path, experiment_id: str) -> None:
+    """Forget one session (after its files left the dataset: a run stopped between the two exports it again)."""
+    record_path(target, experiment_id).unlink(missing_ok=True)
 
 
 def is_current(record: dict[str, Any] | None, digest: str, target: Path) -> bool:

@@ -20,6 +20,7 @@ examples:
   xnat bids export DEMO ./bids --config dcm2bids_config.json
   xnat bids export DEMO/S01 ./bids --config config.json --participant-field gender --participant-field age
   xnat bids export DEMO ./bids --config config.json --executor processes --workers 4 --dates
+  xnat bids export DEMO ./bids --config config.json --prune
   xnat bids upload-derivatives ./bids/derivatives/fmriprep
 
 The configuration is dcm2bids 3's format (docs: BIDS how-to). A second export into the same
@@ -48,6 +49,8 @@ def register(commands: Any) -> None:
     export.add_argument("--executor", choices=("threads", "processes", "serial"), default="threads",
                         help="where sessions are exported (default: %(default)s)")
     export.add_argument("--workers", type=int, default=4, help="sessions at a time (default: %(default)s)")
+    export.add_argument("--prune", action="store_true",
+                        help="remove sessions deleted from the project from the dataset (default: only report them)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.set_defaults(handler=run_export)
 
@@ -90,7 +93,8 @@ def run_export(args: argparse.Namespace) -> int:
     executor = None if args.executor == "serial" else args.executor
     with open_session(args) as session:
         report = export_bids(_selected(session, args.selection), args.target, config, args.participant_field,
-                             args.dates, executor, args.workers, progress=False if args.no_progress else None)
+                             args.dates, executor, args.workers, progress=False if args.no_progress else None,
+                             prune=args.prune)
     print(report.summary(), file=sys.stderr)
     print(report.target)
     return 0 if report.ok else 1
