@@ -413,15 +413,17 @@ def test_values_of_a_listing_with_a_shared_row_keep_the_share_apart(session) -> 
     assert session.projects["PROJ001"].subjects.values()[0] is subject
 
 
-def test_listed_objects_are_small_and_refuse_unknown_attributes(big) -> None:
+def test_listed_objects_are_small_and_take_a_scripts_own_attributes(big) -> None:
     import pickle
 
     with xnat.connect(big.url, user="admin", password="admin") as session:
         experiments = session.projects["PROJ001"].experiments.values()
         experiment = experiments[3]
-        assert not hasattr(experiment, "__dict__")      # slots all the way down the generated class
-        with pytest.raises(AttributeError):
-            experiment.no_such_attribute = 1
+        # slots all the way down the generated class
+        assert all("__slots__" in vars(klass) for klass in type(experiment).__mro__ if klass is not object)
+        assert vars(experiments[4]) == {}                      # the base's dict slot, empty until used
+        experiment.my_note = "checked"                         # as on xnatpy's objects
+        assert experiment.my_note == "checked" and not hasattr(experiments[4], "my_note")
         assert experiment.uri == f"/data/experiments/{experiment.id}"    # read from the listing row
         assert experiment._row["label"] == experiment.label and experiment.xnat_session is session
         assert type(experiment).xnat_session is session

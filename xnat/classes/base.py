@@ -100,11 +100,12 @@ class XNATBaseObject:
     Instances are small: a few slots (``__slots__`` here, in the behaviour mixins and in
     every generated class), the listing row kept as the listing's column store and a row
     number, the URI of a listed object read from that row, rare state in one dict made on
-    first use. Attributes that are not declared cannot be set on them.
+    first use. A script may still hang its own attributes on an object, as on xnatpy's: the
+    ``__dict__`` slot costs a pointer, and the dict is made only when one is set.
     """
 
-    __slots__ = ("__weakref__", "_extra", "_fieldname", "_id", "_index", "_mode", "_parent", "_path", "_rows",
-                 "_session_of")
+    __slots__ = ("__dict__", "__weakref__", "_extra", "_fieldname", "_id", "_index", "_mode", "_parent", "_path",
+                 "_rows", "_session_of")
 
     __xsi_type__: ClassVar[str] = ""
     #: The schema type this class was built from (set by the class factory).
