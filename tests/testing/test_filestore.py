@@ -447,6 +447,47 @@ def test_extract_member_through_symlink_on_disk(store: FileStore, folder: Path, 
     assert list(outside.iterdir()) == []
 
 
+def test_extract_member_onto_a_file_link_leading_outside(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep")
+    (folder / "a.txt").symlink_to(outside)
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(make_zip({"a.txt": b"x"})), "a.zip", True)
+    assert outside.read_bytes() == b"keep"
+
+
+def test_extract_each_folder_is_checked_for_links_even_beside_safe_ones(store: FileStore, folder: Path,
+                                                                        tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "sub").mkdir()
+    (folder / "sub" / "link").symlink_to(outside)
+    members = {f"sub/ok{index}.txt": b"ok" for index in range(5)} | {"sub/link/evil.txt": b"x"}
+    with pytest.raises(UnsafePath):
+        store.extract(folder, "", io.BytesIO(make_zip(members)), "a.zip", True)
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in (folder / "sub").iterdir()) == ["link"]
+
+
+def test_extract_writes_each_member_once_and_digests_it_as_written(store: FileStore, folder: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    members = {f"d{index % 3}/f{index}.bin": os.urandom(100 + index) for index in range(30)}
+    renames = []
+    real_replace = fs_module.os.replace
+
+    def replace(source: object, target: object) -> None:
+        renames.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(fs_module.os, "replace", replace)
+    monkeypatch.setattr(FileStore, "describe", lambda *args: pytest.fail("a member was read back"))
+    stored = store.extract(folder, "up", io.BytesIO(make_tar(members)), "a.tgz", False)
+    assert len(renames) == len(members)  # straight into staging, then one move into place
+    assert sorted(stored, key=lambda f: f.path) == sorted(
+        (StoredFile(f"up/{name}", len(data), md5(data)) for name, data in members.items()), key=lambda f: f.path)
+    assert all((folder / "up" / name).read_bytes() == data for name, data in members.items())
+
+
 def flip_byte(data: bytes, needle: bytes) -> bytes:
     at = data.index(needle)
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]

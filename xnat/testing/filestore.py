@@ -153,6 +153,13 @@ def _is_non_dir(path: Path) -> bool:
         return False
 
 
+def _make_once(path: Path, made: set[Path]) -> None:
+    """Create the folder ``path`` (and its parents) unless this call already made it."""
+    if path not in made:
+        path.mkdir(parents=True, exist_ok=True)
+        made.add(path)
+
+
 def _md5() -> hashlib._Hash:
     return hashlib.md5(usedforsecurity=False)  # a catalog digest, not a security check
 
@@ -262,26 +269,32 @@ class FileStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; files are shared data
-                digest, size = _md5(), 0
-                while length is None or size < length:
-                    want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
-                    chunk = self._read(stream, want)
-                    if not chunk:
-                        break
-                    if len(chunk) > want:  # a stream that ignores the size asked for
-                        chunk = chunk[:want]
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                if length is not None and size < length:
-                    raise IncompleteUpload(f"body ended after {size} of {length} bytes")
-                out.flush()
-                if self.durable:
-                    os.fsync(out.fileno())
+                size, md5 = self._copy(stream, out, length)
         except BaseException:
             _unlink_quiet(tmp)
             raise
-        return tmp, size, digest.hexdigest()
+        return tmp, size, md5
+
+    def _copy(self, stream: BinaryIO, out: BinaryIO, length: int | None) -> tuple[int, str]:
+        """Copy ``stream`` (``length`` bytes, or to its end) into ``out``, hashing as it goes;
+        (size, md5). Flushed, and synced when durable."""
+        digest, size = _md5(), 0
+        while length is None or size < length:
+            want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
+            chunk = self._read(stream, want)
+            if not chunk:
+                break
+            if len(chunk) > want:  # a stream that ignores the size asked for
+                chunk = chunk[:want]
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        if length is not None and size < length:
+            raise IncompleteUpload(f"body ended after {size} of {length} bytes")
+        out.flush()
+        if self.durable:
+            os.fsync(out.fileno())
+        return size, digest.hexdigest()
 
     def _mkstemp(self, directory: Path) -> tuple[int, str]:
         for attempt in range(10):  # once the temp file exists its folder is no longer prunable
@@ -386,10 +399,12 @@ class FileStore:
                 free = shutil.disk_usage(staging).free
                 if total > free:  # zip bombs and plain oversize alike
                     raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
-                stored = [self._unpack_one(archive, staging, *member) for member in members]
+                made: set[Path] = set()
+                stored = [self._unpack_one(archive, staging, made, *member) for member in members]
+            made.clear()
             for item in stored:  # everything is on disk and checked: move into place
                 target = Path(folder) / item.path
-                target.parent.mkdir(parents=True, exist_ok=True)
+                _make_once(target.parent, made)
                 os.replace(staging / item.path, target)
             logger.debug("extracted %d files from %s into %s", len(stored), filename, folder)
             return stored
@@ -397,6 +412,11 @@ class FileStore:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _check_targets(self, folder: Path, members: list[tuple[object, str, int]], overwrite: bool) -> None:
+        """Refuse names that clash with each other or the resource, or resolve outside it.
+
+        Each folder is resolved once, not once per member: the members of an archive
+        share a few folders, and resolving is a stat of every component.
+        """
         names = [name for _, name, _ in members]
         seen: set[str] = set()
         for name in names:
@@ -407,32 +427,56 @@ class FileStore:
         clash = [name for name in names if name in dirs]
         if clash:
             raise ValueError(f"archive holds both a file and a folder named {clash[0]!r}")
+        real_folder = os.path.realpath(folder)
+        self._check_real(real_folder, self._real_root_text, Path(folder), self._real_root)
+        real_parents: dict[str, str] = {}
         existing = []
         for name in names:
-            target = self.path_of(folder, name)
-            for parent in Path(name).parents:
-                if (Path(folder) / parent).is_file():
-                    raise ValueError(f"{parent.as_posix()!r} is a file, cannot hold {name!r}")
-            if target.is_dir():
+            parent, _, base = name.rpartition("/")
+            real_parent = real_parents.get(parent)
+            if real_parent is None:
+                real_parent = real_parents[parent] = self._real_parent(folder, real_folder, parent, name)
+            target = os.path.join(real_parent, base)
+            if os.path.islink(target):  # a link already in the resource must not lead out of it
+                self._check_real(os.path.realpath(target), real_folder, Path(folder) / name, Path(folder))
+            try:
+                mode = os.stat(target).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.S_ISDIR(mode):
                 raise ValueError(f"{name!r} is a folder in the resource")
-            if target.exists():
-                existing.append(name)
+            existing.append(name)
         if existing and not overwrite:
             raise DuplicateFiles(existing)
 
-    def _unpack_one(self, archive: _Archive, staging: Path, member: object, name: str,
+    def _real_parent(self, folder: Path, real_folder: str, parent: str, name: str) -> str:
+        """The resolved folder ``parent`` of ``folder`` (which ``name`` goes in), checked: no file
+        on its way, inside the resource."""
+        for ancestor in Path(name).parents:
+            if (Path(folder) / ancestor).is_file():
+                raise ValueError(f"{ancestor.as_posix()!r} is a file, cannot hold {name!r}")
+        path = Path(folder) / parent if parent else Path(folder)
+        real = os.path.realpath(path)
+        self._check_real(real, real_folder, path, Path(folder))
+        return real
+
+    def _unpack_one(self, archive: _Archive, staging: Path, made: set[Path], member: object, name: str,
                     size: int) -> StoredFile:
+        """Write one member straight to its place in ``staging`` (a private ``.upload-*`` folder,
+        so no temp name of its own: the staging folder is what a crash leaves and the sweep
+        removes); ``made`` holds the folders created so far."""
         dest = staging / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        _make_once(dest.parent, made)
         try:
             with archive.open(member) as source:
-                tmp, got, md5 = self._spool(source, dest.parent, size)
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for uploads
+                with os.fdopen(fd, "wb") as out:
+                    got, md5 = self._copy(source, out, size)
                 if source.read(1):
                     raise ValueError("more data than declared")
         except (IncompleteUpload, ValueError, EOFError, zipfile.BadZipFile, tarfile.TarError,
                 zlib.error, gzip.BadGzipFile) as exc:
             raise ValueError(f"corrupt archive member {name!r}: {exc}") from exc
-        os.replace(tmp, dest)
         return StoredFile(name, got, md5)
 
     # -- archives out ----------------------------------------------------------------------
