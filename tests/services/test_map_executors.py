@@ -539,3 +539,70 @@ def test_a_refused_jsession_fails_clearly_and_never_prompts(server: XNATServer, 
     reason = next(iter(results.values())).reason
     assert "cannot be renewed" in reason and "worker_credential" in reason, reason
     assert len(log.read_text().splitlines()) == 10  # recorded as failures: a later run retries them
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A LocalCluster of 2 small worker processes, shared by the Dask tests below."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_a_token_that_expires_mid_job_is_renewed_on_dask(server: XNATServer, dask_client: Any,
+                                                         tmp_path: Path) -> None:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        project = next(iter(own.projects.values()))
+        serial = project.map(label, "experiment")
+        server.app = hook = ExpireMidJob(server.app, after=20, token=own.recipe(), keep=own.jsession)
+        log = tmp_path / "map.jsonl"
+        try:
+            results = project.map(get_document, "experiment", executor=dask_client, logfile=log)
+        finally:
+            server.app = hook.app
+        assert hook.seen > 200  # the objects refused mid-job went again
+        assert len(results) == 200 and not any(isinstance(r, xnat.MappedFunctionFailed) for r in results.values())
+        assert set(results) == set(serial)
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(lines) == len({line["uri"] for line in lines}) == 200
+
+
+def test_objects_whose_token_was_not_renewed_are_failed_rows_of_to_dask(server: XNATServer,
+                                                                         dask_client: Any) -> None:
+    with xnat.connect(server.url, user="mapper", password=PASSWORD, keepalive=False) as own:
+        own.worker_credential = "jsession"
+        subjects = list(next(iter(own.projects.values())).subjects.values())
+        kept = subjects[0].map(get_document, "experiment", executor=dask_client, gather=False)
+        server.app.auth.end_session(own.recipe().jsession)  # the session the workers share ends between the maps
+        refused = subjects[1].map(get_document, "experiment", executor=dask_client, gather=False)
+    assert len(kept) == 10 and all(r is KEPT_ON_CLUSTER for r in kept.values())
+    assert len(refused) == 10 and all(isinstance(r, xnat.MappedFunctionFailed) for r in refused.values())
+    table = refused.to_dask().compute()
+    assert sorted(table["uri"]) == sorted(refused) and not table["success"].any()
+    assert table["error"].str.contains("cannot be renewed").all()
+    assert len(kept.to_dask().compute()) == 10
+
+
+def die_holding_the_lease(obj: Any, marker: str) -> bool:
+    """The first call takes the job's only request lease and kills its worker process, as a
+    worker dying mid-request does; every other call answers whether the lease can be had (a
+    bounded wait: without its release, none can)."""
+    gated = next(a for a in obj.xnat_session.interface.adapters.values() if isinstance(a, throttle.GatedAdapter))
+    gate = gated.politeness.gate
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        gate.acquire()
+        os._exit(1)
+    if not gate.acquire(timeout=10):
+        return False
+    gate.release()
+    return True
+
+
+def test_a_lease_held_by_a_worker_process_that_dies_is_released(session: Any, tmp_path: Path) -> None:
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    results = subject.map(die_holding_the_lease, "experiment", kwargs={"marker": str(tmp_path / "died")},
+                          executor="processes", workers=2, max_requests=1)
+    assert (tmp_path / "died").exists()  # a worker did die holding the lease
+    assert len(results) == 10 and all(result is True for result in results.values()), results

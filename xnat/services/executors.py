@@ -178,16 +178,25 @@ def run(executor: Any, workers: int | None, function: Callable[..., Any], items:
             slots = sum(executor.nthreads().values())
         else:
             manager = stack.enter_context(multiprocessing.Manager())
-            gate = manager.BoundedSemaphore(max_requests) if max_requests is not None else None
-            politeness = throttle.Politeness(gate, throttle.JobPause(manager.Value("d", 0.0)))
+            pause = throttle.JobPause(manager.Value("d", 0.0))
+
+            def fresh_politeness() -> throttle.Politeness:
+                """A new gate: the leases a dead worker process held die with its pool."""
+                return throttle.Politeness(manager.BoundedSemaphore(max_requests) if max_requests is not None else None,
+                                           pause)
+
+            politeness = fresh_politeness()
             slots = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
 
         def send(work: list[Packed]) -> Iterator[tuple[str, Outcome]]:
             if dask:
                 return _run_dask(executor, function, work, args, kwargs, politeness, keep)
-            return _run_pool(executor, workers, function, work, args, kwargs, politeness)
+            return _run_pool(executor, workers, function, work, args, kwargs, politeness, fresh_politeness)
 
-        yield from _run_remote(send, items, slots, credential or jobcredential.JobCredential(sessions))
+        not_renewed: list[tuple[str, Outcome]] = []
+        yield from _run_remote(send, items, slots, credential or jobcredential.JobCredential(sessions), not_renewed)
+        if keep is not None and not_renewed:  # no batch on the cluster holds their rows: to_dask() gets them here
+            keep.append(executor.scatter([not_renewed], hash=False)[0])
 
 
 @contextlib.contextmanager
@@ -212,9 +221,11 @@ def warmed_up(executor: Any, session: Any) -> Iterator[jobcredential.JobCredenti
 
 
 def _run_remote(send: Callable[[list[Packed]], Iterator[tuple[str, Outcome]]], items: Sequence[tuple[str, Any]],
-                slots: int, credential: jobcredential.JobCredential) -> Generator[tuple[str, Outcome], None, None]:
+                slots: int, credential: jobcredential.JobCredential,
+                not_renewed: list[tuple[str, Outcome]]) -> Generator[tuple[str, Outcome], None, None]:
     """The items on worker processes; those whose workers were refused the job's credential go
-    again with a fresh one (:meth:`~.jobcredential.JobCredential.renew`), or fail saying why not."""
+    again with a fresh one (:meth:`~.jobcredential.JobCredential.renew`), or fail saying why not
+    (those failures are also added to ``not_renewed``)."""
     objects = dict(items)
     todo = list(items)
     while todo:
@@ -230,7 +241,9 @@ def _run_remote(send: Callable[[list[Packed]], Iterator[tuple[str, Outcome]]], i
         reason = credential.renew()
         if reason is not None:
             for uri, why in refused:
-                yield uri, (False, f"{why} ({reason})")
+                outcome = (False, f"{why} ({reason})")
+                not_renewed.append((uri, outcome))
+                yield uri, outcome
             return
         todo = [(uri, objects[uri]) for uri, _ in refused]
 
@@ -245,10 +258,14 @@ def _pool(executor: Any, workers: int | None) -> concurrent.futures.Executor:
 
 def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], work: Sequence[Batch | Packed],
               args: Sequence[Any], kwargs: dict[str, Any],
-              politeness: throttle.Politeness | None) -> Generator[tuple[str, Outcome], None, None]:
+              politeness: throttle.Politeness | None,
+              fresh_politeness: Callable[[], throttle.Politeness] | None = None,
+              ) -> Generator[tuple[str, Outcome], None, None]:
     """The batches on a pool. A worker process that dies breaks a ``ProcessPoolExecutor`` for
     every call pending; a pool of ours is then started again for the batches not yet back (at
-    most :data:`POOL_RESTARTS` times; after that they are failures)."""
+    most :data:`POOL_RESTARTS` times; after that they are failures), with a fresh
+    ``politeness`` from ``fresh_politeness``: a lease of ``max_requests`` held by a process of the
+    broken pool is never released, and no process of that pool runs any more."""
     pending = dict(enumerate(work))
     for attempt in range(POOL_RESTARTS + 1):
         pool = _pool(executor, workers)
@@ -276,6 +293,8 @@ def _run_pool(executor: Any, workers: int | None, function: Callable[..., Any], 
             break
         logger.warning("a worker process died: the pool starts again for the %d objects not done",
                        sum(len(_uris(batch)) for batch in pending.values()))
+        if fresh_politeness is not None:
+            politeness = fresh_politeness()
     reason = ("BrokenProcessPool: the worker process running it died"
               + ("" if isinstance(executor, str) else " (the executor given cannot be started again)"))
     for batch in pending.values():

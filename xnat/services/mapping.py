@@ -261,7 +261,9 @@ def map_objects(root: Any, function: Callable[..., Any], level: MappingLevel | s
     ``max_requests`` bounds the requests in flight across all workers, with backoff on
     429/503 (:mod:`xnat.services.throttle`). ``gather=False`` (a Dask client only) leaves the
     results on the cluster, for :meth:`MapResults.to_dask`: the caller hears only which objects
-    succeeded (their result here is ``KEPT_ON_CLUSTER``) and which failed, and why.
+    succeeded (their result here is ``KEPT_ON_CLUSTER``) and which failed, and why; objects
+    whose token could not be renewed never ran there, and their failed rows are sent to the
+    cluster so that ``to_dask()`` still has one row per object.
 
     :return: ``{uri: result}``, a :class:`MappedFunctionFailed` for objects whose call raised
     :raises TypeError: with a ``logfile``, a result that JSON cannot hold
