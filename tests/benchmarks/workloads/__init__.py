@@ -10,7 +10,7 @@ Each module has two halves that never import each other's world:
   broken workload can still be reported.
 """
 
-from . import connect, download, import_time, listing, map_scale, pyxnat_select, transfer_dir
+from . import bids_export, connect, download, import_time, listing, map_scale, pyxnat_select, transfer_dir
 
 ALL = {
     "import": import_time,
@@ -20,4 +20,5 @@ ALL = {
     "download": download,
     "transfer_dir": transfer_dir,
     "map_scale": map_scale,
+    "bids_export": bids_export,
 }
