@@ -488,6 +488,27 @@ def test_extract_writes_each_member_once_and_digests_it_as_written(store: FileSt
     assert all((folder / "up" / name).read_bytes() == data for name, data in members.items())
 
 
+@pytest.mark.parametrize("in_memory_max", [fs_module.TAR_IN_MEMORY_MAX, 1000])
+def test_extract_tar_gz_in_memory_or_from_the_file_alike(store: FileStore, folder: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, in_memory_max: int) -> None:
+    monkeypatch.setattr(fs_module, "TAR_IN_MEMORY_MAX", in_memory_max)  # 1000: past it, read from the file
+    members = {f"d/f{index}.bin": os.urandom(300) for index in range(8)}
+    data = make_tar(members)
+    opened = []
+    real_open = fs_module.tarfile.open
+
+    def tar_open(*args: object, **kwargs: object) -> object:
+        opened.append("memory" if "fileobj" in kwargs else "file")
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fs_module.tarfile, "open", tar_open)
+    stored = store.extract(folder, "", io.BytesIO(data), "a.tgz", False)
+    assert opened == (["memory"] if in_memory_max > 1000 else ["file"])
+    assert {f.path: f.md5 for f in stored} == {name: md5(content) for name, content in members.items()}
+    with pytest.raises(ValueError, match="corrupt"):  # a cut-off stream is corrupt either way
+        store.extract(folder, "", io.BytesIO(data[:-300]), "b.tgz", True)
+
+
 def flip_byte(data: bytes, needle: bytes) -> bytes:
     at = data.index(needle)
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]

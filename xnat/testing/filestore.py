@@ -6,8 +6,10 @@ resolved path (symlinks already on disk included) must stay under its folder. Wr
 atomic (a ``.upload-*`` temp file beside the target, fsync, ``os.replace``), so a cut-off
 upload never leaves a half file; temp files a crash left behind are swept at start-up
 (:meth:`FileStore.sweep_temp`). Archives are checked whole before anything is written, their
-declared expanded size and entry count against :class:`ExtractLimits` (zip bombs), and
-zip/tar.gz downloads are produced on the fly with bounded memory.
+declared expanded size and entry count against :class:`ExtractLimits` (zip bombs), then
+unpacked into a private ``.upload-*`` staging folder (each member written once, its MD5
+computed as it is written) and moved into place only when all of it is there; zip/tar.gz
+downloads are produced on the fly with bounded memory.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import io
 import logging
 import os
 import re
@@ -45,6 +48,8 @@ TEMP_PREFIX = ".upload-"
 #: Longest relative path a request may name, in UTF-8 bytes: with the archive root in front
 #: it stays well under Linux's PATH_MAX (4096), so the disk never answers ENAMETOOLONG.
 MAX_RELPATH_BYTES = 2048
+#: An uploaded tar.gz expanding to at most this many bytes is expanded in memory, once.
+TAR_IN_MEMORY_MAX = 64 * 1024 * 1024
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -574,7 +579,7 @@ class _Archive:
         self.kind = kind
         try:
             self._zip = zipfile.ZipFile(path) if kind == "zip" else None
-            self._tar = tarfile.open(path, "r:*") if kind == "tar" else None  # noqa: SIM115 -- closed by its owner
+            self._tar = _open_tar(path) if kind == "tar" else None
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise ValueError(f"corrupt {kind} archive: {exc}") from exc
 
@@ -627,6 +632,27 @@ class _Archive:
         if self._zip:
             return self._zip.open(member)  # type: ignore[arg-type,return-value]
         return self._tar.extractfile(member)  # type: ignore[union-attr,arg-type,return-value]
+
+
+def _open_tar(path: str) -> tarfile.TarFile:
+    """The spooled tar at ``path``; a gzip'd one that expands to at most :data:`TAR_IN_MEMORY_MAX`
+    bytes is expanded once into memory.
+
+    Read from the file, a tar.gz is decompressed twice: once to list its members (their
+    headers are spread through it), again to read them. A stream that does not decompress
+    cleanly takes that path too, and with it tarfile's own verdict.
+    """
+    with open(path, "rb") as handle:
+        is_gzip = handle.read(2) == b"\x1f\x8b"
+    if is_gzip:
+        try:
+            with gzip.open(path, "rb") as expanding:
+                data = expanding.read(TAR_IN_MEMORY_MAX + 1)  # bounded: a gzip bomb stops here
+            if len(data) <= TAR_IN_MEMORY_MAX:
+                return tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+        except (OSError, EOFError, zlib.error, tarfile.TarError):
+            pass  # let tarfile read it from the file and say what is wrong
+    return tarfile.open(path, "r:*")
 
 
 def _names_root(name: str) -> bool:
