@@ -606,3 +606,19 @@ def test_a_lease_held_by_a_worker_process_that_dies_is_released(session: Any, tm
                           executor="processes", workers=2, max_requests=1)
     assert (tmp_path / "died").exists()  # a worker did die holding the lease
     assert len(results) == 10 and all(result is True for result in results.values()), results
+
+
+def test_a_lease_held_by_a_dask_worker_that_dies_expires(session: Any, tmp_path: Path) -> None:
+    """Dask's Semaphore gives a dead worker's lease back after its lease timeout (shortened here)."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    subject = next(iter(next(iter(session.projects.values())).subjects.values()))
+    with dask.config.set({"distributed.scheduler.locks.lease-timeout": "2s",
+                          "distributed.scheduler.locks.lease-validation-interval": "0.2s"}), \
+            distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None,
+                                     silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        results = subject.map(die_holding_the_lease, "experiment", kwargs={"marker": str(tmp_path / "died")},
+                              executor=client, max_requests=1)
+    assert (tmp_path / "died").exists()  # a worker did die holding the lease
+    assert len(results) == 10 and all(result is True for result in results.values()), results
