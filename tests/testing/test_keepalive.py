@@ -20,7 +20,7 @@ import requests
 from werkzeug.serving import make_server
 
 from xnat.testing import XNATServer
-from xnat.testing.httpserve import KeepAliveHandler, OpenConnections
+from xnat.testing.httpserve import DRAIN_LIMIT, KeepAliveHandler, OpenConnections
 
 ADMIN = "Authorization: Basic " + base64.b64encode(b"admin:admin").decode()
 WAIT = 10  # seconds a socket read may block before a test fails (liveness only)
@@ -155,6 +155,23 @@ def test_an_early_refusal_of_a_big_body_is_read_by_the_client(server: XNATServer
         assert answer.status_code == 401
         http.auth = ("admin", "admin")
         assert http.get(f"{server.url}/data/projects", params={"format": "json"}).status_code == 200
+
+
+def test_a_refused_body_over_a_mebibyte_is_drained_and_the_connection_kept(server: XNATServer,
+                                                                            connections: list[int]) -> None:
+    with requests.Session() as http:
+        for _ in range(2):  # no credentials: refused before the body is read
+            answer = http.put(f"{server.url}/data/projects/P1/resources/R/files/big.bin", data=b"x" * (3 << 20))
+            assert answer.status_code == 401 and answer.headers.get("Connection") != "close"
+    assert len(connections) == 1
+
+
+def test_a_refused_body_too_big_to_drain_is_answered_then_closed(wire: Wire) -> None:
+    wire.send(b"PUT /data/projects/P1/resources/R/files/huge.bin HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: %d\r\n\r\n" % (DRAIN_LIMIT + 1) + b"x" * 1000)
+    answer = wire.answer()
+    assert answer.status == 401 and answer.headers["connection"] == "close"
+    assert wire.closed_by_server()
 
 
 # -- on the wire -----------------------------------------------------------------------------

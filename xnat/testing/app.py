@@ -149,7 +149,6 @@ _URL_MAP = Map([
     Rule("/xapi/plugins/<plugin_id>", endpoint=services.plugin),
 ], strict_slashes=False, merge_slashes=False)
 
-_DRAIN_LIMIT = 1 << 20  # bytes of an unread request body worth reading to keep a connection
 
 # Routes a client may call before it has a session (they check credentials themselves).
 _OPEN = {session.services_auth, session.form_login}
@@ -288,8 +287,9 @@ class XNATApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            # A body left unread (a refusal before the upload) is the HTTP handler's to read or
+            # close on (xnat.testing.httpserve): after the answer, so the client gets it at once.
             response = self.handle(request)
-            self._finish_body(request, response)
         finally:
             self.store.release()  # bodies stream from disk, never from the database
         return response(environ, start_response)
@@ -398,28 +398,6 @@ class XNATApp:
         if stored is None:
             return self.allow_anonymous
         return stored in (False, "false")
-
-    @staticmethod
-    def _finish_body(request: Request, response: Response) -> None:
-        """Consume a body the handler refused unread, so a kept-alive connection stays in sync.
-
-        Small leftovers are read and dropped; for big ones the connection is closed
-        instead of reading (say) a whole refused upload.
-        """
-        length = request.content_length
-        if not length:
-            return
-        stream = request.stream
-        if getattr(stream, "is_exhausted", True):
-            return
-        if length > _DRAIN_LIMIT:
-            response.headers["Connection"] = "close"
-            return
-        try:
-            while stream.read(1 << 16):
-                pass
-        except (ClientDisconnected, OSError):
-            response.headers["Connection"] = "close"
 
     @staticmethod
     def _params(request: Request) -> MultiDict[str, str]:

@@ -283,7 +283,8 @@ class _Response:
             self._headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(_LATE_BODY))),
                              ("Connection", "close")]
         self._no_body = self._no_body or 100 <= code < 200 or code in (204, 304)
-        close = handler.close_connection or (handler.connections is not None and handler.connections.stopping)
+        close = (handler.close_connection or handler.body_undrainable
+                 or (handler.connections is not None and handler.connections.stopping))
         headers = []
         for name, value in self._headers:  # all checked before the first byte goes out
             lower = name.lower()
@@ -373,6 +374,7 @@ class KeepAliveHandler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._served = 0
+        self._body: LengthBody | ChunkedBody | None = None  # the current request's
         self.connection.settimeout(self.idle_timeout)
         self._reader = _DeadlineReader(self.connection, self.idle_timeout)
         self._input = io.BufferedReader(self._reader, 1 << 16)
@@ -402,8 +404,9 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.connections.busy(self.connection)
         if not self.keep_alive or self._served >= self.max_requests:
             self.close_connection = True
+        self._body = None
         try:
-            body = request_body(self.headers, self._input)
+            self._body = body = request_body(self.headers, self._input)
         except BodyError as error:
             self.send_error(400, str(error))  # sends Connection: close
             return
@@ -418,6 +421,12 @@ class KeepAliveHandler(WSGIRequestHandler):
                 self.close_connection = True
         finally:
             self._reader.unpace()
+
+    @property
+    def body_undrainable(self) -> bool:
+        """Too much of the request's body is unread to drain it after the answer: the connection will close."""
+        body = self._body
+        return isinstance(body, LengthBody) and body.remaining > DRAIN_LIMIT
 
     @property
     def body_late(self) -> bool:
