@@ -253,3 +253,47 @@ def test_same_file_name_twice_in_a_series_keeps_both(alice: Api, case001: Path) 
     uri = _import(alice, buffer.getvalue()).text
     names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
     assert names == ["1-1.dcm", "1.dcm"]
+
+
+def _sop_uid(data: bytes) -> str:
+    from xnat.testing.dicomreader import read_dicom_archive
+
+    (study,) = read_dicom_archive(data, "one.dcm")
+    return study.series[0].files[0].sop_instance_uid
+
+
+@pytest.mark.parametrize("rename", ["true", "TRUE"])
+def test_rename_names_files_by_the_file_namer(alice: Api, case001: Path, rename: str) -> None:
+    # XNAT's GradualDicomImporter.getSafeFile (called per entry by DicomZipImporter): with
+    # rename=true the stored name is the namer's, never the upload's
+    import zipfile
+
+    files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for k, path in enumerate(files):
+            archive.writestr(f"x/{k}.dcm", path.read_bytes())
+    uri = _import(alice, buffer.getvalue(), f"project=P1&rename={rename}").text
+    names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+    assert names == sorted(f"{_sop_uid(p.read_bytes())}.dcm" for p in files)
+
+
+@pytest.mark.parametrize("rename", ["", "&rename=false"])
+def test_without_rename_the_upload_names_stay(alice: Api, case001: Path, rename: str) -> None:
+    import zipfile
+
+    files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for k, path in enumerate(files):
+            archive.writestr(f"x/{k}.dcm", path.read_bytes())
+    uri = _import(alice, buffer.getvalue(), f"project=P1{rename}").text
+    names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+    assert names == [f"{k}.dcm" for k in range(len(files))]
+
+
+def test_rename_with_a_bad_value_is_refused_and_nothing_is_kept(alice: Api, admin: Api, case001_zip: bytes) -> None:
+    before = _archive_counts(admin)
+    r = _import(alice, case001_zip, "project=P1&rename=maybe")
+    assert r.status_code == 400 and "rename" in r.text
+    assert _archive_counts(admin) == before

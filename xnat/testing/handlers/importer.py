@@ -8,7 +8,10 @@ headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
 ``import-handler=inbox`` imports a folder below the site's inbox (:mod:`.inbox`), ``XAR`` an
 XNAT archive (:mod:`.xar`);
 ``overwrite=none|append|delete``; ``src=/user/cache/resources/X/files/f.zip`` imports a file the
-user uploaded to its cache before; ``Ignore-Unparsable=true`` skips non-DICOM members
+user uploaded to its cache before; ``rename=true`` stores every DICOM file under the name
+the file namer gives it (``{SOPInstanceUID}.dcm``) instead of its name in the upload (XNAT's
+``GradualDicomImporter.getSafeFile``; gradual uploads are always named so here, as they
+rarely carry a name); ``Ignore-Unparsable=true`` skips non-DICOM members
 (otherwise an upload holding any is refused, 400). The answer is the new URI(s),
 ``/data``-prefixed, as text. ``import-handler=gradual-DICOM`` takes files one by one: they
 go to the prearchive (or, with ``Direct-Archive=true``, are appended to the archived
@@ -162,7 +165,9 @@ def _one(ctx: Ctx, study: Study, target: Target, kind: str, overwrite: str, grad
     existing = _receiving(ctx, study, target) if gradual and kind == "prearchive" else None
     if existing is not None:
         return "/data" + merge(ctx.app, pre, existing, study).url
-    session = stage(ctx.app, pre, study, target, ctx.user.login, by_uid=gradual)
+    # rename=true: every file is named by the DICOM file namer, not by its name in the upload
+    # (XNAT's GradualDicomImporter.getSafeFile, which DicomZipImporter calls for each entry)
+    session = stage(ctx.app, pre, study, target, ctx.user.login, by_uid=gradual or ctx.flag("rename"))
     if kind == "prearchive":
         return "/data" + session.url
     return archive_staged(ctx, session, target, overwrite)
