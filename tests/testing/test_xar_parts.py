@@ -28,10 +28,10 @@ def _xar(documents: dict[str, str], files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _scan(scan_id: str, session: str, scan_type: str = "T2") -> str:
+def _scan(scan_id: str, session: str, scan_type: str = "T2", resource: str = "DICOM") -> str:
     return (f'<xnat:MRScan {NS} ID="{scan_id}" type="{scan_type}"><xnat:image_session_ID>{session}'
-            f'</xnat:image_session_ID><xnat:file xsi:type="xnat:resourceCatalog" label="DICOM"'
-            f' URI="{scan_id}/DICOM/DICOM_catalog.xml"/></xnat:MRScan>')
+            f'</xnat:image_session_ID><xnat:file xsi:type="xnat:resourceCatalog" label="{resource}"'
+            f' URI="{scan_id}/{resource}/{resource}_catalog.xml"/></xnat:MRScan>')
 
 
 def _assessor(label: str, session: str, project: str = "P1") -> str:
@@ -68,12 +68,60 @@ def test_scans_of_a_session(app: XNATApp, admin: Api, alice: Api, eid: str) -> N
     assert admin.get(f"/data/experiments/{eid}/scans/6?format=json").json["items"][0]["data_fields"]["type"] == "DWI"
     assert admin.get(f"/data/experiments/{eid}/scans/5/resources/DICOM/files/a.dcm").get_data() == b"five"
     assert [f["Name"] for f in admin.rows(f"/data/experiments/{eid}/scans/5/resources/DICOM/files")] == ["a.dcm"]
-    # again: scan 5 is there already; a XAR adds, never replaces, and nothing of it stays
+    # again, with a DICOM resource for scan 5, which has one: XNAT would keep two of one label,
+    # this server holds one; refused before anything is written, and nothing of the XAR stays
     again = _xar({"7.xml": _scan("7", eid), "5.xml": _scan("5", eid, "CHANGED")}, {"5/DICOM/a.dcm": b"new"})
     r = alice.post(XAR, data=again)
-    assert r.status_code == 409 and "already has scan 5" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "Scan 5 of session" in r.get_data(as_text=True)
+    assert "already has resource DICOM" in r.get_data(as_text=True)
     assert _scan_ids(admin, eid) == ["1", "5", "6"]
+    assert _scan_type(admin, eid, "5") == "T2"
     assert admin.get(f"/data/experiments/{eid}/scans/5/resources/DICOM/files/a.dcm").get_data() == b"five"
+
+
+def _scan_type(admin: Api, eid: str, scan_id: str) -> str:
+    return str(admin.get(f"/data/experiments/{eid}/scans/{scan_id}?format=json").json["items"][0]["data_fields"]["type"])
+
+
+def _resources(admin: Api, eid: str, scan_id: str) -> list[str]:
+    return sorted(r["label"] for r in admin.rows(f"/data/experiments/{eid}/scans/{scan_id}/resources"))
+
+
+def test_a_scan_the_session_has_is_updated_and_gets_the_new_resources(admin: Api, alice: Api, eid: str) -> None:
+    # XNAT's XarImporter saves each scan document as an item: one whose ID the session has is
+    # saved over the stored one (its fields replaced, its resources added), not refused
+    first = _xar({"5.xml": _scan("5", eid)}, {"5/DICOM/a.dcm": b"five"})
+    assert alice.post(XAR, data=first).status_code == 200
+    again = _xar({"5.xml": _scan("5", eid, "CHANGED", "NIFTI"), "7.xml": _scan("7", eid)},
+                 {"5/NIFTI/a.nii": b"nii", "7/DICOM/c.dcm": b"seven"})
+    r = alice.post(XAR, data=again)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_data(as_text=True).split("\r\n") == [f"/data/archive/experiments/{eid}/scans/5",
+                                                      f"/data/archive/experiments/{eid}/scans/7"]
+    assert _scan_ids(admin, eid) == ["1", "5", "7"]
+    assert _scan_type(admin, eid, "5") == "CHANGED"
+    assert _resources(admin, eid, "5") == ["DICOM", "NIFTI"]
+    assert admin.get(f"/data/experiments/{eid}/scans/5/resources/DICOM/files/a.dcm").get_data() == b"five"
+    assert admin.get(f"/data/experiments/{eid}/scans/5/resources/NIFTI/files/a.nii").get_data() == b"nii"
+
+
+def test_a_failed_update_puts_the_scan_back(admin: Api, alice: Api, eid: str) -> None:
+    first = _xar({"5.xml": _scan("5", eid)}, {"5/DICOM/a.dcm": b"five"})
+    assert alice.post(XAR, data=first).status_code == 200
+    no_id = _scan("", eid).replace(' ID=""', "")
+    bad = _xar({"a.xml": _scan("5", eid, "CHANGED", "NIFTI"), "b.xml": no_id}, {"5/NIFTI/a.nii": b"nii"})
+    r = alice.post(XAR, data=bad)
+    assert r.status_code == 400 and "has no ID" in r.get_data(as_text=True)
+    assert _scan_type(admin, eid, "5") == "T2"
+    assert _resources(admin, eid, "5") == ["DICOM"]
+    assert _scan_ids(admin, eid) == ["1", "5"]
+
+
+def test_updating_a_scan_needs_edit_rights(app: XNATApp, admin: Api, alice: Api, bob: Api, eid: str) -> None:
+    assert alice.post(XAR, data=_xar({"5.xml": _scan("5", eid)}, {})).status_code == 200
+    r = bob.post(XAR, data=_xar({"5.xml": _scan("5", eid, "CHANGED", "NIFTI")}, {"5/NIFTI/a.nii": b"x"}))
+    assert r.status_code in (400, 403)  # a session bob may not read does not exist for him
+    assert _scan_type(admin, eid, "5") == "T2"
 
 
 def test_a_reconstruction_and_an_assessor(admin: Api, alice: Api, eid: str) -> None:

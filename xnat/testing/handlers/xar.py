@@ -10,7 +10,10 @@ of one kind, as XNAT sorts them:
   written as a PUT of that document would write it (a label in use is 409);
 * scans, or reconstructions, of one existing session (their ``image_session_ID``): each is
   written as a PUT of its document under that session would write it (edit rights there); an ID
-  the session already has is 409 (XNAT would overwrite it: a XAR here adds, never replaces);
+  the session already has is updated, as XNAT's ``XarImporter`` saves such an item over the
+  stored one: the document's fields replace theirs (the others stay) and its resources are
+  added to the scan's (a resource label the scan already has is 409: this server holds one
+  resource per label, where XNAT would keep both);
 * image assessors of one existing session (their ``imageSession_ID``), each in the project its
   ``project`` names (create rights there; 400 "Invalid project tag" without one).
 
@@ -31,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
@@ -136,8 +139,9 @@ def _import(ctx: Ctx, document: ItemNode, content: Path) -> str:
     row = find_experiment(ctx, experiment_id, None)
     assert row is not None, "the session was just written"
     node = Node("experiment", experiment_id, row, project.key)
-    _all_or_nothing(ctx, [node], lambda: _copy(ctx, _session_resources(ctx, document, project.key, experiment_id),
-                                                content))
+    wanted = _session_resources(ctx, document, project.key, experiment_id)
+    _all_or_nothing([lambda: resources.delete_tree(ctx, node, remove_files=True)],
+                    lambda: _copy(ctx, wanted, content))
     return f"/data/archive/experiments/{experiment_id}"
 
 
@@ -147,27 +151,32 @@ def _drop_taken_id(ctx: Ctx, document: ItemNode) -> None:
         del document.fields["ID"]  # taken here: the server makes one
 
 
-def _all_or_nothing(ctx: Ctx, made: list[Node], step: Callable[[], None]) -> None:
-    """Run ``step``; if it fails, what ``made`` holds goes (with its files) before the error does."""
+def _all_or_nothing(undo: list[Callable[[], None]], step: Callable[[], object]) -> None:
+    """Run ``step``; if it fails, what ``undo`` holds (filled as ``step`` writes) is run, last
+    first, before the error goes on."""
     try:
         step()
     except BaseException:
-        for node in reversed(made):
-            resources.delete_tree(ctx, node, remove_files=True)
+        for action in reversed(undo):
+            action()
         raise
 
 
 # -- scans, reconstructions or assessors of an existing session -------------------------------
 def _import_parts(ctx: Ctx, kind: str, documents: list[ItemNode], content: Path) -> list[str]:
     session = _session_of(ctx, kind, documents)
+    for document in documents:  # refused before anything is written
+        _check_labels_free(ctx, kind, document, session)
     made: list[Node] = []
+    undo: list[Callable[[], None]] = []
 
     def write_all() -> None:
         for document in documents:
-            made.append(_create_part(ctx, kind, document, session))
-            _copy(ctx, _part_resources(kind, document, made[-1], session), content)
+            made.append(_create_part(ctx, kind, document, session, undo))
+            added = _copy(ctx, _part_resources(kind, document, made[-1], session), content)
+            undo.append(lambda added=added: _drop_resources(ctx, added))  # type: ignore[misc]
 
-    _all_or_nothing(ctx, made, write_all)
+    _all_or_nothing(undo, write_all)
     base = f"/data/archive/experiments/{session['id']}"
     return [f"/data/archive/experiments/{node.key}" if kind == "assessor"
             else f"{base}/{PARTS[kind][1]}/{node.row['id']}" for node in made]
@@ -185,8 +194,32 @@ def _session_of(ctx: Ctx, kind: str, documents: list[ItemNode]) -> sqlite3.Row:
     return row
 
 
-def _create_part(ctx: Ctx, kind: str, document: ItemNode, session: sqlite3.Row) -> Node:
-    """Write one scan, reconstruction or assessor document as its PUT would; its node."""
+def _check_labels_free(ctx: Ctx, kind: str, document: ItemNode, session: sqlite3.Row) -> None:
+    """409 when the document updates a scan (or reconstruction) that already has a resource of
+    a label the document brings (XNAT keeps both; this server holds one resource per label)."""
+    existing = _existing_part(ctx, kind, document, session)
+    if existing is None:
+        return
+    for wanted in _part_resources(kind, document, existing, session):
+        if ctx.backend.resources.find(wanted.kind, wanted.owner, wanted.io, _label(wanted.resource)) is not None:
+            raise HTTPError(409, f"{kind.capitalize()} {existing.row['id']} of session {session['label']} already"
+                                 f" has resource {_label(wanted.resource)}: nothing was imported")
+
+
+def _existing_part(ctx: Ctx, kind: str, document: ItemNode, session: sqlite3.Row) -> Node | None:
+    """The session's scan or reconstruction of the document's ID, if it has one."""
+    key = str(document.fields.get("ID") or "")
+    row = ctx.backend.archive.child(kind, session["id"], key) if kind != "assessor" and key else None
+    if row is None:
+        return None
+    return Node(kind, str(row["pk"]), row, session["project"],
+                Node("experiment", session["id"], session, session["project"]))
+
+
+def _create_part(ctx: Ctx, kind: str, document: ItemNode, session: sqlite3.Row,
+                 undo: list[Callable[[], None]]) -> Node:
+    """Write one scan, reconstruction or assessor document as its PUT would; its node. What
+    undoes the write goes on ``undo``."""
     _, coll, session_field = PARTS[kind]
     document.fields[session_field] = session["id"]
     if kind == "assessor":
@@ -202,18 +235,40 @@ def _create_part(ctx: Ctx, kind: str, document: ItemNode, session: sqlite3.Row) 
         new_id = archive_write.create(_as_put(ctx, document), parent, coll, label, "").get_data(as_text=True)
         row = find_experiment(ctx, new_id, None)
         assert row is not None, "the assessor was just written"
-        return Node("assessor", new_id, row, project.key, parent)
+        node = Node("assessor", new_id, row, project.key, parent)
+        undo.append(lambda: resources.delete_tree(ctx, node, remove_files=True))
+        return node
     key = str(document.fields.get("ID") or "")
     if not key:
         raise HTTPError(400, f"The XAR's {kind} document has no ID")
     archive = ctx.backend.archive
-    if archive.child(kind, session["id"], key) is not None:
-        raise HTTPError(409, f"Session {session['label']} already has {kind} {key}: a XAR adds, it does not replace")
+    existing = _existing_part(ctx, kind, document, session)
+    if existing is not None:  # XarImporter saves the item over the stored one: an update
+        with archive.transaction() as conn:
+            before = archive.stored_fields(conn, kind, existing.row["pk"])
+        archive_write.update(_as_put(ctx, document), existing)
+        undo.append(lambda: _restore_fields(ctx, kind, existing.row["pk"], before))
+        return existing
     parent = Node("experiment", session["id"], session, session["project"])
     archive_write.create(_as_put(ctx, document), parent, coll, key, "")
     row = archive.child(kind, session["id"], key)
     assert row is not None, f"the {kind} was just written"
-    return Node(kind, str(row["pk"]), row, session["project"], parent)
+    node = Node(kind, str(row["pk"]), row, session["project"], parent)
+    undo.append(lambda: resources.delete_tree(ctx, node, remove_files=True))
+    return node
+
+
+def _restore_fields(ctx: Ctx, kind: str, pk: int, fields: dict[str, Any]) -> None:
+    archive = ctx.backend.archive
+    with archive.transaction() as conn:
+        archive.set_fields(conn, kind, pk, fields)
+
+
+def _drop_resources(ctx: Ctx, pks: list[int]) -> None:
+    """Remove resources a failed import added, with their files."""
+    for pk in pks:
+        for folder in ctx.backend.archive.delete_tree("resource", str(pk)):
+            ctx.app.files.delete(ctx.app.files.resource_dir(*folder.split("/")))
 
 
 def _part_resources(kind: str, document: ItemNode, node: Node, session: sqlite3.Row) -> list[Wanted]:
@@ -256,23 +311,41 @@ def _session_resources(ctx: Ctx, document: ItemNode, project: str, experiment_id
     return wanted
 
 
-def _copy(ctx: Ctx, wanted: list[Wanted], content: Path) -> None:
-    """Each catalogued resource in ``wanted`` with the files below its catalog's folder, in one transaction."""
-    store, files = ctx.backend.resources, ctx.app.files
+def _copy(ctx: Ctx, wanted: list[Wanted], content: Path) -> list[int]:
+    """Each catalogued resource in ``wanted`` with the files below its catalog's folder, in one
+    transaction; the new resources' pks."""
+    files = ctx.app.files
     now = time.time()
-    with ctx.backend.archive.transaction() as conn:
-        for item in wanted:
-            uri, label = str(item.resource.fields.get("URI") or ""), _label(item.resource)
-            if not uri or not label or uri.startswith("/") or ".." in uri.split("/"):
-                continue  # not a catalog inside the XAR (an absolute server path means nothing here)
-            attrs = {k: str(item.resource.fields[k]) for k in ("format", "content", "description", "tags")
-                     if item.resource.fields.get(k)}
-            pk = store.insert_in(conn, item.kind, item.owner, item.io, label, item.resource.xsi_type, attrs,
-                                 item.folder)
-            source = content / posixpath.dirname(uri)
-            target = files.resource_dir(*item.folder.split("/"))
-            for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != posixpath.basename(uri)):
-                rel = path.relative_to(source).as_posix()
-                with open(path, "rb") as stream:
-                    stored = files.write(target, rel, stream, path.stat().st_size)
-                store.catalogue_in(conn, pk, stored.path, stored.size, stored.md5, {}, now)
+    added: list[int] = []
+    fresh: list[Path] = []  # folders this call made: a failure takes them back with the rows
+    try:
+        with ctx.backend.archive.transaction() as conn:
+            _copy_in(ctx, conn, wanted, content, now, added, fresh)
+    except BaseException:
+        for folder in fresh:
+            files.delete(folder)
+        raise
+    return added
+
+
+def _copy_in(ctx: Ctx, conn: sqlite3.Connection, wanted: list[Wanted], content: Path, now: float,
+             added: list[int], fresh: list[Path]) -> None:
+    store, files = ctx.backend.resources, ctx.app.files
+    for item in wanted:
+        uri, label = str(item.resource.fields.get("URI") or ""), _label(item.resource)
+        if not uri or not label or uri.startswith("/") or ".." in uri.split("/"):
+            continue  # not a catalog inside the XAR (an absolute server path means nothing here)
+        attrs = {k: str(item.resource.fields[k]) for k in ("format", "content", "description", "tags")
+                 if item.resource.fields.get(k)}
+        pk = store.insert_in(conn, item.kind, item.owner, item.io, label, item.resource.xsi_type, attrs,
+                             item.folder)
+        added.append(pk)
+        source = content / posixpath.dirname(uri)
+        target = files.resource_dir(*item.folder.split("/"))
+        if not target.exists():
+            fresh.append(target)
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != posixpath.basename(uri)):
+            rel = path.relative_to(source).as_posix()
+            with open(path, "rb") as stream:
+                stored = files.write(target, rel, stream, path.stat().st_size)
+            store.catalogue_in(conn, pk, stored.path, stored.size, stored.md5, {}, now)
