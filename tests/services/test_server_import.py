@@ -297,3 +297,44 @@ def test_rename_with_a_bad_value_is_refused_and_nothing_is_kept(alice: Api, admi
     r = _import(alice, case001_zip, "project=P1&rename=maybe")
     assert r.status_code == 400 and "rename" in r.text
     assert _archive_counts(admin) == before
+
+
+# -- into a session that exists: XNAT's PrearcSessionArchiver.checkForConflicts, in its order ---
+def _scans(api: Api, uri: str) -> list[str]:
+    return sorted(r["ID"] for r in api.rows(f"{uri}/scans"))
+
+
+def test_existing_session_without_overwrite_is_xnats_conflict(alice: Api, case001: Path) -> None:
+    assert _import(alice, zip_folder(case001 / "4_SAG LOCALIZER")).status_code == 200
+    r = _import(alice, zip_folder(case001 / "2_T1 SPIN ECHO"), "project=P1&overwrite=none")
+    assert r.status_code == 409
+    assert r.text.startswith("Session already exists, retry with overwrite enabled")
+
+
+@pytest.mark.parametrize("mode, kept", [("append", ["2", "4"]), ("delete", ["2"])])
+def test_append_merges_and_delete_replaces(alice: Api, admin: Api, case001: Path, mode: str,
+                                           kept: list[str]) -> None:
+    uri = _import(alice, zip_folder(case001 / "4_SAG LOCALIZER")).text
+    r = _import(alice, zip_folder(case001 / "2_T1 SPIN ECHO"), f"project=P1&overwrite={mode}")
+    assert r.status_code == 200, r.text
+    assert r.text == uri
+    assert _scans(admin, uri) == kept
+    files = admin.rows(f"{uri}/scans/ALL/files")
+    assert len(files) == sum(SERIES[s][1] for s in kept)
+
+
+def test_existing_session_of_another_subject(alice: Api, case001_zip: bytes) -> None:
+    assert _import(alice, case001_zip, "project=P1&subject=A&session=S1").status_code == 200
+    r = _import(alice, case001_zip, "project=P1&subject=B&session=S1&overwrite=append")
+    assert r.status_code == 409
+    assert r.text.startswith("Invalid modification of session subject via archive process.: S1 Already Exists"
+                             " for another Subject")
+
+
+def test_existing_session_of_another_modality(alice: Api, case001_zip: bytes) -> None:
+    assert alice.put("/data/projects/P1/subjects/A").status_code in (200, 201)
+    r = alice.put("/data/projects/P1/subjects/A/experiments/S1?xsiType=xnat:ctSessionData")
+    assert r.status_code in (200, 201), r.text
+    r = _import(alice, case001_zip, "project=P1&subject=A&session=S1&overwrite=append")
+    assert r.status_code == 409
+    assert r.text.startswith("Invalid modification of session modality via archive process.")

@@ -33,6 +33,10 @@ __all__ = ["ImportError_", "Target", "commit", "merge", "scan_fields", "session_
 logger = logging.getLogger(__name__)
 
 OVERWRITE = ("none", "append", "delete")
+# XNAT's own messages for an upload into a session that exists (PrearcSessionArchiver)
+PRE_EXISTS = "Session already exists, retry with overwrite enabled"
+MODALITY_MOD = "Invalid modification of session modality via archive process.  Data may require a manual merge."
+SUBJECT_MOD = "Invalid modification of session subject via archive process."
 
 
 class ImportError_(Exception):
@@ -219,14 +223,7 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
             subject_id = _subject(conn, app, target.project, target.subject, login)
             row = app.backend.archive.by_own_label(conn, "experiment", target.project, target.label)
             if row is not None:
-                if overwrite == "none":
-                    raise ImportError_(409, f"Session {target.label} already exists in project {target.project}; "
-                                            "use overwrite=append or overwrite=delete")
-                if row["xsi_type"] != session.xsi_type:
-                    raise ImportError_(409, f"Session {target.label} is a {row['xsi_type']}, the upload a "
-                                            f"{session.xsi_type}")
-                if row["subject_id"] != subject_id:
-                    raise ImportError_(409, f"Session {target.label} belongs to another subject")
+                _check_merge(row, session, target, subject_id, overwrite)
                 experiment_id = row["id"]
                 if overwrite == "delete":  # the session's scans go; their folders are pruned below
                     replaced += app.backend.archive.drop_scans(conn, experiment_id)
@@ -247,6 +244,18 @@ def commit(app: Any, pre: PrearchiveStore, session: PrearchiveSession, target: T
     for folder in replaced:  # files of scans replaced by overwrite=delete and not rewritten
         _prune(app, folder, copied)
     return subject_id, experiment_id
+
+
+def _check_merge(row: sqlite3.Row, session: PrearchiveSession, target: Target, subject_id: str,
+                 overwrite: str) -> None:
+    """409 with XNAT's words (``PrearcSessionArchiver.checkForConflicts``, in its order) when an
+    upload may not go into the existing session ``row``."""
+    if overwrite == "none":
+        raise ImportError_(409, PRE_EXISTS)
+    if row["xsi_type"] != session.xsi_type:
+        raise ImportError_(409, MODALITY_MOD)
+    if row["subject_id"] != subject_id:
+        raise ImportError_(409, f"{SUBJECT_MOD}: {target.label} Already Exists for another Subject")
 
 
 def _loads(text: str) -> dict[str, Any]:
