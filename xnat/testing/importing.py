@@ -107,23 +107,38 @@ def scan_fields(app: Any, series: Series) -> dict[str, str]:
     return _known(app, series.xsi_type, values)
 
 
-def file_names(series: Series, by_uid: bool = False) -> list[str]:
-    """Names for a series' files in its resource: the uploaded base names (or, ``by_uid``,
-    ``{SOPInstanceUID}.dcm`` as gradual uploads carry no useful name), never the same twice."""
-    names: list[str] = []
-    used: set[str] = set()
+def file_names(series: Series, by_uid: bool = False) -> list[str | None]:
+    """Names for a series' files in its resource, as XNAT's ``GradualDicomImporter.getSafeFile``
+    picks them: the uploaded base name (``by_uid``: ``{SOPInstanceUID}.dcm``, the file namer's);
+    a name already taken by another object gets the namer's name instead, and a second copy of
+    the same object (same name, same SOP Instance UID) is None: it is stored once."""
+    names: list[str | None] = []
+    owners: dict[str, str] = {}  # name -> SOP Instance UID of the file stored under it
     for dicom in series.files:
-        name = f"{dicom.sop_instance_uid}.dcm" if by_uid and dicom.sop_instance_uid else dicom.basename
-        if name in used:  # a/1.dcm and b/1.dcm of one series: keep both
-            stem, dot, ext = name.rpartition(".")
-            base, ext = (stem, dot + ext) if dot else (name, "")
-            k = 1
-            while f"{base}-{k}{ext}" in used:
-                k += 1
-            name = f"{base}-{k}{ext}"
-        used.add(name)
+        uid = dicom.sop_instance_uid
+        name = f"{uid}.dcm" if by_uid and uid else dicom.basename
+        if name in owners and uid and owners[name] == uid:
+            names.append(None)
+            continue
+        if name in owners and uid:
+            name = f"{uid}.dcm"
+        name = _free(name, owners)
+        owners[name] = uid
         names.append(name)
     return names
+
+
+def _free(name: str, used: dict[str, str]) -> str:
+    """``name``, or ``name-1``, ``name-2``... (before the extension) if that is taken (files
+    with no SOP Instance UID, or one UID under two names)."""
+    if name not in used:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    base, ext = (stem, dot + ext) if dot else (name, "")
+    k = 1
+    while f"{base}-{k}{ext}" in used:
+        k += 1
+    return f"{base}-{k}{ext}"
 
 
 def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: str,
@@ -142,6 +157,8 @@ def stage(app: Any, pre: PrearchiveStore, study: Study, target: Target, owner: s
             folder = pre.scan_folder(session, series.scan_id)
             stored = []
             for dicom, name in zip(series.files, file_names(series, by_uid)):
+                if name is None:  # the same object twice in the upload
+                    continue
                 with dicom.open() as stream:
                     f = pre.files.write(folder, name, stream)
                 stored.append({"path": f.path, "size": f.size, "md5": f.md5})
@@ -177,6 +194,8 @@ def merge(app: Any, pre: PrearchiveStore, session: PrearchiveSession, study: Stu
                 scans.append(scan)
             folder = pre.scan_folder(session, scan["id"], scan.get("resource", "DICOM"))
             for dicom, name in zip(series.files, file_names(series, by_uid=True)):
+                if name is None:  # the same object twice in the upload
+                    continue
                 target = pre.files.path_of(folder, name)
                 if not target.exists():
                     written.append(target)
