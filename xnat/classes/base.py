@@ -232,6 +232,7 @@ class XNATBaseObject:
     def _bind_row(cls, session: Any, rows: ListingRows, index: int, uri: str | None, id_: str,
                   parent: Any) -> XNATBaseObject:
         """A bound object for row ``index`` of a listing; ``uri`` None: the row's URI column."""
+        # _setup written out: one call per listed row, where a call and a second pass cost
         obj = cls.__new__(cls)
         obj._session_of = session
         obj._path = uri

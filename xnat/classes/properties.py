@@ -230,6 +230,17 @@ def check_facets(name: str, xsd_type: str, facets: Facets, value: Any, text: str
         raise XNATValueError(f"{name}: length {length} breaks max_length ({facets.max_length})")
 
 
+def checked_text(name: str, xsd_type: str, facets: Facets, value: Any) -> str:
+    """``value`` as the text XNAT stores for field ``name``, checked against its type and facets."""
+    try:
+        text = convert_to_text(xsd_type, value)
+        typed = convert_from_text(xsd_type, text)
+    except ValueError as exc:
+        raise XNATValueError(f"{name}: {exc}") from None
+    check_facets(name, xsd_type, facets, typed, text)
+    return text
+
+
 def _in_enumeration(xsd_type: str, allowed: list[str], text: str) -> bool:
     if text in allowed:
         return True
@@ -295,13 +306,7 @@ class FieldProperty:
         if value is None:
             instance._del_field(self.xpath)
             return
-        try:
-            text = convert_to_text(self.type, value)
-            typed = convert_from_text(self.type, text)
-        except ValueError as exc:
-            raise XNATValueError(f"{self.name}: {exc}") from None
-        check_facets(self.name, self.type, self.facets, typed, text)
-        instance._set_field(self.xpath, text)
+        instance._set_field(self.xpath, checked_text(self.name, self.type, self.facets, value))
 
     def __delete__(self, instance: Any) -> None:
         instance._del_field(self.xpath)
@@ -379,13 +384,7 @@ class SimpleContentProperty(ChildProperty):
             raise XNATValueError(f"{type(instance).__name__}.{self.name} takes its text value ({self.value_type}), "
                                  f"not {type(value).__name__}: set its attributes with obj.{self.name}.<attribute> "
                                  "= value once the object exists")
-        try:
-            text = convert_to_text(self.value_type, value)
-            typed = convert_from_text(self.value_type, text)
-        except ValueError as exc:
-            raise XNATValueError(f"{self.name}: {exc}") from None
-        check_facets(self.name, self.value_type, self.facets, typed, text)
-        instance._set_field(self.xpath, text)
+        instance._set_field(self.xpath, checked_text(self.name, self.value_type, self.facets, value))
 
     def __repr__(self) -> str:
         return f"<SimpleContentProperty {self.name} ({self.value_type} text of {self.item_type} at {self.xpath})>"
