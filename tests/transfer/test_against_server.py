@@ -148,3 +148,16 @@ def test_in_process_adapter(tmp_path):
         assert (tmp_path / "y.txt").read_bytes() == b"payload"
     finally:
         app.close()
+
+
+def test_a_streamed_tgz_cut_by_an_unreadable_file_stores_nothing_on_the_real_server(transferer, tree, monkeypatch):
+    from xnat.transfer import tree as tree_module
+
+    root, _ = tree
+    listed = tree_module.list_tree(root)
+    gone = tree_module.LocalFile("zz/gone.dat", root / "zz-gone.dat", 10)  # listed, then removed
+    monkeypatch.setattr(tree_module, "list_tree", lambda directory: [*listed, gone])
+    files_url = FILES.format(label="CUT")
+    with pytest.raises(XNATUploadError, match="zz-gone.dat"):
+        transferer.upload_tree(files_url, root, method="tgz_file")
+    assert transferer.list_files(files_url) == {}  # the cut request stored nothing

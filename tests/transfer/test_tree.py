@@ -167,3 +167,44 @@ def test_tgz_archives_are_packed_at_the_fastest_level_and_hashed_only_when_verif
     assert set(sent) == set(expected) and {digest for _, digest in sent.values()} == {""}
     hashed = tree_module._pack(io.BytesIO(), files, compressed=False, digests=True)
     assert all(len(digest) == 32 for _, digest in hashed.values())
+
+
+def test_tgz_file_is_sent_as_it_is_packed_with_no_archive_on_disk(transferer, server, tree, monkeypatch):
+    from xnat.transfer import tree as tree_module
+
+    def no_temp_file():  # the streamed path packs into the request body, not a file
+        raise AssertionError("tgz_file packed into a temporary file")
+
+    monkeypatch.setattr(tree_module.tempfile, "TemporaryFile", no_temp_file)
+    root, expected = tree
+    sent = transferer.upload_tree(f"{RES}/files", root, method="tgz_file", verify=True)
+    assert len(sent) == 300
+    assert server.app.files[RES] == expected
+
+
+def test_a_streamed_tgz_that_fails_is_packed_again_and_retried(transferer, server, tree):
+    root, expected = tree
+    server.faults.add("503", "upload.tar.gz")
+    transferer.upload_tree(f"{RES}/files", root, method="tgz_file", verify=True)
+    puts = [p for m, p, _ in server.faults.log if m == "PUT"]
+    assert len(puts) == 2  # the stream, then the archive packed again into a temporary file
+    assert server.app.files[RES] == expected
+
+
+def test_a_file_that_cannot_be_read_while_streaming_fails_and_stores_nothing(transferer, server, tree, monkeypatch):
+    from xnat.transfer import tree as tree_module
+
+    root, _ = tree
+    listed = tree_module.list_tree(root)
+    gone = tree_module.LocalFile("zz/gone.dat", root / "zz-gone.dat", 10)  # listed, then removed
+    monkeypatch.setattr(tree_module, "list_tree", lambda directory: [*listed, gone])
+    with pytest.raises(XNATUploadError, match="zz-gone.dat"):
+        transferer.upload_tree(f"{RES}/files", root, method="tgz_file")
+    assert not server.app.files.get(RES)  # the cut archive was refused whole
+
+
+def test_a_refused_streamed_tgz_reports_the_server_answer(transferer, server, tree):
+    root, _ = tree
+    transferer.upload_tree(f"{RES}/files", root, method="tgz_file")
+    with pytest.raises(XNATUploadError, match="already has file 0.dat"):
+        transferer.upload_tree(f"{RES}/files", root, method="tgz_file")

@@ -10,6 +10,11 @@ Methods (xnatpy's names):
     Fast for many small files; the archive must fit in RAM.
 ``tar_file`` / ``tgz_file``
     The same with the archive in a temporary file on disk, for trees larger than RAM.
+    ``tgz_file`` (the default) skips the file: the archive is packed on a thread into a
+    pipe that is the request body (chunked), so packing overlaps the upload. A failed
+    try cannot re-send that stream: the archive is then packed again into a temporary
+    file, which the retries rewind. A file that cannot be read cuts the request off
+    (nothing is stored) and is named in the error. ``tar_file`` keeps the temporary file.
 
 A ``tgz`` archive is compressed at zlib's fastest level: on DICOM files level 1 packs
 about ten times faster than tarfile's default level 9 (88 against 8 MB/s here) for an
@@ -32,7 +37,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from ..exceptions import XNATUploadError
@@ -125,38 +130,176 @@ def _per_file(conn: Connection, files_url: str, files: list[LocalFile], overwrit
     return {item.relpath: (result.size, result.md5 or "") for item, result in zip(files, results)}
 
 
-class _Hashing(io.RawIOBase):
-    """Reads a file for tarfile while computing its MD5."""
+class _Reading(io.RawIOBase):
+    """Reads a file for tarfile, computing its MD5 (when ``md5``) and counting the bytes on ``progress``."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], md5: bool, progress: Progress | None) -> None:
         super().__init__()
         self._stream = stream
-        self.md5 = hashlib.md5()
+        self.md5 = hashlib.md5() if md5 else None
+        self._progress = progress
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
-        self.md5.update(data)
+        if self.md5 is not None:
+            self.md5.update(data)
+        if self._progress is not None:
+            self._progress.add(len(data))
         return data
+
+
+class _ReaderGone(Exception):
+    """The request body was closed (the upload ended or failed): packing stops. Not an OSError,
+    so that it is not taken for a file that cannot be read."""
+
+
+class _PipeWriter(io.RawIOBase):
+    """The write end of a pipe that tells how much was written (tarfile asks, a pipe cannot seek)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._out = open(fd, "wb", buffering=1 << 16)  # noqa: SIM115 - closed by close()
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            self._out.write(data)
+        except BrokenPipeError:
+            raise _ReaderGone from None
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._out.close()  # the reader may be gone (a failed upload): the pipe is broken
+            except (BrokenPipeError, _ReaderGone):
+                pass
+        super().close()
+
+
+class _PackedBody(io.RawIOBase):
+    """The pipe's read end as a request body. Where the packer failed, its end is an error rather
+    than an end of file, so the request is cut off instead of finishing a short archive (a cut
+    chunked body stores nothing; a short tar could read as a complete smaller one)."""
+
+    def __init__(self, fd: int, packing: _StreamedPack) -> None:
+        super().__init__()
+        self._in = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._packing = packing
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._in.read(size if size is not None and size >= 0 else 1 << 20) or b""
+        if not data and self._packing.error is not None:  # set before the write end closes
+            raise _pack_failure(self._packing.error)
+        return data
+
+    def close(self) -> None:
+        self._in.close()
+        super().close()
+
+
+class _StreamedPack:
+    """An archive packed on a thread into a pipe whose read end is the request body, so packing
+    overlaps sending and the server's reading (no archive on disk on the way)."""
+
+    def __init__(self, files: list[LocalFile], compressed: bool, digests: bool, progress: Progress) -> None:
+        read_fd, write_fd = os.pipe()
+        self.body = _PackedBody(read_fd, self)
+        self._writer = _PipeWriter(write_fd)
+        self.sent: dict[str, tuple[int, str]] = {}
+        self.error: BaseException | None = None
+        self._args = (files, compressed, digests, progress)
+        self._thread = threading.Thread(target=self._run, name="xnat-pack", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        files, compressed, digests, progress = self._args
+        try:
+            self.sent = _pack(cast(IO[bytes], self._writer), files, compressed, digests, progress)
+        except _ReaderGone:
+            pass  # the upload's own outcome says what happened
+        except BaseException as error:  # noqa: BLE001 - handed to the uploading thread by finish()
+            self.error = error
+        finally:
+            self._writer.close()  # the body ends here: a failed pack leaves a cut archive the server refuses
+
+    def finish(self) -> None:
+        """Close the body and wait for the packer (a closed pipe stops it)."""
+        self.body.close()
+        self._thread.join()
 
 
 def _as_archive(conn: Connection, files_url: str, files: list[LocalFile], method: str, overwrite: bool,
                 query: Mapping[str, Any] | None, progress: Progress, digests: bool) -> dict[str, tuple[int, str]]:
     compressed = method.startswith("tgz")
+    name = "upload.tar.gz" if compressed else "upload.tar"
+    options: dict[str, Any] = {"overwrite": overwrite, "query": {**(query or {}), "extract": "true"},
+                               "content_type": "application/gzip" if compressed else "application/x-tar"}
+    if method == "tgz_file":  # a cut gzip stream is always refused (no end marker); a cut plain tar is not
+        return _streamed(conn, file_url(files_url, name), files, compressed, digests, progress, options)
     archive: IO[bytes] = io.BytesIO() if method.endswith("_memory") else tempfile.TemporaryFile()  # noqa: SIM115
     with archive:
         sent = _pack(archive, files, compressed, digests)
         progress.set_total(archive.tell())  # the bar now counts the archive's bytes
         archive.seek(0)
-        name = "upload.tar.gz" if compressed else "upload.tar"
-        upload_source(conn, file_url(files_url, name), archive, overwrite=overwrite,
-                      query={**(query or {}), "extract": "true"}, progress=progress,
-                      content_type="application/gzip" if compressed else "application/x-tar")
+        upload_source(conn, file_url(files_url, name), archive, progress=progress, **options)
     for _ in files:
         progress.file_done()
     return sent
+
+
+def _streamed(conn: Connection, url: str, files: list[LocalFile], compressed: bool, digests: bool,
+              progress: Progress, options: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """Send the archive as it is packed (chunked). A failed try cannot re-send the stream: the
+    archive is then packed again into a temporary file, which the retries rewind. The bar counts
+    the files' bytes as they are packed."""
+    packing = _StreamedPack(files, compressed, digests, progress)
+    spare: list[IO[bytes]] = []
+
+    def repack() -> IO[bytes]:
+        packing.finish()
+        if packing.error is not None:
+            raise _pack_failure(packing.error)
+        archive = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+        spare.append(archive)
+        _pack(archive, files, compressed, digests)
+        archive.seek(0)
+        return archive
+
+    try:
+        upload_source(conn, url, cast(IO[bytes], packing.body), reopen=repack, **options)
+    except XNATUploadError as error:
+        packing.finish()
+        if packing.error is not None:  # the server refused a cut archive: say why it was cut
+            raise _pack_failure(packing.error) from error
+        raise
+    finally:
+        packing.finish()
+        for archive in spare:
+            archive.close()
+    if packing.error is not None:
+        raise _pack_failure(packing.error)
+    for _ in files:
+        progress.file_done()
+    return packing.sent
+
+
+def _pack_failure(error: BaseException) -> BaseException:
+    """The packer's error as the caller sees it (an XNATUploadError names the file already)."""
+    return error if isinstance(error, XNATUploadError) else XNATUploadError(f"Cannot pack the upload: {error}")
 
 
 #: zlib level of tgz archives (see the module docstring).
@@ -164,8 +307,9 @@ TGZ_LEVEL = 1
 
 
 def _pack(archive: IO[bytes], files: list[LocalFile], compressed: bool,
-          digests: bool = True) -> dict[str, tuple[int, str]]:
-    """Write the tar (gzipped when ``compressed``); each file's (size, MD5), the MD5 "" without ``digests``."""
+          digests: bool = True, progress: Progress | None = None) -> dict[str, tuple[int, str]]:
+    """Write the tar (gzipped when ``compressed``); each file's (size, MD5), the MD5 "" without
+    ``digests``; ``progress`` counts the files' bytes as they are read."""
     sent: dict[str, tuple[int, str]] = {}
     options: dict[str, Any] = {"compresslevel": TGZ_LEVEL} if compressed else {}
     with tarfile.open(fileobj=archive, mode="w:gz" if compressed else "w", format=tarfile.PAX_FORMAT,
@@ -177,9 +321,10 @@ def _pack(archive: IO[bytes], files: list[LocalFile], compressed: bool,
             info.mode = 0o644  # no local owner names or ids leave the machine
             try:
                 with open(item.path, "rb") as source:
-                    reader = _Hashing(source) if digests else None
+                    reader = _Reading(source, digests, progress) if digests or progress else None
                     tar.addfile(info, reader or source)
             except OSError as error:
                 raise XNATUploadError(f"Cannot upload {item.path}: {error.strerror or error}") from error
-            sent[item.relpath] = (item.size, reader.md5.hexdigest() if reader is not None else "")
+            md5 = reader.md5 if reader is not None else None
+            sent[item.relpath] = (item.size, md5.hexdigest() if md5 is not None else "")
     return sent

@@ -9,7 +9,8 @@
   ``multipart/form-data`` body instead: empty files are uploaded, not skipped.
 * A dropped connection or a 502/503/504 answer is retried (bounded, with backoff) when
   the source can be rewound (a path, bytes, a seekable stream); a one-way stream cannot
-  be replayed, so its first failure is final.
+  be replayed, so its first failure is final unless the caller gives ``reopen``, which
+  makes a rewindable copy for the next tries (``upload_dir`` packs its archive again).
 * A server that takes the body more slowly than ``min_transfer_rate`` over
   ``transfer_rate_window`` (:class:`~xnat.transfer.connection.RateGuard`, counted as the
   socket takes the bytes) stops the upload with :class:`~xnat.exceptions.XNATTimeoutError`.
@@ -28,7 +29,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Union
@@ -158,6 +159,12 @@ class _Opened:
                                   "a str (with upload_data) or a binary file object")
         self.start, self.size = _position_and_size(self.stream)
 
+    def replace(self, source: Source) -> None:
+        """Read ``source`` from now on (this one closed first)."""
+        self.close()
+        fresh = _Opened(source, self.name)
+        self.stream, self.start, self.size, self.close_after = fresh.stream, fresh.start, fresh.size, fresh.close_after
+
     @property
     def rewindable(self) -> bool:
         return self.start is not None
@@ -188,10 +195,13 @@ def upload_source(conn: Connection, url: str, source: Source, *, method: str = "
                   overwrite: bool = False, query: Mapping[str, Any] | None = None,
                   content_type: str = "application/octet-stream", progress: Progress | None = None,
                   cancel: threading.Event | None = None, verify: bool = False,
-                  digest: bool | None = None) -> UploadResult:
+                  digest: bool | None = None, reopen: Callable[[], Source] | None = None) -> UploadResult:
     """Upload ``source`` to the file URL ``url``; see the module documentation.
 
-    ``digest`` computes the MD5 of what is sent (default: only when ``verify``).
+    ``digest`` computes the MD5 of what is sent (default: only when ``verify``). ``reopen``:
+    for a source that cannot be rewound (a stream), makes a fresh, rewindable copy to try
+    again with (e.g. an archive packed again into a temporary file); without it such an
+    upload is tried once.
     """
     digest = verify if digest is None else digest
     method = method.upper()
@@ -200,7 +210,8 @@ def upload_source(conn: Connection, url: str, source: Source, *, method: str = "
     files_url, relpath = split_file_url(url) if verify else ("", "")  # a bad URL fails before sending
     opened = _Opened(source, "data")
     try:
-        result = _send(conn, url, opened, method, overwrite, query or {}, content_type, progress, cancel, digest)
+        result = _send(conn, url, opened, method, overwrite, query or {}, content_type, progress, cancel, digest,
+                       reopen)
     finally:
         opened.close()
     if verify:
@@ -210,7 +221,8 @@ def upload_source(conn: Connection, url: str, source: Source, *, method: str = "
 
 def _send(conn: Connection, url: str, opened: _Opened, method: str, overwrite: bool,
           query: Mapping[str, Any], content_type: str, progress: Progress | None,
-          cancel: threading.Event | None, digest: bool) -> UploadResult:
+          cancel: threading.Event | None, digest: bool,
+          reopen: Callable[[], Source] | None = None) -> UploadResult:
     failed = 0
     params = dict(query)
     if overwrite:
@@ -227,6 +239,13 @@ def _send(conn: Connection, url: str, opened: _Opened, method: str, overwrite: b
         failed += 1
         if progress is not None:
             progress.add(-body.sent)
+        if not opened.rewindable and reopen is not None and failed <= conn.retries:
+            # The stream is spent: the next tries send a rewindable copy, closed by the caller.
+            log_retry("Upload", url, failed, conn.retries, cause or f"status {response.status_code}")
+            conn.wait(failed, cancel)
+            opened.replace(reopen())
+            reopen = None
+            continue
         if not opened.rewindable or failed > conn.retries:
             detail = "" if opened.rewindable else " (the source stream cannot be rewound to try again)"
             if response is not None:
