@@ -182,10 +182,17 @@ def test_tgz_file_is_sent_as_it_is_packed_with_no_archive_on_disk(transferer, se
     assert server.app.files[RES] == expected
 
 
-def test_a_streamed_tgz_that_fails_is_packed_again_and_retried(transferer, server, tree):
+def test_a_streamed_tgz_that_fails_is_packed_again_and_retried(transferer, server, tree, monkeypatch):
+    from xnat.transfer import tree as tree_module
+
+    checked = []
+    real_verify = tree_module.verify_uploads
+    monkeypatch.setattr(tree_module, "verify_uploads", lambda conn, url, sent: checked.append(sent)
+                        or real_verify(conn, url, sent))
     root, expected = tree
     server.faults.add("503", "upload.tar.gz")
     transferer.upload_tree(f"{RES}/files", root, method="tgz_file", verify=True)
+    assert set(checked[0]) == set(expected)  # every file of the retried archive is checked
     puts = [p for m, p, _ in server.faults.log if m == "PUT"]
     assert len(puts) == 2  # the stream, then the archive packed again into a temporary file
     assert server.app.files[RES] == expected
@@ -208,3 +215,23 @@ def test_a_refused_streamed_tgz_reports_the_server_answer(transferer, server, tr
     transferer.upload_tree(f"{RES}/files", root, method="tgz_file")
     with pytest.raises(XNATUploadError, match="already has file 0.dat"):
         transferer.upload_tree(f"{RES}/files", root, method="tgz_file")
+
+
+def test_a_stream_cut_part_way_is_packed_whole_again_and_checked_whole(transferer, tree, monkeypatch):
+    import tarfile
+
+    from xnat.transfer import tree as tree_module
+
+    root, expected = tree
+    packed_again, checked = [], []
+
+    def first_try_fails_early(conn, url, body, reopen, **options):
+        body.read(10)  # a few bytes sent, then the connection drops: the pack is not finished
+        with tarfile.open(fileobj=reopen(), mode="r:gz") as archive:
+            packed_again.append({m.name for m in archive.getmembers() if m.isfile()})
+
+    monkeypatch.setattr(tree_module, "upload_source", first_try_fails_early)
+    monkeypatch.setattr(tree_module, "verify_uploads", lambda conn, url, sent: checked.append(sent))
+    transferer.upload_tree(f"{RES}/files", root, method="tgz_file", verify=True)
+    assert packed_again == [set(expected)]
+    assert set(checked[0]) == set(expected) and all(len(md5) == 32 for _, md5 in checked[0].values())

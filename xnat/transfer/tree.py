@@ -275,7 +275,7 @@ def _streamed(conn: Connection, url: str, files: list[LocalFile], compressed: bo
             raise _pack_failure(packing.error)
         archive = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
         spare.append(archive)
-        _pack(archive, files, compressed, digests)
+        packing.sent = _pack(archive, files, compressed, digests)  # what the retries send, for the check
         archive.seek(0)
         return archive
 
