@@ -497,7 +497,12 @@ OPS: dict[str, Op] = {
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("op", list(OPS))
 def test_cell(world: World, op: str, role: str, accessibility: str) -> None:
-    rule = OPS[op]
+    check_cell(world, OPS, op, role, accessibility)
+
+
+def check_cell(world: World, ops: dict[str, Op], op: str, role: str, accessibility: str) -> None:
+    """One cell of a grid: ``op`` as ``role`` on a project of ``accessibility``, against its rule."""
+    rule = ops[op]
     expected = rule.rule(role, accessibility)
     outcome = rule.run(world, world.callers[role], PROJECT_OF[accessibility])
     got_in = outcome.got_in if outcome.got_in is not None else outcome.status in (200, 201)

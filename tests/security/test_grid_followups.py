@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import ACCESSIBILITIES, PROJECT_OF, ROLES, Caller, World
-from .test_grid import Op, Outcome, listed, reads, sees, status
+from .test_grid import Op, Outcome, check_cell, listed, reads, sees, status
 
 
 def _workflows_of_session(w: World, c: Caller, p: str) -> Outcome:
@@ -46,14 +46,4 @@ OPS: dict[str, Op] = {
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("op", list(OPS))
 def test_cell(world: World, op: str, role: str, accessibility: str) -> None:
-    rule = OPS[op]
-    expected = rule.rule(role, accessibility)
-    outcome = rule.run(world, world.callers[role], PROJECT_OF[accessibility])
-    got_in = outcome.got_in if outcome.got_in is not None else outcome.status in (200, 201)
-    assert got_in == expected, (f"{op} as {role} on a {accessibility} project: "
-                                f"{'got in where it does not belong' if got_in else 'refused where XNAT allows'}"
-                                f" (status {outcome.status})")
-    if not expected and rule.through_project:
-        allowed_refusals = (403,) if sees(role, accessibility) else (404,)
-        assert outcome.status in allowed_refusals, (f"{op} as {role} on a {accessibility} project answered "
-                                                    f"{outcome.status}, expected one of {allowed_refusals}")
+    check_cell(world, OPS, op, role, accessibility)
