@@ -119,9 +119,15 @@ def connect(
     :param transport: a ``requests`` transport adapter to carry every request to the server's
         host (both schemes) instead of the network; e.g. the embedded server in-process::
 
+            import xnat
             from xnat.testing.adapter import WSGIAdapter
+            from xnat.testing.app import XNATApp
+
+            app = XNATApp()  # user admin/admin
             session = xnat.connect("http://xnat.test", user="admin", password="admin",
                                    transport=WSGIAdapter(app))
+            print(session.projects)
+            session.disconnect()
 
     :param trust_redirect: log in where the server redirects even when that is another host
         or port. By default credentials go only to the server named (or its https upgrade on

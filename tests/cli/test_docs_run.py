@@ -74,7 +74,7 @@ def _kind(language: str, text: str) -> tuple[str, str]:
         return "text", text
     if "def test_" in text:
         return "pytest", text
-    if language or re.search(r"^(import |from \w+ import |def |with )", text, re.M):
+    if language or re.search(r"^(import |from [\w.]+ import |def |with )", text, re.M):
         return ("module" if MODULE.match(text) else "python"), text
     if text.startswith(("xnat ", "export ", "python3 ", "pip ")):
         return "shell", text
@@ -121,14 +121,23 @@ def on_the_tutorials_server(page: str) -> bool:
 
 def run_page(page: str, workdir: Path, port: int) -> list[int]:
     """Run the page's blocks in order; returns the PIDs of servers its blocks started."""
+    setup = blocks("docs/tutorial.rst")[:1] if on_the_tutorials_server(page) else []
+    return run_blocks(page, setup + blocks(page), workdir, port, first=1 - len(setup))
+
+
+def run_blocks(source: str, found: list[tuple[str, str]], workdir: Path, port: int = 8080,
+               first: int = 1) -> list[int]:
+    """Run blocks (of ``source``, which errors name) in order, in one namespace and one terminal.
+
+    Returns the PIDs of servers the blocks started.
+    """
     env = {name: value for name, value in os.environ.items() if not name.startswith(("XNATPY_", "XNAT_"))}
     env.update(HOME=str(workdir), TMPDIR=str(workdir), XNAT_CACHE_DIR=os.environ.get("XNAT_CACHE_DIR", ""),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     namespace: dict[str, object] = {}
     servers = []
     exports = ""  # the reader's terminal keeps what a block exported
-    setup = blocks("docs/tutorial.rst")[:1] if on_the_tutorials_server(page) else []
-    for number, (kind, text) in enumerate(setup + blocks(page), 1 - len(setup)):
+    for number, (kind, text) in enumerate(found, first):
         text = text.replace("8080", str(port))
         if kind == "shell":
             script = "\n".join(_in_background(line) for line in text.splitlines()
@@ -138,10 +147,10 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
             done = subprocess.run(["bash", "-e", "-c", exports + script], cwd=workdir, env=env, capture_output=True,
                                   text=True, timeout=300)
             servers += [int(pid) for pid in re.findall(r"stop it with 'kill (\d+)'", done.stdout)]
-            assert done.returncode == 0, f"{page} block {number}:\n{script}\n{done.stdout}\n{done.stderr}"
+            assert done.returncode == 0, f"{source} block {number}:\n{script}\n{done.stdout}\n{done.stderr}"
             exports += "".join(line + "\n" for line in script.splitlines() if line.startswith(("export ", "unset ")))
         elif kind == "python":
-            exec(compile(text, f"{page} block {number}", "exec"), namespace)
+            exec(compile(text, f"{source} block {number}", "exec"), namespace)
         elif kind == "module":  # the reader saves it under the name its first line gives
             (workdir / text.splitlines()[0].removeprefix("# ")).write_text(text, encoding="utf-8")
         elif kind == "pytest":  # a test for the reader's own suite: run it with pytest, as they would
@@ -149,7 +158,7 @@ def run_page(page: str, workdir: Path, port: int) -> list[int]:
             done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                    f"test_block_{number}.py"], cwd=workdir, env=env, capture_output=True,
                                   text=True, timeout=300)
-            assert done.returncode == 0, f"{page} block {number}:\n{done.stdout}\n{done.stderr}"
+            assert done.returncode == 0, f"{source} block {number}:\n{done.stdout}\n{done.stderr}"
     return servers
 
 

@@ -1,10 +1,19 @@
 """Bulk operations over the archive: ``search``, ``batch_download`` and a resumable ``map``.
 
-::
+On a small embedded archive (one project, two subjects, an MR session each)::
 
-    results = session.map(count_files, level="scan", logfile="count.jsonl")     # resumable
-    scans = session.search(project="P*", scan="T1*")                            # objects
-    session.batch_download("/data/out", experiment="*_MR1", level="experiment")
+    import xnat
+    from xnat.testing.runner import XNATServer
+
+    def count_files(scan):
+        return len(scan.files)
+
+    with XNATServer(populate="projects=1,subjects=2,experiments=1,files=2") as server:
+        session = xnat.connect(server.url, user="admin", password="admin")
+        results = session.map(count_files, level="scan", logfile="count.jsonl")   # resumable
+        scans = session.search(project="P*", scan="T1*")                          # objects
+        session.batch_download("out", experiment="*_MR001", level="experiment")
+        session.disconnect()
 
 The walk goes project -> subject -> experiment -> scan, with resources at any of those
 levels (:class:`MappingLevel`). Filters are shell patterns (``fnmatch``; regular

@@ -4,7 +4,11 @@ Mounted on a :class:`requests.Session`, every request to the mounted prefix is h
 to the application directly: no socket, no thread, yet the client's whole code path
 (cookies, redirects, streaming, error handling) runs as it does over HTTP::
 
-    app = XNATApp()
+    import requests
+    from xnat.testing.adapter import mount
+    from xnat.testing.app import XNATApp
+
+    app = XNATApp()  # user admin/admin
     session = requests.Session()
     mount(session, app, "http://xnat.test")
     session.get("http://xnat.test/data/projects", auth=("admin", "admin"))

@@ -3,6 +3,8 @@
 Installed with the package (entry point ``pytest11``), so in any project that has
 ``xnat[server]`` installed a test can simply ask for a server::
 
+    import xnat
+
     def test_my_script(xnat_server):
         with xnat.connect(xnat_server.url, user="admin", password="admin") as session:
             ...

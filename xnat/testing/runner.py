@@ -5,6 +5,8 @@ thread; connections are kept alive between requests, as a real XNAT (Tomcat) kee
 (:mod:`xnat.testing.httpserve`). The data folder outlives :meth:`XNATServer.stop`, so a server can be stopped
 and started again on the same port with the same archive (a "restart")::
 
+    from xnat.testing.runner import XNATServer
+
     with XNATServer(users=["admin:admin:admin"], populate="projects=1,subjects=3") as server:
         print(server.url)          # http://127.0.0.1:<free port>
 """

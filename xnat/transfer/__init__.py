@@ -2,7 +2,11 @@
 
 The engine works on a plain ``requests.Session`` (authentication and TLS already set),
 a base URL and a timeout; it knows nothing of sessions or objects, which wire their
-methods onto it::
+methods onto it (the paths are placeholders):
+
+.. not-run: a sketch of the calls; its paths (/data/.../) and digest stand for an archive's own
+
+.. code-block:: python
 
     from xnat.transfer import Transferer
 
