@@ -2,22 +2,26 @@
 
 The engine works on a plain ``requests.Session`` (authentication and TLS already set),
 a base URL and a timeout; it knows nothing of sessions or objects, which wire their
-methods onto it (the paths are placeholders):
+methods onto it. On a small embedded archive::
 
-.. not-run: a sketch of the calls; its paths (/data/.../) and digest stand for an archive's own
-
-.. code-block:: python
-
+    import requests
+    from xnat.testing.runner import XNATServer
     from xnat.transfer import Transferer
 
-    t = Transferer(http_session, "https://xnat.example.org", timeout=300)
-    t.download("/data/.../resources/DICOM/files/1.dcm", "1.dcm", expected_md5=digest)
-    t.download_tree("/data/.../resources/DICOM/files", "out/")      # parallel, verified
-    t.extract_zip("/data/experiments/E1/scans/ALL/files", "out/")   # streamed, no zip on disk
-    with t.open("/data/.../files/big.dcm") as f:                    # ranges on demand
-        header = f.read(4096)
-    t.upload("/data/.../resources/R/files/a.nii", "a.nii", overwrite=True, verify=True)
-    t.upload_tree("/data/.../resources/R/files", "tree/", method="per_file")
+    with XNATServer(populate="projects=1,subjects=1,experiments=1,files=1") as server:
+        http_session = requests.Session()
+        http_session.auth = ("admin", "admin")
+        t = Transferer(http_session, server.url, timeout=300)
+        dicom = "/data/experiments/XNAT_E00001/scans/2/resources/DICOM/files"
+        name, (size, digest) = next(iter(t.list_files(dicom).items()))
+        t.download(f"{dicom}/{name}", "1.dcm", expected_md5=digest)
+        t.download_tree(dicom, "out/")                                          # parallel, verified
+        t.extract_zip("/data/experiments/XNAT_E00001/scans/ALL/files", "all/")  # streamed, no zip on disk
+        with t.open(f"{dicom}/{name}") as f:                                    # ranges on demand
+            header = f.read(4096)
+        nifti = "/data/experiments/XNAT_E00001/scans/2/resources/NIFTI/files"
+        t.upload(f"{nifti}/a.dcm", "1.dcm", overwrite=True, verify=True)
+        t.upload_tree(nifti, "out/", method="per_file")
 
 Public surface (:class:`Transferer` methods):
 
