@@ -102,3 +102,33 @@ def test_a_move_redirected_to_another_port_after_a_context_path_carries_no_crede
     for request, authorization, cookie in catcher.seen:
         assert authorization is None, (request, authorization)
         assert jsession not in (cookie or ""), (request, cookie)
+
+
+def _moved_login(environ: dict[str, Any], start_response: Any) -> Any:
+    """A server whose login endpoint moved to /xnat, the redirect carrying a query string."""
+    request = Request(environ)
+    if request.path == "/data/JSESSION":
+        response = Response("", 302, {"Location": "/xnat/data/JSESSION?from=%2Fdata%2FJSESSION"})
+    elif request.path == "/xnat/data/JSESSION" and request.authorization:
+        response = Response(SESSION_ID, headers={"Set-Cookie": f"JSESSIONID={SESSION_ID}; Path=/"})
+    elif request.path == "/xnat/data/auth":
+        response = Response("User 'admin' is logged in")
+    else:
+        response = Response("Not Found", 404)
+    return response(environ, start_response)
+
+
+def test_a_login_redirect_with_a_query_string_is_followed_to_the_login_endpoint():
+    """The query is not part of the endpoint's path: ``/xnat/data/JSESSION?from=...`` is the
+    login endpoint under ``/xnat``, so the login goes there (same origin) and the base is /xnat."""
+    from xnat import login
+    from xnat.auth import Credentials
+
+    http = requests.Session()
+
+    def send(method: str, url: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        return http.request(method, url, timeout=timeout or 10, **kwargs)
+
+    with Loopback(_moved_login) as server, http:
+        result = login.login(send, http.cookies, server.url, Credentials("admin", "admin", "argument"))
+    assert (result.base, result.jsession, result.user) == (server.url + "/xnat", SESSION_ID, "admin")
