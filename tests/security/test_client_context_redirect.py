@@ -132,3 +132,44 @@ def test_a_login_redirect_with_a_query_string_is_followed_to_the_login_endpoint(
     with Loopback(_moved_login) as server, http:
         result = login.login(send, http.cookies, server.url, Credentials("admin", "admin", "argument"))
     assert (result.base, result.jsession, result.user) == (server.url + "/xnat", SESSION_ID, "admin")
+
+
+def _under_xnat(root_target: str) -> Any:
+    """A server with XNAT under /xnat only; ``GET /`` redirects to ``root_target``."""
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path == "/":
+            response = Response("", 302, {"Location": root_target})
+        elif request.path == "/xnat/data/JSESSION" and request.authorization:
+            response = Response(SESSION_ID, headers={"Set-Cookie": f"JSESSIONID={SESSION_ID}; Path=/"})
+        elif request.path == "/xnat/data/auth":
+            response = Response("User 'admin' is logged in")
+        elif request.path.startswith("/xnat/"):
+            response = Response("<html>XNAT page</html>", content_type="text/html")
+        else:
+            response = Response("Not Found", 404)
+        return response(environ, start_response)
+    return app
+
+
+@pytest.mark.parametrize("root_target", ["/xnat/app/template/Login.vm", "/xnat/login", "/xnat/index.jsp",
+                                         "/xnat/data/projects"])
+def test_the_context_path_is_read_from_any_xnat_page_and_every_request_keeps_the_timeout(root_target):
+    """XNAT's root redirects to its login page, ``login``, ``index.jsp`` or a /data URL: each names
+    the context path. Every request of the login is sent with the caller's timeout (none may hang)."""
+    from xnat import login
+    from xnat.auth import Credentials
+
+    http = requests.Session()
+    timeouts: list[Any] = []
+
+    def send(method: str, url: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        timeouts.append(timeout)
+        return http.request(method, url, timeout=timeout or 10, **kwargs)
+
+    with Loopback(_under_xnat(root_target)) as server, http:
+        credentials = Credentials("admin", "admin", "argument")
+        result = login.login(send, http.cookies, server.url, credentials, timeout=7.5)
+        asked = login.check_auth(send, result.base, credentials, timeout=7.5)  # as a session check does
+    assert (result.base, result.user, asked) == (server.url + "/xnat", "admin", "admin")
+    assert timeouts and set(timeouts) == {7.5}, timeouts
