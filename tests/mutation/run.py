@@ -7,6 +7,7 @@ section "Mutation testing"::
     python -m tests.mutation.run                     # every module below
     python -m tests.mutation.run client              # the client's four, or: server
     python -m tests.mutation.run xnat/transfer/paths.py xnat/login.py
+    python -m tests.mutation.run xnat/login.py --only 'xnat.login.x__login_following*'
 
 `mutmut <https://mutmut.readthedocs.io>`_ changes one thing at a time in a module (a
 comparison, a constant, a boolean, a returned value) and runs the tests that reach it; a
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="client, server, or module paths (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (for mutmut show)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                        help="run only the mutants whose names match (mutmut's wildcards, e.g."
+                             " 'xnat.login.x__login_following*'); repeatable")
     args = parser.parse_args(argv)
     modules = chosen(args.modules)
     work = Path(tempfile.mkdtemp(prefix="xnat-mutation-"))
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(work / "pyproject.toml", "a", encoding="utf-8") as stream:
             stream.write(config(modules))
         mutmut = [sys.executable, "-m", "mutmut"]
-        run = subprocess.run([*mutmut, "run", "--max-children", str(args.jobs)], cwd=work)
+        run = subprocess.run([*mutmut, "run", "--max-children", str(args.jobs), *args.only], cwd=work)
         results = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True)
         lines = [line.strip() for line in results.stdout.splitlines() if ":" in line]
         counts: dict[str, int] = {}
