@@ -173,3 +173,42 @@ def test_the_context_path_is_read_from_any_xnat_page_and_every_request_keeps_the
         asked = login.check_auth(send, result.base, credentials, timeout=7.5)  # as a session check does
     assert (result.base, result.user, asked) == (server.url + "/xnat", "admin", "admin")
     assert timeouts and set(timeouts) == {7.5}, timeouts
+
+
+def _hops(count: int) -> Any:
+    """A server whose login endpoint is ``count`` redirects away: /h0 -> /h1 -> ... -> /h{count}."""
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        hop = request.path.split("/")[1] if request.path.count("/") > 2 else ""
+        depth = int(hop[1:]) if hop.startswith("h") else -1
+        if request.path == "/data/JSESSION":
+            response = Response("", 302, {"Location": "/h1/data/JSESSION"} if count else {})
+        elif request.path.endswith("/data/JSESSION") and 0 < depth < count:
+            response = Response("", 302, {"Location": f"/h{depth + 1}/data/JSESSION"})
+        elif request.path == f"/h{count}/data/JSESSION":
+            response = Response(SESSION_ID, headers={"Set-Cookie": f"JSESSIONID={SESSION_ID}; Path=/"})
+        else:
+            response = Response("Not Found", 404)
+        return response(environ, start_response)
+    return app
+
+
+@pytest.mark.parametrize(("count", "followed"), [(5, True), (6, False)])
+def test_a_login_follows_five_redirects_and_no_more(count, followed):
+    """Five redirects on the same server are followed (XNAT behind proxies); a sixth is a loop."""
+    from xnat import login
+    from xnat.auth import Credentials
+    from xnat.exceptions import XNATLoginFailedError
+
+    http = requests.Session()
+
+    def send(method: str, url: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        return http.request(method, url, timeout=timeout or 10, **kwargs)
+
+    with Loopback(_hops(count)) as server, http:
+        credentials = Credentials("admin", "admin", "argument")
+        if followed:
+            assert login.login(send, http.cookies, server.url, credentials).base == f"{server.url}/h{count}"
+        else:
+            with pytest.raises(XNATLoginFailedError, match="more than 5 redirects"):
+                login.login(send, http.cookies, server.url, credentials)
