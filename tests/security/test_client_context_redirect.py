@@ -81,7 +81,8 @@ SAME_HOST_OTHER_PORT = pytest.param("127.0.0.1", marks=pytest.mark.xfail(
 
 @pytest.mark.parametrize("host", [SAME_HOST_OTHER_PORT, "localhost"])
 @pytest.mark.parametrize("status", [302, 307])
-def test_a_move_redirected_to_another_port_after_a_context_path_carries_no_credentials(backend, status, host):
+def test_a_move_redirected_to_another_port_after_a_context_path_carries_no_credentials(
+        backend: XNATServer, status: int, host: str) -> None:
     catcher = Catcher()
     with Loopback(catcher) as other:
         elsewhere = other.url.replace("127.0.0.1", host)
@@ -118,7 +119,7 @@ def _moved_login(environ: dict[str, Any], start_response: Any) -> Any:
     return response(environ, start_response)
 
 
-def test_a_login_redirect_with_a_query_string_is_followed_to_the_login_endpoint():
+def test_a_login_redirect_with_a_query_string_is_followed_to_the_login_endpoint() -> None:
     """The query is not part of the endpoint's path: ``/xnat/data/JSESSION?from=...`` is the
     login endpoint under ``/xnat``, so the login goes there (same origin) and the base is /xnat."""
     from xnat import login
@@ -154,7 +155,7 @@ def _under_xnat(root_target: str) -> Any:
 
 @pytest.mark.parametrize("root_target", ["/xnat/app/template/Login.vm", "/xnat/login", "/xnat/index.jsp",
                                          "/xnat/data/projects"])
-def test_the_context_path_is_read_from_any_xnat_page_and_every_request_keeps_the_timeout(root_target):
+def test_the_context_path_is_read_from_any_xnat_page_and_every_request_keeps_the_timeout(root_target: str) -> None:
     """XNAT's root redirects to its login page, ``login``, ``index.jsp`` or a /data URL: each names
     the context path. Every request of the login is sent with the caller's timeout (none may hang)."""
     from xnat import login
@@ -194,7 +195,7 @@ def _hops(count: int) -> Any:
 
 
 @pytest.mark.parametrize(("count", "followed"), [(5, True), (6, False)])
-def test_a_login_follows_five_redirects_and_no_more(count, followed):
+def test_a_login_follows_five_redirects_and_no_more(count: int, followed: bool) -> None:
     """Five redirects on the same server are followed (XNAT behind proxies); a sixth is a loop."""
     from xnat import login
     from xnat.auth import Credentials
