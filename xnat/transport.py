@@ -129,6 +129,23 @@ class NoAuth(requests.auth.AuthBase):
         return "NoAuth()"
 
 
+class OriginBoundSession(requests.Session):
+    """A requests session whose credentials stay on their origin across redirects.
+
+    requests drops ``Authorization`` on a redirect that leaves the origin (another host, port
+    or scheme; an http to https upgrade of the same host on the default ports stays), but it
+    sends the cookie jar's cookies again, and cookies match hosts, not ports (RFC 6265): the
+    session cookie (JSESSIONID) would reach another port of the same host. It is dropped
+    wherever ``Authorization`` is.
+    """
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]  # untyped in the stubs
+        old_url, new_url = response.request.url, prepared_request.url
+        if old_url and new_url and self.should_strip_auth(old_url, new_url):  # type: ignore[no-untyped-call]
+            prepared_request.headers.pop("Cookie", None)
+
+
 class RedactingFilter(logging.Filter):
     """Redacts passwords and token secrets in every record of the logger it is put on."""
 
@@ -487,7 +504,7 @@ def build_transport(
         raise XNATValueError(f"pool_size must be at least 1, not {pool_size}")
     redact_urllib3_logs()
     counter = RetryCounter()
-    session = requests.Session()
+    session = OriginBoundSession()
     adapter = TimeoutAdapter(
         default_timeout,
         pool_connections=4,

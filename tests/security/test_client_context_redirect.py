@@ -73,10 +73,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XNATServer]:
 
 
 # The cookie jar matches hosts, not ports (RFC 6265), and requests re-sends the jar's cookies
-# on a redirect: only the Authorization header is dropped off-origin. Until the client drops
-# the session cookie too, the same-host-other-port case leaks it (the lead has the finding).
-SAME_HOST_OTHER_PORT = pytest.param("127.0.0.1", marks=pytest.mark.xfail(
-    strict=True, reason="JSESSIONID follows a redirect to another port of the same host (issue 13)"))
+# on a redirect: the transport (OriginBoundSession) drops them wherever it drops Authorization.
+SAME_HOST_OTHER_PORT = "127.0.0.1"
 
 
 @pytest.mark.parametrize("host", [SAME_HOST_OTHER_PORT, "localhost"])
