@@ -276,10 +276,8 @@ def _sop_uid(data: bytes) -> str:
     return study.series[0].files[0].sop_instance_uid
 
 
-@pytest.mark.parametrize("rename", ["true", "TRUE"])
-def test_rename_names_files_by_the_file_namer(alice: Api, case001: Path, rename: str) -> None:
-    # XNAT's GradualDicomImporter.getSafeFile (called per entry by DicomZipImporter): with
-    # rename=true the stored name is the namer's, never the upload's
+def _import_named(alice: Api, case001: Path, query: str) -> tuple[list[Path], list[str]]:
+    """The localizer's files zipped as x/0.dcm, x/1.dcm...; the names the archive stored."""
     import zipfile
 
     files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
@@ -287,22 +285,21 @@ def test_rename_names_files_by_the_file_namer(alice: Api, case001: Path, rename:
     with zipfile.ZipFile(buffer, "w") as archive:
         for k, path in enumerate(files):
             archive.writestr(f"x/{k}.dcm", path.read_bytes())
-    uri = _import(alice, buffer.getvalue(), f"project=P1&rename={rename}").text
-    names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+    uri = _import(alice, buffer.getvalue(), f"project=P1{query}").text
+    return files, sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+
+
+@pytest.mark.parametrize("rename", ["true", "TRUE"])
+def test_rename_names_files_by_the_file_namer(alice: Api, case001: Path, rename: str) -> None:
+    # XNAT's GradualDicomImporter.getSafeFile (called per entry by DicomZipImporter): with
+    # rename=true the stored name is the namer's, never the upload's
+    files, names = _import_named(alice, case001, f"&rename={rename}")
     assert names == sorted(f"{_sop_uid(p.read_bytes())}.dcm" for p in files)
 
 
 @pytest.mark.parametrize("rename", ["", "&rename=false"])
 def test_without_rename_the_upload_names_stay(alice: Api, case001: Path, rename: str) -> None:
-    import zipfile
-
-    files = sorted(p for p in (case001 / "4_SAG LOCALIZER").rglob("*") if p.is_file())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for k, path in enumerate(files):
-            archive.writestr(f"x/{k}.dcm", path.read_bytes())
-    uri = _import(alice, buffer.getvalue(), f"project=P1{rename}").text
-    names = sorted(f["Name"] for f in alice.rows(f"{uri}/scans/4/resources/DICOM/files"))
+    files, names = _import_named(alice, case001, rename)
     assert names == [f"{k}.dcm" for k in range(len(files))]
 
 
