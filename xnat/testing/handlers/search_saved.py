@@ -65,14 +65,20 @@ def _readable(ctx: Ctx, search_id: str) -> SavedSearch:
     return found
 
 
-def saved_results(ctx: Ctx, search_id: str) -> Response:
-    """``GET /data/search/saved/{id}/results?format=...``."""
+def _signed_in_get_format(ctx: Ctx) -> str:
+    """The ``format=`` of a signed-in user's GET of search results (405, 401 and 400 otherwise)."""
     if ctx.method != "GET":
         raise HTTPError(405, "Method Not Allowed")
     ctx.require_login()
     fmt = (ctx.param("format") or "json").lower()
     if fmt not in ("json", "csv", "xml", "html"):
         raise HTTPError(400, f"Unsupported format: {fmt}")
+    return fmt
+
+
+def saved_results(ctx: Ctx, search_id: str) -> Response:
+    """``GET /data/search/saved/{id}/results?format=...``."""
+    fmt = _signed_in_get_format(ctx)
     return answer(ctx, _readable(ctx, search_id).bundle, fmt)
 
 
@@ -142,12 +148,7 @@ def _number(ctx: Ctx, name: str) -> int | None:
 
 def cached(ctx: Ctx, search_id: str) -> Response:
     """``GET /data/search/{id}``: a page of a cached search's results."""
-    if ctx.method != "GET":
-        raise HTTPError(405, "Method Not Allowed")
-    ctx.require_login()
-    fmt = (ctx.param("format") or "json").lower()
-    if fmt not in ("json", "csv", "xml", "html"):
-        raise HTTPError(400, f"Unsupported format: {fmt}")
+    fmt = _signed_in_get_format(ctx)
     offset, limit = _number(ctx, "offset") or 0, _number(ctx, "limit")
     found = ctx.backend.saved_searches.cached(search_id)
     if found is None:
