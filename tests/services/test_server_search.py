@@ -6,30 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.conftest import Api
+from tests.testing.conftest import NS, Api, bundle, crit
 from xnat.testing.app import XNATApp
 from xnat.testing.handlers.search_run import java_hashmap_order
 
 REC = "responses/recorded/xnatpy-tests"
-NS = 'xmlns:xdat="http://nrg.wustl.edu/security"'
-
-
-def bundle(root: str, fields: list[tuple[str, str]], where: str = "") -> bytes:
-    """A small bundle: (element, field_ID) columns and raw criteria XML."""
-    columns = "".join(
-        f"<xdat:search_field><xdat:element_name>{e}</xdat:element_name><xdat:field_ID>{f}</xdat:field_ID>"
-        f"<xdat:sequence>{i}</xdat:sequence><xdat:type>xs:string</xdat:type><xdat:header>url</xdat:header>"
-        "</xdat:search_field>" for i, (e, f) in enumerate(fields))
-    return (f"<xdat:bundle {NS}><xdat:root_element_name>{root}</xdat:root_element_name>{columns}"
-            f'<xdat:search_where method="AND">{where}</xdat:search_where></xdat:bundle>').encode()
-
-
-def crit(field: str, op: str, value: str) -> str:
-    op = op.replace("<", "&lt;").replace(">", "&gt;")
-    return (f'<xdat:criteria override_value_formatting="0"><xdat:schema_field>{field}</xdat:schema_field>'
-            f"<xdat:comparison_type>{op}</xdat:comparison_type><xdat:value>{value}</xdat:value></xdat:criteria>")
-
-
 @pytest.fixture
 def sandbox(admin: Api) -> str:
     """Project ``sandbox`` with subject S1 and the MR session ``test``, as in the recording."""

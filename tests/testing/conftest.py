@@ -118,3 +118,23 @@ def served(tmp_path: Path) -> Iterator[tuple[str, XNATApp]]:
         server.server_close()
         thread.join(timeout=10)
         application.close()
+
+
+# Search bundles as clients POST them to /data/search (shared by the search tests).
+NS = 'xmlns:xdat="http://nrg.wustl.edu/security"'
+
+
+def bundle(root: str, fields: list[tuple[str, str]], where: str = "") -> bytes:
+    """A small bundle: (element, field_ID) columns and raw criteria XML."""
+    columns = "".join(
+        f"<xdat:search_field><xdat:element_name>{e}</xdat:element_name><xdat:field_ID>{f}</xdat:field_ID>"
+        f"<xdat:sequence>{i}</xdat:sequence><xdat:type>xs:string</xdat:type><xdat:header>url</xdat:header>"
+        "</xdat:search_field>" for i, (e, f) in enumerate(fields))
+    return (f"<xdat:bundle {NS}><xdat:root_element_name>{root}</xdat:root_element_name>{columns}"
+            f'<xdat:search_where method="AND">{where}</xdat:search_where></xdat:bundle>').encode()
+
+
+def crit(field: str, op: str, value: str) -> str:
+    op = op.replace("<", "&lt;").replace(">", "&gt;")
+    return (f'<xdat:criteria override_value_formatting="0"><xdat:schema_field>{field}</xdat:schema_field>'
+            f"<xdat:comparison_type>{op}</xdat:comparison_type><xdat:value>{value}</xdat:value></xdat:criteria>")

@@ -11,26 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.conftest import USERS, Api
+from tests.testing.conftest import USERS, Api, bundle, crit
 from xnat.testing.app import XNATApp
 from xnat.testing.displayfields import SHIPPED_TABLE, evaluate, read_documents, shipped_text
 
-NS = 'xmlns:xdat="http://nrg.wustl.edu/security"'
 REQ = "responses/request-bodies/xnat-rest-tests"
-
-
-def bundle(root: str, fields: list[tuple[str, str]], where: str = "") -> bytes:
-    columns = "".join(
-        f"<xdat:search_field><xdat:element_name>{e}</xdat:element_name><xdat:field_ID>{f}</xdat:field_ID>"
-        f"<xdat:sequence>{i}</xdat:sequence><xdat:type>string</xdat:type><xdat:header>h</xdat:header>"
-        "</xdat:search_field>" for i, (e, f) in enumerate(fields))
-    return (f"<xdat:bundle {NS}><xdat:root_element_name>{root}</xdat:root_element_name>{columns}"
-            f'<xdat:search_where method="AND">{where}</xdat:search_where></xdat:bundle>').encode()
-
-
-def crit(field: str, op: str, value: str) -> str:
-    return (f'<xdat:criteria override_value_formatting="0"><xdat:schema_field>{field}</xdat:schema_field>'
-            f"<xdat:comparison_type>{op}</xdat:comparison_type><xdat:value>{value}</xdat:value></xdat:criteria>")
 
 
 def search(api: Api, body: bytes) -> list[dict[str, str]]:
