@@ -110,16 +110,22 @@ def _delete_service(w: World, c: Caller, p: str) -> Outcome:
 
 
 def _import(dest: str) -> Run:
-    """Import Case001 with the destination ``dest`` (``{p}``: the cell's project) under fresh labels."""
+    """Import Case001 with the destination ``dest`` (``{p}``: the cell's project, ``{own}``: the
+    caller's own) under fresh labels; the cell is in when the session landed in ``p``."""
     def run(w: World, c: Caller, p: str) -> Outcome:
         n = w.next()
-        where = dest.format(p=p)
+        where = dest.format(p=p, own=_own_project(c))
         r = c.post(f"/data/services/import?{where}&subject=IS{n}&session=IE{n}", data=zip_folder(CASE),
                    headers={"Content-Type": "application/zip"})
         landed = (w.exists(f"/data/projects/{p}/subjects/IS{n}/experiments/IE{n}")
                   or _in_prearchive(w, p, f"IE{n}"))
         return Outcome(r.status_code, landed)
     return run
+
+
+def nobody(role: str, accessibility: str) -> bool:
+    """What no caller reaches: the project a request names only to have it ignored."""
+    return False
 
 
 OPS: dict[str, Op] = {
@@ -135,6 +141,17 @@ OPS: dict[str, Op] = {
     "import into project": Op(edits, _import("project={p}"), False),
     "import, dest= archive": Op(edits, _import("dest=/archive/projects/{p}"), False),
     "import, dest= prearchive": Op(edits, _import("dest=/prearchive/projects/{p}"), False),
+    # project= and dest= naming different projects: the handler picks one and ignores the other
+    # (xnat.testing.handlers.importer._project, after XNAT's SessionImporter and DicomZipImporter),
+    # so a project is reached only by the one that wins, and only with create rights there
+    "import, project= own, dest= archive p": Op(edits, _import("project={own}&dest=/archive/projects/{p}"), False),
+    "import, dest= prearchive p, project= own": Op(
+        edits, _import("dest=/prearchive/projects/{p}&project={own}"), False),
+    "import, project= p, dest= archive own": Op(nobody, _import("project={p}&dest=/archive/projects/{own}"), False),
+    "import DICOM-zip, project= p, dest= archive own": Op(
+        edits, _import("import-handler=DICOM-zip&project={p}&dest=/archive/projects/{own}"), False),
+    "import DICOM-zip, project= own, dest= prearchive p": Op(
+        nobody, _import("import-handler=DICOM-zip&project={own}&dest=/prearchive/projects/{p}"), False),
     "plugins": Op(signed_in, lambda w, c, p: status(c.get("/xapi/plugins")), False),
 }
 

@@ -3,8 +3,10 @@
 Follows XNAT's importer (REST-NOTES §9): the upload is the raw body or a multipart file;
 ``dest=/archive/projects/P[/subjects/S[/experiments/E]]`` or ``/prearchive/projects/P`` (no
 project at all: the Unassigned prearchive, which admins see),
-``project``/``subject``/``session`` override the destination and the labels the
-headers give (subject = PatientName, session = PatientID, as XNAT's defaults);
+``project``/``subject``/``session`` override the labels the headers give (subject =
+PatientName, session = PatientID, as XNAT's defaults) and ``subject``/``session`` those of the
+destination; when ``project`` and ``dest`` name different projects, ``dest`` wins, except with
+``import-handler=DICOM-zip`` (as in XNAT, see ``_project``);
 ``import-handler=inbox`` imports a folder below the site's inbox (:mod:`.inbox`), ``XAR`` an
 XNAT archive (:mod:`.xar`);
 ``overwrite=none|append|delete``; ``src=/user/cache/resources/X/files/f.zip`` imports a file the
@@ -65,6 +67,26 @@ def parse_dest(dest: str) -> dict[str, str]:
     if segs[0] == "prearchive" and ("subject" in found or "session" in found):
         raise HTTPError(400, f"Invalid destination {dest!r}: a prearchive destination names only the project")
     return found
+
+
+def _project(ctx: Ctx, handler: str, dest: dict[str, str]) -> str | None:
+    """The project named by ``project=`` or by ``dest=``; when both name one, XNAT's handler decides.
+
+    Only the winner is used (and must be writable); the other is ignored, as XNAT does. In
+    NrgXnat/xnat-web, ``src/main/java/org/nrg/xnat/``: ``restlet/actions/SessionImporter.java``
+    (``SessionImporter.call``; SI, the default handler) puts an archive ``dest``'s project over
+    ``project``, and merges a prearchive ``dest``'s ``PROJECT_ID``, which
+    ``helpers/PrearcImporterHelper.java`` (``identifyProject``) reads before ``project``: ``dest``
+    wins. ``archive/GradualDicomImporter.java`` reads ``PrearcUtils.identifyProject``
+    (``helpers/prearchive/PrearcUtils.java``: ``PROJECT_ID``, else ``dest``'s project): ``dest``
+    wins. ``archive/DicomZipImporter.java`` (``call``) merges ``dest``'s parts into the parameters
+    first, then copies ``project`` over ``PROJECT_ID``: ``project`` wins. The order of the query
+    parameters plays no part (they are a map).
+    """
+    named, destined = ctx.param("project"), dest.get("project")
+    if handler == "DICOM-zip":
+        return named or destined
+    return destined or named
 
 
 def _body(ctx: Ctx) -> tuple[BinaryIO, str | None]:
@@ -131,7 +153,7 @@ def import_(ctx: Ctx) -> Response:
     dest = parse_dest(raw_dest) if raw_dest else {"kind": "prearchive" if gradual else "archive"}
     if ctx.flag("Direct-Archive"):
         dest["kind"] = "archive"
-    project = ctx.param("project") or dest.get("project")
+    project = _project(ctx, handler, dest)
     if project:
         project = project_node(ctx, project, write=True).key  # 404 unknown project, 403 not yours
     else:  # no project: staged in the Unassigned prearchive, as XNAT's importer does
