@@ -179,3 +179,34 @@ def test_a_repeated_value_and_a_uri_made_of_the_id_are_held_once() -> None:
     assert len(compact) == 20000
     # ID and label (two strings of ~60 bytes) and a few pointers per row; no URI string.
     assert size / 20000 < 200, f"{size / 20000:.0f} bytes per row"
+
+
+def test_making_objects_pauses_the_collector_and_restores_it() -> None:
+    """Objects are made with the cyclic collector off (it would rescan them every 700), and
+    it is back as it was afterwards: on, off, or after a failure."""
+    import gc
+
+    seen = []
+
+    def make(row, listing):
+        seen.append(gc.isenabled())
+        return Obj(row)
+
+    listing = XNATListing("/data/projects/P1/experiments", Fetcher(make_rows(3)), make)
+    assert gc.isenabled()
+    assert len(listing.values()) == 3 and seen == [False, False, False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        listing.values()
+        assert not gc.isenabled()  # a script that switched it off keeps it off
+    finally:
+        gc.enable()
+
+    def broken(row, listing):
+        raise RuntimeError("cannot make this one")
+
+    failing = XNATListing("/data/projects/P1/experiments", Fetcher(make_rows(2)), broken)
+    with pytest.raises(RuntimeError, match="cannot make"):
+        failing.values()
+    assert gc.isenabled()

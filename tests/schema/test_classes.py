@@ -246,3 +246,20 @@ def test_listings_and_nested_objects_are_child_properties() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_classes(model)
+
+
+def test_a_listed_object_reads_typed_values_from_its_row(caplog) -> None:
+    """The read path of a listed object (its row in the listing's columns): text, a date
+    through its reader, an empty value as None, a malformed one returned raw with a warning."""
+    from xnat.classes.listing import ListingRows
+
+    classes = build_classes(_model(FieldDef("when", "element", "xs:date"), FieldDef("name", "element", "xs:string"),
+                                   FieldDef("count", "element", "xs:integer")))
+    rows = ListingRows([{"ID": "A", "when": " 2020-01-02", "name": "", "count": "3"},
+                        {"ID": "B", "when": "soon", "name": "b", "count": "4"}])
+    bind = classes.TThing._row_binder(None, rows, rows.column("ID"), None)
+    first, second = bind(0), bind(1)
+    assert (first.id, first.when, first.name, first.count) == ("A", datetime.date(2020, 1, 2), None, 3)
+    assert "returning the raw value" not in caplog.text
+    assert (second.id, second.when, second.name, second.count) == ("B", "soon", "b", 4)
+    assert "returning the raw value" in caplog.text

@@ -26,7 +26,7 @@ import datetime
 import html
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
@@ -81,6 +81,16 @@ class _Extra(Generic[_V]):
         obj._extra[self.name] = value
 
 
+class _DestroyedFlag(_Extra[bool]):
+    """``_destroyed``: also notes, once for the process, that some object was deleted, so that
+    reads skip the walk up the parents while nothing has been (see ``_check_alive``)."""
+
+    def __set__(self, obj: XNATBaseObject, value: bool) -> None:
+        if value:
+            XNATBaseObject._any_destroyed = True
+        super().__set__(obj, value)
+
+
 class _SessionAttribute:
     """``xnat_session``: on an instance the session it belongs to; on a class the session whose
     schemas built it (``_class_session``, set by the class factory)."""
@@ -121,6 +131,9 @@ class XNATBaseObject:
     #: on an instance, the one it belongs to.
     xnat_session: Any = _SessionAttribute()
     _class_session: ClassVar[Any] = None
+    #: Whether any object of this process was deleted: until then no object can be a deleted
+    #: one or belong to one, and a read need not walk its parents to find out.
+    _any_destroyed: ClassVar[bool] = False
 
     # The slots' types.
     _session_of: Any
@@ -134,7 +147,7 @@ class XNATBaseObject:
     _extra: dict[str, Any] | None
 
     # Rare per-instance state, with its defaults (see _Extra).
-    _destroyed = _Extra[bool](False)
+    _destroyed = _DestroyedFlag(False)
     _caching = _Extra["bool | None"](None)
     _root = _Extra["XNATBaseObject | None"](None)
     _nested_item = _Extra["dict[str, Any] | None"](None)
@@ -229,21 +242,27 @@ class XNATBaseObject:
         return obj
 
     @classmethod
-    def _bind_row(cls, session: Any, rows: ListingRows, index: int, uri: str | None, id_: str,
-                  parent: Any) -> XNATBaseObject:
-        """A bound object for row ``index`` of a listing; ``uri`` None: the row's URI column."""
-        # _setup written out: one call per listed row, where a call and a second pass cost
-        obj = cls.__new__(cls)
-        obj._session_of = session
-        obj._path = uri
-        obj._id = id_
-        obj._parent = parent
-        obj._fieldname = None
-        obj._mode = _BOUND
-        obj._rows = rows
-        obj._index = index
-        obj._extra = None
-        return obj
+    def _row_binder(cls, session: Any, rows: ListingRows, ids: Sequence[str],
+                    parent: Any) -> Callable[..., XNATBaseObject]:
+        """``bind(index, uri=None)``: a bound object for row ``index`` of a listing, whose ID is
+        ``ids[index]``; ``uri`` None: the row's URI column. One binder serves a run of rows."""
+        new = cls.__new__
+
+        def bind(index: int, uri: str | None = None) -> XNATBaseObject:
+            # _setup written out: one call per listed row, where a call and a second pass cost
+            obj = new(cls)
+            obj._session_of = session
+            obj._path = uri
+            obj._id = ids[index]
+            obj._parent = parent
+            obj._fieldname = None
+            obj._mode = _BOUND
+            obj._rows = rows
+            obj._index = index
+            obj._extra = None
+            return obj
+
+        return bind
 
     @classmethod
     def _nested(cls, root: XNATBaseObject, xpath: str, item: dict[str, Any] | None,
@@ -335,6 +354,8 @@ class XNATBaseObject:
         return self._destroyed
 
     def _check_alive(self) -> None:
+        if not XNATBaseObject._any_destroyed:  # the common case: nothing was deleted
+            return
         # A scan of a deleted session is gone too: walk the known parents (no requests).
         node: Any = self
         while isinstance(node, XNATBaseObject):

@@ -15,7 +15,7 @@ import functools
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -191,13 +191,16 @@ class ObjectLayer:
         # The URI stays in the row unless some row has none; one class when the type is one.
         all_uris = uris is not None and (type(uris) is not list or all(uris))
         types = [None] if types is None else types
-        classes = {xsi_type: _class_for(session, xsi_type, default) for xsi_type in set(types)}
-        one_class = classes[types[0]] if len(classes) == 1 else None
-
-        def make(index: int) -> Any:
-            cls = one_class or classes[types[index]]
-            uri = None if all_uris or (uris is not None and uris[index]) else f"{listing.uri}/{ids[index]}"
-            return cls._bind_row(session, rows, index, uri, ids[index], parent)
+        binders = {xsi_type: _class_for(session, xsi_type, default)._row_binder(session, rows, ids, parent)
+                   for xsi_type in set(types)}
+        make: Callable[[int], Any]
+        if len(binders) == 1 and all_uris:  # the common case: each row's object is one call
+            make = binders[types[0]]
+        else:
+            def make(index: int) -> Any:
+                bind = binders[types[0] if len(binders) == 1 else types[index]]
+                uri = None if all_uris or (uris is not None and uris[index]) else f"{listing.uri}/{ids[index]}"
+                return bind(index, uri)
 
         def refresh(index: int, obj: Any) -> None:
             _take_row(obj, RowView(rows, index), parent)

@@ -35,6 +35,7 @@ import isodate
 from ..criteria import SearchFieldMixin  # a class-level field compares into a search criterion
 from ..exceptions import XNATValueError
 from ..schema.model import Facets, FieldDef
+from .listing import ListingRows
 
 __all__ = [
     "ChildProperty",
@@ -104,6 +105,7 @@ def _parse_bool(text: str) -> bool:
 def _parse_date(text: str) -> datetime.date:
     # XNAT writes "2016-05-02": read in C; other ISO 8601 spellings (reduced precision,
     # week dates) through isodate.
+    text = text.strip()
     if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
         try:
             return datetime.date.fromisoformat(text)
@@ -121,7 +123,7 @@ def _parse_datetime(text: str) -> datetime.datetime:
 
 _READERS: dict[str, Callable[[str], Any]] = {
     "xs:boolean": _parse_bool,
-    "xs:date": lambda text: _parse_date(text.strip()),
+    "xs:date": _parse_date,
     "xs:dateTime": _parse_datetime,
     "xs:time": lambda text: isodate.parse_time(text.strip()),
     "xs:duration": lambda text: isodate.parse_duration(text.strip()),
@@ -285,6 +287,8 @@ class FieldProperty:
         # A text field reads as the text itself: no conversion to look up on every read.
         self._text = self.type not in _INTEGERS and self.type not in _FLOATS and self.type != "xs:boolean" \
             and self.type not in _READERS
+        # A date, time or boolean read from text: its reader, without the general dispatch.
+        self._reader = _READERS.get(self.type)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -292,9 +296,22 @@ class FieldProperty:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return SearchField(getattr(owner, "__xsi_type__", ""), self.xpath, self.type, self.field)
-        raw = instance._get_field(self.xpath)
+        rows = instance._rows
+        if type(rows) is ListingRows and not instance._any_destroyed:
+            # A listed object reads its row straight from the listing: the read scripts make
+            # once per row of a big listing, kept to one call. An empty or missing value
+            # takes the general path, which decides between None and the object's document.
+            raw = rows.value(instance._index, self.xpath) or instance._get_field(self.xpath)
+        else:
+            raw = instance._get_field(self.xpath)
         if self._text:
             return raw if raw is None or type(raw) is str else str(raw)
+        reader = self._reader
+        if reader is not None and type(raw) is str:
+            try:
+                return reader(raw)
+            except (isodate.ISO8601Error, ValueError, TypeError):
+                pass  # convert_from_text below words the warning
         try:
             return convert_from_text(self.type, raw)
         except ValueError as exc:

@@ -229,20 +229,27 @@ class IdentityMap:
             names, objects = source.names, source.objects
             out: list[Any] = []
             append = out.append
-            for position in positions:
-                obj = objects[position]
-                if obj is None:
-                    name = names[position]
-                    ref = weak.get(name)
-                    obj = None if ref is None else ref()
-                    if obj is None and others:
-                        obj = _found_in(others, name)
+            if not weak and not others:  # nothing of this space is alive elsewhere: a missing row's object is new
+                for position in positions:
+                    obj = objects[position]
                     if obj is None:
-                        obj = make(position)
-                    else:
-                        refresh(position, obj)
-                    objects[position] = obj
-                append(obj)
+                        obj = objects[position] = make(position)
+                    append(obj)
+            else:
+                for position in positions:
+                    obj = objects[position]
+                    if obj is None:
+                        name = names[position]
+                        ref = weak.get(name)
+                        obj = None if ref is None else ref()
+                        if obj is None and others:
+                            obj = _found_in(others, name)
+                        if obj is None:
+                            obj = make(position)
+                        else:
+                            refresh(position, obj)
+                        objects[position] = obj
+                    append(obj)
             tail = len(out) - min(self._keep, len(out))
             for position, obj in zip(positions[tail:], out[tail:]):
                 self._touch((space, names[position]), obj)
