@@ -99,8 +99,11 @@ def measure(bench: Any) -> list[Any]:
     cold_ours, warm_ours = rows[0].cells["ours"].value, rows[1].cells["ours"].value
     speedup = Row("connect: ours warm / ours cold (model cache)", "x",
                   {"ours": Cell(warm_ours / cold_ours if cold_ours and warm_ours else None,
-                                error=None if cold_ours and warm_ours else "needs both our connect figures")},
-                  Target("<=", 1 / 3))
+                                error=None if cold_ours and warm_ours else "needs both our connect figures")})
+    # Its old target (<= 1/3) is superseded by issue 16's: warm <= 0.1x xnatpy in <= 3 round trips.
+    speedup.notes.append("shown, no target: issue 16's warm-connect rows replace the old <= 0.333x; a warm "
+                         "connect (2 requests, classes built lazily) is now bound by interpreter start and "
+                         "imports, which a cold connect pays as well")
     requests = Row("connect: HTTP requests, cold cache", "", {
         impl: Cell(cell.value, runs=cell.runs, error=cell.error)
         for impl in impls for cell in [summarize(cold[impl], "requests", "not built yet" if impl == "ours" else "")]
