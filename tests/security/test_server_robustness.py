@@ -12,12 +12,15 @@ import errno
 import gc
 import hashlib
 import io
+import shutil
 import socket
 import sqlite3
 import subprocess
+import tarfile
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -170,6 +173,72 @@ def test_archive_bounds_are_options(tmp_path: Path) -> None:
         assert call("PUT", f"{RES}/fits.zip?extract=true", data=_zip({"a": 10, "b": 10})).status_code == 200
     finally:
         app.close()
+
+
+def _tgz(members: dict[str, int], declared: dict[str, int] | None = None) -> bytes:
+    """A tar.gz of zero-filled members of the given sizes, compressed as it is framed (a
+    gzip bomb costs its compressed size in memory, not its expanded one); ``declared``
+    overrides a header's size (the data then follows the real size: a lying header)."""
+    out, squeeze = io.BytesIO(), zlib.compressobj(9, zlib.DEFLATED, 31)
+    for name, size in members.items():
+        info = tarfile.TarInfo(name)
+        info.size = (declared or {}).get(name, size)
+        out.write(squeeze.compress(info.tobuf(tarfile.PAX_FORMAT)))
+        chunk = bytes(1 << 20)
+        for offset in range(0, size, len(chunk)):
+            out.write(squeeze.compress(chunk[:size - offset]))
+        out.write(squeeze.compress(bytes(-size % tarfile.BLOCKSIZE)))
+    out.write(squeeze.compress(bytes(2 * tarfile.BLOCKSIZE)) + squeeze.flush())
+    return out.getvalue()
+
+
+def test_tar_gz_bomb_is_refused_while_it_unpacks(app: XNATApp, api: Api) -> None:
+    """A tar is unpacked as it arrives: its expansion is held to the bytes read so far."""
+    bomb = _tgz({"bomb.bin": 256 << 20})  # 256 MiB of zeros in about 256 kB
+    assert len(bomb) < 1 << 20
+    r = api("PUT", f"{RES}/bomb.tar.gz?extract=true", data=bomb)
+    assert r.status_code == 413 and "expand to more than" in r.text
+    assert _tree_bytes(app.data_dir / "archive") == 0  # the staging folder is gone
+    assert [p for p in (app.data_dir / "archive").rglob("*") if p.name.startswith(".upload-")] == []
+    assert api("GET", f"{RES}?format=json").json["ResultSet"]["Result"] == []
+
+
+def test_tar_bounds_hold_as_each_header_arrives(tmp_path: Path) -> None:
+    app = _new_app(tmp_path / "data", extract_max_files=3, extract_max_bytes=1000)
+    try:
+        call = Api(app)
+        call("PUT", "/data/projects/P")
+        r = call("PUT", f"{RES}/many.tgz?extract=true", data=_tgz({f"f{i}": 1 for i in range(4)}))
+        assert r.status_code == 413 and "4 files" in r.text
+        r = call("PUT", f"{RES}/big.tgz?extract=true", data=_tgz({"small": 1, "big": 10}, {"big": 1 << 40}))
+        assert r.status_code == 413 and "more than 1000 bytes" in r.text  # refused on the header alone
+        assert call("PUT", f"{RES}/fits.tgz?extract=true", data=_tgz({"a": 10, "b": 10})).status_code == 200
+        assert sorted(row["Name"] for row in call("GET", f"{RES}?format=json").json["ResultSet"]["Result"]) == \
+            ["a", "b"]
+    finally:
+        app.close()
+
+
+def test_disk_full_while_a_tar_unpacks_is_507_and_keeps_nothing(app: XNATApp, api: Api,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    stage, staged = FileStore._stage, []
+
+    def full_after_two(self: FileStore, *args: Any) -> object:
+        if len(staged) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        staged.append(args)
+        return stage(self, *args)
+
+    monkeypatch.setattr(FileStore, "_stage", full_after_two)
+    r = api("PUT", f"{RES}/up.tgz?extract=true", data=_tgz({f"d/f{i}": 100 for i in range(5)}))
+    assert r.status_code == 507 and "disk is full" in r.text
+    monkeypatch.undo()
+    assert list((app.data_dir / "archive").rglob("f*")) == []
+    assert api("GET", f"{RES}?format=json").json["ResultSet"]["Result"] == []
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=1000, used=900, free=100))
+    r = api("PUT", f"{RES}/up.tgz?extract=true", data=_tgz({"a": 60, "b": 60}))  # declared past the free space
+    assert r.status_code == 507 and "disk is full" in r.text
+    assert list((app.data_dir / "archive").rglob("*.upload-*")) == []
 
 
 def test_a_small_archive_may_expand_past_the_ratio() -> None:

@@ -279,18 +279,30 @@ class _WatchingTree(io.BytesIO):
         return super().read(size)
 
 
-def test_an_archive_is_spooled_and_staged_inside_its_folder_under_the_sweep_prefix(store: FileStore,
-                                                                                   tmp_path: Path) -> None:
-    """Inside the folder: its disk is the one whose free space counts, and a crash leaves
-    nothing but what the start-up sweep removes."""
+@pytest.mark.parametrize("kind", ["zip", "tgz"])
+def test_an_archive_is_staged_beside_its_folder_under_the_sweep_prefix(store: FileStore, tmp_path: Path,
+                                                                       kind: str) -> None:
+    """Beside the folder (so a new resource takes the tree in one rename): on its disk, whose free
+    space counts, and under the archive root, so a crash leaves nothing but what the start-up
+    sweep removes. A zip is spooled there first; a tar is not spooled at all."""
     folder = tmp_path / "archive" / "R"
     folder.mkdir(parents=True)
-    body = _WatchingTree(_zip([("a.txt", b"a", None)]).getvalue(), folder)
-    store.extract(folder, "", body, "up.zip", overwrite=False)
-    staged = [Path(name) for name in body.seen]
+    if kind == "zip":
+        data = _zip([("a.txt", b"a", None)]).getvalue()
+    else:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            info = tarfile.TarInfo("a.txt")
+            info.size = 1
+            archive.addfile(info, io.BytesIO(b"a"))
+        data = buffer.getvalue()
+    body = _WatchingTree(data, folder.parent)
+    store.extract(folder, "", body, f"up.{kind}", overwrite=False)
+    staged = [Path(name) for name in body.seen if name != "R"]
     assert staged and all(path.parts[0].startswith(filestore.TEMP_PREFIX) for path in staged)
-    assert any(len(path.parts) == 2 and path.name.startswith(filestore.TEMP_PREFIX) for path in staged)  # the spool
-    assert _files(folder) == ["a.txt"]
+    spools = [path for path in staged if len(path.parts) == 2 and path.name.startswith(filestore.TEMP_PREFIX)]
+    assert bool(spools) == (kind == "zip")
+    assert _files(folder) == ["a.txt"] and os.listdir(folder.parent) == ["R"]
 
 
 @pytest.mark.parametrize(("prefix", "stored"), [("", "a.txt"), (".", "a.txt"), ("sub/dir", "sub/dir/a.txt")])

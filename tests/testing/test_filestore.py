@@ -469,44 +469,92 @@ def test_extract_each_folder_is_checked_for_links_even_beside_safe_ones(store: F
     assert sorted(p.name for p in (folder / "sub").iterdir()) == ["link"]
 
 
+def _count_moves(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record the target of every os.replace / os.rename the store makes (that succeeds)."""
+    moves: list[object] = []
+    for name in ("replace", "rename"):
+        real = getattr(fs_module.os, name)
+
+        def move(source: object, target: object, real: object = real) -> None:
+            real(source, target)  # type: ignore[operator]
+            moves.append(target)
+
+        monkeypatch.setattr(fs_module.os, name, move)
+    return moves
+
+
+@pytest.mark.parametrize("filename, pack", [("a.tgz", make_tar), ("a.zip", make_zip)])
 def test_extract_writes_each_member_once_and_digests_it_as_written(store: FileStore, folder: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   monkeypatch: pytest.MonkeyPatch, filename: str,
+                                                                   pack: object) -> None:
     members = {f"d{index % 3}/f{index}.bin": os.urandom(100 + index) for index in range(30)}
-    renames = []
-    real_replace = fs_module.os.replace
-
-    def replace(source: object, target: object) -> None:
-        renames.append(target)
-        real_replace(source, target)
-
-    monkeypatch.setattr(fs_module.os, "replace", replace)
+    data = pack(members)  # type: ignore[operator]
+    store.write(folder, "kept.txt", io.BytesIO(b"kept"))
+    moves = _count_moves(monkeypatch)
     monkeypatch.setattr(FileStore, "describe", lambda *args: pytest.fail("a member was read back"))
-    stored = store.extract(folder, "up", io.BytesIO(make_tar(members)), "a.tgz", False)
-    assert len(renames) == len(members)  # straight into staging, then one move into place
+    stored = store.extract(folder, "up", io.BytesIO(data), filename, False)
+    assert moves == [folder / "up"]  # straight into staging, then the new folder moves in whole
     assert sorted(stored, key=lambda f: f.path) == sorted(
         (StoredFile(f"up/{name}", len(data), md5(data)) for name, data in members.items()), key=lambda f: f.path)
     assert all((folder / "up" / name).read_bytes() == data for name, data in members.items())
+    assert stat.S_IMODE((folder / "up").stat().st_mode) == stat.S_IMODE((folder / "up" / "d0").stat().st_mode)
+    moves.clear()
+    store.extract(folder, "", io.BytesIO(data), filename, False)  # into a folder that holds files: one by one
+    assert sorted(moves) == sorted(folder / name for name in members)
+    assert store.list_files(folder) == sorted(["kept.txt", *members, *(f"up/{name}" for name in members)])
 
 
-@pytest.mark.parametrize("in_memory_max", [fs_module.TAR_IN_MEMORY_MAX, 1000])
-def test_extract_tar_gz_in_memory_or_from_the_file_alike(store: FileStore, folder: Path,
-                                                         monkeypatch: pytest.MonkeyPatch, in_memory_max: int) -> None:
-    monkeypatch.setattr(fs_module, "TAR_IN_MEMORY_MAX", in_memory_max)  # 1000: past it, read from the file
-    members = {f"d/f{index}.bin": os.urandom(300) for index in range(8)}
-    data = make_tar(members)
-    opened = []
-    real_open = fs_module.tarfile.open
+def test_extract_into_an_empty_resource_is_one_rename(store: FileStore, folder: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    members = {f"d{index % 4}/f{index}.bin": bytes([index]) * 50 for index in range(40)}
+    moves = _count_moves(monkeypatch)
+    store.extract(folder, "", io.BytesIO(make_tar(members)), "a.tgz", False)
+    assert moves == [folder]
+    assert store.list_files(folder) == sorted(members)
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".upload-")]
 
-    def tar_open(*args: object, **kwargs: object) -> object:
-        opened.append("memory" if "fileobj" in kwargs else "file")
-        return real_open(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fs_module.tarfile, "open", tar_open)
-    stored = store.extract(folder, "", io.BytesIO(data), "a.tgz", False)
-    assert opened == (["memory"] if in_memory_max > 1000 else ["file"])
+def test_extract_into_the_archive_root_moves_file_by_file(tmp_path: Path) -> None:
+    """The XAR import unpacks into a store's root: its staging folder is inside, so no whole move."""
+    root = tmp_path / "root"
+    store = FileStore(root, durable=False)
+    stored = store.extract(root, "", io.BytesIO(make_tar({"a/b.txt": b"b", "c.txt": b"c"})), "x.tgz", False)
+    assert sorted(s.path for s in stored) == ["a/b.txt", "c.txt"]
+    assert leftovers(root) == ["a", "a/b.txt", "c.txt"]
+    assert leftovers(tmp_path) == ["root", "root/a", "root/a/b.txt", "root/c.txt"]
+
+
+class Arriving(io.BytesIO):
+    """An upload body read in small pieces that records, at each read, the files staged so far."""
+
+    def __init__(self, data: bytes, where: Path) -> None:
+        super().__init__(data)
+        self.where, self.staged_at = where, list[int]()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.staged_at.append(sum(1 for p in self.where.rglob("*") if p.is_file()))
+        return super().read(min(size, 4096) if size is not None and size >= 0 else 4096)
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w", "w:xz"])  # (bzip2 decompresses in blocks of 900 kB)
+def test_extract_unpacks_a_tar_while_it_arrives(store: FileStore, folder: Path, mode: str) -> None:
+    members = {f"d/f{index}.bin": os.urandom(3000) for index in range(20)}
+    body = Arriving(make_tar(members, mode), folder.parent)
+    stored = store.extract(folder, "", body, "a.tar", False)
     assert {f.path: f.md5 for f in stored} == {name: md5(content) for name, content in members.items()}
-    with pytest.raises(ValueError, match="corrupt"):  # a cut-off stream is corrupt either way
-        store.extract(folder, "", io.BytesIO(data[:-300]), "b.tgz", True)
+    half = len(body.staged_at) // 2
+    assert body.staged_at[half] > 0  # members were on disk while the body was still arriving
+    assert body.tell() == len(body.getvalue())  # and the body was read to its end
+
+
+def test_extract_a_cut_off_or_tampered_tar_gz_is_corrupt(store: FileStore, folder: Path) -> None:
+    data = make_tar({f"d/f{index}.bin": os.urandom(300) for index in range(8)})
+    for bad in (data[:-300], data[:-4], data[:-8] + bytes(b ^ 0xFF for b in data[-8:-4]) + data[-4:],
+                data + b"trailing garbage"):
+        with pytest.raises(ValueError, match="corrupt"):  # the gzip trailer (CRC, size) is checked too
+            store.extract(folder, "", io.BytesIO(bad), "b.tgz", True)
+        assert leftovers(folder) == []
+    assert len(store.extract(folder, "", io.BytesIO(data + bytes(100)), "b.tgz", True)) == 8  # zero padding is fine
 
 
 def flip_byte(data: bytes, needle: bytes) -> bytes:
@@ -595,10 +643,26 @@ def test_extract_disk_full_midway_writes_nothing(store: FileStore, folder: Path,
     assert leftovers(folder) == []
 
 
-def test_extract_upload_cut_off(store: FileStore, folder: Path) -> None:
+class CutOff(io.BytesIO):
+    """A body that hands over ``data`` in small pieces, then fails as a client that hung up."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(1000)
+        if not chunk:
+            raise ClientDisconnected()
+        return chunk
+
+
+@pytest.mark.parametrize("filename, data", [
+    ("a.zip", make_zip({"a.bin": os.urandom(5000)})[:-100]),
+    ("a.tgz", make_tar({f"f{index}.bin": os.urandom(3000) for index in range(5)})[:-100]),
+    ("a.tar", make_tar({f"f{index}.bin": os.urandom(3000) for index in range(5)}, "w")[:7000]),
+], ids=["zip", "tgz", "tar"])
+def test_extract_upload_cut_off(store: FileStore, folder: Path, filename: str, data: bytes) -> None:
     with pytest.raises(IncompleteUpload):
-        store.extract(folder, "", Chunks(3, fail_after=1, error=ClientDisconnected()), "a.zip", True)
+        store.extract(folder, "", CutOff(data), filename, True)
     assert leftovers(folder) == []
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".upload-")]
 
 
 # -- archives out -----------------------------------------------------------------------

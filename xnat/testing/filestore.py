@@ -5,20 +5,24 @@ only, no ``..``, no NUL or control characters, no backslashes or drive letters, 
 resolved path (symlinks already on disk included) must stay under its folder. Writes are
 atomic (a ``.upload-*`` temp file beside the target, fsync, ``os.replace``), so a cut-off
 upload never leaves a half file; temp files a crash left behind are swept at start-up
-(:meth:`FileStore.sweep_temp`). Archives are checked whole before anything is written, their
-declared expanded size and entry count against :class:`ExtractLimits` (zip bombs), then
-unpacked into a private ``.upload-*`` staging folder (each member written once, its MD5
-computed as it is written) and moved into place only when all of it is there; zip/tar.gz
-downloads are produced on the fly with bounded memory.
+(:meth:`FileStore.sweep_temp`). An uploaded tar (plain or compressed) is unpacked while it
+arrives, each member checked as its header comes (names, entry count, declared size against
+the absolute bound and the free space) and the expanded bytes held to the archive's size so
+far (gzip bombs); a zip is spooled, then checked whole against :class:`ExtractLimits` before
+anything is written. Either way the members go into a private ``.upload-*`` staging folder
+(each written once, its MD5 computed as it is written) and move into place only when all of
+it is there: one rename when the target folder is new or empty. zip/tar.gz downloads are
+produced on the fly with bounded memory.
 """
 
 from __future__ import annotations
 
+import bz2
 import errno
 import gzip
 import hashlib
-import io
 import logging
+import lzma
 import os
 import re
 import shutil
@@ -27,10 +31,10 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 try:  # werkzeug signals a client that hung up mid-body with an HTTPException, not an OSError
     from werkzeug.exceptions import ClientDisconnected as _ClientDisconnected
@@ -48,8 +52,6 @@ TEMP_PREFIX = ".upload-"
 #: Longest relative path a request may name, in UTF-8 bytes: with the archive root in front
 #: it stays well under Linux's PATH_MAX (4096), so the disk never answers ENAMETOOLONG.
 MAX_RELPATH_BYTES = 2048
-#: An uploaded tar.gz expanding to at most this many bytes is expanded in memory, once.
-TAR_IN_MEMORY_MAX = 64 * 1024 * 1024
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -67,10 +69,13 @@ class ArchiveTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class ExtractLimits:
-    """How far an uploaded archive may expand (``extract=true``), checked before anything is written.
+    """How far an uploaded archive may expand (``extract=true``).
 
-    The declared sizes are what count: the readers stop each member at its declared size
-    (more data is a corrupt archive), so they bound what is written too.
+    A zip is checked whole before anything is written: its declared sizes are what count
+    (the readers stop each member at its declared size, more data is a corrupt archive, so
+    they bound what is written too). A tar is unpacked as it arrives: the entry count and
+    :attr:`max_bytes` are held to the declared sizes as each header comes, the ratio to the
+    bytes expanded so far against the archive's bytes read so far (:meth:`check_expansion`).
     """
 
     #: the members may add up to this many times the archive's own size ...
@@ -82,14 +87,34 @@ class ExtractLimits:
     #: entries (files) in one archive
     max_files: int = 100_000
 
+    def allowed(self, archive_size: int) -> int:
+        """How many bytes an archive of ``archive_size`` bytes may expand to."""
+        return min(self.max_bytes, max(self.min_allowance, int(archive_size * self.max_ratio)))
+
     def check(self, archive_size: int, total: int, count: int) -> None:
         """Raise :class:`ArchiveTooLarge` if ``count`` members of ``total`` bytes are too many."""
-        if count > self.max_files:
-            raise ArchiveTooLarge(f"the archive holds {count} files; at most {self.max_files} are accepted")
-        allowed = min(self.max_bytes, max(self.min_allowance, int(archive_size * self.max_ratio)))
+        self.check_count(count)
+        allowed = self.allowed(archive_size)
         if total > allowed:
             raise ArchiveTooLarge(f"the archive ({archive_size} bytes) expands to {total} bytes;"
                                   f" at most {allowed} bytes are accepted")
+
+    def check_count(self, count: int) -> None:
+        """Raise :class:`ArchiveTooLarge` past :attr:`max_files` members."""
+        if count > self.max_files:
+            raise ArchiveTooLarge(f"the archive holds {count} files; at most {self.max_files} are accepted")
+
+    def check_expansion(self, read: int, expanded: int) -> None:
+        """For an archive unpacked as it arrives: raise :class:`ArchiveTooLarge` once its first
+        ``read`` bytes have expanded to more than the ratio (or the small allowance) lets them.
+
+        ``expanded`` counts the archive's framing too, so :attr:`max_bytes` (a bound on the
+        files) is held to the declared sizes instead, as each header arrives.
+        """
+        allowed = max(self.min_allowance, int(read * self.max_ratio))
+        if expanded > allowed:
+            raise ArchiveTooLarge(f"the archive's first {read} bytes expand to more than {allowed} bytes;"
+                                  f" at most {self.max_ratio:g} times the archive's size is accepted")
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -385,6 +410,11 @@ class FileStore:
                 overwrite: bool) -> list[StoredFile]:
         """Unpack a zip / tar / tar.gz / tgz upload into ``folder/prefix``, all or nothing.
 
+        A tar (plain, gzip, bzip2 or xz) is unpacked while it arrives, in one pass over
+        ``stream``; a zip is spooled first (its directory is at its end). Either way the
+        members go into a private ``.upload-*`` staging folder beside ``folder`` and reach
+        the resource only when all of them are there and checked.
+
         Raises UnsafePath (a member escapes, or is a link or device), DuplicateFiles (a
         FileExistsError; existing files and no ``overwrite``), ArchiveTooLarge (a ValueError;
         past :attr:`limits`), ValueError (not an archive, corrupt, name conflicts),
@@ -393,45 +423,129 @@ class FileStore:
         self._check_inside(folder, self._real_root)
         base = "" if prefix in ("", ".") else safe_relpath(prefix) + "/"
         Path(folder).mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
+        staging = self._staging_for(folder)
         try:
-            spooled, archive_size, _ = self._spool(stream, staging, None)
-            with _open_archive(spooled, filename) as archive:
-                members = archive.members(base)
-                total = sum(size for _, _, size in members)
-                self.limits.check(archive_size, total, len(members))
-                self._check_targets(folder, members, overwrite)
-                free = shutil.disk_usage(staging).free
-                if total > free:  # zip bombs and plain oversize alike
-                    raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
-                made: set[Path] = set()
-                stored = [self._unpack_one(archive, staging, made, *member) for member in members]
-            made.clear()
-            for item in stored:  # everything is on disk and checked: move into place
-                target = Path(folder) / item.path
-                _make_once(target.parent, made)
-                os.replace(staging / item.path, target)
+            body = _Body(stream, self._read)
+            head = body.peek(_HEAD_SIZE)
+            if _archive_kind(head, filename) == "zip":
+                stored = self._unpack_zip(body, staging, base, folder, overwrite)
+            else:
+                stored = self._unpack_tar(body, head, staging, base)
+                self._check_targets(folder, [item.path for item in stored], overwrite)
+            self._move_into_place(staging, folder, base, stored)
             logger.debug("extracted %d files from %s into %s", len(stored), filename, folder)
             return stored
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _check_targets(self, folder: Path, members: list[tuple[object, str, int]], overwrite: bool) -> None:
-        """Refuse names that clash with each other or the resource, or resolve outside it.
+    def _staging_for(self, folder: Path) -> Path:
+        """A new private ``.upload-*`` folder beside ``folder``, so that a new or empty resource
+        takes the unpacked tree in one rename; inside it when ``folder`` is the archive root.
+
+        Either way it is on the folder's disk (whose free space counts) and under the root,
+        where the start-up sweep removes what a crash left.
+        """
+        real = os.path.realpath(folder)
+        where = real if real == self._real_root_text else os.path.dirname(real)
+        return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=where))
+
+    def _unpack_tar(self, body: _Body, head: bytes, staging: Path, base: str) -> list[StoredFile]:
+        """Unpack a tar as it is read, checking each member as its header arrives."""
+        expanded = _Expanded(_decompressing(body, head), body, self.limits)
+        free = shutil.disk_usage(staging).free
+        names, made, stored, declared = _Names(), set[Path](), list[StoredFile](), 0
+        try:
+            with tarfile.open(fileobj=cast(BinaryIO, expanded), mode="r|") as tar:
+                for info in tar:
+                    name = _tar_member_name(info, base)
+                    if name is None:
+                        continue
+                    names.add(name)
+                    declared += info.size
+                    self._check_declared(declared, len(stored) + 1, free)
+                    stored.append(self._unpack_tar_member(tar, info, staging, made, name))
+            while expanded.read(CHUNK_SIZE):  # past the end of the tar: gzip's checksum, the rest of the body
+                pass
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise ValueError(f"corrupt tar archive: {exc}") from exc
+        return stored
+
+    def _check_declared(self, total: int, count: int, free: int) -> None:
+        """The caps a streamed archive's headers can be held to before their data arrives."""
+        self.limits.check_count(count)
+        if total > self.limits.max_bytes:
+            raise ArchiveTooLarge(f"the archive's files add up to more than {self.limits.max_bytes} bytes")
+        if total > free:
+            raise OSError(errno.ENOSPC, f"archive unpacks to at least {total} bytes, {free} free")
+
+    def _unpack_tar_member(self, tar: tarfile.TarFile, info: tarfile.TarInfo, staging: Path, made: set[Path],
+                           name: str) -> StoredFile:
+        source = tar.extractfile(info)
+        if source is None:  # pragma: no cover - _tar_member_name lets regular files only through
+            raise UnsafePath(f"archive member {info.name!r} is a link or special file")
+        try:
+            return self._stage(cast(BinaryIO, source), staging, made, name, info.size)
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise ValueError(f"corrupt archive member {name!r}: {exc}") from exc
+
+    def _unpack_zip(self, body: _Body, staging: Path, base: str, folder: Path, overwrite: bool) -> list[StoredFile]:
+        """Spool a zip, check it whole (caps, names, the resource, free space), then unpack it."""
+        spooled, archive_size, _ = self._spool(cast(BinaryIO, body), staging, None)
+        try:
+            with _Zip(spooled) as archive:
+                members = archive.members(base)
+                total = sum(size for _, _, size in members)
+                self.limits.check(archive_size, total, len(members))
+                names = _Names()
+                for _, name, _ in members:
+                    names.add(name)
+                self._check_targets(folder, [name for _, name, _ in members], overwrite)
+                free = shutil.disk_usage(staging).free
+                if total > free:  # zip bombs and plain oversize alike
+                    raise OSError(errno.ENOSPC, f"archive unpacks to {total} bytes, {free} free")
+                made: set[Path] = set()
+                return [self._unpack_one(archive, staging, made, *member) for member in members]
+        finally:
+            _unlink_quiet(spooled)  # not part of the tree that moves into place
+
+    def _move_into_place(self, staging: Path, folder: Path, base: str, stored: list[StoredFile]) -> None:
+        """Everything is staged and checked: one rename of the tree when its place is new or
+        empty, else one ``os.replace`` per file."""
+        if not stored or self._move_whole(staging, folder, base):
+            return
+        made: set[Path] = set()
+        for item in stored:
+            target = Path(folder) / item.path
+            _make_once(target.parent, made)
+            os.replace(staging / item.path, target)
+
+    @staticmethod
+    def _move_whole(staging: Path, folder: Path, base: str) -> bool:
+        """Rename the staged ``base`` folder onto ``folder/base``; False if that holds something.
+
+        rename(2) replaces an empty folder and refuses a non-empty one, so a file that
+        arrived meanwhile is never lost: the per-file moves take over.
+        """
+        source = staging / base if base else staging
+        target = Path(folder) / base if base else Path(folder)
+        if source == staging and staging.parent == Path(os.path.realpath(folder)):
+            return False  # the staging folder is inside its target (the archive root)
+        os.chmod(source, 0o777 & ~_UMASK)  # mkdtemp made it private; the resource's folders are not
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise
+        return True
+
+    def _check_targets(self, folder: Path, names: list[str], overwrite: bool) -> None:
+        """Refuse names that clash with the resource, or resolve outside it.
 
         Each folder is resolved once, not once per member: the members of an archive
         share a few folders, and resolving is a stat of every component.
         """
-        names = [name for _, name, _ in members]
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"archive holds {name!r} twice")
-            seen.add(name)
-        dirs = {str(p) for name in names for p in Path(name).parents}
-        clash = [name for name in names if name in dirs]
-        if clash:
-            raise ValueError(f"archive holds both a file and a folder named {clash[0]!r}")
         real_folder = os.path.realpath(folder)
         self._check_real(real_folder, self._real_root_text, Path(folder), self._real_root)
         real_parents: dict[str, str] = {}
@@ -465,23 +579,27 @@ class FileStore:
         self._check_real(real, real_folder, path, Path(folder))
         return real
 
-    def _unpack_one(self, archive: _Archive, staging: Path, made: set[Path], member: object, name: str,
+    def _unpack_one(self, archive: _Zip, staging: Path, made: set[Path], member: zipfile.ZipInfo, name: str,
                     size: int) -> StoredFile:
-        """Write one member straight to its place in ``staging`` (a private ``.upload-*`` folder,
-        so no temp name of its own: the staging folder is what a crash leaves and the sweep
-        removes); ``made`` holds the folders created so far."""
-        dest = staging / name
-        _make_once(dest.parent, made)
+        """Unpack one zip member; a member whose data does not match its entry is corrupt."""
         try:
             with archive.open(member) as source:
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for uploads
-                with os.fdopen(fd, "wb") as out:
-                    got, md5 = self._copy(source, out, size)
+                stored = self._stage(source, staging, made, name, size)
                 if source.read(1):
                     raise ValueError("more data than declared")
-        except (IncompleteUpload, ValueError, EOFError, zipfile.BadZipFile, tarfile.TarError,
-                zlib.error, gzip.BadGzipFile) as exc:
+        except (IncompleteUpload, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise ValueError(f"corrupt archive member {name!r}: {exc}") from exc
+        return stored
+
+    def _stage(self, source: BinaryIO, staging: Path, made: set[Path], name: str, size: int) -> StoredFile:
+        """Write one member straight to its place in ``staging`` (a private ``.upload-*`` folder,
+        so no temp name of its own: the staging folder is what a crash leaves and the sweep
+        removes), its MD5 computed as it is written; ``made`` holds the folders created so far."""
+        dest = staging / name
+        _make_once(dest.parent, made)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for uploads
+        with os.fdopen(fd, "wb") as out:
+            got, md5 = self._copy(source, out, size)
         return StoredFile(name, got, md5)
 
     # -- archives out ----------------------------------------------------------------------
@@ -572,33 +690,143 @@ class _Sink:
             yield data
 
 
-class _Archive:
-    """A spooled zip or tar upload, read with the standard library."""
+#: Bytes read first to recognise an archive (a tar's "ustar" magic ends at 262).
+_HEAD_SIZE = 265
 
-    def __init__(self, path: str, kind: str) -> None:
-        self.kind = kind
+
+class _Body:
+    """An upload body as the archive readers see it: the first bytes, read to recognise it,
+    are handed out again; ``consumed`` counts what came off the stream (the archive's size so
+    far); a failed read is :class:`IncompleteUpload` (through ``reader``)."""
+
+    def __init__(self, stream: BinaryIO, reader: Callable[[BinaryIO, int], bytes]) -> None:
+        self._stream, self._reader = stream, reader
+        self._pending = b""
+        self.consumed = 0
+
+    def _pull(self, size: int) -> bytes:
+        data = self._reader(self._stream, size)
+        self.consumed += len(data)
+        return data
+
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` first bytes (fewer only if the body is shorter), not consumed."""
+        while len(self._pending) < size and (chunk := self._pull(size - len(self._pending))):
+            self._pending += chunk
+        return self._pending[:size]
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
+        data = self._pending or self._pull(size)
+        self._pending = data[size:]  # a stream may hand over more than was asked for
+        return data[:size]
+
+
+class _Expanded:
+    """A tar's decompressed bytes, held to :attr:`ExtractLimits` against the body read so far.
+
+    Every expanded byte counts (headers and padding too, where a PAX header could hide a
+    bomb), so a gzip bomb stops once it has expanded past what its compressed bytes so far
+    allow, whatever its headers declare. A decompressor's complaint (bad data, a checksum that
+    does not match, a stream cut short) is a corrupt archive: :class:`tarfile.ReadError`.
+    """
+
+    def __init__(self, source: BinaryIO, body: _Body, limits: ExtractLimits) -> None:
+        self._source, self._body, self._limits = source, body, limits
+        self.expanded = 0
+
+    def read(self, size: int = -1) -> bytes:
         try:
-            self._zip = zipfile.ZipFile(path) if kind == "zip" else None
-            self._tar = _open_tar(path) if kind == "tar" else None
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-            raise ValueError(f"corrupt {kind} archive: {exc}") from exc
+            data = self._source.read(size)
+        except IncompleteUpload:
+            raise
+        except (EOFError, zlib.error, lzma.LZMAError, OSError) as exc:  # gzip/bz2 signal bad data with OSError
+            if is_disk_full(exc):
+                raise
+            raise tarfile.ReadError(f"{exc}") from exc
+        self.expanded += len(data)
+        self._limits.check_expansion(self._body.consumed, self.expanded)
+        return data
 
-    def __enter__(self) -> _Archive:
+
+def _decompressing(body: _Body, head: bytes) -> BinaryIO:
+    """``body`` decompressed as its first bytes say (gzip, bzip2, xz), or as it is."""
+    raw = cast(BinaryIO, body)  # it reads like a binary file, which is all the decompressors need
+    if head[:2] == b"\x1f\x8b":
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    if head[:3] == b"BZh":
+        return cast(BinaryIO, bz2.BZ2File(raw))
+    if head[:6] == b"\xfd7zXZ\x00":
+        return cast(BinaryIO, lzma.LZMAFile(raw))
+    return raw
+
+
+class _Names:
+    """The member names of one archive so far: each once, none both a file and a folder."""
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._folders: set[str] = set()
+
+    def add(self, name: str) -> None:
+        if name in self._files:
+            raise ValueError(f"archive holds {name!r} twice")
+        parents = _parents(name)
+        clash = name if name in self._folders else next((p for p in parents if p in self._files), None)
+        if clash is not None:
+            raise ValueError(f"archive holds both a file and a folder named {clash!r}")
+        self._files.add(name)
+        self._folders.update(parents)
+
+
+def _parents(name: str) -> list[str]:
+    """``a/b/c`` -> ``["a/b", "a"]``."""
+    found = []
+    at = name.rfind("/")
+    while at > 0:
+        found.append(name[:at])
+        at = name.rfind("/", 0, at)
+    return found
+
+
+def _tar_member_name(info: tarfile.TarInfo, base: str) -> str | None:
+    """The safe name under ``base`` of a tar member that is a file; None for a folder."""
+    if info.isdir() and _names_root(info.name):
+        return None
+    name = base + _member_name(info.name)
+    if info.isdir():
+        return None
+    if not info.isfile():
+        raise UnsafePath(f"archive member {info.name!r} is a link or special file")
+    return name
+
+
+class _Zip:
+    """A spooled zip upload, read with the standard library."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"corrupt zip archive: {exc}") from exc
+
+    def __enter__(self) -> _Zip:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        (self._zip or self._tar).close()  # type: ignore[union-attr]
+        self._zip.close()
 
-    def members(self, base: str) -> list[tuple[object, str, int]]:
+    def members(self, base: str) -> list[tuple[zipfile.ZipInfo, str, int]]:
         """(member, safe name under base, size) of each file; directories skipped."""
         try:
-            return self._zip_members(base) if self._zip else self._tar_members(base)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
-            raise ValueError(f"corrupt {self.kind} archive: {exc}") from exc
+            return self._members(base)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise ValueError(f"corrupt zip archive: {exc}") from exc
 
-    def _zip_members(self, base: str) -> list[tuple[object, str, int]]:
+    def _members(self, base: str) -> list[tuple[zipfile.ZipInfo, str, int]]:
         found = []
-        for info in self._zip.infolist():  # type: ignore[union-attr]
+        for info in self._zip.infolist():
             if info.is_dir() and _names_root(info.filename):
                 continue
             name = base + _member_name(info.filename)
@@ -615,44 +843,8 @@ class _Archive:
             found.append((info, name, info.file_size))
         return found
 
-    def _tar_members(self, base: str) -> list[tuple[object, str, int]]:
-        found = []
-        for info in self._tar.getmembers():  # type: ignore[union-attr]
-            if info.isdir() and _names_root(info.name):
-                continue
-            name = base + _member_name(info.name)
-            if info.isdir():
-                continue
-            if not info.isfile():
-                raise UnsafePath(f"archive member {info.name!r} is a link or special file")
-            found.append((info, name, info.size))
-        return found
-
-    def open(self, member: object) -> BinaryIO:
-        if self._zip:
-            return self._zip.open(member)  # type: ignore[arg-type,return-value]
-        return self._tar.extractfile(member)  # type: ignore[union-attr,arg-type,return-value]
-
-
-def _open_tar(path: str) -> tarfile.TarFile:
-    """The spooled tar at ``path``; a gzip'd one that expands to at most :data:`TAR_IN_MEMORY_MAX`
-    bytes is expanded once into memory.
-
-    Read from the file, a tar.gz is decompressed twice: once to list its members (their
-    headers are spread through it), again to read them. A stream that does not decompress
-    cleanly takes that path too, and with it tarfile's own verdict.
-    """
-    with open(path, "rb") as handle:
-        is_gzip = handle.read(2) == b"\x1f\x8b"
-    if is_gzip:
-        try:
-            with gzip.open(path, "rb") as expanding:
-                data = expanding.read(TAR_IN_MEMORY_MAX + 1)  # bounded: a gzip bomb stops here
-            if len(data) <= TAR_IN_MEMORY_MAX:
-                return tarfile.open(fileobj=io.BytesIO(data), mode="r:")
-        except (OSError, EOFError, zlib.error, tarfile.TarError):
-            pass  # let tarfile read it from the file and say what is wrong
-    return tarfile.open(path, "r:*")
+    def open(self, member: zipfile.ZipInfo) -> BinaryIO:
+        return cast(BinaryIO, self._zip.open(member))
 
 
 def _names_root(name: str) -> bool:
@@ -672,17 +864,15 @@ def _member_name(name: str) -> str:
         raise UnsafePath(f"unsafe archive member: {exc}") from None
 
 
-def _open_archive(path: str, filename: str) -> _Archive:
-    """Recognise the archive by its first bytes, else by its name; ValueError otherwise."""
-    with open(path, "rb") as handle:
-        head = handle.read(265)
-    lower = filename.lower()
+def _archive_kind(head: bytes, filename: str) -> str:
+    """``"zip"`` or ``"tar"``: by the first bytes, else by the name; ValueError otherwise."""
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return _Archive(path, "zip")
+        return "zip"
     if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[257:262] == b"ustar":
-        return _Archive(path, "tar")
+        return "tar"
+    lower = filename.lower()
     if lower.endswith(".zip"):
         raise ValueError(f"{filename!r} is not a valid zip archive")
     if lower.endswith((".tar", ".tar.gz", ".tgz")):
-        return _Archive(path, "tar")  # an old (pre-POSIX) tar has no magic; tarfile decides
+        return "tar"  # an old (pre-POSIX) tar has no magic; tarfile decides
     raise ValueError(f"{filename!r} is not a zip, tar or tar.gz archive")
