@@ -544,17 +544,23 @@ class FileStore:
         """Refuse names that clash with the resource, or resolve outside it.
 
         Each folder is resolved once, not once per member: the members of an archive
-        share a few folders, and resolving is a stat of every component.
+        share a few folders, and resolving is a stat of every component. A folder not yet
+        on disk holds nothing to clash with, so its members cost no stat at all.
         """
         real_folder = os.path.realpath(folder)
         self._check_real(real_folder, self._real_root_text, Path(folder), self._real_root)
         real_parents: dict[str, str] = {}
+        new_folders: set[str] = set()
         existing = []
         for name in names:
             parent, _, base = name.rpartition("/")
             real_parent = real_parents.get(parent)
             if real_parent is None:
                 real_parent = real_parents[parent] = self._real_parent(folder, real_folder, parent, name)
+                if not os.path.isdir(real_parent):
+                    new_folders.add(parent)
+            if parent in new_folders:
+                continue
             target = os.path.join(real_parent, base)
             if os.path.islink(target):  # a link already in the resource must not lead out of it
                 self._check_real(os.path.realpath(target), real_folder, Path(folder) / name, Path(folder))
