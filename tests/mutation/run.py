@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES: dict[str, tuple[str, list[str]]] = {
     # client: credentials, login, archive extraction, local paths
     "xnat/auth.py": ("client", ["tests/session/test_auth.py", "tests/security/test_client_credentials.py"]),
-    "xnat/login.py": ("client", ["tests/session", "tests/security/test_client_credentials.py"]),
+    "xnat/login.py": ("client", ["tests/session", "tests/security/test_client_credentials.py",
+                                 "tests/security/test_client_context_redirect.py",
+                                 "tests/security/test_client_login_flow.py"]),
     "xnat/transfer/unzip.py": ("client", ["tests/transfer/test_unzip.py", "tests/classes/test_zipdir.py",
                                           "tests/security/test_client_limits.py",
                                           "tests/security/test_client_unzip.py"]),
