@@ -58,6 +58,29 @@ def test_local_path_refuses_symlinked_escape(tmp_path):
         local_path(tmp_path / "root", "link/x.txt")
 
 
+def test_local_path_finds_a_link_deeper_down_and_a_link_that_stays_inside(tmp_path):
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "a" / "b" / "out")
+    os.symlink(root / "a", root / "inside")
+    with pytest.raises(XNATIOError, match="outside"):
+        local_path(root, "a/b/out/new/x.txt")  # the link is found even below folders that do not exist yet
+    assert local_path(root, "inside/b/x.txt") == root / "inside" / "b" / "x.txt"  # resolves under root: fine
+
+
+def test_local_path_resolves_nothing_when_no_link_is_on_the_way(tmp_path, monkeypatch):
+    """A new folder costs one lstat, not a realpath of the root and the folder for every file (issue 16)."""
+    (tmp_path / "existing").mkdir()
+
+    def no_realpath(path, *args, **kwargs):
+        raise AssertionError(f"realpath({path}) called")
+
+    monkeypatch.setattr(os.path, "realpath", no_realpath)
+    assert local_path(tmp_path, "existing/new/deeper/x.txt") == tmp_path / "existing" / "new" / "deeper" / "x.txt"
+    assert local_path(tmp_path / "not-yet", "a/x.txt") == tmp_path / "not-yet" / "a" / "x.txt"
+
+
 def test_temp_name_fits_for_long_multibyte_names(tmp_path):
     from pathlib import Path
 

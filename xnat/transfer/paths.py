@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import XNATIOError
@@ -82,12 +83,41 @@ def safe_relpath(name: str) -> PurePosixPath:
 def local_path(root: str | os.PathLike[str], name: str) -> Path:
     """Where the server-given relative ``name`` goes under ``root`` (always inside it)."""
     base = Path(root)
-    path = base.joinpath(*safe_relpath(name).parts)
-    # Belt and braces: whatever the cleaning did, the result must stay under root.
-    resolved_root = os.path.realpath(base)
-    if os.path.commonpath([resolved_root, os.path.realpath(path.parent)]) != resolved_root:
-        raise XNATIOError(f"Refused the server-given path {name!r}: it leads outside {base}")
+    parts = safe_relpath(name).parts
+    path = base.joinpath(*parts)
+    # Belt and braces: whatever the cleaning did, the result must stay under root. Only a link
+    # below root can lead elsewhere, so the folders are resolved only when one is on the way.
+    if _link_on_the_way(base, parts[:-1]):
+        resolved_root = os.path.realpath(base)
+        if os.path.commonpath([resolved_root, os.path.realpath(path.parent)]) != resolved_root:
+            raise XNATIOError(f"Refused the server-given path {name!r}: it leads outside {base}")
     return path
+
+
+def _link_on_the_way(base: Path, folders: tuple[str, ...]) -> bool:
+    """Whether a link (or a Windows junction) may lie on the way from ``base`` down ``folders``.
+
+    One ``lstat`` per folder that exists; the first missing one ends the walk (nothing below
+    it exists). A folder that cannot be examined counts as a link: the full check decides.
+    A download into a new folder thus costs one system call here instead of a ``realpath``
+    of the root and of the folder (a call per component of each) for every file.
+    """
+    here = os.fspath(base)
+    for folder in folders:
+        here = os.path.join(here, folder)
+        try:
+            info = os.lstat(here)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        if stat.S_ISLNK(info.st_mode) or getattr(info, "st_file_attributes", 0) & _REPARSE_POINT:
+            return True
+    return False
+
+
+#: Windows marks links and junctions with this attribute (``stat.FILE_ATTRIBUTE_REPARSE_POINT``).
+_REPARSE_POINT = 0x400
 
 
 def temp_name(target: Path) -> str:
