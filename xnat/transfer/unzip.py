@@ -8,8 +8,9 @@ instead:
   or, for entries written with a data descriptor (general purpose flag bit 3), found
   by decompressing to the end of the deflate stream or, for stored entries, by looking
   for a descriptor whose CRC and size match the data before it;
-* each entry is written to a hidden temporary file, its CRC-32 checked, then renamed
-  into place: a corrupt entry never appears under its name;
+* each entry's CRC-32 and size are checked before it is renamed into place from a hidden
+  temporary file: a corrupt entry never appears under its name. A small entry is held in
+  memory until then and written in one call (:mod:`xnat.transfer.entryfiles`);
 * names are checked by :func:`xnat.transfer.paths.safe_relpath`: absolute paths and
   ``..`` are refused, every entry is written as a regular file (a symlink entry is never
   created as a link), and the central directory is read at the end to refuse entries it
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import XNATChecksumError, XNATIOError
-from .download import TempFileSink, os_error
+from .download import os_error
+from .entryfiles import EntryFile
 from .paths import local_path, safe_relpath
 
 __all__ = ["ZipStreamExtractor", "extract_zip_stream"]
@@ -191,7 +193,7 @@ class ZipStreamExtractor:
                 sink.discard()
             raise
 
-    def _writer(self, name: str, sink: TempFileSink | None, announced: int | None,
+    def _writer(self, name: str, sink: EntryFile | None, announced: int | None,
                 digest: Any = None) -> Write:
         """How the entry's bytes are written: counted against its announced size and ``max_bytes``
         (and fed to ``digest``, an MD5, when given)."""
@@ -210,8 +212,8 @@ class ZipStreamExtractor:
             self.written += len(data)
         return write
 
-    def _open(self, name: str) -> TempFileSink | None:
-        """A temporary file for the entry, or None for a directory or skipped entry."""
+    def _open(self, name: str) -> EntryFile | None:
+        """Where the entry's bytes go, or None for a directory or skipped entry."""
         if name.endswith(("/", "\\")):
             safe_relpath(name)  # a bad directory name is refused too
             return None
@@ -219,11 +221,12 @@ class ZipStreamExtractor:
         if local is None:
             return None
         path = self._place(local)
-        if path.is_dir():
+        here = _mode(path)  # one system call for both checks
+        if here is not None and (stat.S_ISDIR(here) or (stat.S_ISLNK(here) and path.is_dir())):
             raise XNATIOError(f"Cannot extract {name!r}: {path} is a directory")
-        if not self.overwrite and name not in self.extracted and os.path.lexists(path):
+        if here is not None and not self.overwrite and name not in self.extracted:
             raise XNATIOError(f"Cannot extract {name!r}: {path} already exists (pass overwrite=True)")
-        return TempFileSink(path)
+        return EntryFile(path)
 
     def _place(self, local: str) -> Path:
         """Where ``local`` goes, its folder checked to be under the target and created.
@@ -263,6 +266,14 @@ class ZipStreamExtractor:
                 path.unlink(missing_ok=True)
         if links:
             raise XNATIOError(f"Refused {len(links)} symbolic link entries in the zip: {', '.join(links[:5])}")
+
+
+def _mode(path: Path) -> int | None:
+    """The mode of whatever is at ``path`` (a link itself, not followed); None when nothing is."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
 
 
 def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
