@@ -4,8 +4,10 @@ Targets (ours / xnatpy 0.8.1, each library with its defaults unless the row says
 
 * loopback, 2,000 files of 16 KB (200 with --quick) in sub-folders of 100: ``upload_dir``
   with each library's default method (both ``tgz_file``) <= 0.8x, the row that compares
-  like with like; download_dir <= 0.33x; ``upload_dir(method="per_file")`` <= 0.33x, a
-  flattering row (our PUTs run in parallel, xnatpy's one after another);
+  like with like; download_dir and ``upload_dir(method="per_file")`` (a flattering row: our
+  PUTs run in parallel, xnatpy's one after another) are shown without a target: their old
+  <= 0.33x is superseded by issue 16's rows over 20 ms, since on loopback the embedded
+  server, not the client, bounds both libraries;
 * 20 ms per request (``proxy.DelayProxy``), 500 files of 16 KB (100 with --quick), where each
   request costs a round trip as on a real network: download_dir <= 0.2x and
   ``upload_dir(method="per_file")`` <= 0.2x.
@@ -153,17 +155,20 @@ def measure(bench: Any) -> list[Any]:
     n, m, delay = seed.small_count, seed.slow_count, f"{bench.cfg.slow_delay_s * 1000:.0f} ms"
     rows = []
     for figure, runs, impls, bound in (
-            (f"download_dir: {n:,} files of 16 KB", downloads, ["ours", "xnatpy", "pyxnat"], 0.33),
+            (f"download_dir: {n:,} files of 16 KB", downloads, ["ours", "xnatpy", "pyxnat"], None),
             (f"upload_dir, default method (tgz_file): {n:,} files of 16 KB", defaults, ["ours", "xnatpy"], 0.8),
             (f"upload_dir per_file: {n:,} files of 16 KB (flattering: ours parallel, xnatpy sequential)",
-             uploads, ["ours", "xnatpy"], 0.33),
+             uploads, ["ours", "xnatpy"], None),
             (f"download_dir, {delay} per request: {m:,} files of 16 KB", slow_runs["download"], ["ours", "xnatpy"],
              0.2),
             (f"upload_dir per_file, {delay} per request: {m:,} files of 16 KB", slow_runs["upload"],
              ["ours", "xnatpy"], 0.2)):
         cells = {i: summarize(runs[i], "seconds", "not built yet" if i == "ours" else "") for i in impls}
         shares = {i: s for i in ("ours", "xnatpy") if (s := server_share(runs[i])) is not None}
-        row = Row(figure, "s", cells, Target("<=", bound, "xnatpy"), server_cpu=shares)
+        row = Row(figure, "s", cells, Target("<=", bound, "xnatpy") if bound else None, server_cpu=shares)
+        if bound is None:
+            row.notes.append("shown, no target: on loopback the embedded server bounds both libraries (its CPU "
+                             "share is shown); issue 16 measures this transfer over 20 ms per request")
         for impl in ("ours", "xnatpy"):
             counts = sorted(r["requests"] for r in runs[impl] if not r.get("error") and "requests" in r)
             if counts:
