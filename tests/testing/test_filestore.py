@@ -139,6 +139,42 @@ def test_folder_outside_root_refused(store: FileStore, tmp_path: Path) -> None:
         store.delete(tmp_path)
 
 
+def test_paths_of_refuses_what_path_of_refuses(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    """The batch form checks each name as path_of does, its folders looked at once per call."""
+    outside, sibling = tmp_path / "outside", tmp_path / "archive2"  # the root's name plus a suffix
+    for where in (outside, sibling):
+        where.mkdir()
+        (where / "x.txt").write_bytes(b"secret")
+    store.write(folder, "sub/ok.txt", io.BytesIO(b"ok"))
+    (folder / "sub" / "out.txt").symlink_to(outside / "x.txt")  # a file link, the last component
+    (folder / "sib").symlink_to(sibling)
+    (folder / "in").symlink_to(folder / "sub")  # a link that stays inside is fine
+    assert store.paths_of(folder, ["sub/ok.txt", "in/ok.txt", "new/a.txt"]) == [
+        folder / "sub/ok.txt", folder / "in/ok.txt", folder / "new/a.txt"]
+    for bad in ("sub/out.txt", "sib/x.txt", "../R1/x", "/etc/passwd"):
+        with pytest.raises(UnsafePath):
+            store.paths_of(folder, ["sub/ok.txt", bad])  # after a name whose folder was found clean
+        with pytest.raises(UnsafePath):
+            store.path_of(folder, bad)
+    for bad_folder in (tmp_path, sibling, store.root / "projects" / ".." / ".." / "archive2"):
+        with pytest.raises(UnsafePath):
+            store.paths_of(bad_folder, ["x.txt"])
+
+
+def test_a_root_reached_through_a_link_keeps_its_checks(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    store = FileStore(tmp_path / "linked", durable=False)
+    folder = store.resource_dir("P", "R")
+    store.write(folder, "a/b.txt", io.BytesIO(b"b"))
+    assert store.paths_of(folder, ["a/b.txt"]) == [folder / "a/b.txt"]
+    (folder / "a" / "up").symlink_to(tmp_path)
+    with pytest.raises(UnsafePath):
+        store.path_of(folder, "a/up/real/x")
+    with pytest.raises(UnsafePath):
+        store.write(folder, "a/up/x", io.BytesIO(b"x"))
+
+
 # -- write ------------------------------------------------------------------------------
 
 def test_write_stores_bytes_md5_and_size(store: FileStore, folder: Path) -> None:
@@ -768,6 +804,28 @@ def test_stream_zip_compression_settings(store: FileStore, folder: Path) -> None
             assert zf.getinfo("t.txt").compress_type == method and zf.read("t.txt") == text
         sizes[label] = len(zipped)
     assert sizes["stored"] > len(text) > sizes["fast"] > sizes["best"]
+
+
+def test_stream_zip_stores_what_does_not_compress(store: FileStore, folder: Path, tmp_path: Path) -> None:
+    """Random bytes are stored, not deflated (a deflate would only grow them); text and an
+    empty file keep XNAT's deflate or cost nothing; both kinds read back, streamed too."""
+    from xnat.transfer.unzip import extract_zip_stream
+
+    files = {"noise.bin": os.urandom(20000), "text.txt": b"".join(b"row %d\n" % i for i in range(5000)),
+             "half.bin": bytes(8192) + os.urandom(3 * MiB), "empty": b""}
+    for name, data in files.items():
+        store.write(folder, name, io.BytesIO(data))
+    zipped = b"".join(store.stream_zip([(name, folder / name) for name in files]))
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        methods = {info.filename: info.compress_type for info in zf.infolist()}
+        assert zf.testzip() is None and {name: zf.read(name) for name in files} == files
+    assert methods == {"noise.bin": zipfile.ZIP_STORED, "text.txt": zipfile.ZIP_DEFLATED,
+                       "half.bin": zipfile.ZIP_DEFLATED, "empty": zipfile.ZIP_STORED}
+    extracted = extract_zip_stream((zipped[i:i + 5000] for i in range(0, len(zipped), 5000)), tmp_path / "out")
+    assert {name: path.read_bytes() for name, path in extracted.items()} == files
+    forced = b"".join(store.stream_zip([("noise.bin", folder / "noise.bin")], zipfile.ZIP_BZIP2, 1))
+    with zipfile.ZipFile(io.BytesIO(forced)) as zf:  # a method asked for is kept
+        assert zf.getinfo("noise.bin").compress_type == zipfile.ZIP_BZIP2
 
 
 def test_stream_zip_uses_zip64_when_needed(store: FileStore, folder: Path,

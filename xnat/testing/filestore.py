@@ -183,6 +183,58 @@ def _is_non_dir(path: Path) -> bool:
         return False
 
 
+def _is_folder(path: Path) -> bool:
+    """True for a folder, False for nothing; NotADirectoryError for something else (one stat)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not stat.S_ISDIR(mode):
+        raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(path))
+    return True
+
+
+def _parts_below(base: str, path: str) -> list[str] | None:
+    """The names leading from ``base`` down to ``path`` when ``path`` is written as ``base``
+    followed by plain names (no ``..``, ``.`` or empty ones); None otherwise."""
+    if path == base:
+        return []
+    if not path.startswith(base.rstrip(os.sep) + os.sep):
+        return None
+    parts = path[len(base.rstrip(os.sep)) + 1:].split(os.sep)
+    return None if any(part in ("", ".", "..") for part in parts) else parts
+
+
+def _link_on_the_way(base: str, parts: list[str], clean: set[str] | None) -> bool:
+    """Whether a symlink may lie on the way from ``base`` down ``parts`` (the last included).
+
+    One ``lstat`` per component that exists; the first missing one ends the walk (nothing
+    below it exists to lead elsewhere). A component that cannot be examined counts as a link:
+    the full check decides. Folders found free of links go into ``clean`` (when given) and
+    are not examined again.
+    """
+    here = base
+    for part in parts:
+        here = os.path.join(here, part)
+        if clean is not None and here in clean:
+            continue
+        try:
+            info = os.lstat(here)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            return True
+        if stat.S_ISLNK(info.st_mode) or getattr(info, "st_file_attributes", 0) & _REPARSE_POINT:
+            return True
+        if clean is not None and stat.S_ISDIR(info.st_mode):
+            clean.add(here)
+    return False
+
+
+#: Windows marks links and junctions with this attribute (``stat.FILE_ATTRIBUTE_REPARSE_POINT``).
+_REPARSE_POINT = 0x400
+
+
 def _make_once(path: Path, made: set[Path]) -> None:
     """Create the folder ``path`` (and its parents) unless this call already made it."""
     if path not in made:
@@ -232,11 +284,21 @@ class FileStore:
 
     # -- paths ---------------------------------------------------------------------------
 
-    def _check_inside(self, path: Path, base: Path) -> None:
-        """Raise UnsafePath if ``path`` resolves (following symlinks) outside ``base``."""
-        # The root is resolved once (it never moves); resolving it per check was a top cost
-        # of small uploads (each realpath lstat()s every component).
-        real_base = self._real_root_text if base is self._real_root else os.path.realpath(base)
+    def _check_inside(self, path: Path, base: Path, clean: set[str] | None = None) -> None:
+        """Raise UnsafePath if ``path`` resolves (following symlinks) outside ``base``.
+
+        Resolving (``realpath``) costs a system call per component from ``/`` and much Python;
+        it was most of a small upload's and of a zip's CPU. When ``path`` is written as ``base``
+        plus plain names, only a link below ``base`` can lead out, so one ``lstat`` per
+        existing component (:func:`_link_on_the_way`; ``clean``: folders already found free of
+        links) decides whether the resolving is needed at all.
+        """
+        base_text = os.fspath(base)
+        parts = _parts_below(base_text, os.fspath(path))
+        if parts is not None and not _link_on_the_way(base_text, parts, clean):
+            return
+        # The root is resolved once (it never moves)
+        real_base = self._real_root_text if base is self.root else os.path.realpath(base)
         self._check_real(os.path.realpath(path), real_base, path, base)
 
     @staticmethod
@@ -249,27 +311,36 @@ class FileStore:
         rel = "/".join(safe_relpath(part) for part in parts) if parts else ""
         folder = self.root / rel if rel else self.root
         if folder.is_dir():  # the common case: one check of the folder as it is now
-            self._check_inside(folder, self._real_root)
+            self._check_inside(folder, self.root)
             return folder
-        self._check_inside(folder, self._real_root)
+        self._check_inside(folder, self.root)
         folder.mkdir(parents=True, exist_ok=True)
-        self._check_inside(folder, self._real_root)  # a symlink may have been raced in
+        self._check_inside(folder, self.root)  # a symlink may have been raced in
         return folder
 
     def path_of(self, folder: Path, relpath: str) -> Path:
         """``folder / relpath``, made safe; folder must be under root, result under folder."""
-        real_folder = os.path.realpath(folder)
-        self._check_real(real_folder, self._real_root_text, Path(folder), self._real_root)
-        target = Path(folder) / safe_relpath(relpath)
-        self._check_real(os.path.realpath(target), real_folder, target, Path(folder))
+        self._check_inside(Path(folder), self.root)
+        return self._file_in(Path(folder), relpath, None)
+
+    def paths_of(self, folder: Path, relpaths: Iterable[str]) -> list[Path]:
+        """:meth:`path_of` of each of ``relpaths``, the folder checked once and each path's
+        folders once (a resource's files share a few folders)."""
+        self._check_inside(Path(folder), self.root)
+        clean: set[str] = set()
+        return [self._file_in(Path(folder), relpath, clean) for relpath in relpaths]
+
+    def _file_in(self, folder: Path, relpath: str, clean: set[str] | None) -> Path:
+        target = folder / safe_relpath(relpath)
+        self._check_inside(target, folder, clean)
         return target
 
     def _prepare_parent(self, folder: Path, target: Path) -> None:
         """Create target's parent folders; a file in the way is NotADirectoryError."""
-        for parent in reversed(target.relative_to(folder).parents):
-            if _is_non_dir(Path(folder) / parent):
-                raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(Path(folder) / parent))
-        self._make_dirs(target.parent)
+        # from the top down; the first missing folder ends the walk (nothing deeper exists), and
+        # folders that all exist cost no mkdir (a concurrent prune is for _mkstemp to mend)
+        if not all(_is_folder(Path(folder) / parent) for parent in reversed(target.relative_to(folder).parents)):
+            self._make_dirs(target.parent)
         self._check_inside(target.parent, folder)
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "a folder has this name", str(target))
@@ -362,7 +433,7 @@ class FileStore:
     def delete(self, folder: Path, relpath: str | None = None) -> bool:
         """Delete one file or sub-folder, or the whole folder; False if nothing was there."""
         if relpath is None:
-            self._check_inside(folder, self._real_root)
+            self._check_inside(Path(folder), self.root)
             if Path(os.path.realpath(folder)) == self._real_root:
                 raise UnsafePath("refusing to delete the archive root")
             if not Path(folder).exists():
@@ -420,7 +491,7 @@ class FileStore:
         past :attr:`limits`), ValueError (not an archive, corrupt, name conflicts),
         IncompleteUpload, OSError ENOSPC (would not fit).
         """
-        self._check_inside(folder, self._real_root)
+        self._check_inside(Path(folder), self.root)
         base = "" if prefix in ("", ".") else safe_relpath(prefix) + "/"
         Path(folder).mkdir(parents=True, exist_ok=True)
         staging = self._staging_for(folder)
@@ -612,19 +683,28 @@ class FileStore:
 
     def stream_zip(self, entries: Iterable[tuple[str, Path]], compression: int = zipfile.ZIP_DEFLATED,
                    compresslevel: int | None = 1) -> Iterator[bytes]:
-        """Yield a zip of ``(arcname, path)`` files as it is written (ZIP64 when needed)."""
+        """Yield a zip of ``(arcname, path)`` files as it is written (ZIP64 when needed).
+
+        Members are deflated, as XNAT's are, except one whose first bytes do not shrink
+        (:func:`_shrinks`): compressed images and random data are stored, which costs a CRC
+        instead of a deflate that only grows them.
+        """
         sink = _Sink()
         with zipfile.ZipFile(sink, "w", compression, allowZip64=True, compresslevel=compresslevel) as zf:
             for arcname, path in entries:
-                info = zipfile.ZipInfo.from_file(path, safe_relpath(arcname), strict_timestamps=False)
-                info.compress_type = compression
-                # open(..., "w") ignores ZipFile's level; the private name is 3.10-3.13's (3.13 also has
-                # compress_level), which typeshed does not list
-                info._compresslevel = compresslevel  # type: ignore[attr-defined]
-                with open(path, "rb") as source, zf.open(info, "w") as out:
-                    while chunk := source.read(CHUNK_SIZE):
-                        out.write(chunk)
-                        yield from sink.drain()
+                with open(path, "rb") as source:
+                    info = zipfile.ZipInfo.from_file(path, safe_relpath(arcname), strict_timestamps=False)
+                    chunk = source.read(CHUNK_SIZE)
+                    deflate = compression == zipfile.ZIP_DEFLATED
+                    info.compress_type = zipfile.ZIP_STORED if deflate and not _shrinks(chunk) else compression
+                    # open(..., "w") ignores ZipFile's level; the private name is 3.10-3.13's (3.13 also has
+                    # compress_level), which typeshed does not list
+                    info._compresslevel = compresslevel  # type: ignore[attr-defined]
+                    with zf.open(info, "w") as out:
+                        while chunk:
+                            out.write(chunk)
+                            yield from sink.drain()
+                            chunk = source.read(CHUNK_SIZE)
                 yield from sink.drain()
         yield from sink.drain()
 
@@ -694,6 +774,19 @@ class _Sink:
         if self._parts:
             data, self._parts = b"".join(self._parts), []
             yield data
+
+
+#: How much of a member's start :func:`_shrinks` tries: a deflate of the whole first 64 KiB
+#: would cost as much as deflating a small file, the very cost a stored member saves.
+_SAMPLE_SIZE = 4096
+
+
+def _shrinks(head: bytes) -> bool:
+    """Whether deflate at level 1 makes the first :data:`_SAMPLE_SIZE` bytes of ``head`` smaller
+    (a window of that size: nothing further back can match)."""
+    sample = head[:_SAMPLE_SIZE]
+    squeezer = zlib.compressobj(1, zlib.DEFLATED, -12)
+    return len(squeezer.compress(sample)) + len(squeezer.flush()) < len(sample)
 
 
 #: Bytes read first to recognise an archive (a tar's "ustar" magic ends at 262).

@@ -98,38 +98,48 @@ def _download(ctx: Ctx, res: sqlite3.Row, relpath: str) -> Response:
                      download_name=posixpath.basename(relpath), as_attachment=False)
 
 
-def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "", locator: str = "URI") -> list[dict[str, Any]]:
-    """Rows of the files of ``res_nodes``, each located by ``locator`` (see :mod:`.file_paths`)."""
+def _file_rows(ctx: Ctx, res_nodes: list[Node], folder: str = "", locator: str = "URI",
+               disk: bool = False) -> list[dict[str, Any]]:
+    """Rows of the files of ``res_nodes``, each located by ``locator`` (see :mod:`.file_paths`);
+    with ``disk`` (or a locator other than the URI) each row's ``_disk`` is its file on disk."""
     out = []
     root = ctx.app.files.root
     for res in res_nodes:
         base = res.uri()
-        for f in ctx.backend.resources.files(res.row["pk"]):
-            if folder and not f["path"].startswith(folder + "/"):
-                continue
-            if locator == "URI":
+        files = [f for f in ctx.backend.resources.files(res.row["pk"])
+                 if not folder or f["path"].startswith(folder + "/")]
+        paths = _disk_paths(ctx, res, files) if files and (disk or locator != "URI") else {}
+        for f in files:
+            disk_path = paths.get(f["path"])
+            if disk_path is None or locator == "URI":
                 where = f"{base}/files/{f['path']}"
+            elif locator == "absolutePath":
+                where = str(disk_path.resolve())
             else:
-                disk = ctx.app.files.path_of(resources.folder_of(ctx, res.row), f["path"])
-                where = str(disk.resolve()) if locator == "absolutePath" else disk.relative_to(root).as_posix()
+                where = disk_path.relative_to(root).as_posix()
             out.append({"Name": posixpath.basename(f["path"]), "Size": str(f["size"]),
                         locator: where, "collection": res.row["label"],
                         "file_tags": f["tags"], "file_format": f["format"], "file_content": f["content"],
                         "cat_ID": str(res.row["pk"]), "digest": f["md5"], "path": f["path"],
-                        "_res": res, "_file": f})
+                        "_res": res, "_file": f, "_disk": disk_path})
     return out
+
+
+def _disk_paths(ctx: Ctx, res: Node, files: list[sqlite3.Row]) -> dict[str, Path]:
+    """Where each of a resource's ``files`` is on disk: the folder is checked once, each file once."""
+    names = [f["path"] for f in files]
+    return dict(zip(names, ctx.app.files.paths_of(resources.folder_of(ctx, res.row), names), strict=True))
 
 
 def _listing_or_archive(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> Response:
     fmt = (ctx.param("format") or "json").lower()
     archive = fmt in ("zip", "tar.gz", "tgz")
     locator = "URI" if archive else file_paths.locator(ctx.param("locator"))  # archives need the URI
-    rows = _file_rows(ctx, res_nodes, folder, locator)
+    rows = _file_rows(ctx, res_nodes, folder, locator, disk=archive)
     if archive:
         how, root = file_paths.structure(ctx.param("structure")), ctx.app.files.root
-        entries = [(file_paths.archive_name(r["_res"], r["path"], _disk_path(ctx, r), root, how, fmt != "zip"),
-                    _disk_path(ctx, r)) for r in rows]
-        entries = [(name, path) for name, path in entries if path.is_file()]
+        entries = [(file_paths.archive_name(r["_res"], r["path"], r["_disk"], root, how, fmt != "zip"), r["_disk"])
+                   for r in rows if r["_disk"].is_file()]
         if fmt == "zip":
             body, mimetype, ext = ctx.app.files.stream_zip(entries), "application/zip", "zip"
         else:
@@ -149,10 +159,6 @@ def _listing_or_archive(ctx: Ctx, res_nodes: list[Node], folder: str = "") -> Re
 
 def _chunks(body: Iterator[bytes]) -> Iterator[bytes]:
     yield from body
-
-
-def _disk_path(ctx: Ctx, row: dict[str, Any]) -> Path:
-    return ctx.app.files.path_of(resources.folder_of(ctx, row["_res"].row), row["path"])
 
 
 # -- writing ----------------------------------------------------------------------------
