@@ -52,7 +52,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "xnat/testing/auth.py": ("server", ["tests/testing/test_auth.py", "tests/testing/test_access.py",
                                         "tests/security/test_server_robustness.py",
                                         "tests/security/test_regressions.py",
-                                        "tests/security/test_server_accounts.py"]),
+                                        "tests/security/test_server_accounts.py",
+                                        "tests/security/test_server_session_end.py"]),
 }
 
 
