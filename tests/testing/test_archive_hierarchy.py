@@ -24,6 +24,24 @@ def test_server_made_ids_and_labels(admin: Api, session_tree: dict[str, str]) ->
     assert admin.get("/data/subjects/S1?format=json").status_code == 404
 
 
+
+def test_an_id_wins_over_a_label_and_a_foreign_id_falls_back_to_the_label(app: XNATApp, admin: Api) -> None:
+    """In a project URL the key is an ID when an object of the project (or shared into it) has it,
+    else a label of the project (issue 16 made the two look-ups one statement)."""
+    for project in ("P1", "P2"):
+        assert admin.put(f"/data/projects/{project}").status_code < 300
+    assert admin.put("/data/projects/P1/subjects/XNAT_S00002").status_code < 300  # XNAT_S00001, labelled an ID
+    assert admin.put("/data/projects/P2/subjects/OTHER").status_code < 300  # XNAT_S00002, in P2 only
+    find = app.backend.archive.find
+    assert find("subject", "XNAT_S00001", "P1")["label"] == "XNAT_S00002"  # by its ID
+    assert find("subject", "XNAT_S00002", "P1")["id"] == "XNAT_S00001"  # a foreign ID: the label decides
+    assert find("subject", "XNAT_S00002", "P2")["label"] == "OTHER"
+    assert find("subject", "XNAT_S00002", None)["label"] == "OTHER"
+    assert find("subject", "NOPE", "P1") is None
+    assert admin.put("/data/projects/P2/subjects/OTHER/projects/P1?label=SHARED").status_code < 300
+    assert find("subject", "XNAT_S00002", "P1")["label"] == "OTHER"  # shared in: the ID wins
+    assert find("subject", "SHARED", "P1")["id"] == "XNAT_S00002"
+
 def test_subject_listing_default_columns(admin: Api, session_tree: dict[str, str]) -> None:
     rows = admin.rows("/data/projects/P1/subjects")
     assert len(rows) == 1

@@ -115,12 +115,14 @@ class Archive:
     def find(self, kind: str, key: str, project: str | None) -> sqlite3.Row | None:
         """A subject (``kind`` subject) or experiment by ID, or by own or shared label within ``project``."""
         table, skind = _table(kind), share_kind(kind)
-        row = self.store.one(f"SELECT * FROM {table} WHERE id=?", (key,))
         if project is None:
-            return row
+            return self.store.one(f"SELECT * FROM {table} WHERE id=?", (key,))
+        # the ID and the label in the project in one statement (each URL of a file upload asks)
+        rows = self.store.all(f"SELECT * FROM {table} WHERE id=? OR (project=? AND label=?)", (key, project, key))
+        row = next((r for r in rows if r["id"] == key), None)
         if row is not None and (row["project"] == project or self.is_shared(skind, row["id"], project)):
             return row
-        row = self.store.one(f"SELECT * FROM {table} WHERE project=? AND label=?", (project, key))
+        row = next((r for r in rows if r["project"] == project and r["label"] == key), None)
         if row is None:
             share = self.store.one("SELECT obj_id FROM shares WHERE kind=? AND project=? AND label=?",
                                    (skind, project, key))
