@@ -12,7 +12,8 @@ far (gzip bombs); a zip is spooled, then checked whole against :class:`ExtractLi
 anything is written. Either way the members go into a private ``.upload-*`` staging folder
 (each written once, its MD5 computed as it is written) and move into place only when all of
 it is there: one rename when the target folder is new or empty. zip/tar.gz downloads are
-produced on the fly with bounded memory.
+produced on the fly with bounded memory; a zip deflates its members as XNAT's do, but stores
+one whose start does not compress.
 """
 
 from __future__ import annotations
