@@ -36,7 +36,7 @@ from typing import Any
 
 from xnat.exceptions import XNATKeyError, XNATValueError
 
-__all__ = ["ListingRows", "RowView", "XNATListing"]
+__all__ = ["ListingAttribute", "ListingRows", "RowView", "XNATListing"]
 
 # fetch(uri, query) -> list of row dicts, as the server's ResultSet.Result
 Fetch = Callable[[str, dict[str, str]], list[dict[str, str]]]
@@ -46,6 +46,38 @@ Make = Callable[[Mapping[str, str], "XNATListing"], Any]
 MakeMany = Callable[["ListingRows", "XNATListing", range], list[Any]]
 # How many objects __iter__ makes at a time: a loop that stops early makes few more than it uses.
 _BATCH = 1024
+
+
+class ListingAttribute:
+    """A read-only attribute whose value is a listing (``session.projects``,
+    ``project.subjects``, ``experiment.scans``...), made on first read without a request (it
+    loads when it is used). Subclasses say where the listing comes from (:meth:`listing_of`).
+
+    A descriptor rather than a ``property``: IPython completes ``x.subjects.<TAB>`` and
+    ``x.subjects['<TAB>`` only through attributes it may read, and it runs no property;
+    reading this one runs no request either.
+    """
+
+    #: How the error for an assignment names the attribute's owner ("session." or nothing).
+    owner_name = ""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.kind = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.kind = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return self.listing_of(obj)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"{self.owner_name}{self.kind} is read-only")
+
+    def listing_of(self, obj: Any) -> XNATListing:
+        raise NotImplementedError
 
 
 class _PausedCollector:

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import XNATIOError, XNATValueError
 from ..transport import DEFAULT_MIN_RATE, DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_DEADLINE
+from .listing import ListingAttribute
 from .mount import DataDirType, resolve_mount
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,29 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SessionObjectsMixin"]
 
 
-class _TopListing:
+class _TopListing(ListingAttribute):
     """``session.projects``, ``.subjects``, ``.experiments``: the session's listing of that
-    kind, made on first read without a request (it loads when it is used).
+    kind (see :class:`~xnat.classes.listing.ListingAttribute`)."""
 
-    A read-only descriptor rather than a ``property``: IPython completes
-    ``session.projects['<TAB>`` and ``session.projects.<TAB>`` only through attributes it
-    may read, and it runs no property; reading this one runs no request either.
-    """
+    owner_name = "session."
 
-    def __init__(self, doc: str) -> None:
-        self.__doc__ = doc
-        self.kind = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.kind = name
-
-    def __get__(self, session: Any, owner: type | None = None) -> Any:
-        if session is None:
-            return self
-        return session._top_listing(self.kind)
-
-    def __set__(self, session: Any, value: Any) -> None:
-        raise AttributeError(f"session.{self.kind} is read-only")
+    def listing_of(self, obj: Any) -> Any:
+        return obj._top_listing(self.kind)
 
 
 class SessionObjectsMixin:

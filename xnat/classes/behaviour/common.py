@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...exceptions import XNATValueError
+from ..listing import ListingAttribute
 from ..rest import split_uri
 from .host import BehaviourHost
 
@@ -19,30 +20,12 @@ __all__ = ["ChildListing", "child_listing", "create_resource", "download_listed"
            "place_under"]
 
 
-class ChildListing:
+class ChildListing(ListingAttribute):
     """``project.subjects``, ``experiment.scans``, ``resource.files``...: the object's listing
-    of that kind (named by the attribute), made once per object without a request (it loads
-    when it is used).
+    of that kind (named by the attribute), made once per object (see :class:`ListingAttribute`)."""
 
-    A read-only descriptor rather than a ``property``: IPython completes
-    ``subject.experiments.<TAB>`` and ``subject.experiments['<TAB>`` only through
-    attributes it may read, and it runs no property; reading this one runs no request.
-    """
-
-    def __init__(self, doc: str) -> None:
-        self.__doc__ = doc
-        self.kind = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.kind = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
+    def listing_of(self, obj: Any) -> Any:
         return child_listing(obj, self.kind)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        raise AttributeError(f"{self.kind} is read-only")
 
 
 def child_listing(obj: BehaviourHost, kind: str, suffix: str | None = None) -> Any:
