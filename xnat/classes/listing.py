@@ -23,7 +23,6 @@ secondary key (label, or name for projects, type for scans), ``listing[0]`` and
 from __future__ import annotations
 
 import csv
-import gc
 import html
 import io
 import operator
@@ -34,6 +33,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
+from xnat.collector import collector_paused
 from xnat.exceptions import XNATKeyError, XNATValueError
 
 __all__ = ["ListingAttribute", "ListingRows", "RowView", "XNATListing"]
@@ -78,39 +78,6 @@ class ListingAttribute:
 
     def listing_of(self, obj: Any) -> XNATListing:
         raise NotImplementedError
-
-
-class _PausedCollector:
-    """A context in which Python's cyclic garbage collector does not run (re-entrant, shared by
-    threads; the collector is switched back on only if it was on).
-
-    Making the objects of a big listing allocates one tracked object per row, and the
-    collector then runs every 700 allocations, each time scanning every young object made so
-    far: none of them is garbage (the listing holds them), and on 50,000 rows those scans
-    cost as much as making the objects. Nothing is lost while it is off: cycles left behind
-    meanwhile are collected by its next run.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._resume = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._depth += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._resume:
-                gc.enable()
-
-
-_COLLECTOR_PAUSED = _PausedCollector()
 
 
 class ListingRows:
@@ -496,7 +463,7 @@ class XNATListing:
         return self._objects(rows, range(len(rows)))
 
     def _objects(self, rows: ListingRows, span: range) -> list[Any]:
-        with _COLLECTOR_PAUSED:
+        with collector_paused:  # one tracked object per row, none of them garbage
             if self._make_many is not None:
                 return self._make_many(rows, self, span)
             make = self._make

@@ -58,7 +58,8 @@ file: streamed, verified, resumed); :mod:`.upload` (one file, bytes or stream);
 :mod:`.tree` (a directory tree, per file or as one archive); :mod:`.plan` (per file or one
 archive, whichever is faster for the count, sizes and round trip); :mod:`.parallel` (jobs
 on a thread pool, the first failure stopping the rest); :mod:`.unzip` (a zip extracted as it
-streams); :mod:`.entryfiles` (where an extracted entry's bytes wait until verified); :mod:`.remotefile` (a seekable reader over byte ranges); :mod:`.hashing` (MD5
+streams); :mod:`.entryfiles` (where an extracted entry's bytes wait until verified);
+:mod:`.remotefile` (a seekable reader over byte ranges); :mod:`.hashing` (MD5
 beside a transfer); :mod:`.paths` (safe local names for server-given names);
 :mod:`.progress` (counts, ``update_func`` and the stderr bar).
 """
