@@ -5,7 +5,7 @@ section "Mutation testing"::
 
     pip install "mutmut==3.8.1"
     python -m tests.mutation.run                     # every module below
-    python -m tests.mutation.run client              # the client's four, or: server
+    python -m tests.mutation.run client              # the client's five, or: server
     python -m tests.mutation.run xnat/transfer/paths.py xnat/login.py
     python -m tests.mutation.run xnat/login.py --only 'xnat.login.x__login_following*'
 
@@ -37,10 +37,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                  "tests/security/test_client_login_flow.py"]),
     "xnat/transfer/unzip.py": ("client", ["tests/transfer/test_unzip.py", "tests/classes/test_zipdir.py",
                                           "tests/security/test_client_limits.py",
-                                          "tests/security/test_client_unzip.py"]),
+                                          "tests/security/test_client_unzip.py",
+                                          "tests/security/test_client_link_checks.py"]),
     "xnat/transfer/paths.py": ("client", ["tests/transfer/test_paths.py", "tests/transfer/test_unzip.py",
                                           "tests/security/test_client_limits.py",
-                                          "tests/security/test_client_paths.py"]),
+                                          "tests/security/test_client_paths.py",
+                                          "tests/security/test_client_link_checks.py"]),
+    "xnat/transfer/entryfiles.py": ("client", ["tests/transfer/test_entryfiles.py", "tests/transfer/test_unzip.py",
+                                               "tests/security/test_client_unzip.py"]),
     # server: who may do what, where files go, sessions and tokens
     "xnat/testing/backend/access.py": ("server", ["tests/testing/test_access.py", "tests/security"]),
     # the file store and the server's auth: only the tests that reach them (the grid goes
@@ -48,7 +52,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "xnat/testing/filestore.py": ("server", ["tests/testing/test_filestore.py", "tests/testing/test_files_transfer.py",
                                              "tests/security/test_server_robustness.py",
                                              "tests/security/test_regressions.py",
-                                             "tests/security/test_server_store.py"]),
+                                             "tests/security/test_server_store.py",
+                                             "tests/security/test_server_streaming.py"]),
     "xnat/testing/auth.py": ("server", ["tests/testing/test_auth.py", "tests/testing/test_access.py",
                                         "tests/security/test_server_robustness.py",
                                         "tests/security/test_regressions.py",
