@@ -35,20 +35,21 @@ SLOW_DOWNLOAD_PROFILE = "\n    ".join([
      "extractall ~22 after the transfer"),
     "  verification (MD5 computed as each entry is written, then sizes): ~4 / none",
     "  total: 380 (min 306) / 291 (min 279); client CPU ~114 / ~45",
-    ("server, per zip: ~180-260 ms of CPU: 100-160 before the first byte (each file's disk path is resolved "
-     "twice, 3 realpath calls each: 29,000 lstat for 500 files), 77-100 deflating (level 1 gains nothing on "
-     "random bytes: 8,192,000 B -> 8,290,522 B)"),
+    ("server, per zip: ~180-260 ms of CPU when profiled: 100-160 before the first byte (each file's disk path "
+     "resolved twice, 3 realpath calls each: 29,000 lstat for 500 files), 77-100 deflating (level 1 gains "
+     "nothing on random bytes: 8,192,000 B -> 8,290,522 B); since b39c6e9 (each path checked once, a member "
+     "whose start does not shrink stored) ~50 ms, and the full run after it shows 158.6 / 154.8 ms (1.02x)"),
     ("disk: this machine's ext4 has no journal, so files created soon after the previous run's tree was "
      "removed cost 0.5-1 ms each in the kernel (recently deleted inodes are skipped one by one); both "
      "clients pay it, xnatpy after the transfer (extractall then 300-500 ms), ours while the zip streams, "
      "likely why the suite, on disk, shows ours ahead (0.73x on the last run) while on tmpfs it is behind"),
-    ("floor: any client taking the zip waits 20 ms + the server's build and stream (~200-280 ms); per file "
-     "costs a round trip each (500 x 20 ms / 8 workers = 1.25 s). 0.2x would need ours at ~70 ms, under "
-     "the server's own CPU for the zip, so it cannot hold. What would move the row: the server resolving each "
-     "file once and storing rather than deflating incompressible data (both clients gain, so the ratio then "
-     "rests on the clients), and our client's CPU, ~2.5x xnatpy's (listing rows to jobs, then a pure-Python "
-     "extraction that checks names, sizes, CRC, MD5 and renames each file into place: ~50 ms for 500 entries "
-     "against extractall's ~22), which shares the 2 cores with the server and the proxy"),
+    ("floor: any client taking the zip waits 20 ms + the server's build and stream, then writes 500 files; "
+     "per file costs a round trip each (500 x 20 ms / 8 workers = 1.25 s). 0.2x would need ours at ~31 ms, "
+     "about the round trip and the server's CPU for the zip alone, so it cannot hold against a peer that "
+     "makes the same one request. What would still move the row: our client's CPU, ~2.5x xnatpy's (listing "
+     "rows to jobs, then a pure-Python extraction that checks names, sizes, CRC, MD5 and renames each file "
+     "into place: ~50 ms for 500 entries against extractall's ~22), which shares the 2 cores with the "
+     "server and the proxy"),
 ])
 
 FIGURES = [("download_dir: many small files", "s"), ("upload_dir, default method: many small files", "s"),
