@@ -39,10 +39,13 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                           "tests/security/test_client_limits.py",
                                           "tests/security/test_client_unzip.py",
                                           "tests/security/test_client_link_checks.py"]),
+    # link_on_the_way also decides the embedded server's containment: its store tests judge it too
     "xnat/transfer/paths.py": ("client", ["tests/transfer/test_paths.py", "tests/transfer/test_unzip.py",
                                           "tests/security/test_client_limits.py",
                                           "tests/security/test_client_paths.py",
-                                          "tests/security/test_client_link_checks.py"]),
+                                          "tests/security/test_client_link_checks.py",
+                                          "tests/security/test_server_store.py",
+                                          "tests/security/test_server_streaming.py"]),
     "xnat/transfer/entryfiles.py": ("client", ["tests/transfer/test_entryfiles.py", "tests/transfer/test_unzip.py",
                                                "tests/security/test_client_unzip.py"]),
     # server: who may do what, where files go, sessions and tokens

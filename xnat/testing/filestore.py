@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
+from xnat.transfer.paths import link_on_the_way
+
 try:  # werkzeug signals a client that hung up mid-body with an HTTPException, not an OSError
     from werkzeug.exceptions import ClientDisconnected as _ClientDisconnected
 except ImportError:  # pragma: no cover - the server extra is not installed
@@ -206,36 +208,6 @@ def _parts_below(base: str, path: str) -> list[str] | None:
     return None if any(part in ("", ".", "..") for part in parts) else parts
 
 
-def _link_on_the_way(base: str, parts: list[str], clean: set[str] | None) -> bool:
-    """Whether a symlink may lie on the way from ``base`` down ``parts`` (the last included).
-
-    One ``lstat`` per component that exists; the first missing one ends the walk (nothing
-    below it exists to lead elsewhere). A component that cannot be examined counts as a link:
-    the full check decides. Folders found free of links go into ``clean`` (when given) and
-    are not examined again.
-    """
-    here = base
-    for part in parts:
-        here = os.path.join(here, part)
-        if clean is not None and here in clean:
-            continue
-        try:
-            info = os.lstat(here)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        except OSError:
-            return True
-        if stat.S_ISLNK(info.st_mode) or getattr(info, "st_file_attributes", 0) & _REPARSE_POINT:
-            return True
-        if clean is not None and stat.S_ISDIR(info.st_mode):
-            clean.add(here)
-    return False
-
-
-#: Windows marks links and junctions with this attribute (``stat.FILE_ATTRIBUTE_REPARSE_POINT``).
-_REPARSE_POINT = 0x400
-
-
 def _make_once(path: Path, made: set[Path]) -> None:
     """Create the folder ``path`` (and its parents) unless this call already made it."""
     if path not in made:
@@ -291,12 +263,12 @@ class FileStore:
         Resolving (``realpath``) costs a system call per component from ``/`` and much Python;
         it was most of a small upload's and of a zip's CPU. When ``path`` is written as ``base``
         plus plain names, only a link below ``base`` can lead out, so one ``lstat`` per
-        existing component (:func:`_link_on_the_way`; ``clean``: folders already found free of
+        existing component (:func:`~xnat.transfer.paths.link_on_the_way`; ``clean``: folders already found free of
         links) decides whether the resolving is needed at all.
         """
         base_text = os.fspath(base)
         parts = _parts_below(base_text, os.fspath(path))
-        if parts is not None and not _link_on_the_way(base_text, parts, clean):
+        if parts is not None and not link_on_the_way(base_text, parts, clean):
             return
         # The root is resolved once (it never moves)
         real_base = self._real_root_text if base is self.root else os.path.realpath(base)

@@ -21,11 +21,12 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import XNATIOError
 
-__all__ = ["MAX_DEPTH", "local_path", "safe_component", "safe_relpath", "temp_name"]
+__all__ = ["MAX_DEPTH", "link_on_the_way", "local_path", "safe_component", "safe_relpath", "temp_name"]
 
 # A slash would make one component many: inside a component it is data, like the rest.
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]')
@@ -87,32 +88,39 @@ def local_path(root: str | os.PathLike[str], name: str) -> Path:
     path = base.joinpath(*parts)
     # Belt and braces: whatever the cleaning did, the result must stay under root. Only a link
     # below root can lead elsewhere, so the folders are resolved only when one is on the way.
-    if _link_on_the_way(base, parts[:-1]):
+    if link_on_the_way(base, parts[:-1]):
         resolved_root = os.path.realpath(base)
         if os.path.commonpath([resolved_root, os.path.realpath(path.parent)]) != resolved_root:
             raise XNATIOError(f"Refused the server-given path {name!r}: it leads outside {base}")
     return path
 
 
-def _link_on_the_way(base: Path, folders: tuple[str, ...]) -> bool:
-    """Whether a link (or a Windows junction) may lie on the way from ``base`` down ``folders``.
+def link_on_the_way(base: str | os.PathLike[str], names: Iterable[str], clean: set[str] | None = None) -> bool:
+    """Whether a link (or a Windows junction) may lie on the way from ``base`` down ``names``
+    (the last included), so that only then a path needs resolving to be judged.
 
-    One ``lstat`` per folder that exists; the first missing one ends the walk (nothing below
-    it exists). A folder that cannot be examined counts as a link: the full check decides.
-    A download into a new folder thus costs one system call here instead of a ``realpath``
-    of the root and of the folder (a call per component of each) for every file.
+    One ``lstat`` per name that exists; the first missing one ends the walk (nothing below it
+    exists to lead elsewhere). A name that cannot be examined counts as a link: the full check
+    decides. Folders found free of links go into ``clean`` (when given) and are not examined
+    again. A download into a new folder thus costs one system call here instead of a
+    ``realpath`` of the root and of the folder (a call per component of each) for every file;
+    the embedded server checks its stored files the same way.
     """
     here = os.fspath(base)
-    for folder in folders:
-        here = os.path.join(here, folder)
+    for name in names:
+        here = os.path.join(here, name)
+        if clean is not None and here in clean:
+            continue
         try:
             info = os.lstat(here)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError:
             return True
         if stat.S_ISLNK(info.st_mode) or getattr(info, "st_file_attributes", 0) & _REPARSE_POINT:
             return True
+        if clean is not None and stat.S_ISDIR(info.st_mode):
+            clean.add(here)
     return False
 
 
