@@ -45,7 +45,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                           "tests/security/test_client_paths.py",
                                           "tests/security/test_client_link_checks.py",
                                           "tests/security/test_server_store.py",
-                                          "tests/security/test_server_streaming.py"]),
+                                          "tests/security/test_server_streaming.py",
+                                          "tests/testing/test_filestore.py"]),
     "xnat/transfer/entryfiles.py": ("client", ["tests/transfer/test_entryfiles.py", "tests/transfer/test_unzip.py",
                                                "tests/security/test_client_unzip.py"]),
     # server: who may do what, where files go, sessions and tokens
