@@ -193,12 +193,13 @@ class ObjectLayer:
         types = [None] if types is None else types
         binders = {xsi_type: _class_for(session, xsi_type, default)._row_binder(session, rows, ids, parent)
                    for xsi_type in set(types)}
+        one = next(iter(binders.values())) if len(binders) == 1 else None
         make: Callable[[int], Any]
-        if len(binders) == 1 and all_uris:  # the common case: each row's object is one call
-            make = binders[types[0]]
+        if one is not None and all_uris:  # the common case: each row's object is one call
+            make = one
         else:
             def make(index: int) -> Any:
-                bind = binders[types[0] if len(binders) == 1 else types[index]]
+                bind = one or binders[types[index]]
                 uri = None if all_uris or (uris is not None and uris[index]) else f"{listing.uri}/{ids[index]}"
                 return bind(index, uri)
 

@@ -132,6 +132,13 @@ class RowObjects:
             self.objects[self._index[name]] = None
 
 
+def _alive(weak: dict[Hashable, weakref.ref[Any]], others: list[RowObjects], name: Hashable) -> Any:
+    """The live object named ``name``: made alone (``weak``) or for another listing's rows."""
+    ref = weak.get(name)
+    obj = None if ref is None else ref()
+    return obj if obj is not None or not others else _found_in(others, name)
+
+
 def _found_in(sources: list[RowObjects], name: Hashable) -> Any:
     for source in sources:
         obj = source.find(name)
@@ -229,27 +236,18 @@ class IdentityMap:
             names, objects = source.names, source.objects
             out: list[Any] = []
             append = out.append
-            if not weak and not others:  # nothing of this space is alive elsewhere: a missing row's object is new
-                for position in positions:
-                    obj = objects[position]
-                    if obj is None:
-                        obj = objects[position] = make(position)
-                    append(obj)
-            else:
-                for position in positions:
-                    obj = objects[position]
-                    if obj is None:
-                        name = names[position]
-                        ref = weak.get(name)
-                        obj = None if ref is None else ref()
-                        if obj is None and others:
-                            obj = _found_in(others, name)
-                        if obj is None:
-                            obj = make(position)
-                        else:
-                            refresh(position, obj)
-                        objects[position] = obj
-                    append(obj)
+            fresh = not weak and not others  # nothing of this space alive elsewhere: a missing row's object is new
+            for position in positions:
+                obj = objects[position]
+                if obj is None:
+                    found = None if fresh else _alive(weak, others, names[position])
+                    if found is None:
+                        obj = make(position)
+                    else:
+                        obj = found
+                        refresh(position, obj)
+                    objects[position] = obj
+                append(obj)
             tail = len(out) - min(self._keep, len(out))
             for position, obj in zip(positions[tail:], out[tail:]):
                 self._touch((space, names[position]), obj)
