@@ -41,27 +41,17 @@ def _landed(admin: Api, project: str) -> int:
 
 @pytest.mark.parametrize("dest_first", [False, True], ids=["project-first", "dest-first"])
 @pytest.mark.parametrize("dest", DESTS, ids=["archive", "prearchive"])
-@pytest.mark.parametrize("handler", ["", "SI"])
-def test_dest_wins_with_the_session_importer(projects: None, alice: Api, admin: Api, case001_zip: bytes,
-                                             dest: str, dest_first: bool, handler: str) -> None:
+@pytest.mark.parametrize(("handler", "winner"), [("", "P2"), ("SI", "P2"), ("DICOM-zip", "P1")],
+                         ids=["default-dest-wins", "SI-dest-wins", "DICOM-zip-project-wins"])
+def test_the_handler_decides_between_project_and_dest(projects: None, alice: Api, admin: Api, case001_zip: bytes,
+                                                      dest: str, dest_first: bool, handler: str, winner: str) -> None:
+    """project=P1 and dest naming P2: the session importer follows dest, DICOM-zip follows project."""
     r = alice.post(f"/data/services/import?{_query('P1', dest.format(p='P2'), dest_first, handler)}",
                    data=case001_zip, headers=ZIP)
     assert r.status_code == 200, r.text
     kind = dest.split("/")[1]
-    assert r.text.startswith(f"/data/{kind}/projects/P2/")
-    assert (_landed(admin, "P1"), _landed(admin, "P2")) == (0, 1)
-
-
-@pytest.mark.parametrize("dest_first", [False, True], ids=["project-first", "dest-first"])
-@pytest.mark.parametrize("dest", DESTS, ids=["archive", "prearchive"])
-def test_project_wins_with_dicom_zip(projects: None, alice: Api, admin: Api, case001_zip: bytes,
-                                     dest: str, dest_first: bool) -> None:
-    r = alice.post(f"/data/services/import?{_query('P1', dest.format(p='P2'), dest_first, 'DICOM-zip')}",
-                   data=case001_zip, headers=ZIP)
-    assert r.status_code == 200, r.text
-    kind = dest.split("/")[1]
-    assert r.text.startswith(f"/data/{kind}/projects/P1/")
-    assert (_landed(admin, "P1"), _landed(admin, "P2")) == (1, 0)
+    assert r.text.startswith(f"/data/{kind}/projects/{winner}/")
+    assert (_landed(admin, "P1"), _landed(admin, "P2")) == ((0, 1) if winner == "P2" else (1, 0))
 
 
 @pytest.mark.parametrize("dest_first", [False, True], ids=["project-first", "dest-first"])
